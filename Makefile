@@ -1,0 +1,75 @@
+# LFS Lead Factory — `make run` serves the product, `make test` runs every test.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+# Without DATABASE_URL the project-local cluster under .data/ is used (scripts/pg.sh).
+ifndef DATABASE_URL
+LOCAL_DB := 1
+export DATABASE_URL := $(shell scripts/pg.sh url)
+endif
+
+.PHONY: help run test setup db db-stop migrate demo web lint format bench clean
+
+help:
+	@echo "make run    install what is missing, start PostGIS, migrate, load the demo, serve"
+	@echo "make test   the same set-up, then the whole test suite"
+	@echo "make bench  the benchmarks (bench/)"
+	@echo "make lint   ruff"
+
+$(STAMP): pyproject.toml
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+system-%:
+	scripts/system-deps.sh $*
+
+db:
+ifdef LOCAL_DB
+	scripts/pg.sh start
+endif
+
+db-stop:
+	scripts/pg.sh stop
+
+migrate: setup db
+	$(BIN)/leadfactory migrate
+
+demo: migrate
+	$(BIN)/leadfactory bootstrap
+	@if $(BIN)/leadfactory --help | grep -q '^ *demo'; then $(BIN)/leadfactory demo; fi
+
+web:
+	@if [ -f web/package.json ]; then scripts/build-web.sh; fi
+
+run: system-run demo web
+	$(BIN)/leadfactory serve --host $(HOST) --port $(PORT) --with-worker
+
+test: system-test setup db web
+	$(BIN)/ruff check .
+	$(BIN)/pytest -q -p no:cacheprovider
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: setup
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: system-bench setup db
+	@if [ -x bench/run.sh ]; then bench/run.sh; else echo "no benchmarks yet"; fi
+
+clean:
+	-scripts/pg.sh stop
+	rm -rf .data $(VENV)

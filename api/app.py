@@ -1,0 +1,103 @@
+"""The FastAPI app factory: ``create_app(settings)``; no state is built at import time."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.middleware.gzip import GZipMiddleware
+
+from api.errors import install_error_handlers
+from api.ratelimit import RateLimitMiddleware
+from api.routers import auth, health, users
+from api.settings import Settings, get_settings, resolve_dev_secrets
+from api.state import AppState
+from api.version import __version__
+from geo.crypto import FieldCipher
+from geo.db import make_engine, make_sessionmaker
+
+log = logging.getLogger(__name__)
+
+DESCRIPTION = """
+LFS Lead Factory: find land for ground-mounted solar farms in France, enrich it (PVGIS sun,
+protected zones, grid capacity, urbanism, land, economics, an explainable score) and sell it.
+
+Authenticate with `POST /api/auth/login` and send `Authorization: Bearer <token>`.
+Errors are RFC 9457 `application/problem+json` documents.
+"""
+
+
+def build_state(settings: Settings) -> AppState:
+    """Engine, session factory and cipher for one app instance."""
+    engine = make_engine(
+        settings.async_database_url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+    )
+    assert settings.crypto.keys is not None
+    return AppState(
+        settings=settings,
+        engine=engine,
+        sessions=make_sessionmaker(engine),
+        cipher=FieldCipher.from_spec(settings.crypto.keys.get_secret_value()),
+    )
+
+
+def api_router() -> APIRouter:
+    """Every /api route."""
+    router = APIRouter(prefix="/api")
+    router.include_router(health.router)
+    router.include_router(auth.router)
+    router.include_router(users.router)
+    return router
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the application from explicit settings (or the environment's)."""
+    settings = resolve_dev_secrets(settings or get_settings())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        state = build_state(settings)
+        app.state.lfs = state
+        try:
+            yield
+        finally:
+            for close in state.extras.get("on_close", []):
+                await close()
+            await state.engine.dispose()
+
+    app = FastAPI(
+        title="LFS Lead Factory",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+    )
+    install_error_handlers(app)
+    app.include_router(api_router())
+    app.add_middleware(GZipMiddleware, minimum_size=1024)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origins,
+        allow_credentials=True,
+        allow_methods=["GET", "POST", "PATCH", "PUT", "DELETE", "HEAD", "OPTIONS"],
+        allow_headers=["Authorization", "Content-Type", "If-Match", "If-None-Match"],
+        expose_headers=["ETag", "Location", "Retry-After", "Content-Disposition"],
+    )
+    app.add_middleware(
+        RateLimitMiddleware,
+        login_per_minute=settings.rate_limit.login_per_minute,
+        api_per_minute=settings.rate_limit.api_per_minute,
+    )
+    return app
+
+
+def create_app_from_env() -> FastAPI:
+    """Factory for ``uvicorn --factory``."""
+    return create_app(get_settings())

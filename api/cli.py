@@ -1,0 +1,176 @@
+"""The ``leadfactory`` command line: serve, migrate, bootstrap, users, import, worker, …"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import sys
+from collections.abc import Callable
+
+from api.settings import PROJECT_ROOT, Settings, get_settings
+
+Handler = Callable[[argparse.Namespace, Settings], int]
+
+
+def run_migrations(database_url: str, revision: str = "head") -> None:
+    """``alembic upgrade`` programmatically against ``database_url``."""
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config(str(PROJECT_ROOT / "alembic.ini"))
+    cfg.set_main_option("script_location", str(PROJECT_ROOT / "migrations"))
+    cfg.attributes["database_url"] = database_url
+    command.upgrade(cfg, revision)
+
+
+def _migrate(args: argparse.Namespace, settings: Settings) -> int:
+    run_migrations(settings.database_url, args.revision)
+    print(f"database migrated to {args.revision}")
+    return 0
+
+
+async def _with_session(settings: Settings, fn):  # noqa: ANN001, ANN202
+    from geo.db import make_engine, make_sessionmaker, session_scope
+
+    engine = make_engine(settings.async_database_url, pool_size=2, max_overflow=0)
+    try:
+        async with session_scope(make_sessionmaker(engine)) as session:
+            return await fn(session)
+    finally:
+        await engine.dispose()
+
+
+def _bootstrap(args: argparse.Namespace, settings: Settings) -> int:
+    from api.services.users import ensure_admin
+
+    pw = settings.admin.password.get_secret_value() if settings.admin.password else None
+
+    async def go(session):  # noqa: ANN001, ANN202
+        return await ensure_admin(session, settings.admin.email, pw, settings.auth.bcrypt_rounds)
+
+    result = asyncio.run(_with_session(settings, go))
+    if result is None:
+        print("an ADMIN user exists already")
+    else:
+        user, generated = result
+        print(f"created ADMIN {user.email}")
+        if generated:
+            print(f"generated password (shown once): {generated}")
+    return 0
+
+
+def _users_create(args: argparse.Namespace, settings: Settings) -> int:
+    from api.services.users import create_user
+    from geo.models import Role
+
+    password = args.password or (
+        getpass.getpass("password: ") if sys.stdin.isatty() else sys.stdin.readline().strip()
+    )
+    if len(password) < 8:
+        print("error: the password needs at least 8 characters", file=sys.stderr)
+        return 2
+
+    async def go(session):  # noqa: ANN001, ANN202
+        return await create_user(
+            session,
+            args.email,
+            password,
+            Role(args.role),
+            args.name or "",
+            settings.auth.bcrypt_rounds,
+        )
+
+    from geo.errors import DomainError
+
+    try:
+        user = asyncio.run(_with_session(settings, go))
+    except DomainError as exc:
+        print(f"error: {exc.detail}", file=sys.stderr)
+        return 1
+    print(f"created {user.role.value} {user.email} (id {user.id})")
+    return 0
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    import subprocess
+
+    import uvicorn
+
+    worker = None
+    if args.with_worker and _has_command("worker"):
+        worker = subprocess.Popen([sys.executable, "-m", "api.cli", "worker"])
+    try:
+        uvicorn.run(
+            "api.app:create_app_from_env",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            proxy_headers=False,
+            log_level="info",
+        )
+    finally:
+        if worker is not None:
+            worker.terminate()
+    return 0
+
+
+def _has_command(name: str) -> bool:
+    return name in _build_parser()[1]
+
+
+def _build_parser() -> tuple[argparse.ArgumentParser, dict[str, Handler]]:
+    parser = argparse.ArgumentParser(prog="leadfactory", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="command")
+    handlers: dict[str, Handler] = {}
+
+    p = sub.add_parser("serve", help="serve the API and web app with uvicorn")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--with-worker", action="store_true", help="also run an enrichment worker")
+    handlers["serve"] = _serve
+
+    p = sub.add_parser("migrate", help="apply the database migrations")
+    p.add_argument("revision", nargs="?", default="head")
+    handlers["migrate"] = _migrate
+
+    sub.add_parser("bootstrap", help="create the first ADMIN user if there is none")
+    handlers["bootstrap"] = _bootstrap
+
+    users = sub.add_parser("users", help="manage users").add_subparsers(
+        dest="users_cmd", required=True
+    )
+    p = users.add_parser("create", help="create a user")
+    p.add_argument("--email", required=True)
+    p.add_argument("--role", required=True, choices=["ADMIN", "MANAGER", "OPS", "COMMERCIAL"])
+    p.add_argument("--name", default="")
+    p.add_argument("--password", help="read from the terminal or stdin when omitted")
+    handlers["users"] = _users_create
+
+    for module in _EXTENSIONS:
+        try:
+            mod = __import__(module, fromlist=["register"])
+        except ImportError:  # pragma: no cover - an optional command's package is absent
+            continue
+        handlers.update(mod.register(sub))
+    return parser, handlers
+
+
+# Modules that add subcommands: each has ``register(subparsers) -> {name: handler}``.
+_EXTENSIONS: list[str] = []
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``leadfactory`` command."""
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    parser, handlers = _build_parser()
+    args = parser.parse_args(argv)
+    settings = get_settings()
+    return handlers[args.command](args, settings)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,108 @@
+"""Dependency aliases: SessionDep, CurrentUser, require_role(...)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.security import TokenClaims, decode_token
+from api.settings import Settings
+from api.state import AppState
+from geo.errors import NotAuthenticated, PermissionDenied
+from geo.models import RevokedToken, Role, User
+from geo.visibility import Viewer
+
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/auth/token", auto_error=False)
+
+
+def get_state(request: Request) -> AppState:
+    """The application state built in the lifespan."""
+    state: AppState = request.app.state.lfs
+    return state
+
+
+StateDep = Annotated[AppState, Depends(get_state)]
+
+
+def get_settings_dep(state: StateDep) -> Settings:
+    """The settings of this app instance."""
+    return state.settings
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+
+
+async def get_session(state: StateDep) -> AsyncIterator[AsyncSession]:
+    """One session per request; handlers commit what they change."""
+    async with state.sessions() as session:
+        yield session
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+
+async def authenticate(
+    session: AsyncSession, state: AppState, token: str, kind: str = "access"
+) -> tuple[User, TokenClaims]:
+    """Verify a token, refuse revoked ones and inactive users."""
+    assert state.settings.auth.jwt_secret is not None
+    claims = decode_token(token, state.settings.auth.jwt_secret.get_secret_value(), kind)
+    revoked = await session.scalar(select(RevokedToken.jti).where(RevokedToken.jti == claims.jti))
+    if revoked is not None:
+        raise NotAuthenticated("token revoked")
+    user = await session.get(User, claims.user_id)
+    if user is None or not user.is_active:
+        raise NotAuthenticated("user unknown or disabled")
+    return user, claims
+
+
+async def get_token_claims(
+    request: Request,
+    session: SessionDep,
+    state: StateDep,
+    token: Annotated[str | None, Depends(oauth2_scheme)],
+) -> TokenClaims:
+    """The verified claims of the bearer token; the user is cached on the request."""
+    if not token:
+        raise NotAuthenticated("missing bearer token")
+    user, claims = await authenticate(session, state, token)
+    request.state.user = user
+    return claims
+
+
+ClaimsDep = Annotated[TokenClaims, Depends(get_token_claims)]
+
+
+async def get_current_user(request: Request, claims: ClaimsDep) -> User:
+    """The authenticated user."""
+    user: User = request.state.user
+    return user
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+def get_viewer(user: CurrentUser) -> Viewer:
+    """The visibility identity of the current user."""
+    return Viewer(user.id, user.role)
+
+
+ViewerDep = Annotated[Viewer, Depends(get_viewer)]
+
+
+def require_role(*roles: Role) -> Callable[[User], Coroutine[Any, Any, User]]:
+    """A dependency that lets only the given roles through (403 otherwise)."""
+    allowed = set(roles)
+
+    async def _check(user: CurrentUser) -> User:
+        if user.role not in allowed:
+            names = ", ".join(sorted(r.value for r in allowed))
+            raise PermissionDenied(f"this action needs one of the roles: {names}")
+        return user
+
+    return _check

@@ -1,0 +1,214 @@
+"""RFC 9457 problem+json for every error; the one map from domain errors to HTTP statuses."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from geo import errors as e
+
+log = logging.getLogger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+
+STATUS: dict[type[e.DomainError], int] = {
+    e.BadRequest: 400,
+    e.NotAuthenticated: 401,
+    e.PermissionDenied: 403,
+    e.NotFound: 404,
+    e.Conflict: 409,
+    e.PreconditionFailed: 412,
+    e.PayloadTooLarge: 413,
+    e.UnsupportedMediaType: 415,
+    e.InvalidInput: 422,
+    e.RateLimited: 429,
+    e.ServiceUnavailable: 503,
+}
+
+_TITLES = {
+    400: "Bad request",
+    401: "Not authenticated",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    406: "Not acceptable",
+    409: "Conflict",
+    412: "Precondition failed",
+    413: "Payload too large",
+    415: "Unsupported media type",
+    422: "Invalid input",
+    429: "Too many requests",
+    500: "Internal server error",
+    503: "Service unavailable",
+}
+
+
+class FieldError(BaseModel):
+    """One invalid field of a request."""
+
+    field: str = Field(description="Dotted location of the field, e.g. body.email")
+    message: str
+    type: str
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem document."""
+
+    type: str = Field("about:blank", description="URI identifying the problem type")
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = None
+    errors: list[FieldError] | None = None
+
+
+def status_for(exc: e.DomainError) -> int:
+    """The HTTP status of a domain error (nearest mapped base class)."""
+    for cls in type(exc).__mro__:
+        if cls in STATUS:
+            return STATUS[cls]  # type: ignore[index]
+    return 400
+
+
+def problem_response(
+    status: int,
+    detail: str | None,
+    request: Request | None = None,
+    *,
+    title: str | None = None,
+    slug: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extensions: Any,
+) -> JSONResponse:
+    """Render a problem+json response."""
+    body: dict[str, Any] = {
+        "type": f"/problems/{slug}" if slug else "about:blank",
+        "title": title or _TITLES.get(status, "Error"),
+        "status": status,
+    }
+    if detail:
+        body["detail"] = detail
+    if request is not None:
+        body["instance"] = request.url.path
+    body.update({k: v for k, v in extensions.items() if v is not None})
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def _field_errors(exc: RequestValidationError) -> list[dict[str, str]]:
+    out = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err.get("loc", ()))
+        out.append({"field": loc, "message": str(err.get("msg", "")), "type": err.get("type", "")})
+    return out
+
+
+async def _domain(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, e.DomainError)
+    status = status_for(exc)
+    headers = None
+    if isinstance(exc, e.RateLimited):
+        headers = {"Retry-After": str(exc.retry_after)}
+    if status == 401:
+        headers = {"WWW-Authenticate": "Bearer"}
+    return problem_response(
+        status,
+        exc.detail,
+        request,
+        title=exc.title,
+        slug=exc.slug,
+        headers=headers,
+        **exc.extensions,
+    )
+
+
+async def _validation(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = _field_errors(exc)
+    if any(err["type"] == "json_invalid" for err in errors):
+        return problem_response(
+            400,
+            "The request body is not valid JSON.",
+            request,
+            slug="malformed-json",
+            errors=errors,
+        )
+    fields = ", ".join(err["field"] for err in errors)
+    return problem_response(
+        422, f"Invalid fields: {fields}", request, slug="invalid-input", errors=errors
+    )
+
+
+async def _http(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    detail = exc.detail if isinstance(exc.detail, str) else None
+    return problem_response(exc.status_code, detail, request, headers=getattr(exc, "headers", None))
+
+
+async def _stale(request: Request, exc: Exception) -> JSONResponse:
+    return problem_response(
+        412,
+        "The resource was changed by someone else; reload it and try again.",
+        request,
+        slug="precondition-failed",
+    )
+
+
+async def _integrity(request: Request, exc: Exception) -> JSONResponse:
+    # A constraint the API layer did not anticipate: a conflict, never a 500 with SQL in it.
+    log.warning("integrity error on %s: %s", request.url.path, exc)
+    return problem_response(
+        409, "The change conflicts with existing data.", request, slug="conflict"
+    )
+
+
+async def _db(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DBAPIError)
+    sqlstate = getattr(getattr(exc, "orig", None), "sqlstate", None) or ""
+    if sqlstate == "57014":  # query_canceled: statement_timeout
+        return problem_response(
+            503, "The query took too long.", request, slug="timeout", headers={"Retry-After": "1"}
+        )
+    if sqlstate.startswith("22"):  # data exception: a value PostgreSQL could not take
+        return problem_response(
+            422, "A value is out of range or malformed.", request, slug="invalid-input"
+        )
+    if exc.connection_invalidated or sqlstate.startswith("08"):
+        return problem_response(
+            503,
+            "The database is unavailable.",
+            request,
+            slug="service-unavailable",
+            headers={"Retry-After": "5"},
+        )
+    log.exception("database error on %s", request.url.path, exc_info=exc)
+    return problem_response(500, "Internal server error.", request)
+
+
+async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error on %s", request.url.path, exc_info=exc)
+    return problem_response(500, "Internal server error.", request)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Register the handlers once: every error leaves as problem+json, no stack trace."""
+    app.add_exception_handler(e.DomainError, _domain)
+    app.add_exception_handler(RequestValidationError, _validation)
+    app.add_exception_handler(StarletteHTTPException, _http)
+    app.add_exception_handler(StaleDataError, _stale)
+    app.add_exception_handler(IntegrityError, _integrity)
+    app.add_exception_handler(DBAPIError, _db)
+    app.add_exception_handler(Exception, _unhandled)
+
+
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    code: {"model": Problem, "content": {PROBLEM_JSON: {}}, "description": _TITLES[code]}
+    for code in (400, 401, 403, 404, 409, 412, 422, 429)
+}

@@ -1,0 +1,79 @@
+"""Authentication: login, logout (revocation), me, own password."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from fastapi.security import OAuth2PasswordRequestForm
+from sqlalchemy.dialects.postgresql import insert
+
+from api.deps import ClaimsDep, CurrentUser, SessionDep, SettingsDep
+from api.errors import PROBLEM_RESPONSES
+from api.schemas.users import LoginIn, Message, PasswordChange, TokenOut, UserOut
+from api.security import create_token
+from api.services import users as svc
+from api.settings import Settings
+from geo.models import RevokedToken, User
+
+router = APIRouter(prefix="/auth", tags=["auth"], responses=PROBLEM_RESPONSES)
+
+
+def _issue(user: User, settings: Settings) -> TokenOut:
+    assert settings.auth.jwt_secret is not None
+    ttl = timedelta(minutes=settings.auth.token_ttl_minutes)
+    token, _ = create_token(user.id, user.role, settings.auth.jwt_secret.get_secret_value(), ttl)
+    return TokenOut(
+        access_token=token, expires_in=int(ttl.total_seconds()), user=UserOut.model_validate(user)
+    )
+
+
+@router.post("/login", response_model=TokenOut)
+async def login(body: LoginIn, session: SessionDep, settings: SettingsDep) -> TokenOut:
+    """Exchange email and password for a JWT (rate-limited per IP)."""
+    user = await svc.authenticate_password(session, body.email, body.password)
+    await session.commit()
+    return _issue(user, settings)
+
+
+@router.post("/token", response_model=TokenOut, include_in_schema=True)
+async def token_form(
+    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    session: SessionDep,
+    settings: SettingsDep,
+) -> TokenOut:
+    """OAuth2 password flow (form fields username/password), for the /docs Authorize button."""
+    user = await svc.authenticate_password(session, form.username, form.password)
+    await session.commit()
+    return _issue(user, settings)
+
+
+@router.post("/logout", response_model=Message)
+async def logout(claims: ClaimsDep, session: SessionDep) -> Message:
+    """Revoke the current token: it is refused from now on."""
+    await session.execute(
+        insert(RevokedToken)
+        .values(jti=claims.jti, user_id=claims.user_id, expires_at=claims.expires_at)
+        .on_conflict_do_nothing()
+    )
+    await session.commit()
+    return Message(detail="logged out")
+
+
+@router.get("/me", response_model=UserOut)
+async def me(user: CurrentUser) -> User:
+    """The authenticated user."""
+    return user
+
+
+@router.post("/password", response_model=Message)
+async def change_password(
+    body: PasswordChange, user: CurrentUser, session: SessionDep, settings: SettingsDep
+) -> Message:
+    """Change my own password."""
+    await svc.change_password(
+        session, user, body.current_password, body.new_password, settings.auth.bcrypt_rounds
+    )
+    await session.commit()
+    return Message(detail="password changed")

@@ -1,0 +1,1 @@
+"""Data functions used by the routers: take a session, raise domain errors."""

@@ -1,0 +1,81 @@
+"""Users: create, authenticate, update; ADMIN bootstrap."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.security import DUMMY_HASH, hash_password, verify_password
+from geo.errors import Conflict, InvalidInput, NotAuthenticated, NotFound
+from geo.models import Role, User
+
+
+async def get_by_email(session: AsyncSession, email: str) -> User | None:
+    """The user with this email, whatever its case."""
+    return await session.scalar(select(User).where(func.lower(User.email) == email.lower()))
+
+
+async def create_user(
+    session: AsyncSession,
+    email: str,
+    password: str,
+    role: Role,
+    full_name: str = "",
+    bcrypt_rounds: int = 12,
+) -> User:
+    """Add a user (caller commits); a duplicate email is a Conflict."""
+    if await get_by_email(session, email) is not None:
+        raise Conflict(f"a user with email {email!r} already exists")
+    user = User(
+        email=email.strip(),
+        password_hash=hash_password(password, bcrypt_rounds),
+        role=role,
+        full_name=full_name,
+    )
+    session.add(user)
+    await session.flush()
+    return user
+
+
+async def authenticate_password(session: AsyncSession, email: str, password: str) -> User:
+    """The active user with these credentials; one error for every failure (no enumeration)."""
+    user = await get_by_email(session, email)
+    ok = verify_password(password, user.password_hash if user else DUMMY_HASH)
+    if user is None or not ok or not user.is_active:
+        raise NotAuthenticated("wrong email or password")
+    user.last_login_at = datetime.now(UTC)
+    return user
+
+
+async def get_user(session: AsyncSession, user_id: int) -> User:
+    """A user by id, or NotFound."""
+    user = await session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"user {user_id} not found")
+    return user
+
+
+async def change_password(
+    session: AsyncSession, user: User, current: str, new: str, bcrypt_rounds: int = 12
+) -> None:
+    """Change a user's own password after checking the current one."""
+    if not verify_password(current, user.password_hash):
+        raise InvalidInput("the current password is wrong")
+    user.password_hash = hash_password(new, bcrypt_rounds)
+
+
+async def ensure_admin(
+    session: AsyncSession, email: str, password: str | None, bcrypt_rounds: int = 12
+) -> tuple[User, str | None] | None:
+    """Create the first ADMIN when there is none; return it and the generated password, if any."""
+    exists = await session.scalar(select(User.id).where(User.role == Role.ADMIN).limit(1))
+    if exists is not None:
+        return None
+    generated = None
+    if password is None:
+        generated = password = secrets.token_urlsafe(12)
+    user = await create_user(session, email, password, Role.ADMIN, "Administrateur", bcrypt_rounds)
+    return user, generated

@@ -1,0 +1,221 @@
+"""Settings: the one place the environment is read (pydantic-settings, prefix ``LFS_``)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import os
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+log = logging.getLogger(__name__)
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DATA_DIR = PROJECT_ROOT / ".data"
+
+
+class AuthSettings(BaseModel):
+    """JWT and password settings (``LFS_AUTH__*``)."""
+
+    jwt_secret: SecretStr | None = Field(
+        None, description="HS256 signing secret; generated and kept under .data/ in development."
+    )
+    token_ttl_minutes: int = Field(480, ge=1, description="Lifetime of an access token.")
+    tile_token_ttl_minutes: int = Field(60, ge=1, description="Lifetime of a map tile token.")
+    bcrypt_rounds: int = Field(12, ge=10, le=16, description="bcrypt cost factor (>= 10).")
+
+
+class RateLimitSettings(BaseModel):
+    """Per-IP request limits (``LFS_RATE_LIMIT__*``); 0 disables a limit."""
+
+    login_per_minute: int = Field(5, ge=0, description="Login attempts per minute per IP.")
+    api_per_minute: int = Field(
+        100, ge=0, description="API requests per minute per IP (tiles and static assets excluded)."
+    )
+
+
+class CryptoSettings(BaseModel):
+    """Owner personal data encryption (``LFS_CRYPTO__*``)."""
+
+    keys: SecretStr | None = Field(
+        None,
+        description="Comma-separated 'kid:base64key' AES-256 keys; the first one encrypts, "
+        "all of them decrypt (key rotation).",
+    )
+
+
+class AdminSettings(BaseModel):
+    """The first ADMIN user created when there is none (``LFS_ADMIN__*``)."""
+
+    email: str = Field("admin@leadfactory.local", description="Email of the first admin.")
+    password: SecretStr | None = Field(
+        None, description="Password of the first admin; generated and printed once when unset."
+    )
+
+
+class PvgisSettings(BaseModel):
+    """PVGIS client (``LFS_PVGIS__*``)."""
+
+    base_url: str = Field("https://re.jrc.ec.europa.eu/api", description="PVGIS API root.")
+    api_version: Literal["v5_2", "v5_3"] = Field("v5_3", description="PVGIS API version.")
+    timeout_s: float = Field(20.0, gt=0, description="Per-request timeout in seconds.")
+    retries: int = Field(3, ge=0, description="Retries on 429/5xx/529, with backoff.")
+    max_calls_per_second: float = Field(25.0, gt=0, description="Client-side rate (PVGIS: 30/s).")
+    loss_pct: float = Field(14.0, ge=0, le=100, description="System losses (%).")
+    pvtech: Literal["crystSi", "CIS", "CdTe"] = Field("crystSi", description="PV technology.")
+    raddatabase: str | None = Field(None, description="Radiation DB; PVGIS default when unset.")
+    enabled: bool = Field(True, description="Set false to always use the offline estimate.")
+
+
+class OpenAISettings(BaseModel):
+    """OpenAI-compatible chat API for the executive summary (``LFS_OPENAI__*``)."""
+
+    api_key: SecretStr | None = Field(None, description="API key; template summary when unset.")
+    base_url: str | None = Field(None, description="OpenAI-compatible base URL.")
+    model: str = Field("gpt-4o-mini", description="Chat model name.")
+    timeout_s: float = Field(30.0, gt=0, description="Request timeout in seconds.")
+    language: str = Field("fr", description="Language of the summary.")
+
+
+class StorageSettings(BaseModel):
+    """Uploaded and generated files (``LFS_STORAGE__*``)."""
+
+    local_dir: Path = Field(DEFAULT_DATA_DIR / "files", description="Local storage folder.")
+    s3_bucket: str | None = Field(None, description="S3 bucket; local folder when unset.")
+    s3_endpoint_url: str | None = Field(None, description="S3-compatible endpoint URL.")
+    s3_region: str = Field("eu-west-3", description="S3 region.")
+    s3_access_key_id: SecretStr | None = Field(None, description="S3 access key id.")
+    s3_secret_access_key: SecretStr | None = Field(None, description="S3 secret key.")
+    max_upload_mb: float = Field(50.0, gt=0, description="Upload size limit in MB (413 beyond).")
+
+
+class MapboxSettings(BaseModel):
+    """Optional Mapbox basemap and static maps (``LFS_MAPBOX__*``)."""
+
+    token: SecretStr | None = Field(None, description="Mapbox access token (optional).")
+    api_url: str = Field("https://api.mapbox.com", description="Mapbox API root.")
+
+
+class Settings(BaseSettings):
+    """All settings of the service, grouped by concern."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="LFS_", env_nested_delimiter="__", extra="ignore", populate_by_name=True
+    )
+
+    environment: Literal["development", "test", "production"] = Field(
+        "development", description="production refuses missing secrets."
+    )
+    database_url: str = Field(
+        "postgresql://postgres@127.0.0.1:54329/leadfactory",
+        validation_alias=AliasChoices("DATABASE_URL", "LFS_DATABASE_URL", "database_url"),
+        description="PostgreSQL (PostGIS 3) URL; the project-local cluster by default.",
+    )
+    db_pool_size: int = Field(10, ge=1, description="Connections kept in the pool per process.")
+    db_max_overflow: int = Field(20, ge=0, description="Extra connections under load.")
+    data_dir: Path = Field(DEFAULT_DATA_DIR, description="Folder for local state (dev keys).")
+    cors_origins: list[str] = Field(
+        default_factory=lambda: ["http://localhost:5173", "http://127.0.0.1:5173"],
+        description="Origins allowed by CORS (never '*': we carry JWTs).",
+    )
+    public_url: str | None = Field(
+        None, description="External base URL used in links (TileJSON); from the request if unset."
+    )
+    web_dist: Path = Field(PROJECT_ROOT / "web" / "dist", description="Built web app to serve.")
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+    rate_limit: RateLimitSettings = Field(default_factory=RateLimitSettings)
+    crypto: CryptoSettings = Field(default_factory=CryptoSettings)
+    admin: AdminSettings = Field(default_factory=AdminSettings)
+    pvgis: PvgisSettings = Field(default_factory=PvgisSettings)
+    openai: OpenAISettings = Field(default_factory=OpenAISettings)
+    storage: StorageSettings = Field(default_factory=StorageSettings)
+    mapbox: MapboxSettings = Field(default_factory=MapboxSettings)
+
+    @model_validator(mode="after")
+    def _secrets_for_production(self) -> Settings:
+        if self.environment == "production":
+            if self.auth.jwt_secret is None:
+                raise ValueError("LFS_AUTH__JWT_SECRET is required in production")
+            if self.crypto.keys is None:
+                raise ValueError("LFS_CRYPTO__KEYS is required in production")
+        return self
+
+    @property
+    def async_database_url(self) -> str:
+        """The database URL for SQLAlchemy's asyncpg dialect."""
+        return to_async_url(self.database_url)
+
+    @property
+    def sync_database_url(self) -> str:
+        """The database URL for psycopg (procrastinate, COPY tools)."""
+        return to_plain_url(self.database_url)
+
+
+def to_plain_url(url: str) -> str:
+    """Strip a SQLAlchemy driver suffix: ``postgresql+asyncpg://`` becomes ``postgresql://``."""
+    scheme, sep, rest = url.partition("://")
+    base = scheme.split("+", 1)[0]
+    if base == "postgres":
+        base = "postgresql"
+    return f"{base}{sep}{rest}"
+
+
+def to_async_url(url: str) -> str:
+    """The same URL with SQLAlchemy's asyncpg driver."""
+    plain = to_plain_url(url)
+    return plain.replace("postgresql://", "postgresql+asyncpg://", 1)
+
+
+def _dev_secret_file(settings: Settings) -> Path:
+    return settings.data_dir / "dev-secrets.json"
+
+
+def resolve_dev_secrets(settings: Settings) -> Settings:
+    """Fill missing secrets outside production: generated once, kept under ``data_dir``.
+
+    In development the secrets persist so that tokens and encrypted owner data survive a restart;
+    in tests (``environment=test``) they are generated per process and never written.
+    """
+    if settings.auth.jwt_secret is not None and settings.crypto.keys is not None:
+        return settings
+    if settings.environment == "production":  # pragma: no cover - guarded by the validator
+        raise ValueError("secrets are required in production")
+    stored: dict[str, str] = {}
+    path = _dev_secret_file(settings)
+    if settings.environment == "development" and path.exists():
+        stored = json.loads(path.read_text())
+    changed = False
+    if "jwt_secret" not in stored:
+        stored["jwt_secret"] = secrets.token_urlsafe(48)
+        changed = True
+    if "crypto_keys" not in stored:
+        key = base64.b64encode(secrets.token_bytes(32)).decode()
+        stored["crypto_keys"] = f"dev1:{key}"
+        changed = True
+    if changed and settings.environment == "development":
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(stored))
+        os.chmod(path, 0o600)
+        log.warning("generated development secrets in %s (set them in production)", path)
+    update: dict[str, object] = {}
+    if settings.auth.jwt_secret is None:
+        update["auth"] = settings.auth.model_copy(
+            update={"jwt_secret": SecretStr(stored["jwt_secret"])}
+        )
+    if settings.crypto.keys is None:
+        update["crypto"] = settings.crypto.model_copy(
+            update={"keys": SecretStr(stored["crypto_keys"])}
+        )
+    return settings.model_copy(update=update)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process settings, read once from the environment."""
+    return resolve_dev_secrets(Settings())

@@ -1,0 +1,3 @@
+"""The product version."""
+
+__version__ = "0.1.0"

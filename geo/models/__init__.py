@@ -1,0 +1,71 @@
+"""The ORM models of the whole schema (import from here)."""
+
+from geo.models.base import SRID, Base
+from geo.models.enums import (
+    AgreementStatus,
+    DataSource,
+    DocumentCategory,
+    EnvZoneType,
+    LeadSource,
+    LeadStatus,
+    Role,
+    UrbanZoneType,
+    Verdict,
+)
+from geo.models.leads import (
+    Lead,
+    LeadEconomic,
+    LeadFoncier,
+    LeadNetwork,
+    LeadRegulatory,
+    LeadSourcing,
+    LeadStatusHistory,
+    LeadTechnical,
+)
+from geo.models.records import ActivityLog, Comment, Document, EnrichmentJob, PvgisCache
+from geo.models.reference import (
+    Commune,
+    EnvZone,
+    ImportRecord,
+    LayerVersion,
+    Parcel,
+    Substation,
+    UrbanZone,
+)
+from geo.models.users import RevokedToken, User
+
+__all__ = [
+    "SRID",
+    "ActivityLog",
+    "AgreementStatus",
+    "Base",
+    "Comment",
+    "Commune",
+    "DataSource",
+    "Document",
+    "DocumentCategory",
+    "EnrichmentJob",
+    "EnvZone",
+    "EnvZoneType",
+    "ImportRecord",
+    "LayerVersion",
+    "Lead",
+    "LeadEconomic",
+    "LeadFoncier",
+    "LeadNetwork",
+    "LeadRegulatory",
+    "LeadSource",
+    "LeadSourcing",
+    "LeadStatus",
+    "LeadStatusHistory",
+    "LeadTechnical",
+    "Parcel",
+    "PvgisCache",
+    "RevokedToken",
+    "Role",
+    "Substation",
+    "UrbanZone",
+    "UrbanZoneType",
+    "User",
+    "Verdict",
+]

@@ -1,0 +1,210 @@
+"""The lead and its one-to-one tables (sourcing, technical, regulatory, network, foncier,
+economic) plus the status history used for time-in-stage analytics."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Computed,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from geo.models.base import Base, Timestamps, multipolygon, point, str_enum
+from geo.models.enums import AgreementStatus, LeadSource, LeadStatus, Verdict
+
+_CASCADE = {"ondelete": "CASCADE"}
+
+
+class Lead(Timestamps, Base):
+    """A candidate site: one or more adjacent parcels."""
+
+    __tablename__ = "leads"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    internal_name: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    name: Mapped[str | None] = mapped_column(String(200))
+    status: Mapped[LeadStatus] = mapped_column(
+        str_enum(LeadStatus, "lead_status"), nullable=False, server_default=LeadStatus.NEW.value
+    )
+    status_changed_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), nullable=False
+    )
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    is_public: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("false"))
+    commune_insee: Mapped[str | None] = mapped_column(String(5))
+    commune_name: Mapped[str | None] = mapped_column(String(200))
+    department: Mapped[str | None] = mapped_column(String(3))
+    notes: Mapped[str | None] = mapped_column(Text)
+    geom: Mapped[Any] = mapped_column(multipolygon(), nullable=False)
+    # Derived by PostgreSQL so they can never disagree with the geometry.
+    centroid: Mapped[Any] = mapped_column(
+        point(), Computed("ST_Centroid(geom)", persisted=True), nullable=True
+    )
+    area_m2: Mapped[float | None] = mapped_column(
+        Float, Computed("ST_Area(geom::geography)", persisted=True)
+    )
+    quality_score: Mapped[float | None] = mapped_column(Float)
+    completeness: Mapped[float | None] = mapped_column(Float)
+    score_breakdown: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    enrichment_stale: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, server_default=text("true")
+    )
+    enriched_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    rejection_reason: Mapped[str | None] = mapped_column(Text)
+    # Optimistic concurrency: every write bumps it; a stale If-Match gets 412.
+    version: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("1"))
+
+    __mapper_args__ = {"version_id_col": version}
+    __table_args__ = (
+        Index("ix_leads_status", "status"),
+        Index("ix_leads_assignee_id", "assignee_id"),
+        Index("ix_leads_quality_score", "quality_score"),
+        Index("ix_leads_department", "department"),
+        Index("ix_leads_commune_insee", "commune_insee"),
+        Index("ix_leads_created_at", "created_at"),
+    )
+
+
+class LeadStatusHistory(Base):
+    """One row per status change: entered at, left at (time in stage)."""
+
+    __tablename__ = "lead_status_history"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", **_CASCADE), nullable=False)
+    status: Mapped[LeadStatus] = mapped_column(str_enum(LeadStatus, "history_status"))
+    entered_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), nullable=False
+    )
+    left_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    changed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    reason: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_lead_status_history_lead_id_entered_at", "lead_id", "entered_at"),)
+
+
+class LeadSourcing(Base):
+    """How the lead was found, by whom and when."""
+
+    __tablename__ = "lead_sourcing"
+
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", **_CASCADE), primary_key=True)
+    source: Mapped[LeadSource] = mapped_column(
+        str_enum(LeadSource, "lead_source"), nullable=False, server_default=LeadSource.MAP.value
+    )
+    found_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    found_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), nullable=False
+    )
+    source_notes: Mapped[str | None] = mapped_column(Text)
+    parcel_ids: Mapped[list[str] | None] = mapped_column(JSONB)
+
+
+class LeadTechnical(Base):
+    """Surface and sun: measured areas, PVGIS (or estimated) production."""
+
+    __tablename__ = "lead_technical"
+
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", **_CASCADE), primary_key=True)
+    surface_m2: Mapped[float | None] = mapped_column(Float)
+    usable_surface_m2: Mapped[float | None] = mapped_column(Float)
+    slope_pct: Mapped[float | None] = mapped_column(Float)
+    irradiation_kwh_m2: Mapped[float | None] = mapped_column(Float)
+    specific_yield_kwh_kwc: Mapped[float | None] = mapped_column(Float)
+    installable_mwc: Mapped[float | None] = mapped_column(Float)
+    annual_production_mwh: Mapped[float | None] = mapped_column(Float)
+    optimal_tilt_deg: Mapped[float | None] = mapped_column(Float)
+    monthly: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONB)
+    pvgis_inputs: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    radiation_database: Mapped[str | None] = mapped_column(String(40))
+    source: Mapped[str | None] = mapped_column(String(20))  # 'pvgis' or 'estimate'
+    computed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class LeadRegulatory(Base):
+    """Protected zones, PLU zones, constraints and the verdict."""
+
+    __tablename__ = "lead_regulatory"
+
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", **_CASCADE), primary_key=True)
+    zones: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONB)
+    nearby_zones: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONB)
+    plu_zones: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONB)
+    plu_zone_type: Mapped[str | None] = mapped_column(String(8))
+    plu_label: Mapped[str | None] = mapped_column(String(64))
+    constraints: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONB)
+    verdict: Mapped[Verdict | None] = mapped_column(str_enum(Verdict, "verdict"))
+    reasons: Mapped[list[str] | None] = mapped_column(JSONB)
+    computed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class LeadNetwork(Base):
+    """Grid: nearest postes sources, chosen poste and connection cost."""
+
+    __tablename__ = "lead_network"
+
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", **_CASCADE), primary_key=True)
+    nearest: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONB)
+    chosen_substation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("substations.id", ondelete="SET NULL")
+    )
+    distance_m: Mapped[float | None] = mapped_column(Float)
+    capacity_available_mw: Mapped[float | None] = mapped_column(Float)
+    capacity_ok: Mapped[bool | None] = mapped_column(Boolean)
+    quote_part_eur_kw: Mapped[float | None] = mapped_column(Float)
+    connection_cost_eur: Mapped[float | None] = mapped_column(Float)
+    connection_voltage: Mapped[str | None] = mapped_column(String(8))  # HTA / HTB
+    computed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class LeadFoncier(Base):
+    """Land: parcels and (encrypted) owners, agreement status."""
+
+    __tablename__ = "lead_foncier"
+
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", **_CASCADE), primary_key=True)
+    parcels: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONB)
+    # AES-256-GCM ciphertext of the owners' JSON list (geo.crypto), never plaintext.
+    owners_encrypted: Mapped[str | None] = mapped_column(Text)
+    owner_count: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
+    agreement_status: Mapped[AgreementStatus] = mapped_column(
+        str_enum(AgreementStatus, "agreement_status"),
+        nullable=False,
+        server_default=AgreementStatus.NONE.value,
+    )
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now(), nullable=False
+    )
+
+
+class LeadEconomic(Base):
+    """Economics of the site and every assumption used."""
+
+    __tablename__ = "lead_economic"
+
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", **_CASCADE), primary_key=True)
+    capex_eur: Mapped[float | None] = mapped_column(Float)
+    opex_eur_yr: Mapped[float | None] = mapped_column(Float)
+    connection_cost_eur: Mapped[float | None] = mapped_column(Float)
+    annual_revenue_eur: Mapped[float | None] = mapped_column(Float)
+    land_rent_eur_yr: Mapped[float | None] = mapped_column(Float)
+    simple_payback_years: Mapped[float | None] = mapped_column(Float)
+    lcoe_eur_mwh: Mapped[float | None] = mapped_column(Float)
+    tariff_eur_mwh: Mapped[float | None] = mapped_column(Float)
+    assumptions: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    computed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -1,0 +1,166 @@
+"""Reference layers (parcels, substations, env_zones, communes, urban_zones) and their imports."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Computed,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from geo.models.base import Base, multipolygon, point, str_enum
+from geo.models.enums import DataSource, EnvZoneType
+
+_SOURCE = {"nullable": False, "server_default": DataSource.OPEN_DATA.value}
+
+
+class ImportRecord(Base):
+    """One run of a reference-layer importer: file, checksum and counts."""
+
+    __tablename__ = "imports"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    layer: Mapped[str] = mapped_column(String(32), nullable=False)
+    file_name: Mapped[str] = mapped_column(String(500), nullable=False)
+    checksum: Mapped[str] = mapped_column(String(64), nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False, server_default="running")
+    read_count: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
+    inserted_count: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
+    updated_count: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
+    unchanged_count: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
+    repaired_count: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
+    rejected_count: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
+    rejections: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONB)
+    data_date: Mapped[date | None] = mapped_column(Date)
+    started_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), nullable=False
+    )
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (Index("ix_imports_layer_started_at", "layer", "started_at"),)
+
+
+class Parcel(Base):
+    """A cadastral parcel (Etalab PCI vecteur); natural key: the 14-character id."""
+
+    __tablename__ = "parcels"
+
+    id: Mapped[str] = mapped_column(String(14), primary_key=True)
+    commune: Mapped[str] = mapped_column(String(5), nullable=False)
+    prefixe: Mapped[str] = mapped_column(String(3), nullable=False, server_default="000")
+    section: Mapped[str] = mapped_column(String(2), nullable=False)
+    numero: Mapped[str] = mapped_column(String(4), nullable=False)
+    contenance: Mapped[int | None] = mapped_column(Integer)  # declared area, m²
+    # Measured on the ellipsoid, so it is right anywhere in France.
+    area_m2: Mapped[float | None] = mapped_column(
+        Float, Computed("ST_Area(geom::geography)", persisted=True)
+    )
+    geom: Mapped[Any] = mapped_column(multipolygon(), nullable=False)
+    source: Mapped[str] = mapped_column(String(16), **_SOURCE)
+    source_updated: Mapped[date | None] = mapped_column(Date)
+    import_id: Mapped[int | None] = mapped_column(ForeignKey("imports.id", ondelete="SET NULL"))
+
+    __table_args__ = (Index("ix_parcels_commune_section", "commune", "section"),)
+
+
+class Substation(Base):
+    """A poste source with its S3REnR capacity figures (which change: ``data_date``)."""
+
+    __tablename__ = "substations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), nullable=False, unique=True)
+    name: Mapped[str] = mapped_column(String(200), nullable=False)
+    operator: Mapped[str | None] = mapped_column(String(32))  # Enedis / RTE / ELD
+    voltage_kv: Mapped[str | None] = mapped_column(String(32))  # e.g. "63/20"
+    geom: Mapped[Any] = mapped_column(point(), nullable=False)
+    s3renr_region: Mapped[str | None] = mapped_column(String(100))
+    capacity_reserved_mw: Mapped[float | None] = mapped_column(Float)
+    capacity_allocated_mw: Mapped[float | None] = mapped_column(Float)
+    capacity_available_mw: Mapped[float | None] = mapped_column(Float)
+    quote_part_eur_kw: Mapped[float | None] = mapped_column(Float)
+    data_date: Mapped[date | None] = mapped_column(Date)
+    source: Mapped[str] = mapped_column(String(16), **_SOURCE)
+    import_id: Mapped[int | None] = mapped_column(ForeignKey("imports.id", ondelete="SET NULL"))
+
+
+class EnvZone(Base):
+    """A protected or constrained zone (INPN and others), typed."""
+
+    __tablename__ = "env_zones"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    zone_type: Mapped[EnvZoneType] = mapped_column(
+        str_enum(EnvZoneType, "env_zone_type"), nullable=False
+    )
+    code: Mapped[str] = mapped_column(String(64), nullable=False)
+    name: Mapped[str] = mapped_column(String(300), nullable=False)
+    geom: Mapped[Any] = mapped_column(multipolygon(), nullable=False)
+    area_m2: Mapped[float | None] = mapped_column(
+        Float, Computed("ST_Area(geom::geography)", persisted=True)
+    )
+    source: Mapped[str] = mapped_column(String(16), **_SOURCE)
+    import_id: Mapped[int | None] = mapped_column(ForeignKey("imports.id", ondelete="SET NULL"))
+
+    __table_args__ = (
+        UniqueConstraint("zone_type", "code"),
+        Index("ix_env_zones_zone_type", "zone_type"),
+    )
+
+
+class Commune(Base):
+    """A French commune (INSEE code)."""
+
+    __tablename__ = "communes"
+
+    insee: Mapped[str] = mapped_column(String(5), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), nullable=False)
+    department: Mapped[str | None] = mapped_column(String(3), index=True)
+    region: Mapped[str | None] = mapped_column(String(3))
+    geom: Mapped[Any] = mapped_column(multipolygon(), nullable=False)
+    source: Mapped[str] = mapped_column(String(16), **_SOURCE)
+    import_id: Mapped[int | None] = mapped_column(ForeignKey("imports.id", ondelete="SET NULL"))
+
+
+class UrbanZone(Base):
+    """A PLU zone (Géoportail de l'Urbanisme zone_urba)."""
+
+    __tablename__ = "urban_zones"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Stable key of a zone across imports (GPU's gid, or a hash of document + label + geometry).
+    natural_key: Mapped[str] = mapped_column(String(128), nullable=False, unique=True)
+    commune_insee: Mapped[str | None] = mapped_column(String(5), index=True)
+    zone_type: Mapped[str] = mapped_column(String(8), nullable=False)  # U, AUc, AUs, A, N
+    label: Mapped[str] = mapped_column(String(64), nullable=False)  # libelle, e.g. "Npv"
+    label_long: Mapped[str | None] = mapped_column(String(500))
+    document_id: Mapped[str | None] = mapped_column(String(64))  # idurba
+    geom: Mapped[Any] = mapped_column(multipolygon(), nullable=False)
+    source: Mapped[str] = mapped_column(String(16), **_SOURCE)
+    import_id: Mapped[int | None] = mapped_column(ForeignKey("imports.id", ondelete="SET NULL"))
+
+
+class LayerVersion(Base):
+    """A counter per map layer, bumped on every write; drives tile ETags and cache keys."""
+
+    __tablename__ = "layer_versions"
+
+    layer: Mapped[str] = mapped_column(String(32), primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default=text("1"))
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), nullable=False
+    )

@@ -1,0 +1,41 @@
+"""Users and revoked tokens."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, DateTime, Index, String, func, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from geo.models.base import Base, Timestamps, str_enum
+from geo.models.enums import Role
+
+
+class User(Timestamps, Base):
+    """A person who logs in; the role decides what they see and do."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), nullable=False)
+    full_name: Mapped[str] = mapped_column(String(200), nullable=False, server_default="")
+    password_hash: Mapped[str] = mapped_column(String(100), nullable=False)
+    role: Mapped[Role] = mapped_column(str_enum(Role, "role"), nullable=False)
+    is_active: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("true"))
+    last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    # Emails are unique whatever their case.
+    __table_args__ = (Index("uq_users_email_lower", func.lower(email), unique=True),)
+
+
+class RevokedToken(Base):
+    """A JWT id revoked by logout; rows can be purged once ``expires_at`` has passed."""
+
+    __tablename__ = "revoked_tokens"
+
+    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int | None] = mapped_column()
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    revoked_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), nullable=False
+    )

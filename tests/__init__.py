@@ -1,0 +1,1 @@
+"""Test suite (runs against a real PostGIS)."""

@@ -1,0 +1,97 @@
+"""Users administration: CRUD by ADMIN, duplicates, bad roles, nothing changed on errors."""
+
+from __future__ import annotations
+
+import httpx
+from sqlalchemy import func, select
+
+from api.state import AppState
+from geo.models import Role, User
+from tests.conftest import HeadersFactory, assert_problem, login
+
+
+async def _count(state: AppState) -> int:
+    async with state.sessions() as s:
+        return await s.scalar(select(func.count()).select_from(User)) or 0
+
+
+async def test_admin_crud(
+    client: httpx.AsyncClient, auth_headers: HeadersFactory, state: AppState
+) -> None:
+    admin = await auth_headers(Role.ADMIN)
+    r = await client.post(
+        "/api/users",
+        headers=admin,
+        json={
+            "email": "new.ops@example.fr",
+            "password": "a-good-password",
+            "role": "OPS",
+            "full_name": "Nouvel Ops",
+        },
+    )
+    assert r.status_code == 201, r.text
+    uid = r.json()["id"]
+    assert r.headers["location"] == f"/api/users/{uid}"
+    token = await login(client, "new.ops@example.fr", "a-good-password")
+    assert token
+    r = await client.patch(f"/api/users/{uid}", headers=admin, json={"role": "MANAGER"})
+    assert r.status_code == 200 and r.json()["role"] == "MANAGER"
+    r = await client.get("/api/users", headers=admin, params={"role": "MANAGER"})
+    assert uid in [u["id"] for u in r.json()["items"]]
+    assert (await client.delete(f"/api/users/{uid}", headers=admin)).status_code == 204
+    assert_problem(
+        await client.post(
+            "/api/auth/login", json={"email": "new.ops@example.fr", "password": "a-good-password"}
+        ),
+        401,
+    )
+    assert_problem(await client.get("/api/users/999999", headers=admin), 404)
+
+
+async def test_bad_user_input_changes_nothing(
+    client: httpx.AsyncClient, auth_headers: HeadersFactory, state: AppState
+) -> None:
+    admin = await auth_headers(Role.ADMIN)
+    await client.post(
+        "/api/users",
+        headers=admin,
+        json={"email": "dup@example.fr", "password": "a-good-password", "role": "OPS"},
+    )
+    n = await _count(state)
+    cases = [
+        ({"email": "DUP@example.fr", "password": "a-good-password", "role": "OPS"}, 409),
+        ({"email": "x@example.fr", "password": "a-good-password", "role": "SUPERUSER"}, 422),
+        ({"email": "not-an-email", "password": "a-good-password", "role": "OPS"}, 422),
+        (
+            {
+                "email": "y@example.fr",
+                "password": "a-good-password",
+                "role": "OPS",
+                "full_name": "x" * 500,
+            },
+            422,
+        ),
+        (
+            {
+                "email": "z@example.fr",
+                "password": "a-good-password",
+                "role": "OPS",
+                "is_admin": True,
+            },
+            422,
+        ),
+    ]
+    for body, status in cases:
+        assert_problem(await client.post("/api/users", headers=admin, json=body), status)
+    assert await _count(state) == n
+
+
+async def test_admin_cannot_lock_themselves_out(
+    client: httpx.AsyncClient, make_user, state: AppState
+) -> None:
+    admin = await make_user(Role.ADMIN)
+    headers = {"Authorization": f"Bearer {await login(client, admin.email)}"}
+    assert_problem(
+        await client.patch(f"/api/users/{admin.id}", headers=headers, json={"role": "OPS"}), 409
+    )
+    assert_problem(await client.delete(f"/api/users/{admin.id}", headers=headers), 409)
