@@ -198,3 +198,49 @@ def assert_problem(response: httpx.Response, status: int) -> dict[str, object]:
     assert body["title"]
     assert "Traceback" not in response.text
     return body
+
+
+class LiveServer:
+    """The app served by uvicorn in a thread on a free loopback port (for GDAL, browsers…)."""
+
+    def __init__(self, settings: Settings) -> None:
+        import socket
+        import threading
+
+        import uvicorn
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=self.port,
+                                log_level="warning", lifespan="on")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def start(self) -> LiveServer:
+        """Start and wait until it accepts connections."""
+        import time
+
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("live server did not start")
+            time.sleep(0.05)
+        return self
+
+    def stop(self) -> None:
+        """Stop the server and wait for its thread."""
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def live_server(settings: Settings) -> Iterator[LiveServer]:
+    """This module's app served over real HTTP on 127.0.0.1 (its own process-wide thread)."""
+    server = LiveServer(settings).start()
+    try:
+        yield server
+    finally:
+        server.stop()
