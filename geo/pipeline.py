@@ -1,0 +1,124 @@
+"""The lead pipeline: the one state machine of statuses, transitions and the roles allowed.
+
+NEW → ENRICHED → QUALIFIED → IN_REVIEW → CLIENT_READY → SOLD; IN_REVIEW → QUALIFIED when QA sends
+it back; REJECTED (reason required) and ARCHIVED from any open state (DOMAIN.md).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from geo.activity import bump_layer_version, log_activity
+from geo.errors import Conflict, InvalidInput, PermissionDenied
+from geo.models import Lead, LeadStatus, LeadStatusHistory, Role
+
+S = LeadStatus
+OPEN_STATUSES = frozenset({S.NEW, S.ENRICHED, S.QUALIFIED, S.IN_REVIEW, S.CLIENT_READY})
+CLOSED_STATUSES = frozenset({S.SOLD, S.REJECTED, S.ARCHIVED})
+STAFF = frozenset({Role.ADMIN, Role.MANAGER})
+WORKERS = frozenset({Role.ADMIN, Role.MANAGER, Role.OPS})
+
+# (from, to) → roles allowed to make the move.
+TRANSITIONS: dict[tuple[LeadStatus, LeadStatus], frozenset[Role]] = {
+    (S.NEW, S.ENRICHED): WORKERS,  # normally made by the enrichment itself
+    (S.ENRICHED, S.QUALIFIED): WORKERS,
+    (S.QUALIFIED, S.IN_REVIEW): WORKERS,  # OPS submits to manager QA
+    (S.IN_REVIEW, S.CLIENT_READY): STAFF,  # QA approves
+    (S.IN_REVIEW, S.QUALIFIED): STAFF,  # QA sends back
+    (S.CLIENT_READY, S.SOLD): STAFF | {Role.COMMERCIAL},
+}
+for _open in OPEN_STATUSES:
+    # OPS may discard a site they are still prospecting; after QA only managers decide.
+    _rejecters = WORKERS if _open in (S.NEW, S.ENRICHED, S.QUALIFIED) else STAFF
+    TRANSITIONS[(_open, S.REJECTED)] = _rejecters
+    TRANSITIONS[(_open, S.ARCHIVED)] = STAFF
+
+REASON_REQUIRED = frozenset({S.REJECTED})
+
+
+def targets_from(status: LeadStatus) -> list[LeadStatus]:
+    """Every status reachable from ``status`` by some role."""
+    return [to for (frm, to) in TRANSITIONS if frm == status]
+
+
+def allowed_targets(status: LeadStatus, role: Role) -> list[LeadStatus]:
+    """The statuses ``role`` may move a lead to from ``status``."""
+    return [to for (frm, to), roles in TRANSITIONS.items() if frm == status and role in roles]
+
+
+def check_transition(
+    current: LeadStatus, target: LeadStatus, role: Role, reason: str | None = None
+) -> None:
+    """Raise Conflict (wrong state), PermissionDenied (wrong role) or InvalidInput (no reason)."""
+    allowed = [s.value for s in allowed_targets(current, role)]
+    roles = TRANSITIONS.get((current, target))
+    if roles is None:
+        raise Conflict(
+            f"a lead in {current.value} can't move to {target.value}",
+            current_status=current.value,
+            allowed_transitions=allowed,
+        )
+    if role not in roles:
+        raise PermissionDenied(
+            f"the role {role.value} can't move a lead from {current.value} to {target.value}",
+            current_status=current.value,
+            allowed_transitions=allowed,
+        )
+    if target in REASON_REQUIRED and not (reason and reason.strip()):
+        raise InvalidInput(f"a reason is required to move a lead to {target.value}")
+
+
+async def open_history(session: AsyncSession, lead: Lead, user_id: int | None) -> None:
+    """The first status-history row of a new lead (caller's transaction)."""
+    session.add(
+        LeadStatusHistory(
+            lead_id=lead.id, status=lead.status, changed_by_id=user_id,
+            entered_at=lead.status_changed_at or datetime.now(UTC),
+        )
+    )
+
+
+async def apply_transition(
+    session: AsyncSession,
+    lead: Lead,
+    target: LeadStatus,
+    *,
+    user_id: int | None,
+    role: Role,
+    reason: str | None = None,
+) -> LeadStatus:
+    """Check and apply a move, with history and activity entries, in the caller's transaction.
+
+    The caller should have loaded ``lead`` ``FOR UPDATE`` so concurrent moves serialise; the
+    version column makes a stale in-memory lead fail instead of overwriting.
+    """
+    previous = lead.status
+    check_transition(previous, target, role, reason)
+    now = datetime.now(UTC)
+    await session.execute(
+        update(LeadStatusHistory)
+        .where(LeadStatusHistory.lead_id == lead.id, LeadStatusHistory.left_at.is_(None))
+        .values(left_at=now)
+    )
+    session.add(
+        LeadStatusHistory(
+            lead_id=lead.id, status=target, entered_at=now, changed_by_id=user_id, reason=reason
+        )
+    )
+    lead.status = target
+    lead.status_changed_at = now
+    if target is S.REJECTED:
+        lead.rejection_reason = reason
+    await log_activity(
+        session,
+        action="transition",
+        user_id=user_id,
+        lead_id=lead.id,
+        before={"status": previous.value},
+        after={"status": target.value, **({"reason": reason} if reason else {})},
+    )
+    await bump_layer_version(session, "leads")
+    return previous
