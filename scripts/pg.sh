@@ -12,6 +12,17 @@ DB="${LFS_PG_DB:-leadfactory}"
 PGBIN="${PGBIN:-/usr/lib/postgresql/15/bin}"
 LOG="$ROOT/.data/postgresql.log"
 
+# As root the server runs as `postgres`, which must reach the data folder: when the checkout sits
+# under a folder it can't traverse, keep the cluster under /var/lib/postgresql instead.
+if [ "$(id -u)" = "0" ] && [ -z "${LFS_PG_DATA:-}" ] && id postgres >/dev/null 2>&1; then
+  mkdir -p "$ROOT/.data"
+  if ! runuser -u postgres -- test -x "$ROOT/.data"; then
+    alt="/var/lib/postgresql/leadfactory-$(printf '%s' "$ROOT" | md5sum | cut -c1-8)"
+    mkdir -p "$alt" && chown postgres "$alt"
+    DATA="$alt/pg"; SOCK="$alt/sock"; LOG="$alt/postgresql.log"
+  fi
+fi
+
 run_as() {
   # initdb and postgres refuse to run as root: run them as the unprivileged `postgres` user.
   if [ "$(id -u)" = "0" ]; then runuser -u postgres -- "$@"; else "$@"; fi
@@ -36,7 +47,7 @@ start() {
   mkdir -p "$ROOT/.data" "$SOCK"
   if [ "$(id -u)" = "0" ]; then
     id postgres >/dev/null 2>&1 || useradd --system --home-dir /var/lib/postgresql --shell /bin/bash postgres
-    chown postgres "$ROOT/.data" "$SOCK"
+    chown postgres "$ROOT/.data" "$SOCK" 2>/dev/null || true
     touch "$LOG" && chown postgres "$LOG"
   fi
   if [ ! -f "$DATA/PG_VERSION" ]; then
@@ -69,7 +80,7 @@ CONF
     run_as "$PGBIN/createdb" -h "$SOCK" -p "$PORT" -U postgres "$DB"
   fi
   run_as "$PGBIN/psql" -h "$SOCK" -p "$PORT" -U postgres -d "$DB" -qc \
-    "CREATE EXTENSION IF NOT EXISTS postgis" >/dev/null
+    "SET client_min_messages = warning; CREATE EXTENSION IF NOT EXISTS postgis" >/dev/null
   echo "PostgreSQL running on 127.0.0.1:$PORT (data: $DATA)" >&2
 }
 
