@@ -1,0 +1,302 @@
+"""Build the benchmark database ``lfs_bench``: a department-sized, seeded, synthetic dataset.
+
+    .venv/bin/python bench/generate.py [--parcels 1000000] [--seed 42] [--force]
+
+Creates the database on the cluster of DATABASE_URL, migrates it, and COPYs ~1M parcels tiling
+the region, its communes and sections, PLU zones, ~2,000 env zones and ~200 postes sources, all
+with source='synthetic'. Idempotent: when the database already holds the same seed and size
+(recorded in the database comment) it does nothing unless --force.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import sys
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+import psycopg
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import synth  # noqa: E402
+
+from api.cli import run_migrations  # noqa: E402
+from api.settings import to_plain_url  # noqa: E402
+
+DB_NAME = "lfs_bench"
+FORMAT_VERSION = 2
+LAYERS = ("parcels", "communes", "urban_zones", "env_zones", "substations")
+
+
+def server_url(dbname: str) -> str:
+    """DATABASE_URL pointed at another database of the same cluster."""
+    url = to_plain_url(
+        os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:54329/leadfactory")
+    )
+    return url.rsplit("/", 1)[0] + "/" + dbname
+
+
+def marker(seed: int, n: int) -> str:
+    """What the database comment says once a generation completed."""
+    return f"lfs-bench v{FORMAT_VERSION} seed={seed} parcels={n} complete"
+
+
+def _copy(conn: psycopg.Connection, table: str, cols: Sequence[str], rows: Iterable[str]) -> None:
+    """COPY text lines (tab-separated, no escaping needed: values are plain) into a table."""
+    sql = f"COPY {table} ({', '.join(cols)}) FROM STDIN"
+    with conn.cursor() as cur, cur.copy(sql) as cp:  # type: ignore[arg-type]
+        buf = io.StringIO()
+        for i, line in enumerate(rows, 1):
+            buf.write(line)
+            if i % 50_000 == 0:
+                cp.write(buf.getvalue())
+                buf = io.StringIO()
+        cp.write(buf.getvalue())
+
+
+def _drop_secondary_indexes(conn: psycopg.Connection, table: str) -> list[str]:
+    """Drop the indexes not backing a constraint (rebuilt after the COPY: much faster)."""
+    rows = conn.execute(
+        """SELECT i.indexname, i.indexdef FROM pg_indexes i
+           WHERE i.tablename = %s AND i.schemaname = 'public'
+             AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname)""",
+        (table,),
+    ).fetchall()
+    for name, _ in rows:
+        conn.execute(f'DROP INDEX "{name}"')  # type: ignore[arg-type]
+    return [d for _, d in rows]
+
+
+def _record_import(conn: psycopg.Connection, layer: str, count: int, seed: int) -> int:
+    row = conn.execute(
+        """INSERT INTO imports (layer, file_name, checksum, status, read_count, inserted_count,
+                                finished_at)
+           VALUES (%s, %s, %s, 'succeeded', %s, %s, now()) RETURNING id""",
+        (layer, f"bench/generate.py --seed {seed}", f"synthetic-seed-{seed}", count, count),
+    ).fetchone()
+    assert row is not None
+    conn.execute(
+        """INSERT INTO layer_versions (layer, version) VALUES (%s, 1)
+           ON CONFLICT (layer) DO UPDATE SET version = layer_versions.version + 1""",
+        (layer,),
+    )
+    return int(row[0])
+
+
+def generate(conn: psycopg.Connection, seed: int, n_parcels: int) -> dict[str, int]:
+    """Write every layer; returns the row counts."""
+    counts: dict[str, int] = {}
+    t0 = time.perf_counter()
+    communes, insee, parcels = synth.make_region(seed, n_parcels)
+    rng = np.random.default_rng(seed + 1)
+    print(f"  geometry of {len(parcels.rings):,} parcels built in {time.perf_counter() - t0:.1f}s")
+
+    # Communes.
+    names = synth.commune_names(rng, len(insee))
+    imp = _record_import(conn, "communes", len(insee), seed)
+    wkb = synth.ewkb_multipolygons(synth.to_wgs84(communes))
+    _copy(
+        conn,
+        "communes",
+        ["insee", "name", "department", "region", "geom", "source", "import_id"],
+        (
+            f"{c}\t{n}\t{synth.DEPARTMENT}\t{synth.REGION}\t{g}\tsynthetic\t{imp}\n"
+            for c, n, g in zip(insee, names, wkb, strict=True)
+        ),
+    )
+    counts["communes"] = len(insee)
+
+    # Parcels: declared area = measured area within a few per cent, like the real cadastre.
+    t1 = time.perf_counter()
+    ids = synth.parcel_ids(insee, parcels)
+    area = synth.shoelace(parcels.rings)
+    contenance = np.round(area * rng.uniform(0.97, 1.03, len(area))).astype(np.int64)
+    imp = _record_import(conn, "parcels", len(ids), seed)
+    wkb = synth.ewkb_multipolygons(synth.to_wgs84(parcels.rings))
+    comm = [insee[i] for i in parcels.commune.tolist()]
+    numero = [f"{n:04d}" for n in parcels.numero.tolist()]
+    print(f"  parcel rows encoded in {time.perf_counter() - t1:.1f}s")
+    t1 = time.perf_counter()
+    _copy(
+        conn,
+        "parcels",
+        ["id", "commune", "prefixe", "section", "numero", "contenance", "geom", "source"]
+        + ["import_id"],
+        (
+            f"{i}\t{c}\t000\t{s}\t{n}\t{a}\t{g}\tsynthetic\t{imp}\n"
+            for i, c, s, n, a, g in zip(
+                ids, comm, parcels.section, numero, contenance.tolist(), wkb, strict=True
+            )
+        ),
+    )
+    counts["parcels"] = len(ids)
+    print(f"  parcels copied in {time.perf_counter() - t1:.1f}s")
+    del wkb, ids, comm, numero
+
+    # PLU zones: each commune split into zones of 50-300 ha.
+    zones, zone_comm = synth.split_until(
+        communes, np.arange(len(communes)), rng, 1_200_000, 0.6, 500_000, 3_000_000
+    )
+    kinds = rng.choice(
+        ["A", "N", "U", "AUc", "AUs", "Npv", "Aenr"],
+        len(zones),
+        p=[0.44, 0.30, 0.14, 0.05, 0.03, 0.02, 0.02],
+    )
+    labels = {
+        "A": ["A", "Ap", "Ah"],
+        "N": ["N", "Np", "Nf", "Nl"],
+        "U": ["Ua", "Ub", "Uc", "Ux"],
+        "AUc": ["1AU", "1AUx"],
+        "AUs": ["2AU"],
+        "Npv": ["Npv"],
+        "Aenr": ["Aenr"],
+    }
+    long_labels = {
+        "Npv": "Secteur naturel destiné à l'accueil d'installations photovoltaïques",
+        "Aenr": "Secteur agricole destiné aux énergies renouvelables",
+    }
+    imp = _record_import(conn, "urban_zones", len(zones), seed)
+    wkb = synth.ewkb_multipolygons(synth.to_wgs84(zones))
+    rows = []
+    for k, (kind, ci, g) in enumerate(zip(kinds.tolist(), zone_comm.tolist(), wkb, strict=True)):
+        ztype = "N" if kind == "Npv" else "A" if kind == "Aenr" else kind
+        label = labels[kind][int(rng.integers(len(labels[kind])))]
+        code = insee[ci]
+        rows.append(
+            f"bench-{code}-{k}\t{code}\t{ztype}\t{label}\t{long_labels.get(kind, label)}\t"
+            f"{code}_PLU_20200101\t{g}\tsynthetic\t{imp}\n"
+        )
+    _copy(
+        conn,
+        "urban_zones",
+        ["natural_key", "commune_insee", "zone_type", "label", "label_long", "document_id"]
+        + ["geom", "source", "import_id"],
+        rows,
+    )
+    counts["urban_zones"] = len(rows)
+
+    # Env zones: star-shaped polygons of the real types and sizes, anywhere in the region.
+    lo = communes.reshape(-1, 2).min(axis=0)
+    hi = communes.reshape(-1, 2).max(axis=0)
+    imp = _record_import(conn, "env_zones", sum(c for _, c, _, _ in synth.ENV_ZONES), seed)
+    rows = []
+    for ztype, count, (rmin, rmax), emax in synth.ENV_ZONES:
+        centers = rng.uniform(lo, hi, (count, 2))
+        radius = np.exp(rng.uniform(np.log(rmin), np.log(rmax), count))
+        elong = rng.uniform(1.0, emax, count)
+        rings = synth.star_polygons(rng, centers, radius, elong, 40)
+        for j, g in enumerate(synth.ewkb_multipolygons(synth.to_wgs84(rings))):
+            code = f"SYN-{ztype.upper()}-{j + 1:04d}"
+            name = f"{ztype.replace('_', ' ').title()} synthétique n°{j + 1}"
+            rows.append(f"{ztype}\t{code}\t{name}\t{g}\tsynthetic\t{imp}\n")
+    _copy(
+        conn,
+        "env_zones",
+        ["zone_type", "code", "name", "geom", "source", "import_id"],
+        rows,
+    )
+    counts["env_zones"] = len(rows)
+
+    # Postes sources: ~1 per 25 km² (~200 in a department), with S3REnR-like capacities.
+    n_sub = max(5, round(float(synth.shoelace(communes).sum()) / 24e6))
+    xy = rng.uniform(lo, hi, (n_sub, 2))
+    lonlat = synth.to_wgs84(xy[:, None, :])[:, 0, :]
+    reserved = np.round(rng.uniform(0, 80, n_sub), 1)
+    allocated = np.round(reserved * rng.uniform(0, 1.1, n_sub), 1)
+    available = np.round(np.maximum(reserved - allocated, 0), 1)
+    voltage = rng.choice(["63/20", "63/20", "63/20", "90/20", "225/20"], n_sub)
+    imp = _record_import(conn, "substations", n_sub, seed)
+    rows = [
+        f"BENCH{j + 1:04d}\tPOSTE SYNTH {j + 1}\tEnedis\t{v}\t{g}\tAuvergne-Rhône-Alpes\t"
+        f"{r}\t{a}\t{av}\t23.45\t2026-04-28\tsynthetic\t{imp}\n"
+        for j, (v, g, r, a, av) in enumerate(
+            zip(
+                voltage.tolist(),
+                synth.ewkb_points(lonlat),
+                reserved.tolist(),
+                allocated.tolist(),
+                available.tolist(),
+                strict=True,
+            )
+        )
+    ]
+    _copy(
+        conn,
+        "substations",
+        ["code", "name", "operator", "voltage_kv", "geom", "s3renr_region"]
+        + ["capacity_reserved_mw", "capacity_allocated_mw", "capacity_available_mw"]
+        + ["quote_part_eur_kw", "data_date", "source", "import_id"],
+        rows,
+    )
+    counts["substations"] = n_sub
+    return counts
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Create, migrate and fill lfs_bench; print the figures."""
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--parcels", type=int, default=1_000_000, help="approximate parcel count")
+    ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--db", default=DB_NAME, help="database name (default lfs_bench)")
+    ap.add_argument("--force", action="store_true", help="rebuild even when up to date")
+    args = ap.parse_args(argv)
+
+    admin = server_url("postgres")
+    want = marker(args.seed, args.parcels)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = %s",
+            (args.db,),
+        ).fetchone()
+        if row is not None and row[0] == want and not args.force:
+            print(f"{args.db} is up to date ({want}); use --force to rebuild")
+            return 0
+        if row is not None:
+            print(f"dropping {args.db} ({row[0] or 'incomplete'})")
+            conn.execute(f'DROP DATABASE "{args.db}" WITH (FORCE)')  # type: ignore[arg-type]
+        conn.execute(f'CREATE DATABASE "{args.db}"')  # type: ignore[arg-type]
+
+    url = server_url(args.db)
+    t0 = time.perf_counter()
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+    run_migrations(url)
+    t_mig = time.perf_counter() - t0
+    with psycopg.connect(url) as conn:
+        conn.execute("SET synchronous_commit = off")
+        conn.execute("SET maintenance_work_mem = '512MB'")
+        dropped = {t: _drop_secondary_indexes(conn, t) for t in LAYERS}
+        t1 = time.perf_counter()
+        counts = generate(conn, args.seed, args.parcels)
+        t_copy = time.perf_counter() - t1
+        t1 = time.perf_counter()
+        for defs in dropped.values():
+            for d in defs:
+                conn.execute(d)  # type: ignore[arg-type]
+        t_idx = time.perf_counter() - t1
+        conn.commit()
+    t1 = time.perf_counter()
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE")
+        size = conn.execute("SELECT pg_size_pretty(pg_database_size(current_database()))")
+        size_txt = size.fetchone()[0]  # type: ignore[index]
+        conn.execute(f"COMMENT ON DATABASE \"{args.db}\" IS '{want}'")  # type: ignore[arg-type]
+    t_an = time.perf_counter() - t1
+    total = time.perf_counter() - t0
+    print(f"{args.db}: " + ", ".join(f"{v:,} {k}" for k, v in counts.items()))
+    print(
+        f"migrate {t_mig:.1f}s, generate+COPY {t_copy:.1f}s, indexes {t_idx:.1f}s, "
+        f"vacuum analyze {t_an:.1f}s; total {total:.1f}s; database size {size_txt}"
+    )
+    print(f"DATABASE_URL={url}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
