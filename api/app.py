@@ -13,6 +13,9 @@ from fastapi.middleware.gzip import GZipMiddleware
 from api.errors import install_error_handlers
 from api.ratelimit import RateLimitMiddleware
 from api.routers import auth, health, users
+from api.routers import ogc as ogc_router
+from api.routers import tile_token as tile_token_router
+from api.routers import tiles as tiles_router
 from api.settings import Settings, get_settings, resolve_dev_secrets
 from api.state import AppState
 from api.version import __version__
@@ -52,6 +55,7 @@ def api_router() -> APIRouter:
     router.include_router(health.router)
     router.include_router(auth.router)
     router.include_router(users.router)
+    router.include_router(tile_token_router.router)
     return router
 
 
@@ -81,6 +85,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     app.include_router(api_router())
+    app.include_router(tiles_router.router)
+    app.include_router(ogc_router.router)
     app.add_middleware(GZipMiddleware, minimum_size=1024)
     app.add_middleware(
         CORSMiddleware,

@@ -102,6 +102,24 @@ class MapboxSettings(BaseModel):
     api_url: str = Field("https://api.mapbox.com", description="Mapbox API root.")
 
 
+class TilesSettings(BaseModel):
+    """Vector tiles and OGC API Features (``LFS_TILES__*``)."""
+
+    pool_size: int = Field(10, ge=1, description="Connections of the tile/OGC asyncpg pool.")
+    statement_timeout_ms: int = Field(
+        5000, ge=100, description="Per-tile (and per OGC page) statement timeout (ms)."
+    )
+    cache_mb: float = Field(64.0, ge=0, description="In-process gzipped tile cache size (MB).")
+    public_reference: bool = Field(
+        True,
+        description="Serve the open-data reference layers without a token (leads always need one).",
+    )
+    auth_cache_s: float = Field(
+        10.0, ge=0, description="How long a verified tile/OGC token is trusted without a lookup."
+    )
+    max_items: int = Field(10000, ge=1, description="Largest OGC items page (bigger limits clamp).")
+
+
 class Settings(BaseSettings):
     """All settings of the service, grouped by concern."""
 
@@ -136,6 +154,7 @@ class Settings(BaseSettings):
     openai: OpenAISettings = Field(default_factory=OpenAISettings)
     storage: StorageSettings = Field(default_factory=StorageSettings)
     mapbox: MapboxSettings = Field(default_factory=MapboxSettings)
+    tiles: TilesSettings = Field(default_factory=TilesSettings)
 
     @model_validator(mode="after")
     def _secrets_for_production(self) -> Settings:

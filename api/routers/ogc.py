@@ -1,0 +1,308 @@
+"""OGC API - Features (/ogc): landing, conformance, collections, items, queryables."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Annotated, Any
+
+import asyncpg
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import JSONResponse
+
+from api.errors import PROBLEM_RESPONSES
+from api.routers.tiles import base_url, check_access
+from api.tile_access import OptionalViewerDep, TileAccess, TileAccessDep
+from geo.errors import BadRequest, NotFound
+from tiles import features as ft
+from tiles.documents import WORLD_BOUNDS
+from tiles.layers import LAYERS, Layer
+
+GEOJSON = "application/geo+json"
+OPENAPI = "application/vnd.oai.openapi+json;version=3.0"
+CONFORMANCE = [
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/features-filter",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables-query-parameters",
+    "http://www.opengis.net/spec/cql2/1.0/conf/cql2-text",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-cql2",
+]
+# Query parameters of /items that are not property filters.
+ITEM_PARAMS = {
+    "bbox",
+    "bbox-crs",
+    "crs",
+    "limit",
+    "offset",
+    "datetime",
+    "filter",
+    "filter-lang",
+    "filter-crs",
+    "f",
+    "token",
+}
+_BOX = re.compile(r"BOX\(([-\d.eE]+) ([-\d.eE]+),([-\d.eE]+) ([-\d.eE]+)\)")
+
+router = APIRouter(prefix="/ogc", tags=["ogc"], responses=PROBLEM_RESPONSES)
+
+GEOJSON_RESPONSE: dict[int | str, dict[str, Any]] = {
+    200: {"content": {GEOJSON: {"schema": {"type": "object"}}}, "description": "GeoJSON"}
+}
+
+
+class GeoJSONResponse(Response):
+    """A GeoJSON body (already serialised by PostgreSQL)."""
+
+    media_type = GEOJSON
+
+
+def _json(doc: dict[str, Any]) -> JSONResponse:
+    return JSONResponse(doc, headers={"Access-Control-Allow-Origin": "*"})
+
+
+def _token_query(request: Request) -> str:
+    token = request.query_params.get("token")
+    return f"?token={token}" if token else ""
+
+
+def _collection(layer: Layer, root: str, tq: str, bbox: list[float]) -> dict[str, Any]:
+    href = f"{root}/ogc/collections/{layer.name}"
+    return {
+        "id": layer.name,
+        "title": layer.title,
+        "description": layer.description,
+        "itemType": "feature",
+        "crs": [ft.CRS84],
+        "extent": {"spatial": {"bbox": [bbox], "crs": ft.CRS84}},
+        "links": [
+            {"href": f"{href}{tq}", "rel": "self", "type": "application/json"},
+            {"href": f"{href}/items{tq}", "rel": "items", "type": GEOJSON},
+            {
+                "href": f"{href}/queryables{tq}",
+                "rel": "http://www.opengis.net/def/rel/ogc/1.0/queryables",
+                "type": "application/schema+json",
+            },
+            {
+                "href": f"{root}/tiles/{layer.name}.json{tq}",
+                "rel": "describedby",
+                "type": "application/json",
+                "title": "TileJSON of the same layer",
+            },
+        ],
+    }
+
+
+async def _extent(access: TileAccess, layer: Layer) -> list[float]:
+    if not layer.reference:
+        return WORLD_BOUNDS
+    try:
+        text = await access.service.fetchval(ft.extent_sql(layer), [])
+    except asyncpg.PostgresError:
+        return WORLD_BOUNDS
+    m = _BOX.match(text or "")
+    return [float(v) for v in m.groups()] if m else WORLD_BOUNDS
+
+
+@router.get("", response_model=dict[str, Any])
+async def landing(request: Request, access: TileAccessDep) -> JSONResponse:
+    """OGC API landing page."""
+    root, tq = base_url(request, access), _token_query(request)
+    return _json(
+        {
+            "title": "LFS Lead Factory - OGC API Features",
+            "description": "Reference layers and leads (role-filtered) as OGC API Features.",
+            "links": [
+                {"href": f"{root}/ogc{tq}", "rel": "self", "type": "application/json"},
+                {"href": f"{root}/api/openapi.json", "rel": "service-desc", "type": OPENAPI},
+                {"href": f"{root}/docs", "rel": "service-doc", "type": "text/html"},
+                {
+                    "href": f"{root}/ogc/conformance{tq}",
+                    "rel": "conformance",
+                    "type": "application/json",
+                },
+                {"href": f"{root}/ogc/collections{tq}", "rel": "data", "type": "application/json"},
+            ],
+        }
+    )
+
+
+@router.get("/conformance", response_model=dict[str, Any])
+async def conformance() -> JSONResponse:
+    """Conformance classes: Core, GeoJSON, OAS 3.0, Filter and CQL2-text (basic)."""
+    return _json({"conformsTo": CONFORMANCE})
+
+
+@router.get("/collections", response_model=dict[str, Any])
+async def collections(request: Request, access: TileAccessDep) -> JSONResponse:
+    """Every layer as a collection."""
+    root, tq = base_url(request, access), _token_query(request)
+    cols = [_collection(la, root, tq, await _extent(access, la)) for la in LAYERS.values()]
+    return _json(
+        {
+            "links": [
+                {"href": f"{root}/ogc/collections{tq}", "rel": "self", "type": "application/json"}
+            ],
+            "collections": cols,
+        }
+    )
+
+
+@router.get("/collections/{collection_id}", response_model=dict[str, Any])
+async def collection(request: Request, collection_id: str, access: TileAccessDep) -> JSONResponse:
+    """One collection's description."""
+    layer = _layer(collection_id)
+    root, tq = base_url(request, access), _token_query(request)
+    return _json(_collection(layer, root, tq, await _extent(access, layer)))
+
+
+@router.get("/collections/{collection_id}/queryables", response_model=dict[str, Any])
+async def queryables(request: Request, collection_id: str, access: TileAccessDep) -> JSONResponse:
+    """The properties usable in property filters and CQL2 (JSON Schema)."""
+    layer = _layer(collection_id)
+    root = base_url(request, access)
+    types = {"Number": "number", "String": "string", "Boolean": "boolean"}
+    props: dict[str, Any] = {
+        name: {"title": name, "type": types[attr.type]}
+        for name in layer.queryables
+        if (attr := layer.attr(name)) is not None
+    }
+    return JSONResponse(
+        {
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "$id": f"{root}/ogc/collections/{layer.name}/queryables",
+            "type": "object",
+            "title": layer.title,
+            "properties": props,
+            "additionalProperties": False,
+        },
+        media_type="application/schema+json",
+    )
+
+
+def _layer(collection_id: str) -> Layer:
+    if collection_id not in LAYERS:
+        raise NotFound(f"unknown collection {collection_id!r}", collections=list(LAYERS))
+    return LAYERS[collection_id]
+
+
+def _int_param(request: Request, name: str, default: int, minimum: int) -> int:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BadRequest(f"{name} must be an integer") from None
+    if value < minimum:
+        raise BadRequest(f"{name} must be >= {minimum}")
+    return value
+
+
+@router.get(
+    "/collections/{collection_id}/items",
+    response_class=GeoJSONResponse,
+    responses=GEOJSON_RESPONSE,
+)
+async def items(
+    request: Request,
+    collection_id: str,
+    access: TileAccessDep,
+    viewer: OptionalViewerDep,
+    bbox: Annotated[str | None, Query(description="minlon,minlat,maxlon,maxlat (CRS84)")] = None,
+    limit: Annotated[str | None, Query(description="Page size (larger values are clamped)")] = None,
+    offset: Annotated[str | None, Query(description="Features to skip")] = None,
+    datetime: Annotated[str | None, Query(description="RFC 3339 instant or interval")] = None,
+    filter: Annotated[str | None, Query(description="CQL2-text: comparisons and AND")] = None,
+) -> Response:
+    """Features of a collection (GeoJSON), with paging, bbox, datetime and filters."""
+    layer = _layer(collection_id)
+    check_access(access, [layer], viewer)
+    cfg_max = request.app.state.lfs.settings.tiles.max_items
+    params = request.query_params
+    # The standard says a limit above the maximum is clamped, not refused.
+    page = min(_int_param(request, "limit", 100, 1), cfg_max)
+    skip = _int_param(request, "offset", 0, 0)
+    for crs_param in ("bbox-crs", "crs", "filter-crs"):
+        if params.get(crs_param) not in (None, ft.CRS84):
+            raise BadRequest(f"{crs_param}: only {ft.CRS84} is supported")
+    if params.get("filter-lang") not in (None, "cql2-text"):
+        raise BadRequest("filter-lang: only cql2-text is supported")
+    conds: list[ft.Condition] = []
+    for name, value in params.multi_items():
+        if name not in ITEM_PARAMS:
+            attr = ft.queryable(layer, name)
+            conds.append(ft.Condition(attr, "=", ft.typed(attr, value)))
+    if filter:
+        conds.extend(ft.parse_cql2(filter, layer))
+    box = ft.parse_bbox(bbox) if bbox else None
+    interval = ft.parse_datetime(datetime) if datetime else None
+    q = ft.build_where(layer, viewer, box, interval, conds)
+    matched = int(await access.service.fetchval(*ft.count_sql(q)))
+    rows = await access.service.fetch(*ft.items_sql(q, page, skip))
+    returned, body = int(rows[0][0]), rows[0][1]
+    links = [{"href": str(request.url), "rel": "self", "type": GEOJSON}]
+    if skip + returned < matched:
+        nxt = str(request.url.include_query_params(offset=skip + page, limit=page))
+        links.append({"href": nxt, "rel": "next", "type": GEOJSON})
+    if skip > 0:
+        prev = str(request.url.include_query_params(offset=max(0, skip - page), limit=page))
+        links.append({"href": prev, "rel": "prev", "type": GEOJSON})
+    head = json.dumps(
+        {
+            "type": "FeatureCollection",
+            "numberMatched": matched,
+            "numberReturned": returned,
+            "links": links,
+        }
+    )
+    text = f'{head[:-1]}, "features": {body}}}'
+    return GeoJSONResponse(text, headers=_item_headers(layer))
+
+
+def _item_headers(layer: Layer) -> dict[str, str]:
+    cache = "public, no-cache" if layer.reference else "private, no-cache"
+    return {"Access-Control-Allow-Origin": "*", "Cache-Control": cache}
+
+
+@router.get(
+    "/collections/{collection_id}/items/{feature_id}",
+    response_class=GeoJSONResponse,
+    responses=GEOJSON_RESPONSE,
+)
+async def item(
+    request: Request,
+    collection_id: str,
+    feature_id: str,
+    access: TileAccessDep,
+    viewer: OptionalViewerDep,
+) -> Response:
+    """One feature by id (404 when unknown or not visible to the caller)."""
+    layer = _layer(collection_id)
+    check_access(access, [layer], viewer)
+    key: Any = feature_id
+    if layer.pk_type == "int":
+        try:
+            key = int(feature_id)
+        except ValueError:
+            raise NotFound(f"no {layer.name} feature {feature_id!r}") from None
+        if not -(2**63) <= key < 2**63:
+            raise NotFound(f"no {layer.name} feature {feature_id!r}")
+    q = ft.build_where(layer, viewer, None, None, [])
+    body = await access.service.fetchval(*ft.item_sql(q, key))
+    if body is None:
+        raise NotFound(f"no {layer.name} feature {feature_id!r}")
+    doc = json.loads(body)
+    root = base_url(request, access)
+    doc["links"] = [
+        {"href": str(request.url), "rel": "self", "type": GEOJSON},
+        {
+            "href": f"{root}/ogc/collections/{layer.name}",
+            "rel": "collection",
+            "type": "application/json",
+        },
+    ]
+    return GeoJSONResponse(json.dumps(doc), headers=_item_headers(layer))

@@ -1,0 +1,124 @@
+"""Real open data loaded for the tile and OGC tests (a commune's cadastre, communes, zones…)."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+CADASTRE = DATA / "cadastre-69114" / "cadastre-69114-parcelles.json"
+COMMUNES = DATA / "admin-france-geojson" / "communes-69-rhone.geojson"
+ZPS = DATA / "natura2000-zps-22" / "natura2000_zps_cotes-darmor.geojson"
+PLU = DATA / "plu-gpu-17345" / "zone-urba_partition_DU_17345.json"
+POSTES = DATA / "postes-source-capareseau" / "postes_source_extract_AURA.csv"
+
+GEOM = "ST_Multi(ST_CollectionExtract(ST_MakeValid(ST_SetSRID(ST_GeomFromGeoJSON(%s), 4326)), 3))"
+
+
+def features(path: Path) -> list[dict[str, Any]]:
+    """The features of a GeoJSON file."""
+    doc: dict[str, Any] = json.loads(path.read_text())
+    return list(doc["features"])
+
+
+def _num(value: str) -> float | None:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def load_reference(db_url: str) -> dict[str, int]:
+    """Insert the reference layers from /work/shared/data; return row counts per layer."""
+    parcels = features(CADASTRE)
+    communes = features(COMMUNES)
+    zps = features(ZPS)
+    plu = features(PLU)
+    with open(POSTES, newline="") as fh:
+        postes = list(csv.DictReader(fh))
+    with psycopg.connect(db_url) as conn, conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO parcels (id, commune, prefixe, section, numero, contenance, geom) "
+            f"VALUES (%s, %s, %s, %s, %s, %s, {GEOM})",
+            [
+                (
+                    f["properties"]["id"],
+                    f["properties"]["commune"],
+                    f["properties"]["prefixe"],
+                    f["properties"]["section"],
+                    f["properties"]["numero"],
+                    f["properties"]["contenance"],
+                    json.dumps(f["geometry"]),
+                )
+                for f in parcels
+            ],
+        )
+        cur.executemany(
+            f"INSERT INTO communes (insee, name, department, geom) VALUES (%s, %s, '69', {GEOM})",
+            [
+                (f["properties"]["code"], f["properties"]["nom"], json.dumps(f["geometry"]))
+                for f in communes
+            ],
+        )
+        cur.executemany(
+            "INSERT INTO env_zones (zone_type, code, name, geom) "
+            f"VALUES ('natura2000_zps', %s, %s, {GEOM})",
+            [
+                (
+                    f["properties"]["SITECODE"],
+                    f["properties"]["SITENAME"],
+                    json.dumps(f["geometry"]),
+                )
+                for f in zps
+            ],
+        )
+        cur.executemany(
+            "INSERT INTO urban_zones (natural_key, commune_insee, zone_type, label, label_long, "
+            f"document_id, geom) VALUES (%s, '17345', %s, %s, %s, %s, {GEOM})",
+            [
+                (
+                    str(f["properties"]["gid"]),
+                    f["properties"]["typezone"],
+                    f["properties"]["libelle"],
+                    f["properties"]["libelong"],
+                    f["properties"]["idurba"],
+                    json.dumps(f["geometry"]),
+                )
+                for f in plu
+            ],
+        )
+        cur.executemany(
+            "INSERT INTO substations (code, name, operator, geom, s3renr_region, "
+            "capacity_available_mw, quote_part_eur_kw) "
+            "VALUES (%s, %s, %s, ST_SetSRID(ST_MakePoint(%s, %s), 4326), %s, %s, %s)",
+            [
+                (
+                    p["code"],
+                    p["name"],
+                    p["grd1_name"] or None,
+                    float(p["lon"]),
+                    float(p["lat"]),
+                    p["territory_name"],
+                    _num(p["INFO_FAS3R"]),
+                    _num(p["INFO_QP_keur_per_MW"]),
+                )
+                for p in postes
+            ],
+        )
+        cur.execute(
+            "INSERT INTO layer_versions (layer, version) VALUES ('parcels', 1), ('communes', 1), "
+            "('env_zones', 1), ('urban_zones', 1), ('substations', 1) "
+            "ON CONFLICT (layer) DO UPDATE SET version = layer_versions.version + 1"
+        )
+        cur.execute("ANALYZE")
+    return {
+        "parcels": len(parcels),
+        "communes": len(communes),
+        "env_zones": len(zps),
+        "urban_zones": len(plu),
+        "substations": len(postes),
+    }

@@ -1,0 +1,222 @@
+"""TileJSON 3.0, MBTiles-style metadata.json (for GDAL), the MapLibre style and the TMS."""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from typing import Any
+
+from tiles.layers import CLUSTER_ATTRS, LAYERS, Layer
+
+WORLD_BOUNDS = [-180.0, -85.0511287798066, 180.0, 85.0511287798066]
+# Metropolitan France: where a map opens.
+FRANCE_CENTER = [2.35, 46.6, 5]
+
+STATUS_COLOURS = {
+    "NEW": "#9e9e9e",
+    "ENRICHED": "#42a5f5",
+    "QUALIFIED": "#7e57c2",
+    "IN_REVIEW": "#ffb300",
+    "CLIENT_READY": "#43a047",
+    "SOLD": "#1b5e20",
+    "REJECTED": "#e53935",
+    "ARCHIVED": "#616161",
+}
+ENV_ZONE_COLOURS = {
+    "natura2000_zsc": "#2e7d32",
+    "natura2000_zps": "#66bb6a",
+    "znieff1": "#f9a825",
+    "znieff2": "#fdd835",
+    "parc_national_coeur": "#b71c1c",
+    "parc_national_adhesion": "#ef9a9a",
+    "pnr": "#a1887f",
+    "rnn": "#c62828",
+    "rnr": "#d84315",
+    "reserve_biologique": "#ad1457",
+    "appb": "#6a1b9a",
+    "ramsar": "#0277bd",
+    "site_classe": "#4e342e",
+    "zone_humide": "#0288d1",
+    "ppri_rouge": "#d50000",
+    "foret": "#1b5e20",
+    "friche": "#8d6e63",
+    "zone_acceleration": "#00bfa5",
+}
+URBAN_ZONE_COLOURS = {
+    "U": "#e57373",
+    "AUc": "#ffb74d",
+    "AUs": "#ffe082",
+    "AU": "#ffcc80",
+    "A": "#fff59d",
+    "N": "#a5d6a7",
+}
+
+
+def vector_layer(layer: Layer) -> dict[str, Any]:
+    """The TileJSON ``vector_layers`` entry of a layer."""
+    fields = {a.name: a.type for a in layer.attrs}
+    if layer.cluster_below is not None:
+        fields.update({a.name: a.type for a in CLUSTER_ATTRS})
+    return {
+        "id": layer.name,
+        "description": layer.description,
+        "minzoom": layer.minzoom,
+        "maxzoom": layer.maxzoom,
+        "fields": fields,
+    }
+
+
+def tilejson(
+    layers: list[Layer], base_url: str, query: str, attribution: str | None = None
+) -> dict[str, Any]:
+    """TileJSON 3.0.0 for one layer or a composite; ``query`` is appended to the tile URL."""
+    names = ",".join(la.name for la in layers)
+    suffix = f"?{query}" if query else ""
+    doc: dict[str, Any] = {
+        "tilejson": "3.0.0",
+        "name": names,
+        "description": "; ".join(f"{la.name}: {la.description}" for la in layers),
+        "scheme": "xyz",
+        "tiles": [f"{base_url}/tiles/{names}/{{z}}/{{x}}/{{y}}.mvt{suffix}"],
+        "minzoom": min(la.minzoom for la in layers),
+        "maxzoom": max(la.maxzoom for la in layers),
+        "bounds": WORLD_BOUNDS,
+        "center": FRANCE_CENTER,
+        "vector_layers": [vector_layer(la) for la in layers],
+    }
+    if attribution:
+        doc["attribution"] = attribution
+    return doc
+
+
+def mbtiles_metadata(layer: Layer) -> dict[str, Any]:
+    """MBTiles-style metadata.json of a tile directory, as GDAL's MVT driver reads it."""
+    return {
+        "name": layer.name,
+        "description": layer.description,
+        "format": "pbf",
+        "minzoom": str(layer.minzoom),
+        "maxzoom": str(layer.maxzoom),
+        "bounds": ",".join(str(v) for v in WORLD_BOUNDS),
+        "center": ",".join(str(v) for v in FRANCE_CENTER),
+        "type": "overlay",
+        "json": json.dumps({"vector_layers": [vector_layer(layer)]}),
+    }
+
+
+def _match(field: str, colours: dict[str, str], default: str) -> list[Any]:
+    expr: list[Any] = ["match", ["get", field]]
+    for value, colour in colours.items():
+        expr += [value, colour]
+    expr.append(default)
+    return expr
+
+
+def style(base_url: str, query: str) -> dict[str, Any]:
+    """A MapLibre style drawing every layer: zones by type, leads by status, parcels as lines."""
+    suffix = f"?{query}" if query else ""
+    source = {
+        "type": "vector",
+        "url": f"{base_url}/tiles/{','.join(LAYERS)}.json{suffix}",
+    }
+    status = _match("status", STATUS_COLOURS, "#9e9e9e")
+    layers: list[dict[str, Any]] = [
+        {"id": "background", "type": "background", "paint": {"background-color": "#f4f1ea"}},
+        {
+            "id": "communes-line",
+            "type": "line",
+            "source": "lfs",
+            "source-layer": "communes",
+            "paint": {"line-color": "#5c6bc0", "line-width": 0.8},
+        },
+        {
+            "id": "env_zones-fill",
+            "type": "fill",
+            "source": "lfs",
+            "source-layer": "env_zones",
+            "paint": {
+                "fill-color": _match("zone_type", ENV_ZONE_COLOURS, "#81c784"),
+                "fill-opacity": 0.3,
+            },
+        },
+        {
+            "id": "urban_zones-fill",
+            "type": "fill",
+            "source": "lfs",
+            "source-layer": "urban_zones",
+            "paint": {
+                "fill-color": _match("zone_type", URBAN_ZONE_COLOURS, "#e0e0e0"),
+                "fill-opacity": 0.35,
+            },
+        },
+        {
+            "id": "parcels-line",
+            "type": "line",
+            "source": "lfs",
+            "source-layer": "parcels",
+            "paint": {"line-color": "#795548", "line-width": 0.5},
+        },
+        {
+            "id": "leads-fill",
+            "type": "fill",
+            "source": "lfs",
+            "source-layer": "leads",
+            "filter": ["==", ["geometry-type"], "Polygon"],
+            "paint": {"fill-color": status, "fill-opacity": 0.55},
+        },
+        {
+            "id": "leads-outline",
+            "type": "line",
+            "source": "lfs",
+            "source-layer": "leads",
+            "filter": ["==", ["geometry-type"], "Polygon"],
+            "paint": {"line-color": status, "line-width": 2},
+        },
+        {
+            "id": "leads-clusters",
+            "type": "circle",
+            "source": "lfs",
+            "source-layer": "leads",
+            "filter": ["==", ["geometry-type"], "Point"],
+            "paint": {
+                "circle-color": status,
+                "circle-radius": ["interpolate", ["linear"], ["get", "count"], 1, 4, 100, 14],
+                "circle-opacity": 0.8,
+            },
+        },
+        {
+            "id": "substations-circle",
+            "type": "circle",
+            "source": "lfs",
+            "source-layer": "substations",
+            "paint": {
+                "circle-color": [
+                    "case",
+                    [">", ["coalesce", ["get", "capacity_available_mw"], 0], 10],
+                    "#00897b",
+                    "#ef6c00",
+                ],
+                "circle-radius": 5,
+                "circle-stroke-color": "#ffffff",
+                "circle-stroke-width": 1,
+            },
+        },
+    ]
+    return {
+        "version": 8,
+        "name": "LFS Lead Factory",
+        "center": FRANCE_CENTER[:2],
+        "zoom": FRANCE_CENTER[2],
+        "sources": {"lfs": source},
+        "layers": layers,
+    }
+
+
+@lru_cache(maxsize=1)
+def tile_matrix_set() -> dict[str, Any]:
+    """The OGC WebMercatorQuad tile matrix set (from morecantile's definition)."""
+    import morecantile
+
+    tms = morecantile.tms.get("WebMercatorQuad")
+    doc: dict[str, Any] = tms.model_dump(mode="json", exclude_none=True)
+    return doc

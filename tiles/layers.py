@@ -1,0 +1,224 @@
+"""The map layers served as tiles and OGC collections: tables, ids, attributes, zoom ranges.
+
+Every SQL identifier used by tiles/ and OGC comes from this registry (never from a request).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# Feature ids must be integers in MVT and stay below 2**53 so that MapLibre (JavaScript numbers)
+# can use them for feature-state. Parcels' and communes' keys are strings: a 64-bit hash masked to
+# 53 bits is deterministic and collision-free in practice (≈5e-5 expected collisions at 1M rows).
+JS_SAFE_MASK = 9007199254740991
+
+
+@dataclass(frozen=True)
+class Attr:
+    """One attribute of a layer: SQL expression on alias ``t``, output name, JSON type."""
+
+    name: str
+    sql: str
+    type: str  # "String" | "Number" | "Boolean" (TileJSON vector_layers field types)
+    description: str = ""
+    minzoom: int = 0  # dropped from tiles below this zoom (smaller low-zoom tiles)
+
+
+@dataclass(frozen=True)
+class Layer:
+    """A layer of the map: one table, its geometry, attributes and zoom behaviour."""
+
+    name: str
+    title: str
+    table: str
+    pk: str  # primary key column on alias t
+    pk_type: str  # "int" | "str"
+    fid_sql: str  # integer feature id expression on alias t
+    geometry_type: str  # "Polygon" | "Point"
+    attrs: tuple[Attr, ...]
+    minzoom: int
+    maxzoom: int  # clients overzoom beyond it; the server still answers up to MAX_ZOOM
+    description: str = ""
+    reference: bool = True  # open reference data (public) vs business data (leads)
+    # Below this zoom, polygons are replaced by an aggregate (clustered centroids).
+    cluster_below: int | None = None
+    point_sql: str | None = None  # point geometry used for clusters
+    datetime_sql: str | None = None  # column the OGC ``datetime`` parameter filters
+    queryables: tuple[str, ...] = field(default_factory=tuple)
+
+    def attrs_at(self, z: int) -> tuple[Attr, ...]:
+        """The attributes a tile carries at zoom ``z``."""
+        return tuple(a for a in self.attrs if z >= a.minzoom)
+
+    def attr(self, name: str) -> Attr | None:
+        """An attribute by name (None if unknown)."""
+        return next((a for a in self.attrs if a.name == name), None)
+
+
+MAX_ZOOM = 22
+HASH_FID = f"(hashtextextended(t.{{pk}}, 0) & {JS_SAFE_MASK})"
+
+LAYERS: dict[str, Layer] = {
+    layer.name: layer
+    for layer in (
+        Layer(
+            name="parcels",
+            title="Cadastral parcels",
+            table="parcels",
+            pk="id",
+            pk_type="str",
+            fid_sql=HASH_FID.format(pk="id"),
+            geometry_type="Polygon",
+            attrs=(
+                Attr("id", "t.id", "String", "14-character parcel id"),
+                Attr("commune", "t.commune", "String", "INSEE code of the commune", 15),
+                Attr("section", "t.section", "String", "cadastral section", 15),
+                Attr("numero", "t.numero", "String", "parcel number", 15),
+                Attr("contenance", "t.contenance", "Number", "declared area (m²)", 15),
+                Attr("area_m2", "round(t.area_m2)", "Number", "measured area (m²)", 15),
+            ),
+            minzoom=13,
+            maxzoom=16,
+            description="Etalab cadastre (PCI vecteur); not served below z13 (too dense).",
+            queryables=("id", "commune", "section", "numero", "contenance", "area_m2"),
+        ),
+        Layer(
+            name="substations",
+            title="Postes sources",
+            table="substations",
+            pk="id",
+            pk_type="int",
+            fid_sql="t.id",
+            geometry_type="Point",
+            attrs=(
+                Attr("id", "t.id", "Number", "substation id"),
+                Attr("code", "t.code", "String", "operator code"),
+                Attr("name", "t.name", "String", "name"),
+                Attr("operator", "t.operator", "String", "Enedis / RTE / ELD", 8),
+                Attr("voltage_kv", "t.voltage_kv", "String", "voltage levels", 8),
+                Attr(
+                    "capacity_available_mw",
+                    "t.capacity_available_mw",
+                    "Number",
+                    "S3REnR capacity still available (MW)",
+                ),
+                Attr("s3renr_region", "t.s3renr_region", "String", "S3REnR region", 8),
+            ),
+            minzoom=5,
+            maxzoom=14,
+            description="HTB/HTA substations with their S3REnR capacities.",
+            queryables=("id", "code", "name", "operator", "s3renr_region"),
+        ),
+        Layer(
+            name="env_zones",
+            title="Protected and constrained zones",
+            table="env_zones",
+            pk="id",
+            pk_type="int",
+            fid_sql="t.id",
+            geometry_type="Polygon",
+            attrs=(
+                Attr("id", "t.id", "Number", "zone id"),
+                Attr("zone_type", "t.zone_type", "String", "type (natura2000_zsc, znieff1, …)"),
+                Attr("code", "t.code", "String", "official code"),
+                Attr("name", "t.name", "String", "name"),
+            ),
+            minzoom=6,
+            maxzoom=15,
+            description="INPN and other protected zones, typed.",
+            queryables=("id", "zone_type", "code", "name"),
+        ),
+        Layer(
+            name="communes",
+            title="Communes",
+            table="communes",
+            pk="insee",
+            pk_type="str",
+            fid_sql=HASH_FID.format(pk="insee"),
+            geometry_type="Polygon",
+            attrs=(
+                Attr("insee", "t.insee", "String", "INSEE code"),
+                Attr("name", "t.name", "String", "name"),
+                Attr("department", "t.department", "String", "department code"),
+            ),
+            minzoom=6,
+            maxzoom=14,
+            description="French communes (INSEE).",
+            queryables=("insee", "name", "department"),
+        ),
+        Layer(
+            name="urban_zones",
+            title="PLU zones",
+            table="urban_zones",
+            pk="id",
+            pk_type="int",
+            fid_sql="t.id",
+            geometry_type="Polygon",
+            attrs=(
+                Attr("id", "t.id", "Number", "zone id"),
+                Attr("zone_type", "t.zone_type", "String", "U, AUc, AUs, A, N"),
+                Attr("label", "t.label", "String", "label (e.g. Npv)"),
+                Attr("commune_insee", "t.commune_insee", "String", "INSEE code", 13),
+            ),
+            minzoom=10,
+            maxzoom=16,
+            description="Urban planning zones (Géoportail de l'Urbanisme).",
+            queryables=("id", "zone_type", "label", "commune_insee"),
+        ),
+        Layer(
+            name="leads",
+            title="Leads",
+            table="leads",
+            pk="id",
+            pk_type="int",
+            fid_sql="t.id",
+            geometry_type="Polygon",
+            attrs=(
+                Attr("id", "t.id", "Number", "lead id"),
+                Attr("internal_name", "t.internal_name", "String", "internal name"),
+                Attr("name", "t.name", "String", "name"),
+                Attr("status", "t.status", "String", "pipeline status"),
+                Attr("quality_score", "t.quality_score", "Number", "quality score 0–100"),
+                Attr("assignee_id", "t.assignee_id", "Number", "assigned user id"),
+                Attr("is_public", "t.is_public", "Boolean", "visible to every OPS user"),
+                Attr("commune_insee", "t.commune_insee", "String", "INSEE code"),
+            ),
+            minzoom=4,
+            maxzoom=16,
+            description="Leads the caller may see (role-filtered); clustered below z10.",
+            reference=False,
+            cluster_below=10,
+            point_sql="t.centroid",
+            datetime_sql="t.updated_at",
+            queryables=(
+                "id",
+                "internal_name",
+                "name",
+                "status",
+                "quality_score",
+                "assignee_id",
+                "is_public",
+                "commune_insee",
+            ),
+        ),
+    )
+}
+
+# Attributes of the low-zoom leads clusters.
+CLUSTER_ATTRS = (
+    Attr("count", "", "Number", "leads in the cluster"),
+    Attr("status", "", "String", "most frequent status"),
+    Attr("quality_score", "", "Number", "mean quality score"),
+)
+
+
+def parse_layers(spec: str) -> list[Layer]:
+    """Layers from a comma-separated list; unknown names raise KeyError with the name."""
+    names = [n.strip() for n in spec.split(",") if n.strip()]
+    out: list[Layer] = []
+    for name in names:
+        if name not in LAYERS:
+            raise KeyError(name)
+        if LAYERS[name] not in out:
+            out.append(LAYERS[name])
+    return out

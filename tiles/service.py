@@ -1,0 +1,137 @@
+"""Tile production: an asyncpg pool, layer versions, the tile cache and the per-tile query."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import hashlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+
+from geo.errors import ServiceUnavailable
+from geo.visibility import Viewer
+from tiles.cache import TileCache
+from tiles.layers import Layer
+from tiles.sql import VERSIONS_SQL, tile_sql
+
+PUBLIC_SCOPE = "public"
+
+
+@dataclass(frozen=True)
+class TileRequest:
+    """What a tile response depends on: layers in zoom range, z/x/y, versions and scope."""
+
+    layers: tuple[Layer, ...]
+    z: int
+    x: int
+    y: int
+    versions: tuple[int, ...]
+    scope: str
+
+    @property
+    def key(self) -> tuple[Any, ...]:
+        """The cache key."""
+        return (
+            tuple(la.name for la in self.layers),
+            self.z,
+            self.x,
+            self.y,
+            self.versions,
+            self.scope,
+        )
+
+    @property
+    def etag(self) -> str:
+        """A weak ETag (the same for gzip and identity encodings) from versions and scope."""
+        raw = ",".join(f"{la.name}:{v}" for la, v in zip(self.layers, self.versions, strict=True))
+        digest = hashlib.blake2s(f"{raw}|{self.scope}".encode(), digest_size=8).hexdigest()
+        return f'W/"{digest}"'
+
+
+class TileService:
+    """Renders tiles from PostGIS through its own asyncpg pool (prepared statements, timeouts)."""
+
+    def __init__(
+        self,
+        dsn: str,
+        *,
+        pool_size: int = 10,
+        statement_timeout_ms: int = 5000,
+        cache_bytes: int = 64 * 1024 * 1024,
+        gzip_level: int = 5,
+    ) -> None:
+        self.dsn = dsn
+        self.pool_size = pool_size
+        self.statement_timeout_ms = statement_timeout_ms
+        self.gzip_level = gzip_level
+        self.cache = TileCache(cache_bytes)
+        self._pool: asyncpg.Pool | None = None
+        self._lock = asyncio.Lock()
+
+    async def pool(self) -> asyncpg.Pool:
+        """The pool, created on first use."""
+        if self._pool is None:
+            async with self._lock:
+                if self._pool is None:
+                    # The timeout is set per connection of this pool, which only runs one
+                    # statement per tile: it is the per-tile timeout, without a SET LOCAL round
+                    # trip (and a transaction) on every request.
+                    self._pool = await asyncpg.create_pool(
+                        self.dsn,
+                        min_size=1,
+                        max_size=self.pool_size,
+                        server_settings={
+                            "jit": "off",
+                            "statement_timeout": str(self.statement_timeout_ms),
+                            "application_name": "leadfactory-tiles",
+                        },
+                    )
+        return self._pool
+
+    async def close(self) -> None:
+        """Close the pool."""
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+
+    async def versions(self) -> dict[str, int]:
+        """Current data version of every layer (one tiny PK-table read, always fresh)."""
+        pool = await self.pool()
+        rows = await pool.fetch(VERSIONS_SQL)
+        return {r["layer"]: int(r["version"]) for r in rows}
+
+    async def fetch(self, sql: str, params: list[Any]) -> list[asyncpg.Record]:
+        """Run a read query on the tile pool; a statement timeout becomes a 503."""
+        pool = await self.pool()
+        try:
+            return await pool.fetch(sql, *params)
+        except asyncpg.QueryCanceledError as exc:
+            raise ServiceUnavailable("the query took too long; zoom in or filter") from exc
+
+    async def fetchval(self, sql: str, params: list[Any]) -> Any:
+        """A single value from a read query on the tile pool."""
+        pool = await self.pool()
+        try:
+            return await pool.fetchval(sql, *params)
+        except asyncpg.QueryCanceledError as exc:
+            raise ServiceUnavailable("the query took too long; zoom in or filter") from exc
+
+    async def render(
+        self,
+        req: TileRequest,
+        viewer: Viewer | None,
+        is_gone: Callable[[], Awaitable[bool]] | None = None,
+    ) -> bytes:
+        """The gzipped MVT of a tile (b"" when empty), from the cache or PostGIS."""
+
+        async def produce() -> bytes:
+            sql, params = tile_sql(list(req.layers), req.z, viewer)
+            data = await self.fetchval(sql, [req.z, req.x, req.y, *params])
+            if not data:
+                return b""
+            return gzip.compress(bytes(data), compresslevel=self.gzip_level, mtime=0)
+
+        return await self.cache.fetch(req.key, produce, is_gone)
