@@ -12,8 +12,13 @@ from fastapi.middleware.gzip import GZipMiddleware
 
 from api.errors import install_error_handlers
 from api.ratelimit import RateLimitMiddleware
+from api.routers import analytics as analytics_router
 from api.routers import auth, health, users
+from api.routers import comments as comments_router
+from api.routers import exports as exports_router
+from api.routers import leads as leads_router
 from api.routers import ogc as ogc_router
+from api.routers import pipeline as pipeline_router
 from api.routers import tile_token as tile_token_router
 from api.routers import tiles as tiles_router
 from api.settings import Settings, get_settings, resolve_dev_secrets
@@ -55,6 +60,12 @@ def api_router() -> APIRouter:
     router.include_router(health.router)
     router.include_router(auth.router)
     router.include_router(users.router)
+    # Exports first: /leads/export.csv must not be taken for /leads/{lead_id}.
+    router.include_router(exports_router.router)
+    router.include_router(leads_router.router)
+    router.include_router(comments_router.router)
+    router.include_router(pipeline_router.router)
+    router.include_router(analytics_router.router)
     router.include_router(tile_token_router.router)
     return router
 

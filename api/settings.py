@@ -120,6 +120,24 @@ class TilesSettings(BaseModel):
     max_items: int = Field(10000, ge=1, description="Largest OGC items page (bigger limits clamp).")
 
 
+class LeadSettings(BaseModel):
+    """Lead creation limits and analytics cache (``LFS_LEADS__*``)."""
+
+    min_area_m2: float = Field(100.0, gt=0, description="Smallest lead surface accepted (m²).")
+    max_area_m2: float = Field(
+        20_000_000.0, gt=0, description="Largest lead surface accepted (m², 2,000 ha)."
+    )
+    max_parcels: int = Field(500, ge=1, description="Most parcel ids in one lead creation.")
+    france_bbox: tuple[float, float, float, float] = Field(
+        (-5.3, 41.3, 9.7, 51.2),
+        description="minlon,minlat,maxlon,maxlat a lead must lie in (metropolitan France+Corsica).",
+    )
+    analytics_cache_ttl_s: float = Field(
+        300.0, ge=0, description="Analytics cache lifetime (s); also dropped on any lead write."
+    )
+    analytics_cache_entries: int = Field(1024, ge=0, description="Analytics cache size.")
+
+
 class Settings(BaseSettings):
     """All settings of the service, grouped by concern."""
 
@@ -154,6 +172,7 @@ class Settings(BaseSettings):
     openai: OpenAISettings = Field(default_factory=OpenAISettings)
     storage: StorageSettings = Field(default_factory=StorageSettings)
     mapbox: MapboxSettings = Field(default_factory=MapboxSettings)
+    leads: LeadSettings = Field(default_factory=LeadSettings)
     tiles: TilesSettings = Field(default_factory=TilesSettings)
 
     @model_validator(mode="after")

@@ -77,6 +77,8 @@ class Lead(Timestamps, Base):
         Index("ix_leads_department", "department"),
         Index("ix_leads_commune_insee", "commune_insee"),
         Index("ix_leads_created_at", "created_at"),
+        # Kanban cards: the latest leads of one status.
+        Index("ix_leads_status_updated_at", "status", "updated_at"),
     )
 
 
@@ -95,7 +97,11 @@ class LeadStatusHistory(Base):
     changed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     reason: Mapped[str | None] = mapped_column(Text)
 
-    __table_args__ = (Index("ix_lead_status_history_lead_id_entered_at", "lead_id", "entered_at"),)
+    __table_args__ = (
+        Index("ix_lead_status_history_lead_id_entered_at", "lead_id", "entered_at"),
+        # Weekly qualified/sold counts and per-OPS throughput scan one status over a period.
+        Index("ix_lead_status_history_status_entered_at", "status", "entered_at"),
+    )
 
 
 class LeadSourcing(Base):
@@ -208,3 +214,12 @@ class LeadEconomic(Base):
     tariff_eur_mwh: Mapped[float | None] = mapped_column(Float)
     assumptions: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     computed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class LeadNameCounter(Base):
+    """The last sequence number used per internal-name prefix (``69-114``): atomic upserts."""
+
+    __tablename__ = "lead_name_counters"
+
+    prefix: Mapped[str] = mapped_column(String(16), primary_key=True)
+    last_seq: Mapped[int] = mapped_column(Integer, nullable=False)

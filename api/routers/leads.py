@@ -1,0 +1,334 @@
+"""Leads: create, list, read, edit, assign, move in the pipeline, archive, land owners."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response, status
+from fastapi.responses import JSONResponse
+
+from api.deps import CurrentUser, SessionDep, SettingsDep, StateDep, ViewerDep, require_role
+from api.errors import PROBLEM_RESPONSES
+from api.schemas.leads import (
+    AssignIn,
+    FoncierIn,
+    FoncierOut,
+    LeadCreate,
+    LeadDetail,
+    LeadOut,
+    LeadPage,
+    LeadUpdate,
+    TransitionIn,
+)
+from api.services import leads as svc
+from api.services.leads_detail import lead_detail
+from api.services.leads_geometry import GeometryLimits
+from api.services.leads_query import LeadFilters, SortKey, list_leads
+from api.settings import Settings
+from geo.errors import InvalidInput
+from geo.models import LeadStatus, Role
+
+router = APIRouter(prefix="/leads", tags=["leads"], responses=PROBLEM_RESPONSES)
+
+LeadId = Annotated[int, Path(ge=1, le=2**62, description="Lead id")]
+IfMatch = Annotated[
+    str | None,
+    Header(description='The lead\'s ETag (e.g. "3"): 412 when someone changed it meanwhile'),
+]
+GEOJSON = "application/geo+json"
+MAX_PAGE_SIZE = 200
+
+LIST_PARAMS = frozenset(
+    {
+        "status",
+        "assignee_id",
+        "score_min",
+        "score_max",
+        "department",
+        "commune",
+        "bbox",
+        "created_from",
+        "created_to",
+        "q",
+        "sort",
+        "page",
+        "page_size",
+    }
+)
+
+
+def parse_bbox(value: str | None) -> tuple[float, float, float, float] | None:
+    """``minlon,minlat,maxlon,maxlat`` → a checked tuple (422 when malformed)."""
+    if value is None:
+        return None
+    try:
+        parts = tuple(float(p) for p in value.split(","))
+    except ValueError as exc:
+        raise InvalidInput("bbox must be minlon,minlat,maxlon,maxlat (numbers)") from exc
+    if len(parts) != 4:
+        raise InvalidInput("bbox must have 4 numbers: minlon,minlat,maxlon,maxlat")
+    minlon, minlat, maxlon, maxlat = parts
+    if not (-180 <= minlon < maxlon <= 180 and -90 <= minlat < maxlat <= 90):
+        raise InvalidInput("bbox must be minlon<maxlon, minlat<maxlat within WGS84 bounds")
+    return minlon, minlat, maxlon, maxlat
+
+
+def _known_params(request: Request) -> frozenset[str]:
+    """The query parameters the matched route declares (its own and its dependencies')."""
+    route = request.scope.get("route")
+    dependant = getattr(route, "dependant", None)
+    if dependant is None:
+        return LIST_PARAMS
+    names: set[str] = set()
+    stack = [dependant]
+    while stack:
+        dep = stack.pop()
+        names.update(p.alias for p in dep.query_params)
+        stack.extend(dep.dependencies)
+    return frozenset(names)
+
+
+def lead_filters(
+    request: Request,
+    status_: Annotated[
+        list[LeadStatus] | None,
+        Query(alias="status", description="Statuses (repeatable); ARCHIVED only when listed"),
+    ] = None,
+    assignee_id: Annotated[int | None, Query(ge=1, description="Assigned user id")] = None,
+    score_min: Annotated[float | None, Query(ge=0, le=100, description="Lowest score")] = None,
+    score_max: Annotated[float | None, Query(ge=0, le=100, description="Highest score")] = None,
+    department: Annotated[
+        str | None, Query(pattern=r"^(\d{2}|2A|2B|97\d)$", description="Department code")
+    ] = None,
+    commune: Annotated[
+        str | None, Query(pattern=r"^[0-9][0-9AB][0-9]{3}$", description="Commune INSEE code")
+    ] = None,
+    bbox: Annotated[
+        str | None,
+        Query(
+            description="minlon,minlat,maxlon,maxlat (WGS84)", examples=["4.60,45.95,4.70,46.00"]
+        ),
+    ] = None,
+    created_from: Annotated[datetime | None, Query(description="Created at or after")] = None,
+    created_to: Annotated[datetime | None, Query(description="Created before")] = None,
+    q: Annotated[
+        str | None, Query(min_length=1, max_length=100, description="Text in name/commune/notes")
+    ] = None,
+) -> LeadFilters:
+    """The list filters; an unknown query parameter is a 422 rather than silently ignored."""
+    unknown = sorted(set(request.query_params) - _known_params(request))
+    if unknown:
+        raise InvalidInput(f"unknown query parameters: {', '.join(unknown)}", unknown=unknown)
+    if score_min is not None and score_max is not None and score_min > score_max:
+        raise InvalidInput("score_min is above score_max")
+    return LeadFilters(
+        status=tuple(dict.fromkeys(status_ or ())),
+        assignee_id=assignee_id,
+        score_min=score_min,
+        score_max=score_max,
+        department=department,
+        commune=commune,
+        bbox=parse_bbox(bbox),
+        created_from=created_from,
+        created_to=created_to,
+        q=q,
+    )
+
+
+FiltersDep = Annotated[LeadFilters, Depends(lead_filters)]
+
+
+@dataclass(frozen=True)
+class Paging:
+    """Page number and size."""
+
+    page: int
+    page_size: int
+
+
+def paging(
+    page: Annotated[int, Query(ge=1, le=100_000, description="Page number, from 1")] = 1,
+    page_size: Annotated[
+        int, Query(ge=1, le=MAX_PAGE_SIZE, description=f"Leads per page (≤ {MAX_PAGE_SIZE})")
+    ] = 50,
+) -> Paging:
+    """Paging parameters."""
+    return Paging(page, page_size)
+
+
+def limits_of(settings: Settings) -> GeometryLimits:
+    """The geometry limits configured for leads."""
+    s = settings.leads
+    return GeometryLimits(s.min_area_m2, s.max_area_m2, s.france_bbox, s.max_parcels)
+
+
+def _etag(version: int) -> str:
+    return f'"{version}"'
+
+
+async def _respond(
+    session: SessionDep, viewer: ViewerDep, lead_id: int, response: Response
+) -> LeadOut:
+    out = await svc.get_lead_out(session, viewer, lead_id)
+    response.headers["ETag"] = _etag(out.version)
+    return out
+
+
+@router.post(
+    "",
+    response_model=LeadOut,
+    status_code=status.HTTP_201_CREATED,
+    dependencies=[Depends(require_role(Role.ADMIN, Role.MANAGER, Role.OPS))],
+)
+async def create_lead(
+    body: LeadCreate,
+    session: SessionDep,
+    user: CurrentUser,
+    viewer: ViewerDep,
+    settings: SettingsDep,
+    response: Response,
+) -> LeadOut:
+    """Create a lead from a polygon, parcel ids or a point (one transaction)."""
+    lead_id = await svc.create_lead(session, user, body, limits_of(settings))
+    await session.commit()
+    response.headers["Location"] = f"/api/leads/{lead_id}"
+    return await _respond(session, viewer, lead_id, response)
+
+
+@router.get("", response_model=LeadPage)
+async def list_leads_route(
+    session: SessionDep,
+    viewer: ViewerDep,
+    filters: FiltersDep,
+    pg: Annotated[Paging, Depends(paging)],
+    sort: Annotated[SortKey, Query(description="Sort key; '-' for descending")] = "-created_at",
+) -> LeadPage:
+    """List the leads the caller may see, filtered, sorted and paged."""
+    items, total = await list_leads(
+        session, viewer, filters, sort=sort, page=pg.page, page_size=pg.page_size
+    )
+    return LeadPage(items=items, total=total, page=pg.page, page_size=pg.page_size)
+
+
+@router.get(
+    "/{lead_id}",
+    response_model=LeadDetail,
+    responses={
+        200: {
+            "content": {GEOJSON: {"schema": {"type": "object"}}},
+            "description": "The lead; a GeoJSON Feature with Accept: application/geo+json",
+        }
+    },
+)
+async def get_lead(
+    lead_id: LeadId,
+    request: Request,
+    session: SessionDep,
+    viewer: ViewerDep,
+    state: StateDep,
+    response: Response,
+) -> LeadDetail | Response:
+    """One lead with every related table, documents, comments and activity."""
+    detail = await lead_detail(session, viewer, lead_id, state.cipher)
+    etag = _etag(detail.version)
+    if GEOJSON in request.headers.get("accept", ""):
+        props = detail.model_dump(mode="json", exclude={"geometry"})
+        feature = {
+            "type": "Feature",
+            "id": detail.id,
+            "geometry": detail.geometry,
+            "properties": props,
+        }
+        return JSONResponse(
+            content=json.loads(json.dumps(feature)), media_type=GEOJSON, headers={"ETag": etag}
+        )
+    response.headers["ETag"] = etag
+    return detail
+
+
+@router.patch("/{lead_id}", response_model=LeadOut)
+async def update_lead(
+    lead_id: LeadId,
+    body: LeadUpdate,
+    session: SessionDep,
+    user: CurrentUser,
+    viewer: ViewerDep,
+    settings: SettingsDep,
+    response: Response,
+    if_match: IfMatch = None,
+) -> LeadOut:
+    """Edit a lead's fields or geometry (If-Match: its ETag; 412 when stale)."""
+    expected = svc.parse_if_match(if_match)
+    await svc.update_lead(session, user, lead_id, body, expected, limits_of(settings))
+    await session.commit()
+    return await _respond(session, viewer, lead_id, response)
+
+
+@router.delete(
+    "/{lead_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    dependencies=[Depends(require_role(Role.ADMIN))],
+)
+async def delete_lead(lead_id: LeadId, session: SessionDep, user: CurrentUser) -> Response:
+    """Archive a lead (soft delete, ADMIN): it leaves the lists but keeps its history."""
+    await svc.archive_lead(session, user, lead_id)
+    await session.commit()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/{lead_id}/assign",
+    response_model=LeadOut,
+    dependencies=[Depends(require_role(Role.ADMIN, Role.MANAGER))],
+)
+async def assign_lead(
+    lead_id: LeadId,
+    body: AssignIn,
+    session: SessionDep,
+    user: CurrentUser,
+    viewer: ViewerDep,
+    response: Response,
+) -> LeadOut:
+    """Assign the lead to a user, or unassign it (MANAGER/ADMIN)."""
+    await svc.assign_lead(session, user, lead_id, body)
+    await session.commit()
+    return await _respond(session, viewer, lead_id, response)
+
+
+@router.post("/{lead_id}/transition", response_model=LeadOut)
+async def transition_lead(
+    lead_id: LeadId,
+    body: TransitionIn,
+    session: SessionDep,
+    user: CurrentUser,
+    viewer: ViewerDep,
+    response: Response,
+    if_match: IfMatch = None,
+) -> LeadOut:
+    """Move the lead to another status (409 wrong state, 403 wrong role; says what is allowed)."""
+    await svc.transition_lead(session, user, lead_id, body, svc.parse_if_match(if_match))
+    await session.commit()
+    return await _respond(session, viewer, lead_id, response)
+
+
+@router.put(
+    "/{lead_id}/foncier",
+    response_model=FoncierOut,
+    dependencies=[Depends(require_role(Role.ADMIN, Role.MANAGER, Role.OPS))],
+)
+async def put_foncier(
+    lead_id: LeadId,
+    body: FoncierIn,
+    session: SessionDep,
+    user: CurrentUser,
+    viewer: ViewerDep,
+    state: StateDep,
+) -> FoncierOut:
+    """Replace the owners (encrypted at rest) and the agreement status of a lead's land."""
+    row = await svc.put_foncier(session, user, lead_id, body, state.cipher)
+    await session.commit()
+    return svc.foncier_out(row, viewer, state.cipher)

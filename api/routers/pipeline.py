@@ -1,0 +1,92 @@
+"""The pipeline Kanban: per status, the count and the first cards."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from sqlalchemy import and_, func, select
+
+from api.deps import SessionDep, ViewerDep
+from api.errors import PROBLEM_RESPONSES
+from api.schemas.pipeline import Pipeline, PipelineCard, PipelineColumn
+from geo.models import Lead, LeadStatus, Role, User
+from geo.visibility import COMMERCIAL_STATUSES, lead_visibility
+
+router = APIRouter(tags=["pipeline"], responses=PROBLEM_RESPONSES)
+
+PIPELINE_ORDER = [
+    LeadStatus.NEW,
+    LeadStatus.ENRICHED,
+    LeadStatus.QUALIFIED,
+    LeadStatus.IN_REVIEW,
+    LeadStatus.CLIENT_READY,
+    LeadStatus.SOLD,
+    LeadStatus.REJECTED,
+    LeadStatus.ARCHIVED,
+]
+
+
+@router.get("/pipeline", response_model=Pipeline)
+async def pipeline(
+    session: SessionDep,
+    viewer: ViewerDep,
+    per_status: Annotated[int, Query(ge=0, le=100, description="Cards per status")] = 20,
+    assignee_id: Annotated[int | None, Query(ge=1, description="Only this assignee")] = None,
+    department: Annotated[
+        str | None, Query(pattern=r"^(\d{2}|2A|2B|97\d)$", description="Department code")
+    ] = None,
+    include_archived: Annotated[bool, Query(description="Show the ARCHIVED column")] = False,
+) -> Pipeline:
+    """Per status, the number of leads and the most recently updated cards."""
+    where = [lead_visibility(viewer)]
+    if assignee_id is not None:
+        where.append(Lead.assignee_id == assignee_id)
+    if department is not None:
+        where.append(Lead.department == department)
+    statuses = [s for s in PIPELINE_ORDER if include_archived or s is not LeadStatus.ARCHIVED]
+    if viewer.role is Role.COMMERCIAL:
+        statuses = [s for s in statuses if s in COMMERCIAL_STATUSES]
+    counts = dict(
+        (
+            await session.execute(
+                select(Lead.status, func.count())
+                .where(*where, Lead.status.in_([s.value for s in statuses]))
+                .group_by(Lead.status)
+            )
+        ).all()
+    )
+    now = datetime.now(UTC)
+    columns = []
+    for status in statuses:
+        cards: list[PipelineCard] = []
+        if per_status and counts.get(status):
+            rows = await session.execute(
+                select(
+                    Lead.id,
+                    Lead.internal_name,
+                    Lead.name,
+                    Lead.commune_insee,
+                    Lead.commune_name,
+                    Lead.quality_score,
+                    Lead.area_m2,
+                    Lead.assignee_id,
+                    User.full_name.label("assignee_name"),
+                    Lead.status_changed_at,
+                    Lead.version,
+                )
+                .outerjoin(User, User.id == Lead.assignee_id)
+                .where(and_(*where), Lead.status == status.value)
+                .order_by(Lead.updated_at.desc(), Lead.id.desc())
+                .limit(per_status)
+            )
+            cards = [
+                PipelineCard(
+                    **r._mapping,
+                    days_in_status=round((now - r.status_changed_at).total_seconds() / 86400, 2),
+                )
+                for r in rows
+            ]
+        columns.append(PipelineColumn(status=status, count=counts.get(status, 0), cards=cards))
+    return Pipeline(columns=columns, cards_per_status=per_status)

@@ -1,0 +1,41 @@
+"""Pipeline (Kanban) response models."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+from geo.models import LeadStatus
+
+
+class PipelineCard(BaseModel):
+    """A lead as a Kanban card."""
+
+    id: int
+    internal_name: str
+    name: str | None
+    commune_insee: str | None
+    commune_name: str | None
+    quality_score: float | None
+    area_m2: float | None
+    assignee_id: int | None
+    assignee_name: str | None
+    status_changed_at: datetime
+    days_in_status: float = Field(description="Days since the lead entered its status")
+    version: int
+
+
+class PipelineColumn(BaseModel):
+    """One status: how many leads, and the most recently updated cards."""
+
+    status: LeadStatus
+    count: int
+    cards: list[PipelineCard]
+
+
+class Pipeline(BaseModel):
+    """The Kanban: every status the caller may see, in pipeline order."""
+
+    columns: list[PipelineColumn]
+    cards_per_status: int

@@ -1,0 +1,168 @@
+"""A lead with everything attached: related tables, documents, comments, activity, history."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.inspection import inspect
+
+from api.schemas.leads import (
+    ActivityOut,
+    CommentOut,
+    DocumentOut,
+    LeadDetail,
+    StatusPeriod,
+)
+from api.services.leads import foncier_out
+from api.services.leads_query import lead_out, lead_out_select
+from geo.activity import jsonable
+from geo.crypto import FieldCipher
+from geo.errors import NotFound
+from geo.models import (
+    ActivityLog,
+    Comment,
+    Document,
+    Lead,
+    LeadEconomic,
+    LeadFoncier,
+    LeadNetwork,
+    LeadRegulatory,
+    LeadSourcing,
+    LeadStatusHistory,
+    LeadTechnical,
+    User,
+)
+from geo.pipeline import allowed_targets
+from geo.visibility import Viewer, lead_visibility
+
+ACTIVITY_LIMIT = 100
+COMMENT_LIMIT = 20
+
+
+def _as_dict(obj: Any) -> dict[str, Any] | None:
+    if obj is None:
+        return None
+    return {
+        attr.key: jsonable(getattr(obj, attr.key))
+        for attr in inspect(obj).mapper.column_attrs
+        if attr.key != "lead_id"
+    }
+
+
+def activity_select() -> Any:
+    """Activity entries with the user's name."""
+    return select(ActivityLog, User.full_name).outerjoin(User, User.id == ActivityLog.user_id)
+
+
+def activity_out(entry: ActivityLog, user_name: str | None) -> ActivityOut:
+    """An ActivityOut from a log row."""
+    out = ActivityOut.model_validate(entry)
+    out.user_name = user_name
+    return out
+
+
+def comment_select() -> Any:
+    """Comments with the author's name."""
+    return select(Comment, User.full_name).outerjoin(User, User.id == Comment.author_id)
+
+
+def comment_out(comment: Comment, author_name: str | None) -> CommentOut:
+    """A CommentOut from a comment row."""
+    out = CommentOut.model_validate(comment)
+    out.author_name = author_name
+    return out
+
+
+async def status_history(session: AsyncSession, lead_id: int) -> list[StatusPeriod]:
+    """Each status the lead went through, with the time spent (so far, for the current one)."""
+    now = datetime.now(UTC)
+    rows = await session.scalars(
+        select(LeadStatusHistory)
+        .where(LeadStatusHistory.lead_id == lead_id)
+        .order_by(LeadStatusHistory.entered_at, LeadStatusHistory.id)
+    )
+    return [
+        StatusPeriod(
+            status=h.status,
+            entered_at=h.entered_at,
+            left_at=h.left_at,
+            seconds=((h.left_at or now) - h.entered_at).total_seconds(),
+            reason=h.reason,
+        )
+        for h in rows
+    ]
+
+
+async def lead_detail(
+    session: AsyncSession, viewer: Viewer, lead_id: int, cipher: FieldCipher
+) -> LeadDetail:
+    """The full lead for the viewer (owners only for roles that may see them)."""
+    row = (
+        await session.execute(
+            lead_out_select()
+            .add_columns(
+                Lead.created_by_id,
+                Lead.notes,
+                Lead.rejection_reason,
+                Lead.score_breakdown,
+                Lead.enriched_at,
+            )
+            .where(Lead.id == lead_id, lead_visibility(viewer))
+        )
+    ).first()
+    if row is None:
+        raise NotFound(f"lead {lead_id} not found")
+    base = lead_out(row).model_dump()
+    extra = {
+        k: row._mapping[k]
+        for k in ("created_by_id", "notes", "rejection_reason", "score_breakdown", "enriched_at")
+    }
+    parts = {}
+    for key, model in (
+        ("sourcing", LeadSourcing),
+        ("technical", LeadTechnical),
+        ("regulatory", LeadRegulatory),
+        ("network", LeadNetwork),
+        ("economic", LeadEconomic),
+    ):
+        parts[key] = _as_dict(await session.get(model, lead_id))
+    foncier = await session.get(LeadFoncier, lead_id)
+    documents = await session.scalars(
+        select(Document).where(Document.lead_id == lead_id).order_by(Document.created_at.desc())
+    )
+    comments = await session.execute(
+        comment_select()
+        .where(Comment.lead_id == lead_id)
+        .order_by(Comment.created_at.desc(), Comment.id.desc())
+        .limit(COMMENT_LIMIT)
+    )
+    activity = await session.execute(
+        activity_select()
+        .where(ActivityLog.lead_id == lead_id)
+        .order_by(ActivityLog.created_at.desc(), ActivityLog.id.desc())
+        .limit(ACTIVITY_LIMIT)
+    )
+    return LeadDetail(
+        **base,
+        **extra,
+        **parts,
+        foncier=foncier_out(foncier, viewer, cipher) if foncier else None,
+        documents=[DocumentOut.model_validate(d) for d in documents],
+        comments=[comment_out(c, n) for c, n in comments],
+        activity=[activity_out(a, n) for a, n in activity],
+        status_history=await status_history(session, lead_id),
+        allowed_transitions=allowed_targets(base["status"], viewer.role),
+    )
+
+
+async def count_activity(session: AsyncSession, lead_id: int) -> int:
+    """How many activity entries a lead has."""
+    return (
+        await session.scalar(
+            select(func.count()).select_from(ActivityLog).where(ActivityLog.lead_id == lead_id)
+        )
+        or 0
+    )

@@ -1,0 +1,177 @@
+"""A lead's geometry from GeoJSON, parcel ids or a point: validated and placed in PostGIS."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any
+
+from geoalchemy2 import WKBElement
+from sqlalchemy import bindparam, func, select, text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from geo.errors import InvalidInput
+from geo.models import Commune, Parcel
+
+_SQL = text(resources.files("api.services").joinpath("sql/lead_geometry.sql").read_text())
+_UNION = text(
+    "SELECT ST_AsGeoJSON(ST_Union(geom), 9) FROM parcels WHERE id = ANY(:ids)"
+).bindparams(bindparam("ids"))
+
+
+@dataclass(frozen=True)
+class GeometryLimits:
+    """What the caller accepts: area range (m²) and the bounding box of France."""
+
+    min_area_m2: float
+    max_area_m2: float
+    bbox: tuple[float, float, float, float]
+    max_parcels: int = 500
+
+
+@dataclass
+class PlacedGeometry:
+    """A valid MultiPolygon ready to store, with its commune and parcels when known."""
+
+    geom: WKBElement
+    area_m2: float
+    repaired: bool
+    commune_insee: str | None = None
+    commune_name: str | None = None
+    department: str | None = None
+    parcels: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _check_rings(geojson: dict[str, Any]) -> None:
+    polygons = geojson["coordinates"]
+    if geojson["type"] == "Polygon":
+        polygons = [polygons]
+    for polygon in polygons:
+        for ring in polygon:
+            if any(not all(math.isfinite(c) for c in pos) for pos in ring):
+                raise InvalidInput("a coordinate is not a finite number")
+            if ring[0][:2] != ring[-1][:2]:
+                raise InvalidInput("a polygon ring is not closed (first and last positions differ)")
+
+
+def department_of(insee: str | None) -> str | None:
+    """The department code of an INSEE commune code (2A/2B for Corsica, 97x overseas)."""
+    if not insee:
+        return None
+    return insee[:3] if insee.startswith("97") else insee[:2]
+
+
+async def place_geojson(
+    session: AsyncSession,
+    geojson: dict[str, Any],
+    limits: GeometryLimits,
+    *,
+    repair: bool,
+) -> PlacedGeometry:
+    """Validate a GeoJSON (Multi)Polygon in PostGIS; InvalidInput (422) says what is wrong."""
+    _check_rings(geojson)
+    params = dict(zip(("minlon", "minlat", "maxlon", "maxlat"), limits.bbox, strict=True))
+    try:
+        async with session.begin_nested():
+            row = (await session.execute(_SQL, {"gj": json.dumps(geojson), **params})).one()
+    except DBAPIError as exc:
+        raise InvalidInput("the geometry can't be read as GeoJSON") from exc
+    if not row.valid and not repair:
+        raise InvalidInput(
+            f"invalid geometry: {row.reason}; send repair=true to accept the geometry "
+            "repaired by ST_MakeValid",
+            reason=row.reason,
+        )
+    if row.empty:
+        raise InvalidInput(f"the geometry has no area ({row.reason})", reason=row.reason)
+    if not row.in_bounds:
+        raise InvalidInput(
+            "the geometry is outside metropolitan France and Corsica", bbox=list(limits.bbox)
+        )
+    if row.has_communes and row.commune_insee is None:
+        raise InvalidInput("the geometry is not on land (it touches no commune: sea?)")
+    area = float(row.area_m2)
+    if not limits.min_area_m2 <= area <= limits.max_area_m2:
+        raise InvalidInput(
+            f"the surface {area:,.0f} m² is outside the accepted range "
+            f"{limits.min_area_m2:,.0f}–{limits.max_area_m2:,.0f} m²",
+            area_m2=round(area, 1),
+        )
+    return PlacedGeometry(
+        geom=WKBElement(bytes(row.ewkb), srid=4326, extended=True),
+        area_m2=area,
+        repaired=not row.valid,
+        commune_insee=row.commune_insee,
+        commune_name=row.commune_name,
+        department=row.department,
+    )
+
+
+async def place_parcels(
+    session: AsyncSession, parcel_ids: list[str], limits: GeometryLimits
+) -> PlacedGeometry:
+    """The union of cadastral parcels; unknown ids are a 422 listing them."""
+    ids = list(dict.fromkeys(parcel_ids))
+    if len(ids) > limits.max_parcels:
+        raise InvalidInput(f"at most {limits.max_parcels} parcels per lead")
+    rows = (
+        await session.execute(
+            select(
+                Parcel.id,
+                Parcel.commune,
+                Parcel.section,
+                Parcel.numero,
+                Parcel.contenance,
+                Parcel.area_m2,
+            ).where(Parcel.id.in_(ids))
+        )
+    ).all()
+    found = {r.id: r for r in rows}
+    unknown = [i for i in ids if i not in found]
+    if unknown:
+        raise InvalidInput(f"unknown parcel ids: {', '.join(unknown)}", unknown_parcel_ids=unknown)
+    union = await session.scalar(_UNION, {"ids": ids})
+    placed = await place_geojson(session, json.loads(union), limits, repair=True)
+    placed.parcels = [
+        {
+            "id": r.id,
+            "commune": r.commune,
+            "section": r.section,
+            "numero": r.numero,
+            "contenance_m2": r.contenance,
+            "area_m2": round(r.area_m2, 1) if r.area_m2 is not None else None,
+        }
+        for r in (found[i] for i in ids)
+    ]
+    if placed.commune_insee is None:
+        # No communes layer: the cadastre's own commune code (the most frequent one).
+        communes = [r.commune for r in rows]
+        placed.commune_insee = max(set(communes), key=communes.count)
+        placed.department = department_of(placed.commune_insee)
+    return placed
+
+
+async def parcel_at(session: AsyncSession, lat: float, lon: float) -> str:
+    """The id of the parcel under a position; 422 when there is none."""
+    pid = await session.scalar(
+        select(Parcel.id)
+        .where(func.ST_Intersects(Parcel.geom, func.ST_SetSRID(func.ST_MakePoint(lon, lat), 4326)))
+        .order_by(Parcel.id)
+        .limit(1)
+    )
+    if pid is None:
+        raise InvalidInput(f"no known parcel at lat={lat}, lon={lon}")
+    return pid
+
+
+async def commune_facts(session: AsyncSession, insee: str) -> tuple[str | None, str | None]:
+    """(name, department) of a commune when the layer has it."""
+    row = (
+        await session.execute(
+            select(Commune.name, Commune.department).where(Commune.insee == insee)
+        )
+    ).first()
+    return (row.name, row.department) if row else (None, None)

@@ -1,0 +1,181 @@
+"""Lead lists: the filters shared by the list, the exports and the analytics, under RBAC."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.schemas.leads import LatLon, LeadOut
+from geo.models import Lead, LeadStatus, User
+from geo.visibility import Viewer, lead_visibility
+
+SortKey = Literal[
+    "created_at",
+    "-created_at",
+    "updated_at",
+    "-updated_at",
+    "quality_score",
+    "-quality_score",
+    "area_m2",
+    "-area_m2",
+    "status_changed_at",
+    "-status_changed_at",
+    "internal_name",
+    "-internal_name",
+]
+_SORT_COLUMNS = {
+    "created_at": Lead.created_at,
+    "updated_at": Lead.updated_at,
+    "quality_score": Lead.quality_score,
+    "area_m2": Lead.area_m2,
+    "status_changed_at": Lead.status_changed_at,
+    "internal_name": Lead.internal_name,
+}
+
+
+@dataclass(frozen=True)
+class LeadFilters:
+    """The list filters (every one optional); ARCHIVED leads only when asked by status."""
+
+    status: tuple[LeadStatus, ...] = ()
+    assignee_id: int | None = None
+    score_min: float | None = None
+    score_max: float | None = None
+    department: str | None = None
+    commune: str | None = None
+    bbox: tuple[float, float, float, float] | None = None
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+    q: str | None = None
+
+    def key(self) -> str:
+        """A stable cache-key fragment."""
+        return json.dumps(
+            [
+                sorted(s.value for s in self.status),
+                self.assignee_id,
+                self.score_min,
+                self.score_max,
+                self.department,
+                self.commune,
+                self.bbox,
+                self.created_from.isoformat() if self.created_from else None,
+                self.created_to.isoformat() if self.created_to else None,
+                self.q,
+            ]
+        )
+
+
+def _escape_like(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def filter_clauses(viewer: Viewer, f: LeadFilters) -> list[ColumnElement[bool]]:
+    """WHERE clauses for the viewer's visibility and the filters (values bound, never formatted)."""
+    clauses: list[ColumnElement[bool]] = [lead_visibility(viewer)]
+    if f.status:
+        clauses.append(Lead.status.in_([s.value for s in f.status]))
+    else:
+        clauses.append(Lead.status != LeadStatus.ARCHIVED.value)
+    if f.assignee_id is not None:
+        clauses.append(Lead.assignee_id == f.assignee_id)
+    if f.score_min is not None:
+        clauses.append(Lead.quality_score >= f.score_min)
+    if f.score_max is not None:
+        clauses.append(Lead.quality_score <= f.score_max)
+    if f.department:
+        clauses.append(Lead.department == f.department)
+    if f.commune:
+        clauses.append(Lead.commune_insee == f.commune)
+    if f.bbox:
+        envelope = func.ST_MakeEnvelope(*f.bbox, 4326)
+        clauses.append(func.ST_Intersects(Lead.geom, envelope))
+    if f.created_from:
+        clauses.append(Lead.created_at >= f.created_from)
+    if f.created_to:
+        clauses.append(Lead.created_at < f.created_to)
+    if f.q:
+        like = f"%{_escape_like(f.q)}%"
+        clauses.append(
+            or_(
+                Lead.name.ilike(like, escape="\\"),
+                Lead.internal_name.ilike(like, escape="\\"),
+                Lead.commune_name.ilike(like, escape="\\"),
+                Lead.notes.ilike(like, escape="\\"),
+            )
+        )
+    return clauses
+
+
+def lead_out_select(*, with_geometry: bool = True) -> Select[Any]:
+    """The columns of LeadOut, with the assignee's name."""
+    cols: list[Any] = [
+        Lead.id,
+        Lead.internal_name,
+        Lead.name,
+        Lead.status,
+        Lead.assignee_id,
+        User.full_name.label("assignee_name"),
+        Lead.commune_insee,
+        Lead.commune_name,
+        Lead.department,
+        Lead.area_m2,
+        Lead.quality_score,
+        Lead.completeness,
+        Lead.is_public,
+        Lead.enrichment_stale,
+        Lead.version,
+        Lead.created_at,
+        Lead.updated_at,
+        Lead.status_changed_at,
+        func.ST_Y(Lead.centroid).label("lat"),
+        func.ST_X(Lead.centroid).label("lon"),
+    ]
+    if with_geometry:
+        cols.append(func.ST_AsGeoJSON(Lead.geom, 6).label("geometry"))
+    return select(*cols).select_from(Lead).outerjoin(User, User.id == Lead.assignee_id)
+
+
+def lead_out(row: Any) -> LeadOut:
+    """A LeadOut from a row of :func:`lead_out_select`."""
+    data = dict(row._mapping)
+    lat, lon = data.pop("lat"), data.pop("lon")
+    data["centroid"] = LatLon(lat=lat, lon=lon) if lat is not None else None
+    geometry = data.pop("geometry", None)
+    data["geometry"] = json.loads(geometry) if geometry else None
+    return LeadOut.model_validate(data)
+
+
+def order_by(sort: SortKey) -> list[Any]:
+    """ORDER BY for a whitelisted sort key, with the id as tie-breaker (stable pages)."""
+    column = _SORT_COLUMNS[sort.lstrip("-")]
+    if sort.startswith("-"):
+        return [column.desc().nulls_last(), Lead.id.desc()]
+    return [column.asc().nulls_last(), Lead.id.asc()]
+
+
+async def list_leads(
+    session: AsyncSession,
+    viewer: Viewer,
+    filters: LeadFilters,
+    *,
+    sort: SortKey,
+    page: int,
+    page_size: int,
+) -> tuple[list[LeadOut], int]:
+    """One page of the leads the viewer may see, and the total matching."""
+    where = and_(*filter_clauses(viewer, filters))
+    total = await session.scalar(select(func.count()).select_from(Lead).where(where)) or 0
+    rows = await session.execute(
+        lead_out_select()
+        .where(where)
+        .order_by(*order_by(sort))
+        .offset((page - 1) * page_size)
+        .limit(page_size)
+    )
+    return [lead_out(r) for r in rows], total

@@ -1,0 +1,98 @@
+"""Real reference rows for the lead tests: cadastre 69114 parcels and Rhône communes (SQL)."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from typing import Any
+
+import numpy as np
+import psycopg
+import shapely
+from pyproj import Transformer
+from shapely.geometry import shape
+
+from tests.conftest import SHARED_DATA
+
+CADASTRE = SHARED_DATA / "cadastre-69114" / "cadastre-69114-parcelles.json"
+COMMUNES = SHARED_DATA / "admin-france-geojson" / "communes-69-rhone.geojson"
+_TO_L93 = Transformer.from_crs("EPSG:4326", "EPSG:2154", always_xy=True).transform
+
+
+@cache
+def cadastre() -> dict[str, dict[str, Any]]:
+    """Every parcel feature of the 69114 sample, by id."""
+    data = json.loads(CADASTRE.read_text())
+    return {f["properties"]["id"]: f for f in data["features"]}
+
+
+def area_l93(geojson: dict[str, Any]) -> float:
+    """Area in m² in Lambert-93 (EPSG:2154), computed with shapely + pyproj, not PostGIS."""
+
+    def to_l93(xy: np.ndarray) -> np.ndarray:
+        return np.column_stack(_TO_L93(xy[:, 0], xy[:, 1]))
+
+    return float(shapely.transform(shape(geojson), to_l93).area)
+
+
+def sync_url(db_url: str) -> str:
+    """A psycopg URL from a SQLAlchemy one."""
+    return db_url.replace("postgresql+asyncpg://", "postgresql://")
+
+
+def load_parcels(db_url: str, ids: list[str]) -> None:
+    """Insert some real parcels of the 69114 sample."""
+    feats = cadastre()
+    with psycopg.connect(sync_url(db_url), autocommit=True) as conn:
+        for pid in ids:
+            f = feats[pid]
+            p = f["properties"]
+            conn.execute(
+                "INSERT INTO parcels (id, commune, prefixe, section, numero, contenance, geom)"
+                " VALUES (%s, %s, %s, %s, %s, %s,"
+                " ST_Multi(ST_SetSRID(ST_GeomFromGeoJSON(%s), 4326)))"
+                " ON CONFLICT (id) DO NOTHING",
+                (
+                    pid,
+                    p["commune"],
+                    p["prefixe"],
+                    p["section"],
+                    p["numero"].zfill(4),
+                    p["contenance"],
+                    json.dumps(f["geometry"]),
+                ),
+            )
+
+
+def load_communes(db_url: str, codes: list[str] | None = None) -> None:
+    """Insert Rhône communes (all, or some INSEE codes)."""
+    data = json.loads(COMMUNES.read_text())
+    with psycopg.connect(sync_url(db_url), autocommit=True) as conn:
+        for f in data["features"]:
+            code = f["properties"]["code"]
+            if codes is not None and code not in codes:
+                continue
+            conn.execute(
+                "INSERT INTO communes (insee, name, department, geom) VALUES (%s, %s, '69',"
+                " ST_Multi(ST_SetSRID(ST_GeomFromGeoJSON(%s), 4326))) ON CONFLICT DO NOTHING",
+                (code, f["properties"]["nom"], json.dumps(f["geometry"])),
+            )
+
+
+def count_rows(db_url: str, *tables: str) -> dict[str, int]:
+    """Row counts of some tables (to assert nothing was half-written)."""
+    with psycopg.connect(sync_url(db_url)) as conn:
+        return {
+            t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]  # type: ignore[index]
+            for t in tables
+        }
+
+
+LEAD_TABLES = (
+    "leads",
+    "lead_sourcing",
+    "lead_foncier",
+    "lead_status_history",
+    "activity_log",
+    "lead_name_counters",
+)
