@@ -1,0 +1,83 @@
+// Hooks for reference data: search, parcel facts, users, analytics.
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { api, withQuery } from "./client";
+import type { ParcelFeature, SearchItem, UserCreate, UserOut, UserPage, UserUpdate } from "./types";
+
+/** Communes and parcels matching a text (from 2 characters). */
+export function useSearch(q: string) {
+  const term = q.trim();
+  return useQuery({
+    queryKey: ["search", term],
+    queryFn: ({ signal }) =>
+      api<{ items: SearchItem[] }>(withQuery("/api/reference/search", { q: term }), { signal }),
+    enabled: term.length >= 2,
+    staleTime: 60_000,
+  });
+}
+
+/** Facts of one parcel (GeoJSON Feature). */
+export function useParcel(id: string | null) {
+  return useQuery({
+    queryKey: ["parcel", id],
+    queryFn: () => api<ParcelFeature>(`/api/reference/parcels/${encodeURIComponent(id ?? "")}`),
+    enabled: !!id,
+    staleTime: 300_000,
+  });
+}
+
+/** Users (ADMIN and MANAGER). */
+export function useUsers(params: { role?: string; q?: string; page?: number } = {}, enabled = true) {
+  return useQuery({
+    queryKey: ["users", params],
+    queryFn: () => api<UserPage>(withQuery("/api/users", { page_size: 200, ...params })),
+    enabled,
+    staleTime: 30_000,
+  });
+}
+
+/** Create a user (ADMIN). */
+export function useCreateUser() {
+  const qc = useQueryClient();
+  return useMutation({
+    mutationFn: (body: UserCreate) => api<UserOut>("/api/users", { method: "POST", body }),
+    onSuccess: () => qc.invalidateQueries({ queryKey: ["users"] }),
+  });
+}
+
+/** Update a user (ADMIN). */
+export function useUpdateUser() {
+  const qc = useQueryClient();
+  return useMutation({
+    mutationFn: ({ id, ...body }: { id: number } & UserUpdate) =>
+      api<UserOut>(`/api/users/${id}`, { method: "PATCH", body }),
+    onSuccess: () => qc.invalidateQueries({ queryKey: ["users"] }),
+  });
+}
+
+/** One analytics series (funnel, weekly, scores, departments, stage-times, throughput). */
+export function useAnalytics<T = unknown>(kind: string, params: Record<string, unknown> = {}) {
+  return useQuery({
+    queryKey: ["analytics", kind, params],
+    queryFn: () => api<T>(withQuery(`/api/analytics/${kind}`, params)),
+    staleTime: 30_000,
+  });
+}
+
+/** The pipeline summary (counts per status). */
+export function usePipelineSummary() {
+  return useQuery({
+    queryKey: ["leads", "pipeline"],
+    queryFn: () => api<unknown>("/api/pipeline"),
+  });
+}
+
+/** A short-lived token for map tiles (`?token=`), renewed before it expires. */
+export function useTileToken(enabled: boolean) {
+  return useQuery({
+    queryKey: ["tile-token"],
+    queryFn: () => api<{ token: string; expires_in: number }>("/api/auth/tile-token", { method: "POST" }),
+    enabled,
+    staleTime: 10 * 60_000,
+    retry: false,
+  });
+}

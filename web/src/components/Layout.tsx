@@ -1,0 +1,69 @@
+// The app frame: a left navigation by role, the user and logout; pages render in <Outlet/>.
+import { Suspense } from "react";
+import { NavLink, Outlet } from "react-router-dom";
+import { BarChart3, KanbanSquare, LayoutDashboard, LogOut, Map, Sun, Users } from "lucide-react";
+import { useAuth } from "../api/auth";
+import type { Role } from "../api/types";
+import { ROLE_LABEL } from "../lib/status";
+import { Loading } from "./ui";
+
+const NAV: { to: string; label: string; icon: typeof Map; roles?: Role[] }[] = [
+  { to: "/dashboard", label: "Tableau de bord", icon: LayoutDashboard },
+  { to: "/map", label: "Carte", icon: Map, roles: ["ADMIN", "MANAGER", "OPS"] },
+  { to: "/pipeline", label: "Pipeline", icon: KanbanSquare },
+  { to: "/analytics", label: "Analyses", icon: BarChart3, roles: ["ADMIN", "MANAGER"] },
+  { to: "/admin", label: "Utilisateurs", icon: Users, roles: ["ADMIN"] },
+];
+
+/** The frame around every authenticated page. */
+export default function Layout() {
+  const { user, logout, hasRole } = useAuth();
+  return (
+    <div className="flex h-screen overflow-hidden">
+      <a href="#main" className="sr-only focus:not-sr-only focus:absolute focus:z-50 focus:bg-white focus:p-2">
+        Aller au contenu
+      </a>
+      <nav aria-label="Navigation principale" className="flex w-56 shrink-0 flex-col bg-slate-900 text-slate-200">
+        <div className="flex items-center gap-2 px-4 py-4 text-white">
+          <Sun className="h-6 w-6 text-brand-400" aria-hidden />
+          <span className="font-semibold tracking-tight">Lead Factory</span>
+        </div>
+        <ul className="flex-1 space-y-0.5 px-2">
+          {NAV.filter((n) => !n.roles || hasRole(...n.roles)).map(({ to, label, icon: Icon }) => (
+            <li key={to}>
+              <NavLink
+                to={to}
+                className={({ isActive }) =>
+                  `flex items-center gap-2.5 rounded-md px-3 py-2 text-sm focus:outline-none focus-visible:ring-2 focus-visible:ring-brand-400 ${
+                    isActive ? "bg-slate-700 text-white" : "hover:bg-slate-800"
+                  }`
+                }
+              >
+                <Icon className="h-4 w-4" aria-hidden />
+                {label}
+              </NavLink>
+            </li>
+          ))}
+        </ul>
+        <div className="border-t border-slate-700 p-3 text-sm">
+          <p className="truncate font-medium text-white" data-testid="current-user">
+            {user?.full_name || user?.email}
+          </p>
+          <p className="text-xs text-slate-400">{user ? ROLE_LABEL[user.role as Role] : ""}</p>
+          <button
+            type="button"
+            onClick={() => void logout()}
+            className="mt-2 flex items-center gap-1.5 rounded px-2 py-1 text-xs text-slate-300 hover:bg-slate-800 focus:outline-none focus-visible:ring-2 focus-visible:ring-brand-400"
+          >
+            <LogOut className="h-3.5 w-3.5" aria-hidden /> Se déconnecter
+          </button>
+        </div>
+      </nav>
+      <main id="main" className="flex min-w-0 flex-1 flex-col overflow-auto">
+        <Suspense fallback={<Loading />}>
+          <Outlet />
+        </Suspense>
+      </main>
+    </div>
+  );
+}

@@ -1,0 +1,61 @@
+// The activity timeline of a lead (who, when, what, before → after).
+import { History } from "lucide-react";
+import { useActivity } from "../../api/leads";
+import type { LeadStatus } from "../../api/types";
+import { Card, ErrorState, Loading } from "../../components/ui";
+import { dateTime } from "../../lib/format";
+import { STATUS_LABEL } from "../../lib/status";
+
+const ACTIONS: Record<string, string> = {
+  create: "a créé le lead",
+  update: "a modifié le lead",
+  transition: "a changé le statut",
+  assign: "a réassigné le lead",
+  enrich: "a enrichi le lead",
+  comment: "a commenté",
+  document_upload: "a ajouté un document",
+  document_delete: "a supprimé un document",
+  generate_pdf: "a généré le dossier PDF",
+  foncier: "a mis à jour le foncier",
+  delete: "a supprimé le lead",
+};
+
+function change(before: unknown, after: unknown): string {
+  const b = (before ?? {}) as Record<string, unknown>;
+  const a = (after ?? {}) as Record<string, unknown>;
+  if (typeof a.status === "string") {
+    const from = typeof b.status === "string" ? STATUS_LABEL[b.status as LeadStatus] ?? b.status : "";
+    return `${from ? from + " → " : ""}${STATUS_LABEL[a.status as LeadStatus] ?? a.status}`;
+  }
+  if (a.quality_score !== undefined) return `score ${a.quality_score ?? "–"}`;
+  return "";
+}
+
+/** The activity card. */
+export default function Timeline({ leadId }: { leadId: number }) {
+  const { data, isLoading, error, refetch } = useActivity(leadId);
+  return (
+    <Card title="Historique" icon={<History className="h-4 w-4 text-slate-600" />}>
+      {isLoading ? (
+        <Loading />
+      ) : error ? (
+        <ErrorState error={error} retry={refetch} />
+      ) : data && data.length > 0 ? (
+        <ol className="relative space-y-3 border-l border-slate-200 pl-4 text-sm" data-testid="timeline">
+          {data.map((a) => (
+            <li key={a.id}>
+              <span className="absolute -left-1.5 mt-1.5 h-3 w-3 rounded-full border-2 border-white bg-slate-400" />
+              <p>
+                <strong>{a.user_name ?? "Système"}</strong> {ACTIONS[a.action] ?? a.action}{" "}
+                <span className="text-slate-600">{change(a.before, a.after)}</span>
+              </p>
+              <p className="text-xs text-slate-400">{dateTime(a.created_at)}</p>
+            </li>
+          ))}
+        </ol>
+      ) : (
+        <p className="text-sm text-slate-400">Aucune activité.</p>
+      )}
+    </Card>
+  );
+}

@@ -1,0 +1,254 @@
+// Map explorer: our vector tiles, layer switcher, parcel facts, multi-selection and lead creation.
+import { useEffect, useRef, useState } from "react";
+import { useNavigate, useSearchParams } from "react-router-dom";
+import { useQuery } from "@tanstack/react-query";
+import maplibregl from "maplibre-gl";
+import toast from "react-hot-toast";
+import { api } from "../../api/client";
+import Legend from "../../components/map/Legend";
+import SearchBox from "../../components/map/SearchBox";
+import { styleLayersOf } from "../../components/map/style";
+import type { LayerKey } from "../../components/map/style";
+import { useMap } from "../../components/map/useMap";
+import { Loading } from "../../components/ui";
+import { STATUS_LABEL } from "../../lib/status";
+import type { LeadStatus } from "../../api/types";
+import { formatView, parseView } from "./mapUrl";
+import SelectionPanel from "./SelectionPanel";
+
+interface WebConfig {
+  mapbox_token?: string | null;
+}
+
+/** The page: waits for the web config (optional Mapbox token), then shows the map. */
+export default function MapPage() {
+  const config = useQuery({
+    queryKey: ["web-config"],
+    queryFn: () => api<WebConfig>("/api/web/config"),
+    staleTime: Infinity,
+    retry: false,
+  });
+  if (config.isLoading) return <Loading label="Chargement de la carte…" />;
+  return <Explorer mapboxToken={config.data?.mapbox_token ?? null} />;
+}
+
+function escapeHtml(s: unknown): string {
+  return String(s ?? "").replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+function Explorer({ mapboxToken }: { mapboxToken: string | null }) {
+  const [params, setParams] = useSearchParams();
+  const navigate = useNavigate();
+  const initial = useRef(parseView(params)).current;
+  const container = useRef<HTMLDivElement>(null);
+  const map = useMap(container, { center: [initial.lon, initial.lat], zoom: initial.zoom, mapboxToken }, true);
+  const [layers, setLayers] = useState<LayerKey[]>(initial.layers);
+  const [zoom, setZoom] = useState(initial.zoom);
+  const [selected, setSelected] = useState<string[]>([]);
+  const [focused, setFocused] = useState<string | null>(null);
+  const selectedRef = useRef<Set<string>>(new Set());
+  const layersRef = useRef(layers);
+  layersRef.current = layers;
+
+  // Layer visibility follows the switcher.
+  useEffect(() => {
+    if (!map) return;
+    for (const key of ["communes", "env_zones", "urban_zones", "parcels", "substations", "leads"] as LayerKey[]) {
+      for (const id of styleLayersOf(key)) {
+        if (map.getLayer(id)) map.setLayoutProperty(id, "visibility", layers.includes(key) ? "visible" : "none");
+      }
+    }
+  }, [map, layers]);
+
+  // The view goes to the URL (replace: panning must not fill the history).
+  useEffect(() => {
+    if (!map) return;
+    const sync = () => {
+      const c = map.getCenter();
+      setZoom(map.getZoom());
+      setParams(formatView({ lat: c.lat, lon: c.lng, zoom: map.getZoom(), layers: layersRef.current }), {
+        replace: true,
+      });
+    };
+    map.on("moveend", sync);
+    sync();
+    return () => {
+      map.off("moveend", sync);
+    };
+  }, [map, layers, setParams]);
+
+  // Performance marks: from the end of a move to the map being idle (tiles loaded and drawn).
+  useEffect(() => {
+    if (!map) return;
+    let waiting = false;
+    const onMoveEnd = () => {
+      performance.mark("lfs:moveend");
+      waiting = true;
+    };
+    const onIdle = () => {
+      if (!waiting) return;
+      waiting = false;
+      performance.mark("lfs:idle");
+      performance.measure("lfs:pan-to-idle", "lfs:moveend", "lfs:idle");
+    };
+    map.on("moveend", onMoveEnd);
+    map.on("idle", onIdle);
+    return () => {
+      map.off("moveend", onMoveEnd);
+      map.off("idle", onIdle);
+    };
+  }, [map]);
+
+  // Clicks: parcels (facts, shift = multi-select), leads and substations (popups).
+  useEffect(() => {
+    if (!map) return;
+    const setState = (id: string, on: boolean) =>
+      map.setFeatureState({ source: "parcels", sourceLayer: "parcels", id }, { selected: on });
+
+    const onClick = (e: maplibregl.MapMouseEvent) => {
+      const hits = map.queryRenderedFeatures(e.point, {
+        layers: ["leads-fill", "leads-cluster", "substations-circle", "parcels-fill"].filter((l) => map.getLayer(l)),
+      });
+      const lead = hits.find((f) => f.layer.id === "leads-fill" || f.layer.id === "leads-cluster");
+      const sub = hits.find((f) => f.layer.id === "substations-circle");
+      const parcel = hits.find((f) => f.layer.id === "parcels-fill");
+      if (sub) {
+        const p = sub.properties;
+        new maplibregl.Popup({ closeButton: true })
+          .setLngLat(e.lngLat)
+          .setHTML(
+            `<strong>Poste ${escapeHtml(p.name)}</strong><br/>${escapeHtml(p.voltage_kv ?? "")} kV · ${escapeHtml(
+              p.operator ?? "",
+            )}<br/>Capacité disponible : ${p.capacity_available_mw ?? "?"} MW`,
+          )
+          .addTo(map);
+        return;
+      }
+      if (lead && !e.originalEvent.shiftKey && lead.properties.id !== undefined && !lead.properties.count) {
+        const p = lead.properties;
+        const status = STATUS_LABEL[p.status as LeadStatus] ?? p.status;
+        const el = document.createElement("div");
+        el.innerHTML = `<strong>${escapeHtml(p.name || p.internal_name)}</strong><br/>${escapeHtml(status)} · score ${
+          p.quality_score ?? "–"
+        }<br/>`;
+        const a = document.createElement("a");
+        a.href = `/leads/${p.id}`;
+        a.textContent = "Ouvrir la fiche";
+        a.className = "text-sky-700 underline";
+        a.onclick = (ev) => {
+          ev.preventDefault();
+          navigate(`/leads/${p.id}`);
+        };
+        el.appendChild(a);
+        new maplibregl.Popup().setLngLat(e.lngLat).setDOMContent(el).addTo(map);
+        return;
+      }
+      if (!parcel) return;
+      const id = String(parcel.properties.id);
+      const sel = selectedRef.current;
+      if (e.originalEvent.shiftKey) {
+        if (sel.has(id)) {
+          sel.delete(id);
+          setState(id, false);
+        } else {
+          sel.add(id);
+          setState(id, true);
+        }
+      } else {
+        sel.forEach((old) => setState(old, false));
+        sel.clear();
+        sel.add(id);
+        setState(id, true);
+      }
+      setSelected([...sel]);
+      setFocused(id);
+    };
+    const hoverable = ["parcels-fill", "leads-fill", "substations-circle", "leads-cluster"];
+    const enter = () => (map.getCanvas().style.cursor = "pointer");
+    const leave = () => (map.getCanvas().style.cursor = "");
+    map.on("click", onClick);
+    hoverable.forEach((l) => {
+      map.on("mouseenter", l, enter);
+      map.on("mouseleave", l, leave);
+    });
+    return () => {
+      map.off("click", onClick);
+      hoverable.forEach((l) => {
+        map.off("mouseenter", l, enter);
+        map.off("mouseleave", l, leave);
+      });
+    };
+  }, [map, navigate]);
+
+  function clearSelection() {
+    if (map) {
+      selectedRef.current.forEach((id) =>
+        map.setFeatureState({ source: "parcels", sourceLayer: "parcels", id }, { selected: false }),
+      );
+    }
+    selectedRef.current.clear();
+    setSelected([]);
+    setFocused(null);
+  }
+
+  function removeFromSelection(id: string) {
+    map?.setFeatureState({ source: "parcels", sourceLayer: "parcels", id }, { selected: false });
+    selectedRef.current.delete(id);
+    setSelected([...selectedRef.current]);
+    if (focused === id) setFocused(null);
+  }
+
+  return (
+    <div className="relative h-full min-h-[480px] flex-1">
+      <div ref={container} className="absolute inset-0" data-testid="map" aria-label="Carte" role="region" />
+      {!map && (
+        <div className="absolute inset-0 flex items-center justify-center bg-slate-50/60">
+          <Loading label="Chargement de la carte…" />
+        </div>
+      )}
+      <div className="absolute left-3 top-3 z-10 flex items-start gap-2">
+        <SearchBox
+          onPick={(item) => {
+            if (!map) return;
+            const [minx, miny, maxx, maxy] = item.bbox;
+            map.fitBounds(
+              [
+                [minx, miny],
+                [maxx, maxy],
+              ],
+              { padding: 60, maxZoom: item.kind === "parcel" ? 17 : 14, duration: 600 },
+            );
+            if (item.kind === "parcel") {
+              toast("Parcelle " + item.id + " : cliquez-la pour la sélectionner", { icon: "📍" });
+            }
+          }}
+        />
+      </div>
+      <div className="absolute bottom-8 left-3 z-10">
+        <Legend
+          visible={layers}
+          zoom={zoom}
+          onToggle={(key) =>
+            setLayers((ls) => (ls.includes(key) ? ls.filter((l) => l !== key) : [...ls, key]))
+          }
+        />
+      </div>
+      {zoom < 13 && layers.includes("parcels") && (
+        <p className="absolute left-1/2 top-3 z-10 -translate-x-1/2 rounded bg-slate-900/80 px-3 py-1 text-xs text-white">
+          Zoomez (≥ 13) pour voir les parcelles
+        </p>
+      )}
+      <SelectionPanel
+        selected={selected}
+        focused={focused}
+        onFocus={setFocused}
+        onRemove={removeFromSelection}
+        onClear={clearSelection}
+        onCreated={(id) => {
+          clearSelection();
+          navigate(`/leads/${id}`);
+        }}
+      />
+    </div>
+  );
+}

@@ -1,0 +1,119 @@
+// The right panel of the explorer: facts of the clicked parcel, the selection, "Créer un lead".
+import { useState } from "react";
+import toast from "react-hot-toast";
+import { Plus, X } from "lucide-react";
+import { useCreateLead } from "../../api/leads";
+import { useParcel } from "../../api/reference";
+import { Button, Facts, Loading, errorMessage } from "../../components/ui";
+import { num, surface } from "../../lib/format";
+
+function ParcelFacts({ id }: { id: string }) {
+  const { data, isLoading, error } = useParcel(id);
+  if (isLoading) return <Loading label="Parcelle…" />;
+  if (error) return <p className="text-sm text-red-600">{errorMessage(error)}</p>;
+  const p = data?.properties ?? {};
+  const rows: [string, string][] = [
+    ["Parcelle", id],
+    ["Commune", String(p.commune_name ?? p.commune ?? id.slice(0, 5))],
+    ["Section / n°", `${p.section ?? id.slice(8, 10)} ${p.numero ?? Number(id.slice(10))}`],
+    ["Surface mesurée", surface(p.area_m2 as number | undefined)],
+    ["Contenance déclarée", p.contenance ? `${num(p.contenance)} m²` : "—"],
+  ];
+  for (const [k, label] of [
+    ["plu_zone", "Zone PLU"],
+    ["zones", "Zones protégées"],
+    ["lead_ids", "Leads"],
+  ] as const) {
+    const v = p[k];
+    if (v !== undefined && v !== null && !(Array.isArray(v) && v.length === 0))
+      rows.push([label, Array.isArray(v) ? v.map((x) => (typeof x === "object" ? JSON.stringify(x) : x)).join(", ") : typeof v === "object" ? JSON.stringify(v) : String(v)]);
+  }
+  return <Facts rows={rows} />;
+}
+
+/** Selection and lead creation. */
+export default function SelectionPanel({
+  selected,
+  focused,
+  onFocus,
+  onRemove,
+  onClear,
+  onCreated,
+}: {
+  selected: string[];
+  focused: string | null;
+  onFocus: (id: string) => void;
+  onRemove: (id: string) => void;
+  onClear: () => void;
+  onCreated: (leadId: number) => void;
+}) {
+  const create = useCreateLead();
+  const [name, setName] = useState("");
+  if (selected.length === 0) {
+    return (
+      <aside className="absolute right-3 top-24 z-10 w-72 rounded-lg bg-white/95 p-3 text-sm text-slate-600 shadow-lg">
+        <p className="font-medium text-slate-800">Prospection</p>
+        <p className="mt-1">Cliquez une parcelle pour voir ses informations ; Maj + clic pour en sélectionner plusieurs, puis créez un lead.</p>
+      </aside>
+    );
+  }
+  return (
+    <aside
+      className="absolute right-3 top-24 z-10 flex max-h-[calc(100%-8rem)] w-80 flex-col rounded-lg bg-white shadow-lg"
+      aria-label="Sélection"
+      data-testid="selection-panel"
+    >
+      <header className="flex items-center justify-between border-b px-3 py-2">
+        <h2 className="text-sm font-semibold">
+          {selected.length} parcelle{selected.length > 1 ? "s" : ""} sélectionnée{selected.length > 1 ? "s" : ""}
+        </h2>
+        <button type="button" onClick={onClear} aria-label="Vider la sélection" className="rounded p-1 hover:bg-slate-100">
+          <X className="h-4 w-4" />
+        </button>
+      </header>
+      <div className="overflow-y-auto p-3">
+        {focused && <ParcelFacts id={focused} />}
+        <ul className="mt-3 flex flex-wrap gap-1">
+          {selected.map((id) => (
+            <li key={id} className="flex items-center gap-1 rounded bg-amber-50 px-1.5 py-0.5 text-xs text-amber-900">
+              <button type="button" onClick={() => onFocus(id)} className="hover:underline">
+                {id}
+              </button>
+              <button type="button" aria-label={`Retirer ${id}`} onClick={() => onRemove(id)}>
+                <X className="h-3 w-3" />
+              </button>
+            </li>
+          ))}
+        </ul>
+      </div>
+      <form
+        className="space-y-2 border-t p-3"
+        onSubmit={(e) => {
+          e.preventDefault();
+          create.mutate(
+            { parcel_ids: selected, source: "map", name: name.trim() || undefined },
+            {
+              onSuccess: (lead) => {
+                toast.success(`Lead ${lead.internal_name} créé`);
+                setName("");
+                onCreated(lead.id);
+              },
+              onError: (err) => toast.error(`Création refusée : ${errorMessage(err)}`),
+            },
+          );
+        }}
+      >
+        <input
+          value={name}
+          onChange={(e) => setName(e.target.value)}
+          placeholder="Nom du site (facultatif)"
+          aria-label="Nom du site"
+          className="w-full rounded-md border border-slate-300 px-2 py-1.5 text-sm"
+        />
+        <Button type="submit" busy={create.isPending} className="w-full">
+          <Plus className="h-4 w-4" aria-hidden /> Créer un lead
+        </Button>
+      </form>
+    </aside>
+  );
+}

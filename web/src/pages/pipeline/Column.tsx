@@ -1,0 +1,65 @@
+// One Kanban column: a drop target with its count and cards.
+import { useState } from "react";
+import type { BoardCard, LeadStatus } from "../../api/types";
+import { STATUS_COLOR, STATUS_LABEL } from "../../lib/status";
+import LeadCard from "./LeadCard";
+
+export const DRAG_TYPE = "application/x-lfs-lead";
+
+/** A column of the board. */
+export default function Column({
+  status,
+  cards,
+  total,
+  statuses,
+  onMove,
+}: {
+  status: LeadStatus;
+  cards: BoardCard[];
+  total: number;
+  statuses: LeadStatus[];
+  onMove: (card: BoardCard, to: LeadStatus) => void;
+}) {
+  const [over, setOver] = useState(false);
+  return (
+    <section
+      aria-label={STATUS_LABEL[status]}
+      data-column={status}
+      onDragOver={(e) => {
+        if (e.dataTransfer.types.includes(DRAG_TYPE)) {
+          e.preventDefault();
+          setOver(true);
+        }
+      }}
+      onDragLeave={() => setOver(false)}
+      onDrop={(e) => {
+        e.preventDefault();
+        setOver(false);
+        const raw = e.dataTransfer.getData(DRAG_TYPE);
+        if (raw) onMove(JSON.parse(raw) as BoardCard, status);
+      }}
+      className={`flex w-64 shrink-0 flex-col rounded-lg border bg-slate-100 ${
+        over ? "border-sky-400 ring-2 ring-sky-200" : "border-slate-200"
+      }`}
+    >
+      <header className="flex items-center justify-between border-b border-slate-200 px-3 py-2">
+        <span className="flex items-center gap-2 text-sm font-semibold">
+          <span className="h-2.5 w-2.5 rounded-full" style={{ backgroundColor: STATUS_COLOR[status] }} />
+          {STATUS_LABEL[status]}
+        </span>
+        <span className="rounded-full bg-white px-2 text-xs font-medium text-slate-600" data-testid={`count-${status}`}>
+          {total}
+        </span>
+      </header>
+      <ul className="flex-1 space-y-2 overflow-y-auto p-2">
+        {cards.length === 0 && <li className="p-3 text-center text-xs text-slate-400">Aucun lead</li>}
+        {cards.map((card) => (
+          <LeadCard key={card.id} lead={card} statuses={statuses} onMove={onMove} />
+        ))}
+        {total > cards.length && (
+          <li className="text-center text-xs text-slate-500">+ {total - cards.length} autres</li>
+        )}
+      </ul>
+    </section>
+  );
+}

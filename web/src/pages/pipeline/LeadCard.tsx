@@ -1,0 +1,68 @@
+// A Kanban card: drag it, or use its menu from the keyboard to move it.
+import { Link } from "react-router-dom";
+import { MapPin, User } from "lucide-react";
+import type { BoardCard, LeadStatus } from "../../api/types";
+import { ScoreBadge } from "../../components/ui";
+import { age, surface } from "../../lib/format";
+import { STATUS_LABEL } from "../../lib/status";
+import { DRAG_TYPE } from "./Column";
+
+/** One lead on the board. */
+export default function LeadCard({
+  lead,
+  statuses,
+  onMove,
+}: {
+  lead: BoardCard;
+  statuses: LeadStatus[];
+  onMove: (lead: BoardCard, to: LeadStatus) => void;
+}) {
+  return (
+    <li
+      draggable
+      data-lead-id={lead.id}
+      onDragStart={(e) => {
+        e.dataTransfer.setData(DRAG_TYPE, JSON.stringify(lead));
+        e.dataTransfer.effectAllowed = "move";
+      }}
+      className="cursor-grab rounded-md border border-slate-200 bg-white p-2.5 text-sm shadow-sm hover:border-slate-300 active:cursor-grabbing"
+    >
+      <div className="flex items-start justify-between gap-2">
+        <Link to={`/leads/${lead.id}`} className="font-medium text-slate-900 hover:underline focus:outline-none focus-visible:ring-2 focus-visible:ring-brand-400">
+          {lead.name || lead.internal_name}
+        </Link>
+        <ScoreBadge score={lead.quality_score} />
+      </div>
+      <p className="mt-1 flex items-center gap-1 text-xs text-slate-500">
+        <MapPin className="h-3 w-3" aria-hidden />
+        {lead.commune_name ?? lead.commune_insee ?? "Commune inconnue"}
+        {lead.department ? ` (${lead.department})` : ""}
+      </p>
+      <div className="mt-1.5 flex items-center justify-between text-xs text-slate-600">
+        <span>{surface(lead.area_m2)}</span>
+        <span title="Depuis le dernier changement de statut">{age(lead.status_changed_at)}</span>
+      </div>
+      <div className="mt-1.5 flex items-center justify-between gap-2">
+        <span className="flex min-w-0 items-center gap-1 truncate text-xs text-slate-500">
+          <User className="h-3 w-3 shrink-0" aria-hidden />
+          <span className="truncate">{lead.assignee_name ?? "Non assigné"}</span>
+        </span>
+        <select
+          aria-label={`Déplacer ${lead.name || lead.internal_name}`}
+          value=""
+          onChange={(e) => e.target.value && onMove(lead, e.target.value as LeadStatus)}
+          className="max-w-[6.5rem] rounded border border-slate-200 bg-slate-50 px-1 py-0.5 text-xs text-slate-600"
+        >
+          <option value="">Déplacer…</option>
+          {statuses
+            .filter((s) => s !== lead.status)
+            .map((s) => (
+              <option key={s} value={s}>
+                {STATUS_LABEL[s]}
+              </option>
+            ))}
+        </select>
+      </div>
+    </li>
+  );
+}

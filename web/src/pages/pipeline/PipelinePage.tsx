@@ -1,0 +1,168 @@
+// Pipeline Kanban: one column per status, drag a card to transition it; the server decides.
+import { useMemo, useState } from "react";
+import { useSearchParams } from "react-router-dom";
+import toast from "react-hot-toast";
+import { useAuth } from "../../api/auth";
+import { usePipelineBoard, useTransition } from "../../api/leads";
+import { useUsers } from "../../api/reference";
+import type { BoardCard, LeadStatus, Role } from "../../api/types";
+import ReasonDialog from "../../components/ReasonDialog";
+import { ErrorState, Loading, PageHeader, errorMessage } from "../../components/ui";
+import { STATUS_LABEL, boardStatuses } from "../../lib/status";
+import Column from "./Column";
+
+/** The Kanban board. */
+export default function PipelinePage() {
+  const { user, hasRole } = useAuth();
+  const [params, setParams] = useSearchParams();
+  const showArchived = params.get("archived") === "1";
+  const statuses = boardStatuses(user?.role as Role).filter((s) => showArchived || s !== "ARCHIVED");
+  const isStaff = hasRole("ADMIN", "MANAGER");
+  const users = useUsers({}, isStaff);
+  const transition = useTransition();
+  // Cards moved but not yet confirmed by the server: shown in their new column meanwhile.
+  const [pending, setPending] = useState<Record<number, LeadStatus>>({});
+  const [asking, setAsking] = useState<{ card: BoardCard; to: LeadStatus } | null>(null);
+
+  const filters = {
+    assignee_id: params.get("assignee") ?? undefined,
+    department: params.get("department") ?? undefined,
+    score_min: params.get("score_min") ?? undefined,
+    q: params.get("q") ?? undefined,
+  };
+  const board = usePipelineBoard(statuses, filters);
+
+  const columns = useMemo(() => {
+    const data = board.data ?? [];
+    const moved = new Map<LeadStatus, BoardCard[]>();
+    const cols = data.map((col) => ({
+      ...col,
+      cards: col.cards.filter((c) => {
+        const to = pending[c.id];
+        if (to && to !== col.status) {
+          moved.set(to, [...(moved.get(to) ?? []), { ...c, status: to }]);
+          return false;
+        }
+        return true;
+      }),
+    }));
+    return cols.map((col) => ({ ...col, cards: [...(moved.get(col.status) ?? []), ...col.cards] }));
+  }, [board.data, pending]);
+
+  function move(card: BoardCard, to: LeadStatus, reason?: string) {
+    if (card.status === to) return;
+    if (to === "REJECTED" && !reason) {
+      setAsking({ card, to });
+      return;
+    }
+    const label = card.name || card.internal_name;
+    setPending((p) => ({ ...p, [card.id]: to }));
+    transition.mutate(
+      { id: card.id, status: to, reason },
+      {
+        onSuccess: () => toast.success(`${label} → ${STATUS_LABEL[to]}`),
+        // Refused: the card snaps back to its column and the server's reason is shown.
+        onError: (err) => toast.error(`Déplacement refusé : ${errorMessage(err)}`, { id: `refused-${card.id}` }),
+        onSettled: () =>
+          setPending((p) => {
+            const next = { ...p };
+            delete next[card.id];
+            return next;
+          }),
+      },
+    );
+  }
+
+  function setFilter(key: string, value: string) {
+    const next = new URLSearchParams(params);
+    if (value) next.set(key, value);
+    else next.delete(key);
+    setParams(next, { replace: true });
+  }
+
+  return (
+    <div className="flex h-full flex-col">
+      <PageHeader title="Pipeline">
+        <input
+          type="search"
+          placeholder="Rechercher…"
+          aria-label="Rechercher un lead"
+          defaultValue={filters.q ?? ""}
+          onChange={(e) => setFilter("q", e.target.value)}
+          className="w-44 rounded-md border border-slate-300 px-2 py-1 text-sm"
+        />
+        {isStaff && (
+          <select
+            aria-label="Filtrer par responsable"
+            value={params.get("assignee") ?? ""}
+            onChange={(e) => setFilter("assignee", e.target.value)}
+            className="rounded-md border border-slate-300 px-2 py-1 text-sm"
+          >
+            <option value="">Tous les responsables</option>
+            {users.data?.items.map((u) => (
+              <option key={u.id} value={u.id}>
+                {u.full_name || u.email}
+              </option>
+            ))}
+          </select>
+        )}
+        <input
+          aria-label="Département"
+          placeholder="Dépt."
+          maxLength={3}
+          defaultValue={filters.department ?? ""}
+          onChange={(e) => {
+            const v = e.target.value.trim().toUpperCase();
+            if (v === "" || /^(\d{2}|2A|2B|97\d)$/.test(v)) setFilter("department", v);
+          }}
+          className="w-20 rounded-md border border-slate-300 px-2 py-1 text-sm"
+        />
+        <select
+          aria-label="Score minimum"
+          value={params.get("score_min") ?? ""}
+          onChange={(e) => setFilter("score_min", e.target.value)}
+          className="rounded-md border border-slate-300 px-2 py-1 text-sm"
+        >
+          <option value="">Tous les scores</option>
+          <option value="40">Score ≥ 40</option>
+          <option value="60">Score ≥ 60</option>
+          <option value="80">Score ≥ 80</option>
+        </select>
+        {user?.role !== "COMMERCIAL" && (
+          <label className="flex items-center gap-1 text-sm text-slate-600">
+            <input type="checkbox" checked={showArchived} onChange={(e) => setFilter("archived", e.target.checked ? "1" : "")} />
+            Archivés
+          </label>
+        )}
+      </PageHeader>
+      {board.error ? (
+        <ErrorState error={board.error} retry={() => board.refetch()} />
+      ) : board.isLoading ? (
+        <Loading />
+      ) : (
+        <div className="flex flex-1 gap-3 overflow-x-auto p-4" data-testid="kanban" aria-busy={board.isFetching}>
+          {columns.map((col) => (
+            <Column
+              key={col.status}
+              status={col.status}
+              cards={col.cards}
+              total={col.count}
+              statuses={statuses}
+              onMove={move}
+            />
+          ))}
+        </div>
+      )}
+      {asking && (
+        <ReasonDialog
+          title={`Rejeter « ${asking.card.name || asking.card.internal_name} »`}
+          onCancel={() => setAsking(null)}
+          onConfirm={(reason) => {
+            move(asking.card, asking.to, reason);
+            setAsking(null);
+          }}
+        />
+      )}
+    </div>
+  );
+}
