@@ -14,7 +14,10 @@ from api.errors import install_error_handlers
 from api.ratelimit import RateLimitMiddleware
 from api.routers import analytics as analytics_router
 from api.routers import auth, health, users
+from api.routers import enrichment as enrichment_router
 from api.routers import comments as comments_router
+from api.routers import documents as documents_router
+from api.routers import lead_reports as lead_reports_router
 from api.routers import exports as exports_router
 from api.routers import leads as leads_router
 from api.routers import ogc as ogc_router
@@ -60,6 +63,7 @@ def api_router() -> APIRouter:
     router.include_router(health.router)
     router.include_router(auth.router)
     router.include_router(users.router)
+    router.include_router(enrichment_router.router)
     # Exports first: /leads/export.csv must not be taken for /leads/{lead_id}.
     router.include_router(exports_router.router)
     router.include_router(leads_router.router)
@@ -67,6 +71,8 @@ def api_router() -> APIRouter:
     router.include_router(pipeline_router.router)
     router.include_router(analytics_router.router)
     router.include_router(tile_token_router.router)
+    router.include_router(documents_router.router)
+    router.include_router(lead_reports_router.router)
     return router
 
 

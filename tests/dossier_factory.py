@@ -1,0 +1,344 @@
+"""Test data for documents and dossiers: a real site of 20 cadastral parcels (Terres de Bord, Eure),
+reference zones and postes around it, and lead_* rows filled as the enrichment engine does.
+
+Also used by bench/bench_pdf.py. Geometries are real (Etalab cadastre, shared/data); the zones and
+postes are placed by hand around the site so that every map element has something to show.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from geoalchemy2.shape import from_shape
+from pyproj import Geod
+from shapely.geometry import MultiPolygon, Point, Polygon, shape
+from shapely.ops import unary_union
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from geo.crypto import FieldCipher
+from geo.models import (
+    AgreementStatus,
+    EnvZone,
+    EnvZoneType,
+    Lead,
+    LeadEconomic,
+    LeadFoncier,
+    LeadNetwork,
+    LeadRegulatory,
+    LeadSourcing,
+    LeadStatus,
+    LeadTechnical,
+    Parcel,
+    Substation,
+    Verdict,
+)
+
+SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+PARCELS_FILE = SHARED / "cadastre-27412" / "parcelles.geojson"
+PVGIS_FILE = SHARED / "pvgis" / "grid-connected-and-tracking-pv-systems.json"
+GEOD = Geod(ellps="WGS84")
+
+OWNERS = [
+    {
+        "name": "Jeanne Lefebvre-Morin",
+        "type": "private",
+        "address": "12 rue des Tilleuls, 27400 Louviers",
+        "contact": "jeanne.lefebvre@example.fr",
+    },
+    {
+        "name": "GFA du Val d'Eure",
+        "type": "company",
+        "address": "3 chemin du Moulin, 27340 Pont-de-l'Arche",
+        "contact": "+33 2 32 00 00 00",
+    },
+]
+SPECIFIC_YIELD = 1_045.0  # kWh/kWc/yr, Normandy (DOMAIN.md: 950–1,050 in the north)
+
+
+def geodesic_area(geom: Any) -> float:
+    """Area in m² on the WGS84 ellipsoid (what PostGIS geography computes)."""
+    return abs(GEOD.geometry_area_perimeter(geom)[0])
+
+
+def pick_parcels(n: int = 20) -> list[dict[str, Any]]:
+    """``n`` neighbouring parcels of section ZA (largest open-field section)."""
+    feats = json.loads(PARCELS_FILE.read_text())["features"]
+    za = [f for f in feats if f["properties"]["section"] == "ZA"]
+    za.sort(key=lambda f: f["properties"]["id"])
+    seed = shape(za[len(za) // 2]["geometry"]).centroid
+    za.sort(key=lambda f: shape(f["geometry"]).centroid.distance(seed))
+    return sorted(za[:n], key=lambda f: f["properties"]["id"])
+
+
+def _mp(g: Any) -> MultiPolygon:
+    return g if isinstance(g, MultiPolygon) else MultiPolygon([g])
+
+
+def _offset(p: Point, dx_m: float, dy_m: float) -> Point:
+    k = 111_320.0
+    return Point(p.x + dx_m / (k * math.cos(math.radians(p.y))), p.y + dy_m / k)
+
+
+def _box(c: Point, w_m: float, h_m: float) -> Polygon:
+    a, b = _offset(c, -w_m / 2, -h_m / 2), _offset(c, w_m / 2, h_m / 2)
+    return Polygon([(a.x, a.y), (b.x, a.y), (b.x, b.y), (a.x, b.y)])
+
+
+async def seed_reference(session: AsyncSession, feats: list[dict[str, Any]]) -> dict[str, Any]:
+    """Parcels, two protected zones and three postes around the site (idempotent)."""
+    for f in feats:
+        pid = f["properties"]["id"]
+        if await session.get(Parcel, pid) is None:
+            g = shape(f["geometry"])
+            session.add(
+                Parcel(
+                    id=pid,
+                    commune=pid[:5],
+                    prefixe=pid[5:8],
+                    section=pid[8:10],
+                    numero=pid[10:14],
+                    contenance=round(geodesic_area(g)),
+                    geom=from_shape(_mp(g), srid=4326),
+                )
+            )
+    site = unary_union([shape(f["geometry"]) for f in feats])
+    c = site.centroid
+    zones = {
+        "znieff2": (
+            EnvZoneType.ZNIEFF2,
+            "230031044",
+            "Vallée de l'Eure de Louviers à Pont-de-l'Arche",
+            _box(_offset(c, 350, 0), 900, 2600),
+        ),
+        "zps": (
+            EnvZoneType.NATURA2000_ZPS,
+            "FR2312003",
+            "Terrasses alluviales de la Seine",
+            _box(_offset(c, -2600, 1800), 1800, 1400),
+        ),
+    }
+    out: dict[str, Any] = {"site": site, "zones": {}, "postes": {}}
+    for key, (ztype, code, name, poly) in zones.items():
+        z = await session.scalar(select(EnvZone).where(EnvZone.code == code))
+        if z is None:
+            z = EnvZone(zone_type=ztype, code=code, name=name, geom=from_shape(_mp(poly), 4326))
+            session.add(z)
+            await session.flush()
+        out["zones"][key] = (z, poly)
+    postes = [
+        ("27-PDA", "Pont-de-l'Arche", 3_100, -1_400, "90/20", 18.4),
+        ("27-LVR", "Louviers", -5_200, -4_300, "90/20", 4.0),
+        ("27-VDR", "Val-de-Reuil", 6_500, 5_200, "225/20", 31.0),
+    ]
+    for code, name, dx, dy, kv, cap in postes:
+        s = await session.scalar(select(Substation).where(Substation.code == code))
+        if s is None:
+            s = Substation(
+                code=code,
+                name=name,
+                operator="Enedis",
+                voltage_kv=kv,
+                geom=from_shape(_offset(c, dx, dy), 4326),
+                s3renr_region="Normandie",
+                capacity_reserved_mw=cap + 6,
+                capacity_allocated_mw=6,
+                capacity_available_mw=cap,
+                quote_part_eur_kw=40.68,
+            )
+            session.add(s)
+            await session.flush()
+        out["postes"][code] = s
+    return out
+
+
+def monthly_pvgis() -> list[dict[str, Any]]:
+    """PVGIS monthly entries (per kWp), rescaled to the Normandy yield."""
+    d = json.loads(PVGIS_FILE.read_text())
+    rows = d["outputs"]["monthly"]["fixed"]
+    k = SPECIFIC_YIELD / d["outputs"]["totals"]["fixed"]["E_y"]
+    return [{**r, "E_m": round(r["E_m"] * k, 2), "E_d": round(r["E_d"] * k, 3)} for r in rows]
+
+
+async def seed_site(
+    session: AsyncSession,
+    cipher: FieldCipher,
+    *,
+    enriched: bool = True,
+    status: LeadStatus = LeadStatus.CLIENT_READY,
+    assignee_id: int | None = None,
+    n_parcels: int = 20,
+    name: str = "Terres de Bord — Les Longs Champs",
+    owners: list[dict[str, Any]] | None = None,
+) -> int:
+    """Create a lead on real parcels; with ``enriched`` fill every lead_* table."""
+    feats = pick_parcels(n_parcels)
+    ref = await seed_reference(session, feats)
+    site = ref["site"]
+    lead = Lead(
+        internal_name=f"LFS-27412-{uuid.uuid4().hex[:6].upper()}",
+        name=name,
+        status=status,
+        assignee_id=assignee_id,
+        commune_insee="27412",
+        commune_name="Terres de Bord",
+        department="27",
+        geom=from_shape(_mp(site), 4326),
+        is_public=False,
+    )
+    session.add(lead)
+    await session.flush()
+    ids = [f["properties"]["id"] for f in feats]
+    session.add(LeadSourcing(lead_id=lead.id, parcel_ids=ids, source_notes="Repéré sur carte"))
+    if not enriched:
+        await session.commit()
+        return lead.id
+    area = geodesic_area(site)
+    znieff, zpoly = ref["zones"]["znieff2"]
+    overlap = geodesic_area(site.intersection(zpoly))
+    usable = area - overlap * 0.5
+    mwc = round(usable / 10_000 / 1.5, 2)
+    prod = round(mwc * SPECIFIC_YIELD, 0)
+    chosen = ref["postes"]["27-PDA"]
+    now = datetime.now(UTC)
+    session.add(
+        LeadTechnical(
+            lead_id=lead.id,
+            surface_m2=area,
+            usable_surface_m2=usable,
+            slope_pct=1.8,
+            irradiation_kwh_m2=1_262.0,
+            specific_yield_kwh_kwc=SPECIFIC_YIELD,
+            installable_mwc=mwc,
+            annual_production_mwh=prod,
+            optimal_tilt_deg=37.0,
+            monthly=monthly_pvgis(),
+            pvgis_inputs={"peakpower": 1, "loss": 14, "optimalangles": 1},
+            source="pvgis",
+            radiation_database="PVGIS-SARAH3",
+            computed_at=now,
+        )
+    )
+    session.add(
+        LeadRegulatory(
+            lead_id=lead.id,
+            zones=[
+                {
+                    "zone_type": "znieff2",
+                    "code": znieff.code,
+                    "name": znieff.name,
+                    "overlap_m2": round(overlap),
+                    "overlap_pct": round(100 * overlap / area, 1),
+                }
+            ],
+            nearby_zones=[
+                {
+                    "zone_type": "natura2000_zps",
+                    "code": "FR2312003",
+                    "name": "Terrasses alluviales de la Seine",
+                    "distance_m": 1_650,
+                }
+            ],
+            plu_zone_type="A",
+            plu_label="Apv",
+            constraints=[{"label": "Secteur Apv dédié au photovoltaïque (PLU)"}],
+            verdict=Verdict.PENALTY,
+            reasons=["ZNIEFF type II recoupant le site (pénalité modérée)"],
+            computed_at=now,
+        )
+    )
+    conn_cost = round(3_380 / 1000 * 150_000 + mwc * 1000 * 40.68)
+    session.add(
+        LeadNetwork(
+            lead_id=lead.id,
+            nearest=[
+                {
+                    "substation_id": s.id,
+                    "code": s.code,
+                    "name": s.name,
+                    "voltage_kv": s.voltage_kv,
+                    "distance_m": d,
+                    "capacity_available_mw": s.capacity_available_mw,
+                    "quote_part_eur_kw": 40.68,
+                    "s3renr_region": "Normandie",
+                }
+                for s, d in (
+                    (chosen, 3_380),
+                    (ref["postes"]["27-LVR"], 6_740),
+                    (ref["postes"]["27-VDR"], 8_320),
+                )
+            ],
+            chosen_substation_id=chosen.id,
+            distance_m=3_380,
+            capacity_available_mw=18.4,
+            capacity_ok=True,
+            quote_part_eur_kw=40.68,
+            connection_cost_eur=conn_cost,
+            connection_voltage="HTA",
+            computed_at=now,
+        )
+    )
+    owners = OWNERS if owners is None else owners
+    session.add(
+        LeadFoncier(
+            lead_id=lead.id,
+            parcels=[{"id": i, "section": i[8:10], "numero": i[10:]} for i in ids],
+            owners_encrypted=cipher.encrypt_json(owners),
+            owner_count=len(owners),
+            agreement_status=AgreementStatus.CONTACTED,
+        )
+    )
+    capex = mwc * 700_000
+    revenue = prod * 79
+    opex = mwc * 17_500 + prod * 6
+    rent = usable / 10_000 * 3_000
+    session.add(
+        LeadEconomic(
+            lead_id=lead.id,
+            capex_eur=capex,
+            opex_eur_yr=opex,
+            connection_cost_eur=conn_cost,
+            annual_revenue_eur=revenue,
+            land_rent_eur_yr=rent,
+            simple_payback_years=(capex + conn_cost) / (revenue - opex - rent),
+            lcoe_eur_mwh=61.4,
+            tariff_eur_mwh=79.0,
+            assumptions={
+                "ha_per_mwc": 1.5,
+                "capex_eur_per_mwc": 700_000,
+                "opex_eur_per_mwc_yr": 17_500,
+                "ifer_eur_per_mwh": 6.0,
+                "land_rent_eur_per_ha_yr": 3_000,
+                "tariff_eur_per_mwh": 79.0,
+                "degradation_pct_yr": 0.4,
+                "lifetime_years": 30,
+            },
+            computed_at=now,
+        )
+    )
+    lead.quality_score = 71.5
+    lead.completeness = 0.95
+    lead.enriched_at = now
+    lead.enrichment_stale = False
+    lead.score_breakdown = {
+        "criteria": {
+            "grid": {
+                "weight": 30,
+                "score": 0.78,
+                "reason": "Poste de Pont-de-l'Arche à 3,4 km, 18,4 MW disponibles",
+            },
+            "surface": {"weight": 20, "score": 0.9, "reason": f"{area / 10_000:.1f} ha"},
+            "sun": {"weight": 15, "score": 0.45, "reason": "1 045 kWh/kWc/an (nord)"},
+            "environment": {"weight": 20, "score": 0.65, "reason": "ZNIEFF II recoupant le site"},
+            "urbanism": {"weight": 10, "score": 0.8, "reason": "Secteur Apv"},
+            "owners": {"weight": 5, "score": 0.8, "reason": "2 propriétaires"},
+        },
+        "total": 71.5,
+    }
+    await session.commit()
+    return lead.id

@@ -1,0 +1,260 @@
+"""The PDF dossier: content (pypdf text), page count, annexes, owners absent for buyers, the
+summary source, a never-enriched lead, and the Excel workbook of a lead."""
+
+from __future__ import annotations
+
+import io
+import re
+import subprocess
+import zipfile
+from pathlib import Path
+
+import pytest
+from openpyxl import load_workbook
+from pypdf import PdfReader
+from reportlab.lib.pagesizes import A4
+from reportlab.pdfgen.canvas import Canvas
+
+from geo.models import LeadStatus, Role
+from tests.conftest import assert_problem
+from tests.dossier_factory import OWNERS, geodesic_area, pick_parcels, seed_site
+
+ARTIFACTS = Path("/tmp/lfs-dossier")
+
+
+def pdf_text(data: bytes) -> str:
+    reader = PdfReader(io.BytesIO(data))
+    text = "\n".join(p.extract_text() or "" for p in reader.pages)
+    return re.sub(r"[\s\u00a0]+", " ", text)
+
+
+def fr(v: float, digits: int = 0) -> str:
+    """French formatting computed independently of reports.fmt (space thousands, comma)."""
+    s = f"{v:,.{digits}f}".replace(",", " ").replace(".", ",")
+    return s
+
+
+def small_pdf(pages: int, label: str) -> bytes:
+    buf = io.BytesIO()
+    c = Canvas(buf, pagesize=A4)
+    for i in range(pages):
+        c.drawString(100, 700, f"{label} page {i + 1}")
+        c.showPage()
+    c.save()
+    return buf.getvalue()
+
+
+def png_bytes() -> bytes:
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (320, 200), (46, 139, 87)).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+async def upload(client, headers, lead_id, name, data, category="other"):
+    r = await client.post(
+        f"/api/leads/{lead_id}/documents",
+        headers=headers,
+        files={"file": (name, data)},
+        data={"category": category},
+    )
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+@pytest.fixture(scope="module")
+async def manager(make_user):
+    return await make_user(Role.MANAGER)
+
+
+@pytest.fixture(scope="module")
+async def mgr_headers(auth_headers, manager):
+    return await auth_headers(user=manager)
+
+
+@pytest.fixture(scope="module")
+async def site_id(state, manager):
+    async with state.sessions() as s:
+        return await seed_site(s, state.cipher, status=LeadStatus.CLIENT_READY)
+
+
+async def generate(client, headers, lead_id, **params):
+    r = await client.post(f"/api/leads/{lead_id}/generate-pdf", headers=headers, params=params)
+    assert r.status_code == 201, r.text
+    body = r.json()
+    pdf = await client.get(body["download_url"], headers=headers)
+    assert pdf.status_code == 200
+    assert pdf.headers["content-type"] == "application/pdf"
+    return body, pdf.content
+
+
+async def test_dossier_content_and_annexes(client, mgr_headers, site_id):
+    await upload(
+        client,
+        mgr_headers,
+        site_id,
+        "etude-raccordement.pdf",
+        small_pdf(2, "ANNEXE-UN"),
+        "grid_study",
+    )
+    await upload(
+        client, mgr_headers, site_id, "extrait-plu.pdf", small_pdf(1, "ANNEXE-DEUX"), "plu_extract"
+    )
+    await upload(client, mgr_headers, site_id, "photo-site.png", png_bytes(), "photo")
+    # Passes the magic-byte check but is broken: skipped with a note, not a crash.
+    await upload(
+        client,
+        mgr_headers,
+        site_id,
+        "promesse-corrompue.pdf",
+        b"%PDF-1.4\n1 0 obj <</Type /Catalog>> garbage\n",
+        "signed_promise",
+    )
+    body, data = await generate(client, mgr_headers, site_id)
+    assert body["summary_source"] == "template"
+    assert body["audience"] == "internal"
+    assert any("promesse-corrompue.pdf" in n for n in body["notes"])
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "internal.pdf").write_bytes(data)
+    reader = PdfReader(io.BytesIO(data))
+    assert len(reader.pages) == body["pages"]
+    # The two PDF annexes are the last three pages, in upload order.
+    tail = [reader.pages[i].extract_text() for i in range(-3, 0)]
+    assert "ANNEXE-UN page 1" in tail[0] and "ANNEXE-UN page 2" in tail[1]
+    assert "ANNEXE-DEUX page 1" in tail[2]
+    text = pdf_text(data)
+    for title in (
+        "1. Synthèse",
+        "2. Cartographie",
+        "3. Production et économie",
+        "4. Données détaillées",
+        "5. Annexes",
+        "Parcelles",
+        "Propriétaires",
+        "Contraintes réglementaires",
+        "Raccordement au réseau",
+        "Hypothèses utilisées",
+    ):
+        assert title in text, title
+    assert "Terres de Bord — Les Longs Champs" in text
+    # The surface on the cover: 20 real parcels, area on the ellipsoid computed by pyproj.
+    feats = pick_parcels(20)
+    from shapely.geometry import shape
+    from shapely.ops import unary_union
+
+    area_ha = geodesic_area(unary_union([shape(f["geometry"]) for f in feats])) / 10_000
+    assert fr(area_ha, 1) in text
+    for f in feats:
+        assert f["properties"]["id"] in text
+    assert "Pont-de-l'Arche" in text and "ZNIEFF type II" in text
+    assert "promesse-corrompue.pdf" in text and "ignorée" in text
+    assert "photo-site.png" in text
+    # Owners are in the internal version.
+    assert OWNERS[0]["name"] in text and OWNERS[0]["contact"] in text
+    assert "Données manquantes" not in text
+    # Render the synthesis page to PNG for a human look.
+    subprocess.run(
+        [
+            "pdftoppm",
+            "-png",
+            "-r",
+            "60",
+            "-f",
+            "1",
+            "-l",
+            "4",
+            str(ARTIFACTS / "internal.pdf"),
+            str(ARTIFACTS / "page"),
+        ],
+        check=True,
+    )
+
+
+async def test_commercial_version_has_no_owner_data(client, auth_headers, site_id):
+    headers = await auth_headers(Role.COMMERCIAL)
+    body, data = await generate(client, headers, site_id, audience="internal")
+    assert body["audience"] == "commercial"  # forced for buyers
+    text = pdf_text(data)
+    raw = data.decode("latin-1")
+    for o in OWNERS:
+        for part in (o["name"], o["contact"], o["address"].split(",")[0]):
+            assert part not in text
+            assert part not in raw
+    assert "omises" in text
+
+
+async def test_manager_can_ask_for_the_commercial_version(client, mgr_headers, site_id):
+    body, data = await generate(client, mgr_headers, site_id, audience="commercial")
+    assert body["audience"] == "commercial"
+    assert OWNERS[1]["name"] not in pdf_text(data)
+    listed = await client.get(
+        f"/api/leads/{site_id}/documents", headers=mgr_headers, params={"category": "dossier"}
+    )
+    assert body["document_id"] in [d["id"] for d in listed.json()["items"]]
+
+
+async def test_never_enriched_lead_says_what_is_missing(client, state, mgr_headers):
+    async with state.sessions() as s:
+        lead_id = await seed_site(
+            s, state.cipher, enriched=False, n_parcels=3, name="Site brut non enrichi"
+        )
+    body, data = await generate(client, mgr_headers, lead_id)
+    text = pdf_text(data)
+    assert "Site brut non enrichi" in text
+    assert "Données manquantes" in text
+    assert "production solaire (PVGIS) non calculée" in text
+    assert "Score non calculé" in text
+    assert "Analyse économique non réalisée" in text
+    # No made-up zeros for the headline figures: "n.d." instead.
+    assert "n.d." in text
+    assert not re.search(r"\b0 MWh/an\b", text)
+    assert any("PVGIS" in n for n in body["notes"])
+
+
+async def test_invisible_lead_is_404(client, auth_headers, state):
+    async with state.sessions() as s:
+        lead_id = await seed_site(
+            s, state.cipher, enriched=False, n_parcels=2, status=LeadStatus.NEW
+        )
+    ops = await auth_headers(Role.OPS)
+    assert_problem(await client.post(f"/api/leads/{lead_id}/generate-pdf", headers=ops), 404)
+    assert_problem(await client.get(f"/api/leads/{lead_id}/export.xlsx", headers=ops), 404)
+
+
+async def test_lead_workbook(client, mgr_headers, auth_headers, site_id):
+    r = await client.get(f"/api/leads/{site_id}/export.xlsx", headers=mgr_headers)
+    assert r.status_code == 200
+    assert "attachment" in r.headers["content-disposition"]
+    assert zipfile.is_zipfile(io.BytesIO(r.content))
+    wb = load_workbook(io.BytesIO(r.content), read_only=True)
+    for sheet in (
+        "Lead",
+        "Technique",
+        "Production mensuelle",
+        "Réglementaire",
+        "Zones protégées",
+        "Réseau",
+        "Postes sources",
+        "Foncier",
+        "Parcelles",
+        "Propriétaires",
+        "Économie",
+        "Hypothèses",
+        "Score",
+        "Documents",
+        "Activité",
+    ):
+        assert sheet in wb.sheetnames, sheet
+    parcels = list(wb["Parcelles"].iter_rows(values_only=True))
+    assert len(parcels) == 1 + 20
+    owners = [r[0] for r in wb["Propriétaires"].iter_rows(min_row=2, values_only=True)]
+    assert owners == [o["name"] for o in OWNERS]
+    monthly = [r[1] for r in wb["Production mensuelle"].iter_rows(min_row=2, values_only=True)]
+    tech = dict(wb["Technique"].iter_rows(min_row=2, values_only=True))
+    assert sum(monthly) == pytest.approx(tech["annual_production_mwh"], rel=0.02)
+    buyer = await auth_headers(Role.COMMERCIAL)
+    r = await client.get(f"/api/leads/{site_id}/export.xlsx", headers=buyer)
+    wb = load_workbook(io.BytesIO(r.content), read_only=True)
+    assert "Propriétaires" not in wb.sheetnames
+    assert OWNERS[0]["name"].encode() not in r.content
