@@ -1,0 +1,218 @@
+"""Pipeline over HTTP: moves per role, refusals listing allowed moves, concurrency, Kanban."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import psycopg
+import pytest
+
+from geo.models import Role
+from tests.conftest import assert_problem, login
+from tests.lead_fixtures import sync_url
+
+
+def _square(lon: float, lat: float, d: float = 0.002) -> dict:
+    ring = [[lon, lat], [lon + d, lat], [lon + d, lat + d], [lon, lat + d], [lon, lat]]
+    return {"type": "Polygon", "coordinates": [ring]}
+
+
+@pytest.fixture(scope="module")
+async def people(make_user, auth_headers):  # noqa: ANN001, ANN201
+    users = {r: await make_user(r) for r in (Role.ADMIN, Role.MANAGER, Role.OPS, Role.COMMERCIAL)}
+    users["ops2"] = await make_user(Role.OPS)
+    return {k: (u, await auth_headers(user=u)) for k, u in users.items()}
+
+
+_n = iter(range(10_000))
+
+
+async def new_lead(client, people) -> dict:  # noqa: ANN001
+    i = next(_n)
+    r = await client.post(
+        "/api/leads",
+        json={
+            "geometry": _square(4.5 + 0.003 * (i % 50), 45.5 + 0.003 * (i // 50)),
+            "commune_insee": "69114",
+            "name": f"L{i}",
+        },
+        headers=people[Role.OPS][1],
+    )
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+async def move(client, people, role, lead_id, status, **kw):  # noqa: ANN001, ANN201
+    return await client.post(
+        f"/api/leads/{lead_id}/transition", json={"status": status, **kw}, headers=people[role][1]
+    )
+
+
+async def test_full_path_by_roles(client, people) -> None:  # noqa: ANN001
+    lead = await new_lead(client, people)
+    lid = lead["id"]
+    for role, status in [
+        (Role.OPS, "ENRICHED"),
+        (Role.OPS, "QUALIFIED"),
+        (Role.OPS, "IN_REVIEW"),
+        (Role.MANAGER, "QUALIFIED"),
+        (Role.OPS, "IN_REVIEW"),
+        (Role.MANAGER, "CLIENT_READY"),
+        (Role.COMMERCIAL, "SOLD"),
+    ]:
+        r = await move(client, people, role, lid, status)
+        assert r.status_code == 200, (status, r.text)
+        assert r.json()["status"] == status
+    d = (await client.get(f"/api/leads/{lid}", headers=people[Role.ADMIN][1])).json()
+    hist = d["status_history"]
+    assert [h["status"] for h in hist] == [
+        "NEW",
+        "ENRICHED",
+        "QUALIFIED",
+        "IN_REVIEW",
+        "QUALIFIED",
+        "IN_REVIEW",
+        "CLIENT_READY",
+        "SOLD",
+    ]
+    assert all(h["left_at"] is not None for h in hist[:-1]) and hist[-1]["left_at"] is None
+    for a, b in zip(hist, hist[1:], strict=False):
+        assert a["left_at"] == b["entered_at"]
+    transitions = [a for a in d["activity"] if a["action"] == "transition"]
+    assert len(transitions) == 7
+    assert transitions[0]["before"] == {"status": "CLIENT_READY"}
+    assert transitions[0]["after"] == {"status": "SOLD"}
+
+
+async def test_refusals_say_what_is_allowed(client, people, db_url) -> None:  # noqa: ANN001
+    lead = await new_lead(client, people)
+    lid = lead["id"]
+    body = assert_problem(await move(client, people, Role.OPS, lid, "SOLD"), 409)
+    assert set(body["allowed_transitions"]) == {"ENRICHED", "REJECTED"}
+    assert body["current_status"] == "NEW"
+    body = assert_problem(await move(client, people, Role.OPS, lid, "ARCHIVED"), 403)
+    assert "ENRICHED" in body["allowed_transitions"]
+    # Reject needs a reason; the lead does not move.
+    assert_problem(await move(client, people, Role.OPS, lid, "REJECTED"), 422)
+    assert_problem(await move(client, people, Role.OPS, lid, "REJECTED", reason="  "), 422)
+    assert_problem(await move(client, people, Role.OPS, lid, "FINISHED"), 422)
+    # The commercial does not even see a NEW lead; another OPS neither.
+    assert_problem(await move(client, people, Role.COMMERCIAL, lid, "ENRICHED"), 404)
+    assert_problem(await move(client, people, "ops2", lid, "ENRICHED"), 404)
+    assert_problem(await move(client, people, Role.OPS, 987654, "ENRICHED"), 404)
+    with psycopg.connect(sync_url(db_url)) as conn:
+        n = conn.execute(
+            "SELECT count(*) FROM lead_status_history WHERE lead_id=%s", (lid,)
+        ).fetchone()[0]
+        status = conn.execute("SELECT status FROM leads WHERE id=%s", (lid,)).fetchone()[0]
+    assert (n, status) == (1, "NEW")
+    r = await move(client, people, Role.OPS, lid, "REJECTED", reason="zone humide")
+    assert r.status_code == 200
+    d = (await client.get(f"/api/leads/{lid}", headers=people[Role.OPS][1])).json()
+    assert d["rejection_reason"] == "zone humide" and d["allowed_transitions"] == []
+
+
+async def test_stale_if_match_on_transition(client, people) -> None:  # noqa: ANN001
+    lead = await new_lead(client, people)
+    r = await client.post(
+        f"/api/leads/{lead['id']}/transition",
+        json={"status": "ENRICHED"},
+        headers={**people[Role.OPS][1], "If-Match": '"99"'},
+    )
+    assert_problem(r, 412)
+
+
+async def test_concurrent_transitions_one_wins(live_server, people, db_url) -> None:  # noqa: ANN001
+    """Two real HTTP requests on two connections move the same lead at once: exactly one wins."""
+    async with (
+        httpx.AsyncClient(base_url=live_server.url, timeout=20) as a,
+        httpx.AsyncClient(base_url=live_server.url, timeout=20) as b,
+    ):
+        ops_token = await login(a, people[Role.OPS][0].email)
+        mgr_token = await login(b, people[Role.MANAGER][0].email)
+        ha = {"Authorization": f"Bearer {ops_token}"}
+        hb = {"Authorization": f"Bearer {mgr_token}"}
+        outcomes = []
+        for round_ in range(6):
+            lead = await new_lead(a, {Role.OPS: (None, ha)})
+            lid = lead["id"]
+            if round_ % 2 == 0:  # the same move twice
+                ra, rb = await asyncio.gather(
+                    a.post(f"/api/leads/{lid}/transition", json={"status": "ENRICHED"}, headers=ha),
+                    b.post(f"/api/leads/{lid}/transition", json={"status": "ENRICHED"}, headers=hb),
+                )
+            else:  # two different moves, both carrying the version they read
+                ra, rb = await asyncio.gather(
+                    a.post(
+                        f"/api/leads/{lid}/transition",
+                        json={"status": "ENRICHED"},
+                        headers={**ha, "If-Match": '"1"'},
+                    ),
+                    b.post(
+                        f"/api/leads/{lid}/transition",
+                        json={"status": "REJECTED", "reason": "doublon"},
+                        headers={**hb, "If-Match": '"1"'},
+                    ),
+                )
+            codes = sorted([ra.status_code, rb.status_code])
+            assert codes[0] == 200 and codes[1] in (409, 412), (ra.text, rb.text)
+            loser = ra if ra.status_code != 200 else rb
+            assert loser.headers["content-type"].startswith("application/problem+json")
+            winner = ra if ra.status_code == 200 else rb
+            outcomes.append(codes[1])
+            with psycopg.connect(sync_url(db_url)) as conn:
+                rows = conn.execute(
+                    "SELECT status, left_at IS NULL FROM lead_status_history WHERE lead_id=%s"
+                    " ORDER BY entered_at, id",
+                    (lid,),
+                ).fetchall()
+                lead_row = conn.execute(
+                    "SELECT status, version FROM leads WHERE id=%s", (lid,)
+                ).fetchone()
+                moves = conn.execute(
+                    "SELECT count(*) FROM activity_log WHERE lead_id=%s AND action='transition'",
+                    (lid,),
+                ).fetchone()[0]
+            assert rows == [("NEW", False), (winner.json()["status"], True)]
+            assert lead_row == (winner.json()["status"], 2)
+            assert moves == 1
+        assert set(outcomes) <= {409, 412}
+
+
+async def test_pipeline_kanban(client, people) -> None:  # noqa: ANN001
+    r = await client.get("/api/pipeline", headers=people[Role.MANAGER][1])
+    assert r.status_code == 200, r.text
+    cols = {c["status"]: c for c in r.json()["columns"]}
+    assert list(cols) == [
+        "NEW",
+        "ENRICHED",
+        "QUALIFIED",
+        "IN_REVIEW",
+        "CLIENT_READY",
+        "SOLD",
+        "REJECTED",
+    ]
+    listed = (
+        await client.get("/api/leads", params={"page_size": 200}, headers=people[Role.MANAGER][1])
+    ).json()["items"]
+    for status, col in cols.items():
+        assert col["count"] == sum(1 for x in listed if x["status"] == status)
+        assert len(col["cards"]) == min(col["count"], 20)
+        for card in col["cards"]:
+            assert card["days_in_status"] >= 0
+    small = (
+        await client.get("/api/pipeline", params={"per_status": 1}, headers=people[Role.MANAGER][1])
+    ).json()
+    assert all(len(c["cards"]) <= 1 for c in small["columns"])
+    sales = (await client.get("/api/pipeline", headers=people[Role.COMMERCIAL][1])).json()
+    assert [c["status"] for c in sales["columns"]] == ["CLIENT_READY", "SOLD"]
+    assert sales["columns"][1]["count"] == cols["SOLD"]["count"]
+    other = (await client.get("/api/pipeline", headers=people["ops2"][1])).json()
+    assert sum(c["count"] for c in other["columns"]) == 0
+    assert_problem(
+        await client.get(
+            "/api/pipeline", params={"per_status": 500}, headers=people[Role.MANAGER][1]
+        ),
+        422,
+    )
