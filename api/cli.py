@@ -160,7 +160,7 @@ def _build_parser() -> tuple[argparse.ArgumentParser, dict[str, Handler]]:
 
 
 # Modules that add subcommands: each has ``register(subparsers) -> {name: handler}``.
-_EXTENSIONS: list[str] = []
+_EXTENSIONS: list[str] = ["api.worker"]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -71,6 +71,56 @@ class PvgisSettings(BaseModel):
     pvtech: Literal["crystSi", "CIS", "CdTe"] = Field("crystSi", description="PV technology.")
     raddatabase: str | None = Field(None, description="Radiation DB; PVGIS default when unset.")
     enabled: bool = Field(True, description="Set false to always use the offline estimate.")
+    backoff_s: float = Field(0.5, ge=0, description="First retry delay (doubles each retry).")
+    cache_precision_deg: float = Field(
+        0.01, gt=0, description="Coordinates are rounded to this step (°) for calls and cache."
+    )
+
+
+class EconomicsSettings(BaseModel):
+    """Economic defaults of DOMAIN.md (``LFS_ECONOMICS__*``); stored with every result."""
+
+    ha_per_mwc: float = Field(1.5, gt=0, description="Usable hectares per MWc.")
+    capex_eur_per_mwc: float = Field(700_000.0, ge=0, description="CAPEX (€/MWc).")
+    opex_eur_per_mwc_yr: float = Field(17_500.0, ge=0, description="OPEX (€/MWc/yr).")
+    ifer_eur_per_mwh: float = Field(6.0, ge=0, description="IFER tax (€/MWh).")
+    land_rent_eur_per_ha_yr: float = Field(3_000.0, ge=0, description="Land rent (€/ha/yr).")
+    tariff_eur_per_mwh: float = Field(79.0, ge=0, description="Revenue tariff (€/MWh).")
+    degradation_pct_yr: float = Field(0.4, ge=0, le=5, description="Yearly degradation (%).")
+    discount_rate_pct: float = Field(5.0, ge=0, le=30, description="LCOE discount rate (%).")
+    lifetime_years: int = Field(30, ge=1, le=60, description="LCOE lifetime (years).")
+    hta_cable_eur_per_km: float = Field(150_000.0, ge=0, description="HTA cable (€/km).")
+    htb_cable_eur_per_km: float = Field(600_000.0, ge=0, description="HTB line (€/km).")
+    hta_max_mw: float = Field(12.0, gt=0, description="Above this power, HTB connection.")
+    default_quote_part_eur_kw: float = Field(
+        50.0, ge=0, description="S3REnR quote-part when the poste has none (€/kW)."
+    )
+    quote_part_min_kva: float = Field(250.0, ge=0, description="Quote-part owed from (kVA).")
+
+
+class ScoreSettings(BaseModel):
+    """Quality-score weights and zone treatments (``LFS_SCORE__*``)."""
+
+    weight_grid: float = Field(30.0, ge=0, description="Weight: grid distance and capacity.")
+    weight_surface: float = Field(20.0, ge=0, description="Weight: usable surface.")
+    weight_sun: float = Field(15.0, ge=0, description="Weight: specific yield.")
+    weight_environment: float = Field(20.0, ge=0, description="Weight: protected zones.")
+    weight_urbanism: float = Field(10.0, ge=0, description="Weight: PLU zone.")
+    weight_owners: float = Field(5.0, ge=0, description="Weight: number of owners.")
+    zone_rules: dict[str, tuple[Literal["exclusion", "penalty", "bonus"], float]] = Field(
+        default_factory=dict,
+        description="Overrides of the zone treatment table: JSON {zone_type: [kind, 0-1]}.",
+    )
+
+
+class EnrichmentSettings(BaseModel):
+    """Enrichment engine and worker (``LFS_ENRICHMENT__*``)."""
+
+    nearby_radius_m: float = Field(5_000.0, gt=0, description="Radius for nearby zones (m).")
+    worker_concurrency: int = Field(8, ge=1, le=64, description="Leads a worker runs at once.")
+    stalled_after_s: float = Field(
+        30.0, gt=0, description="A job whose worker sent no heartbeat for this long is retried."
+    )
 
 
 class OpenAISettings(BaseModel):
@@ -169,6 +219,9 @@ class Settings(BaseSettings):
     crypto: CryptoSettings = Field(default_factory=CryptoSettings)
     admin: AdminSettings = Field(default_factory=AdminSettings)
     pvgis: PvgisSettings = Field(default_factory=PvgisSettings)
+    economics: EconomicsSettings = Field(default_factory=EconomicsSettings)
+    score: ScoreSettings = Field(default_factory=ScoreSettings)
+    enrichment: EnrichmentSettings = Field(default_factory=EnrichmentSettings)
     openai: OpenAISettings = Field(default_factory=OpenAISettings)
     storage: StorageSettings = Field(default_factory=StorageSettings)
     mapbox: MapboxSettings = Field(default_factory=MapboxSettings)

@@ -1,0 +1,169 @@
+"""The enrichment task queue (procrastinate on our PostgreSQL) and the worker that drains it.
+
+One task per lead: ``enrich_lead(job_id, lead_id)``. A task is idempotent: the engine takes the
+lead's advisory lock, then skips the lead if this job has already enriched it (activity log), so
+a task retried after a crash never enriches a lead twice. A killed worker's tasks stay ``doing``;
+the other workers put them back in the queue once its heartbeat is older than
+``LFS_ENRICHMENT__STALLED_AFTER_S``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import procrastinate
+from procrastinate import JobContext, PsycopgConnector, RetryStrategy
+
+from api.services.enrichment import enrichment_config, record_failure
+from api.settings import Settings
+from enrichment.config import EnrichmentConfig
+from enrichment.engine import Actor, enrich_lead
+from enrichment.pvgis import PvgisClient
+from geo.db import make_engine, make_sessionmaker
+from geo.errors import DomainError
+from geo.models import EnrichmentJob, Role, User
+
+log = logging.getLogger(__name__)
+
+QUEUE = "enrichment"
+TASK = "enrich_lead"
+MAX_ATTEMPTS = 3
+
+
+@dataclass
+class WorkerContext:
+    """What a worker process keeps: its own engine, sessions, PVGIS client, config."""
+
+    settings: Settings
+    config: EnrichmentConfig
+    engine: Any
+    sessions: Any
+    pvgis: PvgisClient
+    actors: dict[int, Actor]
+
+    @classmethod
+    def build(cls, settings: Settings, concurrency: int) -> WorkerContext:
+        """Engine sized for ``concurrency`` leads at once (3 connections each at most)."""
+        engine = make_engine(
+            settings.async_database_url,
+            pool_size=concurrency * 2 + 1,
+            max_overflow=concurrency + 2,
+        )
+        config = enrichment_config(settings)
+        return cls(
+            settings, config, engine, make_sessionmaker(engine), PvgisClient(config.pvgis), {}
+        )
+
+    async def actor(self, job_id: int) -> Actor:
+        """The job creator acts (their role drives the NEW → ENRICHED move); system otherwise."""
+        if job_id not in self.actors:
+            async with self.sessions() as session:
+                job = await session.get(EnrichmentJob, job_id)
+                user = (
+                    await session.get(User, job.created_by_id)
+                    if job and job.created_by_id
+                    else None
+                )
+            self.actors[job_id] = Actor(user.id, user.role) if user else Actor(None, Role.ADMIN)
+        return self.actors[job_id]
+
+    async def close(self) -> None:
+        """Release the pool and the HTTP client."""
+        await self.pvgis.aclose()
+        await self.engine.dispose()
+
+
+def make_queue(settings: Settings, concurrency: int = 1) -> procrastinate.App:
+    """The procrastinate app with the enrichment task registered."""
+    app = procrastinate.App(connector=PsycopgConnector(conninfo=settings.sync_database_url))
+    holder: dict[str, WorkerContext] = {}
+
+    @app.task(
+        name=TASK,
+        queue=QUEUE,
+        pass_context=True,
+        retry=RetryStrategy(max_attempts=MAX_ATTEMPTS, wait=2),
+    )
+    async def enrich_lead_task(context: JobContext, job_id: int, lead_id: int) -> None:
+        ctx = holder.get("ctx")
+        if ctx is None:
+            ctx = holder["ctx"] = WorkerContext.build(settings, concurrency)
+        try:
+            await enrich_lead(
+                ctx.sessions,
+                lead_id,
+                actor=await ctx.actor(job_id),
+                config=ctx.config,
+                pvgis=ctx.pvgis,
+                job_id=job_id,
+                wait_for_lock=True,
+            )
+        except DomainError as exc:  # the lead itself is the problem: no retry
+            await record_failure(ctx.sessions, job_id, lead_id, exc.detail)
+        except Exception as exc:
+            attempts = context.job.attempts if context.job else MAX_ATTEMPTS
+            if attempts + 1 < MAX_ATTEMPTS:
+                raise
+            log.exception("lead %s failed in job %s", lead_id, job_id)
+            await record_failure(ctx.sessions, job_id, lead_id, f"{type(exc).__name__}: {exc}")
+
+    async def close() -> None:
+        ctx = holder.pop("ctx", None)
+        if ctx is not None:
+            await ctx.close()
+
+    app.close_context = close  # type: ignore[attr-defined]
+    return app
+
+
+async def defer_job(queue: procrastinate.App, job_id: int, lead_ids: list[int]) -> None:
+    """Queue one task per lead (batches of 1,000 rows per round trip)."""
+    task = queue.tasks[TASK]
+    for i in range(0, len(lead_ids), 1000):
+        await task.batch_defer_async(
+            *({"job_id": job_id, "lead_id": lead_id} for lead_id in lead_ids[i : i + 1000])
+        )
+
+
+async def requeue_stalled(queue: procrastinate.App, seconds: float) -> int:
+    """Put back the tasks of workers whose heartbeat is older than ``seconds``."""
+    stalled = await queue.job_manager.get_stalled_jobs(queue=QUEUE, seconds_since_heartbeat=seconds)
+    n = 0
+    for job in stalled:
+        await queue.job_manager.retry_job(job)
+        n += 1
+    if n:
+        log.warning("re-queued %d stalled enrichment task(s)", n)
+    return n
+
+
+async def run_worker(settings: Settings, concurrency: int | None = None) -> None:
+    """Run a worker until it is told to stop (SIGINT/SIGTERM)."""
+    n = concurrency or settings.enrichment.worker_concurrency
+    stalled_after = settings.enrichment.stalled_after_s
+    queue = make_queue(settings, n)
+    async with queue.open_async():
+
+        async def watchdog() -> None:
+            while True:
+                with contextlib.suppress(Exception):
+                    await requeue_stalled(queue, stalled_after)
+                await asyncio.sleep(max(stalled_after / 2, 1.0))
+
+        guard = asyncio.create_task(watchdog())
+        try:
+            await queue.run_worker_async(
+                queues=[QUEUE],
+                concurrency=n,
+                install_signal_handlers=True,
+                update_heartbeat_interval=max(min(stalled_after / 3, 10.0), 0.5),
+                stalled_worker_timeout=stalled_after,
+                delete_jobs="successful",
+            )
+        finally:
+            guard.cancel()
+            await queue.close_context()  # type: ignore[attr-defined]

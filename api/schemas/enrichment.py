@@ -1,0 +1,99 @@
+"""Enrichment requests and results."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field, model_validator
+
+from geo.models import LeadStatus
+
+
+class PartOut(BaseModel):
+    """One part of an enrichment: partial when some data could not be had, with the reasons."""
+
+    partial: bool = Field(description="True when this part lacks data (see messages).")
+    messages: list[str] = Field(description="What could not be known, and why.")
+    data: dict[str, Any] = Field(description="The part's figures.")
+
+
+class PartsOut(BaseModel):
+    """Every part of an enrichment."""
+
+    sun: PartOut
+    environment: PartOut
+    grid: PartOut
+    urbanism: PartOut
+    surface: PartOut
+    economics: PartOut
+
+
+class EnrichmentOut(BaseModel):
+    """The result of enriching one lead (also what was written)."""
+
+    lead_id: int
+    status: LeadStatus
+    quality_score: float = Field(description="0–100; 0 on a hard exclusion.")
+    completeness: float = Field(description="Share (0–1) of the score weight backed by real data.")
+    enrichment_stale: bool = Field(description="True when something should be re-enriched later.")
+    partial: list[str] = Field(description="Names of the partial parts.")
+    parts: PartsOut
+    score: dict[str, Any] = Field(description="Breakdown per criterion: value, weight, reason.")
+
+
+class BatchFilters(BaseModel):
+    """The lead list's filters (same meaning as ``GET /api/leads``)."""
+
+    status: list[LeadStatus] = Field(default_factory=list)
+    assignee_id: int | None = None
+    score_min: float | None = None
+    score_max: float | None = None
+    department: str | None = Field(None, max_length=3)
+    commune: str | None = Field(None, max_length=5)
+    bbox: tuple[float, float, float, float] | None = Field(
+        None, description="minlon, minlat, maxlon, maxlat"
+    )
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+    q: str | None = Field(None, max_length=200)
+
+
+class BatchIn(BaseModel):
+    """Which leads to enrich: explicit ids or the list's filters (exactly one)."""
+
+    lead_ids: list[int] | None = Field(None, max_length=100_000)
+    filters: BatchFilters | None = None
+
+    @model_validator(mode="after")
+    def _one_of(self) -> BatchIn:
+        if (self.lead_ids is None) == (self.filters is None):
+            raise ValueError("give exactly one of lead_ids or filters")
+        return self
+
+
+class BatchOut(BaseModel):
+    """A queued batch."""
+
+    job_id: int
+    total: int
+
+
+class JobFailure(BaseModel):
+    """A lead the job could not enrich."""
+
+    lead_id: int
+    reason: str
+
+
+class JobOut(BaseModel):
+    """Progress of a batch job."""
+
+    id: int
+    status: str = Field(description="queued, running or done")
+    total: int
+    done: int
+    failed: int
+    failures: list[JobFailure]
+    created_at: datetime
+    finished_at: datetime | None

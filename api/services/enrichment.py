@@ -1,0 +1,129 @@
+"""Enrichment from the API side: settings → engine config, the PVGIS client, batch jobs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from api.settings import Settings
+from api.state import AppState
+from enrichment.config import (
+    DEFAULT_ZONE_RULES,
+    EconomicAssumptions,
+    EnrichmentConfig,
+    PvgisConfig,
+    ScoreConfig,
+)
+from enrichment.pvgis import PvgisClient
+from geo.errors import InvalidInput, NotFound
+from geo.models import EnrichmentJob, Lead, Role
+from geo.visibility import Viewer, lead_visibility
+
+MAX_BATCH = 100_000
+
+
+def enrichment_config(settings: Settings) -> EnrichmentConfig:
+    """The engine's configuration from the settings groups pvgis, economics, score, enrichment."""
+    s = settings.score
+    weights = {
+        "grid": s.weight_grid,
+        "surface": s.weight_surface,
+        "sun": s.weight_sun,
+        "environment": s.weight_environment,
+        "urbanism": s.weight_urbanism,
+        "owners": s.weight_owners,
+    }
+    rules = {**DEFAULT_ZONE_RULES, **{k: (v[0], float(v[1])) for k, v in s.zone_rules.items()}}
+    return EnrichmentConfig(
+        pvgis=PvgisConfig(**settings.pvgis.model_dump()),
+        economics=EconomicAssumptions(**settings.economics.model_dump()),
+        score=ScoreConfig(weights=weights, zone_rules=rules),
+        nearby_radius_m=settings.enrichment.nearby_radius_m,
+    )
+
+
+def pvgis_client(state: AppState) -> PvgisClient:
+    """The app's PVGIS client (one per process so the rate limit is shared)."""
+    client = state.extras.get("pvgis")
+    if client is None:
+        client = PvgisClient(enrichment_config(state.settings).pvgis)
+        state.extras["pvgis"] = client
+        state.extras.setdefault("on_close", []).append(client.aclose)
+    return client
+
+
+async def select_batch_leads(
+    session: AsyncSession, viewer: Viewer, lead_ids: list[int] | None, filters: Any | None
+) -> list[int]:
+    """The ids to enrich: given ones the viewer may see (404 otherwise), or the filtered list."""
+    if lead_ids is not None:
+        wanted = sorted(set(lead_ids))
+        found = set(
+            (
+                await session.scalars(
+                    select(Lead.id).where(Lead.id.in_(wanted), lead_visibility(viewer))
+                )
+            ).all()
+        )
+        missing = [i for i in wanted if i not in found]
+        if missing:
+            raise NotFound(f"leads not found: {missing[:20]}", missing=missing[:100])
+        return wanted
+    from api.services.leads_query import filter_clauses  # the list's own filters (issue 3)
+
+    ids = (
+        await session.scalars(
+            select(Lead.id).where(*filter_clauses(viewer, filters)).order_by(Lead.id)
+        )
+    ).all()
+    if len(ids) > MAX_BATCH:
+        raise InvalidInput(f"{len(ids)} leads match: narrow the filters (at most {MAX_BATCH})")
+    return list(ids)
+
+
+async def create_job(session: AsyncSession, lead_ids: list[int], user_id: int) -> EnrichmentJob:
+    """A job row in the caller's transaction (status queued, or done when there is nothing)."""
+    job = EnrichmentJob(
+        status="queued" if lead_ids else "done",
+        total=len(lead_ids),
+        done=0,
+        failed=0,
+        lead_ids=lead_ids,
+        failures=[],
+        created_by_id=user_id,
+    )
+    session.add(job)
+    await session.flush()
+    return job
+
+
+async def get_job(session: AsyncSession, viewer: Viewer, job_id: int) -> EnrichmentJob:
+    """A job its creator, a manager or an admin may read; 404 for anyone else."""
+    job = await session.get(EnrichmentJob, job_id)
+    if job is None or (
+        viewer.role not in (Role.ADMIN, Role.MANAGER) and job.created_by_id != viewer.user_id
+    ):
+        raise NotFound(f"enrichment job {job_id} not found")
+    return job
+
+
+async def record_failure(
+    sessions: async_sessionmaker[AsyncSession], job_id: int, lead_id: int, reason: str
+) -> None:
+    """Count a failed lead once (a retried task can't count it twice) with its reason."""
+    async with sessions() as session, session.begin():
+        await session.execute(
+            text(
+                "UPDATE enrichment_jobs SET failed = failed + 1, "
+                "failures = coalesce(failures, '[]'::jsonb) "
+                "  || jsonb_build_array(jsonb_build_object("
+                "       'lead_id', CAST(:lead AS bigint), 'reason', CAST(:reason AS text))), "
+                "status = CASE WHEN done + failed + 1 >= total THEN 'done' ELSE 'running' END, "
+                "finished_at = CASE WHEN done + failed + 1 >= total THEN now() END "
+                "WHERE id = :id AND NOT coalesce(failures, '[]'::jsonb) "
+                "  @> jsonb_build_array(jsonb_build_object('lead_id', CAST(:lead AS bigint)))"
+            ),
+            {"id": job_id, "lead": lead_id, "reason": reason[:500]},
+        )

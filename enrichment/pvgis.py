@@ -1,0 +1,205 @@
+"""An async PVGIS client: PVcalc with timeouts, retries with backoff, a client-side rate limit.
+
+PVGIS allows 30 calls/s per IP (429 above) and answers 529 when overloaded; a point it can't
+compute (at sea, say) is a 400 with a JSON ``message``. Answers are parsed defensively: some
+numbers come back as strings ("0.93", even "?(0)").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from enrichment.config import PvgisConfig
+
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504, 529})
+
+
+class PvgisError(Exception):
+    """PVGIS could not give an answer; ``message`` says why in words a user understands."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class PvgisInputError(PvgisError):
+    """PVGIS refused the inputs (400), e.g. a location over the sea: retrying won't help."""
+
+
+class PvgisUnavailable(PvgisError):
+    """PVGIS is unreachable, overloaded, too slow or answered something that isn't its JSON."""
+
+
+class TokenBucket:
+    """At most ``rate`` acquisitions per second, evenly spaced (no burst over the limit)."""
+
+    def __init__(self, rate: float) -> None:
+        self.interval = 1.0 / rate
+        self._next = 0.0
+        self._lock = asyncio.Lock()
+
+    async def acquire(self) -> None:
+        """Wait for the next slot."""
+        async with self._lock:
+            now = time.monotonic()
+            wait = self._next - now
+            self._next = max(now, self._next) + self.interval
+        if wait > 0:
+            await asyncio.sleep(wait)
+
+
+def to_number(value: Any) -> float | None:
+    """A float from PVGIS' numbers or numeric strings; None for "?(0)", "", NaN and the like."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int | float):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, str) and re.fullmatch(r"\s*[-+]?\d+(\.\d+)?([eE][-+]?\d+)?\s*", value):
+        return float(value)
+    return None
+
+
+@dataclass
+class SunResult:
+    """Yearly and monthly production of 1 kWc, from PVGIS or the offline estimate."""
+
+    source: str  # 'pvgis' or 'estimate'
+    specific_yield_kwh_kwc: float
+    irradiation_kwh_m2: float | None
+    optimal_tilt_deg: float | None
+    azimuth_deg: float | None
+    radiation_database: str | None
+    monthly: list[dict[str, Any]] = field(default_factory=list)
+    losses: dict[str, float | None] = field(default_factory=dict)
+    inputs: dict[str, Any] = field(default_factory=dict)
+
+
+def parse_pvcalc(body: Any, inputs: dict[str, Any]) -> SunResult:
+    """Read a PVcalc JSON answer; PvgisUnavailable if its shape isn't PVGIS'."""
+    try:
+        totals = body["outputs"]["totals"]["fixed"]
+        monthly_rows = body["outputs"]["monthly"]["fixed"]
+        mounting = body["inputs"]["mounting_system"]["fixed"]
+        meteo = body["inputs"].get("meteo_data", {})
+    except (KeyError, TypeError) as exc:
+        raise PvgisUnavailable("PVGIS answered JSON without the PVcalc outputs") from exc
+    e_y = to_number(totals.get("E_y"))
+    if e_y is None or e_y <= 0:
+        raise PvgisUnavailable("PVGIS answered without a usable yearly production (E_y)")
+    monthly = []
+    for row in monthly_rows if isinstance(monthly_rows, list) else []:
+        if isinstance(row, dict) and to_number(row.get("month")) is not None:
+            monthly.append(
+                {
+                    "month": int(to_number(row["month"]) or 0),
+                    "e_m_kwh_kwc": to_number(row.get("E_m")),
+                    "h_m_kwh_m2": to_number(row.get("H(i)_m")),
+                }
+            )
+    return SunResult(
+        source="pvgis",
+        specific_yield_kwh_kwc=e_y,
+        irradiation_kwh_m2=to_number(totals.get("H(i)_y")),
+        optimal_tilt_deg=to_number((mounting.get("slope") or {}).get("value")),
+        azimuth_deg=to_number((mounting.get("azimuth") or {}).get("value")),
+        radiation_database=meteo.get("radiation_db") if isinstance(meteo, dict) else None,
+        monthly=monthly,
+        losses={k: to_number(totals.get(k)) for k in ("l_aoi", "l_spec", "l_tg", "l_total")},
+        inputs=inputs,
+    )
+
+
+class PvgisClient:
+    """PVcalc calls for a free-standing plant at optimal angles, 1 kWc."""
+
+    def __init__(self, config: PvgisConfig, http: httpx.AsyncClient | None = None) -> None:
+        self.config = config
+        self._own_http = http is None
+        self.http = http or httpx.AsyncClient(timeout=config.timeout_s)
+        self.bucket = TokenBucket(config.max_calls_per_second)
+
+    def round_coord(self, value: float) -> float:
+        """Coordinates are rounded to the cache precision before the call (one answer per cell)."""
+        step = self.config.cache_precision_deg
+        return round(round(value / step) * step, 6)
+
+    def params(self, lat: float, lon: float) -> dict[str, Any]:
+        """PVcalc query parameters (booleans as 0/1, PVGIS' convention)."""
+        p: dict[str, Any] = {
+            "lat": self.round_coord(lat),
+            "lon": self.round_coord(lon),
+            "peakpower": 1,
+            "loss": self.config.loss_pct,
+            "mountingplace": "free",
+            "optimalangles": 1,
+            "pvtechchoice": self.config.pvtech,
+            "outputformat": "json",
+        }
+        if self.config.raddatabase:
+            p["raddatabase"] = self.config.raddatabase
+        return p
+
+    def cache_key(self, lat: float, lon: float) -> str:
+        """The cache key: tool, version and every parameter."""
+        p = self.params(lat, lon)
+        parts = [f"{k}={p[k]}" for k in sorted(p)]
+        return f"PVcalc/{self.config.api_version}?" + "&".join(parts)
+
+    async def pvcalc(self, lat: float, lon: float) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The raw PVcalc JSON and the parameters sent; PvgisError subclasses on failure."""
+        url = f"{self.config.base_url.rstrip('/')}/{self.config.api_version}/PVcalc"
+        params = self.params(lat, lon)
+        last = "PVGIS did not answer"
+        for attempt in range(self.config.retries + 1):
+            if attempt:
+                await asyncio.sleep(self.config.backoff_s * 2 ** (attempt - 1))
+            await self.bucket.acquire()
+            try:
+                resp = await self.http.get(url, params=params, timeout=self.config.timeout_s)
+            except httpx.TimeoutException:
+                last = f"PVGIS did not answer within {self.config.timeout_s:g} s"
+                continue
+            except httpx.HTTPError as exc:
+                last = f"PVGIS is unreachable ({type(exc).__name__})"
+                continue
+            if resp.status_code in RETRY_STATUSES:
+                last = f"PVGIS answered HTTP {resp.status_code}"
+                if resp.status_code == 429:
+                    last += " (rate limit)"
+                continue
+            if resp.status_code == 400:
+                raise PvgisInputError(f"PVGIS refused the location: {_message(resp)}")
+            if resp.status_code != 200:
+                raise PvgisUnavailable(f"PVGIS answered HTTP {resp.status_code}")
+            try:
+                body = resp.json()
+            except ValueError as exc:
+                kind = resp.headers.get("content-type", "unknown").split(";")[0]
+                msg = f"PVGIS answered something that isn't JSON ({kind})"
+                raise PvgisUnavailable(msg) from exc
+            if not isinstance(body, dict):
+                raise PvgisUnavailable("PVGIS answered JSON of an unexpected shape")
+            return body, params
+        raise PvgisUnavailable(f"{last} after {self.config.retries + 1} attempt(s)")
+
+    async def aclose(self) -> None:
+        """Close the HTTP client if this object made it."""
+        if self._own_http:
+            await self.http.aclose()
+
+
+def _message(resp: httpx.Response) -> str:
+    try:
+        body = resp.json()
+    except ValueError:
+        return resp.text[:200] or "no message"
+    if isinstance(body, dict) and isinstance(body.get("message"), str):
+        return body["message"]
+    return "no message"

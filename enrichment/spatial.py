@@ -1,0 +1,237 @@
+"""The spatial joins of one lead, each a readable SQL file beside this module.
+
+Every part answers what it found *and* what it could not know: an empty reference layer means
+"not imported yet", a lead outside France has no zones or postes in our data — both are said in
+the part's messages instead of being reported as "nothing here".
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from sqlalchemy import ARRAY, String, bindparam, text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from enrichment.config import EnrichmentConfig
+
+# Metropolitan France and Corsica; beyond it our layers have nothing (overseas: not covered).
+FRANCE_BBOX = (-5.3, 41.3, 9.7, 51.2)
+
+
+@cache
+def load_sql(name: str) -> str:
+    """The text of ``enrichment/sql/<name>.sql``."""
+    return (resources.files("enrichment") / "sql" / f"{name}.sql").read_text(encoding="utf-8")
+
+
+def _q(name: str, *arrays: str) -> Any:
+    stmt = text(load_sql(name))
+    if arrays:
+        stmt = stmt.bindparams(*(bindparam(a, type_=ARRAY(String)) for a in arrays))
+    return stmt
+
+
+@dataclass
+class Part:
+    """One part of the result: its data, whether it is partial, and why."""
+
+    data: dict[str, Any] = field(default_factory=dict)
+    partial: bool = False
+    messages: list[str] = field(default_factory=list)
+
+    def note(self, message: str, *, partial: bool = True) -> None:
+        """Add a message; mark the part partial unless told otherwise."""
+        self.messages.append(message)
+        self.partial = self.partial or partial
+
+
+@dataclass
+class LeadFacts:
+    """The lead's own geometry facts."""
+
+    id: int
+    status: str
+    empty: bool
+    lat: float | None
+    lon: float | None
+    area_m2: float
+    owner_count: int | None
+
+
+async def lead_facts(conn: AsyncConnection, lead_id: int) -> LeadFacts | None:
+    """Centroid, area and owner count of a lead; None when it doesn't exist."""
+    row = (await conn.execute(_q("lead"), {"lead_id": lead_id})).mappings().first()
+    if row is None:
+        return None
+    return LeadFacts(
+        id=row["id"],
+        status=row["status"],
+        empty=bool(row["empty"]),
+        lat=row["lat"],
+        lon=row["lon"],
+        area_m2=float(row["area_m2"] or 0.0),
+        owner_count=row["owner_count"],
+    )
+
+
+def in_france_bbox(lat: float, lon: float) -> bool:
+    """Whether a point is inside metropolitan France's bounding box."""
+    x0, y0, x1, y1 = FRANCE_BBOX
+    return x0 <= lon <= x1 and y0 <= lat <= y1
+
+
+def degree_radius(radius_m: float, lat: float) -> float:
+    """A radius in degrees that covers ``radius_m`` in every direction at this latitude."""
+    cos_lat = max(math.cos(math.radians(min(abs(lat) + 1.0, 89.0))), 0.01)
+    return 1.05 * radius_m / (111_320.0 * cos_lat)
+
+
+async def spatial_parts(
+    conn: AsyncConnection, lead: LeadFacts, config: EnrichmentConfig
+) -> dict[str, Part]:
+    """Run every join for ``lead``: environment, grid, urbanism (with land), surface."""
+    assert lead.lat is not None and lead.lon is not None
+    layers = dict((await conn.execute(_q("layers"))).mappings().one())
+    lid = {"lead_id": lead.id}
+    env, grid, urb, surf = Part(), Part(), Part(), Part()
+
+    communes = [dict(r) for r in (await conn.execute(_q("communes"), lid)).mappings()]
+    communes = [c for c in communes if c["overlap_m2"] > 0.01]
+    if layers["communes"]:
+        outside = not communes
+    else:
+        outside = not in_france_bbox(lead.lat, lead.lon)
+        urb.note("the communes layer is empty (not imported yet): commune unknown")
+    if outside:
+        msg = "the lead is outside France (no commune under it): our layers hold no data there"
+        for part in (env, grid, urb):
+            part.note(msg)
+
+    # Environment: overlaps and nearest of each type.
+    overlaps: list[dict[str, Any]] = []
+    nearby: list[dict[str, Any]] = []
+    if not layers["env_zones"]:
+        env.note("the protected-zones layer (env_zones) is empty: not imported yet")
+    elif not outside:
+        for r in (await conn.execute(_q("env_overlaps"), lid)).mappings():
+            share = 100.0 * r["overlap_m2"] / r["lead_area_m2"] if r["lead_area_m2"] else 0.0
+            item = {"id": r["id"], "type": r["zone_type"], "code": r["code"], "name": r["name"]}
+            if r["overlap_m2"] < 0.01:  # touches the boundary only: adjacent, not inside
+                nearby.append({**item, "distance_m": 0.0})
+                continue
+            overlaps.append(
+                {**item, "overlap_m2": round(r["overlap_m2"], 2), "overlap_pct": round(share, 3)}
+            )
+        params = {
+            **lid,
+            "radius_m": config.nearby_radius_m,
+            "radius_deg": degree_radius(config.nearby_radius_m, lead.lat),
+        }
+        seen = {n["type"] for n in nearby}
+        for r in (await conn.execute(_q("env_nearby"), params)).mappings():
+            if r["zone_type"] in seen:
+                continue
+            nearby.append(
+                {
+                    "id": r["id"],
+                    "type": r["zone_type"],
+                    "code": r["code"],
+                    "name": r["name"],
+                    "distance_m": round(r["distance_m"], 1),
+                }
+            )
+        nearby.sort(key=lambda n: (n["type"], n["distance_m"]))
+    env.data = {"zones": overlaps, "nearby": nearby, "radius_m": config.nearby_radius_m}
+
+    # Grid: nearest postes sources.
+    postes: list[dict[str, Any]] = []
+    if not layers["substations"]:
+        grid.note("the postes-sources layer (substations) is empty: not imported yet")
+    elif not outside:
+        params = {
+            **lid,
+            "candidates": max(10, config.grid_candidates * 3),
+            "n": config.grid_candidates,
+        }
+        for r in (await conn.execute(_q("grid"), params)).mappings():
+            p = dict(r)
+            p["distance_m"] = round(p["distance_m"], 1)
+            p["data_date"] = p["data_date"].isoformat() if p["data_date"] else None
+            postes.append(p)
+    grid.data = {"nearest": postes}
+
+    # Urbanism and land.
+    plu: list[dict[str, Any]] = []
+    parcels: list[dict[str, Any]] = []
+    if not layers["urban_zones"]:
+        urb.note("the PLU layer (urban_zones) is empty: not imported yet")
+    elif not outside:
+        for r in (await conn.execute(_q("plu"), lid)).mappings():
+            if r["overlap_m2"] < 0.01:
+                continue
+            plu.append(
+                {
+                    "type": r["zone_type"],
+                    "label": r["label"],
+                    "commune_insee": r["commune_insee"],
+                    "document_id": r["document_id"],
+                    "overlap_m2": round(r["overlap_m2"], 2),
+                    "share_pct": round(100.0 * r["overlap_m2"] / lead.area_m2, 3)
+                    if lead.area_m2
+                    else 0.0,
+                }
+            )
+        if not plu:
+            urb.note(
+                "no PLU zone under the lead: carte communale or national rules (RNU) apply",
+                partial=False,
+            )
+    if not layers["parcels"]:
+        urb.note("the cadastre layer (parcels) is empty: not imported yet")
+    elif not outside:
+        for r in (await conn.execute(_q("parcels"), lid)).mappings():
+            if r["overlap_m2"] < 1.0:  # shares an edge only
+                continue
+            parcels.append(
+                {
+                    "id": r["id"],
+                    "commune": r["commune"],
+                    "prefixe": r["prefixe"],
+                    "section": r["section"],
+                    "numero": r["numero"],
+                    "contenance": r["contenance"],
+                    "area_m2": round(r["area_m2"], 2),
+                    "overlap_m2": round(r["overlap_m2"], 2),
+                }
+            )
+    urb.data = {
+        "plu_zones": plu,
+        "communes": [
+            {
+                "insee": c["insee"],
+                "name": c["name"],
+                "department": c["department"],
+                "overlap_m2": round(c["overlap_m2"], 2),
+            }
+            for c in communes
+        ],
+        "parcels": parcels,
+    }
+
+    # Surface: measured, and usable (minus hard-excluded overlaps).
+    params = {**lid, "exclusion_types": config.score.exclusion_types()}
+    row = (await conn.execute(_q("surface", "exclusion_types"), params)).mappings().one()
+    surface = float(row["surface_m2"])
+    excluded = float(row["excluded_m2"]) if layers["env_zones"] and not outside else 0.0
+    surf.data = {
+        "surface_m2": round(surface, 2),
+        "excluded_m2": round(excluded, 2),
+        "usable_surface_m2": round(max(surface - excluded, 0.0), 2),
+    }
+    if env.partial:
+        surf.note("usable surface not reduced by protected zones: zone data missing")
+    return {"environment": env, "grid": grid, "urbanism": urb, "surface": surf}

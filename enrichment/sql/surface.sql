@@ -1,0 +1,14 @@
+-- Measured surface of the lead and the part of it under hard-exclusion zones (their union, so
+-- zones overlapping each other are not counted twice), both in m² on the ellipsoid.
+WITH lead AS (
+    SELECT geom FROM leads WHERE id = :lead_id
+),
+excluded AS (
+    SELECT ST_Union(ST_Intersection(z.geom, lead.geom)) AS g
+    FROM env_zones AS z, lead
+    WHERE z.zone_type = ANY(:exclusion_types)
+      AND ST_Intersects(z.geom, lead.geom)
+)
+SELECT ST_Area(lead.geom::geography) AS surface_m2,
+       coalesce(ST_Area(excluded.g::geography), 0) AS excluded_m2
+FROM lead, excluded
