@@ -10,6 +10,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
 
+from api import web as web_app
 from api.errors import install_error_handlers
 from api.ratelimit import RateLimitMiddleware
 from api.routers import analytics as analytics_router
@@ -73,6 +74,7 @@ def api_router() -> APIRouter:
     router.include_router(tile_token_router.router)
     router.include_router(documents_router.router)
     router.include_router(lead_reports_router.router)
+    router.include_router(web_app.router)
     return router
 
 
@@ -104,6 +106,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api_router())
     app.include_router(tiles_router.router)
     app.include_router(ogc_router.router)
+    # Last route: the web app and its client-side routing fallback (non-server paths).
+    web_app.mount_web(app, settings.web_dist)
     app.add_middleware(GZipMiddleware, minimum_size=1024)
     app.add_middleware(
         CORSMiddleware,
