@@ -160,7 +160,7 @@ def _build_parser() -> tuple[argparse.ArgumentParser, dict[str, Handler]]:
 
 
 # Modules that add subcommands: each has ``register(subparsers) -> {name: handler}``.
-_EXTENSIONS: list[str] = ["api.worker"]
+_EXTENSIONS: list[str] = ["api.worker", "api.cli_import"]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,71 @@
+"""The demo dataset of ``data/``: which file goes into which layer, loaded idempotently."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from geo.db import session_scope
+from geo.importers import LAYERS
+from geo.importers.core import ImportOptions, import_file
+from geo.importers.reader import file_checksum
+
+
+@dataclass(frozen=True)
+class DemoFile:
+    """One file of data/ and how it is imported."""
+
+    layer: str
+    name: str
+    zone_type: str | None = None
+    capacity: str | None = None
+    source: str | None = None
+
+
+# Communes first, so the parcels import can report communes missing from that vintage.
+DEMO_FILES = [
+    DemoFile("communes", "communes-69-rhone.geojson.gz"),
+    DemoFile("communes", "commune-69114-synthetic.geojson", source="synthetic"),
+    DemoFile("parcels", "cadastre-69114-parcelles.json.gz"),
+    DemoFile(
+        "substations",
+        "postes_source_extract_AURA.csv",
+        capacity="capareseau_2026-04-28.csv.gz",
+    ),
+    DemoFile("env-zones", "env-zones-synthetic.geojson", source="synthetic"),
+    DemoFile("urban-zones", "plu-69114-synthetic.geojson", source="synthetic"),
+]
+
+
+async def _already_loaded(session: AsyncSession, layer: str, name: str, checksum: str) -> bool:
+    row = await session.execute(
+        text(
+            """SELECT checksum FROM imports WHERE layer = :layer AND file_name = :name
+               AND status = 'succeeded' ORDER BY started_at DESC, id DESC LIMIT 1"""
+        ),
+        {"layer": layer, "name": name},
+    )
+    return row.scalar_one_or_none() == checksum
+
+
+async def load_demo(factory: async_sessionmaker[AsyncSession], data_dir: Path) -> list[str]:
+    """Import every demo file not already imported with the same checksum; one line each."""
+    lines = []
+    for f in DEMO_FILES:
+        path = data_dir / f.name
+        spec = LAYERS[f.layer]
+        async with session_scope(factory) as session:
+            if await _already_loaded(session, spec.table, path.name, file_checksum(path)):
+                lines.append(f"{f.layer} ← {f.name}: already loaded")
+                continue
+            options = ImportOptions(
+                zone_type=f.zone_type,
+                capacity=data_dir / f.capacity if f.capacity else None,
+                source=f.source,
+            )
+            result = await import_file(session, spec, path, options)
+            lines.append(result.summary())
+    return lines
