@@ -1,0 +1,195 @@
+"""Analytics against hand-computed answers on a known data set; cache invalidated by writes."""
+
+from __future__ import annotations
+
+import statistics
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import psycopg
+import pytest
+
+from geo.models import Role
+from tests.conftest import assert_problem
+from tests.lead_fixtures import sync_url
+
+NOW = datetime.now(UTC)
+# (status, department, score, created days ago, assigned to the OPS user?)
+LEADS = [
+    ("NEW", "69", 10, 1, True),
+    ("NEW", "69", None, 2, False),
+    ("ENRICHED", "69", 35, 9, True),
+    ("QUALIFIED", "15", 55, 15, True),
+    ("QUALIFIED", "15", 58, 16, False),
+    ("IN_REVIEW", "15", 61, 20, False),
+    ("CLIENT_READY", "27", 77, 30, False),
+    ("SOLD", "27", 88, 40, False),
+    ("SOLD", "69", 92, 41, True),
+    ("REJECTED", "17", 0, 3, True),
+]
+NEW_STAYS_DAYS = [1.0, 2.0, 3.0, 4.0, 10.0]  # finished NEW stays, on the first five leads
+
+
+@pytest.fixture(scope="module")
+async def ctx(db_url, make_user, auth_headers):  # noqa: ANN001, ANN201
+    users = {r: await make_user(r) for r in (Role.ADMIN, Role.MANAGER, Role.OPS, Role.COMMERCIAL)}
+    people = {k: (u, await auth_headers(user=u)) for k, u in users.items()}
+    ops_id = users[Role.OPS].id
+    ids = []
+    with psycopg.connect(sync_url(db_url), autocommit=True) as conn:
+        for i, (status, dept, score, age, mine) in enumerate(LEADS):
+            created = NOW - timedelta(days=age)
+            row = conn.execute(
+                "INSERT INTO leads (internal_name, status, department, quality_score, created_at,"
+                " assignee_id, geom, status_changed_at) VALUES (%s, %s, %s, %s, %s, %s,"
+                " ST_Multi(ST_MakeEnvelope(4.6, 45.9, 4.601 + %s * 0.001, 45.901, 4326)), %s)"
+                " RETURNING id",
+                (f"T-{i}", status, dept, score, created, ops_id if mine else None, i, created),
+            ).fetchone()
+            ids.append(row[0])
+        for lid, days in zip(ids, NEW_STAYS_DAYS, strict=False):
+            entered = NOW - timedelta(days=60)
+            conn.execute(
+                "INSERT INTO lead_status_history (lead_id, status, entered_at, left_at,"
+                " changed_by_id) VALUES (%s, 'NEW', %s, %s, %s)",
+                (lid, entered, entered + timedelta(days=days), ops_id),
+            )
+        # The OPS user qualified two leads 5 days ago, and one 100 days ago (outside 30 days).
+        for lid, ago in ((ids[3], 5), (ids[4], 5), (ids[5], 100)):
+            conn.execute(
+                "INSERT INTO lead_status_history (lead_id, status, entered_at, changed_by_id)"
+                " VALUES (%s, 'QUALIFIED', %s, %s)",
+                (lid, NOW - timedelta(days=ago), ops_id),
+            )
+        conn.execute(
+            "INSERT INTO lead_status_history (lead_id, status, entered_at) VALUES (%s, 'SOLD', %s)",
+            (ids[7], NOW - timedelta(days=1)),
+        )
+    return people, ids
+
+
+async def _get(client, path, headers, **params):  # noqa: ANN001, ANN202
+    r = await client.get(f"/api/analytics/{path}", params=params, headers=headers)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+async def test_funnel(client, ctx) -> None:  # noqa: ANN001
+    people, _ = ctx
+    f = await _get(client, "funnel", people[Role.MANAGER][1])
+    counts = {
+        "NEW": 2,
+        "ENRICHED": 1,
+        "QUALIFIED": 2,
+        "IN_REVIEW": 1,
+        "CLIENT_READY": 1,
+        "SOLD": 2,
+        "REJECTED": 1,
+        "ARCHIVED": 0,
+    }
+    assert f["counts"] == counts
+    assert f["total"] == 10
+    reached = [9, 7, 6, 4, 3, 2]  # at or beyond each main-path stage, by hand
+    assert [s["reached"] for s in f["stages"]] == reached
+    assert [s["conversion_to_next"] for s in f["stages"]] == [
+        round(reached[i + 1] / reached[i], 4) for i in range(5)
+    ] + [None]
+    # RBAC in the SQL: OPS count only theirs (4 assigned: NEW, ENRICHED, QUALIFIED, SOLD, REJ).
+    ops = await _get(client, "funnel", people[Role.OPS][1])
+    assert ops["total"] == 5
+    sales = await _get(client, "funnel", people[Role.COMMERCIAL][1])
+    assert sales["counts"]["SOLD"] == 2 and sales["counts"]["CLIENT_READY"] == 1
+    assert sales["total"] == 3
+    dept = await _get(client, "funnel", people[Role.MANAGER][1], department="15")
+    assert dept["total"] == 3
+
+
+async def test_scores_and_departments(client, ctx) -> None:  # noqa: ANN001
+    people, _ = ctx
+    scores = [s for _, _, s, _, _ in LEADS if s is not None]
+    s = await _get(client, "scores", people[Role.ADMIN][1])
+    assert s["scored"] == len(scores) and s["unscored"] == 1
+    assert s["average"] == pytest.approx(statistics.mean(scores), abs=0.01)
+    assert s["median"] == pytest.approx(statistics.median(scores), abs=0.01)
+    hist = {b["from"]: b["count"] for b in s["histogram"]}
+    for lo in range(0, 100, 10):
+        assert hist[lo] == sum(1 for x in scores if lo <= x < lo + 10 or (lo == 90 and x == 100))
+    d = await _get(client, "departments", people[Role.ADMIN][1])
+    rows = {r["department"]: r for r in d["departments"]}
+    for dept in ("69", "15", "27", "17"):
+        mine = [x for x in LEADS if x[1] == dept]
+        assert rows[dept]["leads"] == len(mine)
+        assert rows[dept]["sold"] == sum(1 for x in mine if x[0] == "SOLD")
+    assert d["departments"][0]["department"] == "69"  # most leads first
+
+
+async def test_stage_times(client, ctx) -> None:  # noqa: ANN001
+    people, _ = ctx
+    st = await _get(client, "stage-times", people[Role.ADMIN][1])
+    new = next(s for s in st["stages"] if s["status"] == "NEW")
+    assert new["finished"] == 5
+    assert new["median_days"] == pytest.approx(float(np.percentile(NEW_STAYS_DAYS, 50)), abs=1e-3)
+    assert new["p90_days"] == pytest.approx(float(np.percentile(NEW_STAYS_DAYS, 90)), abs=1e-3)
+    qualified = next(s for s in st["stages"] if s["status"] == "QUALIFIED")
+    assert qualified["in_progress"] == 3 and qualified["median_days"] is None
+
+
+async def test_weekly(client, ctx) -> None:  # noqa: ANN001
+    people, _ = ctx
+    w = await _get(client, "weekly", people[Role.ADMIN][1], weeks=12)
+    weeks = w["weeks"]
+    assert sum(x["created"] for x in weeks) == 10  # all created within 12 weeks
+    assert sum(x["qualified"] for x in weeks) == 2  # the one 100 days ago is out of range
+    assert sum(x["sold"] for x in weeks) == 1
+    monday = (NOW - timedelta(days=5)).date()
+    monday -= timedelta(days=monday.weekday())
+    assert next(x for x in weeks if x["week"] == monday.isoformat())["qualified"] == 2
+    assert_problem(
+        await client.get(
+            "/api/analytics/weekly", params={"weeks": 500}, headers=people[Role.ADMIN][1]
+        ),
+        422,
+    )
+
+
+async def test_throughput_staff_only(client, ctx) -> None:  # noqa: ANN001
+    people, _ = ctx
+    t = await _get(client, "throughput", people[Role.MANAGER][1], days=30)
+    me = next(u for u in t["users"] if u["user_id"] == people[Role.OPS][0].id)
+    assert me["qualified"] == 2 and me["assigned_now"] == 5
+    assert_problem(await client.get("/api/analytics/throughput", headers=people[Role.OPS][1]), 403)
+    assert_problem(
+        await client.get("/api/analytics/throughput", headers=people[Role.COMMERCIAL][1]), 403
+    )
+
+
+async def test_cache_served_then_invalidated_by_a_write(client, ctx, db_url) -> None:  # noqa: ANN001
+    people, _ = ctx
+    h = people[Role.ADMIN][1]
+    first = await _get(client, "funnel", h)
+    # A row written behind the API's back (no layer-version bump): the cached answer stays.
+    with psycopg.connect(sync_url(db_url), autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO leads (internal_name, geom) VALUES ('T-x',"
+            " ST_Multi(ST_MakeEnvelope(4.6, 45.9, 4.601, 45.901, 4326)))"
+        )
+    assert await _get(client, "funnel", h) == first
+    # A write through the API bumps the leads layer version: the next answer is fresh.
+    square = {
+        "type": "Polygon",
+        "coordinates": [[[4.6, 45.9], [4.602, 45.9], [4.602, 45.902], [4.6, 45.902], [4.6, 45.9]]],
+    }
+    r = await client.post("/api/leads", json={"geometry": square}, headers=h)
+    assert r.status_code == 201
+    fresh = await _get(client, "funnel", h)
+    assert fresh["counts"]["NEW"] == first["counts"]["NEW"] + 2
+
+
+async def test_unknown_filter_is_422(client, ctx) -> None:  # noqa: ANN001
+    people, _ = ctx
+    for path in ("funnel", "scores", "departments", "stage-times"):
+        r = await client.get(
+            f"/api/analytics/{path}", params={"colour": "red"}, headers=people[Role.ADMIN][1]
+        )
+        assert_problem(r, 422)
+    assert_problem(await client.get("/api/analytics/funnel", headers={}), 401)
