@@ -122,3 +122,52 @@ def load_reference(db_url: str) -> dict[str, int]:
         "urban_zones": len(plu),
         "substations": len(postes),
     }
+
+
+# Four leads on parcels of commune 69114: (parcel id, status, assignee key, is_public).
+LEAD_SPECS = (
+    ("69114000AA0030", "NEW", "ops1", False),
+    ("69114000AA0001", "QUALIFIED", "ops2", True),
+    ("69114000AM0097", "CLIENT_READY", "ops2", False),
+    ("69114000AM0100", "SOLD", None, False),
+)
+
+
+def parcel_geometry(parcel_id: str) -> dict[str, Any]:
+    """The GeoJSON geometry of a parcel of the 69114 cadastre file."""
+    for f in features(CADASTRE):
+        if f["properties"]["id"] == parcel_id:
+            geom: dict[str, Any] = f["geometry"]
+            return geom
+    raise KeyError(parcel_id)
+
+
+async def create_leads(sessions: Any, users: dict[str, Any]) -> list[Any]:
+    """Insert LEAD_SPECS through the ORM (and bump the leads layer version)."""
+    from geoalchemy2.shape import from_shape
+    from shapely.geometry import MultiPolygon, shape
+
+    from geo.activity import bump_layer_version
+    from geo.models import Lead, LeadStatus
+
+    leads = []
+    async with sessions() as session:
+        for i, (pid, status, who, public) in enumerate(LEAD_SPECS):
+            geom = shape(parcel_geometry(pid))
+            if geom.geom_type == "Polygon":
+                geom = MultiPolygon([geom])
+            lead = Lead(
+                internal_name=f"LFS-T6-{i}",
+                name=f"Site {pid}",
+                status=LeadStatus(status),
+                assignee_id=users[who].id if who else None,
+                is_public=public,
+                commune_insee="69114",
+                quality_score=50.0 + i,
+                geom=from_shape(geom, srid=4326),
+            )
+            session.add(lead)
+            leads.append(lead)
+        await bump_layer_version(session, "leads")
+        await session.commit()
+    return leads

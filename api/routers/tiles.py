@@ -187,11 +187,9 @@ async def metadata(layer: str, access: TileAccessDep, viewer: OptionalViewerDep)
     return JSONResponse(documents.mbtiles_metadata(parsed[0]))
 
 
-@router.api_route(
-    "/{layers}/WebMercatorQuad/{z}/{y}/{x}",
-    methods=["GET", "HEAD"],
-    response_class=MVTResponse,
-    responses=TILE_RESPONSES,
+@router.head("/{layers}/WebMercatorQuad/{z}/{y}/{x}", include_in_schema=False)
+@router.get(
+    "/{layers}/WebMercatorQuad/{z}/{y}/{x}", response_class=MVTResponse, responses=TILE_RESPONSES
 )
 async def ogc_tile(
     request: Request,
@@ -207,12 +205,8 @@ async def ogc_tile(
     return await serve_tile(request, access, viewer, layers, z, x, y)
 
 
-@router.api_route(
-    "/{layers}/{z}/{x}/{y}.{fmt}",
-    methods=["GET", "HEAD"],
-    response_class=MVTResponse,
-    responses=TILE_RESPONSES,
-)
+@router.head("/{layers}/{z}/{x}/{y}.{fmt}", include_in_schema=False)
+@router.get("/{layers}/{z}/{x}/{y}.{fmt}", response_class=MVTResponse, responses=TILE_RESPONSES)
 async def xyz_tile(
     request: Request,
     layers: str,

@@ -1,0 +1,396 @@
+"""Vector tiles on real cadastre data: features, attributes, geometry, RBAC, ETags, GDAL."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from datetime import timedelta
+
+import mapbox_vector_tile
+import morecantile
+import numpy as np
+import pytest
+import shapely
+from pyproj import Geod, Transformer
+from shapely import affinity
+from shapely.geometry import box, shape
+
+from api.security import create_token
+from geo.activity import bump_layer_version
+from geo.models import Lead, LeadStatus, Role
+from tests.conftest import assert_problem, login
+from tests.tiles_data import (
+    CADASTRE,
+    COMMUNES,
+    create_leads,
+    features,
+    load_reference,
+    parcel_geometry,
+)
+
+TMS = morecantile.tms.get("WebMercatorQuad")
+TO_3857 = Transformer.from_crs(4326, 3857, always_xy=True).transform
+
+
+def transform(fn, geom):  # noqa: ANN001, ANN201
+    """Reproject a shapely geometry with a pyproj transform function."""
+    return shapely.transform(geom, lambda c: np.column_stack(fn(c[:, 0], c[:, 1])))
+
+
+GEOD = Geod(ellps="WGS84")
+# Commune 69114 (Rhône): the tiles that cover it.
+Z14 = (14, 8403, 5830)
+Z13 = (13, 4201, 2915)
+Z12 = (12, 2100, 1457)
+BUFFER = 64 / 4096
+
+
+@pytest.fixture(scope="module")
+def loaded(db_url: str) -> dict[str, int]:
+    return load_reference(db_url)
+
+
+@pytest.fixture(scope="module")
+async def users(make_user, loaded):  # noqa: ANN001, ANN201
+    return {
+        "ops1": await make_user(Role.OPS),
+        "ops2": await make_user(Role.OPS),
+        "commercial": await make_user(Role.COMMERCIAL),
+        "manager": await make_user(Role.MANAGER),
+        "admin": await make_user(Role.ADMIN),
+    }
+
+
+@pytest.fixture(scope="module")
+async def leads(state, users):  # noqa: ANN001, ANN201
+    return await create_leads(state.sessions, users)
+
+
+@pytest.fixture(scope="module")
+async def tokens(client, users):  # noqa: ANN001, ANN201
+    return {k: await login(client, u.email) for k, u in users.items()}
+
+
+def tile_box(z: int, x: int, y: int, buffer: float = 0.0):  # noqa: ANN201
+    """The tile's EPSG:3857 square, optionally grown by a fraction of its size."""
+    b = TMS.xy_bounds(x, y, z)
+    size = b.right - b.left
+    return box(
+        b.left - buffer * size,
+        b.bottom - buffer * size,
+        b.right + buffer * size,
+        b.top + buffer * size,
+    )
+
+
+def decode(content: bytes) -> dict:
+    return mapbox_vector_tile.decode(content)
+
+
+PARCELS_3857 = None
+
+
+def parcels_3857() -> dict[str, object]:
+    global PARCELS_3857
+    if PARCELS_3857 is None:
+        PARCELS_3857 = {
+            f["properties"]["id"]: transform(TO_3857, shape(f["geometry"]))
+            for f in features(CADASTRE)
+        }
+    return PARCELS_3857
+
+
+async def test_parcels_tile_has_the_parcels_of_the_tile(client, loaded) -> None:
+    z, x, y = Z14
+    r = await client.get(f"/tiles/parcels/{z}/{x}/{y}.mvt")
+    assert r.status_code == 200
+    assert r.headers["content-type"] == "application/vnd.mapbox-vector-tile"
+    layer = decode(r.content)["parcels"]
+    got = {f["properties"]["id"] for f in layer["features"]}
+    inner, outer = tile_box(z, x, y), tile_box(z, x, y, BUFFER * 1.01)
+    must = {pid for pid, g in parcels_3857().items() if g.intersects(inner)}
+    may = {pid for pid, g in parcels_3857().items() if g.intersects(outer)}
+    assert must and must <= got <= may
+    ids = [f["id"] for f in layer["features"]]
+    assert len(set(ids)) == len(ids) and all(0 <= i < 2**53 for i in ids)
+
+
+async def test_parcel_attributes_and_geometry(client, loaded) -> None:
+    z, x, y = 15, 16807, 11660
+    r = await client.get(f"/tiles/parcels/{z}/{x}/{y}.mvt")
+    feats = {f["properties"]["id"]: f for f in decode(r.content)["parcels"]["features"]}
+    src = {f["properties"]["id"]: f for f in features(CADASTRE)}
+    tb = tile_box(z, x, y)
+    size = tb.bounds[2] - tb.bounds[0]
+    checked = 0
+    for pid, feat in feats.items():
+        g = parcels_3857()[pid]
+        if not g.within(tb):
+            continue  # clipped at the tile edge
+        props = feat["properties"]
+        assert props["contenance"] == src[pid]["properties"]["contenance"]
+        assert props["section"] == src[pid]["properties"]["section"]
+        geodesic = abs(GEOD.geometry_area_perimeter(shape(src[pid]["geometry"]))[0])
+        assert props["area_m2"] == pytest.approx(geodesic, abs=1.0)
+        # Expected tile-space geometry: the parcel in 3857, scaled to the 4096 extent (y up).
+        expected = affinity.affine_transform(
+            g,
+            [
+                4096 / size,
+                0,
+                0,
+                4096 / size,
+                -tb.bounds[0] * 4096 / size,
+                -tb.bounds[1] * 4096 / size,
+            ],
+        )
+        got = shape(feat["geometry"])
+        if expected.area > 400:  # larger than 20×20 tile units: grid snapping is negligible
+            assert got.symmetric_difference(expected).area / expected.area < 0.05, pid
+            checked += 1
+    assert checked >= 10
+
+
+async def test_parcels_zoom_range_and_low_zoom_attributes(client, loaded) -> None:
+    r = await client.get("/tiles/parcels/12/2100/1457.mvt")
+    assert r.status_code == 204 and not r.content
+    r = await client.get(f"/tiles/parcels/{Z13[0]}/{Z13[1]}/{Z13[2]}.mvt")
+    feats = decode(r.content)["parcels"]["features"]
+    got = {f["properties"]["id"] for f in feats}
+    inner = tile_box(*Z13)
+    unit2 = (inner.bounds[2] - inner.bounds[0]) ** 2 / 4096**2
+    # Slivers of less than a few tile units inside the tile collapse in ST_AsMVTGeom (right).
+    must = {p for p, g in parcels_3857().items() if g.intersection(inner).area > 16 * unit2}
+    may = {p for p, g in parcels_3857().items() if g.intersects(tile_box(*Z13, BUFFER * 1.01))}
+    assert must <= got <= may and len(got) > 3000
+    assert set(feats[0]["properties"]) == {"id"}
+    assert len(r.content) < 500_000
+
+
+async def test_composite_tile_has_every_layer(client, loaded) -> None:
+    z, x, y = Z13
+    r = await client.get(f"/tiles/parcels,communes,substations/{z}/{x}/{y}.pbf")
+    tile = decode(r.content)
+    assert {"parcels", "communes"} <= set(tile)
+    communes = {f["properties"]["insee"]: f["properties"] for f in tile["communes"]["features"]}
+    # The commune polygon holding parcel AA0030 (69114 merged into a commune nouvelle).
+    centre = shape(parcel_geometry("69114000AA0030")).representative_point()
+    holder = next(f for f in features(COMMUNES) if shape(f["geometry"]).contains(centre))
+    assert communes[holder["properties"]["code"]]["name"] == holder["properties"]["nom"]
+    inner = tile_box(z, x, y)
+    expected = {
+        f["properties"]["code"]
+        for f in features(COMMUNES)
+        if transform(TO_3857, shape(f["geometry"])).intersection(inner).area > 1e4
+    }
+    assert expected <= set(communes)
+    single = decode((await client.get(f"/tiles/parcels/{z}/{x}/{y}.mvt")).content)
+    assert len(single["parcels"]["features"]) == len(tile["parcels"]["features"])
+
+
+async def test_communes_low_zoom_simplified_and_small(client, loaded) -> None:
+    z, x, y = 7, 65, 45
+    r = await client.get(f"/tiles/communes/{z}/{x}/{y}.mvt")
+    got = {f["properties"]["insee"] for f in decode(r.content)["communes"]["features"]}
+    inner = tile_box(z, x, y)
+    expected = {
+        f["properties"]["code"]
+        for f in features(COMMUNES)
+        if transform(TO_3857, shape(f["geometry"])).intersects(inner)
+    }
+    assert got == expected
+    assert len(r.content) < 100_000
+
+
+async def test_empty_tile_is_204_and_bad_coordinates(client, loaded) -> None:
+    r = await client.get("/tiles/parcels/14/0/0.mvt")
+    assert r.status_code == 204
+    assert_problem(await client.get("/tiles/parcels/14/99999/1.mvt"), 404)
+    assert_problem(await client.get("/tiles/parcels/23/1/1.mvt"), 404)
+    assert_problem(await client.get("/tiles/parcels/-1/0/0.mvt"), 404)
+    assert_problem(await client.get("/tiles/parcels/a/1/1.mvt"), 400)
+    assert_problem(await client.get("/tiles/parcels/14/1.5/1.mvt"), 400)
+    assert_problem(await client.get("/tiles/parcels/14/1/1.png"), 404)
+    body = assert_problem(await client.get("/tiles/nope,parcels/14/1/1.mvt"), 404)
+    assert "parcels" in body["layers"] and "leads" in body["layers"]  # type: ignore[operator]
+
+
+async def test_head_gzip_etag_304(client, loaded) -> None:
+    z, x, y = Z14
+    url = f"/tiles/parcels/{z}/{x}/{y}.mvt"
+    r = await client.get(url, headers={"Accept-Encoding": "gzip"})
+    etag = r.headers["etag"]
+    assert r.headers["content-encoding"] == "gzip"
+    plain = await client.get(url, headers={"Accept-Encoding": "identity"})
+    assert "content-encoding" not in plain.headers
+    assert decode(plain.content) == decode(r.content)
+    head = await client.head(url)
+    assert head.status_code == 200 and head.headers["etag"] == etag and not head.content
+    r304 = await client.get(url, headers={"If-None-Match": etag})
+    assert r304.status_code == 304 and not r304.content and r304.headers["etag"] == etag
+    assert r.headers["cache-control"] == "public, no-cache"
+    tj = (await client.get("/tiles/parcels.json")).json()
+    v = tj["tiles"][0].split("?v=")[1]
+    versioned = await client.get(f"{url}?v={v}")
+    assert "immutable" in versioned.headers["cache-control"]
+    assert versioned.headers["access-control-allow-origin"] == "*"
+
+
+async def test_leads_rbac_per_role(client, leads, tokens, users) -> None:
+    z, x, y = Z12
+    by_id = {lead.id: lead for lead in leads}
+    expected = {
+        "admin": set(by_id),
+        "manager": set(by_id),
+        "ops1": {
+            lead.id for lead in leads if lead.assignee_id == users["ops1"].id or lead.is_public
+        },
+        "ops2": {
+            lead.id for lead in leads if lead.assignee_id == users["ops2"].id or lead.is_public
+        },
+        "commercial": {lead.id for lead in leads if lead.status in ("CLIENT_READY", "SOLD")},
+    }
+    assert expected["ops1"] == {leads[0].id, leads[1].id}
+    assert expected["commercial"] == {leads[2].id, leads[3].id}
+    for role, ids in expected.items():
+        r = await client.get(
+            f"/tiles/leads/{z}/{x}/{y}.mvt", headers={"Authorization": f"Bearer {tokens[role]}"}
+        )
+        got = decode(r.content)["leads"]["features"] if r.status_code == 200 else []
+        assert {f["id"] for f in got} == ids, role
+        for f in got:
+            assert f["properties"]["status"] == by_id[f["id"]].status
+            assert "owners" not in f["properties"]
+    # Clusters below z10 count exactly the visible leads.
+    r = await client.get(
+        "/tiles/leads/6/32/22.mvt", headers={"Authorization": f"Bearer {tokens['ops1']}"}
+    )
+    clusters = decode(r.content)["leads"]["features"]
+    assert sum(f["properties"]["count"] for f in clusters) == 2
+    assert_problem(await client.get(f"/tiles/leads/{z}/{x}/{y}.mvt"), 401)
+    assert_problem(await client.get(f"/tiles/parcels,leads/{z}/{x}/{y}.mvt"), 401)
+
+
+async def test_tile_tokens(client, leads, tokens, state, users) -> None:
+    z, x, y = Z12
+    r = await client.post(
+        "/api/auth/tile-token", headers={"Authorization": f"Bearer {tokens['commercial']}"}
+    )
+    assert r.status_code == 200
+    body = r.json()
+    assert body["expires_in"] == 3600
+    r = await client.get(f"/tiles/leads/{z}/{x}/{y}.mvt?token={body['token']}")
+    got = {f["properties"]["status"] for f in decode(r.content)["leads"]["features"]}
+    assert got == {"CLIENT_READY", "SOLD"}
+    # The tile token is not an API token.
+    assert_problem(
+        await client.get("/api/auth/me", headers={"Authorization": f"Bearer {body['token']}"}),
+        401,
+    )
+    secret = state.settings.auth.jwt_secret.get_secret_value()
+    expired, _ = create_token(users["admin"].id, Role.ADMIN, secret, timedelta(seconds=-5), "tile")
+    forged, _ = create_token(
+        users["admin"].id,
+        Role.ADMIN,
+        "not-the-secret-but-long-enough-for-hs256!",
+        timedelta(60),
+        "tile",
+    )
+    for bad in (expired, forged, "garbage"):
+        assert_problem(await client.get(f"/tiles/leads/{z}/{x}/{y}.mvt?token={bad}"), 401)
+    assert_problem(await client.post("/api/auth/tile-token"), 401)
+
+
+async def test_leads_tile_fresh_after_write(client, leads, tokens, state) -> None:
+    z, x, y = Z12
+    url = f"/tiles/leads/{z}/{x}/{y}.mvt"
+    headers = {"Authorization": f"Bearer {tokens['manager']}"}
+    r1 = await client.get(url, headers=headers)
+    assert r1.headers["cache-control"] == "private, no-cache"
+    etag = r1.headers["etag"]
+    assert (await client.get(url, headers={**headers, "If-None-Match": etag})).status_code == 304
+    async with state.sessions() as session:
+        lead = await session.get(Lead, leads[0].id)
+        lead.status = LeadStatus.ENRICHED
+        await bump_layer_version(session, "leads")
+        await session.commit()
+    r2 = await client.get(url, headers={**headers, "If-None-Match": etag})
+    assert r2.status_code == 200 and r2.headers["etag"] != etag
+    statuses = {f["id"]: f["properties"]["status"] for f in decode(r2.content)["leads"]["features"]}
+    assert statuses[leads[0].id] == "ENRICHED"
+    # Another scope gets another ETag for the same URL.
+    r3 = await client.get(url, headers={"Authorization": f"Bearer {tokens['ops1']}"})
+    assert r3.headers["etag"] != r2.headers["etag"]
+
+
+async def test_tilejson_metadata_style_tms(client, loaded) -> None:
+    tj = (await client.get("/tiles/parcels,communes.json")).json()
+    assert tj["tilejson"] == "3.0.0"
+    assert tj["tiles"][0].startswith("http://test/tiles/parcels,communes/{z}/{x}/{y}.mvt?v=")
+    assert tj["minzoom"] == 6 and tj["maxzoom"] == 16
+    layers = {v["id"]: v for v in tj["vector_layers"]}
+    assert layers["parcels"]["fields"]["contenance"] == "Number"
+    assert layers["parcels"]["minzoom"] == 13
+    meta = (await client.get("/tiles/parcels/metadata.json")).json()
+    assert json.loads(meta["json"])["vector_layers"][0]["id"] == "parcels"
+    assert meta["format"] == "pbf"
+    assert_problem(await client.get("/tiles/nope.json"), 404)
+    style = (await client.get("/tiles/style.json?token=abc")).json()
+    assert style["version"] == 8
+    src = style["sources"]["lfs"]["url"]
+    assert src.endswith("?token=abc") and "leads" in src
+    known = {"parcels", "substations", "env_zones", "communes", "urban_zones", "leads"}
+    for layer in style["layers"]:
+        if layer["type"] != "background":
+            assert layer["source"] in style["sources"] and layer["source-layer"] in known
+    assert {la.get("source-layer") for la in style["layers"]} >= known
+    tms = (await client.get("/tiles/tileMatrixSets/WebMercatorQuad")).json()
+    assert tms["id"] == "WebMercatorQuad" and len(tms["tileMatrices"]) >= 23
+    z, x, y = Z14
+    ogc = await client.get(f"/tiles/parcels/WebMercatorQuad/{z}/{y}/{x}")
+    xyz = await client.get(f"/tiles/parcels/{z}/{x}/{y}.mvt")
+    assert decode(ogc.content) == decode(xyz.content)
+    spec = (await client.get("/api/openapi.json")).json()
+    content = spec["paths"]["/tiles/{layers}/{z}/{x}/{y}.{fmt}"]["get"]["responses"]["200"][
+        "content"
+    ]
+    assert "application/vnd.mapbox-vector-tile" in content
+
+
+def _ogr(args: list[str], env_extra: dict[str, str] | None = None) -> str:
+    env = {**os.environ, "CPL_VSIL_CURL_CACHE_SIZE": "0", **(env_extra or {})}
+    out = subprocess.run(
+        ["ogrinfo", "-ro", *args], capture_output=True, text=True, timeout=120, env=env
+    )
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
+@pytest.mark.slow
+async def test_gdal_reads_a_zoom_level(live_server, loaded) -> None:
+    lon0, lat0, lon1, lat1 = 4.65, 45.965, 4.655, 45.97
+    x0, y0 = TO_3857(lon0, lat0)
+    x1, y1 = TO_3857(lon1, lat1)
+    out = _ogr(
+        [
+            "-al",
+            "-q",
+            f"MVT:/vsicurl/{live_server.url}/tiles/parcels/14",
+            "-spat",
+            str(x0),
+            str(y0),
+            str(x1),
+            str(y1),
+        ]
+    )
+    got = {
+        line.split("=", 1)[1].strip()
+        for line in out.splitlines()
+        if line.strip().startswith("id (String)")
+    }
+    spat = box(x0, y0, x1, y1)
+    # Tile geometries are quantised (~0.6 m at z14): slivers under 1 m² may go either way.
+    must = {pid for pid, g in parcels_3857().items() if g.intersection(spat).area > 1.0}
+    may = {pid for pid, g in parcels_3857().items() if g.intersects(spat.buffer(2.0))}
+    assert must <= got <= may and len(got) > 20
