@@ -36,6 +36,7 @@ DEMO_FILES = [
         capacity="capareseau_2026-04-28.csv.gz",
     ),
     DemoFile("env-zones", "env-zones-synthetic.geojson", source="synthetic"),
+    DemoFile("env-zones", "natura2000_zps_cotes-darmor.geojson.gz", zone_type="natura2000_zps"),
     DemoFile("urban-zones", "plu-69114-synthetic.geojson", source="synthetic"),
 ]
 
