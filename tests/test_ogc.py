@@ -1,0 +1,198 @@
+"""OGC API Features on real data: paging, bbox, filters, CQL2, RBAC, bad input, GDAL's OAPIF."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from urllib.parse import quote
+
+import pytest
+from shapely.geometry import box, shape
+
+from geo.models import Role
+from tests.conftest import assert_problem, login
+from tests.tiles_data import CADASTRE, LEAD_SPECS, create_leads, features, load_reference
+
+
+@pytest.fixture(scope="module")
+def loaded(db_url: str) -> dict[str, int]:
+    return load_reference(db_url)
+
+
+@pytest.fixture(scope="module")
+async def users(make_user, loaded):  # noqa: ANN001, ANN201
+    return {
+        "ops1": await make_user(Role.OPS),
+        "ops2": await make_user(Role.OPS),
+        "commercial": await make_user(Role.COMMERCIAL),
+        "manager": await make_user(Role.MANAGER),
+    }
+
+
+@pytest.fixture(scope="module")
+async def leads(state, users):  # noqa: ANN001, ANN201
+    return await create_leads(state.sessions, users)
+
+
+@pytest.fixture(scope="module")
+async def tokens(client, users):  # noqa: ANN001, ANN201
+    return {k: await login(client, u.email) for k, u in users.items()}
+
+
+PARCELS = [f["properties"] | {"geom": shape(f["geometry"])} for f in features(CADASTRE)]
+
+
+async def test_landing_conformance_collections(client, loaded) -> None:
+    landing = (await client.get("/ogc")).json()
+    rels = {link["rel"] for link in landing["links"]}
+    assert {"self", "service-desc", "conformance", "data"} <= rels
+    conf = (await client.get("/ogc/conformance")).json()["conformsTo"]
+    assert "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson" in conf
+    assert "http://www.opengis.net/spec/cql2/1.0/conf/cql2-text" in conf
+    cols = (await client.get("/ogc/collections")).json()["collections"]
+    assert [c["id"] for c in cols] == [
+        "parcels",
+        "substations",
+        "env_zones",
+        "communes",
+        "urban_zones",
+        "leads",
+    ]
+    parcels = (await client.get("/ogc/collections/parcels")).json()
+    minx, miny, maxx, maxy = parcels["extent"]["spatial"]["bbox"][0]
+    lons = [c for p in PARCELS for c in p["geom"].bounds[::2]]
+    assert minx <= min(lons) + 0.01 and maxx >= max(lons) - 0.01
+    q = (await client.get("/ogc/collections/parcels/queryables")).json()
+    assert q["properties"]["contenance"]["type"] == "number"
+    assert_problem(await client.get("/ogc/collections/nope"), 404)
+
+
+async def test_items_paging(client, loaded) -> None:
+    r = await client.get("/ogc/collections/parcels/items?limit=100")
+    assert r.headers["content-type"].startswith("application/geo+json")
+    page = r.json()
+    assert page["type"] == "FeatureCollection"
+    assert page["numberMatched"] == len(PARCELS) and page["numberReturned"] == 100
+    ids = [f["id"] for f in page["features"]]
+    assert ids == sorted(p["id"] for p in PARCELS)[:100]
+    nxt = next(link["href"] for link in page["links"] if link["rel"] == "next")
+    page2 = (await client.get(nxt.replace("http://test", ""))).json()
+    assert page2["features"][0]["id"] == sorted(p["id"] for p in PARCELS)[100]
+    assert any(link["rel"] == "prev" for link in page2["links"])
+    last = (await client.get(f"/ogc/collections/parcels/items?offset={len(PARCELS) - 3}")).json()
+    assert last["numberReturned"] == 3
+    assert not any(link["rel"] == "next" for link in last["links"])
+    # A limit above the maximum is clamped (OGC API Features 1, /req/core/fc-limit-response-1).
+    huge = (await client.get("/ogc/collections/parcels/items?limit=999999999")).json()
+    assert huge["numberReturned"] == len(PARCELS)
+
+
+async def test_bbox_property_and_cql2_filters(client, loaded) -> None:
+    bbox = (4.65, 45.965, 4.655, 45.97)
+    page = (
+        await client.get(
+            "/ogc/collections/parcels/items?limit=10000&bbox=" + ",".join(map(str, bbox))
+        )
+    ).json()
+    # The bbox filter is the index's bounding-box test (&&), as OGC allows.
+    expected = {p["id"] for p in PARCELS if box(*p["geom"].bounds).intersects(box(*bbox))}
+    assert {f["id"] for f in page["features"]} == expected
+    page = (await client.get("/ogc/collections/parcels/items?section=AB&limit=10000")).json()
+    assert page["numberMatched"] == sum(1 for p in PARCELS if p["section"] == "AB")
+    cql = "contenance > 40000 AND \"section\" = 'AA'"
+    page = (
+        await client.get(f"/ogc/collections/parcels/items?limit=10000&filter={quote(cql)}")
+    ).json()
+    expected = {p["id"] for p in PARCELS if p["contenance"] > 40000 and p["section"] == "AA"}
+    assert expected and {f["id"] for f in page["features"]} == expected
+    one = (await client.get("/ogc/collections/parcels/items/69114000AA0030")).json()
+    assert one["properties"]["contenance"] == 43570
+    assert_problem(await client.get("/ogc/collections/parcels/items/NOPE"), 404)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "bbox=5,46,4,47",
+        "bbox=4,100,5,101",
+        "bbox=a,b,c,d",
+        "limit=abc",
+        "limit=0",
+        "offset=-1",
+        "owner=Dupont",
+        "filter=" + quote("owner = 'x'"),
+        "filter=" + quote("contenance >"),
+        "filter=" + quote("contenance > 1 OR section = 'AA'"),
+        "filter=" + quote("contenance = 'abc'"),
+        "filter-lang=cql2-json",
+        "bbox-crs=EPSG:2154",
+    ],
+)
+async def test_bad_input_is_a_400(client, loaded, query: str) -> None:
+    assert_problem(await client.get(f"/ogc/collections/parcels/items?{query}"), 400)
+
+
+async def test_leads_rbac_and_filters(client, leads, tokens, users) -> None:
+    ids = {spec[0]: lead.id for spec, lead in zip(LEAD_SPECS, leads, strict=True)}
+    expected = {
+        "manager": set(ids.values()),
+        "ops1": {ids["69114000AA0030"], ids["69114000AA0001"]},
+        "ops2": {ids["69114000AA0001"], ids["69114000AM0097"]},
+        "commercial": {ids["69114000AM0097"], ids["69114000AM0100"]},
+    }
+    for role, want in expected.items():
+        h = {"Authorization": f"Bearer {tokens[role]}"}
+        page = (await client.get("/ogc/collections/leads/items", headers=h)).json()
+        assert {f["id"] for f in page["features"]} == want, role
+        assert page["numberMatched"] == len(want)
+    h = {"Authorization": f"Bearer {tokens['ops1']}"}
+    assert_problem(
+        await client.get(f"/ogc/collections/leads/items/{ids['69114000AM0100']}", headers=h), 404
+    )
+    mine = await client.get(f"/ogc/collections/leads/items/{ids['69114000AA0030']}", headers=h)
+    assert mine.json()["properties"]["status"] == "NEW"
+    h = {"Authorization": f"Bearer {tokens['manager']}"}
+    sold = (await client.get("/ogc/collections/leads/items?status=SOLD", headers=h)).json()
+    assert [f["id"] for f in sold["features"]] == [ids["69114000AM0100"]]
+    future = (
+        await client.get("/ogc/collections/leads/items?datetime=2999-01-01T00:00:00Z/..", headers=h)
+    ).json()
+    assert future["numberMatched"] == 0
+    recent = (
+        await client.get("/ogc/collections/leads/items?datetime=2000-01-01T00:00:00Z/..", headers=h)
+    ).json()
+    assert recent["numberMatched"] == 4
+    assert_problem(await client.get("/ogc/collections/leads/items?datetime=nope", headers=h), 400)
+    assert_problem(await client.get("/ogc/collections/leads/items"), 401)
+    assert_problem(await client.get("/ogc/collections/leads/items?token=forged"), 401)
+    tile = (await client.post("/api/auth/tile-token", headers=h)).json()["token"]
+    page = (await client.get(f"/ogc/collections/leads/items?token={tile}")).json()
+    assert page["numberMatched"] == 4
+    nxt = (await client.get(f"/ogc/collections/leads/items?token={tile}&limit=1")).json()
+    assert "token=" in next(link["href"] for link in nxt["links"] if link["rel"] == "next")
+
+
+def _ogr(args: list[str], env_extra: dict[str, str] | None = None) -> str:
+    env = {**os.environ, **(env_extra or {})}
+    out = subprocess.run(
+        ["ogrinfo", "-ro", *args], capture_output=True, text=True, timeout=120, env=env
+    )
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
+@pytest.mark.slow
+async def test_gdal_oapif_lists_and_counts(live_server, leads, tokens) -> None:
+    out = _ogr([f"OAPIF:{live_server.url}/ogc"])
+    for name in ("parcels", "substations", "env_zones", "communes", "urban_zones", "leads"):
+        assert f": {name} " in out
+    out = _ogr(["-so", f"OAPIF:{live_server.url}/ogc", "parcels"])
+    assert f"Feature Count: {len(PARCELS)}" in out
+    # Reading every feature page by page (the driver follows the next links).
+    out = _ogr(["-al", "-q", f"OAPIF:{live_server.url}/ogc", "urban_zones"])
+    assert out.count("OGRFeature(urban_zones)") == 39
+    header = {"GDAL_HTTP_HEADERS": f"Authorization: Bearer {tokens['commercial']}"}
+    out = _ogr(["-so", f"OAPIF:{live_server.url}/ogc", "leads"], header)
+    assert "Feature Count: 2" in out
+    out = _ogr(["-al", "-q", f"OAPIF:{live_server.url}/ogc", "leads"], header)
+    assert out.count("status (String) = ") == 2 and "NEW" not in out
