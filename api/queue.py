@@ -144,6 +144,7 @@ async def requeue_stalled(queue: procrastinate.App, seconds: float) -> int:
 async def run_worker(settings: Settings, concurrency: int | None = None) -> None:
     """Run a worker until it is told to stop (SIGINT/SIGTERM)."""
     n = concurrency or settings.enrichment.worker_concurrency
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per PVGIS call is noise
     stalled_after = settings.enrichment.stalled_after_s
     queue = make_queue(settings, n)
     async with queue.open_async():

@@ -72,6 +72,7 @@ class PvgisStandin:
         self.calls: list[dict[str, str]] = []
         self.script: deque[int | str] = deque()
         self.timeout_s = 5.0
+        self.delay_s = 0.0  # added to every answer (a slow PVGIS)
         self._times: deque[float] = deque()
         self._lock = threading.Lock()
         standin = self
@@ -114,6 +115,8 @@ class PvgisStandin:
                 self._times.popleft()
             over_rate = len(self._times) > self.rate
             action = self.script.popleft() if self.script else None
+        if self.delay_s:
+            time.sleep(self.delay_s)
         if url.path not in ("/api/v5_2/PVcalc", "/api/v5_3/PVcalc"):
             return self._send(h, 404, {"message": "Not found"})
         if action == "timeout":

@@ -1,0 +1,191 @@
+"""Batch enrichment through the real queue: a real worker process (``leadfactory worker``) drains
+the job; killed mid-job, another worker finishes it and no lead is enriched twice."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from api.settings import PROJECT_ROOT, Settings
+from geo.models import ActivityLog, Lead, LeadStatus, Role
+from tests.conftest import assert_problem, make_settings
+from tests.enrichment_helpers import ewkt, make_lead, rect
+from tests.pvgis_standin import PvgisStandin
+
+N_LEADS = 30
+
+
+@pytest.fixture(scope="module")
+def standin() -> Iterator[PvgisStandin]:
+    s = PvgisStandin(rate=1000).start()
+    yield s
+    s.stop()
+
+
+@pytest.fixture(scope="module")
+def settings(
+    db_url: str, tmp_path_factory: pytest.TempPathFactory, standin: PvgisStandin
+) -> Settings:
+    return make_settings(
+        db_url,
+        tmp_path_factory.mktemp("queue"),
+        pvgis={"base_url": standin.url, "retries": 1, "backoff_s": 0.05},
+    )
+
+
+def start_worker(settings: Settings, standin: PvgisStandin, log: Path) -> subprocess.Popen:
+    env = {
+        **os.environ,
+        "DATABASE_URL": settings.database_url,
+        "LFS_ENVIRONMENT": "test",
+        "LFS_DATA_DIR": str(settings.data_dir),
+        "LFS_PVGIS__BASE_URL": standin.url,
+        "LFS_PVGIS__RETRIES": "1",
+        "LFS_ENRICHMENT__STALLED_AFTER_S": "2",
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "api.cli", "worker", "--concurrency", "3"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+    )
+
+
+async def wait_for(client, headers, job_id: int, pred, timeout: float = 60.0) -> dict:  # noqa: ANN001
+    deadline = time.monotonic() + timeout
+    while True:
+        r = await client.get(f"/api/enrichment/jobs/{job_id}", headers=headers)
+        assert r.status_code == 200, r.text
+        job = r.json()
+        if pred(job):
+            return job
+        assert time.monotonic() < deadline, job
+        await asyncio.sleep(0.2)
+
+
+async def test_job_survives_a_killed_worker(
+    client,
+    state,
+    settings,
+    standin,
+    make_user,  # noqa: ANN001
+    auth_headers,
+    tmp_path,
+) -> None:
+    manager = await make_user(Role.MANAGER)
+    headers = await auth_headers(user=manager)
+    ids = [
+        await make_lead(state.sessions, ewkt(rect(3000 * i, 0, 3000 * i + 300, 300)))
+        for i in range(N_LEADS)
+    ]
+    bad = await make_lead(state.sessions, "SRID=4326;MULTIPOLYGON EMPTY")
+    r = await client.post("/api/enrichment/batch", json={"lead_ids": [*ids, bad]}, headers=headers)
+    assert r.status_code == 202, r.text
+    job_id = r.json()["job_id"]
+    assert r.json()["total"] == N_LEADS + 1
+    assert r.headers["location"] == f"/api/enrichment/jobs/{job_id}"
+    job = (await client.get(f"/api/enrichment/jobs/{job_id}", headers=headers)).json()
+    assert job["status"] == "queued" and job["done"] == 0
+
+    # Another OPS user can't see the job.
+    assert_problem(
+        await client.get(f"/api/enrichment/jobs/{job_id}", headers=await auth_headers(Role.OPS)),
+        404,
+    )
+
+    standin.delay_s = 0.15  # a slow PVGIS, so the first worker is killed mid-job
+    log = tmp_path / "worker.log"
+    first = start_worker(settings, standin, log)
+    try:
+        await wait_for(client, headers, job_id, lambda j: j["done"] >= 5, timeout=60)
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait(10)
+    standin.delay_s = 0.0
+    mid = (await client.get(f"/api/enrichment/jobs/{job_id}", headers=headers)).json()
+    assert mid["done"] + mid["failed"] < N_LEADS + 1, "the job should not be over yet"
+
+    second = start_worker(settings, standin, log)
+    try:
+        job = await wait_for(client, headers, job_id, lambda j: j["status"] == "done", timeout=90)
+    finally:
+        second.send_signal(signal.SIGTERM)
+        second.wait(20)
+    # The second worker put the killed worker's tasks back in the queue.
+    assert "re-queued" in log.read_text()
+    assert (job["total"], job["done"], job["failed"]) == (N_LEADS + 1, N_LEADS, 1), job
+    assert job["failures"][0]["lead_id"] == bad
+    assert "no geometry" in job["failures"][0]["reason"]
+    assert job["finished_at"] is not None
+
+    async with state.sessions() as session:
+        counts = dict(
+            (
+                await session.execute(
+                    select(ActivityLog.lead_id, func.count())
+                    .where(ActivityLog.action == "enrich", ActivityLog.lead_id.in_(ids))
+                    .group_by(ActivityLog.lead_id)
+                )
+            ).all()
+        )
+        assert counts == {i: 1 for i in ids}, log.read_text()[-3000:]
+        statuses = set((await session.scalars(select(Lead.status).where(Lead.id.in_(ids)))).all())
+        assert statuses == {LeadStatus.ENRICHED}
+        # The job's creator is who moved them (the manager's role allows NEW → ENRICHED).
+        users = set(
+            (
+                await session.scalars(
+                    select(ActivityLog.user_id).where(
+                        ActivityLog.action == "enrich", ActivityLog.lead_id.in_(ids)
+                    )
+                )
+            ).all()
+        )
+        assert users == {manager.id}
+
+
+async def test_batch_by_filters_and_bad_bodies(client, state, auth_headers) -> None:  # noqa: ANN001
+    headers = await auth_headers(Role.ADMIN)
+    r = await client.post(
+        "/api/enrichment/batch", json={"filters": {"status": ["SOLD"]}}, headers=headers
+    )
+    assert r.status_code == 202, r.text
+    job = (await client.get(f"/api/enrichment/jobs/{r.json()['job_id']}", headers=headers)).json()
+    assert job["total"] == 0 and job["status"] == "done"
+    r = await client.post(
+        "/api/enrichment/batch", json={"filters": {"status": ["NEW"]}}, headers=headers
+    )
+    async with state.sessions() as session:
+        n_new = await session.scalar(
+            select(func.count()).select_from(Lead).where(Lead.status == LeadStatus.NEW)
+        )
+    assert r.json()["total"] == n_new
+    assert_problem(await client.post("/api/enrichment/batch", json={}, headers=headers), 422)
+    assert_problem(
+        await client.post(
+            "/api/enrichment/batch", json={"lead_ids": [1], "filters": {}}, headers=headers
+        ),
+        422,
+    )
+    assert_problem(
+        await client.post("/api/enrichment/batch", json={"lead_ids": [987654321]}, headers=headers),
+        404,
+    )
+    assert_problem(
+        await client.post(
+            "/api/enrichment/batch",
+            json={"lead_ids": [1]},
+            headers=await auth_headers(Role.COMMERCIAL),
+        ),
+        403,
+    )
