@@ -20,13 +20,20 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from geo.activity import log_activity
-from geo.errors import NotFound, PermissionDenied
+from geo.errors import NotFound, PermissionDenied, ServiceUnavailable
 from geo.models import Document, DocumentCategory, Lead, Role, User
 from reports.storage import Storage
 
 log = logging.getLogger(__name__)
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def _quiet_delete(storage: Storage, key: str) -> None:
+    try:
+        storage.delete(key)
+    except Exception:  # pragma: no cover - best effort after a failure
+        log.warning("could not remove %s after a failed write", key)
 
 
 def safe_filename(name: str, default: str = "file") -> str:
@@ -58,7 +65,13 @@ async def create_document(
 ) -> Document:
     """Store a file and its row; the stored object is removed if the row can't be committed."""
     key = f"leads/{lead.id}/{uuid.uuid4().hex}/{safe_filename(filename)}"
-    await asyncio.to_thread(storage.put_file, key, path, content_type)
+    try:
+        await asyncio.to_thread(storage.put_file, key, path, content_type)
+    except Exception as exc:
+        log.exception("storage write failed for %s", key)
+        # Nothing was recorded; a partial object (S3 multipart) is not visible under the key.
+        await asyncio.to_thread(_quiet_delete, storage, key)
+        raise ServiceUnavailable("the file storage is unavailable, try again later") from exc
     try:
         doc = Document(
             lead_id=lead.id,

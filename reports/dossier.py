@@ -105,7 +105,7 @@ def _check_image(a: Annex) -> tuple[tuple[int, int] | None, str | None]:
         return None, f"Annexe « {a.filename} » ignorée : image illisible ou corrompue."
 
 
-def _cover(facts: DossierFacts, audience: str) -> object:
+def _cover(facts: DossierFacts, audience: str, site_png: bytes | None) -> object:
     lead = facts.lead
 
     def draw(c: Canvas, _doc: object) -> None:
@@ -165,7 +165,7 @@ def _cover(facts: DossierFacts, audience: str) -> object:
             c.drawString(x + 0.4 * cm, top - 2.7 * cm, unit)
         c.setFillColor(INK)
         c.setFont(FONT, 9)
-        y = top - 4.4 * cm
+        y = top - 3.8 * cm
         if not facts.enriched:
             c.setFillColor(colors.HexColor("#9A6700"))
             c.drawString(
@@ -174,6 +174,15 @@ def _cover(facts: DossierFacts, audience: str) -> object:
                 "Site non enrichi : production, contraintes, réseau et économie restent à établir.",
             )
             y -= 14
+        if site_png is not None and y > 3.4 * cm + 4 * cm:
+            from reportlab.lib.utils import ImageReader
+
+            img = ImageReader(io.BytesIO(site_png))
+            iw, ih = img.getSize()
+            h = min(y - 3.4 * cm, 7.2 * cm)
+            w = min(h * iw / ih, PAGE_W - 2 * MARGIN)
+            h = w * ih / iw
+            c.drawImage(img, (PAGE_W - w) / 2, y - h, width=w, height=h)
         c.setFillColor(GREY)
         c.setFont(FONT, 8)
         version = (
@@ -277,6 +286,17 @@ def build_dossier(
     image_pages: list[Flowable] = []
     toc: list[tuple[str, str]] = []
     letter = iter("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+    # Images are placed on pages of the dossier itself, PDFs appended after it: letters follow
+    # the order in which the reader meets them.
+    for a in annexes:
+        if a.content_type in ("image/png", "image/jpeg"):
+            size, note = _check_image(a)
+            if size is None:
+                notes.append(note or "")
+                continue
+            title = f"Annexe {next(letter, '*')}"
+            toc.append((title, f"{a.filename} — image"))
+            image_pages += _image_page(a, size, f"{title} — {a.filename}")
     for a in annexes:
         if a.content_type == "application/pdf":
             reader, note = _check_pdf(a)
@@ -286,19 +306,16 @@ def build_dossier(
             title = f"Annexe {next(letter, '*')}"
             toc.append((title, f"{a.filename} — PDF, {len(reader.pages)} page(s)"))
             pdf_annexes.append((a, reader))
-        elif a.content_type in ("image/png", "image/jpeg"):
-            size, note = _check_image(a)
-            if size is None:
-                notes.append(note or "")
-                continue
-            title = f"Annexe {next(letter, '*')}"
-            toc.append((title, f"{a.filename} — image"))
-            image_pages += _image_page(a, size, f"{title} — {a.filename}")
     if summary.note:
         notes.append(summary.note)
     basemaps, basemap_note = _basemaps(facts, options.basemap)
     if basemap_note:
         notes.append(basemap_note)
+    site_png = None
+    if maps.site_bounds(facts.layers, 1.0) is not None:
+        site_png = maps.site_map(
+            facts.layers, sections.MAP_W_CM, sections.MAP_H_CM, basemaps.get("site")
+        )
 
     buf = io.BytesIO()
     doc = BaseDocTemplate(
@@ -316,13 +333,13 @@ def build_dossier(
     frame = Frame(MARGIN, 2 * cm, PAGE_W - 2 * MARGIN, PAGE_H - 4 * cm, id="body")
     doc.addPageTemplates(
         [
-            PageTemplate("cover", frames=[frame], onPage=_cover(facts, options.audience)),
+            PageTemplate("cover", frames=[frame], onPage=_cover(facts, options.audience, site_png)),
             PageTemplate("body", frames=[frame], onPage=_body_page(facts, options.audience)),
         ]
     )
     story: list[Flowable] = [Spacer(1, 1), NextPageTemplate("body"), PageBreak()]
     story += sections.synthesis(facts, summary, options.summary_model)
-    story += [PageBreak()] + sections.map_section(facts, basemaps, basemap_note)
+    story += [PageBreak()] + sections.map_section(facts, basemaps, basemap_note, site_png)
     story += [PageBreak()] + sections.charts_section(facts)
     story += [
         PageBreak(),

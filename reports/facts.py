@@ -269,7 +269,10 @@ async def _parcel_layers(
         {"id": r[0], "section": r[1], "numero": r[2], "contenance": r[3], "area_m2": r[4]}
         for r in rows
     ]
-    return facts, [(f"{r[1]} {r[2].lstrip('0') or '0'}", wkb.loads(bytes(r[5]))) for r in rows]
+    return facts, [
+        (f"{r[1].lstrip('0') or r[1]} {r[2].lstrip('0') or '0'}", wkb.loads(bytes(r[5])))
+        for r in rows
+    ]
 
 
 async def _context_layers(

@@ -143,7 +143,7 @@ def _decorate(ax: object, b: Bounds, k: float) -> None:
 
 def _frame(w_cm: float, h_cm: float, b: Bounds, basemap: bytes | None) -> tuple[Figure, object]:
     fig = Figure(figsize=(w_cm / 2.54, h_cm / 2.54), dpi=DPI)
-    ax = fig.add_axes((0, 0, 1, 1))
+    ax = fig.add_axes((0.002, 0.003, 0.996, 0.994))
     ax.set_xlim(b[0], b[2])
     ax.set_ylim(b[1], b[3])
     ax.set_aspect("equal")
@@ -249,6 +249,28 @@ def context_map(
     if p is not None:
         ax.add_patch(p)  # type: ignore[attr-defined]
     c = site.centroid
+    # At context scale the site is small: a ring and a label make it findable.
+    ax.plot(
+        [c.x],
+        [c.y],
+        marker="o",
+        markersize=14,
+        markerfacecolor="none",  # type: ignore[attr-defined]
+        markeredgecolor=NAVY,
+        markeredgewidth=1.2,
+        zorder=6,
+    )
+    ax.text(
+        c.x,
+        c.y - (b[3] - b[1]) * 0.045,
+        "site",
+        ha="center",
+        va="top",
+        fontsize=6.5,  # type: ignore[attr-defined]
+        color=NAVY,
+        fontweight="bold",
+        zorder=7,
+    )
     for name, g, chosen in layers.substations:
         if not (b[0] <= g.x <= b[2] and b[1] <= g.y <= b[3]):
             continue

@@ -115,8 +115,14 @@ def synthesis(f: DossierFacts, summary: Summary, model: str | None) -> list[Flow
     return out
 
 
+MAP_W_CM, MAP_H_CM = 17.0, 9.0
+
+
 def map_section(
-    f: DossierFacts, basemaps: dict[str, bytes | None], basemap_note: str | None
+    f: DossierFacts,
+    basemaps: dict[str, bytes | None],
+    basemap_note: str | None,
+    site_png: bytes | None = None,
 ) -> list[Flowable]:
     """The site with its parcels, then the site in its context."""
     out: list[Flowable] = [Paragraph("2. Cartographie", H1)]
@@ -124,7 +130,9 @@ def map_section(
     if layers.site is None:
         return out + [Paragraph("Géométrie du site indisponible.", NOTE)]
     out.append(Paragraph("Le site et ses parcelles", H2))
-    out.append(_img(maps.site_map(layers, 17, 10.5, basemaps.get("site")), WIDTH))
+    out.append(
+        _img(site_png or maps.site_map(layers, MAP_W_CM, MAP_H_CM, basemaps.get("site")), WIDTH)
+    )
     src = "fond de plan Mapbox" if basemaps.get("site") else "sans fond de plan"
     out.append(
         Paragraph(
@@ -133,7 +141,7 @@ def map_section(
             CAPTION,
         )
     )
-    png, legend = maps.context_map(layers, 17, 10.5, basemaps.get("context"))
+    png, legend = maps.context_map(layers, MAP_W_CM, MAP_H_CM, basemaps.get("context"))
     block: list[Flowable] = [Paragraph("Le site dans son contexte", H2), _img(png, WIDTH)]
     block.append(
         Paragraph(

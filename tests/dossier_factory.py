@@ -66,14 +66,16 @@ def geodesic_area(geom: Any) -> float:
     return abs(GEOD.geometry_area_perimeter(geom)[0])
 
 
+SEED_PARCEL = "27412000ZC0022"
+
+
 def pick_parcels(n: int = 20) -> list[dict[str, Any]]:
-    """``n`` neighbouring parcels of section ZA (largest open-field section)."""
+    """``n`` neighbouring field parcels (0.4–3 ha each) around a seed: about 32 ha for 20."""
     feats = json.loads(PARCELS_FILE.read_text())["features"]
-    za = [f for f in feats if f["properties"]["section"] == "ZA"]
-    za.sort(key=lambda f: f["properties"]["id"])
-    seed = shape(za[len(za) // 2]["geometry"]).centroid
-    za.sort(key=lambda f: shape(f["geometry"]).centroid.distance(seed))
-    return sorted(za[:n], key=lambda f: f["properties"]["id"])
+    fields = [f for f in feats if 4_000 < geodesic_area(shape(f["geometry"])) < 30_000]
+    seed = shape(next(f for f in feats if f["properties"]["id"] == SEED_PARCEL)["geometry"])
+    fields.sort(key=lambda f: shape(f["geometry"]).centroid.distance(seed.centroid))
+    return sorted(fields[:n], key=lambda f: f["properties"]["id"])
 
 
 def _mp(g: Any) -> MultiPolygon:
@@ -276,10 +278,10 @@ async def seed_site(
             chosen_substation_id=chosen.id,
             distance_m=3_380,
             capacity_available_mw=18.4,
-            capacity_ok=True,
+            capacity_ok=mwc <= 18.4,
             quote_part_eur_kw=40.68,
             connection_cost_eur=conn_cost,
-            connection_voltage="HTA",
+            connection_voltage="HTA" if mwc <= 17 else "HTB",
             computed_at=now,
         )
     )

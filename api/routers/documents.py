@@ -14,7 +14,7 @@ from api.errors import PROBLEM_JSON, PROBLEM_RESPONSES, Problem
 from api.schemas.documents import DocumentList, DocumentOut
 from api.storage import StorageDep
 from api.uploads import receive_upload
-from geo.errors import InvalidInput, NotFound
+from geo.errors import InvalidInput, NotFound, ServiceUnavailable
 from geo.leads import get_visible_lead
 from geo.models import Document, DocumentCategory
 from reports import documents as svc
@@ -149,6 +149,8 @@ async def download_document(
         chunks = await asyncio.to_thread(storage.open_chunks, doc.storage_key)
     except StorageMissing as exc:
         raise NotFound(f"the file of document {doc_id} is missing from the storage") from exc
+    except Exception as exc:
+        raise ServiceUnavailable("the file storage is unavailable, try again later") from exc
     return StreamingResponse(
         chunks,
         media_type=doc.content_type,
