@@ -1,0 +1,86 @@
+"""Reference geodata: imports, search (communes, parcels), parcel facts, layer summaries."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query
+
+from api.deps import SessionDep, get_current_user
+from api.errors import PROBLEM_RESPONSES
+from api.schemas.reference import (
+    ImportOut,
+    ImportPage,
+    LayerList,
+    LayerSummary,
+    ParcelFeature,
+    SearchHit,
+    SearchResult,
+)
+from api.services import reference as svc
+
+router = APIRouter(
+    prefix="/reference",
+    tags=["reference"],
+    responses=PROBLEM_RESPONSES,
+    dependencies=[Depends(get_current_user)],
+)
+
+LayerName = Annotated[
+    str | None,
+    Query(
+        pattern="^(parcels|substations|env_zones|communes|urban_zones)$",
+        description="Only the imports of this layer",
+    ),
+]
+
+
+@router.get("/imports", response_model=ImportPage)
+async def list_imports(
+    session: SessionDep,
+    layer: LayerName = None,
+    page: Annotated[int, Query(ge=1, description="Page number, from 1")] = 1,
+    page_size: Annotated[int, Query(ge=1, le=200, description="Imports per page")] = 50,
+) -> ImportPage:
+    """List the imports of reference files, newest first."""
+    rows, total = await svc.list_imports(session, page, page_size, layer)
+    return ImportPage(
+        items=[ImportOut.model_validate(r) for r in rows],
+        total=total,
+        page=page,
+        page_size=page_size,
+    )
+
+
+@router.get("/search", response_model=SearchResult)
+async def search(
+    session: SessionDep,
+    q: Annotated[
+        str,
+        Query(
+            min_length=2,
+            max_length=100,
+            description="Commune name prefix, INSEE code, or parcel id prefix",
+        ),
+    ],
+    limit: Annotated[int, Query(ge=1, le=50, description="Maximum hits")] = 10,
+) -> SearchResult:
+    """Find communes (by name or INSEE code) and parcels (by id prefix) to zoom to."""
+    return SearchResult(items=[SearchHit(**h) for h in await svc.search(session, q, limit)])
+
+
+@router.get("/parcels/{parcel_id}", response_model=ParcelFeature)
+async def get_parcel(
+    session: SessionDep,
+    parcel_id: Annotated[
+        str, Path(min_length=14, max_length=14, description="14-character cadastral id")
+    ],
+) -> ParcelFeature:
+    """Facts of one parcel as a GeoJSON Feature."""
+    return ParcelFeature(**await svc.parcel_feature(session, parcel_id))
+
+
+@router.get("/layers", response_model=LayerList)
+async def list_layers(session: SessionDep) -> LayerList:
+    """Row counts by source, data version and last import of every reference layer."""
+    return LayerList(items=[LayerSummary(**s) for s in await svc.layer_summaries(session)])

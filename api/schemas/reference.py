@@ -1,0 +1,98 @@
+"""Reference-layer models: imports, search hits, parcel features, layer summaries."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ImportOut(BaseModel):
+    """One run of an importer: file, checksum, counts and the first rejections."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    layer: str
+    file_name: str
+    checksum: str
+    status: str
+    read_count: int
+    inserted_count: int
+    updated_count: int
+    unchanged_count: int
+    repaired_count: int
+    rejected_count: int
+    rejections: list[dict[str, Any]] | None = None
+    data_date: date | None = None
+    started_at: datetime
+    finished_at: datetime | None = None
+
+
+class ImportPage(BaseModel):
+    """A page of imports, newest first."""
+
+    items: list[ImportOut]
+    total: int
+    page: int
+    page_size: int
+
+
+class SearchHit(BaseModel):
+    """A commune or a parcel matching the search, with where to zoom."""
+
+    kind: Literal["commune", "parcel"]
+    id: str
+    label: str
+    bbox: list[float] = Field(description="[minlon, minlat, maxlon, maxlat]")
+    center: list[float] = Field(description="[lon, lat], a point inside the feature")
+    source: str
+
+
+class SearchResult(BaseModel):
+    """Search hits: communes first, then parcels."""
+
+    items: list[SearchHit]
+
+
+class ParcelProperties(BaseModel):
+    """Facts of a cadastral parcel."""
+
+    id: str
+    commune: str
+    commune_name: str | None = None
+    prefixe: str
+    section: str
+    numero: str
+    contenance_m2: int | None = Field(None, description="Declared area (cadastre), m²")
+    area_m2: float | None = Field(None, description="Measured area on the ellipsoid, m²")
+    source: str
+    source_updated: date | None = None
+    import_id: int | None = None
+
+
+class ParcelFeature(BaseModel):
+    """A parcel as a GeoJSON Feature (geometry in EPSG:4326)."""
+
+    type: Literal["Feature"] = "Feature"
+    id: str
+    geometry: dict[str, Any]
+    bbox: list[float]
+    properties: ParcelProperties
+
+
+class LayerSummary(BaseModel):
+    """Rows of a reference layer by source, its data version and its last import."""
+
+    layer: str
+    count: int
+    sources: dict[str, int]
+    version: int
+    last_import_at: datetime | None = None
+
+
+class LayerList(BaseModel):
+    """Every reference layer."""
+
+    items: list[LayerSummary]

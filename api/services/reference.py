@@ -1,0 +1,169 @@
+"""Queries behind /api/reference: imports, search, parcel facts, layer summaries."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from geo.errors import NotFound
+from geo.models import ImportRecord
+
+# The reference tables (identifiers from this whitelist only).
+LAYER_TABLES = ("parcels", "substations", "env_zones", "communes", "urban_zones")
+_PARCEL_PREFIX = re.compile(r"^[0-9][0-9AB][0-9]{3}[0-9A-Z]{0,9}$")
+_INSEE_PREFIX = re.compile(r"^[0-9][0-9AB][0-9]{0,3}$")
+
+
+async def list_imports(
+    session: AsyncSession, page: int, page_size: int, layer: str | None
+) -> tuple[list[ImportRecord], int]:
+    """Imports newest first, optionally of one layer."""
+    stmt = select(ImportRecord)
+    if layer:
+        stmt = stmt.where(ImportRecord.layer == layer)
+    total = await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    rows = await session.scalars(
+        stmt.order_by(ImportRecord.started_at.desc(), ImportRecord.id.desc())
+        .offset((page - 1) * page_size)
+        .limit(page_size)
+    )
+    return list(rows), total
+
+
+def _like_prefix(q: str) -> str:
+    return q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _next_string(q: str) -> str:
+    """The smallest string after every string starting with q (code-point order)."""
+    return q[:-1] + chr(ord(q[-1]) + 1)
+
+
+_COMMUNES_SQL = text(
+    """SELECT insee, name, department, source,
+              ST_XMin(geom), ST_YMin(geom), ST_XMax(geom), ST_YMax(geom),
+              ST_X(ST_PointOnSurface(geom)), ST_Y(ST_PointOnSurface(geom))
+       FROM communes
+       WHERE name ILIKE :name_like OR insee LIKE :code_like
+       ORDER BY (lower(name) = lower(:q) OR insee = :q) DESC, length(name), name
+       LIMIT :limit"""
+)
+
+# Range on the primary key (a btree range scan; LIKE alone would not use the index under a
+# non-C collation), rechecked by the prefix.
+_PARCELS_SQL = text(
+    """SELECT p.id, p.commune, p.section, p.numero, c.name, p.source,
+              ST_XMin(p.geom), ST_YMin(p.geom), ST_XMax(p.geom), ST_YMax(p.geom),
+              ST_X(ST_PointOnSurface(p.geom)), ST_Y(ST_PointOnSurface(p.geom))
+       FROM parcels p LEFT JOIN communes c ON c.insee = p.commune
+       WHERE p.id >= :lo AND p.id < :hi AND left(p.id, :n) = :lo
+       ORDER BY p.id
+       LIMIT :limit"""
+)
+
+
+async def search(session: AsyncSession, q: str, limit: int) -> list[dict[str, Any]]:
+    """Communes by name prefix or INSEE code, parcels by id prefix."""
+    q = q.strip()
+    hits: list[dict[str, Any]] = []
+    code = q.upper()
+    code_like = _like_prefix(code) if _INSEE_PREFIX.match(code) else "\x00"
+    rows = await session.execute(
+        _COMMUNES_SQL,
+        {"q": q, "name_like": _like_prefix(q), "code_like": code_like, "limit": limit},
+    )
+    for insee, name, _dep, source, *box in rows:
+        hits.append(
+            {
+                "kind": "commune",
+                "id": insee,
+                "label": f"{name} ({insee})",
+                "bbox": list(box[:4]),
+                "center": list(box[4:]),
+                "source": source,
+            }
+        )
+    pid = re.sub(r"\s+", "", code)
+    if len(pid) >= 6 and _PARCEL_PREFIX.match(pid) and len(hits) < limit:
+        rows = await session.execute(
+            _PARCELS_SQL,
+            {"lo": pid, "hi": _next_string(pid), "n": len(pid), "limit": limit - len(hits)},
+        )
+        for pid_, commune, section, numero, cname, source, *box in rows:
+            where = f"{cname} ({commune})" if cname else commune
+            hits.append(
+                {
+                    "kind": "parcel",
+                    "id": pid_,
+                    "label": f"{pid_} — section {section.lstrip('0')} n°{int(numero)}, {where}",
+                    "bbox": list(box[:4]),
+                    "center": list(box[4:]),
+                    "source": source,
+                }
+            )
+    return hits
+
+
+async def parcel_feature(session: AsyncSession, parcel_id: str) -> dict[str, Any]:
+    """A parcel as a GeoJSON Feature with its facts; NotFound if absent."""
+    row = (
+        await session.execute(
+            text(
+                """SELECT p.id, p.commune, c.name, p.prefixe, p.section, p.numero,
+                          p.contenance, p.area_m2, p.source, p.source_updated, p.import_id,
+                          ST_AsGeoJSON(p.geom, 7),
+                          ST_XMin(p.geom), ST_YMin(p.geom), ST_XMax(p.geom), ST_YMax(p.geom)
+                   FROM parcels p LEFT JOIN communes c ON c.insee = p.commune
+                   WHERE p.id = :id"""
+            ),
+            {"id": parcel_id.strip().upper()},
+        )
+    ).one_or_none()
+    if row is None:
+        raise NotFound(f"parcel {parcel_id} not found")
+    keys = ["id", "commune", "commune_name", "prefixe", "section", "numero", "contenance_m2"]
+    keys += ["area_m2", "source", "source_updated", "import_id"]
+    props = dict(zip(keys, row[:11], strict=True))
+    return {
+        "type": "Feature",
+        "id": row[0],
+        "geometry": json.loads(row[11]),
+        "bbox": list(row[12:16]),
+        "properties": props,
+    }
+
+
+async def layer_summaries(session: AsyncSession) -> list[dict[str, Any]]:
+    """Per layer: rows by source, data version, last successful import."""
+    out = []
+    for table in LAYER_TABLES:
+        counts = dict(
+            (
+                await session.execute(
+                    text(f"SELECT source, count(*) FROM {table} GROUP BY source")  # noqa: S608
+                )
+            ).all()
+        )
+        version = await session.scalar(
+            text("SELECT version FROM layer_versions WHERE layer = :l"), {"l": table}
+        )
+        last = await session.scalar(
+            text(
+                "SELECT max(finished_at) FROM imports WHERE layer = :l AND status = 'succeeded'"
+            ),
+            {"l": table},
+        )
+        out.append(
+            {
+                "layer": table,
+                "count": sum(counts.values()),
+                "sources": counts,
+                "version": version or 0,
+                "last_import_at": last,
+            }
+        )
+    return out
