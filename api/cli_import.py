@@ -13,19 +13,19 @@ from typing import Any
 from api.settings import PROJECT_ROOT, Settings
 
 DEMO_DIR = PROJECT_ROOT / "data"
+# The keys of geo.importers.LAYERS, spelled out so that `leadfactory --help` stays fast.
+LAYER_NAMES = ["communes", "env-zones", "parcels", "substations", "urban-zones"]
 
 
 def register(sub: Any) -> dict[str, Callable[[argparse.Namespace, Settings], int]]:
     """Add the ``import`` and ``demo`` subcommands."""
-    from geo.importers import LAYERS
-
     p = sub.add_parser(
         "import",
         help="import reference geodata files (one transaction per file)",
         description="Import GeoJSON(.gz), GeoPackage, zipped Shapefile or CSV files into a "
         "reference layer. Idempotent: re-importing a file changes nothing.",
     )
-    p.add_argument("layer", choices=sorted(LAYERS))
+    p.add_argument("layer", choices=LAYER_NAMES)
     p.add_argument("files", nargs="+", type=Path, metavar="FILE")
     p.add_argument("--crs", help="CRS of the file when it doesn't say (e.g. EPSG:2154)")
     p.add_argument("--zone-type", help="env-zones: the type if the file has none (e.g. znieff1)")

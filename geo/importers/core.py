@@ -252,6 +252,9 @@ async def import_file(
         if progress is not None:
             progress(len(batch))
 
+    if result.read and result.rejected == result.read:
+        first = result.rejections[0]["reason"] if result.rejections else "?"
+        raise ImportFailed(path, f"every row was rejected (row 1: {first})")
     await session.execute(text(_clean_sql(spec)))
     counts = (
         await session.execute(

@@ -121,13 +121,14 @@ def _resolve_crs(path: Path, declared: CRS | None, forced: CRS | None, geoms: np
     """The CRS to read with: --crs, else the file's, else WGS84 when the numbers fit."""
     if forced is not None:
         return forced
-    if declared is not None:
-        return declared
-    if _looks_lonlat(geoms):
-        return WGS84
+    crs = declared or WGS84
+    # GDAL says WGS84 for any GeoJSON without a crs member: check the numbers agree.
+    if not crs.is_geographic or _looks_lonlat(geoms):
+        return crs
     raise ImportFailed(
         path,
-        "unknown CRS: the file declares none and its coordinates are not longitude/latitude; "
+        "unknown CRS: the coordinates are not longitude/latitude and the file declares no "
+        "projected CRS; "
         "pass --crs (e.g. --crs EPSG:2154)",
     )
 
