@@ -29,7 +29,9 @@ def _style(ax: object) -> None:
 
 def _png(fig: Figure) -> bytes:
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=DPI, bbox_inches="tight", pad_inches=0.04)
+    # No bbox_inches="tight": it draws the figure twice. Margins are set per chart instead, and a
+    # light PNG compression keeps encoding cheap (the PDF deflates the image again anyway).
+    fig.savefig(buf, format="png", dpi=DPI, pil_kwargs={"compress_level": 1})
     return buf.getvalue()
 
 
@@ -38,6 +40,7 @@ def monthly_chart(mwh: list[float]) -> bytes:
     fig = _fig(16, 6.5)
     ax = fig.add_subplot()
     bars = ax.bar(range(12), mwh, color=SUN, width=0.7)
+    fig.subplots_adjust(left=0.1, right=0.99, top=0.95, bottom=0.13)
     ax.set_xticks(range(12), MONTHS_SHORT)
     ax.set_ylabel("MWh", fontsize=7, color=GREY)
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: fr_num(v)))
@@ -65,6 +68,9 @@ def score_chart(criteria: list[Criterion]) -> bytes:
     labels = [c.label for c in rows]
     weights = [c.weight or 0 for c in rows]
     points = [c.points or 0 for c in rows]
+    fig.subplots_adjust(
+        left=0.3, right=0.98, top=0.97, bottom=1.0 / (1.2 + 0.75 * max(len(rows), 1))
+    )
     ax.barh(labels, weights, color=LIGHT, height=0.6, label="poids")
     colours = [
         GREEN if (c.score or 0) >= 0.66 else ORANGE if (c.score or 0) >= 0.33 else RED for c in rows
@@ -128,5 +134,5 @@ def economics_chart(split: list[tuple[str, float]], cumulative: list[float]) -> 
     ax2.set_ylabel("k€ cumulés", fontsize=7, color=GREY)
     ax2.set_title("Trésorerie cumulée", fontsize=8)
     _style(ax2)
-    fig.subplots_adjust(wspace=0.35)
+    fig.subplots_adjust(left=0.02, right=0.95, top=0.9, bottom=0.14, wspace=0.35)
     return _png(fig)

@@ -165,7 +165,7 @@ def _frame(w_cm: float, h_cm: float, b: Bounds, basemap: bytes | None) -> tuple[
 
 def _png(fig: Figure) -> bytes:
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=DPI)
+    fig.savefig(buf, format="png", dpi=DPI, pil_kwargs={"compress_level": 1})
     return buf.getvalue()
 
 
