@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# `make bench`: every benchmark, one after the other (each prints its own figures).
+# Append a line per benchmark; keep each bounded in time (the machine is shared).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=.venv/bin/python
+
+echo "== PDF dossier (bench/bench_pdf.py)"
+$PY bench/bench_pdf.py --runs 10
