@@ -71,7 +71,7 @@ async def search(session: AsyncSession, q: str, limit: int) -> list[dict[str, An
     q = q.strip()
     hits: list[dict[str, Any]] = []
     code = q.upper()
-    code_like = _like_prefix(code) if _INSEE_PREFIX.match(code) else "\x00"
+    code_like = _like_prefix(code) if _INSEE_PREFIX.match(code) else ""  # matches nothing
     rows = await session.execute(
         _COMMUNES_SQL,
         {"q": q, "name_like": _like_prefix(q), "code_like": code_like, "limit": limit},
@@ -152,9 +152,7 @@ async def layer_summaries(session: AsyncSession) -> list[dict[str, Any]]:
             text("SELECT version FROM layer_versions WHERE layer = :l"), {"l": table}
         )
         last = await session.scalar(
-            text(
-                "SELECT max(finished_at) FROM imports WHERE layer = :l AND status = 'succeeded'"
-            ),
+            text("SELECT max(finished_at) FROM imports WHERE layer = :l AND status = 'succeeded'"),
             {"l": table},
         )
         out.append(
