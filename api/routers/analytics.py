@@ -20,13 +20,8 @@ router = APIRouter(prefix="/analytics", tags=["analytics"], responses=PROBLEM_RE
 
 
 def _cache(state: AppState) -> svc.AnalyticsCache:
-    cache = state.extras.get("analytics_cache")
-    if cache is None:
-        s = state.settings.leads
-        cache = state.extras["analytics_cache"] = svc.AnalyticsCache(
-            s.analytics_cache_ttl_s, s.analytics_cache_entries
-        )
-    return cache  # type: ignore[no-any-return]
+    s = state.settings.leads
+    return svc.cache_for(state.extras, s.analytics_cache_ttl_s, s.analytics_cache_entries)
 
 
 async def _cached(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated
@@ -24,6 +25,7 @@ from api.schemas.leads import (
     TransitionIn,
 )
 from api.services import leads as svc
+from api.services.analytics import cache_for, leads_version
 from api.services.leads_detail import lead_detail
 from api.services.leads_geometry import GeometryLimits
 from api.services.leads_query import LeadFilters, SortKey, list_leads
@@ -202,13 +204,29 @@ async def create_lead(
 async def list_leads_route(
     session: SessionDep,
     viewer: ViewerDep,
+    state: StateDep,
     filters: FiltersDep,
     pg: Annotated[Paging, Depends(paging)],
     sort: Annotated[SortKey, Query(description="Sort key; '-' for descending")] = "-created_at",
 ) -> LeadPage:
     """List the leads the caller may see, filtered, sorted and paged."""
+    s = state.settings.leads
+    cache = cache_for(state.extras, s.analytics_cache_ttl_s, s.analytics_cache_entries)
+    version = await leads_version(session)
+
+    async def cached_count(count: Callable[[], Awaitable[int]]) -> int:
+        key = ("count", filters.key(), viewer.scope, version)
+        total: int = await cache.get_or_compute(key, count)
+        return total
+
     items, total = await list_leads(
-        session, viewer, filters, sort=sort, page=pg.page, page_size=pg.page_size
+        session,
+        viewer,
+        filters,
+        sort=sort,
+        page=pg.page,
+        page_size=pg.page_size,
+        count_cache=cached_count,
     )
     return LeadPage(items=items, total=total, page=pg.page, page_size=pg.page_size)
 

@@ -54,6 +54,14 @@ class AnalyticsCache:
         return value
 
 
+def cache_for(extras: dict[str, Any], ttl_s: float, max_entries: int) -> AnalyticsCache:
+    """The app's cache of analytics answers and list totals (one per process)."""
+    cache = extras.get("analytics_cache")
+    if cache is None:
+        cache = extras["analytics_cache"] = AnalyticsCache(ttl_s, max_entries)
+    return cache  # type: ignore[no-any-return]
+
+
 async def leads_version(session: AsyncSession) -> int:
     """The current data version of the leads layer (0 before any write)."""
     v = await session.scalar(select(LayerVersion.version).where(LayerVersion.layer == "leads"))

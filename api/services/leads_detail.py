@@ -120,16 +120,15 @@ async def lead_detail(
         k: row._mapping[k]
         for k in ("created_by_id", "notes", "rejection_reason", "score_breakdown", "enriched_at")
     }
-    parts = {}
-    for key, model in (
-        ("sourcing", LeadSourcing),
-        ("technical", LeadTechnical),
-        ("regulatory", LeadRegulatory),
-        ("network", LeadNetwork),
-        ("economic", LeadEconomic),
-    ):
-        parts[key] = _as_dict(await session.get(model, lead_id))
-    foncier = await session.get(LeadFoncier, lead_id)
+    # The six one-to-one tables in one round trip.
+    models = (LeadSourcing, LeadTechnical, LeadRegulatory, LeadNetwork, LeadEconomic, LeadFoncier)
+    stmt = select(*models).select_from(Lead)
+    for model in models:
+        stmt = stmt.outerjoin(model, model.lead_id == Lead.id)
+    related = (await session.execute(stmt.where(Lead.id == lead_id))).one()
+    keys = ("sourcing", "technical", "regulatory", "network", "economic")
+    parts = {key: _as_dict(obj) for key, obj in zip(keys, related[:5], strict=True)}
+    foncier = related[5]
     documents = await session.scalars(
         select(Document).where(Document.lead_id == lead_id).order_by(Document.created_at.desc())
     )

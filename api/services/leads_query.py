@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -36,6 +37,8 @@ _SORT_COLUMNS = {
     "status_changed_at": Lead.status_changed_at,
     "internal_name": Lead.internal_name,
 }
+
+_NULLABLE = frozenset({"quality_score"})
 
 
 @dataclass(frozen=True)
@@ -153,10 +156,14 @@ def lead_out(row: Any) -> LeadOut:
 
 def order_by(sort: SortKey) -> list[Any]:
     """ORDER BY for a whitelisted sort key, with the id as tie-breaker (stable pages)."""
-    column = _SORT_COLUMNS[sort.lstrip("-")]
+    key = sort.lstrip("-")
+    column = _SORT_COLUMNS[key]
     if sort.startswith("-"):
-        return [column.desc().nulls_last(), Lead.id.desc()]
-    return [column.asc().nulls_last(), Lead.id.asc()]
+        # Unscored leads last; the NULLS clause must match an index (ix_leads_quality_score_desc)
+        # or PostgreSQL sorts the whole table for every page.
+        first = column.desc().nulls_last() if key in _NULLABLE else column.desc()
+        return [first, Lead.id.desc()]
+    return [column.asc(), Lead.id.asc()]
 
 
 async def list_leads(
@@ -167,10 +174,19 @@ async def list_leads(
     sort: SortKey,
     page: int,
     page_size: int,
+    count_cache: Callable[[Callable[[], Awaitable[int]]], Awaitable[int]] | None = None,
 ) -> tuple[list[LeadOut], int]:
-    """One page of the leads the viewer may see, and the total matching."""
+    """One page of the leads the viewer may see, and the total matching.
+
+    Counting 100k rows costs more than the page itself: ``count_cache`` (keyed by the caller on
+    the filters, the viewer scope and the leads-layer version) may answer it instead.
+    """
     where = and_(*filter_clauses(viewer, filters))
-    total = await session.scalar(select(func.count()).select_from(Lead).where(where)) or 0
+
+    async def count() -> int:
+        return await session.scalar(select(func.count()).select_from(Lead).where(where)) or 0
+
+    total = await (count_cache(count) if count_cache else count())
     rows = await session.execute(
         lead_out_select()
         .where(where)

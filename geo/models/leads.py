@@ -79,6 +79,10 @@ class Lead(Timestamps, Base):
         Index("ix_leads_created_at", "created_at"),
         # Kanban cards: the latest leads of one status.
         Index("ix_leads_status_updated_at", "status", "updated_at"),
+        # List sorts (ORDER BY … LIMIT must match an index or it sorts the whole table).
+        Index("ix_leads_updated_at", "updated_at"),
+        Index("ix_leads_area_m2", "area_m2"),
+        Index("ix_leads_quality_score_desc", text("quality_score DESC NULLS LAST")),
     )
 
 

@@ -1,0 +1,269 @@
+"""Load-test the lead API on loopback against the 100k-lead database (bench/seed_leads.py).
+
+    .venv/bin/python bench/bench_leads_api.py [--duration 60] [--connections 50] [--workers 2]
+
+Serves the app with uvicorn on a free 127.0.0.1 port (rate limits off), then drives it with wrk
+(Lua scripts: random filters, random ids, random polygons), 50 concurrent connections for
+``--duration`` seconds per scenario: GET /api/leads with filters, GET /api/leads/{id},
+POST /api/leads. Prints requests/s, P50/P95/P99 and errors per scenario, then times every
+analytics endpoint cold (cache invalidated by a leads-layer bump before each call) and warm.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import secrets
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import psycopg
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from seed_leads import DB_NAME, PASSWORD, server_url  # noqa: E402
+
+ANALYTICS = ["funnel", "weekly", "scores", "departments", "stage-times", "throughput"]
+
+LUA_COMMON = r"""
+math.randomseed(os.time())
+local token = "%(token)s"
+local headers = {["Authorization"] = "Bearer " .. token, ["Content-Type"] = "application/json"}
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    'RESULT {"requests": %%d, "duration_s": %%.2f, "p50_ms": %%.2f, "p95_ms": %%.2f, '
+    .. '"p99_ms": %%.2f, "max_ms": %%.2f, "non_2xx": %%d, "socket_errors": %%d}\n',
+    summary.requests, summary.duration / 1e6, latency:percentile(50) / 1000,
+    latency:percentile(95) / 1000, latency:percentile(99) / 1000, latency.max / 1000,
+    e.status, e.connect + e.read + e.write + e.timeout))
+end
+"""
+
+LUA_LIST = r"""
+local statuses = {"NEW", "ENRICHED", "QUALIFIED", "IN_REVIEW", "CLIENT_READY", "SOLD"}
+local depts = {"15", "17", "27", "69"}
+local sorts = {"-created_at", "-quality_score", "area_m2", "-updated_at"}
+request = function()
+  local q = "/api/leads?page_size=50&sort=" .. sorts[math.random(#sorts)]
+  local r = math.random()
+  if r < 0.4 then
+    q = q .. "&status=" .. statuses[math.random(#statuses)]
+    q = q .. "&status=" .. statuses[math.random(#statuses)]
+  end
+  if math.random() < 0.5 then q = q .. "&department=" .. depts[math.random(#depts)] end
+  if math.random() < 0.3 then q = q .. "&score_min=" .. math.random(0, 80) end
+  if math.random() < 0.2 then q = q .. "&page=" .. math.random(2, 5) end
+  if math.random() < 0.1 then q = q .. "&q=friche" end
+  return wrk.format("GET", q, headers)
+end
+"""
+
+LUA_DETAIL = r"""
+request = function()
+  return wrk.format("GET", "/api/leads/" .. math.random(1, %(max_id)d), headers)
+end
+"""
+
+LUA_CREATE = r"""
+local centres = %(centres)s
+request = function()
+  local c = centres[math.random(#centres)]
+  local x = c[1] + (math.random() - 0.5) * 0.01
+  local y = c[2] + (math.random() - 0.5) * 0.01
+  local d = 0.001 + math.random() * 0.003
+  local body = string.format(
+    '{"geometry": {"type": "Polygon", "coordinates": '
+    .. '[[[%%f,%%f],[%%f,%%f],[%%f,%%f],[%%f,%%f],[%%f,%%f]]]}, "name": "bench"}',
+    x, y, x + d, y, x + d, y + d, x, y + d, x, y)
+  return wrk.format("POST", "/api/leads", headers, body)
+end
+"""
+
+
+def free_port() -> int:
+    """A free TCP port on loopback."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_server(db: str, port: int, workers: int, tmp: Path) -> subprocess.Popen[bytes]:
+    """uvicorn serving the app on 127.0.0.1 against the bench database."""
+    key = base64.b64encode(secrets.token_bytes(32)).decode()
+    env = {
+        **os.environ,
+        "DATABASE_URL": server_url(db),
+        "LFS_ENVIRONMENT": "development",
+        "LFS_DATA_DIR": str(tmp),
+        "LFS_AUTH__JWT_SECRET": secrets.token_urlsafe(48),
+        "LFS_CRYPTO__KEYS": f"bench:{key}",
+        "LFS_RATE_LIMIT__API_PER_MINUTE": "0",
+        "LFS_RATE_LIMIT__LOGIN_PER_MINUTE": "0",
+        "LFS_WEB_DIST": str(tmp / "no-web"),
+    }
+    cmd = [
+        str(ROOT / ".venv/bin/uvicorn"),
+        "api.app:create_app_from_env",
+        "--factory",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--log-level",
+        "warning",
+        "--no-access-log",
+    ]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=1).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    proc.terminate()
+    raise RuntimeError("the API did not start")
+
+
+def token(base: str, email: str) -> str:
+    """Log in and return an access token."""
+    r = httpx.post(f"{base}/api/auth/login", json={"email": email, "password": PASSWORD})
+    r.raise_for_status()
+    return str(r.json()["access_token"])
+
+
+def run_wrk(base: str, lua: str, connections: int, duration: int, tmp: Path, name: str) -> dict:
+    """One wrk run; the Lua done() prints a RESULT JSON line."""
+    script = tmp / f"{name}.lua"
+    script.write_text(lua)
+    out = subprocess.run(
+        [
+            "wrk",
+            "-t2",
+            f"-c{connections}",
+            f"-d{duration}s",
+            "--timeout",
+            "10s",
+            "-s",
+            str(script),
+            base,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    line = next(x for x in out.splitlines() if x.startswith("RESULT "))
+    result: dict = json.loads(line[len("RESULT ") :])
+    result["rps"] = round(result["requests"] / result["duration_s"], 1)
+    return result
+
+
+def time_analytics(base: str, tok: str, db: str) -> dict[str, dict[str, float]]:
+    """Cold (cache invalidated before each call) and warm timings of each analytics endpoint."""
+    h = {"Authorization": f"Bearer {tok}"}
+    out: dict[str, dict[str, float]] = {}
+    with (
+        httpx.Client(base_url=base, headers=h, timeout=60) as c,
+        psycopg.connect(server_url(db), autocommit=True) as conn,
+    ):
+        for name in ANALYTICS:
+            cold, warm = [], []
+            for _ in range(5):
+                conn.execute("UPDATE layer_versions SET version = version + 1 WHERE layer='leads'")
+                t = time.perf_counter()
+                c.get(f"/api/analytics/{name}").raise_for_status()
+                cold.append((time.perf_counter() - t) * 1000)
+                for _ in range(4):
+                    t = time.perf_counter()
+                    c.get(f"/api/analytics/{name}").raise_for_status()
+                    warm.append((time.perf_counter() - t) * 1000)
+            out[name] = {
+                "cold_median_ms": round(statistics.median(cold), 1),
+                "cold_max_ms": round(max(cold), 1),
+                "warm_median_ms": round(statistics.median(warm), 1),
+            }
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line entry point."""
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--db", default=DB_NAME)
+    ap.add_argument("--duration", type=int, default=60)
+    ap.add_argument("--connections", type=int, default=50)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--only", choices=["list", "detail", "create", "analytics"], action="append")
+    args = ap.parse_args(argv)
+    if shutil.which("wrk") is None:
+        print("wrk is not installed (apt-get install wrk)")
+        return 2
+    with psycopg.connect(server_url(args.db)) as conn:
+        n, max_id = conn.execute("SELECT count(*), max(id) FROM leads").fetchone()  # type: ignore[misc]
+        centres = conn.execute(
+            "SELECT ST_X(ST_PointOnSurface(geom)), ST_Y(ST_PointOnSurface(geom)) FROM communes"
+            " ORDER BY insee LIMIT 400"
+        ).fetchall()
+    print(
+        f"database {args.db}: {n:,} leads; {args.connections} connections, "
+        f"{args.duration} s per scenario, {args.workers} uvicorn workers, {os.cpu_count()} CPUs"
+    )
+    tmp = Path(tempfile.mkdtemp(prefix="lfs-bench-leads-"))
+    port = free_port()
+    proc = start_server(args.db, port, args.workers, tmp)
+    base = f"http://127.0.0.1:{port}"
+    results: dict[str, object] = {}
+    try:
+        manager = token(base, "manager1@bench.local")
+        common = LUA_COMMON % {"token": manager}
+        lua_centres = "{" + ",".join(f"{{{x:.6f},{y:.6f}}}" for x, y in centres) + "}"
+        scenarios = {
+            "list": common + LUA_LIST,
+            "detail": common + LUA_DETAIL % {"max_id": max_id},
+            "create": common + LUA_CREATE % {"centres": lua_centres},
+        }
+        for name, lua in scenarios.items():
+            if args.only and name not in args.only:
+                continue
+            r = run_wrk(base, lua, args.connections, args.duration, tmp, name)
+            results[name] = r
+            print(
+                f"{name:8s} {r['rps']:8.1f} req/s  p50 {r['p50_ms']:7.1f} ms  "
+                f"p95 {r['p95_ms']:7.1f} ms  p99 {r['p99_ms']:7.1f} ms  "
+                f"non-2xx {r['non_2xx']}  socket errors {r['socket_errors']}"
+            )
+        if not args.only or "analytics" in args.only:
+            a = time_analytics(base, manager, args.db)
+            results["analytics"] = a
+            for name, t in a.items():
+                print(
+                    f"analytics/{name:12s} cold median {t['cold_median_ms']:7.1f} ms "
+                    f"(max {t['cold_max_ms']:.1f})  warm median {t['warm_median_ms']:.1f} ms"
+                )
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+        with psycopg.connect(server_url(args.db), autocommit=True) as conn:
+            # Keep the data set at its seeded size for the next run.
+            conn.execute("DELETE FROM leads WHERE id > %s", (max_id,))
+        shutil.rmtree(tmp, ignore_errors=True)
+    print("RESULTS " + json.dumps(results))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
