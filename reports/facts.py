@@ -151,7 +151,13 @@ def parse_breakdown(raw: Any) -> tuple[list[Criterion], str | None]:
     exclusion = None
     items: list[tuple[str, Any]] = []
     if isinstance(raw, dict):
-        exc = raw.get("exclusion") or raw.get("excluded_by") or raw.get("hard_exclusion")
+        exc = (
+            raw.get("exclusion")
+            or raw.get("excluded_by")
+            or raw.get("hard_exclusion")
+            # enrichment.score: {"excluded": true, "exclusion_reasons": [...]}
+            or (raw.get("exclusion_reasons") or ["exclusion"] if raw.get("excluded") else None)
+        )
         if exc:
             exclusion = exc if isinstance(exc, str) else "; ".join(map(str, exc))
         inner = raw.get("criteria", raw)
@@ -217,6 +223,7 @@ def monthly_mwh(technical: dict[str, Any] | None) -> list[float] | None:
             v = num(
                 first(
                     r,
+                    "e_m_kwh_kwc",
                     "production_mwh",
                     "mwh",
                     "E_m_mwh",

@@ -55,6 +55,13 @@ def _v(x: Any) -> Any:
     return getattr(x, "value", x)
 
 
+DATA_FR = {"real": "donnée réelle", "estimated": "estimation", "missing": "donnée manquante"}
+
+
+def _data_tag(data: str | None) -> str:
+    return f" <i>({esc(DATA_FR.get(data, data))})</i>" if data else ""
+
+
 def synthesis(f: DossierFacts, summary: Summary, model: str | None) -> list[Flowable]:
     """Summary paragraph, score with its breakdown and reasons, key risks, what is missing."""
     out: list[Flowable] = [Paragraph("1. Synthèse", H1)]
@@ -90,9 +97,7 @@ def synthesis(f: DossierFacts, summary: Summary, model: str | None) -> list[Flow
                         fr_num(c.weight),
                         MISSING if c.score is None else f"{fr_num(c.score * 100, 0)} %",
                         fr_num(c.points, 1),
-                        Paragraph(
-                            esc(c.reason) + (f" <i>({esc(c.data)})</i>" if c.data else ""), CELL
-                        ),
+                        Paragraph(esc(c.reason) + _data_tag(c.data), CELL),
                     ]
                 )
             out.append(data_table(rows, [3.6 * cm, 1.2 * cm, 1.3 * cm, 1.3 * cm, 9.6 * cm]))
@@ -205,7 +210,12 @@ def cash_flow(
     for t in range(1, years + 1):
         total += revenue * (1 - deg) ** (t - 1) - opex - rent
         cum.append(total)
-    split = [("Centrale", capex)] + ([("Raccordement", conn)] if conn else [])
+    c = a.get("connection") if isinstance(a.get("connection"), dict) else {}
+    cable, qp = num(c.get("cable_eur")), num(c.get("quote_part_eur"))
+    if conn and cable is not None and qp is not None and abs(cable + qp - conn) < 1:
+        split = [("Centrale", capex), ("Câble de raccordement", cable), ("Quote-part S3REnR", qp)]
+    else:
+        split = [("Centrale", capex)] + ([("Raccordement", conn)] if conn else [])
     return split, cum, {"degradation": deg, "years": years}
 
 
@@ -396,7 +406,27 @@ ASSUMPTION_LABELS = {
     "hta_max_mw": ("Seuil HTA", "MW", 1),
     "default_quote_part_eur_kw": ("Quote-part par défaut", "€/kW", 2),
     "quote_part_min_kva": ("Quote-part due dès", "kVA", 0),
+    "specific_yield_kwh_kwc": ("Productible retenu", "kWh/kWc/an", 0),
+    "rent_basis": ("Base du loyer", "", 0),
+    "opex_includes": ("OPEX comprend", "", 0),
+    "connection.voltage": ("Raccordement : tension", "", 0),
+    "connection.cable_eur": ("Raccordement : câble", "€", 0),
+    "connection.quote_part_eur": ("Raccordement : quote-part S3REnR", "€", 0),
+    "connection.quote_part_eur_kw": ("Raccordement : quote-part unitaire", "€/kW", 2),
+    "connection.distance_m": ("Raccordement : distance au poste", "m", 0),
 }
+
+
+def flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested assumption groups as dotted keys (``connection.cable_eur``)."""
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(flatten(v, f"{key}."))
+        else:
+            out[key] = v
+    return out
 
 
 def _economics_table(f: DossierFacts) -> list[Flowable]:
@@ -415,13 +445,15 @@ def _economics_table(f: DossierFacts) -> list[Flowable]:
         ("LCOE", fr_unit(e.get("lcoe_eur_mwh"), "€/MWh", 1)),
     ]
     out.append(kv_table(pairs, (6 * cm, 11 * cm)))
-    a = e.get("assumptions") or {}
+    a = flatten(e.get("assumptions") or {})
     if a:
         rows: list[list[object]] = [["Hypothèse", "Valeur"]]
         for k, v in a.items():
+            if v is None:
+                continue
             label, unit, digits = ASSUMPTION_LABELS.get(k, (k, "", 2))
             value = fr_unit(v, unit, digits) if num(v) is not None else esc(v)
-            rows.append([Paragraph(esc(label), CELL), value])
+            rows.append([Paragraph(esc(label), CELL), Paragraph(value, CELL)])
         out += [Paragraph("Hypothèses utilisées", H2), data_table(rows, [9 * cm, 8 * cm])]
     return out
 

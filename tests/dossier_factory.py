@@ -164,7 +164,11 @@ def monthly_pvgis() -> list[dict[str, Any]]:
     d = json.loads(PVGIS_FILE.read_text())
     rows = d["outputs"]["monthly"]["fixed"]
     k = SPECIFIC_YIELD / d["outputs"]["totals"]["fixed"]["E_y"]
-    return [{**r, "E_m": round(r["E_m"] * k, 2), "E_d": round(r["E_d"] * k, 3)} for r in rows]
+    # The shape enrichment.pvgis stores: per month, kWh per kWc and kWh/m².
+    return [
+        {"month": r["month"], "e_m_kwh_kwc": round(r["E_m"] * k, 2), "h_m_kwh_m2": r["H(i)_m"]}
+        for r in rows
+    ]
 
 
 async def seed_site(
@@ -231,16 +235,18 @@ async def seed_site(
             lead_id=lead.id,
             zones=[
                 {
-                    "zone_type": "znieff2",
+                    "id": znieff.id,
+                    "type": "znieff2",
                     "code": znieff.code,
                     "name": znieff.name,
                     "overlap_m2": round(overlap),
-                    "overlap_pct": round(100 * overlap / area, 1),
+                    "overlap_pct": round(100 * overlap / area, 3),
                 }
             ],
             nearby_zones=[
                 {
-                    "zone_type": "natura2000_zps",
+                    "id": ref["zones"]["zps"][0].id,
+                    "type": "natura2000_zps",
                     "code": "FR2312003",
                     "name": "Terrasses alluviales de la Seine",
                     "distance_m": 1_650,
@@ -248,26 +254,33 @@ async def seed_site(
             ],
             plu_zone_type="A",
             plu_label="Apv",
-            constraints=[{"label": "Secteur Apv dédié au photovoltaïque (PLU)"}],
+            plu_zones=[{"type": "A", "label": "Apv", "commune_insee": "27412", "share_pct": 100.0}],
+            constraints=["Secteur Apv dédié au photovoltaïque (PLU)"],
             verdict=Verdict.PENALTY,
             reasons=["ZNIEFF type II recoupant le site (pénalité modérée)"],
             computed_at=now,
         )
     )
-    conn_cost = round(3_380 / 1000 * 150_000 + mwc * 1000 * 40.68)
+    cable = round(3_380 / 1000 * 150_000)
+    quote_part = round(mwc * 1000 * 40.68)
+    conn_cost = cable + quote_part
     session.add(
         LeadNetwork(
             lead_id=lead.id,
             nearest=[
                 {
-                    "substation_id": s.id,
+                    "id": s.id,
                     "code": s.code,
                     "name": s.name,
+                    "operator": "Enedis",
                     "voltage_kv": s.voltage_kv,
-                    "distance_m": d,
+                    "s3renr_region": "Normandie",
+                    "capacity_reserved_mw": s.capacity_reserved_mw,
+                    "capacity_allocated_mw": s.capacity_allocated_mw,
                     "capacity_available_mw": s.capacity_available_mw,
                     "quote_part_eur_kw": 40.68,
-                    "s3renr_region": "Normandie",
+                    "data_date": None,
+                    "distance_m": d,
                 }
                 for s, d in (
                     (chosen, 3_380),
@@ -289,7 +302,17 @@ async def seed_site(
     session.add(
         LeadFoncier(
             lead_id=lead.id,
-            parcels=[{"id": i, "section": i[8:10], "numero": i[10:]} for i in ids],
+            parcels=[
+                {
+                    "id": i,
+                    "commune": i[:5],
+                    "prefixe": i[5:8],
+                    "section": i[8:10],
+                    "numero": i[10:],
+                    "contenance": None,
+                }
+                for i in ids
+            ],
             owners_encrypted=cipher.encrypt_json(owners),
             owner_count=len(owners),
             agreement_status=AgreementStatus.CONTACTED,
@@ -318,7 +341,18 @@ async def seed_site(
                 "land_rent_eur_per_ha_yr": 3_000,
                 "tariff_eur_per_mwh": 79.0,
                 "degradation_pct_yr": 0.4,
+                "discount_rate_pct": 5.0,
                 "lifetime_years": 30,
+                "connection": {
+                    "voltage": "HTA" if mwc <= 17 else "HTB",
+                    "cable_eur": cable,
+                    "quote_part_eur": quote_part,
+                    "quote_part_eur_kw": 40.68,
+                    "distance_m": 3_380,
+                },
+                "specific_yield_kwh_kwc": SPECIFIC_YIELD,
+                "rent_basis": "measured surface",
+                "opex_includes": "fixed OPEX + IFER",
             },
             computed_at=now,
         )
@@ -327,20 +361,45 @@ async def seed_site(
     lead.completeness = 0.95
     lead.enriched_at = now
     lead.enrichment_stale = False
+    # The shape enrichment.score stores: value 0–1, weight, points, reason, data provenance.
+    crit = {
+        "grid": (0.78, "Poste de Pont-de-l'Arche à 3,4 km, 18,4 MW disponibles", "real"),
+        "surface": (0.9, f"{area / 10_000:.1f} ha utiles", "real"),
+        "sun": (0.45, "1 045 kWh/kWc/an (nord de la France)", "real"),
+        "environment": (0.65, "ZNIEFF type II recoupant le site", "real"),
+        "urbanism": (0.8, "Secteur Apv du PLU", "real"),
+        "owners": (0.8, "2 propriétaires", "estimated"),
+    }
+    weights = {
+        "grid": 30.0,
+        "surface": 20.0,
+        "sun": 15.0,
+        "environment": 20.0,
+        "urbanism": 10.0,
+        "owners": 5.0,
+    }
+    breakdown = {
+        k: {
+            "value": v,
+            "weight": weights[k],
+            "points": round(v * weights[k], 2),
+            "reason": r,
+            "data": d,
+        }
+        for k, (v, r, d) in crit.items()
+    }
+    total = round(sum(b["points"] for b in breakdown.values()), 1)
+    lead.quality_score = total
+    lead.completeness = 0.95
+    lead.enriched_at = now
+    lead.enrichment_stale = False
     lead.score_breakdown = {
-        "criteria": {
-            "grid": {
-                "weight": 30,
-                "score": 0.78,
-                "reason": "Poste de Pont-de-l'Arche à 3,4 km, 18,4 MW disponibles",
-            },
-            "surface": {"weight": 20, "score": 0.9, "reason": f"{area / 10_000:.1f} ha"},
-            "sun": {"weight": 15, "score": 0.45, "reason": "1 045 kWh/kWc/an (nord)"},
-            "environment": {"weight": 20, "score": 0.65, "reason": "ZNIEFF II recoupant le site"},
-            "urbanism": {"weight": 10, "score": 0.8, "reason": "Secteur Apv"},
-            "owners": {"weight": 5, "score": 0.8, "reason": "2 propriétaires"},
-        },
-        "total": 71.5,
+        "score": total,
+        "completeness": 0.95,
+        "excluded": False,
+        "exclusion_reasons": [],
+        "criteria": breakdown,
+        "weights": weights,
     }
     await session.commit()
     return lead.id

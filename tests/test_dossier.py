@@ -258,3 +258,42 @@ async def test_lead_workbook(client, mgr_headers, auth_headers, site_id):
     wb = load_workbook(io.BytesIO(r.content), read_only=True)
     assert "Propriétaires" not in wb.sheetnames
     assert OWNERS[0]["name"].encode() not in r.content
+
+
+def test_breakdown_shapes_are_read_tolerantly():
+    from reports.facts import parse_breakdown
+
+    # enrichment.score's shape, with a hard exclusion.
+    crit, exc = parse_breakdown(
+        {
+            "score": 0.0,
+            "excluded": True,
+            "exclusion_reasons": ["hard exclusion: APPB"],
+            "criteria": {
+                "grid": {"value": 0.5, "weight": 30, "points": 15, "reason": "r", "data": "real"}
+            },
+        }
+    )
+    assert exc == "hard exclusion: APPB"
+    assert (crit[0].key, crit[0].score, crit[0].points, crit[0].data) == ("grid", 0.5, 15, "real")
+    # A list with percentages and no points: points = score × weight.
+    crit, exc = parse_breakdown([{"criterion": "sun", "score": 80, "weight": 15, "reason": "ok"}])
+    assert exc is None and crit[0].score == 0.8 and crit[0].points == pytest.approx(12.0)
+    assert parse_breakdown(None) == ([], None)
+
+
+def test_monthly_units_are_recognised():
+    from reports.facts import monthly_mwh
+
+    per_kwc = [{"month": m, "e_m_kwh_kwc": 100.0} for m in range(1, 13)]  # 1,200 kWh/kWc
+    tech = {
+        "monthly": per_kwc,
+        "installable_mwc": 10.0,
+        "annual_production_mwh": 12_000.0,
+        "specific_yield_kwh_kwc": 1200.0,
+    }
+    assert monthly_mwh(tech) == [1000.0] * 12  # 100 kWh/kWc × 10 MWc = 1,000 MWh
+    plant_kwh = [{"month": m, "E_m": 1_000_000.0} for m in range(1, 13)]
+    assert monthly_mwh({**tech, "monthly": plant_kwh}) == [1000.0] * 12
+    assert monthly_mwh({**tech, "monthly": per_kwc[:11]}) is None  # incomplete: not drawn
+    assert monthly_mwh({"monthly": None}) is None
