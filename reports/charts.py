@@ -87,7 +87,7 @@ def score_chart(criteria: list[Criterion]) -> bytes:
 
 def economics_chart(split: list[tuple[str, float]], cumulative: list[float]) -> bytes:
     """CAPEX split (donut) beside the cumulative cash flow (k€)."""
-    fig = _fig(17, 6.5)
+    fig = _fig(17, 7.2)
     ax1 = fig.add_subplot(1, 2, 1)
     vals = [v for _, v in split if v > 0]
     labels = [n for n, v in split if v > 0]
@@ -114,10 +114,11 @@ def economics_chart(split: list[tuple[str, float]], cumulative: list[float]) -> 
         wedges,
         [f"{n} ({fr_num(100 * v / total, 0)} %)" for n, v in zip(labels, vals, strict=True)],
         loc="upper center",
-        bbox_to_anchor=(0.5, 0.02),
+        bbox_to_anchor=(0.5, -0.02),
         fontsize=6,
         frameon=False,
         ncol=1,
+        handlelength=1.2,
     )
     ax1.set_title("Répartition de l'investissement", fontsize=8)
     ax2 = fig.add_subplot(1, 2, 2)
@@ -134,5 +135,5 @@ def economics_chart(split: list[tuple[str, float]], cumulative: list[float]) -> 
     ax2.set_ylabel("k€ cumulés", fontsize=7, color=GREY)
     ax2.set_title("Trésorerie cumulée", fontsize=8)
     _style(ax2)
-    fig.subplots_adjust(left=0.02, right=0.95, top=0.9, bottom=0.14, wspace=0.35)
+    fig.subplots_adjust(left=0.02, right=0.95, top=0.91, bottom=0.24, wspace=0.35)
     return _png(fig)

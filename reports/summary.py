@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from reports.facts import DossierFacts, num
 from reports.fmt import fr_num
+from reports.theme import ZONE_LABELS
 
 log = logging.getLogger(__name__)
 
@@ -105,9 +106,10 @@ def key_risks(f: DossierFacts) -> list[str]:
     for z in r.get("zones") or []:
         if isinstance(z, dict):
             pct = num(z.get("overlap_pct"))
-            ztype = z.get("zone_type") or z.get("type") or "zone"
-            extra = f" ({fr_num(pct, 1)} % du site)" if pct is not None else ""
-            risks.append(f"Zone protégée touchée : {z.get('name') or ztype} [{ztype}]{extra}.")
+            ztype = str(z.get("zone_type") or z.get("type") or "zone")
+            label = ZONE_LABELS.get(ztype, ztype)
+            extra = f", {fr_num(pct, 1)} % du site" if pct is not None else ""
+            risks.append(f"Zone protégée touchée : {z.get('name') or label} ({label}{extra}).")
     plu = r.get("plu_zone_type")
     if plu in ("A", "N"):
         risks.append(f"Zonage PLU {plu} ({r.get('plu_label') or plu}) : secteur dédié requis.")
