@@ -186,6 +186,12 @@ class LeadSettings(BaseModel):
         300.0, ge=0, description="Analytics cache lifetime (s); also dropped on any lead write."
     )
     analytics_cache_entries: int = Field(1024, ge=0, description="Analytics cache size.")
+    analytics_max_stale_s: float = Field(
+        30.0,
+        ge=0,
+        description="After a lead write, an analytics answer computed less than this many seconds "
+        "ago is served while it is recomputed in the background (0: always recompute first).",
+    )
 
 
 class Settings(BaseSettings):

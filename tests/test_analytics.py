@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import statistics
 from datetime import UTC, datetime, timedelta
 
@@ -10,7 +11,7 @@ import psycopg
 import pytest
 
 from geo.models import Role
-from tests.conftest import assert_problem
+from tests.conftest import assert_problem, login
 from tests.lead_fixtures import sync_url
 
 NOW = datetime.now(UTC)
@@ -181,8 +182,49 @@ async def test_cache_served_then_invalidated_by_a_write(client, ctx, db_url) -> 
     }
     r = await client.post("/api/leads", json={"geometry": square}, headers=h)
     assert r.status_code == 201
-    fresh = await _get(client, "funnel", h)
-    assert fresh["counts"]["NEW"] == first["counts"]["NEW"] + 2
+    # Stale-while-revalidate: the recent answer is served, marked, while it is recomputed...
+    r = await client.get("/api/analytics/funnel", headers=h)
+    assert r.headers.get("x-data-stale") == "true" and r.json() == first
+    # ... and the next calls get the fresh one (both new leads counted).
+    for _ in range(50):
+        await asyncio.sleep(0.05)
+        r = await client.get("/api/analytics/funnel", headers=h)
+        if "x-data-stale" not in r.headers:
+            break
+    assert r.json()["counts"]["NEW"] == first["counts"]["NEW"] + 2
+
+
+async def test_strict_cache_recomputes_after_a_write(settings, tmp_path, db_url) -> None:  # noqa: ANN001
+    """With analytics_max_stale_s=0 the first answer after a write is already fresh."""
+    import httpx
+    from asgi_lifespan import LifespanManager
+
+    from api.app import create_app
+    from tests.conftest import make_settings
+
+    strict = make_settings(db_url, tmp_path, leads={"analytics_max_stale_s": 0})
+    app = create_app(strict)
+    async with LifespanManager(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+            with psycopg.connect(sync_url(db_url)) as conn:
+                email = conn.execute(
+                    "SELECT email FROM users WHERE role='ADMIN' LIMIT 1"
+                ).fetchone()[0]
+            h = {"Authorization": "Bearer " + await login(c, email)}
+            first = (await c.get("/api/analytics/funnel", headers=h)).json()
+            square = {
+                "type": "Polygon",
+                "coordinates": [
+                    [[4.7, 45.9], [4.702, 45.9], [4.702, 45.902], [4.7, 45.902], [4.7, 45.9]]
+                ],
+            }
+            assert (
+                await c.post("/api/leads", json={"geometry": square}, headers=h)
+            ).status_code == 201
+            r = await c.get("/api/analytics/funnel", headers=h)
+            assert "x-data-stale" not in r.headers
+            assert r.json()["counts"]["NEW"] == first["counts"]["NEW"] + 1
 
 
 async def test_unknown_filter_is_422(client, ctx) -> None:  # noqa: ANN001

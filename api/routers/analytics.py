@@ -5,13 +5,16 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import SessionDep, StateDep, ViewerDep, require_role
 from api.errors import PROBLEM_RESPONSES
 from api.routers.leads import FiltersDep
 from api.schemas.analytics import Departments, Funnel, Scores, StageTimes, Throughput, Weekly
 from api.services import analytics as svc
+from api.services.analytics_cache import AnalyticsCache, cache_for, leads_version
+from api.services.leads_query import LeadFilters
 from api.state import AppState
 from geo.models import Role
 from geo.visibility import Viewer
@@ -19,33 +22,48 @@ from geo.visibility import Viewer
 router = APIRouter(prefix="/analytics", tags=["analytics"], responses=PROBLEM_RESPONSES)
 
 
-def _cache(state: AppState) -> svc.AnalyticsCache:
+def _cache(state: AppState) -> AnalyticsCache:
     s = state.settings.leads
-    return svc.cache_for(state.extras, s.analytics_cache_ttl_s, s.analytics_cache_entries)
+    return cache_for(
+        state.extras, s.analytics_cache_ttl_s, s.analytics_cache_entries, s.analytics_max_stale_s
+    )
+
+
+Compute = Callable[[AsyncSession, Viewer, LeadFilters], Awaitable[dict[str, Any]]]
 
 
 async def _cached(
     state: AppState,
-    session: SessionDep,
+    session: AsyncSession,
     viewer: Viewer,
+    f: LeadFilters,
+    response: Response,
     endpoint: str,
-    params: tuple[Any, ...],
-    compute: Callable[[], Awaitable[dict[str, Any]]],
+    compute: Compute,
+    *params: Any,
 ) -> dict[str, Any]:
-    version = await svc.leads_version(session)
-    key = (endpoint, params, viewer.scope, version)
-    result: dict[str, Any] = await _cache(state).get_or_compute(key, compute)
-    return result
+    """The answer from the cache (fresh, or recent while it is refreshed), else computed."""
+    version = await leads_version(session)
+
+    async def run() -> dict[str, Any]:
+        # Its own session: a background refresh outlives the request's.
+        async with state.sessions() as own:
+            return await compute(own, viewer, f)
+
+    key = (endpoint, f.key(), params, viewer.scope)
+    result, stale = await _cache(state).get_swr(key, version, run)
+    response.headers["Cache-Control"] = "private, no-cache"
+    if stale:
+        response.headers["X-Data-Stale"] = "true"
+    return result  # type: ignore[no-any-return]
 
 
 @router.get("/funnel", response_model=Funnel)
 async def funnel(
-    session: SessionDep, viewer: ViewerDep, state: StateDep, f: FiltersDep
+    session: SessionDep, viewer: ViewerDep, state: StateDep, f: FiltersDep, response: Response
 ) -> dict[str, Any]:
     """Leads per status and conversion between stages."""
-    return await _cached(
-        state, session, viewer, "funnel", (f.key(),), lambda: svc.funnel(session, viewer, f)
-    )
+    return await _cached(state, session, viewer, f, response, "funnel", svc.funnel)
 
 
 @router.get("/weekly", response_model=Weekly)
@@ -54,57 +72,39 @@ async def weekly(
     viewer: ViewerDep,
     state: StateDep,
     f: FiltersDep,
+    response: Response,
     weeks: Annotated[int, Query(ge=1, le=104, description="How many weeks back")] = 26,
 ) -> dict[str, Any]:
     """Leads created, qualified and sold per week."""
-    return await _cached(
-        state,
-        session,
-        viewer,
-        "weekly",
-        (f.key(), weeks),
-        lambda: svc.weekly(session, viewer, f, weeks),
-    )
+
+    async def compute(s: AsyncSession, v: Viewer, flt: LeadFilters) -> dict[str, Any]:
+        return await svc.weekly(s, v, flt, weeks)
+
+    return await _cached(state, session, viewer, f, response, "weekly", compute, weeks)
 
 
 @router.get("/scores", response_model=Scores)
 async def scores(
-    session: SessionDep, viewer: ViewerDep, state: StateDep, f: FiltersDep
+    session: SessionDep, viewer: ViewerDep, state: StateDep, f: FiltersDep, response: Response
 ) -> dict[str, Any]:
     """Average, median and distribution of quality scores."""
-    return await _cached(
-        state, session, viewer, "scores", (f.key(),), lambda: svc.scores(session, viewer, f)
-    )
+    return await _cached(state, session, viewer, f, response, "scores", svc.scores)
 
 
 @router.get("/departments", response_model=Departments)
 async def departments(
-    session: SessionDep, viewer: ViewerDep, state: StateDep, f: FiltersDep
+    session: SessionDep, viewer: ViewerDep, state: StateDep, f: FiltersDep, response: Response
 ) -> dict[str, Any]:
     """Leads, sales, score and surface per department."""
-    return await _cached(
-        state,
-        session,
-        viewer,
-        "departments",
-        (f.key(),),
-        lambda: svc.departments(session, viewer, f),
-    )
+    return await _cached(state, session, viewer, f, response, "departments", svc.departments)
 
 
 @router.get("/stage-times", response_model=StageTimes)
 async def stage_times(
-    session: SessionDep, viewer: ViewerDep, state: StateDep, f: FiltersDep
+    session: SessionDep, viewer: ViewerDep, state: StateDep, f: FiltersDep, response: Response
 ) -> dict[str, Any]:
     """Median and P90 time spent per status."""
-    return await _cached(
-        state,
-        session,
-        viewer,
-        "stage-times",
-        (f.key(),),
-        lambda: svc.stage_times(session, viewer, f),
-    )
+    return await _cached(state, session, viewer, f, response, "stage-times", svc.stage_times)
 
 
 @router.get(
@@ -117,14 +117,12 @@ async def throughput(
     viewer: ViewerDep,
     state: StateDep,
     f: FiltersDep,
+    response: Response,
     days: Annotated[int, Query(ge=1, le=366, description="Period, in days")] = 30,
 ) -> dict[str, Any]:
     """Per-OPS throughput over a period (MANAGER/ADMIN)."""
-    return await _cached(
-        state,
-        session,
-        viewer,
-        "throughput",
-        (f.key(), days),
-        lambda: svc.throughput(session, viewer, f, days),
-    )
+
+    async def compute(s: AsyncSession, v: Viewer, flt: LeadFilters) -> dict[str, Any]:
+        return await svc.throughput(s, v, flt, days)
+
+    return await _cached(state, session, viewer, f, response, "throughput", compute, days)

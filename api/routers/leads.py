@@ -25,7 +25,7 @@ from api.schemas.leads import (
     TransitionIn,
 )
 from api.services import leads as svc
-from api.services.analytics import cache_for, leads_version
+from api.services.analytics_cache import cache_for, leads_version
 from api.services.leads_detail import lead_detail
 from api.services.leads_geometry import GeometryLimits
 from api.services.leads_query import LeadFilters, SortKey, list_leads
@@ -211,12 +211,13 @@ async def list_leads_route(
 ) -> LeadPage:
     """List the leads the caller may see, filtered, sorted and paged."""
     s = state.settings.leads
-    cache = cache_for(state.extras, s.analytics_cache_ttl_s, s.analytics_cache_entries)
+    cache = cache_for(
+        state.extras, s.analytics_cache_ttl_s, s.analytics_cache_entries, s.analytics_max_stale_s
+    )
     version = await leads_version(session)
 
     async def cached_count(count: Callable[[], Awaitable[int]]) -> int:
-        key = ("count", filters.key(), viewer.scope, version)
-        total: int = await cache.get_or_compute(key, count)
+        total: int = await cache.get(("count", filters.key(), viewer.scope), version, count)
         return total
 
     items, total = await list_leads(

@@ -1,10 +1,7 @@
-"""Pipeline analytics in SQL, under the viewer's visibility, with a write-invalidated cache."""
+"""Pipeline analytics in SQL, under the viewer's visibility (cached by the router)."""
 
 from __future__ import annotations
 
-import time
-from collections import OrderedDict
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,60 +9,11 @@ from sqlalchemy import Float, case, cast, func, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.services.leads_query import LeadFilters, filter_clauses
-from geo.models import LayerVersion, Lead, LeadStatus, LeadStatusHistory, Role, User
+from geo.models import Lead, LeadStatus, LeadStatusHistory, Role, User
 from geo.visibility import Viewer
 
 S = LeadStatus
 FUNNEL = [S.NEW, S.ENRICHED, S.QUALIFIED, S.IN_REVIEW, S.CLIENT_READY, S.SOLD]
-
-
-class AnalyticsCache:
-    """An LRU of answers keyed by (endpoint, params, viewer scope, leads-layer version).
-
-    The ``leads`` layer version is bumped in the same transaction as every lead write, so a key
-    built on it can't serve an answer older than the last committed write — on any instance,
-    since the version lives in the database (one primary-key lookup per request).
-    """
-
-    def __init__(self, ttl_s: float, max_entries: int) -> None:
-        self.ttl_s = ttl_s
-        self.max_entries = max_entries
-        self._data: OrderedDict[tuple[Any, ...], tuple[float, Any]] = OrderedDict()
-        self.hits = 0
-        self.misses = 0
-
-    async def get_or_compute(
-        self, key: tuple[Any, ...], compute: Callable[[], Awaitable[Any]]
-    ) -> Any:
-        """The cached answer for ``key`` while fresh, else ``compute()``'s."""
-        now = time.monotonic()
-        entry = self._data.get(key)
-        if entry is not None and now - entry[0] < self.ttl_s:
-            self._data.move_to_end(key)
-            self.hits += 1
-            return entry[1]
-        self.misses += 1
-        value = await compute()
-        if self.max_entries and self.ttl_s > 0:
-            self._data[key] = (now, value)
-            self._data.move_to_end(key)
-            while len(self._data) > self.max_entries:
-                self._data.popitem(last=False)
-        return value
-
-
-def cache_for(extras: dict[str, Any], ttl_s: float, max_entries: int) -> AnalyticsCache:
-    """The app's cache of analytics answers and list totals (one per process)."""
-    cache = extras.get("analytics_cache")
-    if cache is None:
-        cache = extras["analytics_cache"] = AnalyticsCache(ttl_s, max_entries)
-    return cache  # type: ignore[no-any-return]
-
-
-async def leads_version(session: AsyncSession) -> int:
-    """The current data version of the leads layer (0 before any write)."""
-    v = await session.scalar(select(LayerVersion.version).where(LayerVersion.layer == "leads"))
-    return int(v or 0)
 
 
 async def funnel(session: AsyncSession, viewer: Viewer, f: LeadFilters) -> dict[str, Any]:
