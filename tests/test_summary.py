@@ -1,13 +1,17 @@
 """The executive summary from an OpenAI-compatible API (a stand-in on 127.0.0.1), its prompt free
-of personal data, and the template fallback when the API fails."""
+of personal data, and the template fallback when the API fails; the optional Mapbox basemap from a
+stand-in of the Static Images API."""
 
 from __future__ import annotations
 
 import io
 import json
 import re
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from PIL import Image
 from pypdf import PdfReader
 
 from geo.models import LeadStatus, Role
@@ -23,8 +27,52 @@ def standin():
     s.stop()
 
 
+class MapboxStandin:
+    """Answers GET /styles/v1/{user}/{style}/static/[bbox]/{w}x{h} with a PNG of that size."""
+
+    def __init__(self) -> None:
+        self.paths: list[str] = []
+        self.fail = False
+        standin = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:  # noqa: N802 - http.server API
+                standin.paths.append(self.path)
+                m = re.search(r"/static/\[([-0-9.,]+)\]/(\d+)x(\d+)", self.path)
+                if standin.fail or not m or "access_token=pk.test" not in self.path:
+                    self.send_response(401 if m else 404)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                buf = io.BytesIO()
+                Image.new("RGB", (int(m[2]), int(m[3])), (200, 220, 200)).save(buf, "PNG")
+                self.send_response(200)
+                self.send_header("Content-Type", "image/png")
+                self.send_header("Content-Length", str(len(buf.getvalue())))
+                self.end_headers()
+                self.wfile.write(buf.getvalue())
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
 @pytest.fixture(scope="module")
-def settings(db_url, tmp_path_factory, standin):
+def mapbox():
+    s = MapboxStandin()
+    yield s
+    s.stop()
+
+
+@pytest.fixture(scope="module")
+def settings(db_url, tmp_path_factory, standin, mapbox):
     return make_settings(
         db_url,
         tmp_path_factory.mktemp("lfs"),
@@ -34,6 +82,7 @@ def settings(db_url, tmp_path_factory, standin):
             "timeout_s": 5,
             "model": "gpt-test",
         },
+        mapbox={"token": "pk.test", "api_url": mapbox.url},
     )
 
 
@@ -94,3 +143,19 @@ async def test_api_failure_falls_back_to_the_template(client, auth_headers, lead
     assert any("API de résumé indisponible" in n for n in body["notes"])
     # The template's first sentence, stated from the site's facts.
     assert "Le site « Terres de Bord — Les Longs Champs » est situé à Terres de Bord (27)" in text
+
+
+async def test_mapbox_basemap_when_configured(client, auth_headers, lead_id, standin, mapbox):
+    standin.mode = "ok"
+    mapbox.fail = False
+    mapbox.paths.clear()
+    headers = await auth_headers(Role.MANAGER)
+    body, text = await dossier(client, headers, lead_id)
+    assert len(mapbox.paths) == 2  # the site map and the context map
+    # The requested extent is around the site (Terres de Bord, Eure: lon ≈ 1.1, lat ≈ 49.2).
+    bbox = [float(x) for x in re.search(r"\[([-0-9.,]+)\]", mapbox.paths[0])[1].split(",")]
+    assert 1.0 < bbox[0] < bbox[2] < 1.25 and 49.1 < bbox[1] < bbox[3] < 49.35
+    assert "fond de plan Mapbox" in text
+    mapbox.fail = True
+    body, text = await dossier(client, headers, lead_id)
+    assert "sans fond de plan" in text and "Fond de plan Mapbox indisponible" in text
