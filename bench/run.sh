@@ -7,3 +7,7 @@ PY=.venv/bin/python
 
 echo "== PDF dossier (bench/bench_pdf.py)"
 $PY bench/bench_pdf.py --runs 10
+
+echo "== Lead API at 100k leads (bench/seed_leads.py + bench/bench_leads_api.py)"
+$PY bench/seed_leads.py --leads 100000
+$PY bench/bench_leads_api.py --duration 60 --connections 50
