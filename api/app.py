@@ -105,9 +105,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_url="/api/openapi.json",
     )
     install_error_handlers(app)
-    app.include_router(api_router())
+    # Tiles and OGC first: a map fetches them by the hundred, and FastAPI matches routes in order
+    # (their /tiles and /ogc prefixes can't shadow an /api route).
     app.include_router(tiles_router.router)
     app.include_router(ogc_router.router)
+    app.include_router(api_router())
     # Last route: the web app and its client-side routing fallback (non-server paths).
     web_app.mount_web(app, settings.web_dist)
     app.add_middleware(GZipMiddleware, minimum_size=1024)

@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import Depends, Query, Request
 
-from api.deps import StateDep, authenticate
+from api.deps import authenticate
 from api.state import AppState
 from geo.errors import NotAuthenticated
 from geo.visibility import Viewer
@@ -56,8 +56,13 @@ class TileAccess:
         return viewer
 
 
-def get_tile_access(state: StateDep) -> TileAccess:
-    """The app's TileAccess, built on first use (its pool is closed at shutdown)."""
+async def get_tile_access(request: Request) -> TileAccess:
+    """The app's TileAccess, built on first use (its pool is closed at shutdown).
+
+    Async on purpose, like every dependency of the tile routes: FastAPI runs sync dependencies
+    in a worker thread, and that hand-off cost more than the whole 304 answer.
+    """
+    state: AppState = request.app.state.lfs
     access: TileAccess | None = state.extras.get("tiles")
     if access is None:
         cfg = state.settings.tiles
@@ -78,7 +83,6 @@ TileAccessDep = Annotated[TileAccess, Depends(get_tile_access)]
 
 async def get_optional_viewer(
     request: Request,
-    state: StateDep,
     access: TileAccessDep,
     token: Annotated[
         str | None,
@@ -86,6 +90,7 @@ async def get_optional_viewer(
     ] = None,
 ) -> Viewer | None:
     """The viewer from ``Authorization: Bearer`` or ``?token=``; None when anonymous."""
+    state: AppState = request.app.state.lfs
     header = request.headers.get("authorization", "")
     if header[:7].lower() == "bearer " and header[7:].strip():
         return await access.viewer_for(state, header[7:].strip(), "access")
