@@ -101,10 +101,3 @@ async def delete_comment(session: AsyncSession, user: User, lead_id: int, commen
     )
     await session.delete(comment)
     await session.flush()
-
-
-async def author_name(session: AsyncSession, comment: Comment) -> str | None:
-    """The author's full name."""
-    if comment.author_id is None:
-        return None
-    return await session.scalar(select(User.full_name).where(User.id == comment.author_id))

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -42,7 +41,7 @@ from geo.models import (
     User,
 )
 from geo.pipeline import OPEN_STATUSES, apply_transition, open_history
-from geo.visibility import Viewer
+from geo.visibility import Viewer, lead_visibility
 
 STAFF = (Role.ADMIN, Role.MANAGER)
 
@@ -197,8 +196,6 @@ async def create_lead(
 
 async def get_lead_out(session: AsyncSession, viewer: Viewer, lead_id: int) -> LeadOut:
     """A visible lead as LeadOut (404 otherwise)."""
-    from geo.visibility import lead_visibility
-
     row = (
         await session.execute(lead_out_select().where(Lead.id == lead_id, lead_visibility(viewer)))
     ).first()
@@ -346,16 +343,3 @@ async def put_foncier(
     )
     await session.flush()
     return row
-
-
-async def lead_exists_visible(session: AsyncSession, viewer: Viewer, lead_id: int) -> Lead:
-    """The visible lead (404 otherwise), without locking."""
-    return await get_visible_lead(session, viewer, lead_id)
-
-
-async def users_by_id(session: AsyncSession, ids: set[int]) -> dict[int, str]:
-    """Full names of some users."""
-    if not ids:
-        return {}
-    rows = await session.execute(select(User.id, User.full_name).where(User.id.in_(ids)))
-    return {r.id: r.full_name for r in rows}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.inspection import inspect
 
@@ -33,6 +33,7 @@ from geo.models import (
     LeadSourcing,
     LeadStatusHistory,
     LeadTechnical,
+    Role,
     User,
 )
 from geo.pipeline import allowed_targets
@@ -50,6 +51,13 @@ def _as_dict(obj: Any) -> dict[str, Any] | None:
         for attr in inspect(obj).mapper.column_attrs
         if attr.key != "lead_id"
     }
+
+
+def _allowed(lead: dict[str, Any], viewer: Viewer) -> list[Any]:
+    # OPS see public leads but move only the ones assigned to them.
+    if viewer.role is Role.OPS and lead["assignee_id"] != viewer.user_id:
+        return []
+    return allowed_targets(lead["status"], viewer.role)
 
 
 def activity_select() -> Any:
@@ -153,15 +161,5 @@ async def lead_detail(
         comments=[comment_out(c, n) for c, n in comments],
         activity=[activity_out(a, n) for a, n in activity],
         status_history=await status_history(session, lead_id),
-        allowed_transitions=allowed_targets(base["status"], viewer.role),
-    )
-
-
-async def count_activity(session: AsyncSession, lead_id: int) -> int:
-    """How many activity entries a lead has."""
-    return (
-        await session.scalar(
-            select(func.count()).select_from(ActivityLog).where(ActivityLog.lead_id == lead_id)
-        )
-        or 0
+        allowed_transitions=_allowed(base, viewer),
     )
