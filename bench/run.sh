@@ -11,3 +11,7 @@ $PY bench/bench_pdf.py --runs 10
 echo "== Lead API at 100k leads (bench/seed_leads.py + bench/bench_leads_api.py)"
 $PY bench/seed_leads.py --leads 100000
 $PY bench/bench_leads_api.py --duration 60 --connections 50
+
+echo "== Vector tiles vs tipg on lfs_bench (bench/generate.py + bench/bench_tiles.py)"
+$PY bench/generate.py
+$PY bench/bench_tiles.py --duration 30 --runs 3 --connections 1,8,32 --cache-mb 0
