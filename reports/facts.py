@@ -34,6 +34,7 @@ from geo.models import (
     Substation,
     User,
 )
+from reports.documents import free_of_personal_data
 
 # Maps are drawn in Web Mercator so that an optional web basemap lines up exactly; distances on
 # the map are corrected by cos(latitude) (MapLayers.ground_per_unit).
@@ -434,5 +435,7 @@ async def load_facts(
             }
             for d in docs
             if str(getattr(d.category, "value", d.category)) != "dossier"
+            # A commercial dossier appends no deed or promise: they name the owners.
+            and (include_owners or free_of_personal_data(str(d.category.value), d.filename))
         ],
     )

@@ -130,7 +130,7 @@ async def list_documents(
 ) -> DocumentList:
     """The documents of a lead, newest first."""
     await get_visible_lead(session, viewer, lead_id)
-    docs = await svc.list_documents(session, lead_id, category)
+    docs = await svc.list_documents(session, lead_id, category, sees_owners=viewer.sees_owners)
     return DocumentList(items=[document_out(d) for d in docs], total=len(docs))
 
 
@@ -144,7 +144,7 @@ async def download_document(
 ) -> StreamingResponse:
     """Download a document (streamed, as an attachment)."""
     await get_visible_lead(session, viewer, lead_id)
-    doc = await svc.get_document(session, lead_id, doc_id)
+    doc = await svc.get_document(session, lead_id, doc_id, sees_owners=viewer.sees_owners)
     try:
         chunks = await asyncio.to_thread(storage.open_chunks, doc.storage_key)
     except StorageMissing as exc:
@@ -174,6 +174,6 @@ async def delete_document(
 ) -> Response:
     """Delete a document (its uploader, a MANAGER or an ADMIN)."""
     await get_visible_lead(session, viewer, lead_id)
-    doc = await svc.get_document(session, lead_id, doc_id)
+    doc = await svc.get_document(session, lead_id, doc_id, sees_owners=viewer.sees_owners)
     await svc.delete_document(session, storage, user=user, doc=doc)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
