@@ -225,6 +225,16 @@ async def test_patch_geometry_marks_stale(client, people, leads, db_url) -> None
 
 async def test_patch_permissions(client, people, leads) -> None:  # noqa: ANN001
     public = leads[3]  # public, assigned to nobody: OPS see it but may not edit it
+    seen = await client.get(f"/api/leads/{public['id']}", headers=people["ops"][1])
+    assert seen.status_code == 200 and seen.json()["allowed_transitions"] == []
+    assert_problem(
+        await client.post(
+            f"/api/leads/{public['id']}/transition",
+            json={"status": "ENRICHED"},
+            headers=people["ops"][1],
+        ),
+        403,
+    )
     assert_problem(
         await client.patch(
             f"/api/leads/{public['id']}", json={"name": "x"}, headers=people["ops"][1]
