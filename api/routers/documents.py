@@ -25,6 +25,7 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
     **PROBLEM_RESPONSES,
     413: {"model": Problem, "content": {PROBLEM_JSON: {}}, "description": "Payload too large"},
     415: {"model": Problem, "content": {PROBLEM_JSON: {}}, "description": "Unsupported type"},
+    503: {"model": Problem, "content": {PROBLEM_JSON: {}}, "description": "Storage unavailable"},
 }
 router = APIRouter(prefix="/leads/{lead_id}/documents", tags=["documents"], responses=RESPONSES)
 

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Query, Response, status
 from sqlalchemy import select
 
 from api.deps import CurrentUser, SessionDep, StateDep, ViewerDep
-from api.errors import PROBLEM_RESPONSES
+from api.errors import PROBLEM_JSON, PROBLEM_RESPONSES, Problem
 from api.routers.documents import download_url
 from api.schemas.documents import DossierOut
 from api.storage import StorageDep
@@ -27,7 +27,18 @@ from reports.facts import load_facts
 from reports.storage import Storage, StorageMissing
 from reports.summary import SummaryConfig, write_summary
 
-router = APIRouter(prefix="/leads/{lead_id}", tags=["reports"], responses=PROBLEM_RESPONSES)
+router = APIRouter(
+    prefix="/leads/{lead_id}",
+    tags=["reports"],
+    responses={
+        **PROBLEM_RESPONSES,
+        503: {
+            "model": Problem,
+            "content": {PROBLEM_JSON: {}},
+            "description": "Storage unavailable",
+        },
+    },
+)
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 MAX_ANNEXES = 20
