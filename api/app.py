@@ -15,11 +15,11 @@ from api.errors import install_error_handlers
 from api.ratelimit import RateLimitMiddleware
 from api.routers import analytics as analytics_router
 from api.routers import auth, health, users
-from api.routers import enrichment as enrichment_router
 from api.routers import comments as comments_router
 from api.routers import documents as documents_router
-from api.routers import lead_reports as lead_reports_router
+from api.routers import enrichment as enrichment_router
 from api.routers import exports as exports_router
+from api.routers import lead_reports as lead_reports_router
 from api.routers import leads as leads_router
 from api.routers import ogc as ogc_router
 from api.routers import pipeline as pipeline_router
