@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 from datetime import timedelta
+from pathlib import Path
 
 import mapbox_vector_tile
 import morecantile
@@ -394,3 +395,16 @@ async def test_gdal_reads_a_zoom_level(live_server, loaded) -> None:
     must = {pid for pid, g in parcels_3857().items() if g.intersection(spat).area > 1.0}
     may = {pid for pid, g in parcels_3857().items() if g.intersects(spat.buffer(2.0))}
     assert must <= got <= may and len(got) > 20
+
+
+STYLE_VALIDATE = Path(__file__).resolve().parent.parent / "web/node_modules/.bin/gl-style-validate"
+
+
+@pytest.mark.skipif(not STYLE_VALIDATE.exists(), reason="web/node_modules not installed")
+async def test_style_passes_the_maplibre_style_spec(client, tmp_path) -> None:
+    style = tmp_path / "style.json"
+    style.write_text((await client.get("/tiles/style.json?token=t")).text)
+    out = subprocess.run(
+        [str(STYLE_VALIDATE), str(style)], capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0 and not out.stdout.strip(), out.stdout + out.stderr
