@@ -85,6 +85,12 @@ async def test_items_paging(client, loaded) -> None:
     # A limit above the maximum is clamped (OGC API Features 1, /req/core/fc-limit-response-1).
     huge = (await client.get("/ogc/collections/parcels/items?limit=999999999")).json()
     assert huge["numberReturned"] == len(PARCELS)
+    far = (await client.get("/ogc/collections/parcels/items?offset=99999999999999999999")).json()
+    assert far["numberReturned"] == 0 and far["numberMatched"] == len(PARCELS)
+    like = "section LIKE 'A%' AND numero = '30'"
+    page = (await client.get(f"/ogc/collections/parcels/items?filter={quote(like)}")).json()
+    expected = {p["id"] for p in PARCELS if p["section"].startswith("A") and p["numero"] == "30"}
+    assert expected and {f["id"] for f in page["features"]} == expected
 
 
 async def test_bbox_property_and_cql2_filters(client, loaded) -> None:
@@ -125,6 +131,7 @@ async def test_bbox_property_and_cql2_filters(client, loaded) -> None:
         "filter=" + quote("contenance > 1 OR section = 'AA'"),
         "filter=" + quote("contenance = 'abc'"),
         "filter-lang=cql2-json",
+        "filter=" + quote("contenance LIKE '4%'"),
         "bbox-crs=EPSG:2154",
     ],
 )

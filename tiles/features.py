@@ -143,6 +143,8 @@ def parse_cql2(text: str, layer: Layer) -> list[Condition]:
             op = op.upper()
             if op not in OPS or i + 2 >= len(toks):
                 raise BadRequest(f"unsupported filter operator {op!r}")
+            if op == "LIKE" and attr.type != "String":
+                raise BadRequest(f"LIKE needs a text property; {attr.name} is a {attr.type}")
             kind3, raw = toks[i + 2]
             if kind3 == "str":
                 value: Any = raw[1:-1].replace("''", "'")

@@ -189,6 +189,9 @@ def _layer(collection_id: str) -> Layer:
     return LAYERS[collection_id]
 
 
+MAX_OFFSET = 2**31 - 1
+
+
 def _int_param(request: Request, name: str, default: int, minimum: int) -> int:
     raw = request.query_params.get(name)
     if raw is None:
@@ -199,7 +202,7 @@ def _int_param(request: Request, name: str, default: int, minimum: int) -> int:
         raise BadRequest(f"{name} must be an integer") from None
     if value < minimum:
         raise BadRequest(f"{name} must be >= {minimum}")
-    return value
+    return min(value, MAX_OFFSET)
 
 
 @router.get(
