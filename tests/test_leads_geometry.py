@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 
+import httpx
 import pytest
 from shapely.geometry import mapping, shape
 from shapely.ops import unary_union
@@ -160,6 +162,20 @@ async def test_bad_geometries(client, ops, db_url, geometry, needle) -> None:  #
 )
 async def test_malformed_bodies_are_422(client, ops, payload) -> None:  # noqa: ANN001
     assert_problem(await client.post("/api/leads", json=payload, headers=ops), 422)
+
+
+async def test_concurrent_creations_get_distinct_sequences(live_server, ops) -> None:  # noqa: ANN001
+    """Twelve real concurrent POSTs in one commune: twelve consecutive, distinct names."""
+    async with httpx.AsyncClient(base_url=live_server.url, timeout=30) as c:
+        bodies = [
+            {"geometry": _square(4.70 + 0.003 * i, 45.90, 0.002), "commune_insee": "69001"}
+            for i in range(12)
+        ]
+        answers = await asyncio.gather(*(c.post("/api/leads", json=b, headers=ops) for b in bodies))
+    assert all(r.status_code == 201 for r in answers), [r.text for r in answers]
+    seqs = sorted(int(r.json()["internal_name"].rsplit("-", 1)[1]) for r in answers)
+    assert seqs == list(range(1, 13))
+    assert {r.json()["internal_name"][:6] for r in answers} == {"69-001"}
 
 
 async def test_commune_layer_derives_commune_and_refuses_sea(client, ops, db_url) -> None:  # noqa: ANN001
