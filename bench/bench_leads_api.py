@@ -214,6 +214,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--duration", type=int, default=60)
     ap.add_argument("--connections", type=int, default=50)
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument(
+        "--baseline-seconds", type=int, default=10, help="first, each scenario on 1 connection"
+    )
     ap.add_argument("--only", choices=["list", "detail", "create", "analytics"], action="append")
     args = ap.parse_args(argv)
     if shutil.which("wrk") is None:
@@ -225,6 +228,7 @@ def main(argv: list[str] | None = None) -> int:
             "SELECT ST_X(ST_PointOnSurface(geom)), ST_Y(ST_PointOnSurface(geom)) FROM communes"
             " ORDER BY insee LIMIT 400"
         ).fetchall()
+    print(f"load average before: {os.getloadavg()}")
     print(
         f"database {args.db}: {n:,} leads; {args.connections} connections, "
         f"{args.duration} s per scenario, {args.workers} uvicorn workers, {os.cpu_count()} CPUs"
@@ -246,13 +250,18 @@ def main(argv: list[str] | None = None) -> int:
         for name, lua in scenarios.items():
             if args.only and name not in args.only:
                 continue
-            r = run_wrk(base, lua, args.connections, args.duration, tmp, name)
-            results[name] = r
-            print(
-                f"{name:8s} {r['rps']:8.1f} req/s  p50 {r['p50_ms']:7.1f} ms  "
-                f"p95 {r['p95_ms']:7.1f} ms  p99 {r['p99_ms']:7.1f} ms  "
-                f"non-2xx {r['non_2xx']}  socket errors {r['socket_errors']}"
-            )
+            runs = [(args.connections, args.duration, name)]
+            if args.baseline_seconds:
+                # One connection: the service time of a request, without queueing.
+                runs.insert(0, (1, args.baseline_seconds, f"{name}@1"))
+            for conns, secs, label in runs:
+                r = run_wrk(base, lua, conns, secs, tmp, name)
+                results[label] = r
+                print(
+                    f"{label:10s} {r['rps']:8.1f} req/s  p50 {r['p50_ms']:7.1f} ms  "
+                    f"p95 {r['p95_ms']:7.1f} ms  p99 {r['p99_ms']:7.1f} ms  "
+                    f"non-2xx {r['non_2xx']}  socket errors {r['socket_errors']}"
+                )
         if not args.only or "analytics" in args.only:
             a = time_analytics(base, manager, args.db)
             results["analytics"] = a
@@ -268,6 +277,7 @@ def main(argv: list[str] | None = None) -> int:
             # Keep the data set at its seeded size for the next run.
             conn.execute("DELETE FROM leads WHERE id > %s", (max_id,))
         shutil.rmtree(tmp, ignore_errors=True)
+    print(f"load average after: {os.getloadavg()}")
     print("RESULTS " + json.dumps(results))
     return 0
 
