@@ -346,6 +346,9 @@ async def test_tilejson_metadata_style_tms(client, loaded) -> None:
         if layer["type"] != "background":
             assert layer["source"] in style["sources"] and layer["source-layer"] in known
     assert {la.get("source-layer") for la in style["layers"]} >= known
+    anonymous = (await client.get("/tiles/style.json")).json()["sources"]["lfs"]["url"]
+    assert "leads" not in anonymous
+    assert (await client.get(anonymous.replace("http://test", ""))).status_code == 200
     tms = (await client.get("/tiles/tileMatrixSets/WebMercatorQuad")).json()
     assert tms["id"] == "WebMercatorQuad" and len(tms["tileMatrices"]) >= 23
     z, x, y = Z14

@@ -112,13 +112,15 @@ def _match(field: str, colours: dict[str, str], default: str) -> list[Any]:
     return expr
 
 
-def style(base_url: str, query: str) -> dict[str, Any]:
-    """A MapLibre style drawing every layer: zones by type, leads by status, parcels as lines."""
+def style(base_url: str, query: str, with_leads: bool = True) -> dict[str, Any]:
+    """A MapLibre style drawing every layer: zones by type, leads by status, parcels as lines.
+
+    Without credentials the source leaves the leads out (their TileJSON would be a 401 and
+    MapLibre would drop the whole source); the leads style layers then simply draw nothing.
+    """
     suffix = f"?{query}" if query else ""
-    source = {
-        "type": "vector",
-        "url": f"{base_url}/tiles/{','.join(LAYERS)}.json{suffix}",
-    }
+    names = [name for name, la in LAYERS.items() if with_leads or la.reference]
+    source = {"type": "vector", "url": f"{base_url}/tiles/{','.join(names)}.json{suffix}"}
     status = _match("status", STATUS_COLOURS, "#9e9e9e")
     layers: list[dict[str, Any]] = [
         {"id": "background", "type": "background", "paint": {"background-color": "#f4f1ea"}},

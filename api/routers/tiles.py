@@ -154,7 +154,8 @@ def _forward_query(request: Request, extra: dict[str, str] | None = None) -> str
 @router.get("/style.json", response_model=dict[str, Any])
 async def style(request: Request, access: TileAccessDep) -> JSONResponse:
     """A MapLibre style drawing every layer (leads coloured by status, zones by type)."""
-    doc = documents.style(base_url(request, access), _forward_query(request))
+    authed = bool(request.query_params.get("token") or request.headers.get("authorization"))
+    doc = documents.style(base_url(request, access), _forward_query(request), authed)
     return JSONResponse(doc, headers={"Access-Control-Allow-Origin": "*"})
 
 
