@@ -154,7 +154,7 @@ def run_wrk(base: str, lua: str, connections: int, duration: int, tmp: Path, nam
     out = subprocess.run(
         [
             "wrk",
-            "-t2",
+            f"-t{min(2, connections)}",
             f"-c{connections}",
             f"-d{duration}s",
             "--timeout",

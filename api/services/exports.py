@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 from collections.abc import AsyncIterator, Iterator
@@ -169,11 +170,26 @@ async def xlsx_bytes(sessions: async_sessionmaker[AsyncSession], stmt: Select[An
         header.append(cell)
     ws.append(header)
     kinds = [c[2] for c in COLUMNS]
+
+    def append(rows: list[list[Any]]) -> None:
+        for row in rows:
+            ws.append([_xlsx_cell(ws, v, k) for v, k in zip(row, kinds, strict=True)])
+
+    def save() -> bytes:
+        out = io.BytesIO()
+        wb.save(out)
+        return out.getvalue()
+
+    # openpyxl is CPU-bound: each batch goes to a worker thread (one at a time, in order) so a
+    # large export does not stall the event loop serving everyone else.
+    batch: list[list[Any]] = []
     async for row in _rows(sessions, stmt):
-        ws.append([_xlsx_cell(ws, v, k) for v, k in zip(row, kinds, strict=True)])
-    out = io.BytesIO()
-    wb.save(out)
-    return out.getvalue()
+        batch.append(row)
+        if len(batch) >= BATCH:
+            await asyncio.to_thread(append, batch)
+            batch = []
+    await asyncio.to_thread(append, batch)
+    return await asyncio.to_thread(save)
 
 
 def chunks(data: bytes, size: int = 64 * 1024) -> Iterator[bytes]:
