@@ -1,8 +1,9 @@
 """The enrichment task queue (procrastinate on our PostgreSQL) and the worker that drains it.
 
-One task per lead: ``enrich_lead(job_id, lead_id)``. A task is idempotent: the engine takes the
-lead's advisory lock, then skips the lead if this job has already enriched it (activity log), so
-a task retried after a crash never enriches a lead twice. A killed worker's tasks stay ``doing``;
+One task per chunk of leads (``LFS_ENRICHMENT__TASK_CHUNK``): ``enrich_leads(job_id, lead_ids)``.
+A task is idempotent: for each lead the engine takes the lead's advisory lock, then skips it if
+this job has already enriched it (activity log), so a task retried after a crash never enriches a
+lead twice. A killed worker's tasks stay ``doing``;
 the other workers put them back in the queue once its heartbeat is older than
 ``LFS_ENRICHMENT__STALLED_AFTER_S``.
 """
@@ -30,7 +31,7 @@ from geo.models import EnrichmentJob, Role, User
 log = logging.getLogger(__name__)
 
 QUEUE = "enrichment"
-TASK = "enrich_lead"
+TASK = "enrich_leads"
 MAX_ATTEMPTS = 3
 
 
@@ -77,6 +78,27 @@ class WorkerContext:
         await self.engine.dispose()
 
 
+async def enrich_one(ctx: WorkerContext, job_id: int, lead_id: int, last_attempt: bool) -> None:
+    """Enrich one lead of a job; a refused lead is a failure, an error is retried by the task."""
+    try:
+        await enrich_lead(
+            ctx.sessions,
+            lead_id,
+            actor=await ctx.actor(job_id),
+            config=ctx.config,
+            pvgis=ctx.pvgis,
+            job_id=job_id,
+            wait_for_lock=True,
+        )
+    except DomainError as exc:  # the lead itself is the problem: no retry
+        await record_failure(ctx.sessions, job_id, lead_id, exc.detail)
+    except Exception as exc:
+        if not last_attempt:
+            raise  # procrastinate retries the task; leads already done are skipped
+        log.exception("lead %s failed in job %s", lead_id, job_id)
+        await record_failure(ctx.sessions, job_id, lead_id, f"{type(exc).__name__}: {exc}")
+
+
 def make_queue(settings: Settings, concurrency: int = 1) -> procrastinate.App:
     """The procrastinate app with the enrichment task registered."""
     app = procrastinate.App(connector=PsycopgConnector(conninfo=settings.sync_database_url))
@@ -88,28 +110,13 @@ def make_queue(settings: Settings, concurrency: int = 1) -> procrastinate.App:
         pass_context=True,
         retry=RetryStrategy(max_attempts=MAX_ATTEMPTS, wait=2),
     )
-    async def enrich_lead_task(context: JobContext, job_id: int, lead_id: int) -> None:
+    async def enrich_leads_task(context: JobContext, job_id: int, lead_ids: list[int]) -> None:
         ctx = holder.get("ctx")
         if ctx is None:
             ctx = holder["ctx"] = WorkerContext.build(settings, concurrency)
-        try:
-            await enrich_lead(
-                ctx.sessions,
-                lead_id,
-                actor=await ctx.actor(job_id),
-                config=ctx.config,
-                pvgis=ctx.pvgis,
-                job_id=job_id,
-                wait_for_lock=True,
-            )
-        except DomainError as exc:  # the lead itself is the problem: no retry
-            await record_failure(ctx.sessions, job_id, lead_id, exc.detail)
-        except Exception as exc:
-            attempts = context.job.attempts if context.job else MAX_ATTEMPTS
-            if attempts + 1 < MAX_ATTEMPTS:
-                raise
-            log.exception("lead %s failed in job %s", lead_id, job_id)
-            await record_failure(ctx.sessions, job_id, lead_id, f"{type(exc).__name__}: {exc}")
+        last_attempt = (context.job.attempts if context.job else MAX_ATTEMPTS) + 1 >= MAX_ATTEMPTS
+        for lead_id in lead_ids:
+            await enrich_one(ctx, job_id, lead_id, last_attempt)
 
     async def close() -> None:
         ctx = holder.pop("ctx", None)
@@ -120,12 +127,15 @@ def make_queue(settings: Settings, concurrency: int = 1) -> procrastinate.App:
     return app
 
 
-async def defer_job(queue: procrastinate.App, job_id: int, lead_ids: list[int]) -> None:
-    """Queue one task per lead (batches of 1,000 rows per round trip)."""
+async def defer_job(
+    queue: procrastinate.App, job_id: int, lead_ids: list[int], chunk: int = 20
+) -> None:
+    """Queue the job as tasks of ``chunk`` leads each (fewer queue round trips per lead)."""
     task = queue.tasks[TASK]
-    for i in range(0, len(lead_ids), 1000):
+    chunks = [lead_ids[i : i + chunk] for i in range(0, len(lead_ids), chunk)]
+    for i in range(0, len(chunks), 500):
         await task.batch_defer_async(
-            *({"job_id": job_id, "lead_id": lead_id} for lead_id in lead_ids[i : i + 1000])
+            *({"job_id": job_id, "lead_ids": part} for part in chunks[i : i + 500])
         )
 
 

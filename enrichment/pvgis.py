@@ -11,6 +11,7 @@ import asyncio
 import math
 import re
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -124,6 +125,17 @@ class PvgisClient:
         self._own_http = http is None
         self.http = http or httpx.AsyncClient(timeout=config.timeout_s)
         self.bucket = TokenBucket(config.max_calls_per_second)
+        # Answers already read from the database cache or PVGIS, kept in process (LRU) so a
+        # batch doesn't re-read the same cell's answer for every lead.
+        self.memo: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self.memo_size = 10_000
+
+    def remember(self, key: str, body: dict[str, Any]) -> None:
+        """Keep an answer in the in-process LRU."""
+        self.memo[key] = body
+        self.memo.move_to_end(key)
+        while len(self.memo) > self.memo_size:
+            self.memo.popitem(last=False)
 
     def round_coord(self, value: float) -> float:
         """Coordinates are rounded to the cache precision before the call (one answer per cell)."""

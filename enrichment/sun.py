@@ -50,13 +50,14 @@ async def sun_part(
     params = client.params(lat, lon)
     inputs = {"tool": "PVcalc", "api_version": config.api_version, **params}
     try:
-        body = await _cached(sessions, key)
+        body = client.memo.get(key) or await _cached(sessions, key)
         if body is not None:
             result = parse_pvcalc(body, {**inputs, "cached": True})
         else:
             body, _ = await client.pvcalc(lat, lon)
             result = parse_pvcalc(body, {**inputs, "cached": False})
             await _store(sessions, key, body)  # only answers that parsed are kept
+        client.remember(key, body)
         return result, part
     except PvgisInputError as exc:
         part.note(f"{exc.message}; no sun figures for this point")

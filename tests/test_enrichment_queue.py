@@ -39,6 +39,7 @@ def settings(
         db_url,
         tmp_path_factory.mktemp("queue"),
         pvgis={"base_url": standin.url, "retries": 1, "backoff_s": 0.05},
+        enrichment={"task_chunk": 4},
     )
 
 

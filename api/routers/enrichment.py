@@ -53,7 +53,7 @@ async def enrich_batch(
     if ids:
         from api.queue import defer_job
 
-        await defer_job(await _queue(state), job_id, ids)
+        await defer_job(await _queue(state), job_id, ids, state.settings.enrichment.task_chunk)
     return JSONResponse(
         BatchOut(job_id=job_id, total=len(ids)).model_dump(),
         status_code=202,
