@@ -327,7 +327,9 @@ async def _context_layers(
     subs = [(n, wkb.loads(bytes(g)), sid == chosen) for sid, n, g in (await session.execute(stmt))]
     if subs and not any(flag for _, _, flag in subs):
         # No chosen poste stored: the nearest one stands for the connection line.
-        site = wkb.loads(bytes(await session.scalar(select(func.ST_AsBinary(site_m)))))
+        site_wkb = await session.scalar(select(func.ST_AsBinary(site_m)))
+        assert site_wkb is not None  # the lead exists: it was loaded by the caller
+        site = wkb.loads(bytes(site_wkb))
         best = min(range(len(subs)), key=lambda i: subs[i][1].distance(site))
         subs[best] = (subs[best][0], subs[best][1], True)
     return zones, subs

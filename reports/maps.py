@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import io
 import math
+from typing import Any
 
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrow, PathPatch, Rectangle
 from matplotlib.path import Path as MplPath
@@ -33,7 +35,7 @@ def _polys(g: BaseGeometry) -> list[Polygon]:
 
 def _patch(g: BaseGeometry, **kw: object) -> PathPatch | None:
     verts: list[tuple[float, float]] = []
-    codes: list[int] = []
+    codes: list[Any] = []
     for poly in _polys(g):
         for ring in [poly.exterior, *poly.interiors]:
             xy = list(ring.coords)
@@ -67,7 +69,7 @@ def _nice(length: float) -> float:
     return exp
 
 
-def _decorate(ax: object, b: Bounds, k: float) -> None:
+def _decorate(ax: Axes, b: Bounds, k: float) -> None:
     """Scale bar (true metres) bottom-left and north arrow top-right."""
     minx, miny, maxx, maxy = b
     w, h = maxx - minx, maxy - miny
@@ -79,7 +81,7 @@ def _decorate(ax: object, b: Bounds, k: float) -> None:
         Rectangle(
             (x0 - w * 0.015, y0 - h * 0.025),
             units + w * 0.03,
-            h * 0.085,  # type: ignore[attr-defined]
+            h * 0.085,
             facecolor="white",
             alpha=0.8,
             edgecolor="none",
@@ -91,7 +93,7 @@ def _decorate(ax: object, b: Bounds, k: float) -> None:
             Rectangle(
                 (x0 + i * units / 2, y0),
                 units / 2,
-                bar_h,  # type: ignore[attr-defined]
+                bar_h,
                 facecolor=INK if i == 0 else "white",
                 edgecolor=INK,
                 linewidth=0.6,
@@ -109,7 +111,7 @@ def _decorate(ax: object, b: Bounds, k: float) -> None:
         label,
         ha="center",
         va="bottom",
-        fontsize=6,  # type: ignore[attr-defined]
+        fontsize=6,
         color=INK,
         zorder=22,
     )
@@ -121,7 +123,7 @@ def _decorate(ax: object, b: Bounds, k: float) -> None:
             0,
             h * 0.08,
             width=w * 0.012,
-            head_width=w * 0.035,  # type: ignore[attr-defined]
+            head_width=w * 0.035,
             head_length=h * 0.04,
             color=INK,
             zorder=22,
@@ -135,13 +137,13 @@ def _decorate(ax: object, b: Bounds, k: float) -> None:
         ha="center",
         va="bottom",
         fontsize=8,
-        fontweight="bold",  # type: ignore[attr-defined]
+        fontweight="bold",
         color=INK,
         zorder=22,
     )
 
 
-def _frame(w_cm: float, h_cm: float, b: Bounds, basemap: bytes | None) -> tuple[Figure, object]:
+def _frame(w_cm: float, h_cm: float, b: Bounds, basemap: bytes | None) -> tuple[Figure, Axes]:
     fig = Figure(figsize=(w_cm / 2.54, h_cm / 2.54), dpi=DPI)
     ax = fig.add_axes((0.002, 0.003, 0.996, 0.994))
     ax.set_xlim(b[0], b[2])
@@ -190,7 +192,7 @@ def site_map(layers: MapLayers, w_cm: float, h_cm: float, basemap: bytes | None 
             g, facecolor=(1, 1, 1, 0.55 if basemap else 1), edgecolor=GREY, linewidth=0.5, zorder=2
         )
         if p is not None:
-            ax.add_patch(p)  # type: ignore[attr-defined]
+            ax.add_patch(p)
         if not many:
             pt = g.representative_point()
             ax.text(
@@ -200,7 +202,7 @@ def site_map(layers: MapLayers, w_cm: float, h_cm: float, basemap: bytes | None 
                 ha="center",
                 va="center",
                 fontsize=5,
-                color=INK,  # type: ignore[attr-defined]
+                color=INK,
                 zorder=5,
             )
     if layers.site is not None:
@@ -208,7 +210,7 @@ def site_map(layers: MapLayers, w_cm: float, h_cm: float, basemap: bytes | None 
             layers.site, facecolor=(0.95, 0.66, 0.0, 0.25), edgecolor=SUN, linewidth=1.6, zorder=3
         )
         if p is not None:
-            ax.add_patch(p)  # type: ignore[attr-defined]
+            ax.add_patch(p)
     _decorate(ax, b, layers.ground_per_unit)
     return _png(fig)
 
@@ -241,13 +243,13 @@ def context_map(
         colour = ZONE_COLOURS.get(ztype, "#95A5A6")
         p = _patch(g, facecolor=colour, alpha=0.35, edgecolor=colour, linewidth=0.8, zorder=2)
         if p is not None:
-            ax.add_patch(p)  # type: ignore[attr-defined]
+            ax.add_patch(p)
             drawn[ztype] = colour
     site = layers.site
     assert site is not None
     p = _patch(site, facecolor=SUN, edgecolor=NAVY, linewidth=1.0, zorder=4)
     if p is not None:
-        ax.add_patch(p)  # type: ignore[attr-defined]
+        ax.add_patch(p)
     c = site.centroid
     # At context scale the site is small: a ring and a label make it findable.
     ax.plot(
@@ -255,7 +257,7 @@ def context_map(
         [c.y],
         marker="o",
         markersize=14,
-        markerfacecolor="none",  # type: ignore[attr-defined]
+        markerfacecolor="none",
         markeredgecolor=NAVY,
         markeredgewidth=1.2,
         zorder=6,
@@ -266,7 +268,7 @@ def context_map(
         "site",
         ha="center",
         va="top",
-        fontsize=6.5,  # type: ignore[attr-defined]
+        fontsize=6.5,
         color=NAVY,
         fontweight="bold",
         zorder=7,
@@ -275,13 +277,13 @@ def context_map(
         if not (b[0] <= g.x <= b[2] and b[1] <= g.y <= b[3]):
             continue
         if chosen:
-            ax.plot([c.x, g.x], [c.y, g.y], color=RED, linewidth=1.3, linestyle="--", zorder=5)  # type: ignore[attr-defined]
+            ax.plot([c.x, g.x], [c.y, g.y], color=RED, linewidth=1.3, linestyle="--", zorder=5)
             d_km = c.distance(g) * layers.ground_per_unit / 1000
             ax.text(
                 (c.x + g.x) / 2,
                 (c.y + g.y) / 2,
                 f" {fr_num(d_km, 1)} km",
-                fontsize=6,  # type: ignore[attr-defined]
+                fontsize=6,
                 color=RED,
                 zorder=6,
                 fontweight="bold",
@@ -291,11 +293,11 @@ def context_map(
             [g.y],
             marker="^",
             markersize=7 if chosen else 5,
-            color=NAVY,  # type: ignore[attr-defined]
+            color=NAVY,
             markeredgecolor="white",
             zorder=7,
         )
-        ax.text(g.x, g.y, f"  {name}", fontsize=6, color=NAVY, va="center", zorder=7)  # type: ignore[attr-defined]
+        ax.text(g.x, g.y, f"  {name}", fontsize=6, color=NAVY, va="center", zorder=7)
     _decorate(ax, b, layers.ground_per_unit)
     legend = [(col, ZONE_LABELS.get(t, t)) for t, col in drawn.items()]
     return _png(fig), legend

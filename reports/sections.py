@@ -210,7 +210,7 @@ def cash_flow(
     for t in range(1, years + 1):
         total += revenue * (1 - deg) ** (t - 1) - opex - rent
         cum.append(total)
-    c = a.get("connection") if isinstance(a.get("connection"), dict) else {}
+    c: dict[str, Any] = a["connection"] if isinstance(a.get("connection"), dict) else {}
     cable, qp = num(c.get("cable_eur")), num(c.get("quote_part_eur"))
     if conn and cable is not None and qp is not None and abs(cable + qp - conn) < 1:
         split = [("Centrale", capex), ("Câble de raccordement", cable), ("Quote-part S3REnR", qp)]

@@ -156,19 +156,21 @@ def template_summary(f: DossierFacts) -> str:
             f"Le poste source le plus favorable{poste} est à {fr_num(d / 1000, 1)} km{cap_txt}."
         )
     score = num(lead.get("quality_score"))
+    completeness = num(lead.get("completeness"))
     if score is not None:
         parts.append(
             f"Score de qualité : {fr_num(score, 0)}/100"
             + (
-                f" (complétude {fr_num(100 * num(lead['completeness']), 0)} %)."
-                if num(lead.get("completeness")) is not None
+                f" (complétude {fr_num(100 * completeness, 0)} %)."
+                if completeness is not None
                 else "."
             )
         )
-    if num(e.get("capex_eur")) is not None and num(e.get("simple_payback_years")) is not None:
+    capex, payback = num(e.get("capex_eur")), num(e.get("simple_payback_years"))
+    if capex is not None and payback is not None:
         parts.append(
-            f"Investissement estimé {fr_num(num(e['capex_eur']) / 1e6, 1)} M€, retour simple en "
-            f"{fr_num(num(e['simple_payback_years']), 1)} ans."
+            f"Investissement estimé {fr_num(capex / 1e6, 1)} M€, retour simple en "
+            f"{fr_num(payback, 1)} ans."
         )
     risks = key_risks(f)
     if risks:
@@ -186,7 +188,7 @@ def _poste_name(f: DossierFacts) -> str:
     return ""
 
 
-def _prompt(f: DossierFacts, language: str) -> list[dict[str, str]]:
+def _prompt(f: DossierFacts, language: str) -> list[Any]:
     lang = LANGUAGES.get(language, language)
     system = (
         "Tu es analyste en développement de centrales photovoltaïques au sol en France. "
