@@ -313,3 +313,15 @@ def test_monthly_units_are_recognised():
     assert monthly_mwh({**tech, "monthly": plant_kwh}) == [1000.0] * 12
     assert monthly_mwh({**tech, "monthly": per_kwc[:11]}) is None  # incomplete: not drawn
     assert monthly_mwh({"monthly": None}) is None
+
+
+async def test_concurrent_generations_all_succeed(client, mgr_headers, state):
+    import asyncio
+
+    async with state.sessions() as s:
+        lead_id = await seed_site(s, state.cipher, n_parcels=4, name="Site concurrent")
+    rs = await asyncio.gather(
+        *[client.post(f"/api/leads/{lead_id}/generate-pdf", headers=mgr_headers) for _ in range(3)]
+    )
+    assert [r.status_code for r in rs] == [201, 201, 201]
+    assert len({r.json()["document_id"] for r in rs}) == 3

@@ -15,6 +15,7 @@ from api.deps import CurrentUser, SessionDep, StateDep, ViewerDep
 from api.errors import PROBLEM_JSON, PROBLEM_RESPONSES, Problem
 from api.routers.documents import download_url
 from api.schemas.documents import DossierOut
+from api.state import AppState
 from api.storage import StorageDep
 from geo.activity import jsonable
 from geo.leads import get_visible_lead
@@ -43,6 +44,17 @@ router = APIRouter(
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 MAX_ANNEXES = 20
 MAX_ANNEX_BYTES = 25 * 1024 * 1024
+
+
+RENDER_SLOTS = 2
+
+
+def _render_slots(state: AppState) -> asyncio.Semaphore:
+    slots: asyncio.Semaphore | None = state.extras.get("dossier_slots")
+    if slots is None:
+        slots = asyncio.Semaphore(RENDER_SLOTS)
+        state.extras["dossier_slots"] = slots
+    return slots
 
 
 def _read_annexes(storage: Storage, rows: list[dict[str, Any]]) -> list[Annex]:
@@ -101,7 +113,10 @@ async def generate_pdf(
         summary_model=oa.model,
         basemap=BasemapConfig(mb.token.get_secret_value(), mb.api_url) if mb.token else None,
     )
-    result = await asyncio.to_thread(build_dossier, facts, summary, annexes, options)
+    # Rendering is CPU-bound Python: a few at a time per process, so a burst of dossiers can't
+    # starve the API's thread pool (the others wait their turn).
+    async with _render_slots(state):
+        result = await asyncio.to_thread(build_dossier, facts, summary, annexes, options)
     stamp = facts.generated_at.strftime("%Y%m%d-%H%M")
     suffix = "-commercial" if chosen == "commercial" else ""
     filename = f"dossier-{lead.internal_name}-{stamp}{suffix}.pdf"
