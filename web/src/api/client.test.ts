@@ -28,7 +28,7 @@ describe("api", () => {
     const problem = { type: "about:blank", title: "Conflict", status: 409, detail: "a lead in NEW can't move to SOLD" };
     vi.stubGlobal("fetch", vi.fn(async () => new Response(JSON.stringify(problem), { status: 409 })));
     setToken("tok");
-    const err = await api("/api/leads/1/transition", { method: "POST", body: {} }).catch((e) => e);
+    const err = (await api("/api/leads/1/transition", { method: "POST", body: {} }).catch((e) => e)) as ApiError;
     expect(err).toBeInstanceOf(ApiError);
     expect(err.status).toBe(409);
     expect(err.detail).toBe(problem.detail);

@@ -49,8 +49,8 @@ export default function Legend({
         })}
       </ul>
       {visible.includes("leads") && (
-        <div className="mt-3">
-          <p className="mb-1 font-semibold text-slate-600">Leads par statut</p>
+        <details className="mt-3" open>
+          <summary className="mb-1 cursor-pointer font-semibold text-slate-600">Leads par statut</summary>
           <ul className="grid grid-cols-2 gap-1">
             {STATUSES.map((s) => (
               <li key={s} className="flex items-center gap-1.5">
@@ -58,11 +58,11 @@ export default function Legend({
               </li>
             ))}
           </ul>
-        </div>
+        </details>
       )}
       {visible.includes("env_zones") && (
-        <div className="mt-3">
-          <p className="mb-1 font-semibold text-slate-600">Zones protégées</p>
+        <details className="mt-2">
+          <summary className="mb-1 cursor-pointer font-semibold text-slate-600">Zones protégées</summary>
           <ul className="space-y-0.5">
             {ZONE_COLORS.map(([k, label, c]) => (
               <li key={k} className="flex items-center gap-1.5">
@@ -70,11 +70,11 @@ export default function Legend({
               </li>
             ))}
           </ul>
-        </div>
+        </details>
       )}
       {visible.includes("urban_zones") && (
-        <div className="mt-3">
-          <p className="mb-1 font-semibold text-slate-600">PLU</p>
+        <details className="mt-2">
+          <summary className="mb-1 cursor-pointer font-semibold text-slate-600">Zonage PLU</summary>
           <ul className="space-y-0.5">
             {PLU_COLORS.filter(([k]) => k !== "AUc").map(([k, label, c]) => (
               <li key={k} className="flex items-center gap-1.5">
@@ -82,18 +82,18 @@ export default function Legend({
               </li>
             ))}
           </ul>
-        </div>
+        </details>
       )}
       {visible.includes("substations") && (
-        <div className="mt-3 space-y-0.5">
-          <p className="mb-1 font-semibold text-slate-600">Postes sources</p>
+        <details className="mt-2 space-y-0.5">
+          <summary className="mb-1 cursor-pointer font-semibold text-slate-600">Postes sources</summary>
           <p className="flex items-center gap-1.5">
             <span className="inline-block h-3 w-3 rounded-full border-2 border-green-500 bg-slate-900" /> capacité disponible
           </p>
           <p className="flex items-center gap-1.5">
             <span className="inline-block h-3 w-3 rounded-full border-2 border-red-500 bg-slate-900" /> saturé / inconnu
           </p>
-        </div>
+        </details>
       )}
     </div>
   );

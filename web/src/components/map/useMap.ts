@@ -37,6 +37,8 @@ export function useMap(container: RefObject<HTMLDivElement>, init: MapInit, expo
       transformRequest: authTransform(origin, getToken),
       attributionControl: { compact: true, customAttribution: "Cadastre Etalab · INPN · Enedis/RTE" },
       dragRotate: false,
+      // Shift-click selects parcels: MapLibre's shift-drag box zoom would swallow those clicks.
+      boxZoom: false,
       pitchWithRotate: false,
     });
     if (initRef.current.interactive !== false) {

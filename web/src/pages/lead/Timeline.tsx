@@ -12,11 +12,13 @@ const ACTIONS: Record<string, string> = {
   transition: "a changé le statut",
   assign: "a réassigné le lead",
   enrich: "a enrichi le lead",
-  comment: "a commenté",
-  document_upload: "a ajouté un document",
-  document_delete: "a supprimé un document",
-  generate_pdf: "a généré le dossier PDF",
-  foncier: "a mis à jour le foncier",
+  comment_create: "a commenté",
+  comment_update: "a modifié un commentaire",
+  comment_delete: "a supprimé un commentaire",
+  document_uploaded: "a ajouté un document",
+  document_deleted: "a supprimé un document",
+  dossier_generated: "a généré le dossier PDF",
+  foncier_update: "a mis à jour le foncier",
   delete: "a supprimé le lead",
 };
 

@@ -60,41 +60,55 @@ function Explorer({ mapboxToken }: { mapboxToken: string | null }) {
     }
   }, [map, layers]);
 
-  // The view goes to the URL (replace: panning must not fill the history).
+  // The view goes to the URL (replace: panning must not fill the history). setSearchParams changes
+  // identity with every URL change, so it is read through a ref: depending on it would loop.
+  const setParamsRef = useRef(setParams);
+  setParamsRef.current = setParams;
   useEffect(() => {
     if (!map) return;
     const sync = () => {
       const c = map.getCenter();
       setZoom(map.getZoom());
-      setParams(formatView({ lat: c.lat, lon: c.lng, zoom: map.getZoom(), layers: layersRef.current }), {
-        replace: true,
-      });
+      const next = formatView({ lat: c.lat, lon: c.lng, zoom: map.getZoom(), layers: layersRef.current });
+      if (next.toString() !== window.location.search.slice(1)) setParamsRef.current(next, { replace: true });
     };
     map.on("moveend", sync);
     sync();
     return () => {
       map.off("moveend", sync);
     };
-  }, [map, layers, setParams]);
+  }, [map, layers]);
 
-  // Performance marks: from the end of a move to the map being idle (tiles loaded and drawn).
+  // Performance marks from the end of a move: "lfs:pan-to-parcels" when the first frame with every
+  // parcel tile of the view is drawn, "lfs:pan-to-idle" when all layers are loaded and drawn.
   useEffect(() => {
     if (!map) return;
-    let waiting = false;
+    let waitParcels = false;
+    let waitIdle = false;
     const onMoveEnd = () => {
       performance.mark("lfs:moveend");
-      waiting = true;
+      waitParcels = map.getZoom() >= 13 && map.getLayoutProperty("parcels-fill", "visibility") !== "none";
+      waitIdle = true;
+    };
+    const onRender = () => {
+      if (waitParcels && map.isSourceLoaded("parcels")) {
+        waitParcels = false;
+        performance.mark("lfs:parcels-drawn");
+        performance.measure("lfs:pan-to-parcels", "lfs:moveend", "lfs:parcels-drawn");
+      }
     };
     const onIdle = () => {
-      if (!waiting) return;
-      waiting = false;
+      if (!waitIdle) return;
+      waitIdle = false;
       performance.mark("lfs:idle");
       performance.measure("lfs:pan-to-idle", "lfs:moveend", "lfs:idle");
     };
     map.on("moveend", onMoveEnd);
+    map.on("render", onRender);
     map.on("idle", onIdle);
     return () => {
       map.off("moveend", onMoveEnd);
+      map.off("render", onRender);
       map.off("idle", onIdle);
     };
   }, [map]);
@@ -200,7 +214,10 @@ function Explorer({ mapboxToken }: { mapboxToken: string | null }) {
 
   return (
     <div className="relative h-full min-h-[480px] flex-1">
-      <div ref={container} className="absolute inset-0" data-testid="map" aria-label="Carte" role="region" />
+      {/* MapLibre sets position: relative on its container: the absolute box is a wrapper. */}
+      <div className="absolute inset-0">
+        <div ref={container} className="h-full w-full" data-testid="map" aria-label="Carte" role="region" />
+      </div>
       {!map && (
         <div className="absolute inset-0 flex items-center justify-center bg-slate-50/60">
           <Loading label="Chargement de la carte…" />

@@ -38,12 +38,12 @@ export default function Column({
         const raw = e.dataTransfer.getData(DRAG_TYPE);
         if (raw) onMove(JSON.parse(raw) as BoardCard, status);
       }}
-      className={`flex w-64 shrink-0 flex-col rounded-lg border bg-slate-100 ${
+      className={`flex min-w-[9.5rem] flex-1 basis-0 flex-col rounded-lg border bg-slate-100 ${
         over ? "border-sky-400 ring-2 ring-sky-200" : "border-slate-200"
       }`}
     >
-      <header className="flex items-center justify-between border-b border-slate-200 px-3 py-2">
-        <span className="flex items-center gap-2 text-sm font-semibold">
+      <header className="flex items-center justify-between gap-1 border-b border-slate-200 px-2.5 py-2">
+        <span className="flex min-w-0 items-center gap-1.5 truncate text-sm font-semibold">
           <span className="h-2.5 w-2.5 rounded-full" style={{ backgroundColor: STATUS_COLOR[status] }} />
           {STATUS_LABEL[status]}
         </span>
@@ -51,7 +51,7 @@ export default function Column({
           {total}
         </span>
       </header>
-      <ul className="flex-1 space-y-2 overflow-y-auto p-2">
+      <ul className="flex-1 space-y-2 overflow-y-auto p-1.5">
         {cards.length === 0 && <li className="p-3 text-center text-xs text-slate-400">Aucun lead</li>}
         {cards.map((card) => (
           <LeadCard key={card.id} lead={card} statuses={statuses} onMove={onMove} />

@@ -28,7 +28,7 @@ export default function LeadCard({
       className="cursor-grab rounded-md border border-slate-200 bg-white p-2.5 text-sm shadow-sm hover:border-slate-300 active:cursor-grabbing"
     >
       <div className="flex items-start justify-between gap-2">
-        <Link to={`/leads/${lead.id}`} className="font-medium text-slate-900 hover:underline focus:outline-none focus-visible:ring-2 focus-visible:ring-brand-400">
+        <Link to={`/leads/${lead.id}`} className="min-w-0 break-words font-medium text-slate-900 hover:underline focus:outline-none focus-visible:ring-2 focus-visible:ring-brand-400">
           {lead.name || lead.internal_name}
         </Link>
         <ScoreBadge score={lead.quality_score} />
@@ -51,7 +51,7 @@ export default function LeadCard({
           aria-label={`Déplacer ${lead.name || lead.internal_name}`}
           value=""
           onChange={(e) => e.target.value && onMove(lead, e.target.value as LeadStatus)}
-          className="max-w-[6.5rem] rounded border border-slate-200 bg-slate-50 px-1 py-0.5 text-xs text-slate-600"
+          className="max-w-[5.5rem] rounded border border-slate-200 bg-slate-50 px-1 py-0.5 text-xs text-slate-600"
         >
           <option value="">Déplacer…</option>
           {statuses

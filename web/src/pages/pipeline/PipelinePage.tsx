@@ -140,7 +140,7 @@ export default function PipelinePage() {
       ) : board.isLoading ? (
         <Loading />
       ) : (
-        <div className="flex flex-1 gap-3 overflow-x-auto p-4" data-testid="kanban" aria-busy={board.isFetching}>
+        <div className="flex flex-1 gap-2 overflow-x-auto p-3" data-testid="kanban" aria-busy={board.isFetching}>
           {columns.map((col) => (
             <Column
               key={col.status}

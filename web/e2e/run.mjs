@@ -1,0 +1,356 @@
+// End-to-end test of the web app in Debian's Chromium, against the real API on PostGIS with the
+// demo data. Usage: node e2e/run.mjs <base-url>   (users from E2E_USERS, password E2E_PASSWORD)
+// Prints one JSON line of figures at the end; exits non-zero on the first failed step.
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+const BASE = (process.argv[2] ?? "http://127.0.0.1:8000").replace(/\/$/, "");
+const PASSWORD = process.env.E2E_PASSWORD ?? "correct-horse-battery";
+const USERS = {
+  ADMIN: "admin@lfs.test",
+  MANAGER: "manager@lfs.test",
+  OPS: "ops@lfs.test",
+  COMMERCIAL: "sales@lfs.test",
+  ...JSON.parse(process.env.E2E_USERS ?? "{}"),
+};
+const here = dirname(fileURLToPath(import.meta.url));
+const ARTIFACTS = resolve(process.env.E2E_ARTIFACTS ?? join(here, "../../test-artifacts/web"));
+const STEP_TIMEOUT = 15_000;
+// Software WebGL on a shared machine: map steps get more time (the figures are reported apart).
+const MAP_TIMEOUT = 60_000;
+const figures = { screenshots: [] };
+
+mkdirSync(ARTIFACTS, { recursive: true });
+const profile = mkdtempSync(join(tmpdir(), "lfs-e2e-chromium-"));
+
+function log(msg) {
+  process.stderr.write(`[e2e] ${msg}\n`);
+}
+
+function check(cond, msg) {
+  if (!cond) throw new Error(`check failed: ${msg}`);
+}
+
+async function shot(page, name, what) {
+  const file = join(ARTIFACTS, `${name}.png`);
+  await page.screenshot({ path: file });
+  figures.screenshots.push({ file: `${name}.png`, what });
+}
+
+async function login(page, role) {
+  await page.goto(`${BASE}/login`);
+  await page.getByLabel("Adresse e-mail").fill(USERS[role]);
+  await page.getByLabel("Mot de passe").fill(PASSWORD);
+  await page.getByRole("button", { name: "Se connecter" }).click();
+  await page.waitForURL((u) => !u.pathname.startsWith("/login"), { timeout: STEP_TIMEOUT });
+  await page.getByTestId("current-user").waitFor();
+  log(`logged in as ${role}`);
+}
+
+async function logout(page) {
+  await page.getByRole("button", { name: "Se déconnecter" }).click();
+  await page.waitForURL(/\/login/, { timeout: STEP_TIMEOUT });
+}
+
+/** The API through the page's own session (same token as the app). */
+async function apiCall(page, method, path, body) {
+  return page.evaluate(
+    async ({ method, path, body }) => {
+      const token = sessionStorage.getItem("lfs.token");
+      const res = await fetch(path, {
+        method,
+        headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      return { status: res.status, body: await res.json().catch(() => null) };
+    },
+    { method, path, body },
+  );
+}
+
+async function waitMapIdle(page) {
+  await page.waitForFunction(() => window.__lfsMap && window.__lfsMap.loaded() && !window.__lfsMap.isMoving(), null, {
+    timeout: MAP_TIMEOUT,
+    polling: 100,
+  });
+  await page.evaluate(
+    () =>
+      new Promise((resolve) => {
+        const m = window.__lfsMap;
+        if (m.areTilesLoaded()) resolve(null);
+        else m.once("idle", () => resolve(null));
+      }),
+  );
+}
+
+/** Parcels under a grid of canvas pixels: id → {x, y, area}. */
+async function parcelsOnScreen(page) {
+  return page.evaluate(() => {
+    const m = window.__lfsMap;
+    const c = m.getCanvas();
+    const w = c.clientWidth;
+    const h = c.clientHeight;
+    const out = {};
+    for (let x = w * 0.3; x < w * 0.7; x += 12) {
+      for (let y = h * 0.25; y < h * 0.75; y += 12) {
+        const f = m.queryRenderedFeatures([x, y], { layers: ["parcels-fill"] })[0];
+        if (f && !out[f.properties.id]) out[f.properties.id] = { x, y, area: f.properties.area_m2 ?? 0, n: 0 };
+        if (f) out[f.properties.id].n += 1;
+      }
+    }
+    return out;
+  });
+}
+
+async function dragCard(page, leadId, toStatus) {
+  const card = page.locator(`[data-lead-id="${leadId}"]`);
+  await card.waitFor({ timeout: STEP_TIMEOUT });
+  const done = page.waitForResponse((r) => r.url().endsWith(`/api/leads/${leadId}/transition`), {
+    timeout: STEP_TIMEOUT,
+  });
+  const target = page.locator(`[data-column="${toStatus}"]`);
+  await target.scrollIntoViewIfNeeded();
+  await card.dragTo(target);
+  return (await done).status();
+}
+
+async function cardColumn(page, leadId) {
+  return page.locator(`[data-lead-id="${leadId}"]`).evaluate((el) => el.closest("[data-column]")?.getAttribute("data-column"));
+}
+
+const browser = await chromium.launchPersistentContext(profile, {
+  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+  headless: true,
+  args: [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+  ],
+  viewport: { width: 1440, height: 900 },
+  locale: "fr-FR",
+});
+
+let failed = null;
+const consoleErrors = [];
+try {
+  const page = browser.pages()[0] ?? (await browser.newPage());
+  page.setDefaultTimeout(STEP_TIMEOUT);
+  page.on("pageerror", (e) => consoleErrors.push(String(e)));
+
+  // 1. First load of the app (cold cache): navigation until the login form is usable.
+  const t0 = Date.now();
+  await page.goto(`${BASE}/login`, { waitUntil: "load" });
+  await page.getByLabel("Adresse e-mail").waitFor();
+  figures.first_load_ms = Date.now() - t0;
+  figures.first_load_navigation = await page.evaluate(() => {
+    const n = performance.getEntriesByType("navigation")[0];
+    const res = performance.getEntriesByType("resource");
+    return {
+      dom_content_loaded_ms: Math.round(n.domContentLoadedEventEnd),
+      load_ms: Math.round(n.loadEventEnd),
+      transferred_kb: Math.round((n.transferSize + res.reduce((s, r) => s + (r.transferSize || 0), 0)) / 1024),
+      requests: res.length + 1,
+    };
+  });
+  await shot(page, "01-login", "Login page (first load)");
+
+  // A 401 sends back to login: a deep link without a session lands on the login page.
+  await page.goto(`${BASE}/pipeline`);
+  await page.waitForURL(/\/login/);
+
+  // 2. OPS: the map explorer is home; parcels are rendered at z15 on the demo commune.
+  await login(page, "OPS");
+  check(page.url().endsWith("/pipeline"), `back to the deep link after login (got ${page.url()})`);
+  await page.goto(`${BASE}/`);
+  await page.waitForURL(/\/map/);
+  await page.goto(`${BASE}/map?lat=45.9630&lon=4.6510&z=15&layers=communes,env_zones,urban_zones,parcels,substations,leads`);
+  await waitMapIdle(page);
+  const rendered = await page.evaluate(() => window.__lfsMap.queryRenderedFeatures({ layers: ["parcels-fill"] }).length);
+  check(rendered > 50, `parcels rendered at z15 (got ${rendered})`);
+  figures.parcels_rendered_z15 = rendered;
+
+  // Panning: time from the end of the move until tiles are loaded and drawn (performance marks).
+  const pans = [];
+  const idles = [];
+  for (const [dx, dy] of [[600, 0], [0, 400], [-900, 0], [0, -700], [500, 300]]) {
+    await page.evaluate(() => {
+      performance.clearMeasures("lfs:pan-to-parcels");
+      performance.clearMeasures("lfs:pan-to-idle");
+    });
+    await page.evaluate(([dx, dy]) => window.__lfsMap.panBy([dx, dy], { duration: 0 }), [dx, dy]);
+    // Poll on a timer, not on animation frames: rAF polling would compete with the map's frames.
+    await page.waitForFunction(() => performance.getEntriesByName("lfs:pan-to-idle").length > 0, null, {
+      timeout: MAP_TIMEOUT,
+      polling: 100,
+    });
+    const [parcelsMs, idleMs] = await page.evaluate(() => [
+      performance.getEntriesByName("lfs:pan-to-parcels")[0]?.duration ?? NaN,
+      performance.getEntriesByName("lfs:pan-to-idle")[0].duration,
+    ]);
+    const n = await page.evaluate(() => window.__lfsMap.queryRenderedFeatures({ layers: ["parcels-fill"] }).length);
+    check(n > 0, "parcels drawn after panning");
+    pans.push(Math.round(parcelsMs));
+    idles.push(Math.round(idleMs));
+  }
+  figures.pan_to_parcels_ms = pans;
+  figures.pan_to_parcels_max_ms = Math.max(...pans);
+  figures.pan_to_idle_ms = idles;
+
+  // 3. Click a parcel for its facts, shift-click to select several, create a lead from one.
+  await page.evaluate(() => window.__lfsMap.jumpTo({ center: [4.651, 45.963], zoom: 16.5 }));
+  await waitMapIdle(page);
+  const onScreen = Object.entries(await parcelsOnScreen(page)).sort((a, b) => b[1].n - a[1].n);
+  check(onScreen.length >= 2, "at least two parcels under the centre of the map");
+  const [mainId, main] = onScreen[0];
+  const [otherId, other] = onScreen[1];
+  const box = await page.locator("[data-testid=map] canvas").boundingBox();
+  const clickAt = async (p, shift = false) => {
+    if (shift) await page.keyboard.down("Shift");
+    await page.mouse.click(box.x + p.x, box.y + p.y);
+    if (shift) await page.keyboard.up("Shift");
+  };
+  await clickAt(main);
+  const panel = page.getByTestId("selection-panel");
+  await panel.getByText(mainId).first().waitFor({ timeout: MAP_TIMEOUT });
+  await panel.getByText("Surface mesurée").waitFor();
+  await clickAt(other, true);
+  await panel.getByText("2 parcelles sélectionnées").waitFor();
+  await shot(page, "02-map-selection", "Map explorer at z16.5: parcels, zones, two parcels shift-selected with the facts panel");
+  await clickAt(other, true);
+  await panel.getByText("1 parcelle sélectionnée").waitFor();
+  await panel.getByLabel("Nom du site").fill("E2E Les Brosses");
+  const created = page.waitForResponse((r) => r.url().endsWith("/api/leads") && r.request().method() === "POST");
+  await panel.getByRole("button", { name: "Créer un lead" }).click();
+  const createdRes = await created;
+  check(createdRes.status() === 201, `lead created (HTTP ${createdRes.status()}: ${await createdRes.text()})`);
+  const lead = await createdRes.json();
+  await page.waitForURL(new RegExp(`/leads/${lead.id}$`));
+  figures.lead_id = lead.id;
+  log(`lead ${lead.id} created from parcel ${mainId}`);
+
+  // 4. Enrich it from the lead page.
+  await page.getByRole("button", { name: "Enrichir" }).click();
+  await page.getByText(/Enrichissement (terminé|partiel)/).first().waitFor({ timeout: 30_000 });
+  await page.locator('[data-status="ENRICHED"]').first().waitFor();
+  await page.getByTestId("score").filter({ hasNotText: "–" }).waitFor();
+  await page.getByText("Ensoleillement et production").waitFor();
+  await page.getByTestId("monthly-chart").locator("svg").first().waitFor();
+  // A comment and a document (upload with progress).
+  await page.getByLabel("Nouveau commentaire").fill("Propriétaire contacté, visite prévue.");
+  await page.getByRole("button", { name: "Publier" }).click();
+  await page.getByText("Propriétaire contacté, visite prévue.").waitFor();
+  await page.getByLabel("Fichier à envoyer").setInputFiles({
+    name: "photo-site.png",
+    mimeType: "image/png",
+    buffer: Buffer.from(
+      "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==",
+      "base64",
+    ),
+  });
+  await page.getByTestId("documents").getByText("photo-site.png").waitFor();
+  await page.waitForTimeout(300); // let the map fit and the chart settle for the screenshot
+  await shot(page, "03-lead-enriched", "Lead detail after enrichment: site map, sun + monthly chart, sections, score breakdown, comment, document");
+
+  // A second lead that stays NEW (created through the API): COMMERCIAL must never see it.
+  const second = await apiCall(page, "POST", "/api/leads", { parcel_ids: [onScreen[onScreen.length - 1][0]], name: "E2E reste nouveau" });
+  check(second.status === 201, `second lead created (${second.status} ${JSON.stringify(second.body)})`);
+
+  // 5. Kanban as OPS: ENRICHED → QUALIFIED → IN_REVIEW; IN_REVIEW → CLIENT_READY is refused.
+  await page.goto(`${BASE}/pipeline`);
+  await page.getByTestId("kanban").waitFor();
+  check((await dragCard(page, lead.id, "QUALIFIED")) === 200, "OPS qualifies");
+  await page.waitForFunction((id) => document.querySelector(`[data-column="QUALIFIED"] [data-lead-id="${id}"]`), lead.id);
+  check((await dragCard(page, lead.id, "IN_REVIEW")) === 200, "OPS submits for review");
+  await page.waitForFunction((id) => document.querySelector(`[data-column="IN_REVIEW"] [data-lead-id="${id}"]`), lead.id);
+  const refused = await dragCard(page, lead.id, "CLIENT_READY");
+  check(refused === 403, `OPS can't approve (HTTP ${refused})`);
+  await page.getByText(/Déplacement refusé : the role OPS can't move/).first().waitFor();
+  await page.waitForFunction((id) => document.querySelector(`[data-column="IN_REVIEW"] [data-lead-id="${id}"]`), lead.id);
+  check((await cardColumn(page, lead.id)) === "IN_REVIEW", "refused card snapped back");
+  await shot(page, "04-pipeline-ops-refused", "Kanban as OPS: a refused move snapped back, the server's reason in a toast");
+  await logout(page);
+
+  // 6. MANAGER approves: IN_REVIEW → CLIENT_READY, then generates the PDF.
+  await login(page, "MANAGER");
+  await shot(page, "05-dashboard-manager", "Manager dashboard: my leads, waiting for review, team pipeline");
+  await page.goto(`${BASE}/pipeline`);
+  await page.getByTestId("kanban").waitFor();
+  check((await dragCard(page, lead.id, "CLIENT_READY")) === 200, "MANAGER approves");
+  await page.waitForFunction((id) => document.querySelector(`[data-column="CLIENT_READY"] [data-lead-id="${id}"]`), lead.id);
+  await shot(page, "06-pipeline-manager", "Kanban as MANAGER after approving the lead (Prêt client)");
+  await page.goto(`${BASE}/leads/${lead.id}`);
+  const pdf = page.waitForResponse((r) => r.url().endsWith(`/api/leads/${lead.id}/generate-pdf`), { timeout: 60_000 });
+  await page.getByRole("button", { name: "Générer PDF" }).click();
+  const pdfRes = await pdf;
+  check(pdfRes.status() < 300, `PDF generated (HTTP ${pdfRes.status()}: ${await pdfRes.text()})`);
+  const pdfOut = await pdfRes.json();
+  await page.getByText(/Dossier PDF généré/).first().waitFor();
+  await page.getByTestId("documents").locator("li").nth(1).waitFor();
+  const pdfHead = await page.evaluate(async (url) => {
+    const r = await fetch(url, { headers: { Authorization: `Bearer ${sessionStorage.getItem("lfs.token")}` } });
+    const b = new Uint8Array(await r.arrayBuffer());
+    return { status: r.status, magic: String.fromCharCode(...b.slice(0, 5)), size: b.length };
+  }, pdfOut.download_url);
+  check(pdfHead.status === 200 && pdfHead.magic === "%PDF-", `the PDF downloads (${JSON.stringify(pdfHead)})`);
+  figures.pdf_bytes = pdfHead.size;
+  await shot(page, "07-lead-pdf", "Lead detail as MANAGER: Prêt client, the generated PDF dossier in the documents");
+  await page.goto(`${BASE}/analytics`);
+  await page.getByTestId("chart-funnel").locator("svg").first().waitFor();
+  await page.getByTestId("chart-scores").locator("svg").first().waitFor();
+  await page.waitForTimeout(300);
+  await shot(page, "08-analytics", "Analytics: funnel, weekly activity, scores, time in stage, departments, team throughput");
+  await logout(page);
+
+  // 7. ADMIN: users and roles.
+  await login(page, "ADMIN");
+  await page.goto(`${BASE}/admin`);
+  await page.getByTestId("users-table").waitFor();
+  await shot(page, "09-admin", "Admin: users and roles");
+  await logout(page);
+
+  // 8. COMMERCIAL sees only Client Ready (and Sold) leads.
+  await login(page, "COMMERCIAL");
+  await shot(page, "10-dashboard-commercial", "Commercial dashboard: client-ready leads");
+  await page.goto(`${BASE}/pipeline`);
+  await page.getByTestId("kanban").waitFor();
+  const columns = await page.locator("[data-column]").evaluateAll((els) => els.map((e) => e.getAttribute("data-column")));
+  check(JSON.stringify(columns) === JSON.stringify(["CLIENT_READY", "SOLD"]), `commercial columns ${columns}`);
+  await page.locator(`[data-column="CLIENT_READY"] [data-lead-id="${lead.id}"]`).waitFor();
+  check((await page.locator(`[data-lead-id="${second.body.id}"]`).count()) === 0, "the NEW lead is not on the board");
+  const list = await apiCall(page, "GET", "/api/leads?page_size=200");
+  const statuses = [...new Set(list.body.items.map((l) => l.status))];
+  check(statuses.every((s) => s === "CLIENT_READY" || s === "SOLD"), `commercial sees ${statuses}`);
+  check(list.body.items.some((l) => l.id === lead.id), "commercial sees the approved lead");
+  const hidden = await apiCall(page, "GET", `/api/leads/${second.body.id}`);
+  check(hidden.status === 404, `the NEW lead is invisible to COMMERCIAL (HTTP ${hidden.status})`);
+  await shot(page, "11-pipeline-commercial", "Kanban as COMMERCIAL: only Prêt client and Vendu");
+  check(consoleErrors.length === 0, `no page errors (${consoleErrors.join(" | ")})`);
+  figures.ok = true;
+} catch (err) {
+  failed = err;
+  figures.ok = false;
+  figures.error = String(err && err.stack ? err.stack : err);
+  try {
+    const page = browser.pages()[0];
+    if (page) await page.screenshot({ path: join(ARTIFACTS, "failure.png") });
+  } catch {
+    // no screenshot of a dead page
+  }
+} finally {
+  await browser.close();
+  rmSync(profile, { recursive: true, force: true });
+}
+writeFileSync(join(ARTIFACTS, "figures.json"), JSON.stringify(figures, null, 2));
+process.stdout.write(JSON.stringify(figures) + "\n");
+if (failed) {
+  log(`FAILED: ${failed}`);
+  process.exit(1);
+}
