@@ -28,6 +28,7 @@ import synth  # noqa: E402
 
 from api.cli import run_migrations  # noqa: E402
 from api.settings import to_plain_url  # noqa: E402
+from geo.importers.core import SECONDARY_INDEXES_SQL  # noqa: E402
 
 DB_NAME = "lfs_bench"
 FORMAT_VERSION = 2
@@ -62,12 +63,7 @@ def _copy(conn: psycopg.Connection, table: str, cols: Sequence[str], rows: Itera
 
 def _drop_secondary_indexes(conn: psycopg.Connection, table: str) -> list[str]:
     """Drop the indexes not backing a constraint (rebuilt after the COPY: much faster)."""
-    rows = conn.execute(
-        """SELECT i.indexname, i.indexdef FROM pg_indexes i
-           WHERE i.tablename = %s AND i.schemaname = 'public'
-             AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname)""",
-        (table,),
-    ).fetchall()
+    rows = conn.execute(SECONDARY_INDEXES_SQL, {"table": table}).fetchall()  # type: ignore[arg-type]
     for name, _ in rows:
         conn.execute(f'DROP INDEX "{name}"')  # type: ignore[arg-type]
     return [d for _, d in rows]

@@ -43,6 +43,29 @@ XY_COLUMNS = [
 _WKT_COLUMNS = ("wkt", "geometry", "geom", "the_geom")
 
 
+class ArrowColumns(dict):  # type: ignore[type-arg]
+    """Columns of an Arrow batch by lower-cased name, converted to lists on first use only.
+
+    A cadastre file has a dozen columns and the importer reads three of them: converting the
+    others would cost more than parsing the file.
+    """
+
+    def __init__(self, batch: Any, names: list[str]) -> None:
+        super().__init__((n.lower(), None) for n in names)
+        self._batch = batch
+        self._names = {n.lower(): n for n in names}
+
+    def __getitem__(self, key: str) -> list[Any]:
+        value = super().__getitem__(key)
+        if value is None:
+            value = self._batch.column(self._names[key]).to_pylist()
+            super().__setitem__(key, value)
+        return value  # type: ignore[no-any-return]
+
+    def get(self, key: str, default: Any = None) -> Any:  # noqa: D102
+        return self[key] if key in self else default
+
+
 @dataclass
 class Batch:
     """Attribute columns (lower-cased names) and their EPSG:4326 geometries (None when absent)."""
@@ -50,6 +73,7 @@ class Batch:
     columns: dict[str, list[Any]]
     geoms: np.ndarray
     offset: int  # 0-based index of the first row in the file
+    wkb: np.ndarray | None = None  # the file's own WKB when no reprojection was needed
 
     def __len__(self) -> int:
         return len(self.geoms)
@@ -172,11 +196,15 @@ def _read_vector(path: Path, forced: CRS | None, batch_size: int) -> Iterator[Ba
                 raise ImportFailed(path, problem) from None
             if geom_col is None:
                 geom_col = _geometry_column(rb.schema, meta)
-            cols = {n.lower(): rb.column(n).to_pylist() for n in rb.schema.names if n != geom_col}
-            geoms = shapely.from_wkb(np.asarray(rb.column(geom_col).to_pylist(), dtype=object))
+            cols = ArrowColumns(rb, [n for n in rb.schema.names if n != geom_col])
+            wkb = rb.column(geom_col).to_numpy(zero_copy_only=False)
+            geoms = shapely.from_wkb(wkb)
             if src is None:
                 src = _resolve_crs(path, declared, forced, geoms)
-            yield Batch(cols, to_wgs84(geoms, src), offset)
+            if _transformer(src) is None:
+                yield Batch(cols, geoms, offset, wkb)
+            else:
+                yield Batch(cols, to_wgs84(geoms, src), offset)
             offset += rb.num_rows
         if offset == 0:
             raise ImportFailed(path, "the file holds no features")

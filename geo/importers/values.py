@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Any
 
 _DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y", "%Y%m%d", "%Y-%m-%dT%H:%M:%S")
@@ -35,6 +36,8 @@ def as_float(value: Any) -> float | None:
 
 def as_int(value: Any) -> int | None:
     """An integer (rounded) or None."""
+    if type(value) is int:  # the common case, kept cheap: it runs once per row
+        return value
     f = as_float(value)
     return None if f is None or f != f else round(f)
 
@@ -47,7 +50,12 @@ def as_date(value: Any) -> date | None:
         return value.date()
     if isinstance(value, date):
         return value
-    s = str(value).strip()
+    return _parse_date(str(value).strip())
+
+
+@lru_cache(maxsize=4096)
+def _parse_date(s: str) -> date | None:
+    # strptime is slow and files repeat the same few dates: cached.
     for fmt in _DATE_FORMATS:
         try:
             return datetime.strptime(s[: len(datetime.now().strftime(fmt))], fmt).date()

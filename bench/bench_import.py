@@ -1,0 +1,98 @@
+"""Time ``leadfactory import parcels`` on the 1M-parcel GeoJSON file (bench/make_geojson.py).
+
+    .venv/bin/python bench/bench_import.py [--file bench/out/cadastre-bench-parcelles.json]
+        [--reimport] [--keep]
+
+Imports into a fresh database ``lfs_bench_import`` (created and migrated here, dropped after
+unless --keep) through the real command in a child process, and prints the file size, wall
+time, rows/s and the child's peak RSS. --reimport also times a second, idempotent import.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from generate import server_url  # noqa: E402
+
+from api.cli import run_migrations  # noqa: E402
+
+FILE = ROOT / "bench" / "out" / "cadastre-bench-parcelles.json"
+DB = "lfs_bench_import"
+
+
+def _child_cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def timed_import(url: str, path: Path) -> tuple[float, str]:
+    cpu0 = _child_cpu()
+    t0 = time.perf_counter()
+    proc = subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "leadfactory"), "import", "parcels", str(path)],
+        env={**os.environ, "DATABASE_URL": url},
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    wall = time.perf_counter() - t0
+    if proc.returncode:
+        raise SystemExit(f"import failed: {proc.stderr.strip()}")
+    cpu = _child_cpu() - cpu0
+    load = os.getloadavg()[0]
+    line = proc.stdout.strip().splitlines()[0]
+    return wall, f"{line}\n  import process CPU {cpu:.1f}s; machine load average {load:.1f}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--file", type=Path, default=FILE)
+    ap.add_argument("--reimport", action="store_true")
+    ap.add_argument("--keep", action="store_true")
+    args = ap.parse_args(argv)
+    if not args.file.exists():
+        print(f"{args.file} is missing: run bench/make_geojson.py first", file=sys.stderr)
+        return 2
+    with psycopg.connect(server_url("postgres"), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{DB}" WITH (FORCE)')  # type: ignore[arg-type]
+        conn.execute(f'CREATE DATABASE "{DB}"')  # type: ignore[arg-type]
+    url = server_url(DB)
+    try:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+        run_migrations(url)
+        size = args.file.stat().st_size
+        wall, summary = timed_import(url, args.file)
+        rss_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        with psycopg.connect(url) as conn:
+            rows = conn.execute("SELECT count(*) FROM parcels").fetchone()[0]  # type: ignore[index]
+        print(summary)
+        print(
+            f"import parcels: {size / 1e6:.0f} MB GeoJSON, {rows:,} rows in {wall:.1f}s "
+            f"= {rows / wall:,.0f} rows/s; peak RSS of the import process {rss_mb:.0f} MB"
+        )
+        if args.reimport:
+            wall2, summary2 = timed_import(url, args.file)
+            print(summary2)
+            print(f"re-import (idempotent): {wall2:.1f}s = {rows / wall2:,.0f} rows/s")
+    finally:
+        if not args.keep:
+            with psycopg.connect(server_url("postgres"), autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{DB}" WITH (FORCE)')  # type: ignore[arg-type]
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
