@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, func, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.schemas.leads import LatLon, LeadOut
 from geo.models import Lead, LeadStatus, User
+from geo.models.leads import SEARCH_EXPR
 from geo.visibility import Viewer, lead_visibility
 
 SortKey = Literal[
@@ -39,6 +41,10 @@ _SORT_COLUMNS = {
 }
 
 _NULLABLE = frozenset({"quality_score"})
+# The expression of the trigram index ix_leads_search_trgm, verbatim so the planner uses it.
+SEARCH = literal_column(
+    "(" + re.sub(r"\b(name|internal_name|commune_name|notes)\b", r"leads.\1", SEARCH_EXPR) + ")"
+)
 
 
 @dataclass(frozen=True)
@@ -104,14 +110,7 @@ def filter_clauses(viewer: Viewer, f: LeadFilters) -> list[ColumnElement[bool]]:
         clauses.append(Lead.created_at < f.created_to)
     if f.q:
         like = f"%{_escape_like(f.q)}%"
-        clauses.append(
-            or_(
-                Lead.name.ilike(like, escape="\\"),
-                Lead.internal_name.ilike(like, escape="\\"),
-                Lead.commune_name.ilike(like, escape="\\"),
-                Lead.notes.ilike(like, escape="\\"),
-            )
-        )
+        clauses.append(SEARCH.ilike(like, escape="\\"))
     return clauses
 
 

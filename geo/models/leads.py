@@ -27,6 +27,11 @@ from geo.models.base import Base, Timestamps, multipolygon, point, str_enum
 from geo.models.enums import AgreementStatus, LeadSource, LeadStatus, Verdict
 
 _CASCADE = {"ondelete": "CASCADE"}
+# What ?q= searches: name, internal name, commune name and notes, as one text.
+SEARCH_EXPR = (
+    "coalesce(name, '') || ' ' || internal_name || ' ' || coalesce(commune_name, '') || ' ' "
+    "|| coalesce(notes, '')"
+)
 
 
 class Lead(Timestamps, Base):
@@ -83,6 +88,13 @@ class Lead(Timestamps, Base):
         Index("ix_leads_updated_at", "updated_at"),
         Index("ix_leads_area_m2", "area_m2"),
         Index("ix_leads_quality_score_desc", text("quality_score DESC NULLS LAST")),
+        # Free-text search (?q=): trigram index on the searched text (api/services/leads_query.py
+        # builds the very same expression, so the planner can match it).
+        Index(
+            "ix_leads_search_trgm",
+            text(f"({SEARCH_EXPR}) gin_trgm_ops"),
+            postgresql_using="gin",
+        ),
     )
 
 
