@@ -185,6 +185,15 @@ async def bench_spatial(url: str, sample: int) -> None:
     print(f"ratio spatial / floor: P50 {p50 / f50:.2f}  P95 {p95 / f95:.2f}")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def free_port() -> int:
     """A free loopback port."""
     with socket.socket() as s:
@@ -192,7 +201,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-async def bench_queue(url: str, n_leads: int, concurrency: int, precision: float) -> None:
+async def bench_queue(
+    url: str, n_leads: int, concurrency: int, precision: float, chunk: int, max_seconds: float
+) -> None:
     """Enrich every bench lead through a batch job and one worker process."""
     from api.queue import defer_job, make_queue
 
@@ -207,7 +218,7 @@ async def bench_queue(url: str, n_leads: int, concurrency: int, precision: float
         ids = [
             r[0]
             for r in conn.execute(
-                "SELECT id FROM leads WHERE internal_name LIKE 'BENCH-%' ORDER BY id LIMIT %s",
+                "SELECT id FROM leads WHERE internal_name LIKE 'BENCH-%%' ORDER BY id LIMIT %s",
                 (n_leads,),
             )
         ]
@@ -236,7 +247,7 @@ async def bench_queue(url: str, n_leads: int, concurrency: int, precision: float
         time.sleep(0.5)
         t0 = time.perf_counter()
         async with queue.open_async():
-            await defer_job(queue, job_id, ids)
+            await defer_job(queue, job_id, ids, chunk)
         t_defer = time.perf_counter() - t0
         worker = subprocess.Popen(
             [sys.executable, "-m", "api.cli", "worker", "--concurrency", str(concurrency)],
@@ -250,10 +261,21 @@ async def bench_queue(url: str, n_leads: int, concurrency: int, precision: float
                 done, failed, status = conn.execute(
                     "SELECT done, failed, status FROM enrichment_jobs WHERE id = %s", (job_id,)
                 ).fetchone()
-                if status == "done" or time.perf_counter() - t0 > 900:
+                if status == "done" or time.perf_counter() - t0 > max_seconds:
                     break
                 time.sleep(0.5)
             elapsed = time.perf_counter() - t0
+            # CPU actually spent, whatever else the machine runs: the worker process and the
+            # PostgreSQL backends serving it (application_name 'leadfactory', still connected).
+            worker_cpu = cpu_seconds(worker.pid)
+            backends = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND application_name = 'leadfactory'"
+                )
+            ]
+            pg_cpu = sum(cpu_seconds(pid) for pid in backends)
             calls = conn.execute("SELECT count(*) FROM pvgis_cache").fetchone()[0]
             twice = conn.execute(
                 "SELECT count(*) FROM (SELECT lead_id FROM activity_log WHERE action = 'enrich' "
@@ -266,8 +288,13 @@ async def bench_queue(url: str, n_leads: int, concurrency: int, precision: float
         standin.send_signal(signal.SIGTERM)
         standin.wait(10)
     print(
-        f"queue: {len(ids)} leads, 1 worker (concurrency {concurrency}), PVGIS stand-in at "
-        f"30 calls/s, cache precision {precision}°"
+        f"queue: {len(ids)} leads, 1 worker (concurrency {concurrency}, {chunk} leads per "
+        f"task), PVGIS stand-in at 30 calls/s, cache precision {precision}°"
+    )
+    n = max(done, 1)
+    print(
+        f"  CPU per lead: worker process {1000 * worker_cpu / n:.1f} ms, its PostgreSQL "
+        f"backends {1000 * pg_cpu / n:.1f} ms (pool backends only; queue fetches not counted)"
     )
     print(
         f"  defer {t_defer:.1f} s; end to end {elapsed:.1f} s = {done / elapsed:.0f} leads/s; "
@@ -283,6 +310,9 @@ def main() -> None:
     parser.add_argument("--leads", type=int, default=10_000)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--cache-precision", type=float, default=0.05)
+    parser.add_argument("--chunk", type=int, default=20, help="leads per queued task")
+    parser.add_argument("--queue-leads", type=int, default=None, help="default: --leads")
+    parser.add_argument("--max-seconds", type=float, default=900, help="give up after")
     parser.add_argument("--skip-queue", action="store_true")
     parser.add_argument("--skip-spatial", action="store_true")
     args = parser.parse_args()
@@ -290,7 +320,12 @@ def main() -> None:
     if not args.skip_spatial:
         asyncio.run(bench_spatial(url, args.sample))
     if not args.skip_queue:
-        asyncio.run(bench_queue(url, args.leads, args.concurrency, args.cache_precision))
+        n = args.queue_leads or args.leads
+        asyncio.run(
+            bench_queue(
+                url, n, args.concurrency, args.cache_precision, args.chunk, args.max_seconds
+            )
+        )
 
 
 if __name__ == "__main__":
