@@ -15,3 +15,7 @@ $PY bench/bench_leads_api.py --duration 60 --connections 50
 echo "== Vector tiles vs tipg on lfs_bench (bench/generate.py + bench/bench_tiles.py)"
 $PY bench/generate.py
 $PY bench/bench_tiles.py --duration 30 --runs 3 --connections 1,8,32 --cache-mb 0
+
+echo "== Enrichment on lfs_bench: spatial part vs bare SQL, 10k leads through the queue (bench/enrichment.py)"
+$PY bench/generate.py
+$PY bench/enrichment.py --sample 1000 --leads 10000 --concurrency 8
