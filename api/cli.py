@@ -160,7 +160,7 @@ def _build_parser() -> tuple[argparse.ArgumentParser, dict[str, Handler]]:
 
 
 # Modules that add subcommands: each has ``register(subparsers) -> {name: handler}``.
-_EXTENSIONS: list[str] = ["api.worker", "api.cli_import"]
+_EXTENSIONS: list[str] = ["api.worker", "api.cli_import", "api.cli_documents"]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,6 +14,7 @@ import logging
 import re
 import uuid
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import ColumnElement, and_, or_, select
@@ -192,3 +193,18 @@ async def delete_document(
         await asyncio.to_thread(storage.delete, key)
     except Exception:
         log.exception("document row deleted but stored object %s could not be removed", key)
+
+
+async def collect_garbage(
+    session: AsyncSession, storage: Storage, *, min_age: timedelta, dry_run: bool = False
+) -> list[str]:
+    """Delete stored objects no document row points at (left by a failed delete), if older than
+    ``min_age`` — younger ones may belong to an upload whose row is not committed yet."""
+    known = set((await session.scalars(select(Document.storage_key))).all())
+    cutoff = datetime.now(UTC) - min_age
+    objects = await asyncio.to_thread(lambda: list(storage.iter_objects("leads")))
+    orphans = [k for k, modified in objects if k not in known and modified < cutoff]
+    if not dry_run:
+        for key in orphans:
+            await asyncio.to_thread(storage.delete, key)
+    return orphans

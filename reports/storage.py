@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -34,6 +35,9 @@ class Storage(Protocol):
 
     def exists(self, key: str) -> bool:
         """Whether an object is stored under ``key``."""
+
+    def iter_objects(self, prefix: str) -> Iterator[tuple[str, datetime]]:
+        """Every stored key under ``prefix`` with its last-modified time (UTC)."""
 
 
 def _safe_key(key: str) -> str:
@@ -91,6 +95,16 @@ class LocalStorage:
     def exists(self, key: str) -> bool:
         """Whether the file exists."""
         return self._path(key).is_file()
+
+    def iter_objects(self, prefix: str) -> Iterator[tuple[str, datetime]]:
+        """Walk the folder (temporary ``.up-*`` files of in-flight writes are skipped)."""
+        base = self.root / _safe_key(prefix)
+        if not base.exists():
+            return
+        for path in base.rglob("*"):
+            if path.is_file() and not path.name.startswith(".up-"):
+                mtime = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+                yield path.relative_to(self.root).as_posix(), mtime
 
 
 def _iter_file(fh: Any) -> Iterator[bytes]:
@@ -168,6 +182,17 @@ class S3Storage:
                 return False
             raise
         return True
+
+    def iter_objects(self, prefix: str) -> Iterator[tuple[str, datetime]]:
+        """List the bucket under the prefix (paginated)."""
+        full = self._key(prefix)
+        strip = f"{self.prefix}/" if self.prefix else ""
+        pages = self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=full
+        )
+        for page in pages:
+            for obj in page.get("Contents", []):
+                yield obj["Key"][len(strip) :], obj["LastModified"]
 
 
 def _iter_body(body: Any) -> Iterator[bytes]:

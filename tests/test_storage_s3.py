@@ -152,6 +152,8 @@ def test_s3_storage_interface(s3_url, tmp_path):
     assert st.exists("a/b.bin")
     assert st.read_bytes("a/b.bin") == b"abc" * 1000
     assert "unit/a/b.bin" in bucket_keys(s3_url)
+    listed = list(st.iter_objects("a"))
+    assert [k for k, _ in listed] == ["a/b.bin"] and listed[0][1].tzinfo is not None
     st.delete("a/b.bin")
     st.delete("a/b.bin")  # idempotent
     assert not st.exists("a/b.bin")
