@@ -275,11 +275,15 @@ try {
   await page.getByText(/Déplacement refusé : the role OPS can't move/).first().waitFor();
   await page.waitForFunction((id) => document.querySelector(`[data-column="IN_REVIEW"] [data-lead-id="${id}"]`), lead.id);
   check((await cardColumn(page, lead.id)) === "IN_REVIEW", "refused card snapped back");
+  await page.waitForTimeout(600); // the toast's entrance animation
   await shot(page, "04-pipeline-ops-refused", "Kanban as OPS: a refused move snapped back, the server's reason in a toast");
   await logout(page);
 
   // 6. MANAGER approves: IN_REVIEW → CLIENT_READY, then generates the PDF.
   await login(page, "MANAGER");
+  check(page.url().endsWith("/dashboard"), `a new login starts at home, not at the last user's page (${page.url()})`);
+  await page.getByTestId("to-review").waitFor();
+  await page.getByTestId("team-pipeline").waitFor();
   await shot(page, "05-dashboard-manager", "Manager dashboard: my leads, waiting for review, team pipeline");
   await page.goto(`${BASE}/pipeline`);
   await page.getByTestId("kanban").waitFor();
@@ -318,6 +322,7 @@ try {
 
   // 8. COMMERCIAL sees only Client Ready (and Sold) leads.
   await login(page, "COMMERCIAL");
+  await page.getByTestId("client-ready").waitFor();
   await shot(page, "10-dashboard-commercial", "Commercial dashboard: client-ready leads");
   await page.goto(`${BASE}/pipeline`);
   await page.getByTestId("kanban").waitFor();

@@ -1,6 +1,6 @@
 // The app frame: a left navigation by role, the user and logout; pages render in <Outlet/>.
 import { Suspense } from "react";
-import { NavLink, Outlet } from "react-router-dom";
+import { NavLink, Outlet, useNavigate } from "react-router-dom";
 import { BarChart3, KanbanSquare, LayoutDashboard, LogOut, Map, Sun, Users } from "lucide-react";
 import { useAuth } from "../api/auth";
 import type { Role } from "../api/types";
@@ -18,6 +18,7 @@ const NAV: { to: string; label: string; icon: typeof Map; roles?: Role[] }[] = [
 /** The frame around every authenticated page. */
 export default function Layout() {
   const { user, logout, hasRole } = useAuth();
+  const navigate = useNavigate();
   return (
     <div className="flex h-screen overflow-hidden">
       <a href="#main" className="sr-only focus:not-sr-only focus:absolute focus:z-50 focus:bg-white focus:p-2">
@@ -52,7 +53,10 @@ export default function Layout() {
           <p className="text-xs text-slate-400">{user ? ROLE_LABEL[user.role as Role] : ""}</p>
           <button
             type="button"
-            onClick={() => void logout()}
+            onClick={() =>
+              // The next person to log in starts from their own home, not this page.
+              void logout().then(() => navigate("/login", { replace: true, state: null }))
+            }
             className="mt-2 flex items-center gap-1.5 rounded px-2 py-1 text-xs text-slate-300 hover:bg-slate-800 focus:outline-none focus-visible:ring-2 focus-visible:ring-brand-400"
           >
             <LogOut className="h-3.5 w-3.5" aria-hidden /> Se déconnecter

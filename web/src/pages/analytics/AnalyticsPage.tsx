@@ -126,7 +126,7 @@ export default function AnalyticsPage() {
             </div>
           )}
         </Panel>
-        <Panel<StageTimes> title="Temps passé par étape (jours)" kind="stage-times" isEmpty={(d) => d.stages.length === 0}>
+        <Panel<StageTimes> title="Temps passé par étape (jours)" kind="stage-times" isEmpty={(d) => d.stages.every((s) => s.median_days == null)}>
           {(d) => (
             <ResponsiveContainer>
               <BarChart data={d.stages.map((s) => ({ label: STATUS_LABEL[s.status as LeadStatus], median: s.median_days, p90: s.p90_days }))}>

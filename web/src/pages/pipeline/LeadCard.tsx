@@ -42,18 +42,20 @@ export default function LeadCard({
         <span>{surface(lead.area_m2)}</span>
         <span title="Depuis le dernier changement de statut">{age(lead.status_changed_at)}</span>
       </div>
-      <div className="mt-1.5 flex items-center justify-between gap-2">
-        <span className="flex min-w-0 items-center gap-1 truncate text-xs text-slate-500">
+      <div className="mt-1.5 flex items-center justify-between gap-1">
+        <span className="flex min-w-0 items-center gap-1 text-xs text-slate-500" title={lead.assignee_name ?? "Non assigné"}>
           <User className="h-3 w-3 shrink-0" aria-hidden />
           <span className="truncate">{lead.assignee_name ?? "Non assigné"}</span>
         </span>
+        {/* The keyboard way to move a card (drag and drop needs a mouse). */}
         <select
           aria-label={`Déplacer ${lead.name || lead.internal_name}`}
+          title="Déplacer vers…"
           value=""
           onChange={(e) => e.target.value && onMove(lead, e.target.value as LeadStatus)}
-          className="max-w-[5.5rem] rounded border border-slate-200 bg-slate-50 px-1 py-0.5 text-xs text-slate-600"
+          className="w-8 shrink-0 cursor-pointer appearance-none rounded border border-slate-200 bg-slate-50 text-center text-xs text-slate-600 hover:bg-slate-100"
         >
-          <option value="">Déplacer…</option>
+          <option value="">⇄</option>
           {statuses
             .filter((s) => s !== lead.status)
             .map((s) => (
