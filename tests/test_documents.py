@@ -315,3 +315,40 @@ def test_storage_keys_cannot_escape(tmp_path):
     s = LocalStorage(tmp_path)
     with pytest.raises(ValueError):
         s.exists("../etc/passwd")
+
+
+async def test_413_over_real_http(live_server, ops_headers, lead_id):
+    """Through uvicorn on a real socket, the client gets the 413 problem, not a reset."""
+    import asyncio
+
+    import httpx
+
+    big = b"%PDF-1.4\n" + b"0" * (4 * 1024 * 1024)
+
+    def send() -> httpx.Response:
+        with httpx.Client(base_url=live_server.url, timeout=30) as c:
+            return c.post(
+                f"/api/leads/{lead_id}/documents",
+                headers=ops_headers,
+                files={"file": ("gros.pdf", big)},
+            )
+
+    assert_problem(await asyncio.to_thread(send), 413)
+
+    def send_chunked() -> httpx.Response:
+        boundary = "lfsb"
+
+        def body():
+            yield (
+                f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
+                f'filename="flux.pdf"\r\n\r\n%PDF-1.4\n'
+            ).encode()
+            for _ in range(64):
+                yield b"0" * 65536
+            yield f"\r\n--{boundary}--\r\n".encode()
+
+        headers = {**ops_headers, "Content-Type": f"multipart/form-data; boundary={boundary}"}
+        with httpx.Client(base_url=live_server.url, timeout=30) as c:
+            return c.post(f"/api/leads/{lead_id}/documents", headers=headers, content=body())
+
+    assert_problem(await asyncio.to_thread(send_chunked), 413)
