@@ -73,7 +73,8 @@ export function buildStyle(origin: string, opts: { mapboxToken?: string | null }
     };
   }
   const layers: LayerSpecification[] = [
-    { id: "background", type: "background", paint: { "background-color": "#eef2ec" } },
+    // The background doubles as the communes' fill: one full-screen fill less to draw.
+    { id: "background", type: "background", paint: { "background-color": "#f3f5ef" } },
   ];
   if (opts.mapboxToken) {
     sources.mapbox = {
@@ -87,13 +88,6 @@ export function buildStyle(origin: string, opts: { mapboxToken?: string | null }
     layers.push({ id: "mapbox", type: "raster", source: "mapbox" });
   }
   layers.push(
-    {
-      id: "communes-fill",
-      type: "fill",
-      source: "communes",
-      "source-layer": "communes",
-      paint: { "fill-color": "#f8faf5", "fill-opacity": 0.6 },
-    },
     {
       id: "communes-line",
       type: "line",
@@ -109,6 +103,7 @@ export function buildStyle(origin: string, opts: { mapboxToken?: string | null }
       paint: {
         "fill-color": match("zone_type", PLU_COLORS, "#cbd5e1") as never,
         "fill-opacity": 0.25,
+        "fill-antialias": false,
       },
     },
     {
@@ -119,6 +114,7 @@ export function buildStyle(origin: string, opts: { mapboxToken?: string | null }
       paint: {
         "fill-color": match("zone_type", ZONE_COLORS, "#65a30d") as never,
         "fill-opacity": 0.28,
+        "fill-antialias": false,
       },
     },
     {
@@ -141,6 +137,8 @@ export function buildStyle(origin: string, opts: { mapboxToken?: string | null }
           "#ffffff",
         ],
         "fill-opacity": ["case", ["boolean", ["feature-state", "selected"], false], 0.7, 0.15],
+        // Outlines come from parcels-line: skip the fill's own antialiasing pass (the densest layer).
+        "fill-antialias": false,
       },
     },
     {
@@ -212,7 +210,7 @@ export function buildStyle(origin: string, opts: { mapboxToken?: string | null }
 export function styleLayersOf(key: LayerKey): string[] {
   switch (key) {
     case "communes":
-      return ["communes-fill", "communes-line"];
+      return ["communes-line"];
     case "env_zones":
       return ["env_zones-fill", "env_zones-line"];
     case "urban_zones":
