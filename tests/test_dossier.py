@@ -174,6 +174,9 @@ async def test_dossier_content_and_annexes(client, mgr_headers, site_id):
 async def test_commercial_version_has_no_owner_data(client, auth_headers, mgr_headers, site_id):
     deed = small_pdf(1, f"ACTE-NOTARIE {OWNERS[0]['name']}")
     await upload(client, mgr_headers, site_id, "acte.pdf", deed, "title_deed")
+    await upload(
+        client, mgr_headers, site_id, "etude-com.pdf", small_pdf(1, "ANNEXE-COM"), "grid_study"
+    )
     headers = await auth_headers(Role.COMMERCIAL)
     body, data = await generate(client, headers, site_id, audience="internal")
     assert body["audience"] == "commercial"  # forced for buyers
@@ -185,7 +188,7 @@ async def test_commercial_version_has_no_owner_data(client, auth_headers, mgr_he
             assert part not in raw
     assert "omises" in text
     # Annexes without personal data are there; the deed and the signed promise are not.
-    assert "ANNEXE-UN page 1" in text and "ACTE-NOTARIE" not in text
+    assert "ANNEXE-COM page 1" in text and "ACTE-NOTARIE" not in text
     assert "acte.pdf" not in text and "promesse-corrompue.pdf" not in text
     # The buyer can't list or download documents naming the owners, nor internal dossiers.
     listed = (await client.get(f"/api/leads/{site_id}/documents", headers=headers)).json()
@@ -195,9 +198,13 @@ async def test_commercial_version_has_no_owner_data(client, auth_headers, mgr_he
     assert dossiers and all(f.endswith("-commercial.pdf") for f in dossiers)
     everything = (await client.get(f"/api/leads/{site_id}/documents", headers=mgr_headers)).json()
     hidden = [d for d in everything["items"] if d["id"] not in {x["id"] for x in listed["items"]}]
-    assert {d["category"] for d in hidden} == {"title_deed", "signed_promise", "dossier"}
+    assert "title_deed" in {d["category"] for d in hidden}
+    assert {d["category"] for d in hidden} <= {"title_deed", "signed_promise", "dossier"}
     for d in hidden:
         assert_problem(await client.get(d["download_url"], headers=headers), 404)
+    # Nor see them in the lead detail.
+    detail = (await client.get(f"/api/leads/{site_id}", headers=headers)).json()
+    assert {d["id"] for d in detail["documents"]} == {x["id"] for x in listed["items"]}
 
 
 async def test_manager_can_ask_for_the_commercial_version(client, mgr_headers, site_id):

@@ -38,6 +38,7 @@ from geo.models import (
 )
 from geo.pipeline import allowed_targets
 from geo.visibility import Viewer, lead_visibility
+from reports.documents import personal_data_filter
 
 ACTIVITY_LIMIT = 100
 COMMENT_LIMIT = 20
@@ -137,9 +138,10 @@ async def lead_detail(
     keys = ("sourcing", "technical", "regulatory", "network", "economic")
     parts = {key: _as_dict(obj) for key, obj in zip(keys, related[:5], strict=True)}
     foncier = related[5]
-    documents = await session.scalars(
-        select(Document).where(Document.lead_id == lead_id).order_by(Document.created_at.desc())
-    )
+    doc_stmt = select(Document).where(Document.lead_id == lead_id)
+    if not viewer.sees_owners:  # deeds, promises, internal dossiers name the owners
+        doc_stmt = doc_stmt.where(personal_data_filter())
+    documents = await session.scalars(doc_stmt.order_by(Document.created_at.desc()))
     comments = await session.execute(
         comment_select()
         .where(Comment.lead_id == lead_id)
