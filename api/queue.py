@@ -134,9 +134,10 @@ async def defer_job(
     task = queue.tasks[TASK]
     chunks = [lead_ids[i : i + chunk] for i in range(0, len(lead_ids), chunk)]
     for i in range(0, len(chunks), 500):
-        await task.batch_defer_async(
-            *({"job_id": job_id, "lead_ids": part} for part in chunks[i : i + 500])
-        )
+        kwargs: list[dict[str, Any]] = [
+            {"job_id": job_id, "lead_ids": part} for part in chunks[i : i + 500]
+        ]
+        await task.batch_defer_async(*kwargs)
 
 
 async def requeue_stalled(queue: procrastinate.App, seconds: float) -> int:

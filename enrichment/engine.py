@@ -125,6 +125,7 @@ def compute(
     chosen = _choose_poste(grid.data["nearest"], mwc)
     if not grid.data["nearest"] and not grid.partial:
         grid.note("no poste source found")
+    verdict: str | None
     verdict, reasons, env_c = sc.environment_verdict(env.data["zones"], config.score)
     if env.partial:
         env_c = sc.Criterion(0.5, "; ".join(env.messages), "missing")

@@ -126,7 +126,7 @@ async def spatial_parts(
             overlaps.append(
                 {**item, "overlap_m2": round(r["overlap_m2"], 2), "overlap_pct": round(share, 3)}
             )
-        params = {
+        params: dict[str, Any] = {
             **lid,
             "radius_m": config.nearby_radius_m,
             "radius_deg": degree_radius(config.nearby_radius_m, lead.lat),

@@ -73,6 +73,9 @@ async def select_batch_leads(
         return wanted
     from api.services.leads_query import filter_clauses  # the list's own filters (issue 3)
 
+    if filters is None:
+        raise InvalidInput("give lead_ids or filters")
+
     ids = (
         await session.scalars(
             select(Lead.id).where(*filter_clauses(viewer, filters)).order_by(Lead.id)
