@@ -18,7 +18,7 @@ Name = Annotated[str, StringConstraints(max_length=200, strip_whitespace=True)]
 Notes = Annotated[str, StringConstraints(max_length=10_000)]
 Insee = Annotated[str, StringConstraints(pattern=r"^[0-9][0-9AB][0-9]{3}$")]
 
-_SQUARE = [[4.6512, 45.9768], [4.6543, 45.9763], [4.6538, 45.9751], [4.6512, 45.9768]]
+_SQUARE: list[Any] = [[4.6512, 45.9768], [4.6543, 45.9763], [4.6538, 45.9751], [4.6512, 45.9768]]
 
 
 class PolygonGeometry(BaseModel):

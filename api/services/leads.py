@@ -87,12 +87,16 @@ async def next_internal_name(session: AsyncSession, insee: str | None) -> str:
     """
     dept = department_of(insee) or "00"
     prefix = f"{dept}-{insee[len(dept) :] if insee else '000'}"
-    stmt = insert(LeadNameCounter).values(prefix=prefix, last_seq=1)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[LeadNameCounter.prefix],
-        set_={"last_seq": LeadNameCounter.last_seq + 1},
-    ).returning(LeadNameCounter.last_seq)
-    seq = await session.scalar(stmt)
+    upsert = (
+        insert(LeadNameCounter)
+        .values(prefix=prefix, last_seq=1)
+        .on_conflict_do_update(
+            index_elements=[LeadNameCounter.prefix],
+            set_={"last_seq": LeadNameCounter.last_seq + 1},
+        )
+        .returning(LeadNameCounter.last_seq)
+    )
+    seq = await session.scalar(upsert)
     return f"{prefix}-{seq:04d}"
 
 

@@ -42,7 +42,7 @@ _SORT_COLUMNS = {
 
 _NULLABLE = frozenset({"quality_score"})
 # The expression of the trigram index ix_leads_search_trgm, verbatim so the planner uses it.
-SEARCH = literal_column(
+SEARCH: ColumnElement[str] = literal_column(
     "(" + re.sub(r"\b(name|internal_name|commune_name|notes)\b", r"leads.\1", SEARCH_EXPR) + ")"
 )
 
