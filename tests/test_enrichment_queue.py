@@ -190,3 +190,14 @@ async def test_batch_by_filters_and_bad_bodies(client, state, auth_headers) -> N
         ),
         403,
     )
+
+
+async def test_batch_ids_out_of_range(client, auth_headers) -> None:  # noqa: ANN001
+    headers = await auth_headers(Role.ADMIN)
+    for bad in ([0], [2**63], ["x"]):
+        r = await client.post("/api/enrichment/batch", json={"lead_ids": bad}, headers=headers)
+        assert_problem(r, 422)
+    r = await client.post(f"/api/enrichment/{2**63}", headers=headers)
+    assert r.status_code in (404, 422), r.text
+    assert_problem(await client.get("/api/enrichment/jobs/0", headers=headers), 422)
+    assert_problem(await client.get("/api/enrichment/jobs/424242", headers=headers), 404)

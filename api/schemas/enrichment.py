@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, model_validator
 
@@ -62,7 +62,9 @@ class BatchFilters(BaseModel):
 class BatchIn(BaseModel):
     """Which leads to enrich: explicit ids or the list's filters (exactly one)."""
 
-    lead_ids: list[int] | None = Field(None, max_length=100_000)
+    lead_ids: list[Annotated[int, Field(ge=1, le=2**63 - 1)]] | None = Field(
+        None, max_length=100_000
+    )
     filters: BatchFilters | None = None
 
     @model_validator(mode="after")
