@@ -37,23 +37,49 @@ def _child_cpu() -> float:
     return r.ru_utime + r.ru_stime
 
 
+def _backend_cpu(admin: psycopg.Connection, seen: dict[int, float]) -> None:
+    """CPU seconds of the import's PostgreSQL backends (same machine: read from /proc)."""
+    pids = admin.execute(
+        "SELECT pid FROM pg_stat_activity WHERE datname = %s AND application_name = 'leadfactory'",
+        (DB,),
+    ).fetchall()
+    tick = os.sysconf("SC_CLK_TCK")
+    for (pid,) in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        seen[pid] = max(seen.get(pid, 0.0), (int(fields[11]) + int(fields[12])) / tick)
+
+
 def timed_import(url: str, path: Path) -> tuple[float, str]:
     cpu0 = _child_cpu()
     t0 = time.perf_counter()
-    proc = subprocess.run(
+    proc = subprocess.Popen(
         [str(ROOT / ".venv" / "bin" / "leadfactory"), "import", "parcels", str(path)],
         env={**os.environ, "DATABASE_URL": url},
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
         cwd=ROOT,
     )
+    server: dict[int, float] = {}
+    with psycopg.connect(server_url("postgres"), autocommit=True) as admin:
+        while proc.poll() is None:
+            _backend_cpu(admin, server)
+            time.sleep(0.5)
+    out, err = proc.communicate()
     wall = time.perf_counter() - t0
     if proc.returncode:
-        raise SystemExit(f"import failed: {proc.stderr.strip()}")
+        raise SystemExit(f"import failed: {err.strip()}")
     cpu = _child_cpu() - cpu0
     load = os.getloadavg()[0]
-    line = proc.stdout.strip().splitlines()[0]
-    return wall, f"{line}\n  import process CPU {cpu:.1f}s; machine load average {load:.1f}"
+    line = out.strip().splitlines()[0]
+    return wall, (
+        f"{line}\n  CPU: import process {cpu:.1f}s, PostgreSQL backend "
+        f"{sum(server.values()):.1f}s (last sample before the commit); "
+        f"machine load average {load:.1f}"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -19,3 +19,7 @@ $PY bench/bench_tiles.py --duration 30 --runs 3 --connections 1,8,32 --cache-mb 
 echo "== Enrichment on lfs_bench: spatial part vs bare SQL, 10k leads through the queue (bench/enrichment.py)"
 $PY bench/generate.py
 $PY bench/enrichment.py --sample 1000 --leads 10000 --concurrency 8
+
+echo "== Import of 1M parcels from GeoJSON (bench/make_geojson.py + bench/bench_import.py)"
+[ -f bench/out/cadastre-bench-parcelles.json ] || $PY bench/make_geojson.py
+$PY bench/bench_import.py --reimport
