@@ -204,6 +204,13 @@ try {
   figures.pan_to_parcels_max_ms = Math.max(...pans);
   figures.pan_to_idle_ms = idles;
 
+  // Search: a commune by name, then fly there (keyboard: arrows + Enter).
+  const search = page.getByLabel("Rechercher une commune ou une parcelle");
+  await search.fill("Porte des Pierres");
+  await page.getByRole("option").first().waitFor();
+  await search.press("Enter");
+  await page.waitForFunction(() => !window.__lfsMap.isMoving(), null, { timeout: MAP_TIMEOUT, polling: 100 });
+
   // 3. Click a parcel for its facts, shift-click to select several, create a lead from one.
   await page.evaluate(() => window.__lfsMap.jumpTo({ center: [4.651, 45.963], zoom: 16.5 }));
   await waitMapIdle(page);
