@@ -23,3 +23,6 @@ $PY bench/enrichment.py --sample 1000 --leads 10000 --concurrency 8
 echo "== Import of 1M parcels from GeoJSON (bench/make_geojson.py + bench/bench_import.py)"
 [ -f bench/out/cadastre-bench-parcelles.json ] || $PY bench/make_geojson.py
 $PY bench/bench_import.py --reimport
+
+echo "== Web app: bundle sizes, cold first load, pans at z15 (bench/bench_web.py)"
+$PY bench/bench_web.py --runs 5 --pans 12
