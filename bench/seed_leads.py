@@ -55,10 +55,15 @@ def _create(db: str, force: bool, n: int) -> bool:
             (db,),
         ).fetchone()
         if row is not None and row[0] == marker(n) and not force:
-            return False
-        if row is not None:
-            conn.execute(f'DROP DATABASE "{db}" WITH (FORCE)')  # db: a checked identifier
-        conn.execute(f'CREATE DATABASE "{db}"')
+            up_to_date = True
+        else:
+            up_to_date = False
+            if row is not None:
+                conn.execute(f'DROP DATABASE "{db}" WITH (FORCE)')  # db: a checked identifier
+            conn.execute(f'CREATE DATABASE "{db}"')
+    if up_to_date:
+        run_migrations(server_url(db))  # new revisions since the seed (indexes…)
+        return False
     with psycopg.connect(server_url(db), autocommit=True) as conn:
         conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
     run_migrations(server_url(db))
