@@ -112,14 +112,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api_router())
     # Last route: the web app and its client-side routing fallback (non-server paths).
     web_app.mount_web(app, settings.web_dist)
-    app.add_middleware(GZipMiddleware, minimum_size=1024)
+    # Level 5: ~4x cheaper CPU than the default 9 for a few % larger JSON (measured on lists)
+    app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=5)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origins,
         allow_credentials=True,
         allow_methods=["GET", "POST", "PATCH", "PUT", "DELETE", "HEAD", "OPTIONS"],
         allow_headers=["Authorization", "Content-Type", "If-Match", "If-None-Match"],
-        expose_headers=["ETag", "Location", "Retry-After", "Content-Disposition"],
+        expose_headers=["ETag", "Location", "Retry-After", "Content-Disposition", "X-Data-Stale"],
     )
     app.add_middleware(
         RateLimitMiddleware,
