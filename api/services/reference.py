@@ -141,7 +141,7 @@ async def layer_summaries(session: AsyncSession) -> list[dict[str, Any]]:
     """Per layer: rows by source, data version, last successful import."""
     out = []
     for table in LAYER_TABLES:
-        counts = dict(
+        counts: dict[str, int] = dict(
             (
                 await session.execute(
                     text(f"SELECT source, count(*) FROM {table} GROUP BY source")  # noqa: S608

@@ -229,8 +229,11 @@ def _staged_rows(
         rows: list[Row] = []
         for i, (reason, rec) in enumerate(zip(geo_reasons, prepared, strict=True)):
             row_no = batch.offset + i + 1
-            if isinstance(rec, str) or reason is not None:
-                result.reject(row_no, None if isinstance(rec, str) else rec[0], reason or rec)
+            if isinstance(rec, str):
+                result.reject(row_no, None, reason or rec)
+                continue
+            if reason is not None:
+                result.reject(row_no, rec[0], reason)
                 continue
             rows.append((row_no, *rec, wkbs[i]))
         yield rows, len(batch)
