@@ -59,6 +59,13 @@ async def test_search_communes_and_parcels(client, auth_headers, loaded) -> None
     lyon = shape(next(f for f in communes if f["properties"]["code"] == "69123")["geometry"])
     assert hits[0]["bbox"] == pytest.approx(list(lyon.bounds), abs=1e-9)
     assert lyon.contains(shapely.Point(hits[0]["center"]))
+    # Case and accents don't matter.
+    r = await client.get(
+        "/api/reference/search", headers=h, params={"q": "PORTE DES PIERRES DOREE"}
+    )
+    assert [x["id"] for x in r.json()["items"]] == ["69159"]
+    r = await client.get("/api/reference/search", headers=h, params={"q": "ambérieux"})
+    assert [x["label"] for x in r.json()["items"]] == ["Ambérieux (69005)"]
     # By INSEE code.
     r = await client.get("/api/reference/search", headers=h, params={"q": "69101"})
     assert [x["id"] for x in r.json()["items"]] == ["69101"]

@@ -43,12 +43,22 @@ def _next_string(q: str) -> str:
     return q[:-1] + chr(ord(q[-1]) + 1)
 
 
+# Accent- and case-insensitive name match without an extension (communes are few: ~35k).
+_ACCENTS = "àâäáãåçéèêëíìîïñóòôöõúùûüýÿœæ"
+_PLAIN = "aaaaaaceeeeiiiinooooouuuuyyoa"
+
+
+def fold_name(text_: str) -> str:
+    """Lower-case, accents removed the way the commune query does it."""
+    return text_.lower().translate(str.maketrans(_ACCENTS, _PLAIN))
+
+
 _COMMUNES_SQL = text(
     """SELECT insee, name, department, source,
               ST_XMin(geom), ST_YMin(geom), ST_XMax(geom), ST_YMax(geom),
               ST_X(ST_PointOnSurface(geom)), ST_Y(ST_PointOnSurface(geom))
        FROM communes
-       WHERE name ILIKE :name_like OR insee LIKE :code_like
+       WHERE translate(lower(name), :accents, :plain) LIKE :name_like OR insee LIKE :code_like
        ORDER BY (lower(name) = lower(:q) OR insee = :q) DESC, length(name), name
        LIMIT :limit"""
 )
@@ -74,7 +84,14 @@ async def search(session: AsyncSession, q: str, limit: int) -> list[dict[str, An
     code_like = _like_prefix(code) if _INSEE_PREFIX.match(code) else ""  # matches nothing
     rows = await session.execute(
         _COMMUNES_SQL,
-        {"q": q, "name_like": _like_prefix(q), "code_like": code_like, "limit": limit},
+        {
+            "q": q,
+            "name_like": _like_prefix(fold_name(q)),
+            "code_like": code_like,
+            "limit": limit,
+            "accents": _ACCENTS,
+            "plain": _PLAIN,
+        },
     )
     for insee, name, _dep, source, *box in rows:
         hits.append(
