@@ -278,8 +278,9 @@ async def bench_queue(
             pg_cpu = sum(cpu_seconds(pid) for pid in backends)
             calls = conn.execute("SELECT count(*) FROM pvgis_cache").fetchone()[0]
             twice = conn.execute(
-                "SELECT count(*) FROM (SELECT lead_id FROM activity_log WHERE action = 'enrich' "
-                "GROUP BY lead_id HAVING count(*) > 1) AS t"
+                "SELECT count(*) FROM (SELECT a.lead_id FROM activity_log AS a "
+                "JOIN leads AS l ON l.id = a.lead_id WHERE a.action = 'enrich' "
+                "AND l.internal_name LIKE 'BENCH-%' GROUP BY a.lead_id HAVING count(*) > 1) AS t"
             ).fetchone()[0]
     finally:
         if worker is not None:
