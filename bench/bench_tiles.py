@@ -379,6 +379,63 @@ def fmt(res: dict) -> str:
     )
 
 
+def start(name: str, secret: str, cache_mb: str) -> tuple[Server, object]:
+    """Start tipg or ours on the bench database; return the server and its path function."""
+    if name == "tipg":
+        env = {
+            "DATABASE_URL": admin_url(DB),
+            "TIPG_NAME": "tipg-bench",
+            "TIPG_DB_TABLES": json.dumps([f"public.{t}" for t in LAYERS]),
+            "TIPG_DB_SCHEMAS": '["public"]',
+        }
+        return Server("tipg", ["tipg.main:app"], env, "/collections"), tipg_url
+    env = {
+        "DATABASE_URL": admin_url(DB),
+        "LFS_ENVIRONMENT": "test",
+        "LFS_AUTH__JWT_SECRET": secret,
+        "LFS_CRYPTO__KEYS": "bench:" + "A" * 43 + "=",
+        "LFS_RATE_LIMIT__API_PER_MINUTE": "0",
+        "LFS_TILES__CACHE_MB": cache_mb,
+        "LFS_WEB_DIST": "/nonexistent",
+    }
+    server = Server(
+        "ours", ["--factory", "api.app:create_app_from_env"], env, "/tiles/communes.json"
+    )
+    return server, ours_url
+
+
+def interleaved(args: argparse.Namespace, lists: dict, conns: list[int]) -> None:
+    """Both servers up (the idle one costs nothing); runs alternate tipg/ours so that the load
+    of a shared machine hits both alike. Median of ``runs`` per (workload, connections)."""
+    servers = {n: start(n, secrets.token_urlsafe(48), args.cache_mb) for n in ("tipg", "ours")}
+    try:
+        for w in [w for w in ("W1", "W2", "W3", "W5") if w in args.workloads.split(",")]:
+            for c in conns:
+                res: dict[str, list] = {"tipg": [], "ours": []}
+                tags: dict[str, list | None] = {"tipg": None, "ours": None}
+                tiles = lists["W1"][:3000] if w == "W5" else lists[w]
+                if w == "W5":
+                    with httpx.Client(base_url=servers["ours"][0].url, timeout=60) as cl:
+                        tags["ours"] = [cl.head(ours_url(*t)).headers["etag"] for t in tiles]
+                for _ in range(args.runs):
+                    for n, (server, path_of) in servers.items():
+                        paths = [path_of(*t) for t in tiles]
+                        res[n].append(run_wrk(server.url, paths, tags[n], c, args.duration))
+                med = {n: sorted(r, key=lambda x: x["rps"])[len(r) // 2] for n, r in res.items()}
+                for n in ("tipg", "ours"):
+                    print(f"[interleaved] {w} c={c:<3} {n:5} {fmt(med[n])}", flush=True)
+                print(
+                    f"[interleaved] {w} c={c}: ours/tipg = "
+                    f"{med['ours']['rps'] / med['tipg']['rps']:.2f}x "
+                    f"(runs ours {[round(r['rps']) for r in res['ours']]}, "
+                    f"tipg {[round(r['rps']) for r in res['tipg']]})",
+                    flush=True,
+                )
+    finally:
+        for server, _ in servers.values():
+            server.stop()
+
+
 def main() -> int:
     """Run every workload on both servers and print the figures."""
     ap = argparse.ArgumentParser(description=__doc__)
@@ -388,6 +445,9 @@ def main() -> int:
     ap.add_argument("--servers", default="tipg,ours")
     ap.add_argument("--workloads", default="W1,W2,W3,W4,W5,W6")
     ap.add_argument("--cache-mb", default="64", help="our tile cache per worker (0 = off)")
+    ap.add_argument(
+        "--interleave", action="store_true", help="alternate tipg/ours run by run (W1,W2,W3,W5)"
+    )
     args = ap.parse_args()
     conns = [int(c) for c in args.connections.split(",")]
     wanted = set(args.workloads.split(","))
@@ -395,6 +455,9 @@ def main() -> int:
     prepare_db()
     bounds = extent()
     lists = workloads(bounds)
+    if args.interleave:
+        interleaved(args, lists, conns)
+        return 0
     print(
         f"region {bounds}; tiles W1 {len(lists['W1'])}, W2 {len(lists['W2'])}, "
         f"W3 {len(lists['W3'])}; duration {args.duration}s × {args.runs} runs (median)"
