@@ -119,7 +119,7 @@ async def test_web_app_end_to_end(settings: Settings) -> None:
         f"e2e failed (see {ARTIFACTS}/failure.png)\n{figures.get('error')}\n{proc.stderr[-4000:]}"
     )
     shots = {s["file"] for s in figures["screenshots"]}
-    assert len(shots) == 11 and all((ARTIFACTS / f).is_file() for f in shots)
+    assert len(shots) == 12 and all((ARTIFACTS / f).is_file() for f in shots)
     assert figures["parcels_rendered_z15"] > 50
     assert figures["pdf_bytes"] > 1000
     print("web e2e figures:", json.dumps({k: v for k, v in figures.items() if k != "screenshots"}))

@@ -297,6 +297,10 @@ try {
   check((await dragCard(page, lead.id, "CLIENT_READY")) === 200, "MANAGER approves");
   await page.waitForFunction((id) => document.querySelector(`[data-column="CLIENT_READY"] [data-lead-id="${id}"]`), lead.id);
   await shot(page, "06-pipeline-manager", "Kanban as MANAGER after approving the lead (Prêt client)");
+  await page.setViewportSize({ width: 1280, height: 800 });
+  await page.waitForTimeout(200);
+  await shot(page, "12-pipeline-manager-1280", "The same Kanban on a 1280×800 laptop screen: every column fits");
+  await page.setViewportSize({ width: 1440, height: 900 });
   await page.goto(`${BASE}/leads/${lead.id}`);
   const pdf = page.waitForResponse((r) => r.url().endsWith(`/api/leads/${lead.id}/generate-pdf`), { timeout: 60_000 });
   await page.getByRole("button", { name: "Générer PDF" }).click();

@@ -5,7 +5,8 @@ import toast from "react-hot-toast";
 import { ArrowLeft, FileDown, RefreshCw } from "lucide-react";
 import { useAuth } from "../../api/auth";
 import { downloadFile } from "../../api/client";
-import { useEnrich, useGeneratePdf, useLead, useTransition } from "../../api/leads";
+import { useAssign, useEnrich, useGeneratePdf, useLead, useTransition } from "../../api/leads";
+import { useUsers } from "../../api/reference";
 import type { Geometry, LeadStatus } from "../../api/types";
 import ReasonDialog from "../../components/ReasonDialog";
 import { Button, ErrorState, Loading, PageHeader, StatusBadge, errorMessage } from "../../components/ui";
@@ -48,6 +49,9 @@ export default function LeadPage() {
   const transition = useTransition();
   const pdf = useGeneratePdf(id);
   const [rejecting, setRejecting] = useState<LeadStatus | null>(null);
+  const isStaff = hasRole("ADMIN", "MANAGER");
+  const users = useUsers({}, isStaff);
+  const assign = useAssign();
 
   if (isLoading) return <Loading />;
   if (error || !lead) return <ErrorState error={error ?? new Error("Lead introuvable")} retry={refetch} />;
@@ -84,7 +88,37 @@ export default function LeadPage() {
           {lead.department ? ` (${lead.department})` : ""}
         </span>
         <span className="text-slate-600">{surface(lead.area_m2)}</span>
-        <span className="text-slate-600">Responsable : {lead.assignee_name ?? "non assigné"}</span>
+        {isStaff ? (
+          <label className="flex items-center gap-1 text-slate-600">
+            Responsable :
+            <select
+              aria-label="Responsable du lead"
+              value={lead.assignee_id ?? ""}
+              disabled={assign.isPending}
+              onChange={(e) =>
+                assign.mutate(
+                  { id, assignee_id: e.target.value ? Number(e.target.value) : null },
+                  {
+                    onSuccess: () => toast.success("Lead réassigné"),
+                    onError: (err) => toast.error(`Réassignation refusée : ${errorMessage(err)}`),
+                  },
+                )
+              }
+              className="rounded border border-slate-300 px-1 py-0.5 text-sm"
+            >
+              <option value="">Non assigné</option>
+              {users.data?.items
+                .filter((u) => u.is_active && u.role !== "COMMERCIAL")
+                .map((u) => (
+                  <option key={u.id} value={u.id}>
+                    {u.full_name || u.email}
+                  </option>
+                ))}
+            </select>
+          </label>
+        ) : (
+          <span className="text-slate-600">Responsable : {lead.assignee_name ?? "non assigné"}</span>
+        )}
         <span className="text-slate-400">créé le {date(lead.created_at)}</span>
         {lead.enrichment_stale && (
           <span className="rounded bg-amber-100 px-1.5 py-0.5 text-xs text-amber-800">Enrichissement à refaire</span>

@@ -67,6 +67,8 @@ function Explorer({ mapboxToken }: { mapboxToken: string | null }) {
   useEffect(() => {
     if (!map) return;
     const sync = () => {
+      // A move ending after we left the page must not navigate back to the map.
+      if (!window.location.pathname.startsWith("/map")) return;
       const c = map.getCenter();
       setZoom(map.getZoom());
       const next = formatView({ lat: c.lat, lon: c.lng, zoom: map.getZoom(), layers: layersRef.current });
