@@ -267,7 +267,9 @@ try {
   await shot(page, "03-lead-enriched", "Lead detail after enrichment: site map, sun + monthly chart, sections, score breakdown, comment, document");
 
   // A second lead that stays NEW (created through the API): COMMERCIAL must never see it.
-  const second = await apiCall(page, "POST", "/api/leads", { parcel_ids: [onScreen[onScreen.length - 1][0]], name: "E2E reste nouveau" });
+  // (the biggest other parcel on screen: lead surfaces under 100 m² are refused by the API).
+  const spare = onScreen.filter(([id]) => id !== mainId).sort((a, b) => b[1].area - a[1].area)[0][0];
+  const second = await apiCall(page, "POST", "/api/leads", { parcel_ids: [spare], name: "E2E reste nouveau" });
   check(second.status === 201, `second lead created (${second.status} ${JSON.stringify(second.body)})`);
 
   // 5. Kanban as OPS: ENRICHED → QUALIFIED → IN_REVIEW; IN_REVIEW → CLIENT_READY is refused.

@@ -24,7 +24,7 @@ export default function Layout() {
       <a href="#main" className="sr-only focus:not-sr-only focus:absolute focus:z-50 focus:bg-white focus:p-2">
         Aller au contenu
       </a>
-      <nav aria-label="Navigation principale" className="flex w-48 shrink-0 flex-col bg-slate-900 text-slate-200 xl:w-56">
+      <nav aria-label="Navigation principale" className="flex w-48 shrink-0 flex-col bg-slate-900 text-slate-200 2xl:w-56">
         <div className="flex items-center gap-2 px-4 py-4 text-white">
           <Sun className="h-6 w-6 text-brand-400" aria-hidden />
           <span className="font-semibold tracking-tight">Lead Factory</span>

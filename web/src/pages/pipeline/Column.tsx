@@ -38,7 +38,7 @@ export default function Column({
         const raw = e.dataTransfer.getData(DRAG_TYPE);
         if (raw) onMove(JSON.parse(raw) as BoardCard, status);
       }}
-      className={`flex min-w-[9.5rem] max-w-[22rem] flex-1 basis-0 flex-col rounded-lg border bg-slate-100 ${
+      className={`flex min-w-[8.75rem] max-w-[22rem] flex-1 basis-0 flex-col rounded-lg border bg-slate-100 ${
         over ? "border-sky-400 ring-2 ring-sky-200" : "border-slate-200"
       }`}
     >
