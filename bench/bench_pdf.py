@@ -105,7 +105,7 @@ async def run(runs: int, profile: bool = False) -> None:
                 import cProfile
                 import pstats
 
-                pr = cProfile.Profile()
+                pr = cProfile.Profile(time.process_time)
                 pr.enable()
                 build_dossier(facts, summary, files, DossierOptions())
                 pr.disable()
