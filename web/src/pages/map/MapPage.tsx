@@ -3,7 +3,6 @@ import { useEffect, useRef, useState } from "react";
 import { useNavigate, useSearchParams } from "react-router-dom";
 import { useQuery } from "@tanstack/react-query";
 import maplibregl from "maplibre-gl";
-import toast from "react-hot-toast";
 import { api } from "../../api/client";
 import Legend from "../../components/map/Legend";
 import SearchBox from "../../components/map/SearchBox";
@@ -207,6 +206,13 @@ function Explorer({ mapboxToken }: { mapboxToken: string | null }) {
     setFocused(null);
   }
 
+  function addToSelection(id: string) {
+    map?.setFeatureState({ source: "parcels", sourceLayer: "parcels", id }, { selected: true });
+    selectedRef.current.add(id);
+    setSelected([...selectedRef.current]);
+    setFocused(id);
+  }
+
   function removeFromSelection(id: string) {
     map?.setFeatureState({ source: "parcels", sourceLayer: "parcels", id }, { selected: false });
     selectedRef.current.delete(id);
@@ -237,9 +243,8 @@ function Explorer({ mapboxToken }: { mapboxToken: string | null }) {
               ],
               { padding: 60, maxZoom: item.kind === "parcel" ? 17 : 14, duration: 600 },
             );
-            if (item.kind === "parcel") {
-              toast("Parcelle " + item.id + " : cliquez-la pour la sélectionner", { icon: "📍" });
-            }
+            // A parcel found by its id joins the selection: creating a lead works from the keyboard.
+            if (item.kind === "parcel") addToSelection(item.id);
           }}
         />
       </div>
