@@ -20,7 +20,9 @@ from geo.visibility import Viewer
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/auth/token", auto_error=False)
 
 
-def get_state(request: Request) -> AppState:
+# Dependencies are ``async def`` even when they don't await: FastAPI runs plain ``def``
+# dependencies in a worker thread, a hand-off that cost more than the work itself.
+async def get_state(request: Request) -> AppState:
     """The application state built in the lifespan."""
     state: AppState = request.app.state.lfs
     return state
@@ -29,7 +31,7 @@ def get_state(request: Request) -> AppState:
 StateDep = Annotated[AppState, Depends(get_state)]
 
 
-def get_settings_dep(state: StateDep) -> Settings:
+async def get_settings_dep(state: StateDep) -> Settings:
     """The settings of this app instance."""
     return state.settings
 
@@ -52,11 +54,18 @@ async def authenticate(
     """Verify a token, refuse revoked ones and inactive users."""
     assert state.settings.auth.jwt_secret is not None
     claims = decode_token(token, state.settings.auth.jwt_secret.get_secret_value(), kind)
-    revoked = await session.scalar(select(RevokedToken.jti).where(RevokedToken.jti == claims.jti))
-    if revoked is not None:
+    # The user and the revocation in one round trip, read at each request: no cache, so a
+    # revocation or a deactivation takes effect at once.
+    revoked = select(RevokedToken.jti).where(RevokedToken.jti == claims.jti).exists()
+    row = (await session.execute(select(User, revoked).where(User.id == claims.user_id))).first()
+    if row is None:
+        if await session.scalar(select(revoked)):
+            raise NotAuthenticated("token revoked")
+        raise NotAuthenticated("user unknown or disabled")
+    user, is_revoked = row
+    if is_revoked:
         raise NotAuthenticated("token revoked")
-    user = await session.get(User, claims.user_id)
-    if user is None or not user.is_active:
+    if not user.is_active:
         raise NotAuthenticated("user unknown or disabled")
     return user, claims
 
@@ -87,7 +96,7 @@ async def get_current_user(request: Request, claims: ClaimsDep) -> User:
 CurrentUser = Annotated[User, Depends(get_current_user)]
 
 
-def get_viewer(user: CurrentUser) -> Viewer:
+async def get_viewer(user: CurrentUser) -> Viewer:
     """The visibility identity of the current user."""
     return Viewer(user.id, user.role)
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import cache, lru_cache
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.inspection import inspect
 
@@ -85,14 +86,78 @@ def comment_out(comment: Comment, author_name: str | None) -> CommentOut:
     return out
 
 
+# The detail's statements are built once, with the lead id as a bind parameter: building
+# them (SQLAlchemy coercions and cache keys) was a good part of a detail request's CPU.
+LEAD_ID = bindparam("lead_id")
+
+
+@lru_cache(maxsize=256)
+def _lead_stmt(viewer: Viewer) -> Any:
+    return (
+        lead_out_select()
+        .add_columns(
+            Lead.created_by_id,
+            Lead.notes,
+            Lead.rejection_reason,
+            Lead.score_breakdown,
+            Lead.enriched_at,
+        )
+        .where(Lead.id == LEAD_ID, lead_visibility(viewer))
+    )
+
+
+_ONE_TO_ONE = (LeadSourcing, LeadTechnical, LeadRegulatory, LeadNetwork, LeadEconomic, LeadFoncier)
+
+
+@cache
+def _related_stmt() -> Any:
+    stmt = select(*_ONE_TO_ONE).select_from(Lead)
+    for model in _ONE_TO_ONE:
+        stmt = stmt.outerjoin(model, model.lead_id == Lead.id)
+    return stmt.where(Lead.id == LEAD_ID)
+
+
+@cache
+def _documents_stmt(sees_owners: bool) -> Any:
+    stmt = select(Document).where(Document.lead_id == LEAD_ID)
+    if not sees_owners:  # deeds, promises, internal dossiers name the owners
+        stmt = stmt.where(personal_data_filter())
+    return stmt.order_by(Document.created_at.desc())
+
+
+@cache
+def _comments_stmt() -> Any:
+    return (
+        comment_select()
+        .where(Comment.lead_id == LEAD_ID)
+        .order_by(Comment.created_at.desc(), Comment.id.desc())
+        .limit(COMMENT_LIMIT)
+    )
+
+
+@cache
+def _activity_stmt() -> Any:
+    return (
+        activity_select()
+        .where(ActivityLog.lead_id == LEAD_ID)
+        .order_by(ActivityLog.created_at.desc(), ActivityLog.id.desc())
+        .limit(ACTIVITY_LIMIT)
+    )
+
+
+@cache
+def _history_stmt() -> Any:
+    return (
+        select(LeadStatusHistory)
+        .where(LeadStatusHistory.lead_id == LEAD_ID)
+        .order_by(LeadStatusHistory.entered_at, LeadStatusHistory.id)
+    )
+
+
 async def status_history(session: AsyncSession, lead_id: int) -> list[StatusPeriod]:
     """Each status the lead went through, with the time spent (so far, for the current one)."""
     now = datetime.now(UTC)
-    rows = await session.scalars(
-        select(LeadStatusHistory)
-        .where(LeadStatusHistory.lead_id == lead_id)
-        .order_by(LeadStatusHistory.entered_at, LeadStatusHistory.id)
-    )
+    rows = await session.scalars(_history_stmt(), {"lead_id": lead_id})
     return [
         StatusPeriod(
             status=h.status,
@@ -109,19 +174,8 @@ async def lead_detail(
     session: AsyncSession, viewer: Viewer, lead_id: int, cipher: FieldCipher
 ) -> LeadDetail:
     """The full lead for the viewer (owners only for roles that may see them)."""
-    row = (
-        await session.execute(
-            lead_out_select()
-            .add_columns(
-                Lead.created_by_id,
-                Lead.notes,
-                Lead.rejection_reason,
-                Lead.score_breakdown,
-                Lead.enriched_at,
-            )
-            .where(Lead.id == lead_id, lead_visibility(viewer))
-        )
-    ).first()
+    params = {"lead_id": lead_id}
+    row = (await session.execute(_lead_stmt(viewer), params)).first()
     if row is None:
         raise NotFound(f"lead {lead_id} not found")
     base = lead_out(row).model_dump()
@@ -130,30 +184,13 @@ async def lead_detail(
         for k in ("created_by_id", "notes", "rejection_reason", "score_breakdown", "enriched_at")
     }
     # The six one-to-one tables in one round trip.
-    models = (LeadSourcing, LeadTechnical, LeadRegulatory, LeadNetwork, LeadEconomic, LeadFoncier)
-    stmt = select(*models).select_from(Lead)
-    for model in models:
-        stmt = stmt.outerjoin(model, model.lead_id == Lead.id)
-    related = (await session.execute(stmt.where(Lead.id == lead_id))).one()
+    related = (await session.execute(_related_stmt(), params)).one()
     keys = ("sourcing", "technical", "regulatory", "network", "economic")
     parts = {key: _as_dict(obj) for key, obj in zip(keys, related[:5], strict=True)}
     foncier = related[5]
-    doc_stmt = select(Document).where(Document.lead_id == lead_id)
-    if not viewer.sees_owners:  # deeds, promises, internal dossiers name the owners
-        doc_stmt = doc_stmt.where(personal_data_filter())
-    documents = await session.scalars(doc_stmt.order_by(Document.created_at.desc()))
-    comments = await session.execute(
-        comment_select()
-        .where(Comment.lead_id == lead_id)
-        .order_by(Comment.created_at.desc(), Comment.id.desc())
-        .limit(COMMENT_LIMIT)
-    )
-    activity = await session.execute(
-        activity_select()
-        .where(ActivityLog.lead_id == lead_id)
-        .order_by(ActivityLog.created_at.desc(), ActivityLog.id.desc())
-        .limit(ACTIVITY_LIMIT)
-    )
+    documents = await session.scalars(_documents_stmt(viewer.sees_owners), params)
+    comments = await session.execute(_comments_stmt(), params)
+    activity = await session.execute(_activity_stmt(), params)
     return LeadDetail(
         **base,
         **extra,
