@@ -306,6 +306,10 @@ try {
   check((await dragCard(page, lead.id, "CLIENT_READY")) === 200, "MANAGER approves");
   await page.waitForFunction((id) => document.querySelector(`[data-column="CLIENT_READY"] [data-lead-id="${id}"]`), lead.id);
   await shot(page, "06-pipeline-manager", "Kanban as MANAGER after approving the lead (Prêt client)");
+  const download = page.waitForEvent("download");
+  await page.getByRole("button", { name: "Exporter" }).click();
+  const xlsx = await download;
+  check(/^leads-.*\.xlsx$/.test(xlsx.suggestedFilename()), `Excel export (${xlsx.suggestedFilename()})`);
   await page.setViewportSize({ width: 1280, height: 800 });
   await page.waitForTimeout(200);
   await shot(page, "12-pipeline-manager-1280", "The same Kanban on a 1280×800 laptop screen: every column fits");

@@ -2,12 +2,14 @@
 import { useMemo, useState } from "react";
 import { useSearchParams } from "react-router-dom";
 import toast from "react-hot-toast";
+import { Download } from "lucide-react";
 import { useAuth } from "../../api/auth";
+import { downloadFile, withQuery } from "../../api/client";
 import { usePipelineBoard, useTransition } from "../../api/leads";
 import { useUsers } from "../../api/reference";
 import type { BoardCard, LeadStatus, Role } from "../../api/types";
 import ReasonDialog from "../../components/ReasonDialog";
-import { ErrorState, Loading, PageHeader, errorMessage } from "../../components/ui";
+import { Button, ErrorState, Loading, PageHeader, errorMessage } from "../../components/ui";
 import { STATUS_LABEL, boardStatuses } from "../../lib/status";
 import Column from "./Column";
 
@@ -128,6 +130,23 @@ export default function PipelinePage() {
           <option value="60">Score ≥ 60</option>
           <option value="80">Score ≥ 80</option>
         </select>
+        <Button
+          variant="secondary"
+          title="Les leads filtrés, au format Excel"
+          onClick={() =>
+            downloadFile(
+              withQuery("/api/leads/export.xlsx", {
+                assignee_id: filters.assignee_id,
+                department: filters.department,
+                score_min: filters.score_min,
+                q: filters.q,
+              }),
+              "leads.xlsx",
+            ).catch((err) => toast.error(`Export impossible : ${errorMessage(err)}`))
+          }
+        >
+          <Download className="h-4 w-4" aria-hidden /> Exporter
+        </Button>
         {user?.role !== "COMMERCIAL" && (
           <label className="flex items-center gap-1 text-sm text-slate-600">
             <input type="checkbox" checked={showArchived} onChange={(e) => setFilter("archived", e.target.checked ? "1" : "")} />
