@@ -117,7 +117,7 @@ def economics(
                 else None
             ),
             "specific_yield_kwh_kwc": specific_yield,
-            "rent_basis": "measured surface",
-            "opex_includes": "fixed OPEX + IFER",
+            "rent_basis": "surface mesurée",
+            "opex_includes": "OPEX fixe + IFER",
         },
     }

@@ -22,8 +22,16 @@ from enrichment import score as sc
 from enrichment.config import EnrichmentConfig
 from enrichment.economics import economics, installable_mwc
 from enrichment.pvgis import PvgisClient, SunResult
-from enrichment.spatial import LeadFacts, Part, lead_facts, spatial_parts
+from enrichment.spatial import (
+    OUTSIDE_FRANCE,
+    PLU_LAYER_EMPTY,
+    LeadFacts,
+    Part,
+    lead_facts,
+    spatial_parts,
+)
 from enrichment.sun import sun_data, sun_part
+from enrichment.wording import SEP
 from geo.activity import bump_layer_version, log_activity
 from geo.errors import Conflict, InvalidInput, NotFound
 from geo.models import (
@@ -58,7 +66,9 @@ async def _lock(session: AsyncSession, lead_id: int, wait: bool) -> None:
         text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": LOCK_BASE + lead_id}
     )
     if not got:
-        raise Conflict(f"lead {lead_id} is being enriched right now; try again in a moment")
+        raise Conflict(
+            f"Le lead {lead_id} est en cours d'enrichissement, réessayez dans un instant"
+        )
 
 
 async def done_in_job(session: AsyncSession, lead_id: int, job_id: int) -> bool:
@@ -124,13 +134,12 @@ def compute(
     mwc = installable_mwc(usable, config.economics)
     chosen = _choose_poste(grid.data["nearest"], mwc)
     if not grid.data["nearest"] and not grid.partial:
-        grid.note("no poste source found")
+        grid.note("Aucun poste source trouvé")
     verdict: str | None
-    verdict, reasons, env_c = sc.environment_verdict(env.data["zones"], config.score)
+    verdict, reasons, exclusions, env_c = sc.environment_verdict(env.data["zones"], config.score)
     if env.partial:
-        env_c = sc.Criterion(0.5, "; ".join(env.messages), "missing")
+        env_c = sc.Criterion(0.5, SEP.join(env.messages), "missing")
         verdict = None
-    exclusions = [r for r in reasons if r.startswith("hard exclusion")]
     eco = economics(
         surface_m2=surf.data["surface_m2"],
         usable_m2=usable,
@@ -149,7 +158,7 @@ def compute(
         connection_cost_eur=eco["connection_cost_eur"],
         connection_voltage=eco["connection_voltage"],
     )
-    plu_known = not any("urban_zones" in m or "outside France" in m for m in urb.messages)
+    plu_known = not {OUTSIDE_FRANCE, PLU_LAYER_EMPTY} & set(urb.messages)
     criteria = {
         "grid": sc.grid_criterion(chosen, mwc, grid.partial),
         "surface": sc.surface_criterion(usable),
@@ -164,9 +173,9 @@ def compute(
     env.data.update(verdict=verdict, reasons=reasons)
     eco_part = Part(data=eco)
     if sun is None:
-        eco_part.note("no production figures: no sun data")
+        eco_part.note("Pas de chiffres de production : pas de données d'ensoleillement")
     if chosen is None:
-        eco_part.note("no connection cost: no poste source known")
+        eco_part.note("Pas de coût de raccordement : aucun poste source connu")
     return {"economics": eco_part, "score": result, "verdict": verdict, "reasons": reasons}
 
 
@@ -187,9 +196,9 @@ async def enrich_lead(
             return None
         facts = await lead_facts(await session.connection(), lead_id)
         if facts is None:
-            raise NotFound(f"lead {lead_id} not found")
+            raise NotFound(f"Lead {lead_id} introuvable")
         if facts.empty or facts.lat is None or facts.area_m2 <= 0:
-            raise InvalidInput(f"lead {lead_id} has no geometry to enrich")
+            raise InvalidInput(f"Le lead {lead_id} n'a pas de géométrie à enrichir")
         assert facts.lon is not None
         (sun, sun_p), parts = await asyncio.gather(
             sun_part(sessions, pvgis, facts.lat, facts.lon, config.pvgis),

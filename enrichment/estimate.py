@@ -73,5 +73,10 @@ def estimate_sun(lat: float, lon: float, loss_pct: float = 14.0) -> SunResult:
         radiation_database=None,
         monthly=[],
         losses={},
-        inputs={"method": "latitude table (DOMAIN.md)", "lat": lat, "lon": lon, "loss": loss_pct},
+        inputs={
+            "method": "table par latitude (DOMAIN.md)",
+            "lat": lat,
+            "lon": lon,
+            "loss": loss_pct,
+        },
     )

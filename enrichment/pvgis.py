@@ -18,12 +18,13 @@ from typing import Any
 import httpx
 
 from enrichment.config import PvgisConfig
+from enrichment.wording import num
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504, 529})
 
 
 class PvgisError(Exception):
-    """PVGIS could not give an answer; ``message`` says why in words a user understands."""
+    """PVGIS could not give an answer; ``message`` says why, in French, for the user."""
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -90,10 +91,10 @@ def parse_pvcalc(body: Any, inputs: dict[str, Any]) -> SunResult:
         mounting = body["inputs"]["mounting_system"]["fixed"]
         meteo = body["inputs"].get("meteo_data", {})
     except (KeyError, TypeError) as exc:
-        raise PvgisUnavailable("PVGIS answered JSON without the PVcalc outputs") from exc
+        raise PvgisUnavailable("PVGIS a répondu un JSON sans les résultats PVcalc") from exc
     e_y = to_number(totals.get("E_y"))
     if e_y is None or e_y <= 0:
-        raise PvgisUnavailable("PVGIS answered without a usable yearly production (E_y)")
+        raise PvgisUnavailable("PVGIS a répondu sans production annuelle exploitable (E_y)")
     monthly = []
     for row in monthly_rows if isinstance(monthly_rows, list) else []:
         if isinstance(row, dict) and to_number(row.get("month")) is not None:
@@ -168,7 +169,7 @@ class PvgisClient:
         """The raw PVcalc JSON and the parameters sent; PvgisError subclasses on failure."""
         url = f"{self.config.base_url.rstrip('/')}/{self.config.api_version}/PVcalc"
         params = self.params(lat, lon)
-        last = "PVGIS did not answer"
+        last = "PVGIS n'a pas répondu"
         for attempt in range(self.config.retries + 1):
             if attempt:
                 await asyncio.sleep(self.config.backoff_s * 2 ** (attempt - 1))
@@ -176,30 +177,33 @@ class PvgisClient:
             try:
                 resp = await self.http.get(url, params=params, timeout=self.config.timeout_s)
             except httpx.TimeoutException:
-                last = f"PVGIS did not answer within {self.config.timeout_s:g} s"
+                last = f"PVGIS n'a pas répondu en {num(self.config.timeout_s, 2, trim=True)} s"
                 continue
             except httpx.HTTPError as exc:
-                last = f"PVGIS is unreachable ({type(exc).__name__})"
+                last = f"PVGIS injoignable ({type(exc).__name__})"
                 continue
             if resp.status_code in RETRY_STATUSES:
-                last = f"PVGIS answered HTTP {resp.status_code}"
+                last = f"PVGIS a répondu HTTP {resp.status_code}"
                 if resp.status_code == 429:
-                    last += " (rate limit)"
+                    last += " (limite de débit)"
                 continue
             if resp.status_code == 400:
-                raise PvgisInputError(f"PVGIS refused the location: {_message(resp)}")
+                said = _message(resp)  # PVGIS' own words, quoted as received
+                why = f" : « {said} »" if said else " (sans message)"
+                raise PvgisInputError(f"PVGIS a refusé le point{why}")
             if resp.status_code != 200:
-                raise PvgisUnavailable(f"PVGIS answered HTTP {resp.status_code}")
+                raise PvgisUnavailable(f"PVGIS a répondu HTTP {resp.status_code}")
             try:
                 body = resp.json()
             except ValueError as exc:
                 kind = resp.headers.get("content-type", "unknown").split(";")[0]
-                msg = f"PVGIS answered something that isn't JSON ({kind})"
+                msg = f"PVGIS a répondu autre chose que du JSON ({kind})"
                 raise PvgisUnavailable(msg) from exc
             if not isinstance(body, dict):
-                raise PvgisUnavailable("PVGIS answered JSON of an unexpected shape")
+                raise PvgisUnavailable("PVGIS a répondu un JSON de forme inattendue")
             return body, params
-        raise PvgisUnavailable(f"{last} after {self.config.retries + 1} attempt(s)")
+        tries = self.config.retries + 1
+        raise PvgisUnavailable(f"{last} après {tries} {'tentatives' if tries > 1 else 'tentative'}")
 
     async def aclose(self) -> None:
         """Close the HTTP client if this object made it."""
@@ -207,11 +211,11 @@ class PvgisClient:
             await self.http.aclose()
 
 
-def _message(resp: httpx.Response) -> str:
+def _message(resp: httpx.Response) -> str | None:
     try:
         body = resp.json()
     except ValueError:
-        return resp.text[:200] or "no message"
+        return resp.text[:200] or None
     if isinstance(body, dict) and isinstance(body.get("message"), str):
-        return body["message"]
-    return "no message"
+        return body["message"] or None
+    return None

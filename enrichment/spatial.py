@@ -21,6 +21,12 @@ from enrichment.config import EnrichmentConfig
 # Metropolitan France and Corsica; beyond it our layers have nothing (overseas: not covered).
 FRANCE_BBOX = (-5.3, 41.3, 9.7, 51.2)
 
+# Messages the engine also reads (urbanism unknown): compared whole, never by substring.
+OUTSIDE_FRANCE = (
+    "Site hors de France (aucune commune sous le site) : nos couches n'y contiennent aucune donnée"
+)
+PLU_LAYER_EMPTY = "Couche du zonage PLU (urban_zones) vide : pas encore importée"
+
 
 @cache
 def load_sql(name: str) -> str:
@@ -105,17 +111,16 @@ async def spatial_parts(
         outside = not communes
     else:
         outside = not in_france_bbox(lead.lat, lead.lon)
-        urb.note("the communes layer is empty (not imported yet): commune unknown")
+        urb.note("Couche des communes vide : pas encore importée, commune inconnue")
     if outside:
-        msg = "the lead is outside France (no commune under it): our layers hold no data there"
         for part in (env, grid, urb):
-            part.note(msg)
+            part.note(OUTSIDE_FRANCE)
 
     # Environment: overlaps and nearest of each type.
     overlaps: list[dict[str, Any]] = []
     nearby: list[dict[str, Any]] = []
     if not layers["env_zones"]:
-        env.note("the protected-zones layer (env_zones) is empty: not imported yet")
+        env.note("Couche des zones protégées (env_zones) vide : pas encore importée")
     elif not outside:
         for r in (await conn.execute(_q("env_overlaps"), lid)).mappings():
             share = 100.0 * r["overlap_m2"] / r["lead_area_m2"] if r["lead_area_m2"] else 0.0
@@ -150,7 +155,7 @@ async def spatial_parts(
     # Grid: nearest postes sources.
     postes: list[dict[str, Any]] = []
     if not layers["substations"]:
-        grid.note("the postes-sources layer (substations) is empty: not imported yet")
+        grid.note("Couche des postes sources (substations) vide : pas encore importée")
     elif not outside:
         params = {
             **lid,
@@ -168,7 +173,7 @@ async def spatial_parts(
     plu: list[dict[str, Any]] = []
     parcels: list[dict[str, Any]] = []
     if not layers["urban_zones"]:
-        urb.note("the PLU layer (urban_zones) is empty: not imported yet")
+        urb.note(PLU_LAYER_EMPTY)
     elif not outside:
         for r in (await conn.execute(_q("plu"), lid)).mappings():
             if r["overlap_m2"] < 0.01:
@@ -187,11 +192,12 @@ async def spatial_parts(
             )
         if not plu:
             urb.note(
-                "no PLU zone under the lead: carte communale or national rules (RNU) apply",
+                "Aucune zone PLU sous le site : carte communale ou règlement national "
+                "d'urbanisme (RNU)",
                 partial=False,
             )
     if not layers["parcels"]:
-        urb.note("the cadastre layer (parcels) is empty: not imported yet")
+        urb.note("Couche du cadastre (parcels) vide : pas encore importée")
     elif not outside:
         for r in (await conn.execute(_q("parcels"), lid)).mappings():
             if r["overlap_m2"] < 1.0:  # shares an edge only
@@ -233,5 +239,5 @@ async def spatial_parts(
         "usable_surface_m2": round(max(surface - excluded, 0.0), 2),
     }
     if env.partial:
-        surf.note("usable surface not reduced by protected zones: zone data missing")
+        surf.note("Surface utile non réduite des zones protégées : données de zones manquantes")
     return {"environment": env, "grid": grid, "urbanism": urb, "surface": surf}

@@ -44,7 +44,7 @@ async def sun_part(
     """PVGIS (cached) at the centroid; the labelled estimate when PVGIS can't be reached."""
     part = Part()
     if client is None or not config.enabled:
-        part.note("PVGIS is disabled: offline estimate used")
+        part.note("PVGIS désactivé : estimation hors ligne utilisée")
         return estimate_sun(lat, lon, config.loss_pct), part
     key = client.cache_key(lat, lon)
     params = client.params(lat, lon)
@@ -60,10 +60,10 @@ async def sun_part(
         client.remember(key, body)
         return result, part
     except PvgisInputError as exc:
-        part.note(f"{exc.message}; no sun figures for this point")
+        part.note(f"{exc.message} ; pas de données d'ensoleillement pour ce point")
         return None, part
     except PvgisUnavailable as exc:
-        part.note(f"{exc.message}; offline estimate used, the lead stays marked for re-enrichment")
+        part.note(f"Estimation hors ligne, à ré-enrichir : {exc.message}")
         return estimate_sun(lat, lon, config.loss_pct), part
 
 

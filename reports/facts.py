@@ -8,6 +8,7 @@ score breakdown) whose keys may evolve, so each reader accepts the usual spellin
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -145,6 +146,16 @@ def first(d: dict[str, Any], *keys: str) -> Any:
     return None
 
 
+# The engine writes each exclusion reason as "Exclusion : <zone> recouvre 12 % du site"; the
+# dossier prints them after its own "Exclusion :" label, so the word is not repeated.
+_EXCLUSION_LEAD = re.compile(r"^\s*exclusion\s*:\s*", re.IGNORECASE)
+
+
+def exclusion_text(reasons: list[Any]) -> str:
+    """Exclusion reasons as one French text, without their leading "Exclusion :"."""
+    return " ; ".join(_EXCLUSION_LEAD.sub("", str(r)) for r in reasons)
+
+
 def parse_breakdown(raw: Any) -> tuple[list[Criterion], str | None]:
     """Normalise leads.score_breakdown: a dict of criteria, a list, or {criteria: …}."""
     if not raw:
@@ -160,7 +171,7 @@ def parse_breakdown(raw: Any) -> tuple[list[Criterion], str | None]:
             or (raw.get("exclusion_reasons") or ["exclusion"] if raw.get("excluded") else None)
         )
         if exc:
-            exclusion = exc if isinstance(exc, str) else "; ".join(map(str, exc))
+            exclusion = exclusion_text([exc] if isinstance(exc, str) else list(exc))
         inner = raw.get("criteria", raw)
         if isinstance(inner, dict):
             items = [(k, v) for k, v in inner.items() if isinstance(v, dict)]
@@ -384,7 +395,9 @@ async def load_facts(
     assignee = await session.get(User, lead.assignee_id) if lead.assignee_id else None
     criteria, exclusion = parse_breakdown(lead.score_breakdown)
     if exclusion is None and regulatory and str(regulatory.get("verdict") or "") == "exclusion":
-        exclusion = "; ".join(regulatory.get("reasons") or []) or "exclusion réglementaire"
+        reasons = [str(x) for x in regulatory.get("reasons") or []]
+        hard = [x for x in reasons if _EXCLUSION_LEAD.match(x)] or reasons
+        exclusion = exclusion_text(hard) or "exclusion réglementaire"
     docs = (
         await session.scalars(
             select(Document).where(Document.lead_id == lid).order_by(Document.created_at)

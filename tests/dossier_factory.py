@@ -21,6 +21,7 @@ from shapely.ops import unary_union
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from enrichment import score as sc
 from geo.crypto import FieldCipher
 from geo.models import (
     AgreementStatus,
@@ -230,19 +231,19 @@ async def seed_site(
             computed_at=now,
         )
     )
+    zone = {
+        "id": znieff.id,
+        "type": "znieff2",
+        "code": znieff.code,
+        "name": znieff.name,
+        "overlap_m2": round(overlap),
+        "overlap_pct": round(100 * overlap / area, 3),
+    }
+    plu = [{"type": "A", "label": "Apv", "commune_insee": "27412", "share_pct": 100.0}]
     session.add(
         LeadRegulatory(
             lead_id=lead.id,
-            zones=[
-                {
-                    "id": znieff.id,
-                    "type": "znieff2",
-                    "code": znieff.code,
-                    "name": znieff.name,
-                    "overlap_m2": round(overlap),
-                    "overlap_pct": round(100 * overlap / area, 3),
-                }
-            ],
+            zones=[zone],
             nearby_zones=[
                 {
                     "id": ref["zones"]["zps"][0].id,
@@ -254,10 +255,11 @@ async def seed_site(
             ],
             plu_zone_type="A",
             plu_label="Apv",
-            plu_zones=[{"type": "A", "label": "Apv", "commune_insee": "27412", "share_pct": 100.0}],
-            constraints=["Secteur Apv dédié au photovoltaïque (PLU)"],
+            plu_zones=plu,
+            constraints=[],
             verdict=Verdict.PENALTY,
-            reasons=["ZNIEFF type II recoupant le site (pénalité modérée)"],
+            # The engine's wording: "Pénalité modérée (0,35) : ZNIEFF de type II « … » (…) …".
+            reasons=[f"Pénalité modérée (0,35) : {sc.zone_overlap(zone)}"],
             computed_at=now,
         )
     )
@@ -351,8 +353,8 @@ async def seed_site(
                     "distance_m": 3_380,
                 },
                 "specific_yield_kwh_kwc": SPECIFIC_YIELD,
-                "rent_basis": "measured surface",
-                "opex_includes": "fixed OPEX + IFER",
+                "rent_basis": "surface mesurée",
+                "opex_includes": "OPEX fixe + IFER",
             },
             computed_at=now,
         )
@@ -361,14 +363,16 @@ async def seed_site(
     lead.completeness = 0.95
     lead.enriched_at = now
     lead.enrichment_stale = False
-    # The shape enrichment.score stores: value 0–1, weight, points, reason, data provenance.
+    # The shape enrichment.score stores: value 0–1, weight, points, reason, data provenance;
+    # the reasons in the engine's own French wording.
+    poste = {"name": chosen.name, "distance_m": 3_380, "capacity_available_mw": 18.4}
     crit = {
-        "grid": (0.78, "Poste de Pont-de-l'Arche à 3,4 km, 18,4 MW disponibles", "real"),
-        "surface": (0.9, f"{area / 10_000:.1f} ha utiles", "real"),
-        "sun": (0.45, "1 045 kWh/kWc/an (nord de la France)", "real"),
-        "environment": (0.65, "ZNIEFF type II recoupant le site", "real"),
-        "urbanism": (0.8, "Secteur Apv du PLU", "real"),
-        "owners": (0.8, "2 propriétaires", "estimated"),
+        "grid": (0.78, sc.grid_criterion(poste, mwc, False).reason, "real"),
+        "surface": (0.9, sc.surface_criterion(usable).reason, "real"),
+        "sun": (0.45, sc.sun_criterion(SPECIFIC_YIELD, "pvgis").reason, "real"),
+        "environment": (0.65, f"Pénalité modérée (0,35) : {sc.zone_overlap(zone)}", "real"),
+        "urbanism": (0.8, sc.urbanism_criterion(plu, True).reason, "real"),
+        "owners": (0.8, sc.owners_criterion(2).reason, "estimated"),
     }
     weights = {
         "grid": 30.0,

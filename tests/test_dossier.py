@@ -148,6 +148,10 @@ async def test_dossier_content_and_annexes(client, mgr_headers, site_id):
     for f in feats:
         assert f["properties"]["id"] in text
     assert "Pont-de-l'Arche" in text and "ZNIEFF type II" in text
+    # The engine's French reasons, shown as stored (score breakdown, regulatory reasons).
+    assert "Poste Pont-de-l'Arche à 3,4 km, 18,4 MW disponibles pour" in text
+    assert "Pénalité modérée (0,35) : ZNIEFF de type II «" in text
+    assert "Base du loyer surface mesurée" in text
     assert "promesse-corrompue.pdf" in text and "ignorée" in text
     assert "photo-site.png" in text
     # Owners are in the internal version.
@@ -291,13 +295,20 @@ def test_breakdown_shapes_are_read_tolerantly():
         {
             "score": 0.0,
             "excluded": True,
-            "exclusion_reasons": ["hard exclusion: APPB"],
+            "exclusion_reasons": [
+                "Exclusion : Arrêté de protection de biotope (APPB) « Marais du Hode » "
+                "(FR3800123) recouvre 42 % du site"
+            ],
             "criteria": {
                 "grid": {"value": 0.5, "weight": 30, "points": 15, "reason": "r", "data": "real"}
             },
         }
     )
-    assert exc == "hard exclusion: APPB"
+    # The dossier prints it after its own "Exclusion :" label: the word is not repeated.
+    assert exc == (
+        "Arrêté de protection de biotope (APPB) « Marais du Hode » (FR3800123) "
+        "recouvre 42 % du site"
+    )
     assert (crit[0].key, crit[0].score, crit[0].points, crit[0].data) == ("grid", 0.5, 15, "real")
     # A list with percentages and no points: points = score × weight.
     crit, exc = parse_breakdown([{"criterion": "sun", "score": 80, "weight": 15, "reason": "ok"}])

@@ -72,6 +72,13 @@ async def test_dossier_of_a_lead_enriched_by_the_engine(client, state, make_user
     assert "Pont-de-l'Arche" in text  # nearest poste found by the engine's spatial join
     assert "ZNIEFF type II" in text  # the zone overlapping the site, labelled by type
     assert "Réseau (distance et capacité)" in text  # the engine's criteria, French labels
+    # ... with the engine's French reasons: the chosen poste (Pont-de-l'Arche is nearer but has
+    # too little capacity) with its distance and capacity, the ZNIEFF with its share of the site.
+    assert re.search(r"Poste Val-de-Reuil à \d,\d km, 31 MW disponibles pour \d+,\d MWc", text)
+    assert re.search(
+        r"Pénalité modérée \(0,35\) : ZNIEFF de type II « [^»]+ » \(\w+\) recouvre", text
+    )
+    assert re.search(r"Productible \d \d{3} kWh/kWc/an \(PVGIS\)", text)
     # The annual production printed on the cover and in the technical table.
     assert f"{mwh:,.0f}".replace(",", " ") in text
     # Workbook: the monthly sheet adds up to the engine's annual figure.

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -24,7 +25,7 @@ from tests.enrichment_helpers import (
     pt,
     rect,
 )
-from tests.pvgis_standin import PvgisStandin, latitude_factor
+from tests.pvgis_standin import SEA_MESSAGE, PvgisStandin, latitude_factor
 
 REL = 0.005  # Lambert-93 vs the ellipsoid: < 0.1 % here; 0.5 % leaves room
 
@@ -114,6 +115,16 @@ async def test_one_lead_enriched_with_right_answers(
     assert nearby["znieff1"]["code"] == "Z1FAR"
     assert nearby["znieff1"]["distance_m"] == pytest.approx(ZNIEFF1_FAR.distance(LEAD_A), rel=REL)
     assert parts["environment"]["data"]["verdict"] == "penalty"
+    # The reason names the zone, its code and its share of the site, in French.
+    (reason,) = parts["environment"]["data"]["reasons"]
+    m = re.fullmatch(
+        r"Pénalité forte \(0,7\) : ZNIEFF de type I « Zone Z1IN » \(Z1IN\) "
+        r"recouvre (\d+(?:,\d)?) % du site",
+        reason,
+    )
+    assert m, reason
+    assert float(m[1].replace(",", ".")) == pytest.approx(20.0, abs=0.1)
+    assert body["score"]["criteria"]["environment"]["reason"] == reason
 
     # Grid: the 3 nearest postes by exact distance from the centroid, P3 (1.41 km) first.
     centroid = LEAD_A.centroid
@@ -126,6 +137,14 @@ async def test_one_lead_enriched_with_right_answers(
     grid = parts["grid"]["data"]
     assert grid["installable_mwc"] == pytest.approx(10.0, rel=REL)
     assert grid["chosen"]["code"] == "P1" and grid["capacity_ok"] is True
+    assert body["score"]["criteria"]["grid"]["reason"] == (
+        "Poste P1 à 1,8 km, 50 MW disponibles pour 10,0 MWc"
+    )
+    assert set(body["score"]["criteria"]["urbanism"]["reason"].split(" ; ")) == {
+        "Zone Ux (U, 40 % du site) : peut autoriser le photovoltaïque au sol",
+        "Zone A (A, 60 % du site) : photovoltaïque au sol interdit sans secteur dédié",
+    }
+    assert body["score"]["criteria"]["owners"]["reason"] == "Propriétaires pas encore renseignés"
 
     # Urbanism: U on 200 m × 300 m (40 %), A on 300 m × 300 m (60 %); the commune; parcels 1, 2.
     plu = {z["label"]: z for z in parts["urbanism"]["data"]["plu_zones"]}
@@ -235,7 +254,15 @@ async def test_hard_exclusion_scores_zero(client, state, auth_headers, world) ->
     body = r.json()
     assert body["quality_score"] == 0
     assert body["score"]["excluded"] is True
-    assert "APPB1" in body["score"]["exclusion_reasons"][0]
+    (reason,) = body["score"]["exclusion_reasons"]
+    m = re.fullmatch(
+        r"Exclusion : Arrêté de protection de biotope \(APPB\) « Zone APPB1 » \(APPB1\) "
+        r"recouvre (\d+(?:,\d)?) % du site",
+        reason,
+    )
+    assert m, reason
+    assert float(m[1].replace(",", ".")) == pytest.approx(50.0, abs=0.3)  # 150 m of 300 m
+    assert body["parts"]["environment"]["data"]["reasons"] == [reason]
     env = body["parts"]["environment"]["data"]
     assert env["verdict"] == "exclusion"
     excluded = APPB.intersection(LEAD_B).area
@@ -253,12 +280,26 @@ async def test_lead_outside_france_says_so(client, state, auth_headers, world) -
     assert r.status_code == 200, r.text
     body = r.json()
     parts = body["parts"]
+    outside = (
+        "Site hors de France (aucune commune sous le site) : nos couches n'y contiennent aucune "
+        "donnée"
+    )
     for name in ("environment", "grid", "urbanism"):
         assert parts[name]["partial"] is True
-        assert any("outside France" in m for m in parts[name]["messages"])
+        assert outside in parts[name]["messages"]
     assert parts["environment"]["data"]["zones"] == [] and parts["grid"]["data"]["nearest"] == []
     assert parts["sun"]["partial"] is True
-    assert any("Location over the sea" in m for m in parts["sun"]["messages"])
+    # PVGIS' own message, quoted as received after a French lead-in.
+    assert parts["sun"]["messages"] == [
+        f"PVGIS a refusé le point : « {SEA_MESSAGE} » ; "
+        "pas de données d'ensoleillement pour ce point"
+    ]
+    assert body["score"]["criteria"]["sun"]["reason"] == "Pas de données d'ensoleillement"
+    assert body["score"]["criteria"]["urbanism"]["reason"] == "PLU inconnu"
+    assert parts["economics"]["messages"] == [
+        "Pas de chiffres de production : pas de données d'ensoleillement",
+        "Pas de coût de raccordement : aucun poste source connu",
+    ]
     assert parts["sun"]["data"]["source"] is None
     assert body["enrichment_stale"] is True
     assert body["completeness"] < 0.5

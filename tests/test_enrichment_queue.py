@@ -126,7 +126,7 @@ async def test_job_survives_a_killed_worker(
     assert "re-queued" in log.read_text()
     assert (job["total"], job["done"], job["failed"]) == (N_LEADS + 1, N_LEADS, 1), job
     assert job["failures"][0]["lead_id"] == bad
-    assert "no geometry" in job["failures"][0]["reason"]
+    assert job["failures"][0]["reason"] == f"Le lead {bad} n'a pas de géométrie à enrichir"
     assert job["finished_at"] is not None
 
     async with state.sessions() as session:

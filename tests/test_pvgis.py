@@ -20,7 +20,7 @@ from enrichment.pvgis import (
     to_number,
 )
 from tests.conftest import SHARED_DATA
-from tests.pvgis_standin import PvgisStandin
+from tests.pvgis_standin import SEA_MESSAGE, PvgisStandin
 
 RECORDED = json.loads(
     (SHARED_DATA / "pvgis" / "grid-connected-and-tracking-pv-systems.json").read_text()
@@ -89,7 +89,7 @@ async def test_retries_then_answers(
 
 async def test_gives_up_after_retries(client: PvgisClient, standin: PvgisStandin) -> None:
     standin.script.extend([529, 529, 529])
-    with pytest.raises(PvgisUnavailable, match="HTTP 529 after 3 attempt"):
+    with pytest.raises(PvgisUnavailable, match="PVGIS a répondu HTTP 529 après 3 tentatives"):
         await client.pvcalc(45.0, 5.0)
 
 
@@ -110,8 +110,8 @@ async def test_real_rate_limit_429_is_retried(standin: PvgisStandin) -> None:
 @pytest.mark.parametrize(
     "mode,message",
     [
-        ("html", "isn't JSON (text/html)"),
-        ("garbage", "isn't JSON"),
+        ("html", "autre chose que du JSON (text/html)"),
+        ("garbage", "autre chose que du JSON"),
     ],
 )
 async def test_garbage_is_unavailable(
@@ -125,22 +125,24 @@ async def test_garbage_is_unavailable(
 async def test_timeout(client: PvgisClient, standin: PvgisStandin) -> None:
     standin.script.extend(["timeout"] * 3)
     t = time.monotonic()
-    with pytest.raises(PvgisUnavailable, match="did not answer within 0.5 s"):
+    with pytest.raises(PvgisUnavailable, match="PVGIS n'a pas répondu en 0,5 s après 3 tentatives"):
         await client.pvcalc(45.0, 5.0)
     assert time.monotonic() - t < 3.0
 
 
 async def test_sea_is_a_clear_input_error(client: PvgisClient, standin: PvgisStandin) -> None:
     n = len(standin.calls)
-    with pytest.raises(PvgisInputError, match="Location over the sea"):
+    with pytest.raises(PvgisInputError) as info:
         await client.pvcalc(46.0, -6.0)  # Bay of Biscay
+    # PVGIS' own message, quoted as received after a French lead-in.
+    assert info.value.message == f"PVGIS a refusé le point : « {SEA_MESSAGE} »"
     assert len(standin.calls) - n == 1  # a 400 is not retried
 
 
 async def test_unreachable() -> None:
     c = PvgisClient(PvgisConfig(base_url="http://127.0.0.1:9/api", retries=1, backoff_s=0.01))
     try:
-        with pytest.raises(PvgisUnavailable, match="unreachable"):
+        with pytest.raises(PvgisUnavailable, match=r"PVGIS injoignable \(\w+\) après 2 tentatives"):
             await c.pvcalc(45.0, 5.0)
     finally:
         await c.aclose()
@@ -155,7 +157,7 @@ def test_parse_tolerates_odd_numbers() -> None:
     with pytest.raises(PvgisUnavailable):
         parse_pvcalc({"outputs": {}}, {})
     body["outputs"]["totals"]["fixed"]["E_y"] = "?(0)"
-    with pytest.raises(PvgisUnavailable, match="E_y"):
+    with pytest.raises(PvgisUnavailable, match="production annuelle exploitable \\(E_y\\)"):
         parse_pvcalc(body, {})
 
 
