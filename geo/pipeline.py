@@ -1,5 +1,7 @@
 """The lead pipeline: the one state machine of statuses, transitions and the roles allowed.
 
+Refusal messages are in French: the web app shows them to its (French) users as they are.
+
 NEW → ENRICHED → QUALIFIED → IN_REVIEW → CLIENT_READY → SOLD; IN_REVIEW → QUALIFIED when QA sends
 it back; REJECTED (reason required) and ARCHIVED from any open state (DOMAIN.md).
 """
@@ -57,25 +59,28 @@ def check_transition(
     roles = TRANSITIONS.get((current, target))
     if roles is None:
         raise Conflict(
-            f"a lead in {current.value} can't move to {target.value}",
+            f"Un lead au statut {current.value} ne peut pas passer à {target.value}",
             current_status=current.value,
             allowed_transitions=allowed,
         )
     if role not in roles:
         raise PermissionDenied(
-            f"the role {role.value} can't move a lead from {current.value} to {target.value}",
+            f"Le rôle {role.value} ne peut pas faire passer un lead "
+            f"de {current.value} à {target.value}",
             current_status=current.value,
             allowed_transitions=allowed,
         )
     if target in REASON_REQUIRED and not (reason and reason.strip()):
-        raise InvalidInput(f"a reason is required to move a lead to {target.value}")
+        raise InvalidInput(f"Un motif est obligatoire pour passer un lead à {target.value}")
 
 
 async def open_history(session: AsyncSession, lead: Lead, user_id: int | None) -> None:
     """The first status-history row of a new lead (caller's transaction)."""
     session.add(
         LeadStatusHistory(
-            lead_id=lead.id, status=lead.status, changed_by_id=user_id,
+            lead_id=lead.id,
+            status=lead.status,
+            changed_by_id=user_id,
             entered_at=lead.status_changed_at or datetime.now(UTC),
         )
     )

@@ -10,6 +10,11 @@ case "${1:-run}" in
 esac
 
 missing=()
+# The web app needs Node.js 20+ and npm; the machine image ships them, Debian's packages are the
+# fallback on a machine without any.
+if [ "${1:-run}" != "bench" ] && ! command -v npm >/dev/null 2>&1; then
+  missing+=(nodejs npm)
+fi
 for pkg in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
 done

@@ -288,7 +288,7 @@ try {
   await page.waitForFunction((id) => document.querySelector(`[data-column="IN_REVIEW"] [data-lead-id="${id}"]`), lead.id);
   const refused = await dragCard(page, lead.id, "CLIENT_READY");
   check(refused === 403, `OPS can't approve (HTTP ${refused})`);
-  await page.getByText(/Déplacement refusé : the role OPS can't move/).first().waitFor();
+  await page.getByText(/Déplacement refusé : Le rôle OPS ne peut pas faire passer/).first().waitFor();
   await page.waitForFunction((id) => document.querySelector(`[data-column="IN_REVIEW"] [data-lead-id="${id}"]`), lead.id);
   check((await cardColumn(page, lead.id)) === "IN_REVIEW", "refused card snapped back");
   await page.waitForTimeout(600); // the toast's entrance animation
