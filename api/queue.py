@@ -1,9 +1,10 @@
 """The enrichment task queue (procrastinate on our PostgreSQL) and the worker that drains it.
 
-One task per chunk of leads (``LFS_ENRICHMENT__TASK_CHUNK``): ``enrich_leads(job_id, lead_ids)``.
-A task is idempotent: for each lead the engine takes the lead's advisory lock, then skips it if
-this job has already enriched it (activity log), so a task retried after a crash never enriches a
-lead twice. A killed worker's tasks stay ``doing``;
+One task per chunk of leads (``LFS_ENRICHMENT__TASK_CHUNK``): ``enrich_leads(job_id, lead_ids)``,
+enriched set-based (``enrichment.engine.enrich_leads``: one statement per part for the chunk, one
+write transaction). A task is idempotent: the engine takes every lead's advisory lock, then skips
+the leads this job has already enriched (activity log), so a task retried after a crash never
+enriches a lead twice. A killed worker's tasks stay ``doing``;
 the other workers put them back in the queue once its heartbeat is older than
 ``LFS_ENRICHMENT__STALLED_AFTER_S``.
 """
@@ -22,7 +23,7 @@ from procrastinate import JobContext, PsycopgConnector, RetryStrategy
 from api.services.enrichment import enrichment_config, record_failure
 from api.settings import Settings
 from enrichment.config import EnrichmentConfig
-from enrichment.engine import Actor, enrich_lead
+from enrichment.engine import Actor, enrich_lead, enrich_leads
 from enrichment.pvgis import PvgisClient
 from geo.db import make_engine, make_sessionmaker
 from geo.errors import DomainError
@@ -99,6 +100,34 @@ async def enrich_one(ctx: WorkerContext, job_id: int, lead_id: int, last_attempt
         await record_failure(ctx.sessions, job_id, lead_id, f"{type(exc).__name__}: {exc}")
 
 
+async def enrich_chunk(
+    ctx: WorkerContext, job_id: int, lead_ids: list[int], last_attempt: bool
+) -> None:
+    """Enrich a task's chunk set-based in one transaction; a lead that can't be enriched is a
+    failure with its reason and the others commit. Should the chunk's transaction itself fail
+    (an unexpected error), the leads are redone one by one so only the culprit is affected."""
+    try:
+        _, failures = await enrich_leads(
+            ctx.sessions,
+            lead_ids,
+            actor=await ctx.actor(job_id),
+            config=ctx.config,
+            pvgis=ctx.pvgis,
+            job_id=job_id,
+            wait_for_lock=True,
+        )
+    except Exception:
+        if len(lead_ids) == 1:
+            await enrich_one(ctx, job_id, lead_ids[0], last_attempt)
+            return
+        log.warning("chunk of job %s failed; enriching its leads one by one", job_id, exc_info=True)
+        for lead_id in lead_ids:
+            await enrich_one(ctx, job_id, lead_id, last_attempt)
+        return
+    for lead_id, exc in failures.items():
+        await record_failure(ctx.sessions, job_id, lead_id, exc.detail)
+
+
 def make_queue(settings: Settings, concurrency: int = 1) -> procrastinate.App:
     """The procrastinate app with the enrichment task registered."""
     app = procrastinate.App(connector=PsycopgConnector(conninfo=settings.sync_database_url))
@@ -115,8 +144,7 @@ def make_queue(settings: Settings, concurrency: int = 1) -> procrastinate.App:
         if ctx is None:
             ctx = holder["ctx"] = WorkerContext.build(settings, concurrency)
         last_attempt = (context.job.attempts if context.job else MAX_ATTEMPTS) + 1 >= MAX_ATTEMPTS
-        for lead_id in lead_ids:
-            await enrich_one(ctx, job_id, lead_id, last_attempt)
+        await enrich_chunk(ctx, job_id, lead_ids, last_attempt)
 
     async def close() -> None:
         ctx = holder.pop("ctx", None)

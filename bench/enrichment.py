@@ -104,7 +104,7 @@ async def bench_spatial(url: str, sample: int) -> None:
     from sqlalchemy import text
 
     from enrichment.config import EnrichmentConfig
-    from enrichment.spatial import degree_radius, lead_facts, load_sql, spatial_parts
+    from enrichment.spatial import degree_radius, lead_facts, spatial_parts, statement
     from geo.db import make_engine
 
     config = EnrichmentConfig()
@@ -134,12 +134,7 @@ async def bench_spatial(url: str, sample: int) -> None:
             "parcels",
             "surface",
         ]
-        stmts = {n: text(load_sql(n)) for n in names}
-        from sqlalchemy import ARRAY, String, bindparam
-
-        stmts["surface"] = stmts["surface"].bindparams(
-            bindparam("exclusion_types", type_=ARRAY(String))
-        )
+        stmts = {n: statement(n) for n in names}  # the engine's statements, array parameters typed
         # Warm-up: caches and prepared statements, so both sides start equal.
         for f in facts[:20]:
             await spatial_parts(conn, f, config)
@@ -147,9 +142,9 @@ async def bench_spatial(url: str, sample: int) -> None:
 
         async def bare(f) -> float:  # noqa: ANN001
             params = {
-                "lead_id": f.id,
+                "lead_ids": [f.id],
                 "radius_m": config.nearby_radius_m,
-                "radius_deg": degree_radius(config.nearby_radius_m, f.lat),
+                "radii_deg": [degree_radius(config.nearby_radius_m, f.lat)],
                 "candidates": 10,
                 "n": 3,
                 "exclusion_types": config.score.exclusion_types(),

@@ -9,12 +9,14 @@ same figures.
 from __future__ import annotations
 
 import asyncio
+from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Table, bindparam, text
+from sqlalchemy import ARRAY, BigInteger, Table, bindparam, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -27,13 +29,13 @@ from enrichment.spatial import (
     PLU_LAYER_EMPTY,
     LeadFacts,
     Part,
-    lead_facts,
-    spatial_parts,
+    leads_facts,
+    spatial_parts_many,
 )
-from enrichment.sun import sun_data, sun_part
+from enrichment.sun import sun_data, sun_parts
 from enrichment.wording import SEP
 from geo.activity import bump_layer_version, log_activity
-from geo.errors import Conflict, InvalidInput, NotFound
+from geo.errors import Conflict, DomainError, InvalidInput, NotFound
 from geo.models import (
     Lead,
     LeadEconomic,
@@ -41,10 +43,11 @@ from geo.models import (
     LeadNetwork,
     LeadRegulatory,
     LeadStatus,
+    LeadStatusHistory,
     LeadTechnical,
     Role,
 )
-from geo.pipeline import apply_transition
+from geo.pipeline import check_transition
 
 # Advisory-lock namespace ("EN" in the high bits) + lead id: one lock per lead.
 LOCK_BASE = 0x454E << 48
@@ -58,37 +61,55 @@ class Actor:
     role: Role
 
 
-async def _lock(session: AsyncSession, lead_id: int, wait: bool) -> None:
+async def _lock_many(
+    session: AsyncSession, lead_ids: list[int], wait: bool, failures: dict[int, DomainError]
+) -> list[int]:
+    """Take each lead's advisory lock for this transaction; the leads we hold, in order.
+
+    Waiting (worker): every lock in ascending order in one statement, so two chunks sharing leads
+    can't deadlock. Not waiting (API): a lead someone else is enriching fails with a Conflict.
+    """
+    keys = sorted(LOCK_BASE + i for i in lead_ids)
     if wait:
-        await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": LOCK_BASE + lead_id})
-        return
-    got = await session.scalar(
-        text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": LOCK_BASE + lead_id}
-    )
-    if not got:
-        raise Conflict(
-            f"Le lead {lead_id} est en cours d'enrichissement, réessayez dans un instant"
+        await session.execute(_LOCK_WAIT, {"keys": keys})
+        return lead_ids
+    busy = {k - LOCK_BASE for k in (await session.execute(_LOCK_TRY, {"keys": keys})).scalars()}
+    for i in busy:
+        failures[i] = Conflict(
+            f"Le lead {i} est en cours d'enrichissement, réessayez dans un instant"
         )
+    return [i for i in lead_ids if i not in busy]
+
+
+_KEYS = bindparam("keys", type_=ARRAY(BigInteger))
+_IDS = bindparam("ids", type_=ARRAY(BigInteger))
+_LOCK_WAIT = text("SELECT pg_advisory_xact_lock(k) FROM unnest(:keys) AS k").bindparams(_KEYS)
+_LOCK_TRY = text(
+    "SELECT k FROM unnest(:keys) AS k WHERE NOT pg_try_advisory_xact_lock(k)"
+).bindparams(_KEYS)
+_DONE_IN_JOB = text(
+    "SELECT DISTINCT lead_id FROM activity_log WHERE lead_id = ANY(:ids) AND action = 'enrich' "
+    "AND (after ->> 'job_id')::bigint = :job"
+).bindparams(_IDS)
 
 
 async def done_in_job(session: AsyncSession, lead_id: int, job_id: int) -> bool:
     """Whether this job has already enriched this lead (a retried task must not do it twice)."""
-    found = await session.scalar(
-        text(
-            "SELECT 1 FROM activity_log WHERE lead_id = :lead AND action = 'enrich' "
-            "AND (after ->> 'job_id')::bigint = :job LIMIT 1"
-        ),
-        {"lead": lead_id, "job": job_id},
-    )
-    return found is not None
+    return lead_id in await done_in_job_many(session, [lead_id], job_id)
+
+
+async def done_in_job_many(session: AsyncSession, lead_ids: list[int], job_id: int) -> set[int]:
+    """The leads of ``lead_ids`` this job has already enriched, in one query."""
+    rows = await session.execute(_DONE_IN_JOB, {"ids": lead_ids, "job": job_id})
+    return set(rows.scalars())
 
 
 async def _spatial(
-    sessions: async_sessionmaker[AsyncSession], facts: LeadFacts, config: EnrichmentConfig
-) -> dict[str, Part]:
+    sessions: async_sessionmaker[AsyncSession], facts: list[LeadFacts], config: EnrichmentConfig
+) -> dict[int, dict[str, Part]]:
     async with sessions() as session:
         conn = await session.connection()
-        return await spatial_parts(conn, facts, config)
+        return await spatial_parts_many(conn, facts, config)
 
 
 def _choose_poste(nearest: list[dict[str, Any]], mwc: float) -> dict[str, Any] | None:
@@ -115,10 +136,13 @@ def _upsert_statement(table: Table, columns: tuple[str, ...]) -> Any:
     )
 
 
-async def _upsert(session: AsyncSession, model: type, lead_id: int, values: dict[str, Any]) -> None:
+async def _upsert_many(session: AsyncSession, model: type, rows: list[dict[str, Any]]) -> None:
+    """Every lead's row of one table in one executemany (rows share their keys, lead_id first)."""
+    if not rows:
+        return
     table: Table = model.__table__  # type: ignore[attr-defined]
-    stmt = _upsert_statement(table, tuple(values))
-    await session.execute(stmt, {"lead_id": lead_id, **values})
+    stmt = _upsert_statement(table, tuple(k for k in rows[0] if k != "lead_id"))
+    await session.execute(stmt, rows)
 
 
 def compute(
@@ -189,90 +213,195 @@ async def enrich_lead(
     job_id: int | None = None,
     wait_for_lock: bool = False,
 ) -> dict[str, Any] | None:
-    """Enrich one lead and write every result in one transaction; None if the job did it already."""
+    """Enrich one lead (the chunk path with one id); None if the job did it already.
+
+    Raises the lead's DomainError (NotFound, InvalidInput, Conflict…) when it can't be enriched.
+    """
+    results, failures = await enrich_leads(
+        sessions,
+        [lead_id],
+        actor=actor,
+        config=config,
+        pvgis=pvgis,
+        job_id=job_id,
+        wait_for_lock=wait_for_lock,
+    )
+    if lead_id in failures:
+        raise failures[lead_id]
+    return results.get(lead_id)
+
+
+async def enrich_leads(
+    sessions: async_sessionmaker[AsyncSession],
+    lead_ids: Sequence[int],
+    *,
+    actor: Actor,
+    config: EnrichmentConfig,
+    pvgis: PvgisClient | None,
+    job_id: int | None = None,
+    wait_for_lock: bool = False,
+) -> tuple[dict[int, dict[str, Any]], dict[int, DomainError]]:
+    """Enrich a chunk of leads set-based and write them all in ONE transaction.
+
+    One statement per spatial part for the whole chunk, the chunk's PVGIS cells read from the
+    cache in one query and fetched concurrently, then per lead the pure computation, then
+    multi-row writes. Answers ``(results, failures)``: the result of each lead enriched, and for
+    each lead that could not be (missing, no geometry, locked by someone else when not waiting,
+    transition refused) its DomainError — those leads are left untouched, the others commit.
+    A lead this job has already enriched is in neither.
+    """
+    ids = list(dict.fromkeys(lead_ids))
+    results: dict[int, dict[str, Any]] = {}
+    failures: dict[int, DomainError] = {}
     async with sessions() as session, session.begin():
-        await _lock(session, lead_id, wait_for_lock)
-        if job_id is not None and await done_in_job(session, lead_id, job_id):
-            return None
-        facts = await lead_facts(await session.connection(), lead_id)
-        if facts is None:
-            raise NotFound(f"Lead {lead_id} introuvable")
-        if facts.empty or facts.lat is None or facts.area_m2 <= 0:
-            raise InvalidInput(f"Le lead {lead_id} n'a pas de géométrie à enrichir")
-        assert facts.lon is not None
-        (sun, sun_p), parts = await asyncio.gather(
-            sun_part(sessions, pvgis, facts.lat, facts.lon, config.pvgis),
-            _spatial(sessions, facts, config),
+        ids = await _lock_many(session, ids, wait_for_lock, failures)
+        if job_id is not None and ids:
+            done = await done_in_job_many(session, ids, job_id)
+            ids = [i for i in ids if i not in done]
+        if not ids:
+            return results, failures
+        facts = await leads_facts(await session.connection(), ids)
+        ok: list[LeadFacts] = []
+        for i in ids:
+            f = facts.get(i)
+            if f is None:
+                failures[i] = NotFound(f"Lead {i} introuvable")
+            elif f.empty or f.lat is None or f.lon is None or f.area_m2 <= 0:
+                failures[i] = InvalidInput(f"Le lead {i} n'a pas de géométrie à enrichir")
+            else:
+                ok.append(f)
+        if not ok:
+            return results, failures
+        points = [(f.lat, f.lon) for f in ok]
+        suns, spatial = await asyncio.gather(
+            sun_parts(sessions, pvgis, points, config.pvgis),  # type: ignore[arg-type]
+            _spatial(sessions, ok, config),
         )
-        derived = compute(facts, sun, sun_p, parts, config)
-        all_parts = {"sun": sun_p, **parts, "economics": derived["economics"]}
-        all_parts["sun"].data = sun_data(sun)
-        lead = await session.get(Lead, lead_id, with_for_update=True, populate_existing=True)
-        assert lead is not None
-        await _write(session, lead, facts, sun, all_parts, derived)
-        partial = sorted(name for name, p in all_parts.items() if p.partial)
-        stale = sun is None or sun.source != "pvgis" or bool(partial)
-        before = {"quality_score": lead.quality_score, "completeness": lead.completeness}
-        result = derived["score"]
-        lead.quality_score = result["score"]
-        lead.completeness = result["completeness"]
-        lead.score_breakdown = result
-        lead.enrichment_stale = stale
-        lead.enriched_at = datetime.now(UTC)
-        communes = parts["urbanism"].data["communes"]
-        if communes and not lead.commune_insee:
-            lead.commune_insee = communes[0]["insee"]
-            lead.commune_name = communes[0]["name"]
-            lead.department = communes[0]["department"]
-        after: dict[str, Any] = {
-            "quality_score": result["score"],
-            "completeness": result["completeness"],
-            "partial": partial,
-            "sun_source": sun.source if sun else None,
-        }
+        stmt = (
+            select(Lead)
+            .where(Lead.id.in_([f.id for f in ok]))
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        leads = {lead.id: lead for lead in (await session.scalars(stmt))}
+        now = datetime.now(UTC)
+        rows: dict[type, list[dict[str, Any]]] = defaultdict(list)
+        moved: list[Lead] = []
+        for f, (sun, sun_p) in zip(ok, suns, strict=True):
+            lead = leads[f.id]
+            if lead.status is LeadStatus.NEW:
+                try:
+                    check_transition(lead.status, LeadStatus.ENRICHED, actor.role)
+                except DomainError as exc:
+                    failures[f.id] = exc
+                    continue
+            parts = spatial[f.id]
+            derived = compute(f, sun, sun_p, parts, config)
+            all_parts = {"sun": sun_p, **parts, "economics": derived["economics"]}
+            all_parts["sun"].data = sun_data(sun)
+            for model, values in _rows(sun, all_parts, derived, now).items():
+                rows[model].append({"lead_id": f.id, **values})
+            partial = sorted(name for name, p in all_parts.items() if p.partial)
+            stale = sun is None or sun.source != "pvgis" or bool(partial)
+            before = {"quality_score": lead.quality_score, "completeness": lead.completeness}
+            result = derived["score"]
+            lead.quality_score = result["score"]
+            lead.completeness = result["completeness"]
+            lead.score_breakdown = result
+            lead.enrichment_stale = stale
+            lead.enriched_at = datetime.now(UTC)
+            communes = parts["urbanism"].data["communes"]
+            if communes and not lead.commune_insee:
+                lead.commune_insee = communes[0]["insee"]
+                lead.commune_name = communes[0]["name"]
+                lead.department = communes[0]["department"]
+            after: dict[str, Any] = {
+                "quality_score": result["score"],
+                "completeness": result["completeness"],
+                "partial": partial,
+                "sun_source": sun.source if sun else None,
+            }
+            if job_id is not None:
+                after["job_id"] = job_id
+            await log_activity(
+                session,
+                action="enrich",
+                user_id=actor.user_id,
+                lead_id=f.id,
+                before=before,
+                after=after,
+            )
+            if lead.status is LeadStatus.NEW:
+                moved.append(lead)
+            results[f.id] = {
+                "lead_id": f.id,
+                "status": LeadStatus.ENRICHED.value
+                if lead.status is LeadStatus.NEW
+                else lead.status.value,
+                "quality_score": result["score"],
+                "completeness": result["completeness"],
+                "enrichment_stale": stale,
+                "partial": partial,
+                "parts": {
+                    name: {"partial": p.partial, "messages": p.messages, "data": p.data}
+                    for name, p in all_parts.items()
+                },
+                "score": result,
+            }
+        if not results:
+            return results, failures
+        for model in (LeadTechnical, LeadRegulatory, LeadNetwork, LeadFoncier, LeadEconomic):
+            await _upsert_many(session, model, rows[model])
+        await _enter_enriched(session, moved, actor)
+        await bump_layer_version(session, "leads")
         if job_id is not None:
-            after["job_id"] = job_id
+            await record_done(session, job_id, len(results))
+        await session.flush()
+    return results, failures
+
+
+async def _enter_enriched(session: AsyncSession, leads: list[Lead], actor: Actor) -> None:
+    """NEW → ENRICHED for these leads at once, writing what ``geo.pipeline.apply_transition``
+    writes for each (previous history row closed, new history row, activity entry); the caller
+    bumps the layer version once for the chunk. The move was checked by the caller."""
+    if not leads:
+        return
+    now = datetime.now(UTC)
+    await session.execute(
+        update(LeadStatusHistory)
+        .where(
+            LeadStatusHistory.lead_id.in_([lead.id for lead in leads]),
+            LeadStatusHistory.left_at.is_(None),
+        )
+        .values(left_at=now)
+    )
+    for lead in leads:
+        previous = lead.status
+        session.add(
+            LeadStatusHistory(
+                lead_id=lead.id,
+                status=LeadStatus.ENRICHED,
+                entered_at=now,
+                changed_by_id=actor.user_id,
+                reason=None,
+            )
+        )
+        lead.status = LeadStatus.ENRICHED
+        lead.status_changed_at = now
         await log_activity(
             session,
-            action="enrich",
+            action="transition",
             user_id=actor.user_id,
-            lead_id=lead_id,
-            before=before,
-            after=after,
+            lead_id=lead.id,
+            before={"status": previous.value},
+            after={"status": LeadStatus.ENRICHED.value},
         )
-        if lead.status is LeadStatus.NEW:
-            await apply_transition(
-                session, lead, LeadStatus.ENRICHED, user_id=actor.user_id, role=actor.role
-            )
-        else:
-            await bump_layer_version(session, "leads")
-        if job_id is not None:
-            await record_done(session, job_id)
-        await session.flush()
-        return {
-            "lead_id": lead_id,
-            "status": lead.status.value,
-            "quality_score": result["score"],
-            "completeness": result["completeness"],
-            "enrichment_stale": stale,
-            "partial": partial,
-            "parts": {
-                name: {"partial": p.partial, "messages": p.messages, "data": p.data}
-                for name, p in all_parts.items()
-            },
-            "score": result,
-        }
 
 
-async def _write(
-    session: AsyncSession,
-    lead: Lead,
-    facts: LeadFacts,
-    sun: SunResult | None,
-    parts: dict[str, Part],
-    derived: dict[str, Any],
-) -> None:
-    now = datetime.now(UTC)
+def _rows(
+    sun: SunResult | None, parts: dict[str, Part], derived: dict[str, Any], now: datetime
+) -> dict[type, dict[str, Any]]:
+    """One lead's row of each lead_* table (without lead_id)."""
     env, grid, urb, surf, eco = (
         parts["environment"].data,
         parts["grid"].data,
@@ -280,11 +409,11 @@ async def _write(
         parts["surface"].data,
         parts["economics"].data,
     )
-    await _upsert(
-        session,
-        LeadTechnical,
-        lead.id,
-        {
+    plu = urb["plu_zones"]
+    constraints = [m for name in ("environment", "urbanism") for m in parts[name].messages]
+    chosen = grid["chosen"]
+    return {
+        LeadTechnical: {
             "surface_m2": surf["surface_m2"],
             "usable_surface_m2": surf["usable_surface_m2"],
             "irradiation_kwh_m2": sun.irradiation_kwh_m2 if sun else None,
@@ -298,14 +427,7 @@ async def _write(
             "source": sun.source if sun else None,
             "computed_at": now,
         },
-    )
-    plu = urb["plu_zones"]
-    constraints = [m for name in ("environment", "urbanism") for m in parts[name].messages]
-    await _upsert(
-        session,
-        LeadRegulatory,
-        lead.id,
-        {
+        LeadRegulatory: {
             "zones": env["zones"],
             "nearby_zones": env["nearby"],
             "plu_zones": plu,
@@ -316,13 +438,7 @@ async def _write(
             "reasons": derived["reasons"],
             "computed_at": now,
         },
-    )
-    chosen = grid["chosen"]
-    await _upsert(
-        session,
-        LeadNetwork,
-        lead.id,
-        {
+        LeadNetwork: {
             "nearest": grid["nearest"],
             "chosen_substation_id": chosen["id"] if chosen else None,
             "distance_m": chosen["distance_m"] if chosen else None,
@@ -333,14 +449,9 @@ async def _write(
             "connection_voltage": grid["connection_voltage"] if chosen else None,
             "computed_at": now,
         },
-    )
-    # Owners and agreement are people's work: only the parcels are refreshed.
-    await _upsert(session, LeadFoncier, lead.id, {"parcels": urb["parcels"]})
-    await _upsert(
-        session,
-        LeadEconomic,
-        lead.id,
-        {
+        # Owners and agreement are people's work: only the parcels are refreshed.
+        LeadFoncier: {"parcels": urb["parcels"]},
+        LeadEconomic: {
             k: eco[k]
             for k in (
                 "capex_eur",
@@ -355,17 +466,17 @@ async def _write(
             )
         }
         | {"computed_at": now},
-    )
+    }
 
 
-async def record_done(session: AsyncSession, job_id: int) -> None:
-    """Count one more lead done in the caller's transaction; close the job when all are through."""
+async def record_done(session: AsyncSession, job_id: int, n: int = 1) -> None:
+    """Count ``n`` more leads done in the caller's transaction; close the job when all are in."""
     await session.execute(
         text(
-            "UPDATE enrichment_jobs SET done = done + 1, "
-            "status = CASE WHEN done + 1 + failed >= total THEN 'done' ELSE 'running' END, "
-            "finished_at = CASE WHEN done + 1 + failed >= total THEN now() END "
+            "UPDATE enrichment_jobs SET done = done + :n, "
+            "status = CASE WHEN done + :n + failed >= total THEN 'done' ELSE 'running' END, "
+            "finished_at = CASE WHEN done + :n + failed >= total THEN now() END "
             "WHERE id = :id"
         ),
-        {"id": job_id},
+        {"id": job_id, "n": n},
     )

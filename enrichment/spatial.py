@@ -8,12 +8,14 @@ the part's messages instead of being reported as "nothing here".
 from __future__ import annotations
 
 import math
+from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from typing import Any
 
-from sqlalchemy import ARRAY, String, bindparam, text
+from sqlalchemy import ARRAY, BigInteger, Float, String, bindparam, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from enrichment.config import EnrichmentConfig
@@ -34,11 +36,18 @@ def load_sql(name: str) -> str:
     return (resources.files("enrichment") / "sql" / f"{name}.sql").read_text(encoding="utf-8")
 
 
-def _q(name: str, *arrays: str) -> Any:
-    stmt = text(load_sql(name))
-    if arrays:
-        stmt = stmt.bindparams(*(bindparam(a, type_=ARRAY(String)) for a in arrays))
-    return stmt
+@cache
+def statement(name: str) -> Any:
+    """The statement of ``name`` with its array parameters typed (built once)."""
+    sql = load_sql(name)
+    types = {
+        "lead_ids": ARRAY(BigInteger),
+        "radii_deg": ARRAY(Float),
+        "exclusion_types": ARRAY(String),
+    }
+    return text(sql).bindparams(
+        *(bindparam(k, type_=t) for k, t in types.items() if f":{k}" in sql)
+    )
 
 
 @dataclass
@@ -68,20 +77,26 @@ class LeadFacts:
     owner_count: int | None
 
 
+async def leads_facts(conn: AsyncConnection, lead_ids: Sequence[int]) -> dict[int, LeadFacts]:
+    """Centroid, area and owner count of each lead that exists, in one statement."""
+    rows = (await conn.execute(statement("lead"), {"lead_ids": list(lead_ids)})).mappings()
+    return {
+        row["id"]: LeadFacts(
+            id=row["id"],
+            status=row["status"],
+            empty=bool(row["empty"]),
+            lat=row["lat"],
+            lon=row["lon"],
+            area_m2=float(row["area_m2"] or 0.0),
+            owner_count=row["owner_count"],
+        )
+        for row in rows
+    }
+
+
 async def lead_facts(conn: AsyncConnection, lead_id: int) -> LeadFacts | None:
     """Centroid, area and owner count of a lead; None when it doesn't exist."""
-    row = (await conn.execute(_q("lead"), {"lead_id": lead_id})).mappings().first()
-    if row is None:
-        return None
-    return LeadFacts(
-        id=row["id"],
-        status=row["status"],
-        empty=bool(row["empty"]),
-        lat=row["lat"],
-        lon=row["lon"],
-        area_m2=float(row["area_m2"] or 0.0),
-        owner_count=row["owner_count"],
-    )
+    return (await leads_facts(conn, [lead_id])).get(lead_id)
 
 
 def in_france_bbox(lat: float, lon: float) -> bool:
@@ -100,12 +115,62 @@ async def spatial_parts(
     conn: AsyncConnection, lead: LeadFacts, config: EnrichmentConfig
 ) -> dict[str, Part]:
     """Run every join for ``lead``: environment, grid, urbanism (with land), surface."""
+    return (await spatial_parts_many(conn, [lead], config))[lead.id]
+
+
+async def _grouped(
+    conn: AsyncConnection, name: str, params: dict[str, Any]
+) -> dict[int, list[Any]]:
+    """The rows of one chunk-wide statement, per lead (each lead's rows in the SQL's order)."""
+    out: dict[int, list[Any]] = defaultdict(list)
+    for r in (await conn.execute(statement(name), params)).mappings():
+        out[r["lead_id"]].append(r)
+    return out
+
+
+async def spatial_parts_many(
+    conn: AsyncConnection, leads: Sequence[LeadFacts], config: EnrichmentConfig
+) -> dict[int, dict[str, Part]]:
+    """Every join for a chunk of leads: one statement per part for all of them, then per lead
+    the same assembly (so one lead alone and the same lead in a chunk get the same parts)."""
+    if not leads:
+        return {}
+    layers = dict((await conn.execute(statement("layers"))).mappings().one())
+    ids = [lead.id for lead in leads]
+    p: dict[str, Any] = {"lead_ids": ids}
+    empty: dict[int, list[Any]] = {}
+    rows = {"communes": await _grouped(conn, "communes", p)}
+    rows["env_overlaps"] = await _grouped(conn, "env_overlaps", p) if layers["env_zones"] else empty
+    radii = [degree_radius(config.nearby_radius_m, lead.lat or 0.0) for lead in leads]
+    rows["env_nearby"] = (
+        await _grouped(
+            conn,
+            "env_nearby",
+            {**p, "radii_deg": radii, "radius_m": config.nearby_radius_m},
+        )
+        if layers["env_zones"]
+        else empty
+    )
+    grid_p = {**p, "candidates": max(10, config.grid_candidates * 3), "n": config.grid_candidates}
+    rows["grid"] = await _grouped(conn, "grid", grid_p) if layers["substations"] else empty
+    rows["plu"] = await _grouped(conn, "plu", p) if layers["urban_zones"] else empty
+    rows["parcels"] = await _grouped(conn, "parcels", p) if layers["parcels"] else empty
+    surf_p = {**p, "exclusion_types": config.score.exclusion_types()}
+    rows["surface"] = await _grouped(conn, "surface", surf_p)
+    return {
+        lead.id: _assemble(lead, layers, {k: v.get(lead.id, []) for k, v in rows.items()}, config)
+        for lead in leads
+    }
+
+
+def _assemble(
+    lead: LeadFacts, layers: dict[str, Any], rows: dict[str, list[Any]], config: EnrichmentConfig
+) -> dict[str, Part]:
+    """One lead's parts from its rows of each statement (pure)."""
     assert lead.lat is not None and lead.lon is not None
-    layers = dict((await conn.execute(_q("layers"))).mappings().one())
-    lid = {"lead_id": lead.id}
     env, grid, urb, surf = Part(), Part(), Part(), Part()
 
-    communes = [dict(r) for r in (await conn.execute(_q("communes"), lid)).mappings()]
+    communes = [dict(r) for r in rows["communes"]]
     communes = [c for c in communes if c["overlap_m2"] > 0.01]
     if layers["communes"]:
         outside = not communes
@@ -122,7 +187,7 @@ async def spatial_parts(
     if not layers["env_zones"]:
         env.note("Couche des zones protégées (env_zones) vide : pas encore importée")
     elif not outside:
-        for r in (await conn.execute(_q("env_overlaps"), lid)).mappings():
+        for r in rows["env_overlaps"]:
             share = 100.0 * r["overlap_m2"] / r["lead_area_m2"] if r["lead_area_m2"] else 0.0
             item = {"id": r["id"], "type": r["zone_type"], "code": r["code"], "name": r["name"]}
             if r["overlap_m2"] < 0.01:  # touches the boundary only: adjacent, not inside
@@ -131,13 +196,8 @@ async def spatial_parts(
             overlaps.append(
                 {**item, "overlap_m2": round(r["overlap_m2"], 2), "overlap_pct": round(share, 3)}
             )
-        params: dict[str, Any] = {
-            **lid,
-            "radius_m": config.nearby_radius_m,
-            "radius_deg": degree_radius(config.nearby_radius_m, lead.lat),
-        }
         seen = {n["type"] for n in nearby}
-        for r in (await conn.execute(_q("env_nearby"), params)).mappings():
+        for r in rows["env_nearby"]:
             if r["zone_type"] in seen:
                 continue
             nearby.append(
@@ -157,13 +217,9 @@ async def spatial_parts(
     if not layers["substations"]:
         grid.note("Couche des postes sources (substations) vide : pas encore importée")
     elif not outside:
-        params = {
-            **lid,
-            "candidates": max(10, config.grid_candidates * 3),
-            "n": config.grid_candidates,
-        }
-        for r in (await conn.execute(_q("grid"), params)).mappings():
+        for r in rows["grid"]:
             p = dict(r)
+            del p["lead_id"]
             p["distance_m"] = round(p["distance_m"], 1)
             p["data_date"] = p["data_date"].isoformat() if p["data_date"] else None
             postes.append(p)
@@ -175,7 +231,7 @@ async def spatial_parts(
     if not layers["urban_zones"]:
         urb.note(PLU_LAYER_EMPTY)
     elif not outside:
-        for r in (await conn.execute(_q("plu"), lid)).mappings():
+        for r in rows["plu"]:
             if r["overlap_m2"] < 0.01:
                 continue
             plu.append(
@@ -199,7 +255,7 @@ async def spatial_parts(
     if not layers["parcels"]:
         urb.note("Couche du cadastre (parcels) vide : pas encore importée")
     elif not outside:
-        for r in (await conn.execute(_q("parcels"), lid)).mappings():
+        for r in rows["parcels"]:
             if r["overlap_m2"] < 1.0:  # shares an edge only
                 continue
             parcels.append(
@@ -229,8 +285,7 @@ async def spatial_parts(
     }
 
     # Surface: measured, and usable (minus hard-excluded overlaps).
-    params = {**lid, "exclusion_types": config.score.exclusion_types()}
-    row = (await conn.execute(_q("surface", "exclusion_types"), params)).mappings().one()
+    row = rows["surface"][0]
     surface = float(row["surface_m2"])
     excluded = float(row["excluded_m2"]) if layers["env_zones"] and not outside else 0.0
     surf.data = {

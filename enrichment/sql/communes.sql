@@ -1,11 +1,12 @@
--- Communes under the lead (a site may straddle a boundary), largest share first.
+-- Communes under each lead (a site may straddle a boundary), largest share first.
 WITH lead AS (
-    SELECT geom FROM leads WHERE id = :lead_id
+    SELECT id, geom FROM leads WHERE id = ANY(:lead_ids)
 )
-SELECT c.insee,
+SELECT lead.id AS lead_id,
+       c.insee,
        c.name,
        c.department,
        ST_Area(ST_Intersection(c.geom, lead.geom)::geography) AS overlap_m2
-FROM communes AS c, lead
-WHERE ST_Intersects(c.geom, lead.geom)
-ORDER BY overlap_m2 DESC, c.insee
+FROM lead
+JOIN communes AS c ON ST_Intersects(c.geom, lead.geom)
+ORDER BY lead.id, overlap_m2 DESC, c.insee

@@ -1,16 +1,11 @@
--- The nearest postes sources to the lead's centroid: KNN on the GiST index (<-> in degrees) picks
+-- The nearest postes sources to each lead's centroid: KNN on the GiST index (<-> in degrees) picks
 -- :candidates candidates, then the exact distance on the ellipsoid orders them (a degree of
 -- longitude is shorter than a degree of latitude, so KNN order alone can be slightly off).
 WITH lead AS (
-    SELECT centroid AS c FROM leads WHERE id = :lead_id
-),
-candidates AS (
-    SELECT s.*
-    FROM substations AS s
-    ORDER BY s.geom <-> (SELECT c FROM lead)
-    LIMIT :candidates
+    SELECT id, centroid AS c FROM leads WHERE id = ANY(:lead_ids)
 )
-SELECT k.id,
+SELECT lead.id AS lead_id,
+       k.id,
        k.code,
        k.name,
        k.operator,
@@ -21,7 +16,14 @@ SELECT k.id,
        k.capacity_available_mw,
        k.quote_part_eur_kw,
        k.data_date,
-       ST_Distance(k.geom::geography, lead.c::geography) AS distance_m
-FROM candidates AS k, lead
-ORDER BY distance_m, k.id
-LIMIT :n
+       k.distance_m
+FROM lead
+CROSS JOIN LATERAL (
+    SELECT s.*, ST_Distance(s.geom::geography, lead.c::geography) AS distance_m
+    FROM (
+        SELECT * FROM substations AS s ORDER BY s.geom <-> lead.c LIMIT :candidates
+    ) AS s
+    ORDER BY distance_m, s.id
+    LIMIT :n
+) AS k
+ORDER BY lead.id, k.distance_m, k.id

@@ -1,8 +1,9 @@
--- Cadastral parcels under the lead: their measured area and the part inside the lead (m²).
+-- Cadastral parcels under each lead: their measured area and the part inside the lead (m²).
 WITH lead AS (
-    SELECT geom FROM leads WHERE id = :lead_id
+    SELECT id, geom FROM leads WHERE id = ANY(:lead_ids)
 )
-SELECT p.id,
+SELECT lead.id AS lead_id,
+       p.id,
        p.commune,
        p.prefixe,
        p.section,
@@ -10,6 +11,6 @@ SELECT p.id,
        p.contenance,
        p.area_m2,
        ST_Area(ST_Intersection(p.geom, lead.geom)::geography) AS overlap_m2
-FROM parcels AS p, lead
-WHERE ST_Intersects(p.geom, lead.geom)
-ORDER BY p.id
+FROM lead
+JOIN parcels AS p ON ST_Intersects(p.geom, lead.geom)
+ORDER BY lead.id, p.id
