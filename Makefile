@@ -68,8 +68,9 @@ format: setup
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-bench: system-bench setup db
-	@if [ -x bench/run.sh ]; then bench/run.sh; else echo "no benchmarks yet"; fi
+bench: system-bench setup db web
+	$(BIN)/pip install -q -e '.[dev,bench]'  # tipg, the peer of the tile benchmark
+	bench/run.sh
 
 clean:
 	-scripts/pg.sh stop
