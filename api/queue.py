@@ -156,7 +156,7 @@ def make_queue(settings: Settings, concurrency: int = 1) -> procrastinate.App:
 
 
 async def defer_job(
-    queue: procrastinate.App, job_id: int, lead_ids: list[int], chunk: int = 20
+    queue: procrastinate.App, job_id: int, lead_ids: list[int], chunk: int = 50
 ) -> None:
     """Queue the job as tasks of ``chunk`` leads each (fewer queue round trips per lead)."""
     task = queue.tasks[TASK]

@@ -117,8 +117,8 @@ class EnrichmentSettings(BaseModel):
     """Enrichment engine and worker (``LFS_ENRICHMENT__*``)."""
 
     nearby_radius_m: float = Field(5_000.0, gt=0, description="Radius for nearby zones (m).")
-    worker_concurrency: int = Field(8, ge=1, le=64, description="Leads a worker runs at once.")
-    task_chunk: int = Field(20, ge=1, le=1000, description="Leads per queued task.")
+    worker_concurrency: int = Field(8, ge=1, le=64, description="Tasks a worker runs at once.")
+    task_chunk: int = Field(50, ge=1, le=1000, description="Leads per queued task.")
     stalled_after_s: float = Field(
         30.0, gt=0, description="A job whose worker sent no heartbeat for this long is retried."
     )

@@ -306,7 +306,7 @@ def main() -> None:
     parser.add_argument("--leads", type=int, default=10_000)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--cache-precision", type=float, default=0.05)
-    parser.add_argument("--chunk", type=int, default=20, help="leads per queued task")
+    parser.add_argument("--chunk", type=int, default=50, help="leads per queued task")
     parser.add_argument("--queue-leads", type=int, default=None, help="default: --leads")
     parser.add_argument("--max-seconds", type=float, default=900, help="give up after")
     parser.add_argument("--skip-queue", action="store_true")
