@@ -73,7 +73,10 @@ class PvgisSettings(BaseModel):
     enabled: bool = Field(True, description="Set false to always use the offline estimate.")
     backoff_s: float = Field(0.5, ge=0, description="First retry delay (doubles each retry).")
     cache_precision_deg: float = Field(
-        0.01, gt=0, description="Coordinates are rounded to this step (°) for calls and cache."
+        0.05,
+        gt=0,
+        description="Coordinates are rounded to this step (°) for calls and cache "
+        "(0.05° is PVGIS-SARAH's own grid cell).",
     )
 
 

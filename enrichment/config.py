@@ -55,7 +55,7 @@ class PvgisConfig:
     pvtech: str = "crystSi"
     raddatabase: str | None = None
     enabled: bool = True
-    cache_precision_deg: float = 0.01
+    cache_precision_deg: float = 0.05  # PVGIS-SARAH grid (see api settings)
 
 
 @dataclass(frozen=True)
