@@ -51,9 +51,10 @@ async def client(standin: PvgisStandin):  # noqa: ANN201
 async def test_pvcalc_sends_pvgis_parameters(client: PvgisClient, standin: PvgisStandin) -> None:
     body, params = await client.pvcalc(46.1234, 3.4567)
     sent = standin.calls[-1]
+    # Rounded to the default 0.05° cell (PVGIS-SARAH's grid): the nearest multiples of 0.05.
     assert sent == {
-        "lat": "46.12",
-        "lon": "3.46",
+        "lat": "46.1",
+        "lon": "3.45",
         "peakpower": "1",
         "loss": "14.0",
         "mountingplace": "free",
