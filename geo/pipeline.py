@@ -41,11 +41,6 @@ for _open in OPEN_STATUSES:
 REASON_REQUIRED = frozenset({S.REJECTED})
 
 
-def targets_from(status: LeadStatus) -> list[LeadStatus]:
-    """Every status reachable from ``status`` by some role."""
-    return [to for (frm, to) in TRANSITIONS if frm == status]
-
-
 def allowed_targets(status: LeadStatus, role: Role) -> list[LeadStatus]:
     """The statuses ``role`` may move a lead to from ``status``."""
     return [to for (frm, to), roles in TRANSITIONS.items() if frm == status and role in roles]

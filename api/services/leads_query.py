@@ -193,25 +193,6 @@ def order_by(sort: SortKey) -> list[Any]:
     return [column.asc(), Lead.id.asc()]
 
 
-async def list_leads(
-    session: AsyncSession,
-    viewer: Viewer,
-    filters: LeadFilters,
-    *,
-    sort: SortKey,
-    page: int,
-    page_size: int,
-    count_cache: Callable[[Callable[[], Awaitable[int]]], Awaitable[int]] | None = None,
-) -> tuple[list[LeadOut], int]:
-    """One page of the leads the viewer may see, and the total matching.
-
-    Counting 100k rows costs more than the page itself: ``count_cache`` (keyed by the caller on
-    the filters, the viewer scope and the leads-layer version) may answer it instead.
-    """
-    rows, total = await _page(session, viewer, filters, sort, page, page_size, count_cache)
-    return [lead_out(r) for r in rows], total
-
-
 async def list_leads_json(
     session: AsyncSession,
     viewer: Viewer,
@@ -222,7 +203,12 @@ async def list_leads_json(
     page_size: int,
     count_cache: Callable[[Callable[[], Awaitable[int]]], Awaitable[int]] | None = None,
 ) -> bytes:
-    """:func:`list_leads` as the JSON of a LeadPage, serialised straight from the rows."""
+    """One page of the leads the viewer may see and the total matching, as LeadPage JSON.
+
+    Serialised straight from the rows (see :func:`lead_item`). Counting 100k rows costs more
+    than the page itself: ``count_cache`` (keyed by the caller on the filters, the viewer scope
+    and the leads-layer version) may answer it instead.
+    """
     rows, total = await _page(session, viewer, filters, sort, page, page_size, count_cache)
     return dump_json(
         {
