@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -30,7 +31,7 @@ from api.settings import Settings, get_settings, resolve_dev_secrets
 from api.state import AppState
 from api.version import __version__
 from geo.crypto import FieldCipher
-from geo.db import make_engine, make_sessionmaker
+from geo.db import make_engine, make_pg_pool, make_sessionmaker
 
 log = logging.getLogger(__name__)
 
@@ -87,12 +88,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state = build_state(settings)
+        state.pg = await make_pg_pool(settings.async_database_url, size=settings.db_pool_size)
         app.state.lfs = state
+        # Everything built so far (routes, models, SQLAlchemy metadata) lives as long as the
+        # process: out of the collector's sight, a full collection no longer walks it (those
+        # pauses were tens of ms of the API's tail latency under load).
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:
             for close in state.extras.get("on_close", []):
                 await close()
+            await state.pg.close()
             await state.engine.dispose()
 
     app = FastAPI(

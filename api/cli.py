@@ -96,20 +96,18 @@ def _users_create(args: argparse.Namespace, settings: Settings) -> int:
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     import subprocess
 
-    import uvicorn
+    from api.server import serve
 
     worker = None
     if args.with_worker and _has_command("worker"):
         worker = subprocess.Popen([sys.executable, "-m", "api.cli", "worker"])
     try:
-        uvicorn.run(
-            "api.app:create_app_from_env",
-            factory=True,
-            host=args.host,
-            port=args.port,
+        serve(
+            args.host,
+            args.port,
             workers=args.workers,
-            proxy_headers=False,
-            log_level="info",
+            log_level=args.log_level,
+            access_log=not args.no_access_log,
         )
     finally:
         if worker is not None:
@@ -129,7 +127,11 @@ def _build_parser() -> tuple[argparse.ArgumentParser, dict[str, Handler]]:
     p = sub.add_parser("serve", help="serve the API and web app with uvicorn")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
-    p.add_argument("--workers", type=int, default=1)
+    p.add_argument(
+        "--workers", type=int, default=1, help="processes, each on its own SO_REUSEPORT socket"
+    )
+    p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    p.add_argument("--no-access-log", action="store_true", help="don't log every request")
     p.add_argument("--with-worker", action="store_true", help="also run an enrichment worker")
     handlers["serve"] = _serve
 

@@ -10,7 +10,7 @@ from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.security import TokenClaims, decode_token
+from api.security import TokenClaims
 from api.settings import Settings
 from api.state import AppState
 from geo.errors import NotAuthenticated, PermissionDenied
@@ -53,7 +53,7 @@ async def authenticate(
 ) -> tuple[User, TokenClaims]:
     """Verify a token, refuse revoked ones and inactive users."""
     assert state.settings.auth.jwt_secret is not None
-    claims = decode_token(token, state.settings.auth.jwt_secret.get_secret_value(), kind)
+    claims = state.claims.decode(token, state.settings.auth.jwt_secret.get_secret_value(), kind)
     # The user and the revocation in one round trip, read at each request: no cache, so a
     # revocation or a deactivation takes effect at once.
     revoked = select(RevokedToken.jti).where(RevokedToken.jti == claims.jti).exists()
@@ -96,12 +96,63 @@ async def get_current_user(request: Request, claims: ClaimsDep) -> User:
 CurrentUser = Annotated[User, Depends(get_current_user)]
 
 
-async def get_viewer(user: CurrentUser) -> Viewer:
-    """The visibility identity of the current user."""
-    return Viewer(user.id, user.role)
+def _check_role(role: Role, allowed: set[Role]) -> None:
+    if role not in allowed:
+        names = ", ".join(sorted(r.value for r in allowed))
+        raise PermissionDenied(f"this action needs one of the roles: {names}")
+
+
+# The role of an active user and whether the token is revoked, in one row (role NULL: unknown
+# or disabled user).
+AUTH_SQL = """
+SELECT (SELECT role FROM users WHERE id = $1 AND is_active) AS role,
+       EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = $2) AS revoked
+"""
+
+
+async def viewer_from_token(state: AppState, token: str) -> Viewer:
+    """Authenticate a bearer token on the plain asyncpg pool: no session, no ORM.
+
+    Same checks and messages as :func:`authenticate` (signature, expiry, revocation, inactive
+    user), read at each request; the hot read and create paths use it.
+    """
+    assert state.settings.auth.jwt_secret is not None and state.pg is not None
+    claims = state.claims.decode(token, state.settings.auth.jwt_secret.get_secret_value())
+    row = await state.pg.fetchrow(AUTH_SQL, claims.user_id, claims.jti)
+    assert row is not None
+    if row["revoked"]:
+        raise NotAuthenticated("token revoked")
+    if row["role"] is None:
+        raise NotAuthenticated("user unknown or disabled")
+    return Viewer(claims.user_id, Role(row["role"]))
+
+
+async def get_viewer(
+    request: Request,
+    state: StateDep,
+    token: Annotated[str | None, Depends(oauth2_scheme)],
+) -> Viewer:
+    """The visibility identity of the caller (reuses the user when the route also loaded it)."""
+    user: User | None = getattr(request.state, "user", None)
+    if user is not None:
+        return Viewer(user.id, user.role)
+    if not token:
+        raise NotAuthenticated("missing bearer token")
+    return await viewer_from_token(state, token)
 
 
 ViewerDep = Annotated[Viewer, Depends(get_viewer)]
+
+
+def require_viewer_role(*roles: Role) -> Callable[[Viewer], Coroutine[Any, Any, Viewer]]:
+    """Like :func:`require_role`, on the lighter :data:`ViewerDep` (no ORM user loaded)."""
+    allowed = set(roles)
+
+    async def _check(viewer: ViewerDep) -> Viewer:
+        _check_role(viewer.role, allowed)
+        return viewer
+
+    return _check
 
 
 def require_role(*roles: Role) -> Callable[[User], Coroutine[Any, Any, User]]:
@@ -109,9 +160,7 @@ def require_role(*roles: Role) -> Callable[[User], Coroutine[Any, Any, User]]:
     allowed = set(roles)
 
     async def _check(user: CurrentUser) -> User:
-        if user.role not in allowed:
-            names = ", ".join(sorted(r.value for r in allowed))
-            raise PermissionDenied(f"this action needs one of the roles: {names}")
+        _check_role(user.role, allowed)
         return user
 
     return _check

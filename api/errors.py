@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -163,15 +164,12 @@ async def _stale(request: Request, exc: Exception) -> JSONResponse:
 
 async def _integrity(request: Request, exc: Exception) -> JSONResponse:
     # A constraint the API layer did not anticipate: a conflict, never a 500 with SQL in it.
-    log.warning("integrity error on %s: %s", request.url.path, exc)
-    return problem_response(
-        409, "The change conflicts with existing data.", request, slug="conflict"
-    )
+    return _conflict(request, exc)
 
 
-async def _db(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, DBAPIError)
-    sqlstate = getattr(getattr(exc, "orig", None), "sqlstate", None) or ""
+def _database_problem(
+    request: Request, exc: Exception, sqlstate: str, lost_connection: bool
+) -> JSONResponse:
     if sqlstate == "57014":  # query_canceled: statement_timeout
         return problem_response(
             503, "The query took too long.", request, slug="timeout", headers={"Retry-After": "1"}
@@ -180,7 +178,9 @@ async def _db(request: Request, exc: Exception) -> JSONResponse:
         return problem_response(
             422, "A value is out of range or malformed.", request, slug="invalid-input"
         )
-    if exc.connection_invalidated or sqlstate.startswith("08"):
+    if sqlstate in ("23505", "23503"):  # unique / foreign key on a plain-SQL path
+        return _conflict(request, exc)
+    if lost_connection or sqlstate.startswith("08") or sqlstate in ("57P01", "57P03"):
         return problem_response(
             503,
             "The database is unavailable.",
@@ -190,6 +190,27 @@ async def _db(request: Request, exc: Exception) -> JSONResponse:
         )
     log.exception("database error on %s", request.url.path, exc_info=exc)
     return problem_response(500, "Internal server error.", request)
+
+
+def _conflict(request: Request, exc: Exception) -> JSONResponse:
+    """409 for a constraint the API layer did not anticipate."""
+    log.warning("integrity error on %s: %s", request.url.path, exc)
+    return problem_response(
+        409, "The change conflicts with existing data.", request, slug="conflict"
+    )
+
+
+async def _db(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DBAPIError)
+    sqlstate = getattr(getattr(exc, "orig", None), "sqlstate", None) or ""
+    return _database_problem(request, exc, sqlstate, exc.connection_invalidated)
+
+
+async def _pg(request: Request, exc: Exception) -> JSONResponse:
+    # The hot paths talk to asyncpg directly (geo.db.make_pg_pool): same answers as _db.
+    sqlstate = getattr(exc, "sqlstate", None) or ""
+    lost = isinstance(exc, OSError | asyncpg.InterfaceError | asyncpg.ConnectionDoesNotExistError)
+    return _database_problem(request, exc, sqlstate, lost)
 
 
 async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
@@ -205,6 +226,9 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StaleDataError, _stale)
     app.add_exception_handler(IntegrityError, _integrity)
     app.add_exception_handler(DBAPIError, _db)
+    app.add_exception_handler(asyncpg.PostgresError, _pg)
+    app.add_exception_handler(asyncpg.InterfaceError, _pg)
+    app.add_exception_handler(ConnectionError, _pg)
     app.add_exception_handler(Exception, _unhandled)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -84,3 +85,27 @@ def decode_token(token: str, secret: str, kind: str = "access") -> TokenClaims:
     return TokenClaims(
         user_id, role, str(payload["jti"]), datetime.fromtimestamp(payload["exp"], UTC), kind
     )
+
+
+class ClaimsCache:
+    """Verified claims per token: checking the HS256 signature and parsing the claims cost more
+    than the rest of authenticating a request (the user and revocation are still read at each
+    request). Expiry is checked at every use; the cache is bounded and simply cleared when full.
+    """
+
+    def __init__(self, max_entries: int = 4096) -> None:
+        self.max_entries = max_entries
+        self._data: dict[tuple[str, str], TokenClaims] = {}
+
+    def decode(self, token: str, secret: str, kind: str = "access") -> TokenClaims:
+        """Like :func:`decode_token`, remembering tokens that verified."""
+        key = (token, kind)
+        claims = self._data.get(key)
+        if claims is None:
+            claims = decode_token(token, secret, kind)
+            if len(self._data) >= self.max_entries:
+                self._data.clear()
+            self._data[key] = claims
+        elif claims.expires_at.timestamp() <= time.time():
+            raise NotAuthenticated("token expired")
+        return claims

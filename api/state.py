@@ -1,12 +1,14 @@
-"""What the app keeps for its lifetime: settings, engine, sessions, cipher."""
+"""What the app keeps for its lifetime: settings, engine, sessions, pool, cipher."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
 
+import asyncpg
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from api.security import ClaimsCache
 from api.settings import Settings
 from geo.crypto import FieldCipher
 
@@ -19,4 +21,7 @@ class AppState:
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     cipher: FieldCipher
+    # Plain asyncpg connections for the hot paths (geo.db.make_pg_pool), opened in the lifespan.
+    pg: asyncpg.Pool | None = None
+    claims: ClaimsCache = field(default_factory=ClaimsCache)
     extras: dict[str, Any] = field(default_factory=dict)

@@ -114,9 +114,8 @@ def start_server(db: str, port: int, workers: int, tmp: Path) -> subprocess.Pope
         "LFS_WEB_DIST": str(tmp / "no-web"),
     }
     cmd = [
-        str(ROOT / ".venv/bin/uvicorn"),
-        "api.app:create_app_from_env",
-        "--factory",
+        str(ROOT / ".venv/bin/leadfactory"),
+        "serve",
         "--host",
         "127.0.0.1",
         "--port",

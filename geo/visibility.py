@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import ColumnElement, false, or_, true
 from sqlalchemy.sql import FromClause
@@ -48,3 +50,19 @@ def lead_visibility(viewer: Viewer, leads: FromClause | type[Lead] = Lead) -> Co
     if viewer.role is Role.OPS:
         return or_(cols.assignee_id == viewer.user_id, cols.is_public.is_(True))
     return false()
+
+
+def visibility_sql(viewer: Viewer, alias: str, bind: Callable[[Any], str]) -> str:
+    """:func:`lead_visibility` as SQL text, for the plain-SQL hot paths (api.services.leads_sql).
+
+    ``bind(value)`` binds a parameter and returns its placeholder. Tests check that both forms
+    select the same leads for every role.
+    """
+    if viewer.role in (Role.ADMIN, Role.MANAGER):
+        return "TRUE"
+    if viewer.role is Role.COMMERCIAL:
+        statuses = ", ".join(f"'{s.value}'" for s in COMMERCIAL_STATUSES)
+        return f"{alias}.status IN ({statuses})"
+    if viewer.role is Role.OPS:
+        return f"({alias}.assignee_id = {bind(viewer.user_id)} OR {alias}.is_public)"
+    return "FALSE"

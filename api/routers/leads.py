@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated
 
+import orjson
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response, status
-from fastapi.responses import JSONResponse
 
-from api.deps import CurrentUser, SessionDep, SettingsDep, StateDep, ViewerDep, require_role
+from api.deps import (
+    CurrentUser,
+    SessionDep,
+    SettingsDep,
+    StateDep,
+    ViewerDep,
+    require_role,
+    require_viewer_role,
+)
 from api.errors import PROBLEM_RESPONSES
 from api.schemas.leads import (
     AssignIn,
@@ -25,13 +31,14 @@ from api.schemas.leads import (
     TransitionIn,
 )
 from api.services import leads as svc
-from api.services.analytics_cache import cache_for, leads_version
-from api.services.leads_detail import lead_detail
+from api.services.analytics_cache import cache_for
 from api.services.leads_geometry import GeometryLimits
-from api.services.leads_query import LeadFilters, SortKey, list_leads_json
+from api.services.leads_query import LeadFilters, SortKey
+from api.services.leads_sql import lead_detail_json, list_page
 from api.settings import Settings
 from geo.errors import InvalidInput
 from geo.models import LeadStatus, Role
+from geo.visibility import Viewer
 
 router = APIRouter(prefix="/leads", tags=["leads"], responses=PROBLEM_RESPONSES)
 
@@ -179,30 +186,25 @@ async def _respond(
     return out
 
 
-@router.post(
-    "",
-    response_model=LeadOut,
-    status_code=status.HTTP_201_CREATED,
-    dependencies=[Depends(require_role(Role.ADMIN, Role.MANAGER, Role.OPS))],
-)
+@router.post("", response_model=LeadOut, status_code=status.HTTP_201_CREATED)
 async def create_lead(
     body: LeadCreate,
-    session: SessionDep,
-    user: CurrentUser,
-    viewer: ViewerDep,
-    settings: SettingsDep,
-    response: Response,
-) -> LeadOut:
+    viewer: Annotated[Viewer, Depends(require_viewer_role(Role.ADMIN, Role.MANAGER, Role.OPS))],
+    state: StateDep,
+) -> Response:
     """Create a lead from a polygon, parcel ids or a point (one transaction)."""
-    lead_id = await svc.create_lead(session, user, body, limits_of(settings))
-    await session.commit()
-    response.headers["Location"] = f"/api/leads/{lead_id}"
-    return await _respond(session, viewer, lead_id, response)
+    assert state.pg is not None
+    lead = await svc.create_lead(state.pg, viewer, body, limits_of(state.settings))
+    return Response(
+        content=lead.body,
+        status_code=status.HTTP_201_CREATED,
+        media_type="application/json",
+        headers={"Location": f"/api/leads/{lead.id}", "ETag": _etag(lead.version)},
+    )
 
 
 @router.get("", response_model=LeadPage)
 async def list_leads_route(
-    session: SessionDep,
     viewer: ViewerDep,
     state: StateDep,
     filters: FiltersDep,
@@ -214,22 +216,9 @@ async def list_leads_route(
     cache = cache_for(
         state.extras, s.analytics_cache_ttl_s, s.analytics_cache_entries, s.analytics_max_stale_s
     )
-    version = await leads_version(session)
-
-    async def cached_count(count: Callable[[], Awaitable[int]]) -> int:
-        total: int = await cache.get(("count", filters.key(), viewer.scope), version, count)
-        return total
-
-    # The JSON of a LeadPage written straight from the rows, geometries as PostGIS rendered
-    # them (no pydantic models, no GeoJSON parsing: that was most of the CPU of a page).
-    content = await list_leads_json(
-        session,
-        viewer,
-        filters,
-        sort=sort,
-        page=pg.page,
-        page_size=pg.page_size,
-        count_cache=cached_count,
+    assert state.pg is not None
+    content = await list_page(
+        state.pg, cache, viewer, filters, sort=sort, page=pg.page, page_size=pg.page_size
     )
     return Response(content=content, media_type="application/json")
 
@@ -245,29 +234,18 @@ async def list_leads_route(
     },
 )
 async def get_lead(
-    lead_id: LeadId,
-    request: Request,
-    session: SessionDep,
-    viewer: ViewerDep,
-    state: StateDep,
+    lead_id: LeadId, request: Request, viewer: ViewerDep, state: StateDep
 ) -> Response:
     """One lead with every related table, documents, comments and activity."""
-    detail = await lead_detail(session, viewer, lead_id, state.cipher)
-    etag = _etag(detail.version)
+    assert state.pg is not None
+    detail = await lead_detail_json(state.pg, viewer, lead_id, state.cipher)
+    headers = {"ETag": _etag(detail.version)}
     if GEOJSON in request.headers.get("accept", ""):
-        props = detail.model_dump(mode="json", exclude={"geometry"})
-        feature = {
-            "type": "Feature",
-            "id": detail.id,
-            "geometry": detail.geometry,
-            "properties": props,
-        }
-        return JSONResponse(
-            content=json.loads(json.dumps(feature)), media_type=GEOJSON, headers={"ETag": etag}
-        )
-    return Response(
-        content=detail.model_dump_json(), media_type="application/json", headers={"ETag": etag}
-    )
+        props = orjson.loads(detail.body)
+        geometry = props.pop("geometry")
+        feature = {"type": "Feature", "id": lead_id, "geometry": geometry, "properties": props}
+        return Response(content=orjson.dumps(feature), media_type=GEOJSON, headers=headers)
+    return Response(content=detail.body, media_type="application/json", headers=headers)
 
 
 @router.patch("/{lead_id}", response_model=LeadOut)

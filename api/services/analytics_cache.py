@@ -60,6 +60,19 @@ class AnalyticsCache:
             return entry
         return None
 
+    def peek(self, key: Key) -> tuple[int, Any] | None:
+        """(version, answer) stored for ``key`` if younger than the TTL: the caller compares
+        the version with the one its own query read (the lead list's total)."""
+        entry = self._data.get(key)
+        if entry is None or time.monotonic() - entry.at >= self.ttl_s:
+            return None
+        self._data.move_to_end(key)
+        return entry.version, entry.value
+
+    def put(self, key: Key, version: int, value: Any) -> None:
+        """Store an answer computed at ``version``."""
+        self._store(key, version, time.monotonic(), value)
+
     async def get(self, key: Key, version: int, compute: Callable[[], Awaitable[Any]]) -> Any:
         """The answer for ``key`` at ``version``: cached while fresh, else computed now."""
         now = time.monotonic()

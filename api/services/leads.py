@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy.dialects.postgresql import insert
+import asyncpg
+from geoalchemy2 import WKBElement
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.schemas.leads import (
@@ -18,15 +21,18 @@ from api.schemas.leads import (
     TransitionIn,
 )
 from api.services.leads_geometry import (
+    Conn,
     GeometryLimits,
     PlacedGeometry,
     commune_facts,
     department_of,
+    driver_connection,
     parcel_at,
     place_geojson,
     place_parcels,
 )
 from api.services.leads_query import lead_out, lead_out_select
+from api.services.leads_sql import CREATE_SQL
 from geo.activity import bump_layer_version, log_activity
 from geo.crypto import FieldCipher
 from geo.errors import Conflict, InvalidInput, NotFound, PermissionDenied, PreconditionFailed
@@ -34,13 +40,11 @@ from geo.leads import get_visible_lead
 from geo.models import (
     Lead,
     LeadFoncier,
-    LeadNameCounter,
-    LeadSourcing,
     LeadStatus,
     Role,
     User,
 )
-from geo.pipeline import OPEN_STATUSES, apply_transition, open_history
+from geo.pipeline import OPEN_STATUSES, apply_transition
 from geo.visibility import Viewer, lead_visibility
 
 STAFF = (Role.ADMIN, Role.MANAGER)
@@ -79,123 +83,105 @@ def ensure_worker(user: User, lead: Lead) -> None:
     raise PermissionDenied("only the assigned OPS user, a MANAGER or an ADMIN may change this lead")
 
 
-async def next_internal_name(session: AsyncSession, insee: str | None) -> str:
-    """``<department>-<commune>-<sequence>``, e.g. ``69-114-0007``; atomic under concurrency.
+def name_prefix(insee: str | None) -> str:
+    """The internal-name prefix ``<department>-<commune>`` (``69-114``; ``00-000`` unknown).
 
-    The counter row is upserted and locked by the INSERT … ON CONFLICT, so two concurrent
-    creations in one commune wait for each other instead of reading the same count.
+    The sequence after it comes from the ``lead_name_counters`` row of the prefix, upserted in
+    the creating statement: concurrent creations in one commune queue on that row instead of
+    reading the same count.
     """
     dept = department_of(insee) or "00"
-    prefix = f"{dept}-{insee[len(dept) :] if insee else '000'}"
-    upsert = (
-        insert(LeadNameCounter)
-        .values(prefix=prefix, last_seq=1)
-        .on_conflict_do_update(
-            index_elements=[LeadNameCounter.prefix],
-            set_={"last_seq": LeadNameCounter.last_seq + 1},
-        )
-        .returning(LeadNameCounter.last_seq)
-    )
-    seq = await session.scalar(upsert)
-    return f"{prefix}-{seq:04d}"
+    return f"{dept}-{insee[len(dept) :] if insee else '000'}"
 
 
-async def _check_assignee(session: AsyncSession, assignee_id: int) -> User:
-    user = await session.get(User, assignee_id)
-    if user is None or not user.is_active or user.role is Role.COMMERCIAL:
+_ASSIGNABLE = "SELECT role, is_active FROM users WHERE id = $1"
+
+
+async def _check_assignee(conn: Conn, assignee_id: int) -> None:
+    row = await conn.fetchrow(_ASSIGNABLE, assignee_id)
+    if row is None or not row["is_active"] or row["role"] == Role.COMMERCIAL.value:
         raise InvalidInput(
             f"user {assignee_id} can't be assigned leads (unknown, inactive or sales)"
         )
-    return user
 
 
-async def _place(
-    session: AsyncSession, body: LeadCreate | LeadUpdate, limits: GeometryLimits
-) -> PlacedGeometry:
-    if isinstance(body, LeadCreate) and body.parcel_ids:
-        return await place_parcels(session, body.parcel_ids, limits)
-    if isinstance(body, LeadCreate) and body.point:
-        pid = await parcel_at(session, body.point.lat, body.point.lon)
-        return await place_parcels(session, [pid], limits)
+async def _place(conn: Conn, body: LeadCreate, limits: GeometryLimits) -> PlacedGeometry:
+    if body.parcel_ids:
+        return await place_parcels(conn, body.parcel_ids, limits)
+    if body.point:
+        pid = await parcel_at(conn, body.point.lat, body.point.lon)
+        return await place_parcels(conn, [pid], limits)
     assert body.geometry is not None
-    return await place_geojson(session, body.geometry.model_dump(), limits, repair=body.repair)
+    return await place_geojson(conn, body.geometry.model_dump(), limits, repair=body.repair)
 
 
 async def _commune(
-    session: AsyncSession, placed: PlacedGeometry, given: str | None
+    conn: Conn, placed: PlacedGeometry, given: str | None
 ) -> tuple[str | None, str | None, str | None]:
     """(insee, name, department): the communes layer first, else the parcels', else the body's."""
     insee = placed.commune_insee or given
     name, dept = placed.commune_name, placed.department
     if insee and name is None:
-        name, dept = await commune_facts(session, insee)
+        name, dept = await commune_facts(conn, insee)
     return insee, name, dept or department_of(insee)
 
 
+@dataclass(frozen=True)
+class CreatedLead:
+    """A new lead: id, version and its LeadOut as JSON bytes."""
+
+    id: int
+    version: int
+    body: bytes
+
+
 async def create_lead(
-    session: AsyncSession, user: User, body: LeadCreate, limits: GeometryLimits
-) -> int:
-    """Validate, name and insert a lead with sourcing, history, foncier and activity."""
-    if user.role is Role.COMMERCIAL:
+    pool: asyncpg.Pool, viewer: Viewer, body: LeadCreate, limits: GeometryLimits
+) -> CreatedLead:
+    """Validate, name and insert a lead with sourcing, history, land and activity.
+
+    Plain SQL on the pool (see api.services.leads_sql): the checks read, then one statement
+    writes everything, so a refusal writes nothing and a success is one transaction.
+    """
+    if viewer.role is Role.COMMERCIAL:
         raise PermissionDenied("sales users don't create leads")
     assignee_id = body.assignee_id
-    if user.role is Role.OPS:
-        if assignee_id not in (None, user.id):
+    if viewer.role is Role.OPS:
+        if assignee_id not in (None, viewer.user_id):
             raise PermissionDenied("OPS users create leads for themselves")
-        assignee_id = user.id
+        assignee_id = viewer.user_id
     elif assignee_id is not None:
-        await _check_assignee(session, assignee_id)
-    placed = await _place(session, body, limits)
-    insee, commune_name, dept = await _commune(session, placed, body.commune_insee)
-    now = datetime.now(UTC)
-    lead = Lead(
-        internal_name=await next_internal_name(session, insee),
-        name=body.name,
-        status=LeadStatus.NEW,
-        status_changed_at=now,
-        assignee_id=assignee_id,
-        created_by_id=user.id,
-        is_public=body.is_public,
-        commune_insee=insee,
-        commune_name=commune_name,
-        department=dept,
-        notes=body.notes,
-        geom=placed.geom,
-        enrichment_stale=True,
-    )
-    session.add(lead)
-    await session.flush()
+        await _check_assignee(pool, assignee_id)
+    placed = await _place(pool, body, limits)
+    insee, commune_name, dept = await _commune(pool, placed, body.commune_insee)
     parcel_ids = [p["id"] for p in placed.parcels] or None
-    session.add(
-        LeadSourcing(
-            lead_id=lead.id,
-            source=body.source,
-            found_by_id=user.id,
-            found_at=now,
-            source_notes=body.notes,
-            parcel_ids=parcel_ids,
-        )
+    activity = {
+        "status": LeadStatus.NEW.value,
+        "source": body.source.value,
+        "area_m2": round(placed.area_m2, 1),
+        "commune_insee": insee,
+        "parcel_ids": parcel_ids,
+        "repaired": placed.repaired,
+    }
+    row = await pool.fetchrow(
+        CREATE_SQL,
+        name_prefix(insee),
+        body.name,
+        assignee_id,
+        viewer.user_id,
+        body.is_public,
+        insee,
+        commune_name,
+        dept,
+        body.notes,
+        placed.ewkb,
+        body.source.value,
+        json.dumps(parcel_ids) if parcel_ids else None,
+        json.dumps(placed.parcels) if placed.parcels else None,
+        json.dumps(activity),
     )
-    if placed.parcels:
-        session.add(LeadFoncier(lead_id=lead.id, parcels=placed.parcels))
-    await open_history(session, lead, user.id)
-    await log_activity(
-        session,
-        action="create",
-        user_id=user.id,
-        lead_id=lead.id,
-        after={
-            "internal_name": lead.internal_name,
-            "status": lead.status,
-            "source": body.source,
-            "area_m2": round(placed.area_m2, 1),
-            "commune_insee": insee,
-            "parcel_ids": parcel_ids,
-            "repaired": placed.repaired,
-        },
-    )
-    await bump_layer_version(session, "leads")
-    return lead.id
+    assert row is not None
+    return CreatedLead(row["id"], row["version"], row["body"].encode())
 
 
 async def get_lead_out(session: AsyncSession, viewer: Viewer, lead_id: int) -> LeadOut:
@@ -230,14 +216,13 @@ async def update_lead(
         if name in sent and getattr(body, name) != getattr(lead, name):
             before[name], after[name] = getattr(lead, name), getattr(body, name)
             setattr(lead, name, getattr(body, name))
+    conn = await driver_connection(session)
     if "commune_insee" in after and lead.commune_insee:
-        lead.commune_name, dept = await commune_facts(session, lead.commune_insee)
+        lead.commune_name, dept = await commune_facts(conn, lead.commune_insee)
         lead.department = dept or department_of(lead.commune_insee)
     if "geometry" in sent and body.geometry is not None:
-        placed = await place_geojson(
-            session, body.geometry.model_dump(), limits, repair=body.repair
-        )
-        lead.geom = placed.geom
+        placed = await place_geojson(conn, body.geometry.model_dump(), limits, repair=body.repair)
+        lead.geom = WKBElement(placed.ewkb, srid=4326, extended=True)
         lead.enrichment_stale = True
         if placed.commune_insee and "commune_insee" not in sent:
             lead.commune_insee = placed.commune_insee
@@ -256,7 +241,7 @@ async def assign_lead(session: AsyncSession, user: User, lead_id: int, body: Ass
     """Give the lead to a user (MANAGER/ADMIN; checked by the router)."""
     lead = await get_visible_lead(session, viewer_of(user), lead_id, for_update=True)
     if body.assignee_id is not None:
-        await _check_assignee(session, body.assignee_id)
+        await _check_assignee(await driver_connection(session), body.assignee_id)
     if lead.assignee_id == body.assignee_id:
         return
     before = {"assignee_id": lead.assignee_id}

@@ -8,18 +8,33 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
-from geoalchemy2 import WKBElement
-from sqlalchemy import bindparam, func, select, text
-from sqlalchemy.exc import DBAPIError
+import asyncpg
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from geo.errors import InvalidInput
-from geo.models import Commune, Parcel
 
-_SQL = text(resources.files("api.services").joinpath("sql/lead_geometry.sql").read_text())
-_UNION = text(
-    "SELECT ST_AsGeoJSON(ST_Union(geom), 9) FROM parcels WHERE id = ANY(:ids)"
-).bindparams(bindparam("ids"))
+# Plain asyncpg (a pool, or the connection under a session: see driver_connection): the lead
+# create path runs without SQLAlchemy, and edits share these checks inside their transaction.
+Conn = asyncpg.Connection | asyncpg.Pool
+
+_SQL = resources.files("api.services").joinpath("sql/lead_geometry.sql").read_text()
+_PARCELS = """
+SELECT id, commune, section, numero, contenance, area_m2 FROM parcels WHERE id = ANY($1::text[])
+"""
+_UNION = "SELECT ST_AsGeoJSON(ST_Union(geom), 9) FROM parcels WHERE id = ANY($1::text[])"
+_PARCEL_AT = """
+SELECT id FROM parcels WHERE ST_Intersects(geom, ST_SetSRID(ST_MakePoint($1, $2), 4326))
+ORDER BY id LIMIT 1
+"""
+_COMMUNE = "SELECT name, department FROM communes WHERE insee = $1"
+
+
+async def driver_connection(session: AsyncSession) -> asyncpg.Connection:
+    """The asyncpg connection under a session, inside the session's transaction."""
+    conn = await session.connection()
+    raw = await conn.get_raw_connection()
+    driver: asyncpg.Connection = raw.driver_connection  # type: ignore[assignment]
+    return driver
 
 
 @dataclass(frozen=True)
@@ -36,7 +51,7 @@ class GeometryLimits:
 class PlacedGeometry:
     """A valid MultiPolygon ready to store, with its commune and parcels when known."""
 
-    geom: WKBElement
+    ewkb: bytes
     area_m2: float
     repaired: bool
     commune_insee: str | None = None
@@ -64,8 +79,18 @@ def department_of(insee: str | None) -> str | None:
     return insee[:3] if insee.startswith("97") else insee[:2]
 
 
+async def _check_geometry(conn: Conn, geojson: dict[str, Any], bbox: tuple[float, ...]) -> Any:
+    try:
+        if isinstance(conn, asyncpg.Connection) and conn.is_in_transaction():
+            async with conn.transaction():  # a savepoint: the caller's transaction survives
+                return await conn.fetchrow(_SQL, json.dumps(geojson), *bbox)
+        return await conn.fetchrow(_SQL, json.dumps(geojson), *bbox)
+    except asyncpg.PostgresError as exc:
+        raise InvalidInput("the geometry can't be read as GeoJSON") from exc
+
+
 async def place_geojson(
-    session: AsyncSession,
+    conn: Conn,
     geojson: dict[str, Any],
     limits: GeometryLimits,
     *,
@@ -73,27 +98,22 @@ async def place_geojson(
 ) -> PlacedGeometry:
     """Validate a GeoJSON (Multi)Polygon in PostGIS; InvalidInput (422) says what is wrong."""
     _check_rings(geojson)
-    params = dict(zip(("minlon", "minlat", "maxlon", "maxlat"), limits.bbox, strict=True))
-    try:
-        async with session.begin_nested():
-            row = (await session.execute(_SQL, {"gj": json.dumps(geojson), **params})).one()
-    except DBAPIError as exc:
-        raise InvalidInput("the geometry can't be read as GeoJSON") from exc
-    if not row.valid and not repair:
+    row = await _check_geometry(conn, geojson, limits.bbox)
+    if not row["valid"] and not repair:
         raise InvalidInput(
-            f"invalid geometry: {row.reason}; send repair=true to accept the geometry "
+            f"invalid geometry: {row['reason']}; send repair=true to accept the geometry "
             "repaired by ST_MakeValid",
-            reason=row.reason,
+            reason=row["reason"],
         )
-    if row.empty:
-        raise InvalidInput(f"the geometry has no area ({row.reason})", reason=row.reason)
-    if not row.in_bounds:
+    if row["empty"]:
+        raise InvalidInput(f"the geometry has no area ({row['reason']})", reason=row["reason"])
+    if not row["in_bounds"]:
         raise InvalidInput(
             "the geometry is outside metropolitan France and Corsica", bbox=list(limits.bbox)
         )
-    if row.has_communes and row.commune_insee is None:
+    if row["has_communes"] and row["commune_insee"] is None:
         raise InvalidInput("the geometry is not on land (it touches no commune: sea?)")
-    area = float(row.area_m2)
+    area = float(row["area_m2"])
     if not limits.min_area_m2 <= area <= limits.max_area_m2:
         raise InvalidInput(
             f"the surface {area:,.0f} m² is outside the accepted range "
@@ -101,77 +121,57 @@ async def place_geojson(
             area_m2=round(area, 1),
         )
     return PlacedGeometry(
-        geom=WKBElement(bytes(row.ewkb), srid=4326, extended=True),
+        ewkb=bytes(row["ewkb"]),
         area_m2=area,
-        repaired=not row.valid,
-        commune_insee=row.commune_insee,
-        commune_name=row.commune_name,
-        department=row.department,
+        repaired=not row["valid"],
+        commune_insee=row["commune_insee"],
+        commune_name=row["commune_name"],
+        department=row["department"],
     )
 
 
 async def place_parcels(
-    session: AsyncSession, parcel_ids: list[str], limits: GeometryLimits
+    conn: Conn, parcel_ids: list[str], limits: GeometryLimits
 ) -> PlacedGeometry:
     """The union of cadastral parcels; unknown ids are a 422 listing them."""
     ids = list(dict.fromkeys(parcel_ids))
     if len(ids) > limits.max_parcels:
         raise InvalidInput(f"at most {limits.max_parcels} parcels per lead")
-    rows = (
-        await session.execute(
-            select(
-                Parcel.id,
-                Parcel.commune,
-                Parcel.section,
-                Parcel.numero,
-                Parcel.contenance,
-                Parcel.area_m2,
-            ).where(Parcel.id.in_(ids))
-        )
-    ).all()
-    found = {r.id: r for r in rows}
+    rows = await conn.fetch(_PARCELS, ids)
+    found = {r["id"]: r for r in rows}
     unknown = [i for i in ids if i not in found]
     if unknown:
         raise InvalidInput(f"unknown parcel ids: {', '.join(unknown)}", unknown_parcel_ids=unknown)
-    union = await session.scalar(_UNION, {"ids": ids})
-    placed = await place_geojson(session, json.loads(union), limits, repair=True)
+    union = await conn.fetchval(_UNION, ids)
+    placed = await place_geojson(conn, json.loads(union), limits, repair=True)
     placed.parcels = [
         {
-            "id": r.id,
-            "commune": r.commune,
-            "section": r.section,
-            "numero": r.numero,
-            "contenance_m2": r.contenance,
-            "area_m2": round(r.area_m2, 1) if r.area_m2 is not None else None,
+            "id": r["id"],
+            "commune": r["commune"],
+            "section": r["section"],
+            "numero": r["numero"],
+            "contenance_m2": r["contenance"],
+            "area_m2": round(r["area_m2"], 1) if r["area_m2"] is not None else None,
         }
         for r in (found[i] for i in ids)
     ]
     if placed.commune_insee is None:
         # No communes layer: the cadastre's own commune code (the most frequent one).
-        communes = [r.commune for r in rows]
+        communes = [r["commune"] for r in rows]
         placed.commune_insee = max(set(communes), key=communes.count)
         placed.department = department_of(placed.commune_insee)
     return placed
 
 
-async def parcel_at(session: AsyncSession, lat: float, lon: float) -> str:
+async def parcel_at(conn: Conn, lat: float, lon: float) -> str:
     """The id of the parcel under a position; 422 when there is none."""
-    pid = await session.scalar(
-        select(Parcel.id)
-        .where(func.ST_Intersects(Parcel.geom, func.ST_SetSRID(func.ST_MakePoint(lon, lat), 4326)))
-        .order_by(Parcel.id)
-        .limit(1)
-    )
+    pid: str | None = await conn.fetchval(_PARCEL_AT, lon, lat)
     if pid is None:
         raise InvalidInput(f"no known parcel at lat={lat}, lon={lon}")
     return pid
 
 
-async def commune_facts(session: AsyncSession, insee: str) -> tuple[str | None, str | None]:
+async def commune_facts(conn: Conn, insee: str) -> tuple[str | None, str | None]:
     """(name, department) of a commune when the layer has it."""
-    row = (
-        await session.execute(
-            select(Commune.name, Commune.department).where(Commune.insee == insee)
-        )
-    ).first()
-    return (row.name, row.department) if row else (None, None)
+    row = await conn.fetchrow(_COMMUNE, insee)
+    return (row["name"], row["department"]) if row else (None, None)

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from typing import Any, Literal
 
-import orjson
-from sqlalchemy import ColumnElement, Select, and_, func, literal_column, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import ColumnElement, Select, func, literal_column, select
 
 from api.schemas.leads import LatLon, LeadOut
 from geo.models import Lead, LeadStatus, User
@@ -43,10 +40,16 @@ _SORT_COLUMNS = {
 }
 
 _NULLABLE = frozenset({"quality_score"})
-# The expression of the trigram index ix_leads_search_trgm, verbatim so the planner uses it.
-SEARCH: ColumnElement[str] = literal_column(
-    "(" + re.sub(r"\b(name|internal_name|commune_name|notes)\b", r"leads.\1", SEARCH_EXPR) + ")"
-)
+
+
+def search_expr(alias: str) -> str:
+    """The expression of the trigram index ix_leads_search_trgm on ``alias``, verbatim so the
+    planner uses the index."""
+    columns = r"\b(name|internal_name|commune_name|notes)\b"
+    return "(" + re.sub(columns, rf"{alias}.\1", SEARCH_EXPR) + ")"
+
+
+SEARCH: ColumnElement[str] = literal_column(search_expr("leads"))
 
 
 @dataclass(frozen=True)
@@ -156,31 +159,6 @@ def lead_out(row: Any) -> LeadOut:
     return LeadOut.model_validate(data)
 
 
-# The keys of LeadOut in its field order, i.e. the columns of lead_out_select() before lat/lon.
-_ITEM_KEYS = tuple(LeadOut.model_fields)[:-2]
-# pydantic writes UTC datetimes with a "Z"; orjson does too with this option.
-_ORJSON_OPTS = orjson.OPT_UTC_Z
-
-
-def lead_item(row: Any) -> dict[str, Any]:
-    """A row of :func:`lead_out_select` as the dict LeadOut serialises to, without pydantic.
-
-    The geometry stays the text PostGIS rendered (an ``orjson.Fragment``): parsing it and
-    re-encoding it was most of a list page's CPU. The JSON is byte-identical to
-    ``LeadOut.model_dump_json()`` (the columns are already of the fields' types).
-    """
-    *values, lat, lon, geometry = row
-    item = dict(zip(_ITEM_KEYS, values, strict=True))
-    item["centroid"] = {"lat": lat, "lon": lon} if lat is not None else None
-    item["geometry"] = orjson.Fragment(geometry) if geometry else None
-    return item
-
-
-def dump_json(data: Any) -> bytes:
-    """JSON bytes of dicts from :func:`lead_item` (and plain values), as pydantic writes them."""
-    return orjson.dumps(data, option=_ORJSON_OPTS)
-
-
 def order_by(sort: SortKey) -> list[Any]:
     """ORDER BY for a whitelisted sort key, with the id as tie-breaker (stable pages)."""
     key = sort.lstrip("-")
@@ -191,55 +169,3 @@ def order_by(sort: SortKey) -> list[Any]:
         first = column.desc().nulls_last() if key in _NULLABLE else column.desc()
         return [first, Lead.id.desc()]
     return [column.asc(), Lead.id.asc()]
-
-
-async def list_leads_json(
-    session: AsyncSession,
-    viewer: Viewer,
-    filters: LeadFilters,
-    *,
-    sort: SortKey,
-    page: int,
-    page_size: int,
-    count_cache: Callable[[Callable[[], Awaitable[int]]], Awaitable[int]] | None = None,
-) -> bytes:
-    """One page of the leads the viewer may see and the total matching, as LeadPage JSON.
-
-    Serialised straight from the rows (see :func:`lead_item`). Counting 100k rows costs more
-    than the page itself: ``count_cache`` (keyed by the caller on the filters, the viewer scope
-    and the leads-layer version) may answer it instead.
-    """
-    rows, total = await _page(session, viewer, filters, sort, page, page_size, count_cache)
-    return dump_json(
-        {
-            "items": [lead_item(r) for r in rows],
-            "total": total,
-            "page": page,
-            "page_size": page_size,
-        }
-    )
-
-
-async def _page(
-    session: AsyncSession,
-    viewer: Viewer,
-    filters: LeadFilters,
-    sort: SortKey,
-    page: int,
-    page_size: int,
-    count_cache: Callable[[Callable[[], Awaitable[int]]], Awaitable[int]] | None,
-) -> tuple[Any, int]:
-    where = and_(*filter_clauses(viewer, filters))
-
-    async def count() -> int:
-        return await session.scalar(select(func.count()).select_from(Lead).where(where)) or 0
-
-    total = await (count_cache(count) if count_cache else count())
-    rows = await session.execute(
-        lead_out_select()
-        .where(where)
-        .order_by(*order_by(sort))
-        .offset((page - 1) * page_size)
-        .limit(page_size)
-    )
-    return rows.all(), total

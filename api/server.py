@@ -1,0 +1,79 @@
+"""Serve the app with uvicorn; several workers each get their own SO_REUSEPORT socket.
+
+``uvicorn --workers N`` shares one listening socket: whichever process wakes first accepts, and
+under load one worker ends up holding most keep-alive connections while the other idles
+(measured on the lead API: 90 % vs 20 % CPU, tail latencies 5x the median). With one
+SO_REUSEPORT socket per worker the kernel spreads connections evenly by their address hash.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import signal
+import socket
+import sys
+from types import FrameType
+from typing import Any
+
+import uvicorn
+
+APP = "api.app:create_app_from_env"
+
+
+def _config(host: str, port: int, log_level: str, access_log: bool) -> uvicorn.Config:
+    return uvicorn.Config(
+        APP,
+        factory=True,
+        host=host,
+        port=port,
+        proxy_headers=False,
+        log_level=log_level,
+        access_log=access_log,
+    )
+
+
+def _reuseport_socket(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def _worker(host: str, port: int, log_level: str, access_log: bool) -> None:
+    sock = _reuseport_socket(host, port)
+    uvicorn.Server(_config(host, port, log_level, access_log)).run(sockets=[sock])
+
+
+def serve(
+    host: str, port: int, *, workers: int = 1, log_level: str = "info", access_log: bool = True
+) -> None:
+    """Serve until interrupted (SIGINT/SIGTERM stop every worker)."""
+    if workers <= 1 or not hasattr(socket, "SO_REUSEPORT"):
+        uvicorn.Server(_config(host, port, log_level, access_log)).run()
+        return
+    # Bind once here first: a port already taken fails now, with a clear error, not in N children.
+    _reuseport_socket(host, port).close()
+    ctx = multiprocessing.get_context("spawn")
+    procs = [
+        ctx.Process(target=_worker, args=(host, port, log_level, access_log), daemon=False)
+        for _ in range(workers)
+    ]
+    for p in procs:
+        p.start()
+
+    def stop(signum: int, frame: FrameType | None) -> Any:
+        for p in procs:
+            if p.is_alive():
+                p.terminate()  # SIGTERM: uvicorn finishes in-flight requests and exits
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    for p in procs:
+        p.join()
+    failed = [p.exitcode for p in procs if p.exitcode not in (0, -signal.SIGTERM)]
+    if failed:
+        sys.exit(f"{len(failed)} worker(s) failed (exit codes {failed})")
