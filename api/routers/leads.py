@@ -13,10 +13,10 @@ from api.deps import (
     CurrentUser,
     SessionDep,
     SettingsDep,
+    SignedClaims,
     StateDep,
     ViewerDep,
     require_role,
-    require_viewer_role,
 )
 from api.errors import PROBLEM_RESPONSES
 from api.schemas.leads import (
@@ -38,7 +38,6 @@ from api.services.leads_sql import lead_detail_json, list_page
 from api.settings import Settings
 from geo.errors import InvalidInput
 from geo.models import LeadStatus, Role
-from geo.visibility import Viewer
 
 router = APIRouter(prefix="/leads", tags=["leads"], responses=PROBLEM_RESPONSES)
 
@@ -187,14 +186,11 @@ async def _respond(
 
 
 @router.post("", response_model=LeadOut, status_code=status.HTTP_201_CREATED)
-async def create_lead(
-    body: LeadCreate,
-    viewer: Annotated[Viewer, Depends(require_viewer_role(Role.ADMIN, Role.MANAGER, Role.OPS))],
-    state: StateDep,
-) -> Response:
-    """Create a lead from a polygon, parcel ids or a point (one transaction)."""
+async def create_lead(body: LeadCreate, claims: SignedClaims, state: StateDep) -> Response:
+    """Create a lead from a polygon, parcel ids or a point (ADMIN, MANAGER, OPS; one
+    transaction)."""
     assert state.pg is not None
-    lead = await svc.create_lead(state.pg, viewer, body, limits_of(state.settings))
+    lead = await svc.create_lead(state.pg, claims, body, limits_of(state.settings))
     return Response(
         content=lead.body,
         status_code=status.HTTP_201_CREATED,
@@ -205,7 +201,7 @@ async def create_lead(
 
 @router.get("", response_model=LeadPage)
 async def list_leads_route(
-    viewer: ViewerDep,
+    claims: SignedClaims,
     state: StateDep,
     filters: FiltersDep,
     pg: Annotated[Paging, Depends(paging)],
@@ -218,7 +214,7 @@ async def list_leads_route(
     )
     assert state.pg is not None
     content = await list_page(
-        state.pg, cache, viewer, filters, sort=sort, page=pg.page, page_size=pg.page_size
+        state.pg, cache, claims, filters, sort=sort, page=pg.page, page_size=pg.page_size
     )
     return Response(content=content, media_type="application/json")
 
@@ -234,11 +230,11 @@ async def list_leads_route(
     },
 )
 async def get_lead(
-    lead_id: LeadId, request: Request, viewer: ViewerDep, state: StateDep
+    lead_id: LeadId, request: Request, claims: SignedClaims, state: StateDep
 ) -> Response:
     """One lead with every related table, documents, comments and activity."""
     assert state.pg is not None
-    detail = await lead_detail_json(state.pg, viewer, lead_id, state.cipher)
+    detail = await lead_detail_json(state.pg, claims, lead_id, state.cipher)
     headers = {"ETag": _etag(detail.version)}
     if GEOJSON in request.headers.get("accept", ""):
         props = orjson.loads(detail.body)

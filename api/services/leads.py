@@ -11,6 +11,7 @@ import asyncpg
 from geoalchemy2 import WKBElement
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.deps import AUTH_SQL, check_role, checked_viewer
 from api.schemas.leads import (
     AssignIn,
     FoncierIn,
@@ -20,6 +21,7 @@ from api.schemas.leads import (
     LeadUpdate,
     TransitionIn,
 )
+from api.security import TokenClaims
 from api.services.leads_geometry import (
     Conn,
     GeometryLimits,
@@ -30,6 +32,8 @@ from api.services.leads_geometry import (
     parcel_at,
     place_geojson,
     place_parcels,
+    placed_from,
+    read_geojson,
 )
 from api.services.leads_query import lead_out, lead_out_select
 from api.services.leads_sql import CREATE_SQL
@@ -105,14 +109,30 @@ async def _check_assignee(conn: Conn, assignee_id: int) -> None:
         )
 
 
-async def _place(conn: Conn, body: LeadCreate, limits: GeometryLimits) -> PlacedGeometry:
+CREATORS = {Role.ADMIN, Role.MANAGER, Role.OPS}
+
+
+async def _authenticate_and_place(
+    pool: asyncpg.Pool, claims: TokenClaims, body: LeadCreate, limits: GeometryLimits
+) -> tuple[Viewer, PlacedGeometry]:
+    """The caller (403 unless they create leads), then the lead's geometry.
+
+    A polygon is checked in the same statement as the token (one round trip); parcels and points
+    read the parcels once the caller is known.
+    """
+    if body.geometry is not None:
+        row = await read_geojson(pool, body.geometry.model_dump(), limits, claims)
+        viewer = checked_viewer(claims, row["auth_role"], row["auth_revoked"])
+        check_role(viewer.role, CREATORS)
+        return viewer, placed_from(row, limits, repair=body.repair)
+    auth = await pool.fetchrow(AUTH_SQL, claims.user_id, claims.jti)
+    viewer = checked_viewer(claims, auth["role"], auth["revoked"])
+    check_role(viewer.role, CREATORS)
     if body.parcel_ids:
-        return await place_parcels(conn, body.parcel_ids, limits)
-    if body.point:
-        pid = await parcel_at(conn, body.point.lat, body.point.lon)
-        return await place_parcels(conn, [pid], limits)
-    assert body.geometry is not None
-    return await place_geojson(conn, body.geometry.model_dump(), limits, repair=body.repair)
+        return viewer, await place_parcels(pool, body.parcel_ids, limits)
+    assert body.point is not None
+    pid = await parcel_at(pool, body.point.lat, body.point.lon)
+    return viewer, await place_parcels(pool, [pid], limits)
 
 
 async def _commune(
@@ -136,15 +156,15 @@ class CreatedLead:
 
 
 async def create_lead(
-    pool: asyncpg.Pool, viewer: Viewer, body: LeadCreate, limits: GeometryLimits
+    pool: asyncpg.Pool, claims: TokenClaims, body: LeadCreate, limits: GeometryLimits
 ) -> CreatedLead:
     """Validate, name and insert a lead with sourcing, history, land and activity.
 
-    Plain SQL on the pool (see api.services.leads_sql): the checks read, then one statement
-    writes everything, so a refusal writes nothing and a success is one transaction.
+    Plain SQL on the pool (see api.services.leads_sql): the checks read (the token's with the
+    polygon's), then one statement writes everything, so a refusal writes nothing and a success
+    is one transaction.
     """
-    if viewer.role is Role.COMMERCIAL:
-        raise PermissionDenied("sales users don't create leads")
+    viewer, placed = await _authenticate_and_place(pool, claims, body, limits)
     assignee_id = body.assignee_id
     if viewer.role is Role.OPS:
         if assignee_id not in (None, viewer.user_id):
@@ -152,7 +172,6 @@ async def create_lead(
         assignee_id = viewer.user_id
     elif assignee_id is not None:
         await _check_assignee(pool, assignee_id)
-    placed = await _place(pool, body, limits)
     insee, commune_name, dept = await _commune(pool, placed, body.commune_insee)
     parcel_ids = [p["id"] for p in placed.parcels] or None
     activity = {

@@ -11,6 +11,8 @@ from typing import Any
 import asyncpg
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.deps import auth_sql
+from api.security import TokenClaims
 from geo.errors import InvalidInput
 
 # Plain asyncpg (a pool, or the connection under a session: see driver_connection): the lead
@@ -79,12 +81,33 @@ def department_of(insee: str | None) -> str | None:
     return insee[:3] if insee.startswith("97") else insee[:2]
 
 
-async def _check_geometry(conn: Conn, geojson: dict[str, Any], bbox: tuple[float, ...]) -> Any:
+def _authenticated(sql: str) -> str:
+    # The token's checks (api.deps.auth_sql) in the same statement: $6 user id, $7 jti.
+    return (
+        f"WITH auth AS ({auth_sql('$6', '$7')}), g AS ({sql.strip().rstrip(';')}) "
+        "SELECT auth.role AS auth_role, auth.revoked AS auth_revoked, g.* FROM auth, g"
+    )
+
+
+_AUTH_SQL = _authenticated(_SQL)
+
+
+async def read_geojson(
+    conn: Conn, geojson: dict[str, Any], limits: GeometryLimits, claims: TokenClaims | None = None
+) -> Any:
+    """Run the geometry checks in PostGIS (with the token's checks when ``claims`` are given:
+    columns ``auth_role``, ``auth_revoked``); a text PostGIS can't read is a 422."""
+    _check_rings(geojson)
+    args: list[Any] = [json.dumps(geojson), *limits.bbox]
+    sql = _SQL
+    if claims is not None:
+        sql = _AUTH_SQL
+        args += [claims.user_id, claims.jti]
     try:
         if isinstance(conn, asyncpg.Connection) and conn.is_in_transaction():
             async with conn.transaction():  # a savepoint: the caller's transaction survives
-                return await conn.fetchrow(_SQL, json.dumps(geojson), *bbox)
-        return await conn.fetchrow(_SQL, json.dumps(geojson), *bbox)
+                return await conn.fetchrow(sql, *args)
+        return await conn.fetchrow(sql, *args)
     except asyncpg.PostgresError as exc:
         raise InvalidInput("the geometry can't be read as GeoJSON") from exc
 
@@ -97,8 +120,11 @@ async def place_geojson(
     repair: bool,
 ) -> PlacedGeometry:
     """Validate a GeoJSON (Multi)Polygon in PostGIS; InvalidInput (422) says what is wrong."""
-    _check_rings(geojson)
-    row = await _check_geometry(conn, geojson, limits.bbox)
+    return placed_from(await read_geojson(conn, geojson, limits), limits, repair=repair)
+
+
+def placed_from(row: Any, limits: GeometryLimits, *, repair: bool) -> PlacedGeometry:
+    """The checks on a row of :func:`read_geojson`: InvalidInput (422) says what is wrong."""
     if not row["valid"] and not repair:
         raise InvalidInput(
             f"invalid geometry: {row['reason']}; send repair=true to accept the geometry "
