@@ -12,6 +12,7 @@ import multiprocessing
 import signal
 import socket
 import sys
+from dataclasses import dataclass
 from types import FrameType
 from typing import Any
 
@@ -20,15 +21,25 @@ import uvicorn
 APP = "api.app:create_app_from_env"
 
 
-def _config(host: str, port: int, log_level: str, access_log: bool) -> uvicorn.Config:
+@dataclass(frozen=True)
+class _Options:
+    host: str
+    port: int
+    app: str
+    factory: bool
+    log_level: str
+    access_log: bool
+
+
+def _config(o: _Options) -> uvicorn.Config:
     return uvicorn.Config(
-        APP,
-        factory=True,
-        host=host,
-        port=port,
+        o.app,
+        factory=o.factory,
+        host=o.host,
+        port=o.port,
         proxy_headers=False,
-        log_level=log_level,
-        access_log=access_log,
+        log_level=o.log_level,
+        access_log=o.access_log,
     )
 
 
@@ -43,25 +54,30 @@ def _reuseport_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _worker(host: str, port: int, log_level: str, access_log: bool) -> None:
-    sock = _reuseport_socket(host, port)
-    uvicorn.Server(_config(host, port, log_level, access_log)).run(sockets=[sock])
+def _worker(o: _Options) -> None:
+    sock = _reuseport_socket(o.host, o.port)
+    uvicorn.Server(_config(o)).run(sockets=[sock])
 
 
 def serve(
-    host: str, port: int, *, workers: int = 1, log_level: str = "info", access_log: bool = True
+    host: str,
+    port: int,
+    *,
+    workers: int = 1,
+    app: str = APP,
+    factory: bool = True,
+    log_level: str = "info",
+    access_log: bool = True,
 ) -> None:
-    """Serve until interrupted (SIGINT/SIGTERM stop every worker)."""
+    """Serve ``app`` until interrupted (SIGINT/SIGTERM stop every worker)."""
+    o = _Options(host, port, app, factory, log_level, access_log)
     if workers <= 1 or not hasattr(socket, "SO_REUSEPORT"):
-        uvicorn.Server(_config(host, port, log_level, access_log)).run()
+        uvicorn.Server(_config(o)).run()
         return
     # Bind once here first: a port already taken fails now, with a clear error, not in N children.
     _reuseport_socket(host, port).close()
     ctx = multiprocessing.get_context("spawn")
-    procs = [
-        ctx.Process(target=_worker, args=(host, port, log_level, access_log), daemon=False)
-        for _ in range(workers)
-    ]
+    procs = [ctx.Process(target=_worker, args=(o,), daemon=False) for _ in range(workers)]
     for p in procs:
         p.start()
 

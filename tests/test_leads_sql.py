@@ -1,0 +1,248 @@
+"""The plain-SQL hot paths (api.services.leads_sql) against the ORM definitions they mirror.
+
+The lead list's SQL text (visibility and filters) must select exactly what
+``geo.visibility.lead_visibility`` and ``leads_query.filter_clauses`` select; the detail and list
+JSON must be what the response models describe; authentication in the data statement must
+refuse revoked tokens and disabled users and follow role changes at once.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import socket
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import asyncpg
+import httpx
+import psycopg
+import pytest
+from sqlalchemy import and_, select
+
+from api.schemas.leads import LeadDetail, LeadOut, LeadPage
+from api.security import ClaimsCache, create_token
+from api.services.leads_query import LeadFilters, filter_clauses
+from api.services.leads_sql import Binds, where_sql
+from geo.errors import NotAuthenticated
+from geo.models import Lead, LeadStatus, Role
+from geo.visibility import Viewer
+from tests.conftest import assert_problem, make_settings
+from tests.lead_fixtures import sync_url
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _square(lon: float, lat: float, d: float = 0.002) -> dict:
+    ring = [[lon, lat], [lon + d, lat], [lon + d, lat + d], [lon, lat + d], [lon, lat]]
+    return {"type": "Polygon", "coordinates": [ring]}
+
+
+@pytest.fixture(scope="module")
+async def people(make_user, auth_headers):  # noqa: ANN001, ANN201
+    users = {
+        "admin": await make_user(Role.ADMIN),
+        "manager": await make_user(Role.MANAGER),
+        "ops": await make_user(Role.OPS, full_name="Olga Ops"),
+        "ops2": await make_user(Role.OPS),
+        "sales": await make_user(Role.COMMERCIAL),
+    }
+    return {k: (u, await auth_headers(user=u)) for k, u in users.items()}
+
+
+STATUSES = ["NEW", "ENRICHED", "QUALIFIED", "IN_REVIEW", "CLIENT_READY", "SOLD", "REJECTED"]
+
+
+@pytest.fixture(scope="module")
+async def leads(client, people, db_url):  # noqa: ANN001, ANN201
+    """21 leads: three owners, public or not, every status, scores, two departments."""
+    made = []
+    for i in range(21):
+        who = ["ops", "ops2", "manager"][i % 3]
+        body = {
+            "geometry": _square(4.5 + i * 0.01, 45.7 + (i % 4) * 0.01),
+            "name": f"Site {i}",
+            "commune_insee": "69114" if i % 2 else "01053",
+            "is_public": i % 5 == 0,
+            "notes": "friche_industrielle" if i % 7 == 0 else None,
+        }
+        r = await client.post("/api/leads", json=body, headers=people[who][1])
+        assert r.status_code == 201, r.text
+        made.append(r.json())
+    with psycopg.connect(sync_url(db_url), autocommit=True) as conn:
+        for i, lead in enumerate(made):
+            score = None if i % 6 == 0 else 10.5 + i * 4
+            conn.execute(
+                "UPDATE leads SET status=%s, quality_score=%s WHERE id=%s",
+                (STATUSES[i % len(STATUSES)], score, lead["id"]),
+            )
+        conn.execute("UPDATE layer_versions SET version = version + 1 WHERE layer = 'leads'")
+    return made
+
+
+FILTERS = [
+    LeadFilters(),
+    LeadFilters(status=(LeadStatus.NEW, LeadStatus.SOLD)),
+    LeadFilters(status=(LeadStatus.ARCHIVED,)),
+    LeadFilters(department="69"),
+    LeadFilters(commune="01053", score_min=30),
+    LeadFilters(score_min=20.5, score_max=70),
+    LeadFilters(bbox=(4.55, 45.69, 4.66, 45.75)),
+    LeadFilters(q="friche_"),
+    LeadFilters(q="%"),
+    LeadFilters(created_from=datetime.now(UTC) - timedelta(days=1), department="01"),
+    LeadFilters(created_to=datetime.now(UTC) - timedelta(days=1)),
+]
+
+
+async def test_sql_text_selects_what_the_orm_predicates_select(state, people, leads) -> None:  # noqa: ANN001
+    viewers = [Viewer(u.id, u.role) for u, _ in people.values()]
+    sizes = set()
+    async with state.sessions() as session:
+        for viewer, f in itertools.product(viewers, FILTERS):
+            orm = set(
+                await session.scalars(select(Lead.id).where(and_(*filter_clauses(viewer, f))))
+            )
+            binds = Binds()
+            sql = f"SELECT l.id FROM leads l WHERE {where_sql(viewer, f, binds)}"
+            assert state.pg is not None
+            plain = {r["id"] for r in await state.pg.fetch(sql, *binds.values)}
+            assert plain == orm, (viewer.role, f)
+            sizes.add(len(orm))
+    # The fixture gives the matrix teeth: roles and filters select many different sets.
+    assert 0 in sizes and len(sizes) >= 8
+
+
+async def test_list_json_is_a_lead_page(client, people, leads) -> None:  # noqa: ANN001
+    r = await client.get("/api/leads", params={"page_size": 5}, headers=people["admin"][1])
+    page = LeadPage.model_validate_json(r.content)
+    assert page.total == 21 and len(page.items) == 5 and page.page == 1
+    first = r.json()["items"][0]
+    assert first["created_at"].endswith("Z") and first["geometry"]["type"] == "MultiPolygon"
+    assert set(first) == set(LeadOut.model_fields)
+
+
+async def test_list_total_follows_writes(client, people, leads) -> None:  # noqa: ANN001
+    h = people["manager"][1]
+    before = (await client.get("/api/leads", params={"department": "01"}, headers=h)).json()
+    r = await client.post(
+        "/api/leads",
+        json={"geometry": _square(4.9, 45.9), "commune_insee": "01053"},
+        headers=h,
+    )
+    assert r.status_code == 201
+    after = (await client.get("/api/leads", params={"department": "01"}, headers=h)).json()
+    assert after["total"] == before["total"] + 1  # the cached total was counted before the write
+    assert r.json()["id"] in {i["id"] for i in after["items"]}
+    await client.delete(f"/api/leads/{r.json()['id']}", headers=people["admin"][1])
+
+
+async def test_detail_json_is_a_lead_detail(client, people, leads) -> None:  # noqa: ANN001
+    lead = leads[3]
+    h = people["manager"][1]
+    await client.post(f"/api/leads/{lead['id']}/comments", json={"body": "à voir"}, headers=h)
+    r = await client.get(f"/api/leads/{lead['id']}", headers=h)
+    detail = LeadDetail.model_validate_json(r.content)
+    assert r.headers["etag"] == f'"{detail.version}"'
+    assert detail.id == lead["id"] and detail.internal_name == lead["internal_name"]
+    assert detail.sourcing and detail.sourcing["source"] == "map"
+    assert [c.body for c in detail.comments] == ["à voir"]
+    assert {a.action for a in detail.activity} >= {"create", "comment_create"}
+    assert detail.status_history and detail.status_history[0].status is LeadStatus.NEW
+    assert set(r.json()) == set(LeadDetail.model_fields)
+
+
+async def test_auth_in_the_data_statement(client, people, leads, make_user, db_url) -> None:  # noqa: ANN001
+    from tests.conftest import login
+
+    user = await make_user(Role.MANAGER)
+    h = {"Authorization": f"Bearer {await login(client, user.email)}"}
+    new_lead = next(m for i, m in enumerate(leads) if STATUSES[i % len(STATUSES)] == "NEW")
+    paths = ["/api/leads", f"/api/leads/{new_lead['id']}"]
+    for path in paths:
+        assert (await client.get(path, headers=h)).status_code == 200
+    with psycopg.connect(sync_url(db_url), autocommit=True) as conn:
+        # Demoted to sales: the token still says MANAGER, the database decides at once.
+        conn.execute("UPDATE users SET role='COMMERCIAL' WHERE id=%s", (user.id,))
+        assert_problem(await client.get(paths[1], headers=h), 404)
+        statuses = {i["status"] for i in (await client.get(paths[0], headers=h)).json()["items"]}
+        assert statuses <= {"CLIENT_READY", "SOLD"}
+        create = {"geometry": _square(4.7, 45.6), "commune_insee": "69114"}
+        assert_problem(await client.post("/api/leads", json=create, headers=h), 403)
+        conn.execute("UPDATE users SET is_active=false WHERE id=%s", (user.id,))
+        for path in paths:
+            assert assert_problem(await client.get(path, headers=h), 401)["detail"] == (
+                "user unknown or disabled"
+            )
+        conn.execute("UPDATE users SET is_active=true, role='MANAGER' WHERE id=%s", (user.id,))
+    assert (await client.post("/api/auth/logout", headers=h)).status_code == 200
+    for path in paths:
+        assert assert_problem(await client.get(path, headers=h), 401)["detail"] == "token revoked"
+    assert_problem(await client.post("/api/leads", json=create, headers=h), 401)
+
+
+def test_claims_cache_checks_expiry_at_each_use() -> None:
+    token, _ = create_token(7, Role.OPS, "s" * 40, timedelta(seconds=1))
+    cache = ClaimsCache()
+    assert cache.decode(token, "s" * 40).user_id == 7
+    time.sleep(1.1)
+    with pytest.raises(NotAuthenticated, match="expired"):
+        cache.decode(token, "s" * 40)
+    with pytest.raises(NotAuthenticated, match="invalid"):
+        cache.decode(token + "x", "s" * 40)
+
+
+async def test_database_down_is_a_503(db_url, tmp_path) -> None:  # noqa: ANN001
+    from asgi_lifespan import LifespanManager
+
+    from api.app import create_app
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = s.getsockname()[1]
+    settings = make_settings(f"postgresql://postgres@127.0.0.1:{dead}/nowhere", tmp_path)
+    app = create_app(settings)
+    token, _ = create_token(
+        1, Role.ADMIN, settings.auth.jwt_secret.get_secret_value(), timedelta(minutes=5)
+    )
+    async with LifespanManager(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+            h = {"Authorization": f"Bearer {token}"}
+            for path in ("/api/leads", "/api/leads/1"):
+                assert_problem(await c.get(path, headers=h), 503)
+
+
+def test_workers_share_the_port_evenly(tmp_path: Path) -> None:
+    """``serve --workers 2``: one SO_REUSEPORT socket per worker, both get connections."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    code = (
+        "from api.server import serve; "
+        f"serve('127.0.0.1', {port}, workers=2, app='tests.pid_app:app', factory=False, "
+        "log_level='warning')"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env={**os.environ})
+    try:
+        pids: set[str] = set()
+        deadline = time.monotonic() + 30
+        while len(pids) < 2 and time.monotonic() < deadline:
+            try:
+                # A new connection each time: the kernel spreads them by address hash.
+                pids.add(httpx.get(f"http://127.0.0.1:{port}/", timeout=2).text)
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        assert len(pids) == 2
+    finally:
+        proc.terminate()
+        assert proc.wait(timeout=20) == 0
+
+
+async def test_pool_connections_are_utc(state) -> None:  # noqa: ANN001
+    assert state.pg is not None
+    assert await state.pg.fetchval("SHOW TimeZone") == "UTC"
+    assert isinstance(state.pg, asyncpg.Pool)
