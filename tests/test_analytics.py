@@ -10,7 +10,10 @@ import numpy as np
 import psycopg
 import pytest
 
-from geo.models import Role
+from api.services import analytics as svc
+from api.services.leads_query import LeadFilters
+from geo.models import LeadStatus, Role
+from geo.visibility import Viewer
 from tests.conftest import assert_problem, login
 from tests.lead_fixtures import sync_url
 
@@ -164,6 +167,84 @@ async def test_throughput_staff_only(client, ctx) -> None:  # noqa: ANN001
     )
 
 
+async def test_history_figures_under_scope_and_filters(client, ctx) -> None:  # noqa: ANN001
+    """Stage times, weekly and throughput read lead_stage_facts: the viewer scope and the lead
+    filters still apply, by hand."""
+    people, _ = ctx
+    mgr, ops = people[Role.MANAGER][1], people[Role.OPS][1]
+
+    def new_stage(answer):  # noqa: ANN001, ANN202
+        return next(s for s in answer["stages"] if s["status"] == "NEW")
+
+    # OPS see leads 0, 2 and 3 of the five with a finished NEW stay: 1, 3 and 4 days.
+    new = new_stage(await _get(client, "stage-times", ops))
+    assert new["finished"] == 3
+    assert new["median_days"] == pytest.approx(3.0, abs=1e-3)
+    assert new["p90_days"] == pytest.approx(float(np.percentile([1, 3, 4], 90)), abs=1e-3)
+    # Department 69: leads 0, 1 and 2 (1, 2, 3 days); nothing QUALIFIED there.
+    st = await _get(client, "stage-times", mgr, department="69")
+    assert new_stage(st)["finished"] == 3
+    assert new_stage(st)["median_days"] == pytest.approx(2.0, abs=1e-3)
+    assert next(s for s in st["stages"] if s["status"] == "QUALIFIED")["in_progress"] == 0
+    # Created in the last 15.5 days: leads 0, 1, 2, 3 (1, 2, 3, 4 days), 3 is QUALIFIED.
+    since = (NOW - timedelta(days=15.5)).isoformat()
+    st = await _get(client, "stage-times", mgr, created_from=since)
+    assert new_stage(st)["finished"] == 4
+    assert new_stage(st)["median_days"] == pytest.approx(2.5, abs=1e-3)
+    assert next(s for s in st["stages"] if s["status"] == "QUALIFIED")["in_progress"] == 1
+    # Weekly for OPS: 5 created, lead 3 qualified; lead 4 (qualified) and 7 (sold) aren't theirs.
+    w = (await _get(client, "weekly", ops, weeks=12))["weeks"]
+    assert [sum(x[k] for x in w) for k in ("created", "qualified", "sold")] == [5, 1, 0]
+    w = (await _get(client, "weekly", mgr, weeks=12, department="15"))["weeks"]
+    assert [sum(x[k] for x in w) for k in ("created", "qualified", "sold")] == [3, 2, 0]
+    # Throughput in department 15: both recent qualifications, one lead assigned (lead 3).
+    t = await _get(client, "throughput", mgr, days=30, department="15")
+    me = next(u for u in t["users"] if u["user_id"] == people[Role.OPS][0].id)
+    assert (me["qualified"], me["assigned_now"]) == (2, 1)
+    t = await _get(client, "throughput", mgr, days=30, department="69")
+    me = next(u for u in t["users"] if u["user_id"] == people[Role.OPS][0].id)
+    assert (me["qualified"], me["assigned_now"]) == (0, 3)
+
+
+async def test_facts_answer_like_the_join(state, ctx, monkeypatch) -> None:  # noqa: ANN001
+    """Every scope and filter: the lead_stage_facts answers equal the history⋈leads ones."""
+    people, ids = ctx
+    ops_id = people[Role.OPS][0].id
+    viewers = [Viewer(user.id, role) for role, (user, _) in people.items()]
+    filters = [
+        LeadFilters(),
+        LeadFilters(department="69"),
+        LeadFilters(created_from=NOW - timedelta(days=15.5), created_to=NOW),
+        LeadFilters(status=(LeadStatus.SOLD, LeadStatus.QUALIFIED, LeadStatus.ARCHIVED)),
+        LeadFilters(score_min=50, score_max=90),
+        LeadFilters(assignee_id=ops_id),
+        LeadFilters(commune="69114"),
+    ]
+
+    async def answers(v: Viewer, f: LeadFilters) -> list[object]:
+        async with state.sessions() as s:
+            t = await svc.throughput(s, v, f, 30)
+            return [
+                await svc.stage_times(s, v, f),
+                await svc.weekly(s, v, f, 12),
+                {**t, "since": None},
+            ]
+
+    for v in viewers:
+        for f in filters:
+            assert svc.fact_clauses(v, f) is not None
+            fast = await answers(v, f)
+            with monkeypatch.context() as m:
+                m.setattr(svc, "fact_clauses", lambda *_: None)
+                assert await answers(v, f) == fast, (v, f)
+    # Filters on columns lead_stage_facts doesn't copy take the join.
+    assert svc.fact_clauses(viewers[0], LeadFilters(q="T-1")) is None
+    assert svc.fact_clauses(viewers[0], LeadFilters(bbox=(4.5, 45.8, 4.7, 46.0))) is None
+    async with state.sessions() as s:
+        st = await svc.stage_times(s, viewers[0], LeadFilters(bbox=(4.5, 45.8, 4.7, 46.0)))
+    assert next(x for x in st["stages"] if x["status"] == "NEW")["finished"] == 5
+
+
 async def test_cache_served_then_invalidated_by_a_write(client, ctx, db_url) -> None:  # noqa: ANN001
     people, _ = ctx
     h = people[Role.ADMIN][1]
@@ -235,3 +316,55 @@ async def test_unknown_filter_is_422(client, ctx) -> None:  # noqa: ANN001
         )
         assert_problem(r, 422)
     assert_problem(await client.get("/api/analytics/funnel", headers={}), 401)
+
+
+_FROM_HISTORY = """SELECT h.id, h.lead_id, h.status, h.entered_at,
+    extract(epoch FROM h.left_at - h.entered_at)::float8 / 86400.0, h.changed_by_id,
+    l.status, l.assignee_id, l.is_public, l.department, l.commune_insee, l.quality_score,
+    l.created_at
+    FROM lead_status_history h JOIN leads l ON l.id = h.lead_id ORDER BY h.id"""
+_FACTS = """SELECT id, lead_id, stay_status, entered_at, days, changed_by_id, status,
+    assignee_id, is_public, department, commune_insee, quality_score, created_at
+    FROM lead_stage_facts ORDER BY id"""
+
+
+def test_stage_facts_follow_every_write(ctx, db_url) -> None:  # noqa: ANN001
+    """The triggers keep lead_stage_facts equal to lead_status_history ⋈ leads (rolled back)."""
+    people, ids = ctx
+    ops_id = people[Role.OPS][0].id
+    with psycopg.connect(sync_url(db_url)) as conn:
+        # The API's writes so far (lead creation, open history) are there already.
+        assert conn.execute(_FACTS).fetchall() == conn.execute(_FROM_HISTORY).fetchall()
+        # A move: the open stay closed, a new one opened, the lead updated.
+        conn.execute(
+            "UPDATE lead_status_history SET left_at = now() WHERE lead_id = %s AND left_at IS NULL",
+            (ids[0],),
+        )
+        conn.execute(
+            "INSERT INTO lead_status_history (lead_id, status, changed_by_id)"
+            " VALUES (%s, 'ENRICHED', %s)",
+            (ids[0], ops_id),
+        )
+        conn.execute(
+            "UPDATE leads SET status = 'ENRICHED', quality_score = 42 WHERE id = %s", (ids[0],)
+        )
+        # Reassigned, made public, moved to another department; archived; a stay rewritten.
+        conn.execute(
+            "UPDATE leads SET assignee_id = NULL, is_public = true, department = '2A',"
+            " commune_insee = '2A004' WHERE id = %s",
+            (ids[1],),
+        )
+        conn.execute("UPDATE leads SET status = 'ARCHIVED' WHERE id = %s", (ids[2],))
+        conn.execute(
+            "UPDATE lead_status_history SET entered_at = entered_at - interval '1 day',"
+            " changed_by_id = NULL WHERE lead_id = %s",
+            (ids[3],),
+        )
+        # An update that changes none of the copied columns, then deletions.
+        conn.execute("UPDATE leads SET notes = 'x' WHERE id = %s", (ids[4],))
+        conn.execute("DELETE FROM lead_status_history WHERE lead_id = %s", (ids[5],))
+        conn.execute("DELETE FROM leads WHERE id = %s", (ids[6],))
+        facts = conn.execute(_FACTS).fetchall()
+        assert facts == conn.execute(_FROM_HISTORY).fetchall()
+        assert any(r[1] == ids[0] and r[2] == "ENRICHED" and r[4] is None for r in facts)
+        conn.rollback()

@@ -1,19 +1,64 @@
-"""Pipeline analytics in SQL, under the viewer's visibility (cached by the router)."""
+"""Pipeline analytics in SQL, under the viewer's visibility (cached by the router).
+
+Each answer is one pass over the rows it needs, computed in < 100 ms on 100k leads:
+- the lead figures read ``ix_leads_analytics`` (an index-only scan of the columns they use, not
+  the heap and its geometries);
+- the status-history figures read ``lead_stage_facts`` (history rows with the stay's duration
+  and a copy of the lead's filterable columns, kept exact by triggers, migration 0008), so they
+  need no join of 250k history rows to 100k leads. The filters are the very
+  :func:`filter_clauses`, re-targeted at that copy; a filter on a column it lacks (bbox, q)
+  takes the join instead.
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Float, case, cast, func, literal_column, select
+from sqlalchemy import Column, ColumnElement, Float, cast, func, literal_column, select
+from sqlalchemy.dialects.postgresql import array
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import visitors
+from sqlalchemy.sql.util import find_tables
 
 from api.services.leads_query import LeadFilters, filter_clauses
 from geo.models import Lead, LeadStatus, LeadStatusHistory, Role, User
+from geo.models.leads import STAGE_FACT_LEAD_COLUMNS, LeadStageFact
 from geo.visibility import Viewer
 
 S = LeadStatus
 FUNNEL = [S.NEW, S.ENRICHED, S.QUALIFIED, S.IN_REVIEW, S.CLIENT_READY, S.SOLD]
+F = LeadStageFact
+_LEADS = Lead.__table__
+_FACTS = LeadStageFact.__table__
+
+
+class _NotCopied(Exception):
+    """A filter reads a lead column lead_stage_facts has no copy of."""
+
+
+def _on_facts(element: Any) -> Any:
+    if isinstance(element, Column) and element.table is _LEADS:
+        if element.name not in STAGE_FACT_LEAD_COLUMNS:
+            raise _NotCopied(element.name)
+        return _FACTS.c[element.name]
+    return None
+
+
+def fact_clauses(viewer: Viewer, f: LeadFilters) -> list[ColumnElement[bool]] | None:
+    """:func:`filter_clauses` on lead_stage_facts' copy of the lead columns (same names), or
+    None when one of them needs a column or expression of ``leads`` that isn't copied."""
+    if f.bbox or f.q:
+        return None
+    try:
+        clauses = [
+            visitors.replacement_traverse(c, {}, _on_facts) for c in filter_clauses(viewer, f)
+        ]
+    except _NotCopied:
+        return None
+    if any(t is _LEADS for c in clauses for t in find_tables(c, include_crud=True)):
+        return None
+    return clauses
 
 
 async def funnel(session: AsyncSession, viewer: Viewer, f: LeadFilters) -> dict[str, Any]:
@@ -67,20 +112,30 @@ async def weekly(
         .where(*where, Lead.created_at >= start_dt)
         .group_by(literal_column("w"))
     )
-    moved = await session.execute(
-        select(
-            _week(LeadStatusHistory.entered_at).label("w"),
-            LeadStatusHistory.status,
-            func.count(func.distinct(LeadStatusHistory.lead_id)),
+    moving = [S.QUALIFIED.value, S.SOLD.value]
+    on_facts = fact_clauses(viewer, f)
+    if on_facts is not None:
+        moved_q = (
+            select(_week(F.entered_at).label("w"), F.stay_status, func.count(F.lead_id.distinct()))
+            .where(*on_facts, F.stay_status.in_(moving), F.entered_at >= start_dt)
+            .group_by(literal_column("w"), F.stay_status)
         )
-        .join(Lead, Lead.id == LeadStatusHistory.lead_id)
-        .where(
-            *where,
-            LeadStatusHistory.status.in_([S.QUALIFIED.value, S.SOLD.value]),
-            LeadStatusHistory.entered_at >= start_dt,
+    else:
+        moved_q = (
+            select(
+                _week(LeadStatusHistory.entered_at).label("w"),
+                LeadStatusHistory.status,
+                func.count(func.distinct(LeadStatusHistory.lead_id)),
+            )
+            .join(Lead, Lead.id == LeadStatusHistory.lead_id)
+            .where(
+                *where,
+                LeadStatusHistory.status.in_(moving),
+                LeadStatusHistory.entered_at >= start_dt,
+            )
+            .group_by(literal_column("w"), LeadStatusHistory.status)
         )
-        .group_by(literal_column("w"), LeadStatusHistory.status)
-    )
+    moved = await session.execute(moved_q)
     series: dict[str, dict[str, int]] = {}
     for i in range(weeks + 1):
         day = (start_dt + timedelta(weeks=i)).date()
@@ -98,9 +153,13 @@ async def weekly(
 
 
 async def scores(session: AsyncSession, viewer: Viewer, f: LeadFilters) -> dict[str, Any]:
-    """Average, quartiles and a 10-point histogram of quality scores (scored leads only)."""
-    where = filter_clauses(viewer, f)
-    bucket = func.least(func.floor(Lead.quality_score / 10), 9)
+    """Average, quartiles and a 10-point histogram of quality scores (scored leads only).
+
+    One pass: the histogram is ten FILTERed counts on the bucket ``least(floor(score / 10), 9)``.
+    """
+    decade = func.floor(Lead.quality_score / 10)
+    histogram = [func.count().filter(decade == i) for i in range(9)]
+    histogram.append(func.count().filter(decade >= 9))
     stats = (
         await session.execute(
             select(
@@ -109,17 +168,11 @@ async def scores(session: AsyncSession, viewer: Viewer, f: LeadFilters) -> dict[
                 func.percentile_cont(0.5).within_group(Lead.quality_score),
                 func.avg(Lead.completeness),
                 func.count(),
-            ).where(*where)
+                *histogram,
+            ).where(*filter_clauses(viewer, f))
         )
     ).one()
-    hist = await session.execute(
-        select(bucket.label("b"), func.count())
-        .where(*where, Lead.quality_score.is_not(None))
-        .group_by(literal_column("b"))
-    )
-    buckets = [{"from": i * 10, "to": i * 10 + 10, "count": 0} for i in range(10)]
-    for b, n in hist:
-        buckets[int(b)]["count"] = n
+    buckets = [{"from": i * 10, "to": i * 10 + 10, "count": n} for i, n in enumerate(stats[5:15])]
     return {
         "scored": stats[0],
         "unscored": stats[4] - stats[0],
@@ -162,22 +215,38 @@ async def departments(session: AsyncSession, viewer: Viewer, f: LeadFilters) -> 
 
 async def stage_times(session: AsyncSession, viewer: Viewer, f: LeadFilters) -> dict[str, Any]:
     """Time spent per status (days): median and P90 of finished stays, and how many are open."""
-    days = (
-        cast(func.extract("epoch", LeadStatusHistory.left_at - LeadStatusHistory.entered_at), Float)
-        / 86400.0
-    )
-    rows = await session.execute(
-        select(
-            LeadStatusHistory.status,
-            func.count(LeadStatusHistory.left_at),
-            func.percentile_cont(0.5).within_group(days),
-            func.percentile_cont(0.9).within_group(days),
-            func.count().filter(LeadStatusHistory.left_at.is_(None)),
+    on_facts = fact_clauses(viewer, f)
+    if on_facts is not None:
+        # One ordered index-only scan (stay_status, days): each group arrives sorted.
+        query = (
+            select(
+                F.stay_status,
+                func.count(F.days),
+                # Both percentiles from one sort (the input arrives sorted anyway).
+                func.percentile_cont(array([0.5, 0.9])).within_group(F.days),
+                func.count().filter(F.days.is_(None)),
+            )
+            .where(*on_facts)
+            .group_by(F.stay_status)
         )
-        .join(Lead, Lead.id == LeadStatusHistory.lead_id)
-        .where(*filter_clauses(viewer, f))
-        .group_by(LeadStatusHistory.status)
-    )
+    else:
+        h = LeadStatusHistory
+        days = cast(func.extract("epoch", h.left_at - h.entered_at), Float) / 86400.0
+        query = (
+            select(
+                h.status,
+                func.count(h.left_at),
+                func.percentile_cont(0.5).within_group(days),
+                func.percentile_cont(0.9).within_group(days),
+                func.count().filter(h.left_at.is_(None)),
+            )
+            .join(Lead, Lead.id == h.lead_id)
+            .where(*filter_clauses(viewer, f))
+            .group_by(h.status)
+        )
+    rows = await session.execute(query)
+    if on_facts is not None:
+        rows = [(st, n, *(p or (None, None)), open_) for st, n, p, open_ in rows]
     by_status = {LeadStatus(r[0]).value: r for r in rows}
     out = []
     for status in S:
@@ -194,68 +263,76 @@ async def stage_times(session: AsyncSession, viewer: Viewer, f: LeadFilters) -> 
     return {"stages": out}
 
 
+# The moves throughput counts, in its columns' order (moves to other statuses count nowhere).
+_MOVES = {
+    "enriched": S.ENRICHED,
+    "qualified": S.QUALIFIED,
+    "submitted": S.IN_REVIEW,
+    "rejected": S.REJECTED,
+}
+
+
 async def throughput(
     session: AsyncSession, viewer: Viewer, f: LeadFilters, days: int
 ) -> dict[str, Any]:
     """Per OPS user over the last ``days``: leads created, enriched, qualified, submitted."""
     since = datetime.now(UTC) - timedelta(days=days)
-    h = LeadStatusHistory
-    moves = (
-        select(
-            h.changed_by_id.label("uid"),
-            func.count().filter(h.status == S.ENRICHED.value).label("enriched"),
-            func.count().filter(h.status == S.QUALIFIED.value).label("qualified"),
-            func.count().filter(h.status == S.IN_REVIEW.value).label("submitted"),
-            func.count().filter(h.status == S.REJECTED.value).label("rejected"),
+    where = filter_clauses(viewer, f)
+    on_facts = fact_clauses(viewer, f)
+    moved = [s.value for s in _MOVES.values()]
+    if on_facts is not None:
+        moves_q = (
+            select(
+                F.changed_by_id,
+                *(func.count().filter(F.stay_status == s.value) for s in _MOVES.values()),
+            )
+            .where(*on_facts, F.stay_status.in_(moved), F.entered_at >= since)
+            .group_by(F.changed_by_id)
         )
-        .join(Lead, Lead.id == h.lead_id)
-        .where(*filter_clauses(viewer, f), h.entered_at >= since, h.status != S.NEW.value)
-        .group_by(h.changed_by_id)
-        .subquery()
-    )
-    created = (
-        select(Lead.created_by_id.label("uid"), func.count().label("created"))
-        .where(*filter_clauses(viewer, f), Lead.created_at >= since)
-        .group_by(Lead.created_by_id)
-        .subquery()
-    )
-    assigned = (
-        select(Lead.assignee_id.label("uid"), func.count().label("assigned"))
-        .where(*filter_clauses(viewer, f))
-        .group_by(Lead.assignee_id)
-        .subquery()
-    )
-    rows = await session.execute(
-        select(
-            User.id,
-            User.full_name,
-            func.coalesce(created.c.created, 0),
-            func.coalesce(moves.c.enriched, 0),
-            func.coalesce(moves.c.qualified, 0),
-            func.coalesce(moves.c.submitted, 0),
-            func.coalesce(moves.c.rejected, 0),
-            func.coalesce(assigned.c.assigned, 0),
+    else:
+        h = LeadStatusHistory
+        moves_q = (
+            select(
+                h.changed_by_id,
+                *(func.count().filter(h.status == s.value) for s in _MOVES.values()),
+            )
+            .join(Lead, Lead.id == h.lead_id)
+            .where(*where, h.status.in_(moved), h.entered_at >= since)
+            .group_by(h.changed_by_id)
         )
-        .outerjoin(created, created.c.uid == User.id)
-        .outerjoin(moves, moves.c.uid == User.id)
-        .outerjoin(assigned, assigned.c.uid == User.id)
-        .where(User.role == Role.OPS.value)
-        .order_by(case((moves.c.qualified.is_(None), 0), else_=moves.c.qualified).desc(), User.id)
+    moves = {uid: counts for uid, *counts in await session.execute(moves_q)}
+    # Created in the period: a range of ix_leads_analytics_created; assigned now: one pass.
+    created = dict(
+        (
+            await session.execute(
+                select(Lead.created_by_id, func.count())
+                .where(*where, Lead.created_at >= since)
+                .group_by(Lead.created_by_id)
+            )
+        ).all()
     )
-    return {
-        "days": days,
-        "since": since.isoformat(),
-        "users": [
+    assigned = dict(
+        (
+            await session.execute(
+                select(Lead.assignee_id, func.count()).where(*where).group_by(Lead.assignee_id)
+            )
+        ).all()
+    )
+    ops = await session.execute(select(User.id, User.full_name).where(User.role == Role.OPS.value))
+    users = []
+    for uid, name in ops:
+        e, q, s, r = moves.get(uid, (0, 0, 0, 0))
+        users.append(
             {
                 "user_id": uid,
                 "full_name": name,
-                "created": c,
+                "created": created.get(uid, 0),
                 "enriched": e,
                 "qualified": q,
                 "submitted": s,
                 "rejected": r,
-                "assigned_now": a,
+                "assigned_now": assigned.get(uid, 0),
             }
-            for uid, name, c, e, q, s, r, a in rows
-        ],
-    }
+        )
+    users.sort(key=lambda u: (-u["qualified"], u["user_id"]))
+    return {"days": days, "since": since.isoformat(), "users": users}

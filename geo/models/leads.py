@@ -95,6 +95,37 @@ class Lead(Timestamps, Base):
             text(f"({SEARCH_EXPR}) gin_trgm_ops"),
             postgresql_using="gin",
         ),
+        # Analytics (api/services/analytics.py): index-only scans of the columns they read.
+        Index(
+            "ix_leads_analytics",
+            "status",
+            postgresql_include=[
+                "id",
+                "department",
+                "created_at",
+                "assignee_id",
+                "is_public",
+                "quality_score",
+                "completeness",
+                "area_m2",
+                "created_by_id",
+                "commune_insee",
+            ],
+        ),
+        # ... and the created_at ranges (weekly created, throughput created, created filters).
+        Index(
+            "ix_leads_analytics_created",
+            "created_at",
+            postgresql_include=[
+                "status",
+                "assignee_id",
+                "is_public",
+                "department",
+                "commune_insee",
+                "quality_score",
+                "created_by_id",
+            ],
+        ),
     )
 
 
@@ -117,6 +148,59 @@ class LeadStatusHistory(Base):
         Index("ix_lead_status_history_lead_id_entered_at", "lead_id", "entered_at"),
         # Weekly qualified/sold counts and per-OPS throughput scan one status over a period.
         Index("ix_lead_status_history_status_entered_at", "status", "entered_at"),
+    )
+
+
+# The lead columns copied into lead_stage_facts (same names, so filters can be re-targeted).
+STAGE_FACT_LEAD_COLUMNS = (
+    "status",
+    "assignee_id",
+    "is_public",
+    "department",
+    "commune_insee",
+    "quality_score",
+    "created_at",
+)
+
+
+class LeadStageFact(Base):
+    """lead_status_history for analytics: one row per history row (same id), the stay's
+    duration and a copy of the lead's filterable columns. Written only by triggers
+    (migration 0008) in the transaction that writes the history or the lead."""
+
+    __tablename__ = "lead_stage_facts"
+
+    id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("lead_status_history.id", **_CASCADE), primary_key=True
+    )
+    lead_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    stay_status: Mapped[str] = mapped_column(String(32), nullable=False)
+    entered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    # extract(epoch FROM left_at - entered_at)::float8 / 86400; NULL while the stay is open.
+    days: Mapped[float | None] = mapped_column(Float)
+    changed_by_id: Mapped[int | None] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(32), nullable=False)
+    assignee_id: Mapped[int | None] = mapped_column(Integer)
+    is_public: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    department: Mapped[str | None] = mapped_column(String(3))
+    commune_insee: Mapped[str | None] = mapped_column(String(5))
+    quality_score: Mapped[float | None] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+    __table_args__ = (
+        Index(
+            "ix_lead_stage_facts_stay_status_days",
+            "stay_status",
+            "days",
+            postgresql_include=list(STAGE_FACT_LEAD_COLUMNS),
+        ),
+        Index(
+            "ix_lead_stage_facts_stay_status_entered_at",
+            "stay_status",
+            "entered_at",
+            postgresql_include=["lead_id", "changed_by_id", *STAGE_FACT_LEAD_COLUMNS],
+        ),
+        Index("ix_lead_stage_facts_lead_id", "lead_id"),
     )
 
 
