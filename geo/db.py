@@ -54,6 +54,9 @@ async def make_pg_pool(url: str, *, size: int = 10) -> asyncpg.Pool:
         min_size=0,  # connect on first use: the app starts even while the database is down
         max_size=size,
         server_settings=SERVER_SETTINGS,
+        # The list's SQL text varies with the filters given (a few hundred shapes): keep them all
+        # prepared rather than re-parsing and re-planning evicted ones.
+        statement_cache_size=1024,
         reset=_keep_session,
     )
     assert pool is not None
