@@ -12,6 +12,7 @@ Each answer is one pass over the rows it needs, computed in < 100 ms on 100k lea
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -152,27 +153,42 @@ async def weekly(
     return {"weeks": [{"week": k, **v} for k, v in sorted(series.items())]}
 
 
+def _decade_start(i: int) -> float:
+    """The smallest float8 ``q`` with ``floor(q / 10) >= i`` (IEEE division, as PostgreSQL's)."""
+    q = float(10 * i)
+    while math.floor(math.nextafter(q, -math.inf) / 10) >= i:
+        q = math.nextafter(q, -math.inf)
+    return q
+
+
+# floor(q / 10) >= i  <=>  q >= _DECADE_STARTS[i] (the rounded division is monotonic).
+_DECADE_STARTS = [_decade_start(i) for i in range(10)]
+
+
 async def scores(session: AsyncSession, viewer: Viewer, f: LeadFilters) -> dict[str, Any]:
     """Average, quartiles and a 10-point histogram of quality scores (scored leads only).
 
-    One pass: the histogram is ten FILTERed counts on the bucket ``least(floor(score / 10), 9)``.
+    One pass. Bucket ``least(floor(score / 10), 9)``, counted as "score >= the bucket's first
+    double" (:data:`_DECADE_STARTS`): one comparison per bucket instead of a division.
     """
-    decade = func.floor(Lead.quality_score / 10)
-    histogram = [func.count().filter(decade == i) for i in range(9)]
-    histogram.append(func.count().filter(decade >= 9))
+    q = Lead.quality_score
+    at_least = [func.count().filter(q >= start) for start in _DECADE_STARTS]
     stats = (
         await session.execute(
             select(
-                func.count(Lead.quality_score),
-                func.avg(Lead.quality_score),
-                func.percentile_cont(0.5).within_group(Lead.quality_score),
+                func.count(q),
+                func.avg(q),
+                func.percentile_cont(0.5).within_group(q),
                 func.avg(Lead.completeness),
                 func.count(),
-                *histogram,
+                *at_least,
             ).where(*filter_clauses(viewer, f))
         )
     ).one()
-    buckets = [{"from": i * 10, "to": i * 10 + 10, "count": n} for i, n in enumerate(stats[5:15])]
+    # at_least[i]: scores in bucket i or above (NaN sorts above all: bucket 9, as least() puts it).
+    above = [*stats[5:15], 0]
+    counts = [above[i] - above[i + 1] for i in range(10)]
+    buckets = [{"from": i * 10, "to": i * 10 + 10, "count": n} for i, n in enumerate(counts)]
     return {
         "scored": stats[0],
         "unscored": stats[4] - stats[0],
