@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import math
 
+from api.services.binds import Binds
 from api.services.leads_query import LeadFilters
-from api.services.leads_sql import Binds
 from geo.models import LeadStatus, Role
 from geo.visibility import Viewer, visibility_sql
 

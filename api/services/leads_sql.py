@@ -13,7 +13,7 @@ parameters; ``tests/test_leads_sql.py`` checks both give the same leads for ever
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -23,6 +23,8 @@ import orjson
 from api.deps import AUTH_SQL, checked_viewer
 from api.security import TokenClaims
 from api.services.analytics_cache import AnalyticsCache
+from api.services.binds import Binds
+from api.services.leads_counts import count_sql
 from api.services.leads_query import LeadFilters, SortKey, search_expr
 from geo.crypto import FieldCipher
 from geo.errors import NotFound
@@ -39,18 +41,6 @@ COMMENT_LIMIT = 20
 # token's role; when the database says otherwise (the role changed since the token was issued)
 # it runs again for the database's role (api.deps.checked_viewer).
 AUTH_CTE = f"auth AS ({AUTH_SQL})"
-
-
-@dataclass
-class Binds:
-    """Positional parameters of a statement: :meth:`add` returns the ``$n`` placeholder."""
-
-    values: list[Any] = field(default_factory=list)
-
-    def add(self, value: Any) -> str:
-        """Bind a value."""
-        self.values.append(value)
-        return f"${len(self.values)}"
 
 
 def ts(column: str) -> str:
@@ -148,8 +138,7 @@ def where_sql(viewer: Viewer, f: LeadFilters, binds: Binds) -> str:
     return " AND ".join(clauses)
 
 
-def _page_sql(where: str, order: str, offset: str, limit: str, with_count: bool) -> str:
-    total = f"(SELECT count(*) FROM leads l WHERE {where})" if with_count else "NULL::bigint"
+def _page_sql(where: str, order: str, offset: str, limit: str, total: str) -> str:
     return f"""
 WITH {AUTH_CTE}
 SELECT auth.role AS auth_role, auth.revoked AS auth_revoked,
@@ -171,12 +160,17 @@ class _PageQuery:
     page: int
     page_size: int
 
-    async def run(self, pool: asyncpg.Pool, viewer: Viewer, with_count: bool) -> Any:
+    async def run(self, pool: asyncpg.Pool, viewer: Viewer, count: bool | None) -> Any:
+        """The page; with the total from ``lead_counts`` when the filters allow (always: it
+        costs ~0.1 ms), else counted over the leads if ``count``, else none."""
         binds = Binds([self.claims.user_id, self.claims.jti])
         where = where_sql(viewer, self.filters, binds)
         offset = binds.add((self.page - 1) * self.page_size)
         limit = binds.add(self.page_size)
-        sql = _page_sql(where, order_sql(self.sort), offset, limit, with_count)
+        total = count_sql(viewer, self.filters, binds)
+        if total is None:
+            total = f"(SELECT count(*) FROM leads l WHERE {where})" if count else "NULL::bigint"
+        sql = _page_sql(where, order_sql(self.sort), offset, limit, total)
         return await pool.fetchrow(sql, *binds.values)
 
 
@@ -192,30 +186,33 @@ async def list_page(
 ) -> bytes:
     """A ``LeadPage`` as JSON bytes, for the holder of ``claims`` (authenticated here).
 
-    Counting 100k rows costs more than the page itself, so the total is cached per (filters,
-    viewer scope) with the leads-layer version it was counted at; the page statement returns
-    the current version, and the total is counted again (in the same statement as a new page)
-    only when a write has moved it.
+    The total comes from ``lead_counts`` (api.services.leads_counts) when the filters allow,
+    in the page's statement. Otherwise counting up to 100k rows costs more than the page
+    itself, so that total is cached per (filters, viewer scope) with the leads-layer version it
+    was counted at; the page statement returns the current version, and the total is counted
+    again (in the same statement as a new page) only when a write has moved it.
     """
     query = _PageQuery(claims, filters, sort, page, page_size)
     viewer = Viewer(claims.user_id, claims.role)
     while True:
         key = ("count", filters.key(), viewer.scope)
         known = cache.peek(key)
-        row = await query.run(pool, viewer, with_count=known is None)
+        row = await query.run(pool, viewer, count=known is None)
         actual = checked_viewer(claims, row["auth_role"], row["auth_revoked"])
         if actual.role is viewer.role:
             break
         viewer = actual
     version = int(row["version"] or 0)
-    if known is not None and known[0] == version:
-        total = known[1]
-    else:
-        if known is not None:  # counted before the last write: page and total again
-            row = await query.run(pool, viewer, with_count=True)
-            version = int(row["version"] or 0)
+    if row["total"] is not None:
         total = int(row["total"])
-        cache.put(key, version, total)
+        if known is None or known[0] != version:
+            cache.put(key, version, total)
+    elif known is not None and known[0] == version:
+        total = known[1]
+    else:  # counted before the last write: page and total again
+        row = await query.run(pool, viewer, count=True)
+        total = int(row["total"])
+        cache.put(key, int(row["version"] or 0), total)
     items = row["items"].encode()
     tail = f',"total":{total},"page":{page},"page_size":{page_size}}}'.encode()
     return b'{"items":' + items + tail
