@@ -96,3 +96,29 @@ LEAD_TABLES = (
     "activity_log",
     "lead_name_counters",
 )
+
+
+def square(lon: float, lat: float, d: float = 0.002) -> dict[str, Any]:
+    """A GeoJSON square polygon of side ``d`` degrees from (lon, lat)."""
+    ring = [[lon, lat], [lon + d, lat], [lon + d, lat + d], [lon, lat + d], [lon, lat]]
+    return {"type": "Polygon", "coordinates": [ring]}
+
+
+PEOPLE = {
+    "admin": ("ADMIN", "Ada Admin"),
+    "manager": ("MANAGER", "Marc Manager"),
+    "ops": ("OPS", "Olga Ops"),
+    "ops2": ("OPS", "Oscar Ops"),
+    "sales": ("COMMERCIAL", "Sam Sales"),
+}
+
+
+async def make_people(make_user: Any, auth_headers: Any) -> dict[str, tuple[Any, dict[str, str]]]:
+    """One user per PEOPLE entry, logged in: {key: (user, Authorization header)}."""
+    from geo.models import Role
+
+    out = {}
+    for key, (role, name) in PEOPLE.items():
+        user = await make_user(Role(role), full_name=name)
+        out[key] = (user, await auth_headers(user=user))
+    return out

@@ -7,28 +7,23 @@ import json
 import psycopg
 import pytest
 
-from geo.models import Role
 from tests.conftest import assert_problem
-from tests.lead_fixtures import LEAD_TABLES, cadastre, count_rows, load_parcels, sync_url
+from tests.lead_fixtures import (
+    LEAD_TABLES,
+    cadastre,
+    count_rows,
+    load_parcels,
+    make_people,
+    square,
+    sync_url,
+)
 
 PARCELS = ["69114000AA0030", "69114000AA0022", "69114000AA0001", "69114000AA0002"]
 
 
-def _square(lon: float, lat: float, d: float = 0.002) -> dict:
-    ring = [[lon, lat], [lon + d, lat], [lon + d, lat + d], [lon, lat + d], [lon, lat]]
-    return {"type": "Polygon", "coordinates": [ring]}
-
-
 @pytest.fixture(scope="module")
 async def people(make_user, auth_headers):  # noqa: ANN001, ANN201
-    users = {
-        "admin": await make_user(Role.ADMIN, full_name="Ada Admin"),
-        "manager": await make_user(Role.MANAGER, full_name="Marc Manager"),
-        "ops": await make_user(Role.OPS, full_name="Olga Ops"),
-        "ops2": await make_user(Role.OPS, full_name="Oscar Ops"),
-        "sales": await make_user(Role.COMMERCIAL, full_name="Sam Sales"),
-    }
-    return {k: (u, await auth_headers(user=u)) for k, u in users.items()}
+    return await make_people(make_user, auth_headers)
 
 
 @pytest.fixture(scope="module")
@@ -40,19 +35,19 @@ async def leads(client, people, db_url):  # noqa: ANN001, ANN201
     made = []
     specs = [
         (ops_h, {"parcel_ids": PARCELS[:2], "name": "Les Grandes Terres", "notes": "friche"}),
-        (ops_h, {"geometry": _square(4.60, 45.96), "name": "Bois Joli", "commune_insee": "69114"}),
-        (mgr_h, {"geometry": _square(4.85, 45.75), "name": "Lyon Sud", "commune_insee": "69123"}),
+        (ops_h, {"geometry": square(4.60, 45.96), "name": "Bois Joli", "commune_insee": "69114"}),
+        (mgr_h, {"geometry": square(4.85, 45.75), "name": "Lyon Sud", "commune_insee": "69123"}),
         (
             mgr_h,
             {
-                "geometry": _square(2.30, 48.80),
+                "geometry": square(2.30, 48.80),
                 "name": "Paris Est",
                 "commune_insee": "75112",
                 "is_public": True,
             },
         ),
-        (mgr_h, {"geometry": _square(4.62, 45.97), "name": "Vendu", "commune_insee": "69114"}),
-        (mgr_h, {"geometry": _square(4.63, 45.98), "name": "Prêt", "commune_insee": "69114"}),
+        (mgr_h, {"geometry": square(4.62, 45.97), "name": "Vendu", "commune_insee": "69114"}),
+        (mgr_h, {"geometry": square(4.63, 45.98), "name": "Prêt", "commune_insee": "69114"}),
     ]
     for headers, body in specs:
         r = await client.post("/api/leads", json=body, headers=headers)

@@ -31,26 +31,14 @@ from geo.errors import NotAuthenticated
 from geo.models import Lead, LeadStatus, Role
 from geo.visibility import Viewer
 from tests.conftest import assert_problem, make_settings
-from tests.lead_fixtures import sync_url
+from tests.lead_fixtures import make_people, square, sync_url
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _square(lon: float, lat: float, d: float = 0.002) -> dict:
-    ring = [[lon, lat], [lon + d, lat], [lon + d, lat + d], [lon, lat + d], [lon, lat]]
-    return {"type": "Polygon", "coordinates": [ring]}
-
-
 @pytest.fixture(scope="module")
 async def people(make_user, auth_headers):  # noqa: ANN001, ANN201
-    users = {
-        "admin": await make_user(Role.ADMIN),
-        "manager": await make_user(Role.MANAGER),
-        "ops": await make_user(Role.OPS, full_name="Olga Ops"),
-        "ops2": await make_user(Role.OPS),
-        "sales": await make_user(Role.COMMERCIAL),
-    }
-    return {k: (u, await auth_headers(user=u)) for k, u in users.items()}
+    return await make_people(make_user, auth_headers)
 
 
 STATUSES = ["NEW", "ENRICHED", "QUALIFIED", "IN_REVIEW", "CLIENT_READY", "SOLD", "REJECTED"]
@@ -63,7 +51,7 @@ async def leads(client, people, db_url):  # noqa: ANN001, ANN201
     for i in range(21):
         who = ["ops", "ops2", "manager"][i % 3]
         body = {
-            "geometry": _square(4.5 + i * 0.01, 45.7 + (i % 4) * 0.01),
+            "geometry": square(4.5 + i * 0.01, 45.7 + (i % 4) * 0.01),
             "name": f"Site {i}",
             "commune_insee": "69114" if i % 2 else "01053",
             "is_public": i % 5 == 0,
@@ -130,7 +118,7 @@ async def test_list_total_follows_writes(client, people, leads) -> None:  # noqa
     before = (await client.get("/api/leads", params={"department": "01"}, headers=h)).json()
     r = await client.post(
         "/api/leads",
-        json={"geometry": _square(4.9, 45.9), "commune_insee": "01053"},
+        json={"geometry": square(4.9, 45.9), "commune_insee": "01053"},
         headers=h,
     )
     assert r.status_code == 201
@@ -170,7 +158,7 @@ async def test_auth_in_the_data_statement(client, people, leads, make_user, db_u
         assert_problem(await client.get(paths[1], headers=h), 404)
         statuses = {i["status"] for i in (await client.get(paths[0], headers=h)).json()["items"]}
         assert statuses <= {"CLIENT_READY", "SOLD"}
-        create = {"geometry": _square(4.7, 45.6), "commune_insee": "69114"}
+        create = {"geometry": square(4.7, 45.6), "commune_insee": "69114"}
         assert_problem(await client.post("/api/leads", json=create, headers=h), 403)
         conn.execute("UPDATE users SET is_active=false WHERE id=%s", (user.id,))
         for path in paths:

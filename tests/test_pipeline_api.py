@@ -10,12 +10,7 @@ import pytest
 
 from geo.models import Role
 from tests.conftest import assert_problem, login
-from tests.lead_fixtures import sync_url
-
-
-def _square(lon: float, lat: float, d: float = 0.002) -> dict:
-    ring = [[lon, lat], [lon + d, lat], [lon + d, lat + d], [lon, lat + d], [lon, lat]]
-    return {"type": "Polygon", "coordinates": [ring]}
+from tests.lead_fixtures import square, sync_url
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +28,7 @@ async def new_lead(client, people) -> dict:  # noqa: ANN001
     r = await client.post(
         "/api/leads",
         json={
-            "geometry": _square(4.5 + 0.003 * (i % 50), 45.5 + 0.003 * (i // 50)),
+            "geometry": square(4.5 + 0.003 * (i % 50), 45.5 + 0.003 * (i // 50)),
             "commune_insee": "69114",
             "name": f"L{i}",
         },
