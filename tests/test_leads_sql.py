@@ -83,6 +83,7 @@ FILTERS = [
     LeadFilters(q="%"),
     LeadFilters(created_from=datetime.now(UTC) - timedelta(days=1), department="01"),
     LeadFilters(created_to=datetime.now(UTC) - timedelta(days=1)),
+    LeadFilters(created_to=datetime.now() + timedelta(days=1)),  # naive: taken as UTC
 ]
 
 

@@ -13,6 +13,7 @@ parameters; ``tests/test_leads_sql.py`` checks both give the same leads for ever
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -27,7 +28,7 @@ from api.services.binds import Binds
 from api.services.leads_counts import count_sql
 from api.services.leads_query import LeadFilters, SortKey, search_expr
 from geo.crypto import FieldCipher
-from geo.errors import NotFound
+from geo.errors import Conflict, NotFound
 from geo.models import LeadStatus, Role
 from geo.pipeline import allowed_targets
 from geo.visibility import Viewer, visibility_sql
@@ -138,6 +139,21 @@ def where_sql(viewer: Viewer, f: LeadFilters, binds: Binds) -> str:
     return " AND ".join(clauses)
 
 
+async def as_current_role(
+    claims: TokenClaims, fetch: Callable[[Viewer], Awaitable[Any]]
+) -> tuple[Viewer, Any]:
+    """Run a statement with the AUTH_CTE for the token's role, and again for the database's role
+    when it changed since the token was issued; 401 when revoked or disabled."""
+    viewer = Viewer(claims.user_id, claims.role)
+    for _ in range(3):
+        row = await fetch(viewer)
+        actual = checked_viewer(claims, row["auth_role"], row["auth_revoked"])
+        if actual.role is viewer.role:
+            return viewer, row
+        viewer = actual
+    raise Conflict("the user's role changed during the request; retry")
+
+
 def _page_sql(where: str, order: str, offset: str, limit: str, total: str) -> str:
     return f"""
 WITH {AUTH_CTE}
@@ -193,15 +209,15 @@ async def list_page(
     again (in the same statement as a new page) only when a write has moved it.
     """
     query = _PageQuery(claims, filters, sort, page, page_size)
-    viewer = Viewer(claims.user_id, claims.role)
-    while True:
-        key = ("count", filters.key(), viewer.scope)
-        known = cache.peek(key)
-        row = await query.run(pool, viewer, count=known is None)
-        actual = checked_viewer(claims, row["auth_role"], row["auth_revoked"])
-        if actual.role is viewer.role:
-            break
-        viewer = actual
+    known: tuple[int, Any] | None = None
+
+    async def fetch(viewer: Viewer) -> Any:
+        nonlocal known
+        known = cache.peek(("count", filters.key(), viewer.scope))
+        return await query.run(pool, viewer, count=known is None)
+
+    viewer, row = await as_current_role(claims, fetch)
+    key = ("count", filters.key(), viewer.scope)
     version = int(row["version"] or 0)
     if row["total"] is not None:
         total = int(row["total"])
@@ -359,13 +375,11 @@ async def lead_detail_json(
 ) -> DetailJson:
     """A ``LeadDetail`` as JSON bytes for the holder of ``claims`` (authenticated here); 404 when
     the lead is unknown or not visible to them."""
-    viewer = Viewer(claims.user_id, claims.role)
-    while True:
-        row = await pool.fetchrow(detail_sql(viewer.role), claims.user_id, claims.jti, lead_id)
-        actual = checked_viewer(claims, row["auth_role"], row["auth_revoked"])
-        if actual.role is viewer.role:
-            break
-        viewer = actual
+
+    async def fetch(viewer: Viewer) -> Any:
+        return await pool.fetchrow(detail_sql(viewer.role), claims.user_id, claims.jti, lead_id)
+
+    viewer, row = await as_current_role(claims, fetch)
     if row["status"] is None:
         raise NotFound(f"lead {lead_id} not found")
     status = LeadStatus(row["status"])
