@@ -1,14 +1,15 @@
-"""The lead list and detail in plain SQL on asyncpg, with the JSON built by PostgreSQL.
+"""The lead list, detail and create in plain SQL on asyncpg, with the JSON built by PostgreSQL.
 
-These are the API's hottest reads. Through the ORM a detail cost ~10 ms of Python CPU (a
-session, seven statements, ORM objects, pydantic); here it is one prepared statement whose
-answer is already the response body, and the list is one statement (two when its total must be
-counted). The JSON has the shape of :class:`~api.schemas.leads.LeadOut`/``LeadPage``/
-``LeadDetail`` (tests compare it with the ORM path's), timestamps as RFC 3339 UTC with ``Z``.
+These are the API's hottest paths. Through the ORM a detail cost ~10 ms of Python CPU (a
+session, seven statements, ORM objects, pydantic); here it is one prepared statement, which also
+authenticates the token (AUTH_CTE), whose answer is already the response body. A list page is
+one statement with its total (from ``lead_counts`` or a cached count), a creation two. The JSON
+has the shape of :class:`~api.schemas.leads.LeadOut`/``LeadPage``/``LeadDetail`` (the tests
+validate it with those models), timestamps as RFC 3339 UTC with ``Z``.
 
 The filters and the visibility rule are the same as :func:`~api.services.leads_query.
 filter_clauses` and :func:`~geo.visibility.lead_visibility`, written as SQL text with bound
-parameters; ``tests/test_leads_sql.py`` checks both give the same leads for every role.
+parameters; ``tests/test_leads_sql.py`` checks both select the same leads for every role.
 """
 
 from __future__ import annotations
