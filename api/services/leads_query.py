@@ -1,4 +1,5 @@
-"""Lead lists: the filters shared by the list, the exports and the analytics, under RBAC."""
+"""Lead filters under RBAC as SQLAlchemy expressions (exports, analytics, batch enrichment; the
+list uses their SQL-text twin in api.services.leads_sql), sort keys and LeadOut rows."""
 
 from __future__ import annotations
 
