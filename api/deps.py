@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Annotated, Any
 
+import asyncpg
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy import select
@@ -148,7 +149,13 @@ async def viewer_from_token(state: AppState, token: str) -> Viewer:
     """
     assert state.settings.auth.jwt_secret is not None and state.pg is not None
     claims = state.claims.decode(token, state.settings.auth.jwt_secret.get_secret_value())
-    row = await state.pg.fetchrow(AUTH_SQL, claims.user_id, claims.jti)
+    return await authenticated_viewer(state.pg, claims)
+
+
+async def authenticated_viewer(pool: asyncpg.Pool, claims: TokenClaims) -> Viewer:
+    """The viewer of verified ``claims`` once the database said the token is not revoked and
+    the user active (AUTH_SQL, one round trip)."""
+    row = await pool.fetchrow(AUTH_SQL, claims.user_id, claims.jti)
     assert row is not None
     return checked_viewer(claims, row["role"], row["revoked"])
 

@@ -11,7 +11,7 @@ import asyncpg
 from geoalchemy2 import WKBElement
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.deps import AUTH_SQL, check_role, checked_viewer
+from api.deps import authenticated_viewer, check_role, checked_viewer
 from api.schemas.leads import (
     AssignIn,
     FoncierIn,
@@ -125,8 +125,7 @@ async def _authenticate_and_place(
         viewer = checked_viewer(claims, row["auth_role"], row["auth_revoked"])
         check_role(viewer.role, CREATORS)
         return viewer, placed_from(row, limits, repair=body.repair)
-    auth = await pool.fetchrow(AUTH_SQL, claims.user_id, claims.jti)
-    viewer = checked_viewer(claims, auth["role"], auth["revoked"])
+    viewer = await authenticated_viewer(pool, claims)
     check_role(viewer.role, CREATORS)
     if body.parcel_ids:
         return viewer, await place_parcels(pool, body.parcel_ids, limits)
