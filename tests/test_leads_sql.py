@@ -26,7 +26,7 @@ from sqlalchemy import and_, select
 from api.schemas.leads import LeadDetail, LeadOut, LeadPage
 from api.security import ClaimsCache, create_token
 from api.services.leads_query import LeadFilters, filter_clauses
-from api.services.leads_sql import Binds, where_sql
+from api.services.leads_sql import CARD_ITEM_SQL, LEAD_OUT_JSON, Binds, where_sql
 from geo.errors import NotAuthenticated
 from geo.models import Lead, LeadStatus, Role
 from geo.visibility import Viewer
@@ -142,6 +142,44 @@ async def test_detail_json_is_a_lead_detail(client, people, leads) -> None:  # n
     assert {a.action for a in detail.activity} >= {"create", "comment_create"}
     assert detail.status_history and detail.status_history[0].status is LeadStatus.NEW
     assert set(r.json()) == set(LeadDetail.model_fields)
+
+
+async def test_stored_cards_are_the_live_lead_json(client, people, leads, state) -> None:  # noqa: ANN001
+    """The list splices each lead's stored card (trigger leads_card): after writes through the
+    ORM (PATCH with a new geometry, assignment), the create statement and raw SQL, every card is
+    the JSON the list built live before, and the assignee's name is the current one."""
+    h = people["manager"][1]
+    lead = leads[4]
+    r = await client.patch(
+        f"/api/leads/{lead['id']}",
+        json={"name": "Carte « neuve »", "geometry": square(4.71, 45.81)},
+        headers=h,
+    )
+    assert r.status_code == 200, r.text
+    r = await client.post(
+        f"/api/leads/{lead['id']}/assign", json={"assignee_id": people["ops2"][0].id}, headers=h
+    )
+    assert r.status_code == 200, r.text
+    assert state.pg is not None
+    await state.pg.execute(
+        "UPDATE leads SET quality_score = 1.0 / 3, completeness = NULL WHERE id = $1", lead["id"]
+    )
+    live = f"{LEAD_OUT_JSON}::jsonb"
+    rows = await state.pg.fetch(
+        f"""SELECT l.id, ({CARD_ITEM_SQL.replace("x.", "l.")})::jsonb = {live} AS same,
+                   l.card, {live}::text AS live
+            FROM leads l LEFT JOIN users a ON a.id = l.assignee_id"""
+    )
+    assert len(rows) >= 21
+    assert all(row["same"] for row in rows), [dict(r) for r in rows if not r["same"]][:1]
+    item = next(
+        i
+        for i in (await client.get("/api/leads", params={"q": "neuve"}, headers=h)).json()["items"]
+    )
+    assert item["name"] == "Carte « neuve »" and item["assignee_name"] == "Oscar Ops"
+    assert item["quality_score"] == 1.0 / 3 and item["completeness"] is None
+    assert item["area_m2"] == pytest.approx(r.json()["area_m2"])
+    assert set(item) == set(LeadOut.model_fields)
 
 
 async def test_auth_in_the_data_statement(client, people, leads, make_user, db_url) -> None:  # noqa: ANN001

@@ -33,6 +33,23 @@ SEARCH_EXPR = (
     "|| coalesce(notes, '')"
 )
 
+# The columns the lead list filters on, included in each sort index (migration 0010) but the
+# sorted one.
+LIST_FILTER_COLUMNS = (
+    "status",
+    "assignee_id",
+    "is_public",
+    "department",
+    "commune_insee",
+    "quality_score",
+    "created_at",
+    "created_by_id",
+)
+
+
+def _include(sorted_column: str) -> list[str]:
+    return [c for c in LIST_FILTER_COLUMNS if c != sorted_column]
+
 
 class Lead(Timestamps, Base):
     """A candidate site: one or more adjacent parcels."""
@@ -73,6 +90,9 @@ class Lead(Timestamps, Base):
     rejection_reason: Mapped[str | None] = mapped_column(Text)
     # Optimistic concurrency: every write bumps it; a stale If-Match gets 412.
     version: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("1"))
+    # The lead's list item (LeadOut JSON but assignee_name), set by the trigger leads_card
+    # (migration 0010) on every write; read by the list (api/services/leads_sql.py) only.
+    card: Mapped[str] = mapped_column(Text, nullable=False, deferred=True)
 
     __mapper_args__ = {"version_id_col": version}
     __table_args__ = (
@@ -81,13 +101,21 @@ class Lead(Timestamps, Base):
         Index("ix_leads_quality_score", "quality_score"),
         Index("ix_leads_department", "department"),
         Index("ix_leads_commune_insee", "commune_insee"),
-        Index("ix_leads_created_at", "created_at"),
         # Kanban cards: the latest leads of one status.
         Index("ix_leads_status_updated_at", "status", "updated_at"),
-        # List sorts (ORDER BY … LIMIT must match an index or it sorts the whole table).
-        Index("ix_leads_updated_at", "updated_at"),
-        Index("ix_leads_area_m2", "area_m2"),
-        Index("ix_leads_quality_score_desc", text("quality_score DESC NULLS LAST")),
+        # List sorts (ORDER BY … LIMIT must match an index or it sorts the whole table), with
+        # the filterable columns included: the page's ids come from an index-only scan that
+        # filters on the index tuples. ix_leads_created_at also serves the analytics' created_at
+        # ranges (weekly created, throughput created, created filters).
+        Index("ix_leads_created_at", "created_at", "id", postgresql_include=_include("created_at")),
+        Index("ix_leads_updated_at", "updated_at", "id", postgresql_include=_include("updated_at")),
+        Index("ix_leads_area_m2", "area_m2", "id", postgresql_include=_include("area_m2")),
+        Index(
+            "ix_leads_quality_score_desc",
+            text("quality_score DESC NULLS LAST"),
+            text("id DESC"),
+            postgresql_include=_include("quality_score"),
+        ),
         # Free-text search (?q=): trigram index on the searched text (api/services/leads_query.py
         # builds the very same expression, so the planner can match it).
         Index(
@@ -110,20 +138,6 @@ class Lead(Timestamps, Base):
                 "area_m2",
                 "created_by_id",
                 "commune_insee",
-            ],
-        ),
-        # ... and the created_at ranges (weekly created, throughput created, created filters).
-        Index(
-            "ix_leads_analytics_created",
-            "created_at",
-            postgresql_include=[
-                "status",
-                "assignee_id",
-                "is_public",
-                "department",
-                "commune_insee",
-                "quality_score",
-                "created_by_id",
             ],
         ),
     )
