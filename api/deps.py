@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Annotated, Any
 
-import asyncpg
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy import select
@@ -14,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.security import TokenClaims
 from api.settings import Settings
 from api.state import AppState
+from geo.db import Queryable
 from geo.errors import NotAuthenticated, PermissionDenied
 from geo.models import RevokedToken, Role, User
 from geo.visibility import Viewer
@@ -152,7 +152,7 @@ async def viewer_from_token(state: AppState, token: str) -> Viewer:
     return await authenticated_viewer(state.pg, claims)
 
 
-async def authenticated_viewer(pool: asyncpg.Pool, claims: TokenClaims) -> Viewer:
+async def authenticated_viewer(pool: Queryable, claims: TokenClaims) -> Viewer:
     """The viewer of verified ``claims`` once the database said the token is not revoked and
     the user active (AUTH_SQL, one round trip)."""
     row = await pool.fetchrow(AUTH_SQL, claims.user_id, claims.jti)

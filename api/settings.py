@@ -215,6 +215,14 @@ class Settings(BaseSettings):
     )
     db_pool_size: int = Field(10, ge=1, description="Connections kept in the pool per process.")
     db_max_overflow: int = Field(20, ge=0, description="Extra connections under load.")
+    hot_pool_size: int = Field(
+        2,
+        ge=1,
+        description="Connections of the plain asyncpg pool of the hot lead paths (list, detail, "
+        "create) per process, served in arrival order: about 2 x the database's cores / the API "
+        "processes. More statements in flight than the database has cores only queue in its "
+        "scheduler and stretch the latency tail.",
+    )
     data_dir: Path = Field(DEFAULT_DATA_DIR, description="Folder for local state (dev keys).")
     cors_origins: list[str] = Field(
         default_factory=lambda: ["http://localhost:5173", "http://127.0.0.1:5173"],

@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import asyncpg
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from api.security import ClaimsCache
 from api.settings import Settings
 from geo.crypto import FieldCipher
+from geo.db import FairPool
 
 
 @dataclass
@@ -22,6 +22,6 @@ class AppState:
     sessions: async_sessionmaker[AsyncSession]
     cipher: FieldCipher
     # Plain asyncpg connections for the hot paths (geo.db.make_pg_pool), opened in the lifespan.
-    pg: asyncpg.Pool | None = None
+    pg: FairPool | None = None
     claims: ClaimsCache = field(default_factory=ClaimsCache)
     extras: dict[str, Any] = field(default_factory=dict)

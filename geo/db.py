@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import asyncpg
 from sqlalchemy.ext.asyncio import (
@@ -40,7 +42,61 @@ async def _keep_session(conn: asyncpg.Connection) -> None:
     state (asyncpg still rolls back a transaction left open)."""
 
 
-async def make_pg_pool(url: str, *, size: int = 10) -> asyncpg.Pool:
+class FairPool:
+    """An asyncpg pool that hands its connections out in arrival order.
+
+    asyncpg's pool queue lets a newcomer take a connection that was just released while the
+    caller woken for it has not run yet; that caller then queues again, at the back. Under load
+    most callers get a connection at once and a few starve: the lead detail at 50 clients waited
+    0 ms for a connection at the median and 116 ms at P95, which was its whole latency tail. A
+    FIFO semaphore of the pool's size in front of it (asyncio's is FIFO since Python 3.11.1)
+    serves callers in order: every caller waits its share, P95/P50 went from ~4 to ~1.5.
+
+    The query helpers are asyncpg's, each on a connection of its own; ``acquire()`` keeps one
+    for several statements (a caller then queues once, not once per statement).
+    """
+
+    def __init__(self, pool: asyncpg.Pool, size: int) -> None:
+        self.pool = pool
+        self.size = size
+        self._gate = asyncio.Semaphore(size)
+
+    @asynccontextmanager
+    async def acquire(self) -> AsyncIterator[asyncpg.Connection]:
+        """A connection, in turn; back to the pool (then the next caller's) on exit."""
+        async with self._gate, self.pool.acquire() as conn:
+            yield conn
+
+    async def fetch(self, query: str, *args: Any) -> list[asyncpg.Record]:
+        """The rows of one statement."""
+        async with self.acquire() as conn:
+            return await conn.fetch(query, *args)
+
+    async def fetchrow(self, query: str, *args: Any) -> asyncpg.Record | None:
+        """The first row of one statement (None when none)."""
+        async with self.acquire() as conn:
+            return await conn.fetchrow(query, *args)
+
+    async def fetchval(self, query: str, *args: Any) -> Any:
+        """The first column of the first row."""
+        async with self.acquire() as conn:
+            return await conn.fetchval(query, *args)
+
+    async def execute(self, query: str, *args: Any) -> str:
+        """Run one statement; its status tag."""
+        async with self.acquire() as conn:
+            return await conn.execute(query, *args)
+
+    async def close(self) -> None:
+        """Close every connection."""
+        await self.pool.close()
+
+
+# Where the hot paths' helpers run a statement: the pool (a connection each time) or a connection.
+Queryable = asyncpg.Connection | FairPool
+
+
+async def make_pg_pool(url: str, *, size: int = 10) -> FairPool:
     """A plain asyncpg pool for the hot paths (lead list, detail, create, authentication).
 
     SQLAlchemy's session, ORM and statement compilation cost ~1 ms of CPU per query, several
@@ -60,7 +116,7 @@ async def make_pg_pool(url: str, *, size: int = 10) -> asyncpg.Pool:
         reset=_keep_session,
     )
     assert pool is not None
-    return pool
+    return FairPool(pool, size)
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

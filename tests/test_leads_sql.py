@@ -8,6 +8,7 @@ refuse revoked tokens and disabled users and follow role changes at once.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import os
 import socket
@@ -27,6 +28,7 @@ from api.schemas.leads import LeadDetail, LeadOut, LeadPage
 from api.security import ClaimsCache, create_token
 from api.services.leads_query import LeadFilters, filter_clauses
 from api.services.leads_sql import CARD_ITEM_SQL, LEAD_OUT_JSON, Binds, where_sql
+from geo.db import FairPool, make_pg_pool
 from geo.errors import NotAuthenticated
 from geo.models import Lead, LeadStatus, Role
 from geo.visibility import Viewer
@@ -272,4 +274,45 @@ def test_workers_share_the_port_evenly(tmp_path: Path) -> None:
 async def test_pool_connections_are_utc(state) -> None:  # noqa: ANN001
     assert state.pg is not None
     assert await state.pg.fetchval("SHOW TimeZone") == "UTC"
-    assert isinstance(state.pg, asyncpg.Pool)
+    assert isinstance(state.pg, FairPool) and isinstance(state.pg.pool, asyncpg.Pool)
+
+
+async def _service_order(pool: FairPool | asyncpg.Pool, late_after: int) -> list[str]:
+    """Who got the single connection, in order: three callers queued while it was held, then a
+    newcomer arriving ``late_after`` loop turns after its release."""
+    order: list[str] = []
+    held, release = asyncio.Event(), asyncio.Event()
+
+    async def hold() -> None:
+        async with pool.acquire():
+            held.set()
+            await release.wait()
+
+    async def take(name: str) -> None:
+        async with pool.acquire() as conn:
+            order.append(name)
+            await conn.fetchval("SELECT 1")
+
+    holder = asyncio.create_task(hold())
+    await held.wait()
+    queued = []
+    for name in ("a", "b", "c"):
+        queued.append(asyncio.create_task(take(name)))
+        await asyncio.sleep(0.01)  # queued in this order
+    release.set()
+    for _ in range(late_after):
+        await asyncio.sleep(0)
+    await asyncio.gather(holder, take("late"), *queued)
+    return order
+
+
+async def test_pool_serves_callers_in_arrival_order(db_url) -> None:  # noqa: ANN001
+    """asyncpg's own queue lets a newcomer take a just-released connection before the caller
+    woken for it (who then queues again at the back): the lead detail's P95 was 4x its median
+    at 50 clients. FairPool serves callers in arrival order, whenever the newcomer comes."""
+    pool = await make_pg_pool(db_url, size=1)
+    try:
+        for late_after in range(8):
+            assert await _service_order(pool, late_after) == ["a", "b", "c", "late"], late_after
+    finally:
+        await pool.close()

@@ -11,6 +11,7 @@ from typing import Any
 
 import asyncpg
 
+from geo.db import FairPool
 from geo.errors import ServiceUnavailable
 from geo.visibility import Viewer
 from tiles.cache import TileCache
@@ -68,18 +69,18 @@ class TileService:
         self.statement_timeout_ms = statement_timeout_ms
         self.gzip_level = gzip_level
         self.cache = TileCache(cache_bytes)
-        self._pool: asyncpg.Pool | None = None
+        self._pool: FairPool | None = None
         self._lock = asyncio.Lock()
 
-    async def pool(self) -> asyncpg.Pool:
-        """The pool, created on first use."""
+    async def pool(self) -> FairPool:
+        """The pool (callers served in arrival order, geo.db.FairPool), created on first use."""
         if self._pool is None:
             async with self._lock:
                 if self._pool is None:
                     # The timeout is set per connection of this pool, which only runs one
                     # statement per tile: it is the per-tile timeout, without a SET LOCAL round
                     # trip (and a transaction) on every request.
-                    self._pool = await asyncpg.create_pool(
+                    pool = await asyncpg.create_pool(
                         self.dsn,
                         min_size=1,
                         max_size=self.pool_size,
@@ -89,6 +90,7 @@ class TileService:
                             "application_name": "leadfactory-tiles",
                         },
                     )
+                    self._pool = FairPool(pool, self.pool_size)
         return self._pool
 
     async def close(self) -> None:

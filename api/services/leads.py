@@ -39,6 +39,7 @@ from api.services.leads_query import lead_out, lead_out_select
 from api.services.leads_sql import CREATE_SQL
 from geo.activity import bump_layer_version, log_activity
 from geo.crypto import FieldCipher
+from geo.db import FairPool
 from geo.errors import Conflict, InvalidInput, NotFound, PermissionDenied, PreconditionFailed
 from geo.leads import get_visible_lead
 from geo.models import (
@@ -113,7 +114,7 @@ CREATORS = {Role.ADMIN, Role.MANAGER, Role.OPS}
 
 
 async def _authenticate_and_place(
-    pool: asyncpg.Pool, claims: TokenClaims, body: LeadCreate, limits: GeometryLimits
+    conn: asyncpg.Connection, claims: TokenClaims, body: LeadCreate, limits: GeometryLimits
 ) -> tuple[Viewer, PlacedGeometry]:
     """The caller (403 unless they create leads), then the lead's geometry.
 
@@ -121,17 +122,17 @@ async def _authenticate_and_place(
     read the parcels once the caller is known.
     """
     if body.geometry is not None:
-        row = await read_geojson(pool, body.geometry.model_dump(), limits, claims)
+        row = await read_geojson(conn, body.geometry.model_dump(), limits, claims)
         viewer = checked_viewer(claims, row["auth_role"], row["auth_revoked"])
         check_role(viewer.role, CREATORS)
         return viewer, placed_from(row, limits, repair=body.repair)
-    viewer = await authenticated_viewer(pool, claims)
+    viewer = await authenticated_viewer(conn, claims)
     check_role(viewer.role, CREATORS)
     if body.parcel_ids:
-        return viewer, await place_parcels(pool, body.parcel_ids, limits)
+        return viewer, await place_parcels(conn, body.parcel_ids, limits)
     assert body.point is not None
-    pid = await parcel_at(pool, body.point.lat, body.point.lon)
-    return viewer, await place_parcels(pool, [pid], limits)
+    pid = await parcel_at(conn, body.point.lat, body.point.lon)
+    return viewer, await place_parcels(conn, [pid], limits)
 
 
 async def _commune(
@@ -155,7 +156,7 @@ class CreatedLead:
 
 
 async def create_lead(
-    pool: asyncpg.Pool, claims: TokenClaims, body: LeadCreate, limits: GeometryLimits
+    pool: FairPool, claims: TokenClaims, body: LeadCreate, limits: GeometryLimits
 ) -> CreatedLead:
     """Validate, name and insert a lead with sourcing, history, land and activity.
 
@@ -163,15 +164,23 @@ async def create_lead(
     polygon's), then one statement writes everything, so a refusal writes nothing and a success
     is one transaction.
     """
-    viewer, placed = await _authenticate_and_place(pool, claims, body, limits)
+    # One connection for the whole creation: the request queues for the pool once.
+    async with pool.acquire() as conn:
+        return await _create(conn, claims, body, limits)
+
+
+async def _create(
+    conn: asyncpg.Connection, claims: TokenClaims, body: LeadCreate, limits: GeometryLimits
+) -> CreatedLead:
+    viewer, placed = await _authenticate_and_place(conn, claims, body, limits)
     assignee_id = body.assignee_id
     if viewer.role is Role.OPS:
         if assignee_id not in (None, viewer.user_id):
             raise PermissionDenied("OPS users create leads for themselves")
         assignee_id = viewer.user_id
     elif assignee_id is not None:
-        await _check_assignee(pool, assignee_id)
-    insee, commune_name, dept = await _commune(pool, placed, body.commune_insee)
+        await _check_assignee(conn, assignee_id)
+    insee, commune_name, dept = await _commune(conn, placed, body.commune_insee)
     parcel_ids = [p["id"] for p in placed.parcels] or None
     activity = {
         "status": LeadStatus.NEW.value,
@@ -181,7 +190,7 @@ async def create_lead(
         "parcel_ids": parcel_ids,
         "repaired": placed.repaired,
     }
-    row = await pool.fetchrow(
+    row = await conn.fetchrow(
         CREATE_SQL,
         name_prefix(insee),
         body.name,

@@ -13,11 +13,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import auth_sql
 from api.security import TokenClaims
+from geo.db import Queryable
 from geo.errors import InvalidInput
 
 # Plain asyncpg (a pool, or the connection under a session: see driver_connection): the lead
 # create path runs without SQLAlchemy, and edits share these checks inside their transaction.
-Conn = asyncpg.Connection | asyncpg.Pool
+Conn = Queryable
 
 _SQL = resources.files("api.services").joinpath("sql/lead_geometry.sql").read_text()
 _PARCELS = """

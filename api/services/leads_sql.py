@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-import asyncpg
 import orjson
 
 from api.deps import AUTH_SQL, checked_viewer
@@ -29,6 +28,7 @@ from api.services.binds import Binds
 from api.services.leads_counts import count_sql
 from api.services.leads_query import LeadFilters, SortKey, search_expr
 from geo.crypto import FieldCipher
+from geo.db import FairPool
 from geo.errors import Conflict, NotFound
 from geo.models import (
     Base,
@@ -199,7 +199,7 @@ class _PageQuery:
     page: int
     page_size: int
 
-    async def run(self, pool: asyncpg.Pool, viewer: Viewer, count: bool | None) -> Any:
+    async def run(self, pool: FairPool, viewer: Viewer, count: bool | None) -> Any:
         """The page; with the total from ``lead_counts`` when the filters allow (always: it
         costs ~0.1 ms), else counted over the leads if ``count``, else none."""
         binds = Binds([self.claims.user_id, self.claims.jti])
@@ -214,7 +214,7 @@ class _PageQuery:
 
 
 async def list_page(
-    pool: asyncpg.Pool,
+    pool: FairPool,
     cache: AnalyticsCache,
     claims: TokenClaims,
     filters: LeadFilters,
@@ -401,7 +401,7 @@ class DetailJson:
 
 
 async def lead_detail_json(
-    pool: asyncpg.Pool, claims: TokenClaims, lead_id: int, cipher: FieldCipher
+    pool: FairPool, claims: TokenClaims, lead_id: int, cipher: FieldCipher
 ) -> DetailJson:
     """A ``LeadDetail`` as JSON bytes for the holder of ``claims`` (authenticated here); 404 when
     the lead is unknown or not visible to them."""

@@ -5,7 +5,7 @@
 -- largest overlap (when the communes layer has rows).
 WITH raw AS (
     SELECT ST_Force2D(ST_SetSRID(ST_GeomFromGeoJSON($1::text), 4326)) AS g
-), checked AS (
+), checked AS MATERIALIZED (
     SELECT g, ST_IsValid(g) AS valid, ST_IsValidReason(g) AS reason,
            -- ST_MakeValid can return a collection (a bow-tie gives two triangles and a point):
            -- keep only the polygons.
