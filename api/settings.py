@@ -219,9 +219,10 @@ class Settings(BaseSettings):
         2,
         ge=1,
         description="Connections of the plain asyncpg pool of the hot lead paths (list, detail, "
-        "create) per process, served in arrival order: about 2 x the database's cores / the API "
-        "processes. More statements in flight than the database has cores only queue in its "
-        "scheduler and stretch the latency tail.",
+        "create, token checks) per process, handed out in arrival order. About the database's "
+        "cores / the API processes: more statements in flight than the database has cores only "
+        "queue in its scheduler and stretch the latency tail. `leadfactory serve` sets it to "
+        "this machine's cores / its workers when unset.",
     )
     data_dir: Path = Field(DEFAULT_DATA_DIR, description="Folder for local state (dev keys).")
     cors_origins: list[str] = Field(

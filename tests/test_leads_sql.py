@@ -26,6 +26,7 @@ from sqlalchemy import and_, select
 
 from api.schemas.leads import LeadDetail, LeadOut, LeadPage
 from api.security import ClaimsCache, create_token
+from api.server import default_hot_pool_size
 from api.services.leads_query import LeadFilters, filter_clauses
 from api.services.leads_sql import CARD_ITEM_SQL, LEAD_OUT_JSON, Binds, where_sql
 from geo.db import FairPool, make_pg_pool
@@ -246,7 +247,8 @@ async def test_database_down_is_a_503(db_url, tmp_path) -> None:  # noqa: ANN001
 
 
 def test_workers_share_the_port_evenly(tmp_path: Path) -> None:
-    """``serve --workers 2``: one SO_REUSEPORT socket per worker, both get connections."""
+    """``serve --workers 2``: one SO_REUSEPORT socket per worker, both get connections, and
+    their hot pool has this machine's cores / 2 connections when LFS_HOT_POOL_SIZE is unset."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -255,7 +257,8 @@ def test_workers_share_the_port_evenly(tmp_path: Path) -> None:
         f"serve('127.0.0.1', {port}, workers=2, app='tests.pid_app:app', factory=False, "
         "log_level='warning')"
     )
-    proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env={**os.environ})
+    env = {k: v for k, v in os.environ.items() if k != "LFS_HOT_POOL_SIZE"}
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env=env)
     try:
         pids: set[str] = set()
         deadline = time.monotonic() + 30
@@ -266,9 +269,18 @@ def test_workers_share_the_port_evenly(tmp_path: Path) -> None:
             except httpx.HTTPError:
                 time.sleep(0.2)
         assert len(pids) == 2
+        assert {p.split()[1] for p in pids} == {str(default_hot_pool_size(2, os.cpu_count()))}
     finally:
         proc.terminate()
         assert proc.wait(timeout=20) == 0
+
+
+def test_default_hot_pool_size_shares_the_cores() -> None:
+    assert default_hot_pool_size(2, 2) == 1
+    assert default_hot_pool_size(2, 8) == 4
+    assert default_hot_pool_size(1, 8) == 8
+    assert default_hot_pool_size(4, 2) == 1
+    assert default_hot_pool_size(2, None) == 1
 
 
 async def test_pool_connections_are_utc(state) -> None:  # noqa: ANN001
