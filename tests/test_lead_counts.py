@@ -1,4 +1,4 @@
-"""lead_counts (migration 0009) and api.services.leads_counts.count_sql against count(*).
+"""lead_counts (migrations 0009, 0011) and api.services.leads_counts.count_sql against count(*).
 
 For many filter combinations × roles, the total read from lead_counts must equal
 ``count(*)`` over ``where_sql``; the table must stay exact (cell by cell, no zero cells) after
@@ -69,6 +69,9 @@ _BUCKET = (
     "(CASE WHEN quality_score IS NULL THEN -32768 WHEN quality_score >= 32766 THEN 32766 "
     "WHEN quality_score < -32766 THEN -32766 ELSE floor(quality_score) END)::smallint"
 )
+# Migration 0011: statements fold the pending deltas when their ids cross a multiple of this.
+FOLD_EVERY = 16
+
 RECOUNT = f"""
 SELECT status, coalesce(department, '') AS department, {_BUCKET} AS score_bucket,
        count(*)::int AS n, count(*) FILTER (WHERE quality_score = {_BUCKET})::int AS n_int
@@ -332,9 +335,22 @@ async def test_concurrent_writers_stay_exact(conn: asyncpg.Connection, db_url: s
         for c in others:
             await c.close()
     await _assert_exact(conn, SMALL_COMBOS)
-    # Idle again: the next write folds whatever was appended while the lock was taken.
-    await _insert(conn, 1)
+    # Idle again: a large statement folds whatever was appended while the lock was taken.
+    await _insert(conn, FOLD_EVERY)
     assert not await conn.fetchval("SELECT count(*) FROM lead_count_deltas")
+    await _assert_exact(conn, SMALL_COMBOS)
+
+
+async def test_single_row_writes_fold_in_batches(conn: asyncpg.Connection) -> None:
+    """One-lead statements (every creation) append their delta and fold only when the deltas'
+    ids cross a multiple of FOLD_EVERY (migration 0011): the pending rows stay few."""
+    pending, folds = [], 0
+    for _ in range(3 * FOLD_EVERY):
+        await _insert(conn, 1)
+        n = await conn.fetchval("SELECT count(*) FROM lead_count_deltas")
+        folds += bool(pending) and n < pending[-1]
+        pending.append(n)
+    assert max(pending) <= 2 * FOLD_EVERY and folds >= 2
     await _assert_exact(conn, SMALL_COMBOS)
 
 
