@@ -185,6 +185,21 @@ async def test_stored_cards_are_the_live_lead_json(client, people, leads, state)
     assert set(item) == set(LeadOut.model_fields)
 
 
+async def test_detail_reads_the_bearer_token_itself(client, leads) -> None:  # noqa: ANN001
+    """The detail route takes the Request (api.deps.request_claims), not the bearer dependency:
+    the same 401s, and its OpenAPI operation still declares the bearer scheme."""
+    url = f"/api/leads/{leads[0]['id']}"
+    for headers in (
+        {},
+        {"Authorization": "Basic YTpi"},
+        {"Authorization": "Bearer"},
+        {"Authorization": "Bearer not-a-jwt"},
+    ):
+        assert_problem(await client.get(url, headers=headers), 401)
+    op = (await client.get("/api/openapi.json")).json()["paths"]["/api/leads/{lead_id}"]["get"]
+    assert op["security"] == [{"OAuth2PasswordBearer": []}]
+
+
 async def test_auth_in_the_data_statement(client, people, leads, make_user, db_url) -> None:  # noqa: ANN001
     from tests.conftest import login
 

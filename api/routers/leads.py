@@ -10,12 +10,14 @@ import orjson
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response, status
 
 from api.deps import (
+    BEARER_SECURITY,
     CurrentUser,
     SessionDep,
     SettingsDep,
     SignedClaims,
     StateDep,
     ViewerDep,
+    request_claims,
     require_role,
 )
 from api.errors import PROBLEM_RESPONSES
@@ -231,11 +233,11 @@ async def list_leads_route(
             "description": "The lead; a GeoJSON Feature with Accept: application/geo+json",
         }
     },
+    openapi_extra=BEARER_SECURITY,
 )
-async def get_lead(
-    lead_id: LeadId, request: Request, claims: SignedClaims, state: StateDep
-) -> Response:
+async def get_lead(lead_id: LeadId, request: Request) -> Response:
     """One lead with every related table, documents, comments and activity."""
+    state, claims = request_claims(request)
     assert state.pg is not None
     detail = await lead_detail_json(state.pg, claims, lead_id, state.cipher)
     headers = {"ETag": _etag(detail.version)}
