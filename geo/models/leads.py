@@ -33,9 +33,8 @@ SEARCH_EXPR = (
     "|| coalesce(notes, '')"
 )
 
-# The columns the lead list filters on, included in each sort index (migration 0010) but the
-# sorted one.
-LIST_FILTER_COLUMNS = (
+# The lead columns copied into lead_stage_facts (same names, so filters can be re-targeted).
+STAGE_FACT_LEAD_COLUMNS = (
     "status",
     "assignee_id",
     "is_public",
@@ -43,8 +42,10 @@ LIST_FILTER_COLUMNS = (
     "commune_insee",
     "quality_score",
     "created_at",
-    "created_by_id",
 )
+# The columns the lead list filters on, included in each sort index (migration 0010) but the
+# sorted one.
+LIST_FILTER_COLUMNS = (*STAGE_FACT_LEAD_COLUMNS, "created_by_id")
 
 
 def _include(sorted_column: str) -> list[str]:
@@ -163,18 +164,6 @@ class LeadStatusHistory(Base):
         # Weekly qualified/sold counts and per-OPS throughput scan one status over a period.
         Index("ix_lead_status_history_status_entered_at", "status", "entered_at"),
     )
-
-
-# The lead columns copied into lead_stage_facts (same names, so filters can be re-targeted).
-STAGE_FACT_LEAD_COLUMNS = (
-    "status",
-    "assignee_id",
-    "is_public",
-    "department",
-    "commune_insee",
-    "quality_score",
-    "created_at",
-)
 
 
 class LeadStageFact(Base):
