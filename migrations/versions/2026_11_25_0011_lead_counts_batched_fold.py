@@ -39,21 +39,9 @@ _M = _load_0009()
 # many cells at once. Keep in step with tests/test_lead_counts.py.
 FOLD_EVERY = 16
 
-_APPLY = """
-    -- The statement's net change per cell (none: e.g. an UPDATE of other columns).
-    SELECT array_agg(status), array_agg(department), array_agg(score_bucket), array_agg(dn),
-           array_agg(di)
-    INTO v_status, v_dept, v_bucket, v_n, v_int
-    FROM (
-        SELECT d.status, d.department, d.score_bucket, sum(d.dn)::int AS dn,
-               sum(d.di)::int AS di
-        FROM ({{deltas}}) AS d (status, department, score_bucket, dn, di)
-        GROUP BY 1, 2, 3
-        HAVING sum(d.dn) <> 0 OR sum(d.di) <> 0
-    ) g;
-    IF v_status IS NULL THEN
-        RETURN NULL;
-    END IF;
+# 0009's grouping of the statement's change per cell (its text up to the fold), then:
+_GROUPED = _M._APPLY[: _M._APPLY.index("    IF pg_try_advisory_xact_lock")]
+_APPLY = _GROUPED + """
     WITH added AS (
         INSERT INTO lead_count_deltas (status, department, score_bucket, n, n_int)
         SELECT * FROM unnest(v_status, v_dept, v_bucket, v_n, v_int)
