@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import os
 import socket
 import subprocess
@@ -183,6 +184,17 @@ async def test_stored_cards_are_the_live_lead_json(client, people, leads, state)
     assert item["quality_score"] == 1.0 / 3 and item["completeness"] is None
     assert item["area_m2"] == pytest.approx(r.json()["area_m2"])
     assert set(item) == set(LeadOut.model_fields)
+    # The list splices cards and names in Python (cards_json): the very items of CARD_ITEM_SQL.
+    page = (await client.get("/api/leads", params={"page_size": 100}, headers=h)).json()
+    spliced = {
+        row["id"]: json.loads(row["item"])
+        for row in await state.pg.fetch(
+            f"SELECT x.id, {CARD_ITEM_SQL} AS item FROM leads x "
+            "LEFT JOIN users a ON a.id = x.assignee_id"
+        )
+    }
+    assert len(page["items"]) == page["total"] >= 21
+    assert all(i == spliced[i["id"]] for i in page["items"])
 
 
 async def test_detail_reads_the_bearer_token_itself(client, leads) -> None:  # noqa: ANN001

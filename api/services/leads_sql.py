@@ -175,20 +175,39 @@ CARD_ITEM_SQL = (
 
 def _page_sql(where: str, sort: SortKey, offset: str, limit: str, total: str) -> str:
     # The page's ids first: with the filters on columns the sort index includes, an index-only
-    # scan; then the 50 rows' cards.
+    # scan; then the rows' cards and assignees' names, in order (spliced in Python: splicing
+    # 50 texts cost PostgreSQL ~0.35 ms, its scarcest resource here).
+    order = order_sql(sort, "x")
     return f"""
 WITH {AUTH_CTE}
 SELECT auth.role AS auth_role, auth.revoked AS auth_revoked,
        (SELECT version FROM layer_versions WHERE layer = 'leads') AS version,
-       {total} AS total,
-       (SELECT coalesce('[' || string_agg({CARD_ITEM_SQL}, ', ' ORDER BY {order_sql(sort, "x")})
-                        || ']', '[]')
-          FROM (SELECT l.id FROM leads l WHERE {where} ORDER BY {order_sql(sort)}
-                OFFSET {offset} LIMIT {limit}) p
-          JOIN leads x ON x.id = p.id
-          LEFT JOIN users a ON a.id = x.assignee_id) AS items
-FROM auth
+       {total} AS total, page.cards, page.names
+FROM auth LEFT JOIN LATERAL (
+    SELECT array_agg(x.card ORDER BY {order}) AS cards,
+           array_agg(a.full_name ORDER BY {order}) AS names
+    FROM (SELECT l.id FROM leads l WHERE {where} ORDER BY {order_sql(sort)}
+          OFFSET {offset} LIMIT {limit}) p
+    JOIN leads x ON x.id = p.id
+    LEFT JOIN users a ON a.id = x.assignee_id
+) page ON true
 """
+
+
+def cards_json(cards: list[str] | None, names: list[str | None] | None) -> bytes:
+    """A JSON array of list items: each stored card (a JSON object) with its assignee's name
+    (what CARD_ITEM_SQL builds in SQL)."""
+    if not cards:
+        return b"[]"
+    assert names is not None
+    return (
+        b"["
+        + b", ".join(
+            card[:-1].encode() + b', "assignee_name" : ' + orjson.dumps(name) + b"}"
+            for card, name in zip(cards, names, strict=True)
+        )
+        + b"]"
+    )
 
 
 @dataclass(frozen=True)
@@ -252,7 +271,7 @@ async def list_page(
         row = await query.run(pool, viewer, count=True)
         total = int(row["total"])
         cache.put(key, int(row["version"] or 0), total)
-    items = row["items"].encode()
+    items = cards_json(row["cards"], row["names"])
     tail = f',"total":{total},"page":{page},"page_size":{page_size}}}'.encode()
     return b'{"items":' + items + tail
 
