@@ -29,7 +29,7 @@ from api.schemas.leads import LeadDetail, LeadOut, LeadPage
 from api.security import ClaimsCache, create_token
 from api.server import default_hot_pool_size
 from api.services.leads_query import LeadFilters, filter_clauses
-from api.services.leads_sql import CARD_ITEM_SQL, LEAD_OUT_JSON, Binds, where_sql
+from api.services.leads_sql import LEAD_OUT_JSON, Binds, where_sql
 from geo.db import FairPool, make_pg_pool
 from geo.errors import NotAuthenticated
 from geo.models import Lead, LeadStatus, Role
@@ -38,6 +38,12 @@ from tests.conftest import assert_problem, make_settings
 from tests.lead_fixtures import make_people, square, sync_url
 
 ROOT = Path(__file__).resolve().parent.parent
+# The list item built in SQL from a lead ``x``'s stored card and its assignee ``a`` (the API
+# splices the same in Python: api.services.leads_sql.card_item).
+CARD_ITEM_SQL = (
+    """left(x.card, -1) || ', "assignee_name" : ' """
+    "|| coalesce(to_json(a.full_name)::text, 'null') || '}'"
+)
 
 
 @pytest.fixture(scope="module")
@@ -184,7 +190,7 @@ async def test_stored_cards_are_the_live_lead_json(client, people, leads, state)
     assert item["quality_score"] == 1.0 / 3 and item["completeness"] is None
     assert item["area_m2"] == pytest.approx(r.json()["area_m2"])
     assert set(item) == set(LeadOut.model_fields)
-    # The list splices cards and names in Python (cards_json): the very items of CARD_ITEM_SQL.
+    # The list splices cards and names in Python (card_item): the very items of CARD_ITEM_SQL.
     page = (await client.get("/api/leads", params={"page_size": 100}, headers=h)).json()
     spliced = {
         row["id"]: json.loads(row["item"])

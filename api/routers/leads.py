@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
@@ -125,11 +126,19 @@ def _known_params(request: Request, model: type[BaseModel]) -> frozenset[str]:
         while stack:
             dep = stack.pop()
             if dep is not None:
-                # A query model is one declared parameter: its fields are the names.
-                names.update(p.alias for p in dep.query_params if p.alias != "params")
+                # A query model (``model`` itself) is one declared parameter: not a name.
+                declared = dep.query_params
+                names.update(p.alias for p in declared if p.field_info.annotation is not model)
                 stack.extend(dep.dependencies)
         known = _KNOWN[(id(route), model)] = frozenset(names)
     return known
+
+
+def _reject_unknown(names: Iterable[str], request: Request, model: type[BaseModel]) -> None:
+    """422 naming the query parameters the route does not take, rather than ignoring them."""
+    unknown = sorted(set(names) - _known_params(request, model))
+    if unknown:
+        raise InvalidInput(f"unknown query parameters: {', '.join(unknown)}", unknown=unknown)
 
 
 _KNOWN: dict[tuple[int, type[BaseModel]], frozenset[str]] = {}
@@ -146,9 +155,7 @@ def parse_query(request: Request, model: type[QueryModel]) -> QueryModel:
             data.setdefault(key, []).append(value)
         else:
             data[key] = value
-    unknown = sorted(set(data) - _known_params(request, model))
-    if unknown:
-        raise InvalidInput(f"unknown query parameters: {', '.join(unknown)}", unknown=unknown)
+    _reject_unknown(data, request, model)
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -179,9 +186,7 @@ async def lead_filters(
 ) -> LeadFilters:
     """The list filters of the analytics and exports routes (FastAPI validates and documents
     them); an unknown query parameter is a 422 rather than silently ignored."""
-    unknown = sorted(set(request.query_params) - _known_params(request, LeadFilterQuery))
-    if unknown:
-        raise InvalidInput(f"unknown query parameters: {', '.join(unknown)}", unknown=unknown)
+    _reject_unknown(request.query_params, request, LeadFilterQuery)
     return filters_from(params)
 
 

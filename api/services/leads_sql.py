@@ -90,6 +90,7 @@ LEAD_OUT_FIELDS: list[tuple[str, str]] = [
     ),
     ("geometry", "ST_AsGeoJSON(l.geom, 6)::json"),
 ]
+# The card's live form (tests compare every stored card with it).
 LEAD_OUT_JSON = _object(LEAD_OUT_FIELDS)
 
 # The list's ORDER BY per sort key, with the id as tie-breaker (stable pages). A descending
@@ -164,15 +165,6 @@ async def as_current_role(
     raise Conflict("the user's role changed during the request; retry")
 
 
-# A list item: the lead's stored card (LeadOut JSON but assignee_name, kept by the trigger
-# leads_card, migration 0010) with the assignee's current name spliced in, for a lead ``x``
-# joined to its assignee ``a``.
-CARD_ITEM_SQL = (
-    """left(x.card, -1) || ', "assignee_name" : ' """
-    "|| coalesce(to_json(a.full_name)::text, 'null') || '}'"
-)
-
-
 def _page_sql(where: str, sort: SortKey, offset: str, limit: str, total: str) -> str:
     # The page's ids first: with the filters on columns the sort index includes, an index-only
     # scan; then the rows' cards and assignees' names, in order (spliced in Python: splicing
@@ -194,20 +186,18 @@ FROM auth LEFT JOIN LATERAL (
 """
 
 
+def card_item(card: str, assignee_name: str | None) -> bytes:
+    """A ``LeadOut`` as JSON: the lead's stored card (every field but the assignee's name, kept
+    by the trigger leads_card, migration 0010) with the assignee's current name spliced in."""
+    return card[:-1].encode() + b', "assignee_name" : ' + orjson.dumps(assignee_name) + b"}"
+
+
 def cards_json(cards: list[str] | None, names: list[str | None] | None) -> bytes:
-    """A JSON array of list items: each stored card (a JSON object) with its assignee's name
-    (what CARD_ITEM_SQL builds in SQL)."""
+    """A JSON array of list items (:func:`card_item`), in order."""
     if not cards:
         return b"[]"
     assert names is not None
-    return (
-        b"["
-        + b", ".join(
-            card[:-1].encode() + b', "assignee_name" : ' + orjson.dumps(name) + b"}"
-            for card, name in zip(cards, names, strict=True)
-        )
-        + b"]"
-    )
+    return b"[" + b", ".join(map(card_item, cards, names)) + b"]"
 
 
 @dataclass(frozen=True)
@@ -457,7 +447,8 @@ async def lead_detail_json(
 
 # A new lead in one statement, hence one transaction: the commune's name counter, the lead, its
 # sourcing, land (parcels given), first status period, activity entry and the leads-layer version
-# bump (last: concurrent creations queue on that row only until commit). Returns the LeadOut.
+# bump (last: concurrent creations queue on that row only until commit). Returns the lead's
+# card and assignee's name (card_item makes them the LeadOut).
 # $1 name prefix, $2 name, $3 assignee, $4 author, $5 public, $6 INSEE, $7 commune name,
 # $8 department, $9 notes, $10 EWKB, $11 source, $12 parcel ids, $13 parcels, $14 activity.
 CREATE_SQL = f"""
@@ -489,6 +480,6 @@ WITH counter AS (
     INSERT INTO layer_versions AS v (layer, version) VALUES ('leads', 1)
     ON CONFLICT (layer) DO UPDATE SET version = v.version + 1, updated_at = now()
 )
-SELECT x.id, x.version, {CARD_ITEM_SQL} AS body
-FROM l x LEFT JOIN users a ON a.id = x.assignee_id
+SELECT l.id, l.version, l.card, a.full_name AS assignee_name
+FROM l LEFT JOIN users a ON a.id = l.assignee_id
 """
