@@ -138,11 +138,10 @@ BEARER_SECURITY = {"security": [{"OAuth2PasswordBearer": []}]}
 
 def auth_sql(user_id: str = "$1", jti: str = "$2") -> str:
     """The role of an active user and whether the token is revoked, in one row (role NULL:
-    unknown or disabled user); the placeholders of the token's user id and jti."""
-    return (
-        f"SELECT (SELECT role FROM users WHERE id = {user_id} AND is_active) AS role, "
-        f"EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = {jti}) AS revoked"
-    )
+    unknown or disabled user); the placeholders of the token's user id and jti. The check is the
+    function ``token_auth`` (migration 0012): its statements are prepared once per connection,
+    where a sub-select here would be planned again with each variant of the list's SQL."""
+    return f"SELECT role, revoked FROM token_auth({user_id}, {jti})"
 
 
 AUTH_SQL = auth_sql()

@@ -15,6 +15,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from geo.errors import DomainError
+
 
 def make_engine(url: str, *, pool_size: int = 10, max_overflow: int = 20) -> AsyncEngine:
     """An asyncpg engine with a pool sized for one API process."""
@@ -37,35 +39,57 @@ def make_engine(url: str, *, pool_size: int = 10, max_overflow: int = 20) -> Asy
 SERVER_SETTINGS = {"jit": "off", "application_name": "leadfactory", "TimeZone": "UTC"}
 
 
-async def _keep_session(conn: asyncpg.Connection) -> None:
-    """No RESET ALL on release: it costs a round trip, and these paths change no session
-    state (asyncpg still rolls back a transaction left open)."""
-
-
 class FairPool:
-    """An asyncpg pool that hands its connections out in arrival order.
+    """Connections to PostgreSQL for the hot paths, handed out in arrival order.
 
-    asyncpg's pool queue lets a newcomer take a connection that was just released while the
-    caller woken for it has not run yet; that caller then queues again, at the back. Under load
-    most callers get a connection at once and a few starve: the lead detail at 50 clients waited
-    0 ms for a connection at the median and 116 ms at P95, which was its whole latency tail. A
-    FIFO semaphore of the pool's size in front of it (asyncio's is FIFO since Python 3.11.1)
-    serves callers in order: every caller waits its share, P95/P50 went from ~4 to ~1.5.
+    * **In order.** asyncpg's pool queue lets a newcomer take a connection that was just
+      released while the caller woken for it has not run yet; that caller then queues again, at
+      the back. Under load most callers got a connection at once and a few starved: the lead
+      detail at 50 clients waited 0 ms at the median and 116 ms at P95, its whole latency tail.
+      Here a FIFO semaphore of the pool's size (asyncio's is FIFO since Python 3.11.1) serves
+      callers in order: every caller waits its share, P95/P50 went from ~4 to ~1.5.
+    * **Plain connections.** The pool keeps asyncpg connections itself: asyncpg's pool cost
+      ~70 µs of CPU per acquire and release (a task to shield the release, a timeout scope, a
+      proxy object, an idle timer), a tenth of a lead detail's. Connections open on first use
+      (the app starts while the database is down), are never reset (these paths change no
+      session state) and are dropped, not reused, when closed, left in a transaction, or left
+      by anything but a completed statement (a cancelled query may still be running).
 
-    The query helpers are asyncpg's, each on a connection of its own; ``acquire()`` keeps one
-    for several statements (a caller then queues once, not once per statement).
+    The query helpers take a connection for one statement; ``acquire()`` keeps one for several
+    (a caller then queues once, not once per statement).
     """
 
-    def __init__(self, pool: asyncpg.Pool, size: int) -> None:
-        self.pool = pool
+    def __init__(self, dsn: str, size: int, **connect: Any) -> None:
+        self.dsn = dsn
         self.size = size
+        self._connect = connect
         self._gate = asyncio.Semaphore(size)
+        self._idle: list[asyncpg.Connection] = []
+        self._closed = False
 
     @asynccontextmanager
     async def acquire(self) -> AsyncIterator[asyncpg.Connection]:
         """A connection, in turn; back to the pool (then the next caller's) on exit."""
-        async with self._gate, self.pool.acquire() as conn:
-            yield conn
+        async with self._gate:
+            if self._closed:
+                raise asyncpg.InterfaceError("the pool is closed")
+            conn = self._idle.pop() if self._idle else None
+            if conn is None or conn.is_closed():
+                conn = await asyncpg.connect(self.dsn, **self._connect)
+            reusable = False
+            try:
+                yield conn
+                reusable = True
+            except (DomainError, asyncpg.PostgresError):
+                reusable = True  # the statement completed: the server said no, or the caller did
+                raise
+            finally:
+                if reusable and not self._closed and not conn.is_closed():
+                    reusable = not conn.is_in_transaction()
+                if reusable:
+                    self._idle.append(conn)
+                else:
+                    conn.terminate()
 
     async def fetch(self, query: str, *args: Any) -> list[asyncpg.Record]:
         """The rows of one statement."""
@@ -88,8 +112,11 @@ class FairPool:
             return await conn.execute(query, *args)
 
     async def close(self) -> None:
-        """Close every connection."""
-        await self.pool.close()
+        """Close the idle connections; those in use close when released."""
+        self._closed = True
+        idle, self._idle = self._idle, []
+        for conn in idle:
+            await conn.close()
 
 
 # Where the hot paths' helpers run a statement: the pool (a connection each time) or a connection.
@@ -97,7 +124,7 @@ Queryable = asyncpg.Connection | FairPool
 
 
 async def make_pg_pool(url: str, *, size: int = 10) -> FairPool:
-    """A plain asyncpg pool for the hot paths (lead list, detail, create, authentication).
+    """The connections of the hot paths (lead list, detail, create, authentication).
 
     SQLAlchemy's session, ORM and statement compilation cost ~1 ms of CPU per query, several
     times the query itself; these paths send hand-written SQL (prepared and cached per
@@ -105,18 +132,14 @@ async def make_pg_pool(url: str, *, size: int = 10) -> FairPool:
     plain ``postgresql://`` one.
     """
     dsn = url.replace("postgresql+asyncpg://", "postgresql://", 1)
-    pool = await asyncpg.create_pool(
+    return FairPool(
         dsn,
-        min_size=0,  # connect on first use: the app starts even while the database is down
-        max_size=size,
+        size,
         server_settings=SERVER_SETTINGS,
         # The list's SQL text varies with the filters given (a few hundred shapes): keep them all
         # prepared rather than re-parsing and re-planning evicted ones.
         statement_cache_size=1024,
-        reset=_keep_session,
     )
-    assert pool is not None
-    return FairPool(pool, size)
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -31,7 +31,7 @@ from api.server import default_hot_pool_size
 from api.services.leads_query import LeadFilters, filter_clauses
 from api.services.leads_sql import LEAD_OUT_JSON, Binds, where_sql
 from geo.db import FairPool, make_pg_pool
-from geo.errors import NotAuthenticated
+from geo.errors import NotAuthenticated, NotFound
 from geo.models import Lead, LeadStatus, Role
 from geo.visibility import Viewer
 from tests.conftest import assert_problem, make_settings
@@ -354,7 +354,7 @@ def test_default_hot_pool_size_shares_the_cores() -> None:
 async def test_pool_connections_are_utc(state) -> None:  # noqa: ANN001
     assert state.pg is not None
     assert await state.pg.fetchval("SHOW TimeZone") == "UTC"
-    assert isinstance(state.pg, FairPool) and isinstance(state.pg.pool, asyncpg.Pool)
+    assert isinstance(state.pg, FairPool)
 
 
 async def _service_order(pool: FairPool | asyncpg.Pool, late_after: int) -> list[str]:
@@ -394,5 +394,60 @@ async def test_pool_serves_callers_in_arrival_order(db_url) -> None:  # noqa: AN
     try:
         for late_after in range(8):
             assert await _service_order(pool, late_after) == ["a", "b", "c", "late"], late_after
+    finally:
+        await pool.close()
+
+
+async def test_pool_reuses_a_connection_only_while_it_can_be_trusted(db_url) -> None:  # noqa: ANN001
+    """FairPool keeps its connection after statements and refusals, and opens a new one when the
+    last was left in a transaction, cancelled mid-query or closed by the server."""
+    pool = await make_pg_pool(db_url, size=1)
+    pid = "SELECT pg_backend_pid()"
+    try:
+        first = await pool.fetchval(pid)
+        assert await pool.fetchval(pid) == first
+        with pytest.raises(asyncpg.UndefinedTableError):
+            await pool.fetch("SELECT * FROM no_such_table")
+        with pytest.raises(NotFound):
+            async with pool.acquire() as conn:
+                await conn.fetchval("SELECT 1")
+                raise NotFound("refused between statements")
+        assert await pool.fetchval(pid) == first
+
+        async with pool.acquire() as conn:
+            await conn.execute("BEGIN")  # never committed
+        second = await pool.fetchval(pid)
+        assert second != first
+        async with pool.acquire() as conn:
+            assert not conn.is_in_transaction()
+
+        query = asyncio.create_task(pool.fetchval("SELECT pg_sleep(30)"))
+        await asyncio.sleep(0.3)
+        query.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await query
+        third = await pool.fetchval(pid)
+        assert third != second
+
+        admin = await asyncpg.connect(pool.dsn)
+        try:
+            assert await admin.fetchval("SELECT pg_terminate_backend($1)", third)
+        finally:
+            await admin.close()
+        await asyncio.sleep(0.3)  # the server's goodbye reaches the connection
+        assert await pool.fetchval(pid) not in (first, second, third)
+    finally:
+        await pool.close()
+    with pytest.raises(asyncpg.InterfaceError):
+        await pool.fetchval(pid)
+
+
+async def test_pool_opens_at_most_its_size(db_url) -> None:  # noqa: ANN001
+    pool = await make_pg_pool(db_url, size=2)
+    try:
+        pids = await asyncio.gather(
+            *(pool.fetchval("SELECT pg_backend_pid() FROM pg_sleep(0.05)") for _ in range(10))
+        )
+        assert len(set(pids)) == 2
     finally:
         await pool.close()

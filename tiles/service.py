@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import gzip
 import hashlib
 from collections.abc import Awaitable, Callable
@@ -70,27 +69,22 @@ class TileService:
         self.gzip_level = gzip_level
         self.cache = TileCache(cache_bytes)
         self._pool: FairPool | None = None
-        self._lock = asyncio.Lock()
 
     async def pool(self) -> FairPool:
         """The pool (callers served in arrival order, geo.db.FairPool), created on first use."""
         if self._pool is None:
-            async with self._lock:
-                if self._pool is None:
-                    # The timeout is set per connection of this pool, which only runs one
-                    # statement per tile: it is the per-tile timeout, without a SET LOCAL round
-                    # trip (and a transaction) on every request.
-                    pool = await asyncpg.create_pool(
-                        self.dsn,
-                        min_size=1,
-                        max_size=self.pool_size,
-                        server_settings={
-                            "jit": "off",
-                            "statement_timeout": str(self.statement_timeout_ms),
-                            "application_name": "leadfactory-tiles",
-                        },
-                    )
-                    self._pool = FairPool(pool, self.pool_size)
+            # The timeout is set per connection of this pool, which only runs one statement per
+            # tile: it is the per-tile timeout, without a SET LOCAL round trip (and a
+            # transaction) on every request. Connections open on first use.
+            self._pool = FairPool(
+                self.dsn,
+                self.pool_size,
+                server_settings={
+                    "jit": "off",
+                    "statement_timeout": str(self.statement_timeout_ms),
+                    "application_name": "leadfactory-tiles",
+                },
+            )
         return self._pool
 
     async def close(self) -> None:

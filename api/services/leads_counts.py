@@ -15,7 +15,9 @@ above every number):
   ``n`` below k plus ``n_int`` at k.
 
 :func:`count_sql` answers the filter shapes this table can answer exactly and returns None for
-the others (the caller counts leads). ``tests/test_lead_counts.py`` checks it against
+the others (the caller counts leads). It calls the function ``lead_total`` (migration 0012, whose
+text holds the bucket constants below), which sums the cells and the pending deltas in the calling
+statement's snapshot with statements prepared once per connection. ``tests/test_lead_counts.py`` checks it against
 ``count(*)`` over :func:`~api.services.leads_sql.where_sql` for every shape and role.
 """
 
@@ -26,7 +28,7 @@ import math
 from api.services.binds import Binds
 from api.services.leads_query import LeadFilters
 from geo.models import LeadStatus, Role
-from geo.visibility import Viewer, visibility_sql
+from geo.visibility import COMMERCIAL_STATUSES, Viewer
 
 NULL_BUCKET = -32768
 TOTAL_BUCKET = 32767
@@ -35,9 +37,6 @@ TOTAL_BUCKET = 32767
 MIN_BOUND = -32765
 MAX_BOUND = 32765
 
-# The cells and the deltas not folded into them yet, read in the statement's one snapshot.
-_COLUMNS = "status, department, score_bucket, n, n_int"
-_CELLS = f"(SELECT {_COLUMNS} FROM lead_counts UNION ALL SELECT {_COLUMNS} FROM lead_count_deltas)"
 _SCOPED_ROLES = (Role.ADMIN, Role.MANAGER, Role.COMMERCIAL)
 
 
@@ -54,7 +53,7 @@ def _integer_bound(value: float | None) -> int | None | bool:
 
 
 def count_sql(viewer: Viewer, f: LeadFilters, binds: Binds) -> str | None:
-    """A scalar subquery (bigint) giving exactly
+    """A bigint SQL expression giving exactly
     ``(SELECT count(*) FROM leads l WHERE <where_sql(viewer, f, binds)>)`` from lead_counts, or
     None when the filters need the leads themselves (nothing is bound then).
 
@@ -72,21 +71,13 @@ def count_sql(viewer: Viewer, f: LeadFilters, binds: Binds) -> str | None:
     if low is False or high is False:
         return None
     # Decided: from here on values are bound. The visibility of these roles reads only status.
-    clauses = [visibility_sql(viewer, "c", binds.add)]
-    if f.status:
-        clauses.append(f"c.status = ANY({binds.add([s.value for s in f.status])}::text[])")
-    else:
-        clauses.append(f"c.status <> '{LeadStatus.ARCHIVED.value}'")
-    if f.department:
-        clauses.append(f"c.department = {binds.add(f.department)}")
-    value = "c.n"
-    if low is None and high is None:
-        clauses.append(f"c.score_bucket = {TOTAL_BUCKET}")
-    else:
-        lo = binds.add(low) if low is not None else str(MIN_BOUND - 1)
-        hi = binds.add(high) if high is not None else str(MAX_BOUND + 1)
-        clauses.append(f"c.score_bucket BETWEEN {lo} AND {hi}")
-        if high is not None:
-            value = f"CASE WHEN c.score_bucket = {hi} THEN c.n_int ELSE c.n END"
-    where = " AND ".join(clauses)
-    return f"(SELECT coalesce(sum({value}), 0)::bigint FROM {_CELLS} c WHERE {where})"
+    statuses = f.status or tuple(s for s in LeadStatus if s is not LeadStatus.ARCHIVED)
+    if viewer.role is Role.COMMERCIAL:
+        statuses = tuple(s for s in statuses if s in COMMERCIAL_STATUSES)
+    args = (
+        f"{binds.add([s.value for s in statuses])}::text[]",
+        f"{binds.add(f.department or None)}::text",
+        f"{binds.add(low)}::integer",
+        f"{binds.add(high)}::integer",
+    )
+    return f"lead_total({', '.join(args)})"
