@@ -15,10 +15,11 @@ above every number):
   ``n`` below k plus ``n_int`` at k.
 
 :func:`count_sql` answers the filter shapes this table can answer exactly and returns None for
-the others (the caller counts leads). It calls the function ``lead_total`` (migration 0012, whose
-text holds the bucket constants below), which sums the cells and the pending deltas in the calling
-statement's snapshot with statements prepared once per connection. ``tests/test_lead_counts.py`` checks it against
-``count(*)`` over :func:`~api.services.leads_sql.where_sql` for every shape and role.
+the others (the caller counts leads). It calls the function ``lead_total`` (migration 0012,
+whose text holds the bucket constants below), which sums the cells and the pending deltas in
+the calling statement's snapshot with statements prepared once per connection.
+``tests/test_lead_counts.py`` checks it against ``count(*)`` over
+:func:`~api.services.leads_sql.where_sql` for every shape and role.
 """
 
 from __future__ import annotations
