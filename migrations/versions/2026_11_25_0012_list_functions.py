@@ -19,6 +19,10 @@ and the token check still see one state of the database. See docs/decisions.md.
   arithmetic is explained in api/services/leads_counts.py).
 * ``lead_cards(ids)``: the stored cards (migration 0010) of ``ids`` and their assignees' names,
   as two arrays in the order of ``ids``.
+
+``lead_count_deltas`` gets an index on its cells. Every write appends to it and every 16th
+empties it, so between vacuums its heap spans hundreds of mostly empty pages (218 pages for 12
+rows after the create benchmark): the sequential scan of it that every total did cost 1.4 ms.
 """
 
 from collections.abc import Sequence
@@ -95,6 +99,12 @@ $$
 
 
 def upgrade() -> None:
+    op.create_index(
+        "ix_lead_count_deltas_cell",
+        "lead_count_deltas",
+        ["status", "department", "score_bucket"],
+        unique=False,
+    )
     op.execute(TOKEN_AUTH)
     op.execute(LEAD_TOTAL)
     op.execute(LEAD_CARDS)
@@ -104,3 +114,4 @@ def downgrade() -> None:
     op.execute("DROP FUNCTION lead_cards(bigint[])")
     op.execute("DROP FUNCTION lead_total(text[], text, integer, integer)")
     op.execute("DROP FUNCTION token_auth(bigint, text)")
+    op.drop_index("ix_lead_count_deltas_cell", table_name="lead_count_deltas")
