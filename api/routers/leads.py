@@ -16,7 +16,6 @@ from api.deps import (
     CurrentUser,
     SessionDep,
     SettingsDep,
-    SignedClaims,
     StateDep,
     ViewerDep,
     request_claims,
@@ -227,10 +226,16 @@ async def _respond(
     return out
 
 
-@hot.post("", response_model=LeadOut, status_code=status.HTTP_201_CREATED)
-async def create_lead(body: LeadCreate, claims: SignedClaims, state: StateDep) -> Response:
+@hot.post(
+    "",
+    response_model=LeadOut,
+    status_code=status.HTTP_201_CREATED,
+    openapi_extra=BEARER_SECURITY,
+)
+async def create_lead(body: LeadCreate, request: Request) -> Response:
     """Create a lead from a polygon, parcel ids or a point (ADMIN, MANAGER, OPS; one
     transaction)."""
+    state, claims = request_claims(request)
     assert state.pg is not None
     lead = await svc.create_lead(state.pg, claims, body, limits_of(state.settings))
     return Response(

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
+import orjson
 from geoalchemy2 import WKBElement
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -203,9 +203,9 @@ async def _create(
         body.notes,
         placed.ewkb,
         body.source.value,
-        json.dumps(parcel_ids) if parcel_ids else None,
-        json.dumps(placed.parcels) if placed.parcels else None,
-        json.dumps(activity),
+        orjson.dumps(parcel_ids).decode() if parcel_ids else None,
+        orjson.dumps(placed.parcels).decode() if placed.parcels else None,
+        orjson.dumps(activity).decode(),
     )
     assert row is not None
     return CreatedLead(row["id"], row["version"], card_item(row["card"], row["assignee_name"]))
