@@ -150,6 +150,4 @@ class LeadCountDelta(Base):
     n: Mapped[int] = mapped_column(Integer, nullable=False)
     n_int: Mapped[int] = mapped_column(Integer, nullable=False)
 
-    __table_args__ = (
-        Index("ix_lead_count_deltas_cell", "status", "department", "score_bucket"),
-    )
+    __table_args__ = (Index("ix_lead_count_deltas_cell", "status", "department", "score_bucket"),)
