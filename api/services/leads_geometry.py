@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
-from importlib import resources
 from typing import Any
 
 import asyncpg
@@ -20,7 +19,9 @@ from geo.errors import InvalidInput
 # create path runs without SQLAlchemy, and edits share these checks inside their transaction.
 Conn = Queryable
 
-_SQL = resources.files("api.services").joinpath("sql/lead_geometry.sql").read_text()
+# Validity (with PostGIS's reason), the repaired polygon, its area, the France-bounds test and
+# the commune: one function (migration 0013), whose plan is prepared once per connection.
+_SQL = "SELECT * FROM lead_geometry_check($1::text, $2, $3, $4, $5)"
 _PARCELS = """
 SELECT id, commune, section, numero, contenance, area_m2 FROM parcels WHERE id = ANY($1::text[])
 """
@@ -85,7 +86,7 @@ def department_of(insee: str | None) -> str | None:
 def _authenticated(sql: str) -> str:
     # The token's checks (api.deps.auth_sql) in the same statement: $6 user id, $7 jti.
     return (
-        f"WITH auth AS ({auth_sql('$6', '$7')}), g AS ({sql.strip().rstrip(';')}) "
+        f"WITH auth AS ({auth_sql('$6', '$7')}), g AS ({sql}) "
         "SELECT auth.role AS auth_role, auth.revoked AS auth_revoked, g.* FROM auth, g"
     )
 
