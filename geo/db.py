@@ -84,8 +84,8 @@ class FairPool:
                 reusable = True  # the statement completed: the server said no, or the caller did
                 raise
             finally:
-                if reusable and not self._closed and not conn.is_closed():
-                    reusable = not conn.is_in_transaction()
+                if reusable:
+                    reusable = not (self._closed or conn.is_closed() or conn.is_in_transaction())
                 if reusable:
                     self._idle.append(conn)
                 else:

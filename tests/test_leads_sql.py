@@ -436,6 +436,10 @@ async def test_pool_reuses_a_connection_only_while_it_can_be_trusted(db_url) -> 
             await admin.close()
         await asyncio.sleep(0.3)  # the server's goodbye reaches the connection
         assert await pool.fetchval(pid) not in (first, second, third)
+
+        async with pool.acquire() as conn:
+            await pool.close()  # while a connection is in use: it closes when released
+        assert conn.is_closed()
     finally:
         await pool.close()
     with pytest.raises(asyncpg.InterfaceError):
