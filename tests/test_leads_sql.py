@@ -204,8 +204,9 @@ async def test_stored_cards_are_the_live_lead_json(client, people, leads, state)
 
 
 async def test_detail_reads_the_bearer_token_itself(client, leads) -> None:  # noqa: ANN001
-    """The detail route takes the Request (api.deps.request_claims), not the bearer dependency:
-    the same 401s, and its OpenAPI operation still declares the bearer scheme."""
+    """The detail and create routes read the token with api.deps.request_claims, not the bearer
+    dependency: the same 401s (the create's before its body is validated), and their OpenAPI
+    operations still declare the bearer scheme."""
     url = f"/api/leads/{leads[0]['id']}"
     for headers in (
         {},
@@ -214,8 +215,14 @@ async def test_detail_reads_the_bearer_token_itself(client, leads) -> None:  # n
         {"Authorization": "Bearer not-a-jwt"},
     ):
         assert_problem(await client.get(url, headers=headers), 401)
-    op = (await client.get("/api/openapi.json")).json()["paths"]["/api/leads/{lead_id}"]["get"]
-    assert op["security"] == [{"OAuth2PasswordBearer": []}]
+        # The create too, before its body is validated (this body is invalid).
+        assert_problem(await client.post("/api/leads", json={"name": 1}, headers=headers), 401)
+    paths = (await client.get("/api/openapi.json")).json()["paths"]
+    assert paths["/api/leads/{lead_id}"]["get"]["security"] == [{"OAuth2PasswordBearer": []}]
+    assert paths["/api/leads"]["post"]["security"] == [{"OAuth2PasswordBearer": []}]
+    assert paths["/api/leads"]["post"]["requestBody"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/LeadCreate"
+    }
 
 
 async def test_list_reads_its_query_in_one_validation(client, people, leads) -> None:  # noqa: ANN001

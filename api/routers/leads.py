@@ -33,12 +33,14 @@ from api.schemas.leads import (
     LeadUpdate,
     TransitionIn,
 )
+from api.security import TokenClaims
 from api.services import leads as svc
 from api.services.analytics_cache import cache_for
 from api.services.leads_geometry import GeometryLimits
 from api.services.leads_query import LeadFilters, SortKey
 from api.services.leads_sql import lead_detail_json, list_page
 from api.settings import Settings
+from api.state import AppState
 from geo.errors import InvalidInput
 from geo.models import LeadStatus, Role
 
@@ -232,10 +234,14 @@ async def _respond(
     status_code=status.HTTP_201_CREATED,
     openapi_extra=BEARER_SECURITY,
 )
-async def create_lead(body: LeadCreate, request: Request) -> Response:
+async def create_lead(
+    # A dependency, so that a missing or bad token is a 401 before the body is validated.
+    auth: Annotated[tuple[AppState, TokenClaims], Depends(request_claims)],
+    body: LeadCreate,
+) -> Response:
     """Create a lead from a polygon, parcel ids or a point (ADMIN, MANAGER, OPS; one
     transaction)."""
-    state, claims = request_claims(request)
+    state, claims = auth
     assert state.pg is not None
     lead = await svc.create_lead(state.pg, claims, body, limits_of(state.settings))
     return Response(
