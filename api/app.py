@@ -86,7 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state = build_state(settings)
-        state.pg = await make_pg_pool(settings.async_database_url, size=settings.hot_pool_size)
+        state.pg = make_pg_pool(settings.async_database_url, size=settings.hot_pool_size)
         app.state.lfs = state
         # Everything built so far (routes, models, SQLAlchemy metadata) lives as long as the
         # process: out of the collector's sight, a full collection no longer walks it (those

@@ -123,8 +123,9 @@ class FairPool:
 Queryable = asyncpg.Connection | FairPool
 
 
-async def make_pg_pool(url: str, *, size: int = 10) -> FairPool:
-    """The connections of the hot paths (lead list, detail, create, authentication).
+def make_pg_pool(url: str, *, size: int = 10) -> FairPool:
+    """The connections of the hot paths (lead list, detail, create, authentication), opened
+    on first use.
 
     SQLAlchemy's session, ORM and statement compilation cost ~1 ms of CPU per query, several
     times the query itself; these paths send hand-written SQL (prepared and cached per

@@ -397,7 +397,7 @@ async def test_pool_serves_callers_in_arrival_order(db_url) -> None:  # noqa: AN
     """asyncpg's own queue lets a newcomer take a just-released connection before the caller
     woken for it (who then queues again at the back): the lead detail's P95 was 4x its median
     at 50 clients. FairPool serves callers in arrival order, whenever the newcomer comes."""
-    pool = await make_pg_pool(db_url, size=1)
+    pool = make_pg_pool(db_url, size=1)
     try:
         for late_after in range(8):
             assert await _service_order(pool, late_after) == ["a", "b", "c", "late"], late_after
@@ -408,7 +408,7 @@ async def test_pool_serves_callers_in_arrival_order(db_url) -> None:  # noqa: AN
 async def test_pool_reuses_a_connection_only_while_it_can_be_trusted(db_url) -> None:  # noqa: ANN001
     """FairPool keeps its connection after statements and refusals, and opens a new one when the
     last was left in a transaction, cancelled mid-query or closed by the server."""
-    pool = await make_pg_pool(db_url, size=1)
+    pool = make_pg_pool(db_url, size=1)
     pid = "SELECT pg_backend_pid()"
     try:
         first = await pool.fetchval(pid)
@@ -454,7 +454,7 @@ async def test_pool_reuses_a_connection_only_while_it_can_be_trusted(db_url) -> 
 
 
 async def test_pool_opens_at_most_its_size(db_url) -> None:  # noqa: ANN001
-    pool = await make_pg_pool(db_url, size=2)
+    pool = make_pg_pool(db_url, size=2)
     try:
         pids = await asyncio.gather(
             *(pool.fetchval("SELECT pg_backend_pid() FROM pg_sleep(0.05)") for _ in range(10))

@@ -68,50 +68,39 @@ class TileService:
         self.statement_timeout_ms = statement_timeout_ms
         self.gzip_level = gzip_level
         self.cache = TileCache(cache_bytes)
-        self._pool: FairPool | None = None
-
-    async def pool(self) -> FairPool:
-        """The pool (callers served in arrival order, geo.db.FairPool), created on first use."""
-        if self._pool is None:
-            # The timeout is set per connection of this pool, which only runs one statement per
-            # tile: it is the per-tile timeout, without a SET LOCAL round trip (and a
-            # transaction) on every request. Connections open on first use.
-            self._pool = FairPool(
-                self.dsn,
-                self.pool_size,
-                server_settings={
-                    "jit": "off",
-                    "statement_timeout": str(self.statement_timeout_ms),
-                    "application_name": "leadfactory-tiles",
-                },
-            )
-        return self._pool
+        # The timeout is set per connection of this pool, which only runs one statement per
+        # tile: it is the per-tile timeout, without a SET LOCAL round trip (and a transaction)
+        # on every request. Connections open on first use; callers are served in arrival order.
+        self.pool = FairPool(
+            dsn,
+            pool_size,
+            server_settings={
+                "jit": "off",
+                "statement_timeout": str(statement_timeout_ms),
+                "application_name": "leadfactory-tiles",
+            },
+        )
 
     async def close(self) -> None:
         """Close the pool."""
-        if self._pool is not None:
-            await self._pool.close()
-            self._pool = None
+        await self.pool.close()
 
     async def versions(self) -> dict[str, int]:
         """Current data version of every layer (one tiny PK-table read, always fresh)."""
-        pool = await self.pool()
-        rows = await pool.fetch(VERSIONS_SQL)
+        rows = await self.pool.fetch(VERSIONS_SQL)
         return {r["layer"]: int(r["version"]) for r in rows}
 
     async def fetch(self, sql: str, params: list[Any]) -> list[asyncpg.Record]:
         """Run a read query on the tile pool; a statement timeout becomes a 503."""
-        pool = await self.pool()
         try:
-            return await pool.fetch(sql, *params)
+            return await self.pool.fetch(sql, *params)
         except asyncpg.QueryCanceledError as exc:
             raise ServiceUnavailable("the query took too long; zoom in or filter") from exc
 
     async def fetchval(self, sql: str, params: list[Any]) -> Any:
         """A single value from a read query on the tile pool."""
-        pool = await self.pool()
         try:
-            return await pool.fetchval(sql, *params)
+            return await self.pool.fetchval(sql, *params)
         except asyncpg.QueryCanceledError as exc:
             raise ServiceUnavailable("the query took too long; zoom in or filter") from exc
 
