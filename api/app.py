@@ -13,7 +13,8 @@ from fastapi.middleware.gzip import GZipMiddleware
 
 from api import web as web_app
 from api.errors import install_error_handlers
-from api.ratelimit import RateLimitMiddleware
+from api.hot import GZIP_LEVEL, GZIP_MINIMUM_SIZE, HotRoutes, LeadFactoryAPI
+from api.ratelimit import RateLimitMiddleware, RateLimits
 from api.routers import analytics as analytics_router
 from api.routers import auth, health, users
 from api.routers import comments as comments_router
@@ -101,7 +102,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await state.pg.close()
             await state.engine.dispose()
 
-    app = FastAPI(
+    app = LeadFactoryAPI(
         title="LFS Lead Factory",
         version=__version__,
         description=DESCRIPTION,
@@ -123,8 +124,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api_router())
     # Last route: the web app and its client-side routing fallback (non-server paths).
     web_app.mount_web(app, settings.web_dist)
-    # Level 5: ~4x cheaper CPU than the default 9 for a few % larger JSON (measured on lists)
-    app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=5)
+    app.add_middleware(GZipMiddleware, minimum_size=GZIP_MINIMUM_SIZE, compresslevel=GZIP_LEVEL)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origins,
@@ -133,11 +133,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_headers=["Authorization", "Content-Type", "If-Match", "If-None-Match"],
         expose_headers=["ETag", "Location", "Retry-After", "Content-Disposition", "X-Data-Stale"],
     )
-    app.add_middleware(
-        RateLimitMiddleware,
-        login_per_minute=settings.rate_limit.login_per_minute,
-        api_per_minute=settings.rate_limit.api_per_minute,
-    )
+    limits = RateLimits(settings.rate_limit.login_per_minute, settings.rate_limit.api_per_minute)
+    app.add_middleware(RateLimitMiddleware, limits=limits)
+    # The lead list, detail and create skip the layers above (api.hot: same handlers, limits,
+    # errors and gzip).
+    app.hot = HotRoutes(app, limits)
     return app
 
 

@@ -6,6 +6,7 @@ import math
 import time
 from collections import deque
 
+from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.errors import problem_response
@@ -42,19 +43,16 @@ class SlidingWindow:
             del self._hits[key]
 
 
-class RateLimitMiddleware:
-    """429 + Retry-After past the login or API limit; 0 disables a limit."""
+class RateLimits:
+    """The login and API limits of one process (0 disables a limit), shared by the middleware
+    and the hot lead routes (api.hot), which count against the same windows."""
 
-    def __init__(self, app: ASGIApp, login_per_minute: int, api_per_minute: int) -> None:
-        self.app = app
+    def __init__(self, login_per_minute: int, api_per_minute: int) -> None:
         self.login = SlidingWindow(login_per_minute) if login_per_minute else None
         self.api = SlidingWindow(api_per_minute) if api_per_minute else None
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Count the request and refuse it when over a limit."""
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    def refusal(self, scope: Scope) -> Response | None:
+        """Count an HTTP request; its 429 + Retry-After when it is over a limit, else None."""
         path: str = scope["path"]
         client = scope.get("client")
         ip = client[0] if client else "unknown"
@@ -64,14 +62,27 @@ class RateLimitMiddleware:
             wait, what = self.login.hit(ip), "login attempts"
         elif self.api and path.startswith("/api/") and not path.startswith(EXEMPT_PREFIXES):
             wait, what = self.api.hit(ip), "API requests"
-        if wait:
-            response = problem_response(
-                429,
-                f"Too many {what} from this address; retry in {wait} s.",
-                None,
-                slug="rate-limited",
-                headers={"Retry-After": str(wait)},
-            )
+        if not wait:
+            return None
+        return problem_response(
+            429,
+            f"Too many {what} from this address; retry in {wait} s.",
+            None,
+            slug="rate-limited",
+            headers={"Retry-After": str(wait)},
+        )
+
+
+class RateLimitMiddleware:
+    """429 + Retry-After past the login or API limit."""
+
+    def __init__(self, app: ASGIApp, limits: RateLimits) -> None:
+        self.app = app
+        self.limits = limits
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Count the request and refuse it when over a limit."""
+        if scope["type"] == "http" and (response := self.limits.refusal(scope)) is not None:
             await response(scope, receive, send)
             return
         await self.app(scope, receive, send)

@@ -241,7 +241,12 @@ async def create_lead(
 ) -> Response:
     """Create a lead from a polygon, parcel ids or a point (ADMIN, MANAGER, OPS; one
     transaction)."""
-    state, claims = auth
+    return await created_response(*auth, body)
+
+
+async def created_response(state: AppState, claims: TokenClaims, body: LeadCreate) -> Response:
+    """The 201 of a lead created from ``body`` by the holder of ``claims`` (the create route's
+    work, shared with :mod:`api.hot`)."""
     assert state.pg is not None
     lead = await svc.create_lead(state.pg, claims, body, limits_of(state.settings))
     return Response(
@@ -259,6 +264,11 @@ async def create_lead(
 )
 async def list_leads_route(request: Request) -> Response:
     """List the leads the caller may see, filtered, sorted and paged."""
+    return await list_response(request)
+
+
+async def list_response(request: Request) -> Response:
+    """The list route's work (shared with :mod:`api.hot`)."""
     state, claims = request_claims(request)
     p = parse_query(request, LeadListQuery)
     filters = filters_from(p)
@@ -286,6 +296,11 @@ async def list_leads_route(request: Request) -> Response:
 )
 async def get_lead(lead_id: LeadId, request: Request) -> Response:
     """One lead with every related table, documents, comments and activity."""
+    return await detail_response(request, lead_id)
+
+
+async def detail_response(request: Request, lead_id: int) -> Response:
+    """The detail route's work (shared with :mod:`api.hot`)."""
     state, claims = request_claims(request)
     assert state.pg is not None
     detail = await lead_detail_json(state.pg, claims, lead_id, state.cipher)
