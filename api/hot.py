@@ -66,7 +66,8 @@ async def _detail(request: Request) -> Response:
 def _json_body(request: Request, raw: bytes) -> Any:
     """The body as FastAPI's route handler reads it for a model parameter: parsed when its
     content type is JSON (``application/json`` or ``application/*+json``), the bytes when it
-    has another, ``_EMPTY`` when there is none; malformed JSON is the same 400 (``json_invalid``)."""
+    has another, ``_EMPTY`` when there is none; malformed JSON is the same 400
+    (``json_invalid``)."""
     if not raw:
         return _EMPTY
     content_type = request.headers.get("content-type")

@@ -97,7 +97,9 @@ LIST_QUERIES = [
 @pytest.mark.parametrize("query", LIST_QUERIES)
 async def test_list_both_ways(app, client, people, lead, query: str) -> None:  # noqa: ANN001
     for who in ("ops", "manager", "sales"):
-        fast, slow = await both_ways(app, client, "GET", f"/api/leads{query}", headers=people[who][1])
+        fast, slow = await both_ways(
+            app, client, "GET", f"/api/leads{query}", headers=people[who][1]
+        )
         assert_same(fast, slow)
 
 
@@ -106,7 +108,9 @@ async def test_detail_both_ways(app, client, people, lead) -> None:  # noqa: ANN
     for who in ("ops", "ops2", "admin", "sales"):  # 200, 404 (not theirs), 200, 404
         fast, slow = await both_ways(app, client, "GET", url, headers=people[who][1])
         assert_same(fast, slow)
-    fast, slow = await both_ways(app, client, "GET", "/api/leads/999999", headers=people["admin"][1])
+    fast, slow = await both_ways(
+        app, client, "GET", "/api/leads/999999", headers=people["admin"][1]
+    )
     assert_same(fast, slow)
     assert_problem(fast, 404)
     geojson = {**people["admin"][1], "Accept": "application/geo+json"}
@@ -159,7 +163,12 @@ BAD_BODIES: list[tuple[bytes, dict[str, str], int]] = [
 
 @pytest.mark.parametrize(("raw", "headers", "status"), BAD_BODIES)
 async def test_bad_bodies_both_ways(
-    app, client, people, raw: bytes, headers: dict[str, str], status: int  # noqa: ANN001
+    app,
+    client,
+    people,
+    raw: bytes,
+    headers: dict[str, str],
+    status: int,  # noqa: ANN001
 ) -> None:
     kw = _as(people, **headers)
     fast, slow = await both_ways(app, client, "POST", "/api/leads", content=raw, **kw)
