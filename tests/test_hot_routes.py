@@ -248,3 +248,17 @@ async def test_rate_limit_shared_with_the_middleware(limited) -> None:  # noqa: 
     assert_problem(r, 429)
     assert _hot(app).served == served + 1
     assert_problem(await c.get("/api/auth/me"), 429)
+
+
+async def test_telemetry_on_means_the_full_stack(app, client, people, monkeypatch) -> None:  # noqa: ANN001
+    hot = _hot(app)
+    monkeypatch.setattr(app._native_telemetry, "enabled", lambda: True)
+    monkeypatch.setattr(hot, "_telemetry_at", -1e9)  # the next request asks again
+    served = hot.served
+    r = await client.get("/api/leads", **_as(people))
+    assert r.status_code == 200
+    assert hot.served == served
+    monkeypatch.undo()
+    monkeypatch.setattr(hot, "_telemetry_at", -1e9)
+    assert (await client.get("/api/leads", **_as(people))).status_code == 200
+    assert hot.served == served + 1

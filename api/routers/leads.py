@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Annotated, Any, TypeVar
+from urllib.parse import parse_qsl
 
 import orjson
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response, status
@@ -151,7 +152,8 @@ def parse_query(request: Request, model: type[QueryModel]) -> QueryModel:
     FastAPI's per-parameter handling of the same 13 parameters); a bad value is the same 422
     as FastAPI's, an unknown parameter a 422 too rather than silently ignored."""
     data: dict[str, Any] = {}
-    for key, value in request.query_params.multi_items():
+    # Starlette's parsing of the query string, without building its multi-dict.
+    for key, value in parse_qsl(request.scope["query_string"].decode("latin-1"), True):
         if key in _REPEATABLE:
             data.setdefault(key, []).append(value)
         else:

@@ -237,14 +237,15 @@ async def list_page(
     """
     query = _PageQuery(claims, filters, sort, page, page_size)
     known: tuple[int, Any] | None = None
+    filters_key = filters.key()
 
     async def fetch(viewer: Viewer) -> Any:
         nonlocal known
-        known = cache.peek(("count", filters.key(), viewer.scope))
+        known = cache.peek(("count", filters_key, viewer.scope))
         return await query.run(pool, viewer, count=known is None)
 
     viewer, row = await as_current_role(claims, fetch)
-    key = ("count", filters.key(), viewer.scope)
+    key = ("count", filters_key, viewer.scope)
     version = int(row["version"] or 0)
     if row["total"] is not None:
         total = int(row["total"])
