@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import time
+import typing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -28,8 +29,8 @@ from sqlalchemy import and_, select
 from api.schemas.leads import LeadDetail, LeadOut, LeadPage
 from api.security import ClaimsCache, create_token
 from api.server import default_hot_pool_size
-from api.services.leads_query import LeadFilters, filter_clauses
-from api.services.leads_sql import LEAD_OUT_JSON, Binds, where_sql
+from api.services.leads_query import LeadFilters, SortKey, filter_clauses
+from api.services.leads_sql import LEAD_OUT_JSON, Binds, ids_sql, order_sql, where_sql
 from geo.db import FairPool, make_pg_pool
 from geo.errors import NotAuthenticated, NotFound
 from geo.models import Lead, LeadStatus, Role
@@ -113,6 +114,48 @@ async def test_sql_text_selects_what_the_orm_predicates_select(state, people, le
             sizes.add(len(orm))
     # The fixture gives the matrix teeth: roles and filters select many different sets.
     assert 0 in sizes and len(sizes) >= 8
+
+
+S = LeadStatus
+STATUS_SETS = [
+    (S.NEW,),
+    (S.NEW, S.SOLD),
+    (S.SOLD, S.NEW, S.SOLD),  # a status given twice
+    (S.ENRICHED, S.QUALIFIED, S.IN_REVIEW, S.CLIENT_READY),
+    (S.ARCHIVED,),
+    tuple(S),
+]
+
+
+async def test_page_ids_per_status_are_the_global_order(state, people, leads) -> None:  # noqa: ANN001
+    """ids_sql's merge of per-status ranges gives the page of the plain ORDER BY … OFFSET … LIMIT
+    over the same WHERE, for every role, sort (ties included: equal areas, NULL scores) and
+    page."""
+    assert state.pg is not None
+    viewers = [Viewer(u.id, u.role) for u, _ in people.values()]
+    merged = 0
+    for viewer, statuses, extra, sort in itertools.product(
+        viewers,
+        STATUS_SETS,
+        ({}, {"department": "69", "score_min": 20}),
+        typing.get_args(SortKey),
+    ):
+        f = LeadFilters(status=statuses, **extra)
+        for page, size in ((1, 3), (2, 2), (3, 1), (2, 3), (1, 50)):
+            b1, b2 = Binds(), Binds()
+            offset, limit = b1.add((page - 1) * size), b1.add(size)
+            got = await state.pg.fetchval(
+                f"SELECT ARRAY({ids_sql(viewer, f, sort, b1, offset, limit)})", *b1.values
+            )
+            where = where_sql(viewer, f, b2)
+            want = await state.pg.fetch(
+                f"SELECT l.id FROM leads l WHERE {where} ORDER BY {order_sql(sort)} "
+                f"OFFSET {(page - 1) * size} LIMIT {size}",
+                *b2.values,
+            )
+            assert got == [r["id"] for r in want], (viewer.role, f, sort, page, size)
+            merged += "UNION ALL" in ids_sql(viewer, f, sort, Binds(), "$1", "$2")
+    assert merged > 1000
 
 
 async def test_list_json_is_a_lead_page(client, people, leads) -> None:  # noqa: ANN001

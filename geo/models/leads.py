@@ -48,8 +48,8 @@ STAGE_FACT_LEAD_COLUMNS = (
 LIST_FILTER_COLUMNS = (*STAGE_FACT_LEAD_COLUMNS, "created_by_id")
 
 
-def _include(sorted_column: str) -> list[str]:
-    return [c for c in LIST_FILTER_COLUMNS if c != sorted_column]
+def _include(*keys: str) -> list[str]:
+    return [c for c in LIST_FILTER_COLUMNS if c not in keys]
 
 
 class Lead(Timestamps, Base):
@@ -102,8 +102,6 @@ class Lead(Timestamps, Base):
         Index("ix_leads_quality_score", "quality_score"),
         Index("ix_leads_department", "department"),
         Index("ix_leads_commune_insee", "commune_insee"),
-        # Kanban cards: the latest leads of one status.
-        Index("ix_leads_status_updated_at", "status", "updated_at"),
         # List sorts (ORDER BY … LIMIT must match an index or it sorts the whole table), with
         # the filterable columns included: the page's ids come from an index-only scan that
         # filters on the index tuples. ix_leads_created_at also serves the analytics' created_at
@@ -116,6 +114,38 @@ class Lead(Timestamps, Base):
             text("quality_score DESC NULLS LAST"),
             text("id DESC"),
             postgresql_include=_include("quality_score"),
+        ),
+        # The same per status (migration 0015): a list filtered on statuses merges one ordered
+        # range per status (api.services.leads_sql.ids_sql) instead of walking the whole sort
+        # order past every lead of the other statuses. The updated_at one also serves the
+        # Kanban's latest cards of a status.
+        Index(
+            "ix_leads_status_created_at",
+            "status",
+            "created_at",
+            "id",
+            postgresql_include=_include("status", "created_at"),
+        ),
+        Index(
+            "ix_leads_status_updated_at",
+            "status",
+            "updated_at",
+            "id",
+            postgresql_include=_include("status", "updated_at"),
+        ),
+        Index(
+            "ix_leads_status_area_m2",
+            "status",
+            "area_m2",
+            "id",
+            postgresql_include=_include("status", "area_m2"),
+        ),
+        Index(
+            "ix_leads_status_quality_score_desc",
+            "status",
+            text("quality_score DESC NULLS LAST"),
+            text("id DESC"),
+            postgresql_include=_include("status", "quality_score"),
         ),
         # Free-text search (?q=): trigram index on the searched text (api/services/leads_query.py
         # builds the very same expression, so the planner can match it).
