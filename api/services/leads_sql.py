@@ -15,7 +15,7 @@ parameters; ``tests/test_leads_sql.py`` checks both select the same leads for ev
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from typing import Any
 
@@ -197,11 +197,23 @@ def ids_sql(
     cut = f"{offset}::bigint + {limit}::bigint"
     branches = " UNION ALL ".join(
         f"(SELECT l.id, {column} FROM leads l WHERE l.status = {binds.add(s.value)}::text "
-        f"AND {rest} ORDER BY {order} LIMIT {cut})"
+        f"AND {rest}{_gate(viewer, f, s, binds)} ORDER BY {order} LIMIT {cut})"
         for s in dict.fromkeys(f.status)  # a status given twice is one range
     )
     merged = order_sql(sort, "u")
     return f"SELECT u.id FROM ({branches}) u ORDER BY {merged} OFFSET {offset} LIMIT {limit}"
+
+
+def _gate(viewer: Viewer, f: LeadFilters, status: LeadStatus, binds: Binds) -> str:
+    """`` AND <status has leads under the filters>`` for a branch of :func:`ids_sql` when a
+    department or score bound may leave none (NEW leads have no score yet): a condition on no
+    row, which PostgreSQL checks once before the range (~0.03 ms from ``lead_counts``) instead
+    of reading all of it for nothing (25k NEW entries, ~6 ms). Empty when the counts can't
+    answer (they answer exactly, so no lead is ever skipped)."""
+    if not (f.department or f.score_min is not None or f.score_max is not None):
+        return ""
+    total = count_sql(viewer, replace(f, status=(status,)), binds)
+    return "" if total is None else f" AND {total} > 0"
 
 
 def _page_sql(ids: str, total: str) -> str:
