@@ -34,7 +34,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from starlette.types import Receive, Scope, Send
@@ -97,7 +97,11 @@ def _json_body(request: Request, raw: bytes) -> Any:
 
 
 async def _create(request: Request) -> Response:
-    body = _json_body(request, await request.body())
+    try:
+        raw = await request.body()
+    except Exception as exc:  # a broken upload: FastAPI's own answer
+        raise HTTPException(status_code=400, detail="There was an error parsing the body") from exc
+    body = _json_body(request, raw)
     state, claims = request_claims(request)  # 401 before the body's validation, as the route
     if body is _EMPTY:
         missing = {"type": "missing", "loc": ("body",), "msg": "Field required", "input": None}
@@ -162,12 +166,14 @@ class HotRoutes:
         self.served += 1
         scope["app"] = self.app
         request = Request(scope, receive)
-        response = self.limits.refusal(scope)
-        if response is None:
-            try:
-                response = await handler(request)
-            except Exception as exc:  # every error leaves as the app's problem+json
-                response = await self._error(request, exc)
+        refusal = self.limits.refusal(scope)
+        if refusal is not None:  # as the outermost middleware sends it: no gzip, no Vary
+            await refusal(scope, receive, send)
+            return
+        try:
+            response = await handler(request)
+        except Exception as exc:  # every error leaves as the app's problem+json
+            response = await self._error(request, exc)
         await _send(scope, send, response)
 
     async def _error(self, request: Request, exc: Exception) -> Response:
