@@ -15,7 +15,9 @@ columns are included, as in 0010, so the ranges are index-only scans. The update
 replaces ``ix_leads_status_updated_at`` (status, updated_at) of the Kanban, which it also serves.
 """
 
+import importlib.util
 from collections.abc import Sequence
+from pathlib import Path
 
 import sqlalchemy as sa
 from alembic import op
@@ -25,17 +27,18 @@ down_revision: str | None = "0014_total_smaller_side"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-# As geo.models.leads.LIST_FILTER_COLUMNS when written.
-LIST_FILTER_COLUMNS = [
-    "status",
-    "assignee_id",
-    "is_public",
-    "department",
-    "commune_insee",
-    "quality_score",
-    "created_at",
-    "created_by_id",
-]
+
+def _load_0010():  # noqa: ANN202 - a migration module
+    path = Path(__file__).with_name("2026_11_25_0010_leads_list_speed.py")
+    spec = importlib.util.spec_from_file_location("leads_list_0010", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# The filterable columns 0010 included in the global sort indexes.
+LIST_FILTER_COLUMNS: list[str] = _load_0010().LIST_INCLUDE
 INDEXES = [  # (name, key columns after status, the sorted column)
     ("ix_leads_status_created_at", ["created_at", "id"], "created_at"),
     ("ix_leads_status_updated_at", ["updated_at", "id"], "updated_at"),
