@@ -10,8 +10,9 @@ the API's traffic, so :class:`LeadFactoryAPI` answers them itself, the same way:
   detail_response` and :func:`~api.routers.leads.created_response`, which the FastAPI routes
   call too (they stay for the OpenAPI document and for the requests left to them, below);
 * the same rate limits (:class:`~api.ratelimit.RateLimits`: the middleware's own windows);
-* errors rendered by the app's exception handlers (``api.errors``), looked up by the
-  exception's class as Starlette does;
+* errors rendered by the app's exception handlers (``api.errors``), picked as Starlette picks
+  them; an unexpected one is the 500 ServerErrorMiddleware sends, re-raised for the server's
+  log;
 * the create's body read as FastAPI reads it: malformed JSON is a 400 before the token is
   looked at, a bad token a 401 before the body is validated, an invalid body a 422 naming the
   ``body.*`` fields, a body without a JSON content type is not parsed;
@@ -34,6 +35,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import anyio.to_thread
 from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
@@ -48,6 +50,7 @@ from api.schemas.leads import LeadCreate
 GZIP_MINIMUM_SIZE = 1024
 # Level 5: ~4x cheaper CPU than the default 9 for a few % larger JSON (measured on lists).
 GZIP_LEVEL = 5
+GZIP_THREAD_MINIMUM_SIZE = 128 * 1024  # GZipMiddleware's default: larger bodies in a thread
 
 LEADS = "/api/leads"
 _LEAD_PREFIX = LEADS + "/"
@@ -94,13 +97,19 @@ def _json_body(request: Request, raw: bytes) -> Any:
             "ctx": {"error": exc.msg},
         }
         raise RequestValidationError([error], body=exc.doc) from exc
+    except Exception as exc:  # not UTF-8, nested too deep, an int too long: FastAPI's 400
+        raise _unparsable() from exc
+
+
+def _unparsable() -> HTTPException:
+    return HTTPException(status_code=400, detail="There was an error parsing the body")
 
 
 async def _create(request: Request) -> Response:
     try:
         raw = await request.body()
     except Exception as exc:  # a broken upload: FastAPI's own answer
-        raise HTTPException(status_code=400, detail="There was an error parsing the body") from exc
+        raise _unparsable() from exc
     body = _json_body(request, raw)
     state, claims = request_claims(request)  # 401 before the body's validation, as the route
     if body is _EMPTY:
@@ -173,19 +182,40 @@ class HotRoutes:
         try:
             response = await handler(request)
         except Exception as exc:  # every error leaves as the app's problem+json
-            response = await self._error(request, exc)
+            handled = _handler(self.app, exc, unhandled=False)
+            if handled is None:
+                # As ServerErrorMiddleware, outside CORS and gzip: the 500 as it is, then the
+                # exception again for the server's log.
+                error = await _call(_handler(self.app, exc, unhandled=True), request, exc)
+                await error(scope, receive, send)
+                raise
+            response = await _call(handled, request, exc)
         await _send(scope, send, response)
 
-    async def _error(self, request: Request, exc: Exception) -> Response:
-        handlers = self.app.exception_handlers
-        for cls in type(exc).__mro__:
-            handler = handlers.get(cls)
-            if handler is not None:
-                response = handler(request, exc)
-                if not isinstance(response, Response):
-                    response = await response
-                return response
-        raise exc  # unreachable: api.errors registers a handler for Exception
+
+ExceptionHandler = Callable[[Request, Exception], Any]
+
+
+def _handler(app: FastAPI, exc: Exception, *, unhandled: bool) -> ExceptionHandler | None:
+    """The app's handler of ``exc`` as Starlette picks it: by the exception's classes, nearest
+    first, among the handlers ExceptionMiddleware holds (all but ``Exception`` and 500), or the
+    ServerErrorMiddleware's (``Exception`` or 500) when ``unhandled``."""
+    handlers = app.exception_handlers
+    if unhandled:
+        return handlers.get(500) or handlers.get(Exception)
+    for cls in type(exc).__mro__:
+        if cls is not Exception and cls in handlers:
+            return handlers[cls]
+    return None
+
+
+async def _call(handler: ExceptionHandler | None, request: Request, exc: Exception) -> Response:
+    if handler is None:
+        raise exc
+    response = handler(request, exc)
+    if not isinstance(response, Response):
+        response = await response
+    return response
 
 
 async def _send(scope: Scope, send: Send, response: Response) -> None:
@@ -196,12 +226,19 @@ async def _send(scope: Scope, send: Send, response: Response) -> None:
     if len(body) >= GZIP_MINIMUM_SIZE:
         headers = _vary(headers, b"Accept-Encoding")
         if b"gzip" in (_header(scope, b"accept-encoding") or b""):
-            body = gzip.compress(body, compresslevel=GZIP_LEVEL, mtime=0)
+            if len(body) < GZIP_THREAD_MINIMUM_SIZE:
+                body = _gzip(body)
+            else:  # as GZipMiddleware: off the event loop
+                body = await anyio.to_thread.run_sync(_gzip, body)
             headers = [(k, v) for k, v in headers if k != b"content-length"]
             headers += [(b"content-encoding", b"gzip"), (b"content-length", b"%d" % len(body))]
     headers = _vary(headers, b"Origin")
     await send({"type": "http.response.start", "status": response.status_code, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+def _gzip(body: bytes) -> bytes:
+    return gzip.compress(body, compresslevel=GZIP_LEVEL, mtime=0)
 
 
 def _vary(headers: list[tuple[bytes, bytes]], name: bytes) -> list[tuple[bytes, bytes]]:
