@@ -39,12 +39,6 @@ from tests.conftest import assert_problem, make_settings
 from tests.lead_fixtures import make_people, square, sync_url
 
 ROOT = Path(__file__).resolve().parent.parent
-# The list item built in SQL from a lead ``x``'s stored card and its assignee ``a`` (the API
-# splices the same in Python: api.services.leads_sql.card_item).
-CARD_ITEM_SQL = (
-    """left(x.card, -1) || ', "assignee_name" : ' """
-    "|| coalesce(to_json(a.full_name)::text, 'null') || '}'"
-)
 
 
 @pytest.fixture(scope="module")
@@ -201,10 +195,25 @@ async def test_detail_json_is_a_lead_detail(client, people, leads) -> None:  # n
     assert set(r.json()) == set(LeadDetail.model_fields)
 
 
-async def test_stored_cards_are_the_live_lead_json(client, people, leads, state) -> None:  # noqa: ANN001
-    """The list splices each lead's stored card (trigger leads_card): after writes through the
-    ORM (PATCH with a new geometry, assignment), the create statement and raw SQL, every card is
-    the JSON the list built live before, and the assignee's name is the current one."""
+async def _cards_against_live(state) -> list[dict]:  # noqa: ANN001
+    """Every lead whose stored card is not the live LeadOut JSON (its assignee's current name
+    included)."""
+    live = f"{LEAD_OUT_JSON}::jsonb"
+    rows = await state.pg.fetch(
+        f"""SELECT l.id, l.card::jsonb = {live} AS same, l.card, {live}::text AS live
+            FROM leads l LEFT JOIN users a ON a.id = l.assignee_id"""
+    )
+    assert len(rows) >= 21
+    return [dict(r) for r in rows if not r["same"]]
+
+
+async def test_stored_cards_are_the_live_lead_json(  # noqa: ANN001
+    client, people, leads, state, make_user
+) -> None:
+    """The list joins each lead's stored card (trigger leads_card): after writes through the
+    ORM (PATCH with a new geometry, assignment), the create statement, raw SQL, a rename and the
+    deletion of an assignee, every card is the JSON the list built live before, with the
+    assignee's current name."""
     h = people["manager"][1]
     lead = leads[4]
     r = await client.patch(
@@ -221,14 +230,7 @@ async def test_stored_cards_are_the_live_lead_json(client, people, leads, state)
     await state.pg.execute(
         "UPDATE leads SET quality_score = 1.0 / 3, completeness = NULL WHERE id = $1", lead["id"]
     )
-    live = f"{LEAD_OUT_JSON}::jsonb"
-    rows = await state.pg.fetch(
-        f"""SELECT l.id, ({CARD_ITEM_SQL.replace("x.", "l.")})::jsonb = {live} AS same,
-                   l.card, {live}::text AS live
-            FROM leads l LEFT JOIN users a ON a.id = l.assignee_id"""
-    )
-    assert len(rows) >= 21
-    assert all(row["same"] for row in rows), [dict(r) for r in rows if not r["same"]][:1]
+    assert await _cards_against_live(state) == []
     item = next(
         i
         for i in (await client.get("/api/leads", params={"q": "neuve"}, headers=h)).json()["items"]
@@ -237,17 +239,37 @@ async def test_stored_cards_are_the_live_lead_json(client, people, leads, state)
     assert item["quality_score"] == 1.0 / 3 and item["completeness"] is None
     assert item["area_m2"] == pytest.approx(r.json()["area_m2"])
     assert set(item) == set(LeadOut.model_fields)
-    # The list splices cards and names in Python (card_item): the very items of CARD_ITEM_SQL.
+    # The page is the stored cards, in order.
     page = (await client.get("/api/leads", params={"page_size": 100}, headers=h)).json()
-    spliced = {
-        row["id"]: json.loads(row["item"])
-        for row in await state.pg.fetch(
-            f"SELECT x.id, {CARD_ITEM_SQL} AS item FROM leads x "
-            "LEFT JOIN users a ON a.id = x.assignee_id"
-        )
+    stored = {
+        row["id"]: json.loads(row["card"])
+        for row in await state.pg.fetch("SELECT id, card FROM leads")
     }
     assert len(page["items"]) == page["total"] >= 21
-    assert all(i == spliced[i["id"]] for i in page["items"])
+    assert all(i == stored[i["id"]] for i in page["items"])
+    # A renamed assignee: their leads' cards follow (trigger users_card_names); a deleted one
+    # leaves cards without an assignee.
+    temp = await make_user(Role.OPS, full_name="Tina Temp")
+    for other in leads[:2]:
+        r = await client.post(
+            f"/api/leads/{other['id']}/assign", json={"assignee_id": temp.id}, headers=h
+        )
+        assert r.status_code == 200, r.text
+    await state.pg.execute("UPDATE users SET full_name = 'Tina Renamed' WHERE id = $1", temp.id)
+    assert await _cards_against_live(state) == []
+    names = {
+        i["id"]: i["assignee_name"]
+        for i in (await client.get("/api/leads", params={"page_size": 100}, headers=h)).json()[
+            "items"
+        ]
+    }
+    assert {names[o["id"]] for o in leads[:2]} == {"Tina Renamed"}
+    await state.pg.execute("DELETE FROM users WHERE id = $1", temp.id)
+    assert await _cards_against_live(state) == []
+    cards = await state.pg.fetch(
+        "SELECT card FROM leads WHERE id = ANY($1::bigint[])", [o["id"] for o in leads[:2]]
+    )
+    assert [json.loads(c["card"])["assignee_name"] for c in cards] == [None, None]
 
 
 async def test_detail_reads_the_bearer_token_itself(client, leads) -> None:  # noqa: ANN001

@@ -36,7 +36,7 @@ from api.services.leads_geometry import (
     read_geojson,
 )
 from api.services.leads_query import lead_out, lead_out_select
-from api.services.leads_sql import CREATE_SQL, card_item
+from api.services.leads_sql import CREATE_SQL
 from geo.activity import bump_layer_version, log_activity
 from geo.crypto import FieldCipher
 from geo.db import FairPool
@@ -208,7 +208,7 @@ async def _create(
         orjson.dumps(activity).decode(),
     )
     assert row is not None
-    return CreatedLead(row["id"], row["version"], card_item(row["card"], row["assignee_name"]))
+    return CreatedLead(row["id"], row["version"], row["card"].encode())
 
 
 async def get_lead_out(session: AsyncSession, viewer: Viewer, lead_id: int) -> LeadOut:

@@ -91,8 +91,9 @@ class Lead(Timestamps, Base):
     rejection_reason: Mapped[str | None] = mapped_column(Text)
     # Optimistic concurrency: every write bumps it; a stale If-Match gets 412.
     version: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("1"))
-    # The lead's list item (LeadOut JSON but assignee_name), set by the trigger leads_card
-    # (migration 0010) on every write; read by the list (api/services/leads_sql.py) only.
+    # The lead's list item (LeadOut JSON), set by the trigger leads_card
+    # (migrations 0010, 0016: with the assignee's name) on every write and when the assignee is
+    # renamed; read by the list and the create (api/services/leads_sql.py) only.
     card: Mapped[str] = mapped_column(Text, nullable=False, deferred=True)
 
     __mapper_args__ = {"version_id_col": version}
