@@ -53,10 +53,16 @@ def _integer_bound(value: float | None) -> int | None | bool:
     return k if MIN_BOUND <= k <= MAX_BOUND else False
 
 
-def count_sql(viewer: Viewer, f: LeadFilters, binds: Binds) -> str | None:
+def count_sql(
+    viewer: Viewer,
+    f: LeadFilters,
+    binds: Binds,
+    statuses: tuple[LeadStatus, ...] | None = None,
+) -> str | None:
     """A bigint SQL expression giving exactly
     ``(SELECT count(*) FROM leads l WHERE <where_sql(viewer, f, binds)>)`` from lead_counts, or
-    None when the filters need the leads themselves (nothing is bound then).
+    None when the filters need the leads themselves (nothing is bound then). ``statuses``, when
+    given, stands for ``f.status`` (a per-status count of the same filters).
 
     Answered: ADMIN/MANAGER and COMMERCIAL viewers, with any of the statuses (default: all but
     ARCHIVED), a department, integer score_min/score_max. Not answered: OPS viewers (their
@@ -72,7 +78,9 @@ def count_sql(viewer: Viewer, f: LeadFilters, binds: Binds) -> str | None:
     if low is False or high is False:
         return None
     # Decided: from here on values are bound. The visibility of these roles reads only status.
-    statuses = f.status or tuple(s for s in LeadStatus if s is not LeadStatus.ARCHIVED)
+    if statuses is None:
+        statuses = f.status
+    statuses = statuses or tuple(s for s in LeadStatus if s is not LeadStatus.ARCHIVED)
     if viewer.role is Role.COMMERCIAL:
         statuses = tuple(s for s in statuses if s in COMMERCIAL_STATUSES)
     args = (

@@ -15,7 +15,7 @@ parameters; ``tests/test_leads_sql.py`` checks both select the same leads for ev
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -234,7 +234,7 @@ def _gate(viewer: Viewer, f: LeadFilters, status: LeadStatus, binds: Binds) -> s
     answer (they answer exactly, so no lead is ever skipped)."""
     if not (f.department or f.score_min is not None or f.score_max is not None):
         return ""
-    total = count_sql(viewer, replace(f, status=(status,)), binds)
+    total = count_sql(viewer, f, binds, statuses=(status,))
     return "" if total is None else f" AND {total} > 0"
 
 
@@ -312,9 +312,8 @@ async def list_page(
         row = await query.run(pool, viewer, count=True)
         total = int(row["total"])
         cache.put(key, int(row["version"] or 0), total)
-    items = b"[" + (row["cards"] or "").encode() + b"]"
-    tail = f',"total":{total},"page":{page},"page_size":{page_size}}}'.encode()
-    return b'{"items":' + items + tail
+    tail = f'],"total":{total},"page":{page},"page_size":{page_size}}}'
+    return ('{"items":[' + (row["cards"] or "") + tail).encode()  # one copy of ~40 KB
 
 
 def _json_list(select_sql: str, fields: list[tuple[str, str]], order: str, alias: str) -> str:
