@@ -12,6 +12,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psycopg
@@ -187,6 +188,15 @@ def auth_headers(client: httpx.AsyncClient, make_user: UserFactory) -> HeadersFa
         return {"Authorization": f"Bearer {await login(client, user.email)}"}
 
     return _headers
+
+
+@pytest.fixture(scope="module")
+async def people(make_user: UserFactory, auth_headers: HeadersFactory) -> dict[str, Any]:
+    """One user per ``tests.lead_fixtures.PEOPLE`` entry (admin, manager, ops, ops2, sales),
+    logged in: ``{key: (user, Authorization header)}``. A module may define its own."""
+    from tests.lead_fixtures import make_people  # it imports this module
+
+    return await make_people(make_user, auth_headers)
 
 
 def assert_problem(response: httpx.Response, status: int) -> dict[str, object]:

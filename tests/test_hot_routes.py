@@ -19,18 +19,13 @@ from asgi_lifespan import LifespanManager
 from api.app import create_app
 from api.hot import LeadFactoryAPI
 from tests.conftest import assert_problem, make_settings
-from tests.lead_fixtures import load_parcels, make_people, square
+from tests.lead_fixtures import load_parcels, square
 
 PARCELS = ["69114000AA0030", "69114000AA0022"]
 # Headers whose value must be the same both ways (date and server are the transport's).
 COMPARED = ("content-type", "etag", "www-authenticate", "retry-after", "vary", "content-encoding")
 # Fields of a created lead that differ between two creations of the same body.
 PER_LEAD = {"id", "internal_name", "created_at", "updated_at", "status_changed_at"}
-
-
-@pytest.fixture(scope="module")
-async def people(make_user, auth_headers):  # noqa: ANN001, ANN201
-    return await make_people(make_user, auth_headers)
 
 
 @pytest.fixture(scope="module")

@@ -13,17 +13,11 @@ from tests.lead_fixtures import (
     cadastre,
     count_rows,
     load_parcels,
-    make_people,
     square,
     sync_url,
 )
 
 PARCELS = ["69114000AA0030", "69114000AA0022", "69114000AA0001", "69114000AA0002"]
-
-
-@pytest.fixture(scope="module")
-async def people(make_user, auth_headers):  # noqa: ANN001, ANN201
-    return await make_people(make_user, auth_headers)
 
 
 @pytest.fixture(scope="module")

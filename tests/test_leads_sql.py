@@ -36,14 +36,9 @@ from geo.errors import NotAuthenticated, NotFound
 from geo.models import Lead, LeadStatus, Role
 from geo.visibility import Viewer
 from tests.conftest import assert_problem, make_settings
-from tests.lead_fixtures import make_people, square, sync_url
+from tests.lead_fixtures import square, sync_url
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture(scope="module")
-async def people(make_user, auth_headers):  # noqa: ANN001, ANN201
-    return await make_people(make_user, auth_headers)
 
 
 STATUSES = ["NEW", "ENRICHED", "QUALIFIED", "IN_REVIEW", "CLIENT_READY", "SOLD", "REJECTED"]
