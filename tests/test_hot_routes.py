@@ -294,3 +294,24 @@ async def test_telemetry_on_means_the_full_stack(app, client, people, monkeypatc
     monkeypatch.setattr(hot, "_telemetry_at", -1e9)
     assert (await client.get("/api/leads", **_as(people))).status_code == 200
     assert hot.served == served + 1
+
+
+async def test_list_queries_validated_once(app, client, people, monkeypatch) -> None:  # noqa: ANN001
+    """A list query string is validated once and kept (bounded, oldest out); a bad one is a 422
+    every time and never kept."""
+    import api.routers.leads as routes
+
+    monkeypatch.setattr(routes, "_LIST_REQUESTS", {})
+    monkeypatch.setattr(routes, "LIST_REQUESTS_KEPT", 2)
+    kept = routes._LIST_REQUESTS
+    first = await client.get("/api/leads?department=69&sort=area_m2", **_as(people))
+    assert first.status_code == 200
+    assert kept[b"department=69&sort=area_m2"].filters.department == "69"
+    again = await client.get("/api/leads?department=69&sort=area_m2", **_as(people))
+    assert again.json() == first.json()
+    for _ in range(2):
+        assert_problem(await client.get("/api/leads?page_size=1000", **_as(people)), 422)
+    assert list(kept) == [b"department=69&sort=area_m2"]
+    await client.get("/api/leads?status=NEW", **_as(people))
+    await client.get("/api/leads?page=2", **_as(people))
+    assert list(kept) == [b"status=NEW", b"page=2"]

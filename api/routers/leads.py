@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, TypeVar
 from urllib.parse import parse_qsl
@@ -269,18 +270,47 @@ async def list_leads_route(request: Request) -> Response:
     return await list_response(request)
 
 
+@dataclass(frozen=True)
+class ListRequest:
+    """A list query string, validated: what the list does with it."""
+
+    filters: LeadFilters
+    sort: SortKey
+    page: int
+    page_size: int
+
+
+# Validated list query strings (a pure function of the string: the same answer, ~30 µs less;
+# a web app asks the same few lists over and over). Invalid ones are not kept: each is a 422.
+_LIST_REQUESTS: dict[bytes, ListRequest] = {}
+LIST_REQUESTS_KEPT = 4096
+
+
+def list_request(request: Request) -> ListRequest:
+    """The request's list query, validated (422 on a bad one), from :data:`_LIST_REQUESTS` when
+    the same string was validated before."""
+    raw: bytes = request.scope["query_string"]
+    known = _LIST_REQUESTS.get(raw)
+    if known is None:
+        p = parse_query(request, LeadListQuery)
+        known = ListRequest(filters_from(p), p.sort, p.page, p.page_size)
+        if len(_LIST_REQUESTS) >= LIST_REQUESTS_KEPT:
+            del _LIST_REQUESTS[next(iter(_LIST_REQUESTS))]  # the oldest
+        _LIST_REQUESTS[raw] = known
+    return known
+
+
 async def list_response(request: Request) -> Response:
     """The list route's work (shared with :mod:`api.hot`)."""
     state, claims = request_claims(request)
-    p = parse_query(request, LeadListQuery)
-    filters = filters_from(p)
+    q = list_request(request)
     s = state.settings.leads
     cache = cache_for(
         state.extras, s.analytics_cache_ttl_s, s.analytics_cache_entries, s.analytics_max_stale_s
     )
     assert state.pg is not None
     content = await list_page(
-        state.pg, cache, claims, filters, sort=p.sort, page=p.page, page_size=p.page_size
+        state.pg, cache, claims, q.filters, sort=q.sort, page=q.page, page_size=q.page_size
     )
     return Response(content=content, media_type="application/json")
 
