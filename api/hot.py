@@ -61,10 +61,6 @@ Handler = Callable[[Request], Awaitable[Response]]
 _EMPTY = object()  # no body at all (a JSON null is a body)
 
 
-async def _list(request: Request) -> Response:
-    return await list_response(request)
-
-
 async def _detail(request: Request) -> Response:
     return await detail_response(request, int(request.scope["path"][len(_LEAD_PREFIX) :]))
 
@@ -149,7 +145,7 @@ class HotRoutes:
         path: str = scope["path"]
         method: str = scope["method"]
         if path == LEADS:
-            handler = _list if method == "GET" else _create if method == "POST" else None
+            handler = list_response if method == "GET" else _create if method == "POST" else None
         elif method == "GET" and path.startswith(_LEAD_PREFIX):
             rest = path[len(_LEAD_PREFIX) :]
             ok = rest.isascii() and rest.isdigit() and len(rest) <= 20

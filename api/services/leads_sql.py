@@ -124,11 +124,9 @@ def where_sql(viewer: Viewer, f: LeadFilters, binds: Binds, *, statuses: bool = 
     """The WHERE text of the list: visibility, then each filter given (values bound); without
     the status filter when ``statuses`` is False (:func:`ids_sql` puts it in each branch)."""
     clauses = [visibility_sql(viewer, "l", binds.add)]
-    if not statuses:
-        pass
-    elif f.status:
+    if statuses and f.status:
         clauses.append(f"l.status = ANY({binds.add([s.value for s in f.status])}::text[])")
-    else:
+    elif statuses:
         clauses.append(f"l.status <> '{LeadStatus.ARCHIVED.value}'")
     if f.assignee_id is not None:
         clauses.append(f"l.assignee_id = {binds.add(f.assignee_id)}")
@@ -205,15 +203,14 @@ def ids_sql(
     or a filter that keeps few). PostgreSQL already keeps a generic plan for those.
     """
     order = order_sql(sort)
+    o, n = binds.add(offset), binds.add(limit)
     if not f.status or sort not in _STATUS_SORTS:
         where = where_sql(viewer, f, binds)
         cut = next((c for c in _CUTS if c >= offset + limit), None)
-        o, n = binds.add(offset), binds.add(limit)
         select = f"SELECT l.id FROM leads l WHERE {where} ORDER BY {order}"
         if cut is None or not _plan_stable(viewer, f):
             return f"ARRAY({select} OFFSET {o} LIMIT {n})"
         return f"(ARRAY({select} LIMIT {cut}))[{o}::int + 1 : {o}::int + {n}::int]"
-    o, n = binds.add(offset), binds.add(limit)
     rest = where_sql(viewer, f, binds, statuses=False)
     column = _SORT_SQL[sort.lstrip("-")]
     cut = f"{o}::bigint + {n}::bigint"
