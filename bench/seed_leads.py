@@ -3,7 +3,7 @@
     .venv/bin/python bench/seed_leads.py [--leads 100000] [--db lfs_bench_leads] [--force]
 
 Creates and migrates the database on the cluster of DATABASE_URL, loads the real communes of four
-departments (15, 17, 27, 69 from /work/shared/data), users (1 admin, 5 managers, 40 OPS,
+departments (15, 17, 27, 69 from data/), users (1 admin, 5 managers, 40 OPS,
 5 commercial; password ``bench-password-123``), then, with INSERT … SELECT in PostgreSQL:
 leads (1–20 ha rectangles around commune centres, statuses spread over the pipeline, scores),
 their sourcing/technical/regulatory/network/foncier/economic rows, status history, activity log
@@ -13,6 +13,7 @@ and comments. Deterministic (setseed). Idempotent: the database comment records 
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import os
 import sys
@@ -31,7 +32,7 @@ from api.settings import to_plain_url  # noqa: E402
 DB_NAME = "lfs_bench_leads"
 PASSWORD = "bench-password-123"
 COMMUNE_FILES = ["15-cantal", "17-charente-maritime", "27-eure", "69-rhone"]
-DATA = Path(os.environ.get("LFS_SHARED_DATA", ROOT.parent / "shared" / "data"))
+DATA = ROOT / "data"  # the national communes shipped with the demo (data/SOURCES.md)
 SQL = Path(__file__).resolve().parent / "seed_leads.sql"
 
 
@@ -74,9 +75,9 @@ def _communes(conn: psycopg.Connection) -> int:
     n = 0
     with conn.cursor() as cur:
         for name in COMMUNE_FILES:
-            path = DATA / "admin-france-geojson" / f"communes-{name}.geojson"
+            path = min(DATA.rglob(f"communes-{name}.geojson.gz"))
             dept = name.split("-", 1)[0]
-            feats = json.loads(path.read_text())["features"]
+            feats = json.loads(gzip.decompress(path.read_bytes()))["features"]
             cur.executemany(
                 "INSERT INTO communes (insee, name, department, geom) VALUES (%s, %s, %s,"
                 " ST_Multi(ST_SetSRID(ST_GeomFromGeoJSON(%s), 4326))) ON CONFLICT DO NOTHING",

@@ -7,7 +7,9 @@ tables, and tests can use real concurrent connections. Everything is dropped at 
 
 from __future__ import annotations
 
+import gzip
 import itertools
+import json
 import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -29,11 +31,20 @@ from geo.models import Role, User
 
 RUN_ID = f"lfs_t{os.getpid()}_{uuid.uuid4().hex[:6]}"
 _counter = itertools.count()
-SHARED_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
+# Everything the tests read is inside the repository: data/ (the demo files) and tests/fixtures/
+# (provenance of both in data/SOURCES.md); tests/test_self_contained.py keeps it so.
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "data"
+FIXTURES = ROOT / "tests" / "fixtures"
 PASSWORD = "correct-horse-battery"
 # A cheap bcrypt hash for factory users (cost 10 is the floor the product accepts).
 _PASSWORD_HASH = hash_password(PASSWORD, rounds=10)
+
+
+def read_json(path: Path) -> Any:
+    """A JSON file of the repository, gzipped (``.gz``) or not."""
+    raw = path.read_bytes()
+    return json.loads(gzip.decompress(raw) if path.suffix == ".gz" else raw)
 
 
 def _server_url() -> str:

@@ -1,12 +1,14 @@
 """Test data for documents and dossiers: a real site of 20 cadastral parcels (Terres de Bord, Eure),
 reference zones and postes around it, and lead_* rows filled as the enrichment engine does.
 
-Also used by bench/bench_pdf.py. Geometries are real (Etalab cadastre, shared/data); the zones and
-postes are placed by hand around the site so that every map element has something to show.
+Also used by bench/bench_pdf.py. Geometries are real (Etalab cadastre, tests/fixtures/reference);
+the zones and postes are placed by hand around the site so that every map element has something
+to show.
 """
 
 from __future__ import annotations
 
+import gzip
 import json
 import math
 import uuid
@@ -40,9 +42,9 @@ from geo.models import (
     Verdict,
 )
 
-SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
-PARCELS_FILE = SHARED / "cadastre-27412" / "parcelles.geojson"
-PVGIS_FILE = SHARED / "pvgis" / "grid-connected-and-tracking-pv-systems.json"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+PARCELS_FILE = FIXTURES / "reference" / "cadastre-27412-parcelles.geojson.gz"
+PVGIS_FILE = FIXTURES / "pvgis" / "grid-connected-and-tracking-pv-systems.json"
 GEOD = Geod(ellps="WGS84")
 
 OWNERS = [
@@ -72,7 +74,7 @@ SEED_PARCEL = "27412000ZC0022"
 
 def pick_parcels(n: int = 20) -> list[dict[str, Any]]:
     """``n`` neighbouring field parcels (0.4–3 ha each) around a seed: about 32 ha for 20."""
-    feats = json.loads(PARCELS_FILE.read_text())["features"]
+    feats = json.loads(gzip.decompress(PARCELS_FILE.read_bytes()))["features"]
     fields = [f for f in feats if 4_000 < geodesic_area(shape(f["geometry"])) < 30_000]
     seed = shape(next(f for f in feats if f["properties"]["id"] == SEED_PARCEL)["geometry"])
     fields.sort(key=lambda f: shape(f["geometry"]).centroid.distance(seed.centroid))

@@ -12,17 +12,17 @@ import shapely
 from pyproj import Transformer
 from shapely.geometry import shape
 
-from tests.conftest import SHARED_DATA
+from tests.conftest import DATA, read_json
 
-CADASTRE = SHARED_DATA / "cadastre-69114" / "cadastre-69114-parcelles.json"
-COMMUNES = SHARED_DATA / "admin-france-geojson" / "communes-69-rhone.geojson"
+CADASTRE = DATA / "cadastre-69114-parcelles.json.gz"
+COMMUNES = DATA / "communes-69-rhone.geojson.gz"
 _TO_L93 = Transformer.from_crs("EPSG:4326", "EPSG:2154", always_xy=True).transform
 
 
 @cache
 def cadastre() -> dict[str, dict[str, Any]]:
     """Every parcel feature of the 69114 sample, by id."""
-    data = json.loads(CADASTRE.read_text())
+    data = read_json(CADASTRE)
     return {f["properties"]["id"]: f for f in data["features"]}
 
 
@@ -66,7 +66,7 @@ def load_parcels(db_url: str, ids: list[str]) -> None:
 
 def load_communes(db_url: str, codes: list[str] | None = None) -> None:
     """Insert Rhône communes (all, or some INSEE codes)."""
-    data = json.loads(COMMUNES.read_text())
+    data = read_json(COMMUNES)
     with psycopg.connect(sync_url(db_url), autocommit=True) as conn:
         for f in data["features"]:
             code = f["properties"]["code"]

@@ -1,7 +1,7 @@
 """A PVGIS stand-in: a real HTTP server on 127.0.0.1 speaking PVGIS' PVcalc protocol.
 
 Same paths (``/api/v5_2/PVcalc``, ``/api/v5_3/PVcalc``), same parameter names, same JSON shape:
-the recorded real answer at 45°N 8°E (shared/data/pvgis) with its location replaced and its
+the recorded real answer at 45°N 8°E (tests/fixtures/pvgis) with its location replaced and its
 energy and irradiation figures scaled by a simple latitude factor, so different sites differ.
 With ``optimalangles=1`` the slope becomes an optimal ~35° and the figures rise by 15 %, roughly
 what PVGIS does. Points at sea (outside a coarse France / Corsica / Piedmont outline) get PVGIS'
@@ -28,9 +28,8 @@ from urllib.parse import parse_qs, urlparse
 from shapely.geometry import Point, Polygon
 
 RECORDED = (
-    Path(__file__).resolve().parent.parent.parent
-    / "shared"
-    / "data"
+    Path(__file__).resolve().parent
+    / "fixtures"
     / "pvgis"
     / "grid-connected-and-tracking-pv-systems.json"
 )

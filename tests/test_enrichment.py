@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from api.settings import Settings
 from geo.models import ActivityLog, Lead, LeadFoncier, LeadNetwork, LeadStatus, Role
-from tests.conftest import SHARED_DATA, assert_problem, make_settings
+from tests.conftest import assert_problem, make_settings
 from tests.enrichment_helpers import (
     add_commune,
     add_parcel,
@@ -25,7 +25,7 @@ from tests.enrichment_helpers import (
     pt,
     rect,
 )
-from tests.pvgis_standin import SEA_MESSAGE, PvgisStandin, latitude_factor
+from tests.pvgis_standin import RECORDED, SEA_MESSAGE, PvgisStandin, latitude_factor
 
 REL = 0.005  # Lambert-93 vs the ellipsoid: < 0.1 % here; 0.5 % leaves room
 
@@ -179,9 +179,7 @@ async def test_one_lead_enriched_with_right_answers(
         "pvtechchoice": "crystSi",
         "loss": "14.0",
     }
-    recorded = json.loads(
-        (SHARED_DATA / "pvgis" / "grid-connected-and-tracking-pv-systems.json").read_text()
-    )
+    recorded = json.loads(RECORDED.read_text())
     e_y = recorded["outputs"]["totals"]["fixed"]["E_y"] * latitude_factor(float(call["lat"])) * 1.15
     sun = parts["sun"]["data"]
     assert sun["source"] == "pvgis" and sun["specific_yield_kwh_kwc"] == pytest.approx(

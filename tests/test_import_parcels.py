@@ -14,6 +14,7 @@ import shapely
 from pyproj import Transformer
 from shapely.geometry import shape
 
+from tests.conftest import DATA
 from tests.importing import GEODATA, run_import, scalar
 
 P69 = GEODATA / "cadastre-69114-extract.json"
@@ -189,13 +190,9 @@ async def test_repairs_and_rejections(state, tmp_path: Path) -> None:
     assert stored == 4
 
 
-async def test_shared_geojson_sample_in_full_if_present(state, tmp_path: Path) -> None:
-    """The whole real file of 69114 (6,032 parcels) when the shared data is there."""
-    from tests.conftest import SHARED_DATA
-
-    full = SHARED_DATA / "cadastre-69114" / "cadastre-69114-parcelles.json"
-    if not full.exists():
-        pytest.skip("shared data not available")
+async def test_real_file_in_full(state, tmp_path: Path) -> None:
+    """The whole real file of 69114 (6,032 parcels), as shipped in data/ (gzipped)."""
+    full = DATA / "cadastre-69114-parcelles.json.gz"
     path = tmp_path / full.name
     shutil.copy(full, path)
     result = await run_import(state, "parcels", path)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 
 import httpx
@@ -13,7 +12,7 @@ from shapely.ops import unary_union
 from shapely.validation import make_valid
 
 from geo.models import Role
-from tests.conftest import assert_problem
+from tests.conftest import assert_problem, read_json
 from tests.lead_fixtures import (
     COMMUNES,
     LEAD_TABLES,
@@ -187,7 +186,7 @@ async def test_commune_layer_derives_commune_and_refuses_sea(client, ops, db_url
     # 69114 merged after 2018: the COG-2018 layer has its land in 69159 (largest overlap).
     communes = {
         f["properties"]["code"]: shape(f["geometry"])
-        for f in json.loads(COMMUNES.read_text())["features"]
+        for f in read_json(COMMUNES)["features"]
     }
     lead = shape(geom)
     best = max(communes, key=lambda c: communes[c].intersection(lead).area)

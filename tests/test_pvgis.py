@@ -19,12 +19,10 @@ from enrichment.pvgis import (
     parse_pvcalc,
     to_number,
 )
-from tests.conftest import SHARED_DATA
+from tests.pvgis_standin import RECORDED as RECORDED_FILE
 from tests.pvgis_standin import SEA_MESSAGE, PvgisStandin
 
-RECORDED = json.loads(
-    (SHARED_DATA / "pvgis" / "grid-connected-and-tracking-pv-systems.json").read_text()
-)
+RECORDED = json.loads(RECORDED_FILE.read_text())
 
 
 @pytest.fixture(scope="module")

@@ -3,25 +3,29 @@
 from __future__ import annotations
 
 import csv
+import gzip
 import json
 from pathlib import Path
 from typing import Any
 
 import psycopg
 
-DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
-CADASTRE = DATA / "cadastre-69114" / "cadastre-69114-parcelles.json"
-COMMUNES = DATA / "admin-france-geojson" / "communes-69-rhone.geojson"
-ZPS = DATA / "natura2000-zps-22" / "natura2000_zps_cotes-darmor.geojson"
-PLU = DATA / "plu-gpu-17345" / "zone-urba_partition_DU_17345.json"
-POSTES = DATA / "postes-source-capareseau" / "postes_source_extract_AURA.csv"
+# Real files shipped with the repository (provenance: data/SOURCES.md).
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "data"
+CADASTRE = DATA / "cadastre-69114-parcelles.json.gz"
+COMMUNES = DATA / "communes-69-rhone.geojson.gz"
+ZPS = DATA / "natura2000_zps_cotes-darmor.geojson.gz"
+PLU = ROOT / "tests" / "fixtures" / "reference" / "zone-urba_partition_DU_17345.json.gz"
+POSTES = DATA / "postes_source_extract_AURA.csv"
 
 GEOM = "ST_Multi(ST_CollectionExtract(ST_MakeValid(ST_SetSRID(ST_GeomFromGeoJSON(%s), 4326)), 3))"
 
 
 def features(path: Path) -> list[dict[str, Any]]:
     """The features of a GeoJSON file."""
-    doc: dict[str, Any] = json.loads(path.read_text())
+    raw = path.read_bytes()
+    doc: dict[str, Any] = json.loads(gzip.decompress(raw) if path.suffix == ".gz" else raw)
     return list(doc["features"])
 
 
@@ -33,7 +37,7 @@ def _num(value: str) -> float | None:
 
 
 def load_reference(db_url: str) -> dict[str, int]:
-    """Insert the reference layers from /work/shared/data; return row counts per layer."""
+    """Insert the reference layers from the shipped files; return row counts per layer."""
     parcels = features(CADASTRE)
     communes = features(COMMUNES)
     zps = features(ZPS)
