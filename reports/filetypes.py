@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+
+import orjson
 
 from geo.errors import UnsupportedMediaType
 
@@ -107,10 +108,13 @@ def _sniff_zip(path: Path, filename: str) -> FileKind:
 
 
 def _sniff_geojson(path: Path, filename: str) -> FileKind:
+    # orjson, not the standard json module: its parser refuses nesting deeper than 1,024 levels
+    # with a JSONDecodeError, where json.load recurses once per level and a file of 100,000 `[`
+    # ended in a RecursionError (a 500). A GeoJSON geometry nests at most 4 levels of arrays (7
+    # inside a FeatureCollection); the file's size is bounded by the upload limit.
     try:
-        with open(path, "rb") as fh:
-            doc = json.load(fh)
-    except (ValueError, UnicodeDecodeError) as exc:
+        doc = orjson.loads(path.read_bytes().removeprefix(b"\xef\xbb\xbf"))
+    except orjson.JSONDecodeError as exc:  # malformed, not UTF-8, or nested too deep
         raise UnsupportedMediaType("JSON files must be valid GeoJSON", filename=filename) from exc
     if not isinstance(doc, dict) or doc.get("type") not in GEOJSON_TYPES:
         raise UnsupportedMediaType("JSON files must be GeoJSON objects", filename=filename)

@@ -99,6 +99,12 @@ ACCEPTED = [
         "other",
     ),
     (
+        "bom.geojson",
+        b'\xef\xbb\xbf{"type": "Point", "coordinates": [4.65, 45.97]}',
+        "application/geo+json",
+        "other",
+    ),
+    (
         "site.kml",
         b'<?xml version="1.0"?><kml xmlns="http://www.opengis.net/kml/2.2"></kml>',
         "application/vnd.google-earth.kml+xml",
@@ -127,6 +133,9 @@ REFUSED = [
     ("notes.txt", b"just some text"),
     ("data.json", b'{"not": "geojson"}'),
     ("archive.zip", b"PK\x03\x04garbage"),
+    # Nested 100,000 deep: sniffing never recurses per level (it was a RecursionError, a 500).
+    ("deep.geojson", b'{"type": "Feature", "geometry": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"),
+    ("open.geojson", b'{"type": "Feature", "geometry": ' + b"[" * 100_000),
 ]
 
 
