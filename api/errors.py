@@ -14,6 +14,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.logsafe import log_error
 from geo import errors as e
 
 log = logging.getLogger(__name__)
@@ -188,13 +189,20 @@ def _database_problem(
             slug="service-unavailable",
             headers={"Retry-After": "5"},
         )
-    log.exception("database error on %s", request.url.path, exc_info=exc)
+    log_error(log, logging.ERROR, f"database error on {_route(request)}", exc)
     return problem_response(500, "Internal server error.", request)
+
+
+def _route(request: Request) -> str:
+    """The matched route's path template (``/api/leads/{lead_id}``): the request's own path may
+    carry what a client typed, which the logs above INFO never hold (``api.logsafe``)."""
+    route = request.scope.get("route")
+    return f"{request.method} {getattr(route, 'path', None) or '(no route)'}"
 
 
 def _conflict(request: Request, exc: Exception) -> JSONResponse:
     """409 for a constraint the API layer did not anticipate."""
-    log.warning("integrity error on %s: %s", request.url.path, exc)
+    log_error(log, logging.WARNING, f"integrity error on {_route(request)}", exc, with_stack=False)
     return problem_response(
         409, "The change conflicts with existing data.", request, slug="conflict"
     )
@@ -214,7 +222,7 @@ async def _pg(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
-    log.exception("unhandled error on %s", request.url.path, exc_info=exc)
+    log_error(log, logging.ERROR, f"unhandled error on {_route(request)}", exc)
     return problem_response(500, "Internal server error.", request)
 
 

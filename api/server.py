@@ -8,6 +8,7 @@ SO_REUSEPORT socket per worker the kernel spreads connections evenly by their ad
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 import signal
@@ -18,6 +19,8 @@ from types import FrameType
 from typing import Any
 
 import uvicorn
+
+from api.logsafe import SafeExceptionFilter
 
 APP = "api.app:create_app_from_env"
 
@@ -33,7 +36,7 @@ class _Options:
 
 
 def _config(o: _Options) -> uvicorn.Config:
-    return uvicorn.Config(
+    config = uvicorn.Config(
         o.app,
         factory=o.factory,
         host=o.host,
@@ -42,6 +45,11 @@ def _config(o: _Options) -> uvicorn.Config:
         log_level=o.log_level,
         access_log=o.access_log,
     )
+    # uvicorn logs an unexpected exception with its message (which may quote a request's
+    # values); the filter keeps its class, SQLSTATE and stack (api.logsafe). The Config set
+    # logging up just now.
+    logging.getLogger("uvicorn.error").addFilter(SafeExceptionFilter())
+    return config
 
 
 def default_hot_pool_size(workers: int, cpus: int | None) -> int:

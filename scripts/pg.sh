@@ -81,6 +81,14 @@ CONF
   fi
   run_as "$PGBIN/psql" -h "$SOCK" -p "$PORT" -U postgres -d "$DB" -qc \
     "SET client_min_messages = warning; CREATE EXTENSION IF NOT EXISTS postgis" >/dev/null
+  # The server log holds no request values: an error is logged without the statement's text
+  # (log_min_error_statement) and without its DETAIL, which quotes the failing row ("Failing
+  # row contains (…)") or the duplicate key (log_error_verbosity). Set on every start, so a
+  # cluster made before this line gets it too (docs/decisions.md, "Logs").
+  run_as "$PGBIN/psql" -h "$SOCK" -p "$PORT" -U postgres -d "$DB" -q \
+    -c "ALTER SYSTEM SET log_min_error_statement = 'panic'" \
+    -c "ALTER SYSTEM SET log_error_verbosity = 'terse'" \
+    -c "SELECT pg_reload_conf()" >/dev/null
   echo "PostgreSQL running on 127.0.0.1:$PORT (data: $DATA)" >&2
 }
 

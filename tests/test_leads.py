@@ -212,6 +212,43 @@ async def test_patch_geometry_marks_stale(client, people, leads, db_url) -> None
     assert_problem(r, 422)
 
 
+@pytest.mark.parametrize("field", ["is_public", "geometry"])
+async def test_patch_null_for_a_non_nullable_field_is_422(client, people, leads, db_url, field):  # noqa: ANN001
+    # It reached the NOT NULL constraint (a 409 "conflicts with existing data") or, for the
+    # geometry, was silently ignored: a validation error naming the field, nothing written.
+    lead = leads[1]
+    before = count_rows(db_url, *LEAD_TABLES)
+    r = await client.patch(f"/api/leads/{lead['id']}", json={field: None}, headers=people["ops"][1])
+    body = assert_problem(r, 422)
+    assert [e["field"] for e in body["errors"]] == [f"body.{field}"]
+    assert count_rows(db_url, *LEAD_TABLES) == before
+    # The fields a lead may lack are cleared with null.
+    r = await client.patch(
+        f"/api/leads/{lead['id']}", json={"notes": None}, headers=people["ops"][1]
+    )
+    assert r.status_code == 200, r.text
+    detail = (await client.get(f"/api/leads/{lead['id']}", headers=people["ops"][1])).json()
+    assert detail["notes"] is None
+
+
+def test_patch_schemas_declare_no_null_for_non_nullable_columns(app) -> None:  # noqa: ANN001
+    # Every PATCH body of the OpenAPI document: a property that accepts null must map to a
+    # nullable column (the three lead fields a lead may lack); the others say they can't.
+    spec = app.openapi()
+    schemas = spec["components"]["schemas"]
+    nullable = {}
+    for path, item in spec["paths"].items():
+        op = item.get("patch")
+        if not op or "requestBody" not in op:
+            continue
+        ref = op["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+        name = ref.rsplit("/", 1)[-1]
+        for prop, sub in schemas[name]["properties"].items():
+            if any(alt.get("type") == "null" for alt in sub.get("anyOf", [])):
+                nullable.setdefault(name, set()).add(prop)
+    assert nullable == {"LeadUpdate": {"name", "notes", "commune_insee"}}
+
+
 async def test_patch_permissions(client, people, leads) -> None:  # noqa: ANN001
     public = leads[3]  # public, assigned to nobody: OPS see it but may not edit it
     seen = await client.get(f"/api/leads/{public['id']}", headers=people["ops"][1])

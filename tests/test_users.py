@@ -95,3 +95,18 @@ async def test_admin_cannot_lock_themselves_out(
         await client.patch(f"/api/users/{admin.id}", headers=headers, json={"role": "OPS"}), 409
     )
     assert_problem(await client.delete(f"/api/users/{admin.id}", headers=headers), 409)
+
+
+async def test_patch_null_is_422_and_changes_nothing(
+    client: httpx.AsyncClient, auth_headers: HeadersFactory, make_user
+) -> None:
+    # Every column a user PATCH edits is NOT NULL: a null was silently ignored (200).
+    admin = await auth_headers(Role.ADMIN)
+    user = await make_user(Role.OPS)
+    for field in ("full_name", "role", "is_active", "password"):
+        r = await client.patch(f"/api/users/{user.id}", headers=admin, json={field: None})
+        body = assert_problem(r, 422)
+        assert [e["field"] for e in body["errors"]] == [f"body.{field}"]  # type: ignore[union-attr]
+    got = (await client.get(f"/api/users/{user.id}", headers=admin)).json()
+    assert (got["role"], got["is_active"], got["full_name"]) == ("OPS", True, user.full_name)
+    await login(client, user.email)  # the password is unchanged

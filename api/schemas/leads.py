@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from api.schemas.patch import omittable
 from geo.models import AgreementStatus, LeadSource, LeadStatus
 
 Position = Annotated[list[float], Field(min_length=2, max_length=3)]
@@ -99,11 +100,12 @@ class LeadUpdate(BaseModel):
         json_schema_extra={"examples": [{"name": "Les Grandes Terres Nord", "is_public": True}]},
     )
 
+    # name, notes and commune_insee may be cleared with null; the others can't be null.
     name: Name | None = None
     notes: Notes | None = None
-    is_public: bool | None = None
+    is_public: bool = omittable()
     commune_insee: Insee | None = None
-    geometry: Geometry | None = None
+    geometry: Geometry = omittable("GeoJSON (Multi)Polygon, EPSG:4326; marks enrichment stale")
     repair: bool = False
 
 

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
+from api.schemas.patch import omittable
 from geo.models import Role
 
 # bcrypt reads at most 72 bytes; 8 characters is the floor we accept.
@@ -44,10 +45,10 @@ class UserUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    full_name: FullName | None = None
-    role: Role | None = None
-    is_active: bool | None = None
-    password: Password | None = None
+    full_name: FullName = omittable()
+    role: Role = omittable()
+    is_active: bool = omittable()
+    password: Password = omittable()
 
 
 class UserPage(BaseModel):
