@@ -12,6 +12,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
 
 from api import web as web_app
+from api.bodylimit import BodyLimitMiddleware
 from api.errors import install_error_handlers
 from api.hot import GZIP_LEVEL, GZIP_MINIMUM_SIZE, HotRoutes, LeadFactoryAPI
 from api.ratelimit import RateLimitMiddleware, RateLimits
@@ -30,6 +31,7 @@ from api.routers import tile_token as tile_token_router
 from api.routers import tiles as tiles_router
 from api.settings import Settings, get_settings, resolve_dev_secrets
 from api.state import AppState
+from api.uploads import ENVELOPE_BYTES as UPLOAD_ENVELOPE_BYTES
 from api.version import __version__
 from geo.crypto import FieldCipher
 from geo.db import make_engine, make_pg_pool, make_sessionmaker
@@ -51,6 +53,7 @@ def build_state(settings: Settings) -> AppState:
         settings.async_database_url,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
+        statement_timeout_ms=settings.db_statement_timeout_ms,
     )
     assert settings.crypto.keys is not None
     return AppState(
@@ -87,7 +90,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state = build_state(settings)
-        state.pg = make_pg_pool(settings.async_database_url, size=settings.hot_pool_size)
+        state.pg = make_pg_pool(
+            settings.async_database_url,
+            size=settings.hot_pool_size,
+            statement_timeout_ms=settings.db_statement_timeout_ms,
+        )
         app.state.lfs = state
         # Everything built so far (routes, models, SQLAlchemy metadata) lives as long as the
         # process: out of the collector's sight, a full collection no longer walks it (those
@@ -138,6 +145,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # The lead list, detail and create skip the layers above (api.hot: same handlers, limits,
     # errors and gzip).
     app.hot = HotRoutes(app, limits)
+    # Outermost, ahead of the hot routes too: no body is read or parsed past its cap.
+    upload_bytes = int(settings.storage.max_upload_mb * 1024 * 1024) + UPLOAD_ENVELOPE_BYTES
+    app.entry = BodyLimitMiddleware(
+        app.dispatch,
+        max_bytes=int(settings.max_body_mb * 1024 * 1024),
+        max_upload_bytes=upload_bytes,
+        upload_paths=r"/api/leads/[^/]+/documents",
+    )
     return app
 
 

@@ -104,6 +104,8 @@ def _unparsable() -> HTTPException:
 async def _create(request: Request) -> Response:
     try:
         raw = await request.body()
+    except HTTPException:  # the body limit's 413 (api.bodylimit), as FastAPI lets it through
+        raise
     except Exception as exc:  # a broken upload: FastAPI's own answer
         raise _unparsable() from exc
     body = _json_body(request, raw)
@@ -248,8 +250,17 @@ class LeadFactoryAPI(FastAPI):
     """The FastAPI app, answering the lead list, detail and create through :attr:`hot` first."""
 
     hot: HotRoutes | None = None
+    # What receives every request first (the body limit, api.bodylimit), then :meth:`dispatch`.
+    entry: Callable[[Scope, Receive, Send], Awaitable[None]] | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Every request through :attr:`entry` when set, else :meth:`dispatch`."""
+        if self.entry is not None:
+            await self.entry(scope, receive, send)
+        else:
+            await self.dispatch(scope, receive, send)
+
+    async def dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve a hot request directly, anything else through the framework."""
         hot = self.hot
         if hot is not None and scope["type"] == "http":

@@ -182,6 +182,20 @@ class LeadSettings(BaseModel):
         20_000_000.0, gt=0, description="Largest lead surface accepted (m², 2,000 ha)."
     )
     max_parcels: int = Field(500, ge=1, description="Most parcel ids in one lead creation.")
+    max_polygons: int = Field(500, ge=1, description="Most polygons in a lead's geometry.")
+    max_rings: int = Field(
+        500, ge=1, description="Most rings (outer rings and holes, all polygons) in a geometry."
+    )
+    max_vertices: int = Field(
+        20_000, ge=4, description="Most vertices (positions, all rings) in a lead's geometry."
+    )
+    max_repair_crossings: int = Field(
+        500,
+        ge=0,
+        description="Most self-intersections (pairs of crossing edges) of an invalid geometry "
+        "sent with repair=true; ST_MakeValid takes ~0.15 s for 500 and grows faster than the "
+        "square beyond.",
+    )
     france_bbox: tuple[float, float, float, float] = Field(
         (-5.3, 41.3, 9.7, 51.2),
         description="minlon,minlat,maxlon,maxlat a lead must lie in (metropolitan France+Corsica).",
@@ -223,6 +237,18 @@ class Settings(BaseSettings):
         "cores / the API processes: more statements in flight than the database has cores only "
         "queue in its scheduler and stretch the latency tail. `leadfactory serve` sets it to "
         "this machine's cores / its workers when unset.",
+    )
+    db_statement_timeout_ms: int = Field(
+        10_000,
+        ge=100,
+        description="statement_timeout of the API's connections (ms): no request holds a database "
+        "backend longer (a 503 with Retry-After). Tiles have their own, shorter one.",
+    )
+    max_body_mb: float = Field(
+        2.0,
+        gt=0,
+        description="Largest request body (MB) outside document uploads: refused with a 413 before "
+        "it is read or parsed. A lead of 20,000 vertices is about 0.6 MB of GeoJSON.",
     )
     data_dir: Path = Field(DEFAULT_DATA_DIR, description="Folder for local state (dev keys).")
     cors_origins: list[str] = Field(

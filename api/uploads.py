@@ -14,6 +14,10 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 from geo.errors import BadRequest, InvalidInput, PayloadTooLarge, UnsupportedMediaType
 
 MAX_FIELD_BYTES = 1024
+# The form carries a file and a category: a few parts, with headers of a few hundred bytes. More
+# is not an upload (100,000 tiny fields cost seconds of parsing and a dict of their size).
+MAX_PARTS = 16
+MAX_HEADER_BYTES = 8 * 1024
 # Headers and boundaries around a part: a request may exceed the file limit by this much.
 ENVELOPE_BYTES = 64 * 1024
 
@@ -48,17 +52,27 @@ class _Receiver:
         self._name = ""
         self._is_file = False
         self._buf = bytearray()
+        self._parts = 0
 
     def on_part_begin(self) -> None:
+        self._parts += 1
+        if self._parts > MAX_PARTS:
+            raise BadRequest(f"the form has more than {MAX_PARTS} fields")
         self._disposition = b""
         self._buf = bytearray()
         self._is_file = False
 
     def on_header_field(self, data: bytes, start: int, end: int) -> None:
         self._header_name += data[start:end]
+        self._check_header()
 
     def on_header_value(self, data: bytes, start: int, end: int) -> None:
         self._header_value += data[start:end]
+        self._check_header()
+
+    def _check_header(self) -> None:
+        if len(self._header_name) + len(self._header_value) > MAX_HEADER_BYTES:
+            raise BadRequest("a form part's header is too long")
 
     def on_header_end(self) -> None:
         if self._header_name.lower() == b"content-disposition":

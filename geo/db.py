@@ -18,8 +18,15 @@ from sqlalchemy.ext.asyncio import (
 from geo.errors import DomainError
 
 
-def make_engine(url: str, *, pool_size: int = 10, max_overflow: int = 20) -> AsyncEngine:
-    """An asyncpg engine with a pool sized for one API process."""
+def make_engine(
+    url: str,
+    *,
+    pool_size: int = 10,
+    max_overflow: int = 20,
+    statement_timeout_ms: int | None = None,
+) -> AsyncEngine:
+    """An asyncpg engine with a pool sized for one API process; ``statement_timeout_ms`` caps
+    every statement of its connections (a SET LOCAL overrides it, as the tiles do)."""
     return create_async_engine(
         url,
         pool_size=pool_size,
@@ -30,13 +37,20 @@ def make_engine(url: str, *, pool_size: int = 10, max_overflow: int = 20) -> Asy
         pool_recycle=1800,
         # JIT makes sub-millisecond spatial lookups slower; PostgreSQL's JIT pays off only on
         # long analytical queries we don't run on the request path.
-        connect_args={"server_settings": {"jit": "off", "application_name": "leadfactory"}},
+        connect_args={"server_settings": _server_settings(statement_timeout_ms)},
     )
 
 
 # Settings of every connection: JIT off (see make_engine), timestamps rendered in UTC by the
 # JSON PostgreSQL builds for the hot read paths.
 SERVER_SETTINGS = {"jit": "off", "application_name": "leadfactory", "TimeZone": "UTC"}
+
+
+def _server_settings(statement_timeout_ms: int | None) -> dict[str, str]:
+    out = {"jit": "off", "application_name": "leadfactory"}
+    if statement_timeout_ms is not None:
+        out["statement_timeout"] = str(statement_timeout_ms)
+    return out
 
 
 class FairPool:
@@ -123,7 +137,7 @@ class FairPool:
 Queryable = asyncpg.Connection | FairPool
 
 
-def make_pg_pool(url: str, *, size: int = 10) -> FairPool:
+def make_pg_pool(url: str, *, size: int = 10, statement_timeout_ms: int | None = None) -> FairPool:
     """The connections of the hot paths (lead list, detail, create, authentication), opened
     on first use.
 
@@ -136,7 +150,7 @@ def make_pg_pool(url: str, *, size: int = 10) -> FairPool:
     return FairPool(
         dsn,
         size,
-        server_settings=SERVER_SETTINGS,
+        server_settings={**SERVER_SETTINGS, **_server_settings(statement_timeout_ms)},
         # The list's SQL text varies with the filters given (a few hundred shapes): keep them all
         # prepared rather than re-parsing and re-planning evicted ones.
         statement_cache_size=1024,

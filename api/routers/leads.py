@@ -216,7 +216,16 @@ def query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
 def limits_of(settings: Settings) -> GeometryLimits:
     """The geometry limits configured for leads."""
     s = settings.leads
-    return GeometryLimits(s.min_area_m2, s.max_area_m2, s.france_bbox, s.max_parcels)
+    return GeometryLimits(
+        s.min_area_m2,
+        s.max_area_m2,
+        s.france_bbox,
+        s.max_parcels,
+        s.max_polygons,
+        s.max_rings,
+        s.max_vertices,
+        s.max_repair_crossings,
+    )
 
 
 def _etag(version: int) -> str:

@@ -11,7 +11,7 @@ import orjson
 from geoalchemy2 import WKBElement
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.deps import authenticated_viewer, check_role, checked_viewer
+from api.deps import authenticated_viewer, check_role
 from api.schemas.leads import (
     AssignIn,
     FoncierIn,
@@ -116,18 +116,13 @@ CREATORS = {Role.ADMIN, Role.MANAGER, Role.OPS}
 async def _authenticate_and_place(
     conn: asyncpg.Connection, claims: TokenClaims, body: LeadCreate, limits: GeometryLimits
 ) -> tuple[Viewer, PlacedGeometry]:
-    """The caller (403 unless they create leads), then the lead's geometry.
-
-    A polygon is checked in the same statement as the token (one round trip); parcels and points
-    read the parcels once the caller is known.
-    """
-    if body.geometry is not None:
-        row = await read_geojson(conn, body.geometry.model_dump(), limits, claims)
-        viewer = checked_viewer(claims, row["auth_role"], row["auth_revoked"])
-        check_role(viewer.role, CREATORS)
-        return viewer, placed_from(row, limits, repair=body.repair)
+    """The caller (401 or 403 unless they create leads), then the lead's geometry: no
+    geometry work for a revoked token or a role that can't create."""
     viewer = await authenticated_viewer(conn, claims)
     check_role(viewer.role, CREATORS)
+    if body.geometry is not None:
+        row = await read_geojson(conn, body.geometry.model_dump(), limits, repair=body.repair)
+        return viewer, placed_from(row, limits, repair=body.repair)
     if body.parcel_ids:
         return viewer, await place_parcels(conn, body.parcel_ids, limits)
     assert body.point is not None
