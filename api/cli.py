@@ -94,13 +94,13 @@ def _users_create(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
-    import subprocess
-
     from api.server import serve
+    from api.supervisor import WorkerSupervisor
 
-    worker = None
+    supervisor = None
     if args.with_worker and _has_command("worker"):
-        worker = subprocess.Popen([sys.executable, "-m", "api.cli", "worker"])
+        # One worker per server, restarted when it dies, gone when the server goes.
+        supervisor = WorkerSupervisor.for_this_server().start()
     try:
         serve(
             args.host,

@@ -6,7 +6,8 @@ write transaction). A task is idempotent: the engine takes every lead's advisory
 the leads this job has already enriched (activity log), so a task retried after a crash never
 enriches a lead twice. A killed worker's tasks stay ``doing``;
 the other workers put them back in the queue once its heartbeat is older than
-``LFS_ENRICHMENT__STALLED_AFTER_S``.
+``LFS_ENRICHMENT__STALLED_AFTER_S``. A batch's job row and its tasks are written in one
+transaction (``create_batch``), so a server killed in between leaves no job without tasks.
 """
 
 from __future__ import annotations
@@ -15,13 +16,14 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import procrastinate
 from procrastinate import JobContext, PsycopgConnector, RetryStrategy
 
-from api.services.enrichment import enrichment_config, record_failure
+from api.services.enrichment import create_job, enrichment_config, record_failure
 from api.settings import Settings
+from api.supervisor import parent_gone
 from enrichment.config import EnrichmentConfig
 from enrichment.engine import Actor, enrich_lead, enrich_leads
 from enrichment.pvgis import PvgisClient
@@ -34,6 +36,7 @@ log = logging.getLogger(__name__)
 QUEUE = "enrichment"
 TASK = "enrich_leads"
 MAX_ATTEMPTS = 3
+PARENT_POLL_S = 1.0  # how often a worker started by a server checks it is still there
 
 
 @dataclass
@@ -156,16 +159,38 @@ def make_queue(settings: Settings, concurrency: int = 1) -> procrastinate.App:
 
 
 async def defer_job(
-    queue: procrastinate.App, job_id: int, lead_ids: list[int], chunk: int = 50
+    queue: procrastinate.App,
+    job_id: int,
+    lead_ids: list[int],
+    chunk: int = 50,
+    connection: Any | None = None,
 ) -> None:
-    """Queue the job as tasks of ``chunk`` leads each (fewer queue round trips per lead)."""
-    task = queue.tasks[TASK]
+    """Queue the job as tasks of ``chunk`` leads each (fewer queue round trips per lead); on
+    ``connection`` (psycopg, the caller commits) when given, else on the queue's pool."""
+    deferrer = queue.tasks[TASK].configure(connection=connection)
     chunks = [lead_ids[i : i + chunk] for i in range(0, len(lead_ids), chunk)]
     for i in range(0, len(chunks), 500):
         kwargs: list[dict[str, Any]] = [
             {"job_id": job_id, "lead_ids": part} for part in chunks[i : i + 500]
         ]
-        await task.batch_defer_async(*kwargs)
+        await deferrer.batch_defer_async(*kwargs)
+
+
+async def create_batch(
+    queue: procrastinate.App, lead_ids: list[int], user_id: int, chunk: int = 50
+) -> int:
+    """Save a job row and queue its tasks in ONE transaction; the job's id.
+
+    Both go through one connection of the queue's pool (procrastinate defers on a connection
+    the caller commits), so a crash between them leaves neither: no job can stay ``queued``
+    with no task to run it.
+    """
+    connector = cast(PsycopgConnector, queue.connector)
+    async with connector.pool.connection() as conn, conn.transaction():
+        job_id = await create_job(conn, lead_ids, user_id)
+        if lead_ids:
+            await defer_job(queue, job_id, lead_ids, chunk, connection=conn)
+    return job_id
 
 
 async def requeue_stalled(queue: procrastinate.App, seconds: float) -> int:
@@ -180,8 +205,19 @@ async def requeue_stalled(queue: procrastinate.App, seconds: float) -> int:
     return n
 
 
-async def run_worker(settings: Settings, concurrency: int | None = None) -> None:
-    """Run a worker until it is told to stop (SIGINT/SIGTERM)."""
+async def _watch_parent(parent_pid: int, runner: asyncio.Task[None]) -> None:
+    """Stop the worker (gracefully: running tasks finish) once the server that started it is
+    gone; Linux's parent-death signal usually comes first, this covers the rest."""
+    while not parent_gone(parent_pid):
+        await asyncio.sleep(PARENT_POLL_S)
+    log.warning("server %d is gone: stopping the enrichment worker", parent_pid)
+    runner.cancel()
+
+
+async def run_worker(
+    settings: Settings, concurrency: int | None = None, parent_pid: int | None = None
+) -> None:
+    """Run a worker until it is told to stop (SIGINT/SIGTERM), or ``parent_pid`` is gone."""
     n = concurrency or settings.enrichment.worker_concurrency
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per PVGIS call is noise
     stalled_after = settings.enrichment.stalled_after_s
@@ -195,8 +231,8 @@ async def run_worker(settings: Settings, concurrency: int | None = None) -> None
                 await asyncio.sleep(max(stalled_after / 2, 1.0))
 
         guard = asyncio.create_task(watchdog())
-        try:
-            await queue.run_worker_async(
+        runner = asyncio.create_task(
+            queue.run_worker_async(
                 queues=[QUEUE],
                 concurrency=n,
                 install_signal_handlers=True,
@@ -204,6 +240,21 @@ async def run_worker(settings: Settings, concurrency: int | None = None) -> None
                 stalled_worker_timeout=stalled_after,
                 delete_jobs="successful",
             )
+        )
+        orphan = (
+            asyncio.create_task(_watch_parent(parent_pid, runner))
+            if parent_pid is not None
+            else None
+        )
+        try:
+            await runner
+        except asyncio.CancelledError:
+            # The watcher cancelled the runner: procrastinate stopped as on a signal. Our own
+            # cancellation goes on up.
+            if asyncio.current_task().cancelling():  # type: ignore[union-attr]
+                raise
         finally:
             guard.cancel()
+            if orphan is not None:
+                orphan.cancel()
             await queue.close_context()  # type: ignore[attr-defined]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 from typing import Any
 
 from api.settings import Settings
@@ -11,8 +12,12 @@ from api.settings import Settings
 
 def _worker(args: argparse.Namespace, settings: Settings) -> int:
     from api.queue import run_worker
+    from api.supervisor import die_with_parent
 
-    asyncio.run(run_worker(settings, args.concurrency))
+    if args.parent_pid is not None and not die_with_parent(args.parent_pid):
+        logging.getLogger(__name__).warning("process %d is gone: not starting", args.parent_pid)
+        return 0
+    asyncio.run(run_worker(settings, args.concurrency, parent_pid=args.parent_pid))
     return 0
 
 
@@ -23,6 +28,12 @@ def register(subparsers: Any) -> dict[str, Any]:
         "--concurrency",
         type=int,
         default=None,
-        help="leads enriched at once (default: LFS_ENRICHMENT__WORKER_CONCURRENCY)",
+        help="tasks run at once (default: LFS_ENRICHMENT__WORKER_CONCURRENCY)",
+    )
+    p.add_argument(
+        "--parent-pid",
+        type=int,
+        default=None,
+        help="exit when this process is gone (set by `serve --with-worker`)",
     )
     return {"worker": _worker}

@@ -1,5 +1,6 @@
 """Batch enrichment through the real queue: a real worker process (``leadfactory worker``) drains
-the job; killed mid-job, another worker finishes it and no lead is enriched twice."""
+the job; killed mid-job, another worker finishes it and no lead is enriched twice. A real server
+process killed while it queues a batch leaves no job without its tasks."""
 
 from __future__ import annotations
 
@@ -8,18 +9,23 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
+import psycopg
 import pytest
 from sqlalchemy import func, select
 
+from api.queue import TASK
 from api.settings import PROJECT_ROOT, Settings
 from geo.models import ActivityLog, Lead, LeadStatus, Role
 from tests.conftest import assert_problem, make_settings
 from tests.enrichment_helpers import ewkt, make_lead, rect
 from tests.pvgis_standin import PvgisStandin
+from tests.server_process import ServerProcess, wait_until
 
 N_LEADS = 30
 
@@ -201,3 +207,130 @@ async def test_batch_ids_out_of_range(client, auth_headers) -> None:  # noqa: AN
     assert r.status_code in (404, 422), r.text
     assert_problem(await client.get("/api/enrichment/jobs/0", headers=headers), 422)
     assert_problem(await client.get("/api/enrichment/jobs/424242", headers=headers), 404)
+
+
+N_BATCH = 3000
+KILLED = "lfs-killed-server"  # application_name (PGAPPNAME) of the killed server's connections
+
+
+def insert_leads(url: str, n: int) -> list[int]:
+    """``n`` NEW leads in one statement (their geometry doesn't matter: nothing enriches them)."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        rows = conn.execute(
+            "INSERT INTO leads (internal_name, name, geom) "
+            "SELECT 'KILL-' || g, 'kill test', ST_Multi(ST_MakeEnvelope("
+            "  3 + g * 0.001, 46, 3.0005 + g * 0.001, 46.0005, 4326)) "
+            "FROM generate_series(1, %s) AS g RETURNING id",
+            (n,),
+        ).fetchall()
+    return sorted(r[0] for r in rows)
+
+
+def post_batch(url: str, headers: dict[str, str], ids: list[int], outcome: list[object]) -> None:
+    """POST the batch to the server process; its answer, or the error of a killed server."""
+    try:
+        outcome.append(
+            httpx.post(
+                f"{url}/api/enrichment/batch", json={"lead_ids": ids}, headers=headers, timeout=60
+            )
+        )
+    except httpx.TransportError as exc:
+        outcome.append(exc)
+
+
+def jobs_of(conn: psycopg.Connection, n: int) -> list[tuple[int, list[int]]]:
+    """The committed jobs of ``n`` leads: (id, lead ids)."""
+    return conn.execute(
+        "SELECT id, lead_ids FROM enrichment_jobs WHERE total = %s ORDER BY id", (n,)
+    ).fetchall()
+
+
+def queued_leads(conn: psycopg.Connection, job_id: int) -> list[int]:
+    """The lead ids of a job's queued tasks."""
+    rows = conn.execute(
+        "SELECT args -> 'lead_ids' FROM procrastinate_jobs "
+        "WHERE task_name = %s AND (args ->> 'job_id')::bigint = %s",
+        (TASK, job_id),
+    )
+    return sorted(i for (ids,) in rows for i in ids)
+
+
+def killed_server_waits_on_tasks(conn: psycopg.Connection) -> bool:
+    """Whether the server process waits to insert into procrastinate_jobs."""
+    return bool(
+        conn.execute(
+            "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid) "
+            "WHERE l.relation = 'procrastinate_jobs'::regclass AND NOT l.granted "
+            "AND a.application_name = %s",
+            (KILLED,),
+        ).fetchone()[0]
+    )
+
+
+def killed_server_connections(conn: psycopg.Connection) -> int:
+    """The killed server's backends still there (they roll back when they see it gone)."""
+    return conn.execute(
+        "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s", (KILLED,)
+    ).fetchone()[0]
+
+
+def kill_during_batch(
+    settings: Settings, log: Path, headers: dict[str, str], ids: list[int], hold_tasks: bool
+) -> None:
+    """Start a server, POST the batch, SIGKILL the server as soon as the job row is committed or
+    (``hold_tasks``: the test locks procrastinate_jobs) the server waits to insert its tasks,
+    then wait until its transactions are over. Without the lock the server may answer first."""
+    url = settings.sync_database_url
+    server = ServerProcess(settings, log, PGAPPNAME=KILLED).start()
+    outcome: list[object] = []
+    poster = threading.Thread(target=post_batch, args=(server.url, headers, ids, outcome))
+    try:
+        with psycopg.connect(url) as blocker, psycopg.connect(url, autocommit=True) as watch:
+            if hold_tasks:
+                blocker.execute("LOCK TABLE procrastinate_jobs IN SHARE MODE")
+            poster.start()
+            wait_until(
+                lambda: jobs_of(watch, len(ids)) or killed_server_waits_on_tasks(watch),
+                30,
+                "the batch's job row or its tasks",
+                interval_s=0.002,
+            )
+            server.kill()
+            blocker.rollback()
+            wait_until(lambda: not killed_server_connections(watch), 10, "the killed backends")
+    finally:
+        server.close()
+        if poster.ident is not None:  # started
+            poster.join(30)
+    if hold_tasks:  # killed before it could answer
+        assert outcome and isinstance(outcome[0], httpx.TransportError), outcome
+
+
+async def test_a_server_killed_while_queueing_a_batch_leaves_no_orphan_job(
+    settings,
+    auth_headers,
+    tmp_path,  # noqa: ANN001
+) -> None:
+    headers = await auth_headers(Role.ADMIN)
+    ids = insert_leads(settings.sync_database_url, N_BATCH)
+    with psycopg.connect(settings.sync_database_url, autocommit=True) as conn:
+        # Killed while it queues the tasks (held there by a lock on the queue's table): the job
+        # either does not exist or has every one of its leads queued, never a job with no tasks.
+        kill_during_batch(settings, tmp_path / "server.log", headers, ids, hold_tasks=True)
+        for job_id, lead_ids in jobs_of(conn, N_BATCH):
+            assert queued_leads(conn, job_id) == sorted(lead_ids), f"job {job_id} has lost tasks"
+        assert not conn.execute(
+            "SELECT count(*) FROM procrastinate_jobs t WHERE task_name = %s AND NOT EXISTS "
+            "(SELECT FROM enrichment_jobs j WHERE j.id = (t.args ->> 'job_id')::bigint)",
+            (TASK,),
+        ).fetchone()[0], "tasks of a job that does not exist"
+
+        # Killed as soon as the job row appears (the outside probe's reproduction): all its
+        # leads are queued already.
+        kill_during_batch(settings, tmp_path / "server.log", headers, ids, hold_tasks=False)
+        jobs = jobs_of(conn, N_BATCH)
+        for job_id, lead_ids in jobs:
+            assert queued_leads(conn, job_id) == sorted(lead_ids) == ids
+            conn.execute(  # nothing else in this module should enrich 3,000 leads
+                "DELETE FROM procrastinate_jobs WHERE (args ->> 'job_id')::bigint = %s", (job_id,)
+            )

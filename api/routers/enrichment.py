@@ -47,13 +47,12 @@ async def enrich_batch(
 
         filters = LeadFilters(**{**body.filters.model_dump(), "status": tuple(body.filters.status)})
     ids = await svc.select_batch_leads(session, viewer, body.lead_ids, filters)
-    job = await svc.create_job(session, ids, viewer.user_id)
-    job_id = job.id
-    await session.commit()
-    if ids:
-        from api.queue import defer_job
+    await session.rollback()  # the read is over; the job is written with its tasks
+    from api.queue import create_batch
 
-        await defer_job(await _queue(state), job_id, ids, state.settings.enrichment.task_chunk)
+    job_id = await create_batch(
+        await _queue(state), ids, viewer.user_id, state.settings.enrichment.task_chunk
+    )
     return JSONResponse(
         BatchOut(job_id=job_id, total=len(ids)).model_dump(),
         status_code=202,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import psycopg
+from psycopg.types.json import Jsonb
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -86,20 +88,26 @@ async def select_batch_leads(
     return list(ids)
 
 
-async def create_job(session: AsyncSession, lead_ids: list[int], user_id: int) -> EnrichmentJob:
-    """A job row in the caller's transaction (status queued, or done when there is nothing)."""
-    job = EnrichmentJob(
-        status="queued" if lead_ids else "done",
-        total=len(lead_ids),
-        done=0,
-        failed=0,
-        lead_ids=lead_ids,
-        failures=[],
-        created_by_id=user_id,
+async def create_job(conn: psycopg.AsyncConnection, lead_ids: list[int], user_id: int) -> int:
+    """A job row in the caller's transaction (status queued, or done when there is nothing).
+
+    On the psycopg connection its tasks are deferred through (``api.queue.create_batch``), so
+    the row and the tasks commit together.
+    """
+    cur = await conn.execute(
+        "INSERT INTO enrichment_jobs (status, total, done, failed, lead_ids, failures, "
+        "created_by_id, finished_at) VALUES (%(status)s, %(total)s, 0, 0, %(ids)s, '[]', "
+        "%(user)s, CASE WHEN %(total)s = 0 THEN clock_timestamp() END) RETURNING id",
+        {
+            "status": "queued" if lead_ids else "done",
+            "total": len(lead_ids),
+            "ids": Jsonb(lead_ids),
+            "user": user_id,
+        },
     )
-    session.add(job)
-    await session.flush()
-    return job
+    row = await cur.fetchone()
+    assert row is not None
+    return int(row[0])
 
 
 async def get_job(session: AsyncSession, viewer: Viewer, job_id: int) -> EnrichmentJob:
