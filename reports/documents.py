@@ -17,12 +17,13 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import ColumnElement, and_, or_, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from geo.activity import log_activity
 from geo.errors import NotFound, PermissionDenied, ServiceUnavailable
 from geo.models import Document, DocumentCategory, Lead, Role, User
+from geo.visibility import document_visibility
 from reports.storage import Storage
 
 log = logging.getLogger(__name__)
@@ -107,57 +108,29 @@ async def create_document(
     return doc
 
 
-# Documents that name the owners (deeds, signed promises) and dossiers made for internal use
-# carry personal data: roles that may not see owners (COMMERCIAL) don't see them at all.
-PERSONAL_CATEGORIES = (DocumentCategory.TITLE_DEED, DocumentCategory.SIGNED_PROMISE)
-COMMERCIAL_DOSSIER_SUFFIX = "-commercial.pdf"
-
-
-def personal_data_filter() -> ColumnElement[bool]:
-    """SQL: documents free of owners' personal data (for viewers who may not see owners)."""
-    return and_(
-        Document.category.not_in(PERSONAL_CATEGORIES),
-        or_(
-            Document.category != DocumentCategory.DOSSIER,
-            Document.filename.endswith(COMMERCIAL_DOSSIER_SUFFIX),
-        ),
-    )
-
-
-def free_of_personal_data(category: str, filename: str) -> bool:
-    """The same rule in Python (annexes of a commercial dossier)."""
-    if category in {c.value for c in PERSONAL_CATEGORIES}:
-        return False
-    return category != DocumentCategory.DOSSIER.value or filename.endswith(
-        COMMERCIAL_DOSSIER_SUFFIX
-    )
-
-
 async def list_documents(
     session: AsyncSession,
     lead_id: int,
     category: DocumentCategory | None = None,
     *,
-    sees_owners: bool = True,
+    sees_owners: bool,
 ) -> Sequence[Document]:
     """The lead's documents the viewer may see, newest first."""
-    stmt = select(Document).where(Document.lead_id == lead_id)
+    stmt = select(Document).where(Document.lead_id == lead_id, document_visibility(sees_owners))
     if category is not None:
         stmt = stmt.where(Document.category == category)
-    if not sees_owners:
-        stmt = stmt.where(personal_data_filter())
     return (
         await session.scalars(stmt.order_by(Document.created_at.desc(), Document.id.desc()))
     ).all()
 
 
 async def get_document(
-    session: AsyncSession, lead_id: int, doc_id: int, *, sees_owners: bool = True
+    session: AsyncSession, lead_id: int, doc_id: int, *, sees_owners: bool
 ) -> Document:
     """One document of the lead (404 when it belongs to another lead or is not for the viewer)."""
-    stmt = select(Document).where(Document.id == doc_id, Document.lead_id == lead_id)
-    if not sees_owners:
-        stmt = stmt.where(personal_data_filter())
+    stmt = select(Document).where(
+        Document.id == doc_id, Document.lead_id == lead_id, document_visibility(sees_owners)
+    )
     doc = await session.scalar(stmt)
     if doc is None:
         raise NotFound(f"document {doc_id} not found")

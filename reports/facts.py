@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from geo.crypto import FieldCipher
 from geo.models import (
     Document,
+    DocumentCategory,
     EnvZone,
     Lead,
     LeadEconomic,
@@ -35,7 +36,7 @@ from geo.models import (
     Substation,
     User,
 )
-from reports.documents import free_of_personal_data
+from geo.visibility import document_visibility
 
 # Maps are drawn in Web Mercator so that an optional web basemap lines up exactly; distances on
 # the map are corrected by cos(latitude) (MapLayers.ground_per_unit).
@@ -398,9 +399,17 @@ async def load_facts(
         reasons = [str(x) for x in regulatory.get("reasons") or []]
         hard = [x for x in reasons if _EXCLUSION_LEAD.match(x)] or reasons
         exclusion = exclusion_text(hard) or "exclusion réglementaire"
+    # Annexes: uploads only (never a dossier inside a dossier); a commercial dossier appends no
+    # document naming the owners (geo.visibility, the rule of every surface).
     docs = (
         await session.scalars(
-            select(Document).where(Document.lead_id == lid).order_by(Document.created_at)
+            select(Document)
+            .where(
+                Document.lead_id == lid,
+                Document.category != DocumentCategory.DOSSIER,
+                document_visibility(include_owners),
+            )
+            .order_by(Document.created_at, Document.id)
         )
     ).all()
     c = site.centroid
@@ -449,8 +458,5 @@ async def load_facts(
                 "size_bytes": d.size_bytes,
             }
             for d in docs
-            if str(getattr(d.category, "value", d.category)) != "dossier"
-            # A commercial dossier appends no deed or promise: they name the owners.
-            and (include_owners or free_of_personal_data(str(d.category.value), d.filename))
         ],
     )

@@ -15,6 +15,7 @@ from api.services import comments as svc
 from api.services.leads_detail import activity_out, activity_select, comment_out
 from geo.leads import get_visible_lead
 from geo.models import ActivityLog
+from geo.visibility import activity_visibility
 
 router = APIRouter(prefix="/leads/{lead_id}", tags=["comments"], responses=PROBLEM_RESPONSES)
 
@@ -81,12 +82,12 @@ async def list_activity(
 ) -> ActivityPage:
     """The lead's activity log, newest first (100 per page by default)."""
     await get_visible_lead(session, viewer, lead_id)
-    total = await session.scalar(
-        select(func.count()).select_from(ActivityLog).where(ActivityLog.lead_id == lead_id)
-    )
+    # Entries about documents the viewer may not see are left out (geo.visibility).
+    shown = (ActivityLog.lead_id == lead_id, activity_visibility(viewer.sees_owners))
+    total = await session.scalar(select(func.count()).select_from(ActivityLog).where(*shown))
     rows = await session.execute(
         activity_select()
-        .where(ActivityLog.lead_id == lead_id)
+        .where(*shown)
         .order_by(ActivityLog.created_at.desc(), ActivityLog.id.desc())
         .offset((page - 1) * page_size)
         .limit(page_size)

@@ -20,6 +20,7 @@ from api.storage import StorageDep
 from geo.activity import jsonable
 from geo.leads import get_visible_lead
 from geo.models import ActivityLog, Comment, Document, DocumentCategory, LeadStatusHistory
+from geo.visibility import COMMERCIAL_DOSSIER_SUFFIX, activity_visibility, document_visibility
 from reports import documents as docs_svc
 from reports.basemap import BasemapConfig
 from reports.dossier import Annex, DossierOptions, build_dossier
@@ -118,8 +119,9 @@ async def generate_pdf(
     async with _render_slots(state):
         result = await asyncio.to_thread(build_dossier, facts, summary, annexes, options)
     stamp = facts.generated_at.strftime("%Y%m%d-%H%M")
-    suffix = "-commercial" if chosen == "commercial" else ""
-    filename = f"dossier-{lead.internal_name}-{stamp}{suffix}.pdf"
+    # The audience is in the name: the rule of geo.visibility reads it there.
+    ending = COMMERCIAL_DOSSIER_SUFFIX if chosen == "commercial" else ".pdf"
+    filename = f"dossier-{lead.internal_name}-{stamp}{ending}"
     with tempfile.NamedTemporaryFile(suffix=".pdf", delete=False) as tmp:
         tmp.write(result.pdf)
     try:
@@ -175,7 +177,11 @@ async def export_xlsx(
                 "created_at",
             )
         }
-        for d in await session.scalars(select(Document).where(Document.lead_id == lead_id))
+        for d in await session.scalars(
+            select(Document)
+            .where(Document.lead_id == lead_id, document_visibility(viewer.sees_owners))
+            .order_by(Document.created_at, Document.id)
+        )
     ]
     comments = [
         {"id": c.id, "author_id": c.author_id, "created_at": c.created_at, "body": c.body}
@@ -195,7 +201,9 @@ async def export_xlsx(
             **({"before": a.before, "after": a.after} if viewer.sees_owners else {}),
         }
         for a in await session.scalars(
-            select(ActivityLog).where(ActivityLog.lead_id == lead_id).order_by(ActivityLog.id)
+            select(ActivityLog)
+            .where(ActivityLog.lead_id == lead_id, activity_visibility(viewer.sees_owners))
+            .order_by(ActivityLog.id)
         )
     ]
     history = [

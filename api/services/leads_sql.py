@@ -21,7 +21,7 @@ from typing import Any
 
 import orjson
 
-from api.deps import AUTH_SQL, checked_viewer
+from api.deps import AUTH_SQL, auth_args, checked_viewer
 from api.security import TokenClaims
 from api.services.analytics_cache import AnalyticsCache
 from api.services.binds import Binds
@@ -31,7 +31,9 @@ from geo.crypto import FieldCipher
 from geo.db import FairPool
 from geo.errors import Conflict, NotFound
 from geo.models import (
+    ActivityLog,
     Base,
+    Document,
     LeadEconomic,
     LeadNetwork,
     LeadRegulatory,
@@ -40,17 +42,22 @@ from geo.models import (
     LeadTechnical,
     Role,
 )
-from geo.pipeline import allowed_targets
-from geo.visibility import Viewer, visibility_sql
-from reports.documents import COMMERCIAL_DOSSIER_SUFFIX, PERSONAL_CATEGORIES
+from geo.pipeline import allowed_targets, may_change
+from geo.visibility import (
+    Viewer,
+    activity_visibility,
+    clause_sql,
+    document_visibility,
+    visibility_sql,
+)
 
 ACTIVITY_LIMIT = 100
 COMMENT_LIMIT = 20
 
 # Authentication in the same statement as the data (a round trip costs ~0.25 ms here, more than
-# most of these queries): $1 the token's user id, $2 its jti. The statement is built for the
-# token's role; when the database says otherwise (the role changed since the token was issued)
-# it runs again for the database's role (api.deps.checked_viewer).
+# most of these queries): $1 the token's user id, $2 its jti, $3 its version (auth_args). The
+# statement is built for the token's role; when the database says otherwise (the role changed
+# since the token was issued) it runs again for the database's role (api.deps.checked_viewer).
 AUTH_CTE = f"auth AS ({AUTH_SQL})"
 
 
@@ -258,7 +265,7 @@ class _PageQuery:
     async def run(self, pool: FairPool, viewer: Viewer, count: bool | None) -> Any:
         """The page; with the total from ``lead_counts`` when the filters allow (always: it
         costs ~0.1 ms), else counted over the leads if ``count``, else none."""
-        binds = Binds([self.claims.user_id, self.claims.jti])
+        binds = Binds(auth_args(self.claims))
         offset = (self.page - 1) * self.page_size
         ids = ids_sql(viewer, self.filters, self.sort, binds, offset, self.page_size)
         total = count_sql(viewer, self.filters, binds)
@@ -333,15 +340,9 @@ def _one_to_one(model: type[Base]) -> str:
 
 
 def _documents_sql(sees_owners: bool) -> str:
-    personal = ", ".join(f"'{c.value}'" for c in PERSONAL_CATEGORIES)
-    hide = (
-        ""
-        if sees_owners
-        else f" AND d.category NOT IN ({personal}) AND (d.category <> 'dossier' "
-        f"OR d.filename LIKE '%{COMMERCIAL_DOSSIER_SUFFIX}')"
-    )
+    visible = clause_sql(document_visibility(sees_owners, Document.__table__.alias("d")))
     return _json_list(
-        f"SELECT * FROM documents d WHERE d.lead_id = l.id{hide}",
+        f"SELECT * FROM documents d WHERE d.lead_id = l.id AND {visible}",
         [
             ("id", "d.id"),
             ("filename", "d.filename"),
@@ -371,25 +372,31 @@ _COMMENTS_SQL = _json_list(
     "c.created_at DESC, c.id DESC",
     "c",
 )
-_ACTIVITY_SQL = _json_list(
-    "SELECT e.*, u.full_name AS user_name FROM activity_log e "
-    "LEFT JOIN users u ON u.id = e.user_id WHERE e.lead_id = l.id "
-    f"ORDER BY e.created_at DESC, e.id DESC LIMIT {ACTIVITY_LIMIT}",
-    [
-        ("id", "e.id"),
-        ("lead_id", "e.lead_id"),
-        ("user_id", "e.user_id"),
-        ("user_name", "e.user_name"),
-        ("action", "e.action"),
-        ("entity", "e.entity"),
-        ("entity_id", "e.entity_id"),
-        ("before", "e.before"),
-        ("after", "e.after"),
-        ("created_at", ts("e.created_at")),
-    ],
-    "e.created_at DESC, e.id DESC",
-    "e",
-)
+
+
+def _activity_sql(sees_owners: bool) -> str:
+    visible = clause_sql(activity_visibility(sees_owners, ActivityLog.__table__.alias("e")))
+    return _json_list(
+        "SELECT e.*, u.full_name AS user_name FROM activity_log e "
+        f"LEFT JOIN users u ON u.id = e.user_id WHERE e.lead_id = l.id AND {visible} "
+        f"ORDER BY e.created_at DESC, e.id DESC LIMIT {ACTIVITY_LIMIT}",
+        [
+            ("id", "e.id"),
+            ("lead_id", "e.lead_id"),
+            ("user_id", "e.user_id"),
+            ("user_name", "e.user_name"),
+            ("action", "e.action"),
+            ("entity", "e.entity"),
+            ("entity_id", "e.entity_id"),
+            ("before", "e.before"),
+            ("after", "e.after"),
+            ("created_at", ts("e.created_at")),
+        ],
+        "e.created_at DESC, e.id DESC",
+        "e",
+    )
+
+
 _HISTORY_SQL = _json_list(
     "SELECT * FROM lead_status_history h WHERE h.lead_id = l.id",
     [
@@ -406,7 +413,7 @@ _HISTORY_SQL = _json_list(
 
 @cache
 def detail_sql(role: Role) -> str:
-    """The detail statement for a role (``$1`` user id, ``$2`` jti, ``$3`` the lead id).
+    """The detail statement for a role (``$1``-``$3`` the token, auth_args; ``$4`` the lead id).
 
     One row, always: the authentication, then the lead (NULLs when unknown or not visible) as a
     JSON object with every related table but the land (``body``), and the land's columns, whose
@@ -429,7 +436,7 @@ def detail_sql(role: Role) -> str:
             ("economic", _one_to_one(LeadEconomic)),
             ("documents", _documents_sql(kind.sees_owners)),
             ("comments", _COMMENTS_SQL),
-            ("activity", _ACTIVITY_SQL),
+            ("activity", _activity_sql(kind.sees_owners)),
             ("status_history", _HISTORY_SQL),
         ]
     )
@@ -443,7 +450,7 @@ FROM auth LEFT JOIN LATERAL (
     FROM leads l
     LEFT JOIN users a ON a.id = l.assignee_id
     LEFT JOIN lead_foncier f ON f.lead_id = l.id
-    WHERE l.id = $3 AND {visible}
+    WHERE l.id = $4 AND {visible}
 ) d ON true
 """
 
@@ -463,15 +470,14 @@ async def lead_detail_json(
     the lead is unknown or not visible to them."""
 
     async def fetch(viewer: Viewer) -> Any:
-        return await pool.fetchrow(detail_sql(viewer.role), claims.user_id, claims.jti, lead_id)
+        return await pool.fetchrow(detail_sql(viewer.role), *auth_args(claims), lead_id)
 
     viewer, row = await as_current_role(claims, fetch)
     if row["status"] is None:
         raise NotFound(f"lead {lead_id} not found")
     status = LeadStatus(row["status"])
-    if viewer.role is Role.OPS and row["assignee_id"] != viewer.user_id:
-        allowed: list[LeadStatus] = []  # OPS see public leads but move only their own
-    else:
+    allowed: list[LeadStatus] = []  # OPS see public leads but move only their own
+    if may_change(viewer.role, viewer.user_id, row["assignee_id"]):
         allowed = allowed_targets(status, viewer.role)
     foncier: dict[str, Any] | None = None
     if row["has_foncier"]:
