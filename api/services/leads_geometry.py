@@ -68,6 +68,8 @@ class PlacedGeometry:
     commune_name: str | None = None
     department: str | None = None
     parcels: list[dict[str, Any]] = field(default_factory=list)
+    # Who gave the commune: "communes" (an outline), "parcels" (the cadastre's code), None.
+    commune_source: str | None = None
 
 
 def check_shape(geojson: dict[str, Any], limits: GeometryLimits) -> None:
@@ -213,8 +215,12 @@ def placed_from(row: Any, limits: GeometryLimits, *, repair: bool) -> PlacedGeom
         raise InvalidInput(
             "the geometry is outside metropolitan France and Corsica", bbox=list(limits.bbox)
         )
+    # The SQL falls back from the commune outlines to the parcels' own commune code: no answer
+    # means no land data at all under the geometry.
     if row["has_communes"] and row["commune_insee"] is None:
-        raise InvalidInput("the geometry is not on land (it touches no commune: sea?)")
+        raise InvalidInput(
+            "the geometry is not on land (it touches no commune and no parcel: sea?)"
+        )
     area = float(row["area_m2"])
     if not limits.min_area_m2 <= area <= limits.max_area_m2:
         raise InvalidInput(
@@ -228,7 +234,8 @@ def placed_from(row: Any, limits: GeometryLimits, *, repair: bool) -> PlacedGeom
         repaired=not row["valid"],
         commune_insee=row["commune_insee"],
         commune_name=row["commune_name"],
-        department=row["department"],
+        department=row["department"] or department_of(row["commune_insee"]),
+        commune_source=row["commune_source"],
     )
 
 
@@ -257,11 +264,7 @@ async def place_parcels(
         }
         for r in (found[i] for i in ids)
     ]
-    if placed.commune_insee is None:
-        # No communes layer: the cadastre's own commune code (the most frequent one).
-        communes = [r["commune"] for r in rows]
-        placed.commune_insee = max(set(communes), key=communes.count)
-        placed.department = department_of(placed.commune_insee)
+    # Without an outline, lead_geometry_check already answered with the parcels' own code.
     return placed
 
 

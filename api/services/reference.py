@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from geo.errors import NotFound
 from geo.models import ImportRecord
+from geo.models.reference import NAME_ACCENTS, NAME_PLAIN
 
 # The reference tables (identifiers from this whitelist only).
 LAYER_TABLES = ("parcels", "substations", "env_zones", "communes", "urban_zones")
@@ -43,24 +44,36 @@ def _next_string(q: str) -> str:
     return q[:-1] + chr(ord(q[-1]) + 1)
 
 
-# Accent- and case-insensitive name match without an extension (communes are few: ~35k).
-_ACCENTS = "àâäáãåçéèêëíìîïñóòôöõúùûüýÿœæ"
-_PLAIN = "aaaaaaceeeeiiiinooooouuuuyyoa"
+_FOLD = str.maketrans(NAME_ACCENTS, NAME_PLAIN)
+_LIGATURES = (("œ", "oe"), ("Œ", "OE"), ("æ", "ae"), ("Æ", "AE"))
 
 
 def fold_name(text_: str) -> str:
-    """Lower-case, accents removed the way the commune query does it."""
-    return text_.lower().translate(str.maketrans(_ACCENTS, _PLAIN))
+    """A name folded like ``communes.name_folded``: accents, hyphens, apostrophes, case."""
+    folded = text_.translate(_FOLD)
+    for ligature, plain in _LIGATURES:
+        folded = folded.replace(ligature, plain)
+    return " ".join(folded.lower().split())
 
 
-_COMMUNES_SQL = text(
-    """SELECT insee, name, department, source,
-              ST_XMin(geom), ST_YMin(geom), ST_XMax(geom), ST_YMax(geom),
-              ST_X(ST_PointOnSurface(geom)), ST_Y(ST_PointOnSurface(geom))
-       FROM communes
-       WHERE translate(lower(name), :accents, :plain) LIKE :name_like OR insee LIKE :code_like
-       ORDER BY (lower(name) = lower(:q) OR insee = :q) DESC, length(name), name
-       LIMIT :limit"""
+_COMMUNE_COLUMNS = """insee, name, department, source,
+    ST_XMin(geom), ST_YMin(geom), ST_XMax(geom), ST_YMax(geom),
+    ST_X(ST_PointOnSurface(geom)), ST_Y(ST_PointOnSurface(geom))"""
+# Any part of the folded name (trigram index); a name that starts with the text first, then the
+# shorter names (a commune before the longer ones it is a prefix of).
+_COMMUNES_BY_NAME = text(
+    f"""SELECT {_COMMUNE_COLUMNS} FROM communes
+        WHERE name_folded LIKE :name_like
+        ORDER BY name_folded = :folded DESC, starts_with(name_folded, :folded) DESC,
+                 length(name), name, insee
+        LIMIT :limit"""
+)
+# An INSEE code prefix: a range on the primary key (see _PARCELS_SQL).
+_COMMUNES_BY_CODE = text(
+    f"""SELECT {_COMMUNE_COLUMNS} FROM communes
+        WHERE insee >= :lo AND insee < :hi AND left(insee, :n) = :lo
+        ORDER BY insee
+        LIMIT :limit"""
 )
 
 # Range on the primary key (a btree range scan; LIKE alone would not use the index under a
@@ -81,18 +94,13 @@ async def search(session: AsyncSession, q: str, limit: int) -> list[dict[str, An
     q = q.strip()
     hits: list[dict[str, Any]] = []
     code = q.upper()
-    code_like = _like_prefix(code) if _INSEE_PREFIX.match(code) else ""  # matches nothing
-    rows = await session.execute(
-        _COMMUNES_SQL,
-        {
-            "q": q,
-            "name_like": _like_prefix(fold_name(q)),
-            "code_like": code_like,
-            "limit": limit,
-            "accents": _ACCENTS,
-            "plain": _PLAIN,
-        },
-    )
+    if _INSEE_PREFIX.match(code):  # names never start with a digit
+        params = {"lo": code, "hi": _next_string(code), "n": len(code), "limit": limit}
+        rows = await session.execute(_COMMUNES_BY_CODE, params)
+    else:
+        folded = fold_name(q)
+        params = {"folded": folded, "name_like": "%" + _like_prefix(folded), "limit": limit}
+        rows = await session.execute(_COMMUNES_BY_NAME, params)
     for insee, name, _dep, source, *box in rows:
         hits.append(
             {

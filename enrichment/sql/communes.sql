@@ -1,4 +1,5 @@
--- Communes under each lead (a site may straddle a boundary), largest share first.
+-- Communes under each lead (a site may straddle a boundary), the lead's commune first: the order
+-- of lead_communes (geo/sql/communes.sql), the rule lead creation uses too.
 WITH lead AS (
     SELECT id, geom FROM leads WHERE id = ANY(:lead_ids)
 )
@@ -6,7 +7,8 @@ SELECT lead.id AS lead_id,
        c.insee,
        c.name,
        c.department,
-       ST_Area(ST_Intersection(c.geom, lead.geom)::geography) AS overlap_m2
+       c.overlap_m2
 FROM lead
-JOIN communes AS c ON ST_Intersects(c.geom, lead.geom)
-ORDER BY lead.id, overlap_m2 DESC, c.insee
+CROSS JOIN LATERAL lead_communes(lead.geom)
+    WITH ORDINALITY AS c (insee, name, department, overlap_m2, rank)
+ORDER BY lead.id, c.rank

@@ -25,7 +25,19 @@ class DemoFile:
     source: str | None = None
 
 
-# Communes first, so the parcels import can report communes missing from that vintage.
+# Every commune of metropolitan France (COG 2018), one file per département: the Rhône's at the
+# top of data/ (the tests read it), the 95 others in data/communes/. Overseas départements are
+# not shipped: the product works in metropolitan France only (their rows would all be rejected).
+NATIONAL_COMMUNES = "communes"
+
+
+def _national_communes(data_dir: Path) -> list[DemoFile]:
+    names = sorted(p.name for p in (data_dir / NATIONAL_COMMUNES).glob("communes-*.geojson.gz"))
+    return [DemoFile("communes", f"{NATIONAL_COMMUNES}/{n}") for n in names]
+
+
+# Communes first, so the parcels import can report communes missing from that vintage; the
+# synthetic 69114 outline after the 2018 vintage (equal overlaps go to the newest import).
 DEMO_FILES = [
     DemoFile("communes", "communes-69-rhone.geojson.gz"),
     DemoFile("communes", "commune-69114-synthetic.geojson", source="synthetic"),
@@ -55,7 +67,8 @@ async def _already_loaded(session: AsyncSession, layer: str, name: str, checksum
 async def load_demo(factory: async_sessionmaker[AsyncSession], data_dir: Path) -> list[str]:
     """Import every demo file not already imported with the same checksum; one line each."""
     lines = []
-    for f in DEMO_FILES:
+    files = DEMO_FILES[:1] + _national_communes(data_dir) + DEMO_FILES[1:]
+    for f in files:
         path = data_dir / f.name
         spec = LAYERS[f.layer]
         async with session_scope(factory) as session:

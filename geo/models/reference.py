@@ -122,6 +122,17 @@ class EnvZone(Base):
     )
 
 
+# A commune's name as searched: accents, hyphens and apostrophes folded ("Saint-Étienne" and
+# "saint etienne" meet). The same folding in Python: api.services.reference.fold_name.
+NAME_ACCENTS = "àâäáãåçéèêëíìîïñóòôöõúùûüýÿÀÂÄÁÃÅÇÉÈÊËÍÌÎÏÑÓÒÔÖÕÚÙÛÜÝŸ-'’"
+NAME_PLAIN = "aaaaaaceeeeiiiinooooouuuuyyAAAAAACEEEEIIIINOOOOOUUUUYY   "
+NAME_FOLDED = (
+    "lower(replace(replace(replace(replace(translate(name, "
+    f"'{NAME_ACCENTS.replace(chr(39), chr(39) * 2)}', '{NAME_PLAIN}'), "
+    "'œ', 'oe'), 'Œ', 'OE'), 'æ', 'ae'), 'Æ', 'AE'))"
+)
+
+
 class Commune(Base):
     """A French commune (INSEE code)."""
 
@@ -129,11 +140,24 @@ class Commune(Base):
 
     insee: Mapped[str] = mapped_column(String(5), primary_key=True)
     name: Mapped[str] = mapped_column(String(200), nullable=False)
+    name_folded: Mapped[str | None] = mapped_column(
+        String(200), Computed(NAME_FOLDED, persisted=True)
+    )
     department: Mapped[str | None] = mapped_column(String(3), index=True)
     region: Mapped[str | None] = mapped_column(String(3))
     geom: Mapped[Any] = mapped_column(multipolygon(), nullable=False)
     source: Mapped[str] = mapped_column(String(16), **_SOURCE)
     import_id: Mapped[int | None] = mapped_column(ForeignKey("imports.id", ondelete="SET NULL"))
+
+    __table_args__ = (
+        # Trigram index: a name prefix or any part of it ("pierres dorees"), accents folded.
+        Index(
+            "ix_communes_name_folded_trgm",
+            "name_folded",
+            postgresql_using="gin",
+            postgresql_ops={"name_folded": "gin_trgm_ops"},
+        ),
+    )
 
 
 class UrbanZone(Base):
