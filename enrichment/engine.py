@@ -47,7 +47,7 @@ from geo.models import (
     LeadTechnical,
     Role,
 )
-from geo.pipeline import check_transition
+from geo.pipeline import check_may_change, check_transition
 
 # Advisory-lock namespace ("EN" in the high bits) + lead id: one lock per lead.
 LOCK_BASE = 0x454E << 48
@@ -260,6 +260,12 @@ async def enrich_leads(
             ids = [i for i in ids if i not in done]
         if not ids:
             return results, failures
+        # Who may enrich what is the pipeline's rule (an OPS user only their own leads): refused
+        # leads are left out before the sun and the spatial work, and checked again on the
+        # locked rows below (a lead reassigned meanwhile).
+        ids = await _changeable(session, ids, actor, failures)
+        if not ids:
+            return results, failures
         facts = await leads_facts(await session.connection(), ids)
         ok: list[LeadFacts] = []
         for i in ids:
@@ -289,12 +295,13 @@ async def enrich_leads(
         moved: list[Lead] = []
         for f, (sun, sun_p) in zip(ok, suns, strict=True):
             lead = leads[f.id]
-            if lead.status is LeadStatus.NEW:
-                try:
+            try:
+                check_may_change(actor.role, actor.user_id, lead.id, lead.assignee_id)
+                if lead.status is LeadStatus.NEW:
                     check_transition(lead.status, LeadStatus.ENRICHED, actor.role)
-                except DomainError as exc:
-                    failures[f.id] = exc
-                    continue
+            except DomainError as exc:
+                failures[f.id] = exc
+                continue
             parts = spatial[f.id]
             derived = compute(f, sun, sun_p, parts, config)
             all_parts = {"sun": sun_p, **parts, "economics": derived["economics"]}
@@ -358,6 +365,23 @@ async def enrich_leads(
             await record_done(session, job_id, len(results))
         await session.flush()
     return results, failures
+
+
+async def _changeable(
+    session: AsyncSession, ids: list[int], actor: Actor, failures: dict[int, DomainError]
+) -> list[int]:
+    """The leads ``actor`` may change (``geo.pipeline.may_change``); the others fail with 403."""
+    rows = await session.execute(select(Lead.id, Lead.assignee_id).where(Lead.id.in_(ids)))
+    assignee = {lead_id: assignee_id for lead_id, assignee_id in rows}
+    kept = []
+    for i in ids:
+        try:
+            if i in assignee:  # a missing lead fails later, as not found
+                check_may_change(actor.role, actor.user_id, i, assignee[i])
+            kept.append(i)
+        except DomainError as exc:
+            failures[i] = exc
+    return kept
 
 
 async def _enter_enriched(session: AsyncSession, leads: list[Lead], actor: Actor) -> None:

@@ -46,6 +46,31 @@ def allowed_targets(status: LeadStatus, role: Role) -> list[LeadStatus]:
     return [to for (frm, to), roles in TRANSITIONS.items() if frm == status and role in roles]
 
 
+def may_change(role: Role, user_id: int | None, assignee_id: int | None) -> bool:
+    """Whether a user may change a lead they can see, as far as its assignment goes.
+
+    The one rule (RBAC of the pipeline, docs/api.md): OPS change only the leads assigned to
+    them — the public leads of others are theirs to read, not to edit, move or enrich. The other
+    roles are bounded by their routes and by :data:`TRANSITIONS`. Used by every write: the
+    transitions (:func:`apply_transition`), edits (``api.services.leads.ensure_worker``), the
+    enrichment of one lead or a batch (``enrichment.engine``, ``api.services.enrichment``) and
+    the moves a lead's detail offers.
+    """
+    return role is not Role.OPS or (user_id is not None and assignee_id == user_id)
+
+
+def check_may_change(
+    role: Role, user_id: int | None, lead_id: int, assignee_id: int | None
+) -> None:
+    """PermissionDenied (403) unless :func:`may_change`."""
+    if not may_change(role, user_id, assignee_id):
+        raise PermissionDenied(
+            f"Le lead {lead_id} n'est pas assigné à cet utilisateur OPS : seuls l'OPS assigné, "
+            "un MANAGER ou un ADMIN peuvent le modifier",
+            lead_id=lead_id,
+        )
+
+
 def check_transition(
     current: LeadStatus, target: LeadStatus, role: Role, reason: str | None = None
 ) -> None:
@@ -96,6 +121,7 @@ async def apply_transition(
     version column makes a stale in-memory lead fail instead of overwriting.
     """
     previous = lead.status
+    check_may_change(role, user_id, lead.id, lead.assignee_id)
     check_transition(previous, target, role, reason)
     now = datetime.now(UTC)
     await session.execute(

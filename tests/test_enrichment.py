@@ -12,7 +12,15 @@ import pytest
 from sqlalchemy import func, select
 
 from api.settings import Settings
-from geo.models import ActivityLog, Lead, LeadFoncier, LeadNetwork, LeadStatus, Role
+from geo.models import (
+    ActivityLog,
+    EnrichmentJob,
+    Lead,
+    LeadFoncier,
+    LeadNetwork,
+    LeadStatus,
+    Role,
+)
 from tests.conftest import assert_problem, make_settings
 from tests.enrichment_helpers import (
     add_commune,
@@ -313,6 +321,42 @@ async def test_roles_and_visibility(client, state, auth_headers, make_user, worl
     assert_problem(r, 404)
     r = await client.post(f"/api/enrichment/{lead_id}")
     assert_problem(r, 401)
+
+
+async def test_ops_enrich_only_the_leads_assigned_to_them(
+    client, state, auth_headers, make_user, world
+) -> None:  # noqa: ANN001
+    # The pipeline's rule for every write: an OPS user may read a public lead of someone else
+    # but not move it — by a transition or by an enrichment (which moved it NEW → ENRICHED
+    # with the OPS user as the actor, and rewrote its score).
+    ops, other = await make_user(Role.OPS), await make_user(Role.OPS)
+    public = await make_lead(state.sessions, ewkt(rect(100, 2000, 300, 2200)), assignee_id=other.id)
+    own = await make_lead(state.sessions, ewkt(rect(400, 2000, 600, 2200)), assignee_id=ops.id)
+    async with state.sessions() as s, s.begin():
+        (await s.get(Lead, public)).is_public = True
+    h = await auth_headers(user=ops)
+    assert (await client.get(f"/api/leads/{public}", headers=h)).json()["allowed_transitions"] == []
+    move = {"status": "ENRICHED"}
+    assert_problem(await client.post(f"/api/leads/{public}/transition", json=move, headers=h), 403)
+    assert_problem(await client.post(f"/api/enrichment/{public}", headers=h), 403)
+    async with state.sessions() as s:
+        lead = await s.get(Lead, public)
+        assert (lead.status, lead.quality_score, lead.enriched_at) == (LeadStatus.NEW, None, None)
+        actions = await s.scalars(select(ActivityLog.action).where(ActivityLog.lead_id == public))
+        assert set(actions) <= {"create"}
+    # A batch: given ids must all be theirs; filters select only theirs.
+    batch = "/api/enrichment/batch"
+    assert_problem(await client.post(batch, json={"lead_ids": [own, public]}, headers=h), 403)
+    r = await client.post(batch, json={"filters": {"status": ["NEW"]}}, headers=h)
+    assert r.status_code == 202, r.text
+    assert r.json()["total"] == 1
+    async with state.sessions() as s:
+        job = await s.get(EnrichmentJob, r.json()["job_id"])
+        assert job.lead_ids == [own]
+    # Their own lead they enrich, and the move is theirs.
+    r = await client.post(f"/api/enrichment/{own}", headers=h)
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "ENRICHED"
 
 
 def test_degree_radius_covers_the_metres() -> None:

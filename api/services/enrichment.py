@@ -21,6 +21,7 @@ from enrichment.config import (
 from enrichment.pvgis import PvgisClient
 from geo.errors import InvalidInput, NotFound
 from geo.models import EnrichmentJob, Lead, Role
+from geo.pipeline import check_may_change, may_change
 from geo.visibility import Viewer, lead_visibility
 
 MAX_BATCH = 100_000
@@ -59,30 +60,29 @@ def pvgis_client(state: AppState) -> PvgisClient:
 async def select_batch_leads(
     session: AsyncSession, viewer: Viewer, lead_ids: list[int] | None, filters: Any | None
 ) -> list[int]:
-    """The ids to enrich: given ones the viewer may see (404 otherwise), or the filtered list."""
+    """The ids to enrich: given ones the viewer may see (404 otherwise) and change (403
+    otherwise: ``geo.pipeline.may_change``), or the filtered leads the viewer may change."""
     if lead_ids is not None:
         wanted = sorted(set(lead_ids))
-        found = set(
-            (
-                await session.scalars(
-                    select(Lead.id).where(Lead.id.in_(wanted), lead_visibility(viewer))
-                )
-            ).all()
+        visible = select(Lead.id, Lead.assignee_id).where(
+            Lead.id.in_(wanted), lead_visibility(viewer)
         )
+        found = {i: assignee for i, assignee in await session.execute(visible)}
         missing = [i for i in wanted if i not in found]
         if missing:
             raise NotFound(f"leads not found: {missing[:20]}", missing=missing[:100])
+        for i in wanted:
+            check_may_change(viewer.role, viewer.user_id, i, found[i])
         return wanted
     from api.services.leads_query import filter_clauses  # the list's own filters (issue 3)
 
     if filters is None:
         raise InvalidInput("give lead_ids or filters")
 
-    ids = (
-        await session.scalars(
-            select(Lead.id).where(*filter_clauses(viewer, filters)).order_by(Lead.id)
-        )
-    ).all()
+    rows = await session.execute(
+        select(Lead.id, Lead.assignee_id).where(*filter_clauses(viewer, filters)).order_by(Lead.id)
+    )
+    ids = [i for i, assignee in rows if may_change(viewer.role, viewer.user_id, assignee)]
     if len(ids) > MAX_BATCH:
         raise InvalidInput(f"{len(ids)} leads match: narrow the filters (at most {MAX_BATCH})")
     return list(ids)

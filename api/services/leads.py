@@ -49,7 +49,7 @@ from geo.models import (
     Role,
     User,
 )
-from geo.pipeline import OPEN_STATUSES, apply_transition
+from geo.pipeline import OPEN_STATUSES, apply_transition, check_may_change
 from geo.visibility import Viewer, lead_visibility
 
 STAFF = (Role.ADMIN, Role.MANAGER)
@@ -80,12 +80,10 @@ def check_version(lead: Lead, expected: int | None) -> None:
 
 
 def ensure_worker(user: User, lead: Lead) -> None:
-    """OPS work only on the leads assigned to them; COMMERCIAL never edit leads."""
-    if user.role in STAFF:
-        return
-    if user.role is Role.OPS and lead.assignee_id == user.id:
-        return
-    raise PermissionDenied("only the assigned OPS user, a MANAGER or an ADMIN may change this lead")
+    """COMMERCIAL never edit leads; OPS only the leads assigned to them (``geo.pipeline``)."""
+    if user.role is Role.COMMERCIAL:
+        raise PermissionDenied("only the assigned OPS user, a MANAGER or an ADMIN may edit a lead")
+    check_may_change(user.role, user.id, lead.id, lead.assignee_id)
 
 
 def name_prefix(insee: str | None) -> str:
@@ -290,9 +288,7 @@ async def transition_lead(
     """Move a lead in the pipeline under the row lock (concurrent moves serialise)."""
     lead = await get_visible_lead(session, viewer_of(user), lead_id, for_update=True)
     check_version(lead, expected_version)
-    if user.role is Role.OPS:
-        ensure_worker(user, lead)
-    await apply_transition(
+    await apply_transition(  # OPS move only their own leads: checked there (geo.pipeline)
         session, lead, body.status, user_id=user.id, role=user.role, reason=body.reason
     )
     await session.flush()

@@ -42,7 +42,7 @@ from geo.models import (
     LeadTechnical,
     Role,
 )
-from geo.pipeline import allowed_targets
+from geo.pipeline import allowed_targets, may_change
 from geo.visibility import (
     Viewer,
     activity_visibility,
@@ -476,9 +476,8 @@ async def lead_detail_json(
     if row["status"] is None:
         raise NotFound(f"lead {lead_id} not found")
     status = LeadStatus(row["status"])
-    if viewer.role is Role.OPS and row["assignee_id"] != viewer.user_id:
-        allowed: list[LeadStatus] = []  # OPS see public leads but move only their own
-    else:
+    allowed: list[LeadStatus] = []  # OPS see public leads but move only their own
+    if may_change(viewer.role, viewer.user_id, row["assignee_id"]):
         allowed = allowed_targets(status, viewer.role)
     foncier: dict[str, Any] | None = None
     if row["has_foncier"]:
