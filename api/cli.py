@@ -162,7 +162,7 @@ def _build_parser() -> tuple[argparse.ArgumentParser, dict[str, Handler]]:
 
 
 # Modules that add subcommands: each has ``register(subparsers) -> {name: handler}``.
-_EXTENSIONS: list[str] = ["api.worker", "api.cli_import", "api.cli_documents"]
+_EXTENSIONS: list[str] = ["api.worker", "api.cli_import", "api.cli_documents", "api.cli_backup"]
 
 
 def main(argv: list[str] | None = None) -> int:
