@@ -15,12 +15,13 @@ LOCAL_DB := 1
 export DATABASE_URL := $(shell scripts/pg.sh url)
 endif
 
-.PHONY: help run test setup db db-stop migrate demo web lint format bench clean
+.PHONY: help run test setup db db-stop migrate demo web lint format bench fuzz clean
 
 help:
 	@echo "make run    install what is missing, start PostGIS, migrate, load the demo, serve"
 	@echo "make test   the same set-up, then the whole test suite"
 	@echo "make bench  the benchmarks (bench/)"
+	@echo "make fuzz   schemathesis over the OpenAPI document, ADMIN and OPS (LFS_FUZZ_SECONDS each)"
 	@echo "make lint   ruff"
 
 $(STAMP): pyproject.toml
@@ -71,6 +72,12 @@ format: setup
 bench: system-bench setup db web
 	$(BIN)/pip install -q -e '.[dev,bench]'  # tipg, the peer of the tile benchmark
 	bench/run.sh
+
+# Not part of `make test`: 5 minutes per role by default (LFS_FUZZ_SECONDS=60 for a quick try);
+# fails on any 5xx the server answered.
+fuzz: setup db
+	$(BIN)/pip install -q -e '.[dev,bench]'
+	$(BIN)/python bench/fuzz.py
 
 clean:
 	-scripts/pg.sh stop
