@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
-from urllib.parse import quote
+from urllib.parse import quote, unquote_plus
 
 import pytest
 from shapely.geometry import box, shape
@@ -94,14 +95,16 @@ async def test_items_paging(client, loaded) -> None:
 
 
 async def test_bbox_property_and_cql2_filters(client, loaded) -> None:
-    bbox = (4.65, 45.965, 4.655, 45.97)
+    bbox = (4.64, 45.959, 4.644, 45.963)
     page = (
         await client.get(
             "/ogc/collections/parcels/items?limit=10000&bbox=" + ",".join(map(str, bbox))
         )
     ).json()
-    # The bbox filter is the index's bounding-box test (&&), as OGC allows.
-    expected = {p["id"] for p in PARCELS if box(*p["geom"].bounds).intersects(box(*bbox))}
+    # The bbox filter is an exact intersection, not only the index's bounding-box test.
+    expected = {p["id"] for p in PARCELS if p["geom"].intersects(box(*bbox))}
+    boxes_only = {p["id"] for p in PARCELS if box(*p["geom"].bounds).intersects(box(*bbox))}
+    assert boxes_only > expected  # this box does tell the two apart
     assert {f["id"] for f in page["features"]} == expected
     page = (await client.get("/ogc/collections/parcels/items?section=AB&limit=10000")).json()
     assert page["numberMatched"] == sum(1 for p in PARCELS if p["section"] == "AB")
@@ -128,7 +131,17 @@ async def test_bbox_property_and_cql2_filters(client, loaded) -> None:
         "owner=Dupont",
         "filter=" + quote("owner = 'x'"),
         "filter=" + quote("contenance >"),
-        "filter=" + quote("contenance > 1 OR section = 'AA'"),
+        "filter=" + quote("section = 'AA' AND"),
+        "filter=" + quote("contenance > TRUE"),
+        "filter=" + quote("section = 5"),
+        "filter=" + quote("(section = 'AA'"),
+        "filter=" + quote("section = 'AA')"),
+        "filter=" + quote("NOT"),
+        "filter=" + quote("section IS NULL NULL"),
+        "filter=" + quote("contenance BETWEEN 'a' AND 'b'"),
+        "filter=" + quote("section IN ('AA', 5)"),
+        "filter=" + quote("section == 'AA'"),
+        "filter=",
         "filter=" + quote("contenance = 'abc'"),
         "filter-lang=cql2-json",
         "filter=" + quote("contenance LIKE '4%'"),
@@ -179,6 +192,117 @@ async def test_leads_rbac_and_filters(client, leads, tokens, users) -> None:
     assert "token=" in next(link["href"] for link in nxt["links"] if link["rel"] == "next")
 
 
+async def _ids(client, cql: str, headers: dict[str, str] | None = None) -> set[str]:  # noqa: ANN001
+    r = await client.get(
+        f"/ogc/collections/parcels/items?limit=10000&filter={quote(cql)}", headers=headers
+    )
+    assert r.status_code == 200, r.text
+    return {f["id"] for f in r.json()["features"]}
+
+
+async def test_cql2_basic_or_not_and_advanced_comparisons(client, loaded) -> None:
+    def where(pred) -> set[str]:  # noqa: ANN001
+        return {p["id"] for p in PARCELS if pred(p)}
+
+    ab_ac = where(lambda p: p["section"] in ("AB", "AC"))
+    assert ab_ac and await _ids(client, "section = 'AB' OR section = 'AC'") == ab_ac
+    assert await _ids(client, "section IN ('AB', 'AC')") == ab_ac
+    not_ab = where(lambda p: p["section"] != "AB")
+    assert await _ids(client, "NOT section = 'AB'") == not_ab
+    assert await _ids(client, "NOT (section = 'AB')") == not_ab
+    assert await _ids(client, "section NOT IN ('AB', 'AC')") == where(
+        lambda p: p["id"] not in ab_ac
+    )
+    # AND binds tighter than OR; parentheses override it.
+    big = 40000
+    mixed = where(
+        lambda p: p["section"] == "AB" or (p["section"] == "AA" and p["contenance"] > big)
+    )
+    assert await _ids(client, f"section = 'AB' OR section = 'AA' AND contenance > {big}") == mixed
+    grouped = where(lambda p: p["section"] in ("AB", "AA") and p["contenance"] > big)
+    assert await _ids(client, f"(section = 'AB' OR section = 'AA') AND contenance > {big}") == (
+        grouped
+    )
+    # What GDAL 3.6 sends (parenthesised, lower-case keywords accepted, literal on the left).
+    assert await _ids(client, "(section = 'AB') or ('AC' = section)") == ab_ac
+    assert await _ids(client, "contenance BETWEEN 1000 AND 2000") == where(
+        lambda p: 1000 <= p["contenance"] <= 2000
+    )
+    assert await _ids(client, "section LIKE 'A_' AND NOT numero LIKE '1%'") == where(
+        lambda p: (
+            len(p["section"]) == 2
+            and p["section"].startswith("A")
+            and not p["numero"].startswith("1")
+        )
+    )
+    assert await _ids(client, "contenance IS NULL") == set()  # none in this cadastre
+    assert await _ids(client, "contenance IS NOT NULL AND TRUE") == where(lambda p: True)
+    body = assert_problem(
+        await client.get("/ogc/collections/parcels/items?filter=" + quote("section = 5")), 400
+    )
+    assert "section (String)" in str(body["detail"]) and "Number" in str(body["detail"])
+    body = assert_problem(
+        await client.get("/ogc/collections/parcels/items?filter=" + quote("section = 'A' AND")),
+        400,
+    )
+    assert "ends" in str(body["detail"])
+    conf = (await client.get("/ogc/conformance")).json()["conformsTo"]
+    assert "http://www.opengis.net/spec/cql2/1.0/conf/basic-cql2" in conf
+    assert "http://www.opengis.net/spec/cql2/1.0/conf/advanced-comparison-operators" in conf
+    # Not implemented, so not declared.
+    assert not any("spatial" in c or "temporal" in c or "cql2-json" in c for c in conf)
+
+
+async def test_leads_is_null_follows_rbac(client, leads, tokens) -> None:
+    h = {"Authorization": f"Bearer {tokens['manager']}"}
+    cql = quote("assignee_id IS NULL OR status = 'NEW'")
+    page = (await client.get(f"/ogc/collections/leads/items?filter={cql}", headers=h)).json()
+    assert sorted(f["properties"]["status"] for f in page["features"]) == ["NEW", "SOLD"]
+    h = {"Authorization": f"Bearer {tokens['ops1']}"}
+    page = (await client.get(f"/ogc/collections/leads/items?filter={cql}", headers=h)).json()
+    assert [f["properties"]["status"] for f in page["features"]] == ["NEW"]
+
+
+async def test_openapi_declares_limit_and_queryables(client, loaded) -> None:
+    landing = (await client.get("/ogc")).json()
+    desc = next(link for link in landing["links"] if link["rel"] == "service-desc")
+    r = await client.get(desc["href"].replace("http://test", ""))
+    assert r.headers["content-type"].startswith("application/vnd.oai.openapi+json")
+    doc = r.json()
+    limit = doc["components"]["parameters"]["limit"]["schema"]
+    assert (limit["default"], limit["maximum"]) == (100, 10000)
+    params = doc["paths"]["/collections/parcels/items"]["get"]["parameters"]
+    named = {p["name"]: p for p in params if "name" in p}
+    assert {"section", "contenance", "numero"} <= set(named)
+    assert named["contenance"]["schema"]["type"] == "number"
+    assert all(p["style"] == "form" and p["explode"] is False for p in named.values())
+    lang = doc["components"]["parameters"]["filter-lang"]["schema"]["enum"]
+    assert "cql2-text" in lang and "cql-text" in lang
+
+
+async def test_head_wherever_get(client, loaded) -> None:
+    paths = [
+        "/ogc",
+        "/ogc/api",
+        "/ogc/conformance",
+        "/ogc/collections",
+        "/ogc/collections/parcels",
+        "/ogc/collections/parcels/queryables",
+        "/ogc/collections/parcels/items?limit=2",
+        "/ogc/collections/parcels/items/69114000AA0030",
+        "/tiles/style.json",
+        "/tiles/parcels.json",
+        "/tiles/parcels/metadata.json",
+        "/tiles/tileMatrixSets/WebMercatorQuad",
+    ]
+    for path in paths:
+        get, head = await client.get(path), await client.head(path)
+        assert get.status_code == 200 and head.status_code == 200, path
+        assert head.content == b"", path
+        assert head.headers["content-type"] == get.headers["content-type"], path
+    assert (await client.head("/ogc/collections/nope")).status_code == 404
+
+
 def _ogr(args: list[str], env_extra: dict[str, str] | None = None) -> str:
     env = {**os.environ, **(env_extra or {})}
     out = subprocess.run(
@@ -203,3 +327,53 @@ async def test_gdal_oapif_lists_and_counts(live_server, leads, tokens) -> None:
     assert "Feature Count: 2" in out
     out = _ogr(["-al", "-q", f"OAPIF:{live_server.url}/ogc", "leads"], header)
     assert out.count("status (String) = ") == 2 and "NEW" not in out
+
+
+class _Requests(logging.Handler):
+    """The live server's access log lines (uvicorn.access), kept for assertions."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(unquote_plus(record.getMessage()))
+
+
+@pytest.mark.slow
+async def test_gdal_sends_filter_and_bbox_to_the_server(live_server, loaded) -> None:
+    """GDAL 3.6's OAPIF driver: WHERE as CQL2 text and -spat as bbox, seen in the server's log."""
+    access = logging.getLogger("uvicorn.access")
+    handler, level = _Requests(), access.level
+    access.addHandler(handler)
+    access.setLevel(logging.INFO)
+    try:
+        where = "section = 'AB' OR contenance > 40000"
+        spat = ["4.60", "45.94", "4.70", "45.99"]
+        out = _ogr(
+            [
+                "-al",
+                "-q",
+                "-where",
+                where,
+                "-spat",
+                *spat,
+                # GDAL 3.6 pages 10 features unless told (it does not read the OpenAPI limit).
+                "-oo",
+                "PAGE_SIZE=10000",
+                f"OAPIF:{live_server.url}/ogc",
+                "parcels",
+            ]
+        )
+    finally:
+        access.removeHandler(handler)
+        access.setLevel(level)
+    expected = [p for p in PARCELS if p["section"] == "AB" or p["contenance"] > 40000]
+    assert out.count("OGRFeature(parcels)") == len(expected)
+    items = [line for line in handler.lines if "/ogc/collections/parcels/items" in line]
+    filtered = [line for line in items if "filter=" in line and "bbox=" in line]
+    assert filtered, items
+    assert "(section = 'AB') OR (contenance > 40000)" in filtered[0]
+    # Every items request carried the filter (the first one, without it, is GDAL's schema probe);
+    # one page of 10,000.
+    assert len(filtered) == len(items) - 1 == 1, items

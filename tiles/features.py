@@ -2,23 +2,22 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from geo.errors import BadRequest
 from geo.visibility import Viewer
+from tiles import cql2
 from tiles.layers import Attr, Layer
 from tiles.sql import visibility_sql
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
-OPS = {"=", "<>", "!=", "<", "<=", ">", ">=", "LIKE"}
 
 
 @dataclass(frozen=True)
 class Condition:
-    """One comparison: attribute, operator, value (None for IS [NOT] NULL)."""
+    """One ``?property=value`` equality: attribute, operator, typed value."""
 
     attr: Attr
     op: str
@@ -92,78 +91,7 @@ def queryable(layer: Layer, name: str) -> Attr:
     return attr
 
 
-_TOKEN = re.compile(
-    r"""\s*(?:(?P<str>'(?:[^']|'')*')|(?P<num>-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)"""
-    r"""|(?P<op><>|!=|<=|>=|=|<|>)|(?P<qid>"[^"]+")|(?P<word>[A-Za-z_][A-Za-z0-9_.]*)"""
-    r"""|(?P<paren>[()]))"""
-)
-
-
-def _tokens(text: str) -> list[tuple[str, str]]:
-    out: list[tuple[str, str]] = []
-    pos = 0
-    text = text.strip()
-    while pos < len(text):
-        m = _TOKEN.match(text, pos)
-        if not m or m.end() == pos:
-            raise BadRequest(f"cannot parse the CQL2 filter near {text[pos : pos + 20]!r}")
-        kind = m.lastgroup or ""
-        out.append((kind, m.group(kind)))
-        pos = m.end()
-        while pos < len(text) and text[pos].isspace():
-            pos += 1
-    return out
-
-
-def parse_cql2(text: str, layer: Layer) -> list[Condition]:
-    """CQL2-text: comparisons, LIKE and IS [NOT] NULL joined by AND (the subset QGIS sends)."""
-    toks = [t for t in _tokens(text) if t[0] != "paren"]
-    conds: list[Condition] = []
-    i = 0
-    while i < len(toks):
-        kind, val = toks[i]
-        if kind == "qid":
-            name = val[1:-1]
-        elif kind == "word":
-            name = val
-        else:
-            raise BadRequest(f"expected a property name in the filter, got {val!r}")
-        attr = queryable(layer, name)
-        if i + 1 >= len(toks):
-            raise BadRequest("incomplete filter")
-        kind2, op = toks[i + 1]
-        if kind2 == "word" and op.upper() == "IS":
-            negate = i + 2 < len(toks) and toks[i + 2][1].upper() == "NOT"
-            j = i + 3 if negate else i + 2
-            if j >= len(toks) or toks[j][1].upper() != "NULL":
-                raise BadRequest("expected IS [NOT] NULL")
-            conds.append(Condition(attr, "IS NOT NULL" if negate else "IS NULL", None))
-            i = j + 1
-        else:
-            op = op.upper()
-            if op not in OPS or i + 2 >= len(toks):
-                raise BadRequest(f"unsupported filter operator {op!r}")
-            if op == "LIKE" and attr.type != "String":
-                raise BadRequest(f"LIKE needs a text property; {attr.name} is a {attr.type}")
-            kind3, raw = toks[i + 2]
-            if kind3 == "str":
-                value: Any = raw[1:-1].replace("''", "'")
-            elif kind3 == "num":
-                value = raw
-            elif kind3 == "word" and raw.upper() in ("TRUE", "FALSE"):
-                value = raw.upper() == "TRUE"
-            else:
-                raise BadRequest(f"expected a literal after {op}, got {raw!r}")
-            conds.append(Condition(attr, "<>" if op == "!=" else op, typed(attr, value)))
-            i += 3
-        if i < len(toks):
-            if toks[i][1].upper() != "AND":
-                raise BadRequest("only AND is supported between conditions")
-            i += 1
-    return conds
-
-
-_CAST = {"Number": "float8", "Boolean": "boolean", "String": "text"}
+_CAST = cql2.TYPES
 
 
 @dataclass
@@ -186,8 +114,9 @@ def build_where(
     bbox: tuple[float, float, float, float] | None,
     interval: tuple[datetime | None, datetime | None] | None,
     conds: list[Condition],
+    cql: str | None = None,
 ) -> Query:
-    """The WHERE clause (alias ``t``): visibility, bbox, datetime and conditions."""
+    """The WHERE clause (alias ``t``): visibility, bbox, datetime, conditions and a CQL2 filter."""
     q = Query(layer, [], [])
     if not layer.reference:
         vis, vparams = visibility_sql(viewer, "t", 0)
@@ -195,7 +124,8 @@ def build_where(
         q.params.extend(vparams)
     if bbox is not None:
         a, b, c, d = (q.bind(v) for v in bbox)
-        q.where.append(f"t.geom && ST_MakeEnvelope({a}, {b}, {c}, {d}, 4326)")
+        # Exact intersection (ST_Intersects does the index's && test first), not only the boxes.
+        q.where.append(f"ST_Intersects(t.geom, ST_MakeEnvelope({a}, {b}, {c}, {d}, 4326))")
     if interval is not None and layer.datetime_sql:
         lo, hi = interval
         if lo is not None:
@@ -204,12 +134,9 @@ def build_where(
             q.where.append(f"{layer.datetime_sql} <= {q.bind(hi)}")
     for cond in conds:
         column = f"({cond.attr.sql})::{_CAST[cond.attr.type]}"
-        if cond.value is None:
-            q.where.append(f"{column} {cond.op}")
-        elif cond.op == "LIKE":
-            q.where.append(f"{column} LIKE {q.bind(str(cond.value))}")
-        else:
-            q.where.append(f"{column} {cond.op} {q.bind(cond.value)}::{_CAST[cond.attr.type]}")
+        q.where.append(f"{column} {cond.op} {q.bind(cond.value)}::{_CAST[cond.attr.type]}")
+    if cql is not None:
+        q.where.append(cql2.to_sql(cql, layer, q.bind))
     return q
 
 

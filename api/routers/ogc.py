@@ -14,12 +14,15 @@ from api.errors import PROBLEM_RESPONSES
 from api.routers.tiles import base_url, check_access
 from api.tile_access import OptionalViewerDep, TileAccess, TileAccessDep
 from geo.errors import BadRequest, NotFound
+from tiles import cql2, ogc_openapi
 from tiles import features as ft
 from tiles.documents import WORLD_BOUNDS
 from tiles.layers import LAYERS, Layer
 
 GEOJSON = "application/geo+json"
 OPENAPI = "application/vnd.oai.openapi+json;version=3.0"
+# Exactly the classes implemented: Features Part 1 (core, GeoJSON, OpenAPI 3.0), Part 3's
+# Filter, Features Filter and Queryables, and the CQL2 classes tiles.cql2 implements.
 CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
@@ -28,8 +31,7 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/features-filter",
     "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables",
     "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables-query-parameters",
-    "http://www.opengis.net/spec/cql2/1.0/conf/cql2-text",
-    "http://www.opengis.net/spec/cql2/1.0/conf/basic-cql2",
+    *cql2.CONFORMANCE,
 ]
 # Query parameters of /items that are not property filters.
 ITEM_PARAMS = {
@@ -107,6 +109,7 @@ async def _extent(access: TileAccess, layer: Layer) -> list[float]:
     return [float(v) for v in m.groups()] if m else WORLD_BOUNDS
 
 
+@router.head("", include_in_schema=False)
 @router.get("", response_model=dict[str, Any])
 async def landing(request: Request, access: TileAccessDep) -> JSONResponse:
     """OGC API landing page."""
@@ -117,7 +120,7 @@ async def landing(request: Request, access: TileAccessDep) -> JSONResponse:
             "description": "Reference layers and leads (role-filtered) as OGC API Features.",
             "links": [
                 {"href": f"{root}/ogc{tq}", "rel": "self", "type": "application/json"},
-                {"href": f"{root}/api/openapi.json", "rel": "service-desc", "type": OPENAPI},
+                {"href": f"{root}/ogc/api", "rel": "service-desc", "type": OPENAPI},
                 {"href": f"{root}/docs", "rel": "service-doc", "type": "text/html"},
                 {
                     "href": f"{root}/ogc/conformance{tq}",
@@ -130,12 +133,24 @@ async def landing(request: Request, access: TileAccessDep) -> JSONResponse:
     )
 
 
+@router.head("/conformance", include_in_schema=False)
 @router.get("/conformance", response_model=dict[str, Any])
 async def conformance() -> JSONResponse:
-    """Conformance classes: Core, GeoJSON, OAS 3.0, Filter and CQL2-text (basic)."""
+    """Conformance classes: Core, GeoJSON, OAS 3.0, Filter, Queryables, CQL2-text (see list)."""
     return _json({"conformsTo": CONFORMANCE})
 
 
+@router.head("/api", include_in_schema=False)
+@router.get("/api", response_model=dict[str, Any])
+async def service_desc(request: Request, access: TileAccessDep) -> JSONResponse:
+    """The OpenAPI 3.0 document of /ogc: per-collection queryables, limit default and maximum."""
+    doc = ogc_openapi.document(
+        base_url(request, access), request.app.state.lfs.settings.tiles.max_items
+    )
+    return JSONResponse(doc, media_type=OPENAPI, headers={"Access-Control-Allow-Origin": "*"})
+
+
+@router.head("/collections", include_in_schema=False)
 @router.get("/collections", response_model=dict[str, Any])
 async def collections(request: Request, access: TileAccessDep) -> JSONResponse:
     """Every layer as a collection."""
@@ -151,6 +166,7 @@ async def collections(request: Request, access: TileAccessDep) -> JSONResponse:
     )
 
 
+@router.head("/collections/{collection_id}", include_in_schema=False)
 @router.get("/collections/{collection_id}", response_model=dict[str, Any])
 async def collection(request: Request, collection_id: str, access: TileAccessDep) -> JSONResponse:
     """One collection's description."""
@@ -159,6 +175,7 @@ async def collection(request: Request, collection_id: str, access: TileAccessDep
     return _json(_collection(layer, root, tq, await _extent(access, layer)))
 
 
+@router.head("/collections/{collection_id}/queryables", include_in_schema=False)
 @router.get("/collections/{collection_id}/queryables", response_model=dict[str, Any])
 async def queryables(request: Request, collection_id: str, access: TileAccessDep) -> JSONResponse:
     """The properties usable in property filters and CQL2 (JSON Schema)."""
@@ -205,6 +222,7 @@ def _int_param(request: Request, name: str, default: int, minimum: int) -> int:
     return min(value, MAX_OFFSET)
 
 
+@router.head("/collections/{collection_id}/items", include_in_schema=False)
 @router.get(
     "/collections/{collection_id}/items",
     response_class=GeoJSONResponse,
@@ -216,10 +234,14 @@ async def items(
     access: TileAccessDep,
     viewer: OptionalViewerDep,
     bbox: Annotated[str | None, Query(description="minlon,minlat,maxlon,maxlat (CRS84)")] = None,
-    limit: Annotated[str | None, Query(description="Page size (larger values are clamped)")] = None,
+    limit: Annotated[
+        str | None, Query(description="Page size (default 100; larger than the maximum: clamped)")
+    ] = None,
     offset: Annotated[str | None, Query(description="Features to skip")] = None,
     datetime: Annotated[str | None, Query(description="RFC 3339 instant or interval")] = None,
-    filter: Annotated[str | None, Query(description="CQL2-text: comparisons and AND")] = None,
+    filter: Annotated[
+        str | None, Query(description="CQL2-text: Basic CQL2 and LIKE, BETWEEN, IN")
+    ] = None,
 ) -> Response:
     """Features of a collection (GeoJSON), with paging, bbox, datetime and filters."""
     layer = _layer(collection_id)
@@ -227,23 +249,21 @@ async def items(
     cfg_max = request.app.state.lfs.settings.tiles.max_items
     params = request.query_params
     # The standard says a limit above the maximum is clamped, not refused.
-    page = min(_int_param(request, "limit", 100, 1), cfg_max)
+    page = min(_int_param(request, "limit", ogc_openapi.DEFAULT_LIMIT, 1), cfg_max)
     skip = _int_param(request, "offset", 0, 0)
     for crs_param in ("bbox-crs", "crs", "filter-crs"):
         if params.get(crs_param) not in (None, ft.CRS84):
             raise BadRequest(f"{crs_param}: only {ft.CRS84} is supported")
-    if params.get("filter-lang") not in (None, "cql2-text"):
-        raise BadRequest("filter-lang: only cql2-text is supported")
+    if params.get("filter-lang") not in (None, *ogc_openapi.FILTER_LANGS):
+        raise BadRequest("filter-lang: only cql2-text (or its draft name cql-text) is supported")
     conds: list[ft.Condition] = []
     for name, value in params.multi_items():
         if name not in ITEM_PARAMS:
             attr = ft.queryable(layer, name)
             conds.append(ft.Condition(attr, "=", ft.typed(attr, value)))
-    if filter:
-        conds.extend(ft.parse_cql2(filter, layer))
     box = ft.parse_bbox(bbox) if bbox else None
     interval = ft.parse_datetime(datetime) if datetime else None
-    q = ft.build_where(layer, viewer, box, interval, conds)
+    q = ft.build_where(layer, viewer, box, interval, conds, filter)
     matched = int(await access.service.fetchval(*ft.count_sql(q)))
     rows = await access.service.fetch(*ft.items_sql(q, page, skip))
     returned, body = int(rows[0][0]), rows[0][1]
@@ -271,6 +291,7 @@ def _item_headers(layer: Layer) -> dict[str, str]:
     return {"Access-Control-Allow-Origin": "*", "Cache-Control": cache}
 
 
+@router.head("/collections/{collection_id}/items/{feature_id}", include_in_schema=False)
 @router.get(
     "/collections/{collection_id}/items/{feature_id}",
     response_class=GeoJSONResponse,

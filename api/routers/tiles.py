@@ -151,6 +151,7 @@ def _forward_query(request: Request, extra: dict[str, str] | None = None) -> str
     return "&".join(f"{k}={v}" for k, v in params.items())
 
 
+@router.head("/style.json", include_in_schema=False)
 @router.get("/style.json", response_model=dict[str, Any])
 async def style(request: Request, access: TileAccessDep) -> JSONResponse:
     """A MapLibre style drawing every layer (leads coloured by status, zones by type)."""
@@ -159,12 +160,14 @@ async def style(request: Request, access: TileAccessDep) -> JSONResponse:
     return JSONResponse(doc, headers={"Access-Control-Allow-Origin": "*"})
 
 
+@router.head("/tileMatrixSets/WebMercatorQuad", include_in_schema=False)
 @router.get("/tileMatrixSets/WebMercatorQuad", response_model=dict[str, Any])
 async def tile_matrix_set() -> JSONResponse:
     """The OGC WebMercatorQuad tile matrix set used by every tile route."""
     return JSONResponse(documents.tile_matrix_set())
 
 
+@router.head("/{layers}.json", include_in_schema=False)
 @router.get("/{layers}.json", response_model=dict[str, Any])
 async def tilejson(
     request: Request, layers: str, access: TileAccessDep, viewer: OptionalViewerDep
@@ -178,6 +181,7 @@ async def tilejson(
     return JSONResponse(doc, headers={"Access-Control-Allow-Origin": "*"})
 
 
+@router.head("/{layer}/metadata.json", include_in_schema=False)
 @router.get("/{layer}/metadata.json", response_model=dict[str, Any])
 async def metadata(layer: str, access: TileAccessDep, viewer: OptionalViewerDep) -> JSONResponse:
     """MBTiles-style metadata of a layer's tile directory (GDAL's MVT driver reads it)."""
