@@ -411,3 +411,45 @@ async def test_style_passes_the_maplibre_style_spec(client, tmp_path) -> None:
         [str(STYLE_VALIDATE), str(style)], capture_output=True, text=True, timeout=60
     )
     assert out.returncode == 0 and not out.stdout.strip(), out.stdout + out.stderr
+
+
+async def test_small_lead_present_at_every_zoom(client, leads, tokens, state, users) -> None:
+    """A lead of ~720 m² is in the tile under it from z5 (clusters) to z18 (polygon or point)."""
+    from geoalchemy2.shape import from_shape
+    from shapely.geometry import MultiPolygon
+
+    src = min(features(CADASTRE), key=lambda f: abs(f["properties"]["contenance"] - 719))
+    geom = shape(src["geometry"])
+    area = abs(GEOD.geometry_area_perimeter(geom)[0])
+    assert 600 < area < 850, area
+    async with state.sessions() as session:
+        small = Lead(
+            internal_name="LFS-T19-small",
+            name="small site",
+            status=LeadStatus.NEW,
+            assignee_id=users["manager"].id,
+            is_public=False,
+            commune_insee="69114",
+            geom=from_shape(
+                geom if geom.geom_type == "MultiPolygon" else MultiPolygon([geom]), srid=4326
+            ),
+        )
+        session.add(small)
+        await bump_layer_version(session, "leads")
+        await session.commit()
+        small_id = small.id
+    c = geom.centroid
+    headers = {"Authorization": f"Bearer {tokens['manager']}"}
+    all_leads = [shape(parcel_geometry(la.name.removeprefix("Site "))) for la in leads] + [geom]
+    for z in range(5, 19):
+        t = TMS.tile(c.x, c.y, z)
+        r = await client.get(f"/tiles/leads/{z}/{t.x}/{t.y}.mvt", headers=headers)
+        assert r.status_code == 200, z
+        feats = decode(r.content)["leads"]["features"]
+        if z < 10:
+            # Clusters: every lead whose centroid lies in the tile is counted once.
+            tb = tile_box(z, t.x, t.y)
+            inside = sum(1 for g in all_leads if tb.contains(transform(TO_3857, g.centroid)))
+            assert sum(f["properties"]["count"] for f in feats) == inside >= 1, z
+        else:
+            assert small_id in {f["id"] for f in feats}, z

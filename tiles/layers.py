@@ -45,6 +45,9 @@ class Layer:
     point_sql: str | None = None  # point geometry used for clusters
     datetime_sql: str | None = None  # column the OGC ``datetime`` parameter filters
     queryables: tuple[str, ...] = field(default_factory=tuple)
+    # Never lost to generalisation: simplification keeps collapsed rings, and a polygon that still
+    # collapses on the tile grid is drawn as a point (its ST_PointOnSurface) instead.
+    keep_small: bool = False
 
     def attrs_at(self, z: int) -> tuple[Attr, ...]:
         """The attributes a tile carries at zoom ``z``."""
@@ -189,6 +192,7 @@ LAYERS: dict[str, Layer] = {
             reference=False,
             cluster_below=10,
             point_sql="t.centroid",
+            keep_small=True,
             datetime_sql="t.updated_at",
             queryables=(
                 "id",

@@ -56,11 +56,17 @@ def _layer_subquery(layer: Layer, z: int, where_extra: str) -> str:
     attrs = ", ".join(f"{a.sql} AS {a.name}" for a in layer.attrs_at(z))
     geom = "t.geom"
     if layer.geometry_type == "Polygon" and z < SIMPLIFY_BELOW:
-        # Simplify in degrees before the transform: fewer vertices to project.
-        geom = f"ST_Simplify(t.geom, {HALF_PIXEL_DEG_Z0} / power(2, $1))"
+        # Simplify in degrees before the transform: fewer vertices to project. preserveCollapsed
+        # keeps a ring smaller than the tolerance (a 719 m² lead at z10) instead of dropping it.
+        keep = ", true" if layer.keep_small else ""
+        geom = f"ST_Simplify(t.geom, {HALF_PIXEL_DEG_Z0} / power(2, $1){keep})"
+    mvt_geom = f"ST_AsMVTGeom(ST_Transform({geom}, 3857), b.env, {EXTENT}, {BUFFER}, true)"
+    if layer.keep_small:
+        # Evaluated only when the polygon collapsed on the 4096 grid (coalesce is lazy).
+        point = f"ST_Transform({layer.point_sql or 'ST_PointOnSurface(t.geom)'}, 3857)"
+        mvt_geom = f"coalesce({mvt_geom}, ST_AsMVTGeom({point}, b.env, {EXTENT}, {BUFFER}, true))"
     return (
-        f"SELECT {layer.fid_sql} AS fid, {attrs}, "
-        f"ST_AsMVTGeom(ST_Transform({geom}, 3857), b.env, {EXTENT}, {BUFFER}, true) AS geom "
+        f"SELECT {layer.fid_sql} AS fid, {attrs}, {mvt_geom} AS geom "
         f"FROM {layer.table} t, b WHERE t.geom && b.env4326{where_extra}"
     )
 
