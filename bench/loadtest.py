@@ -1,0 +1,163 @@
+"""A working day's load, simulated people with think time (locust), against the 100k-lead database.
+
+    .venv/bin/python bench/loadtest.py [--users 100,300,500] [--duration 120] [--workers 1]
+
+Seeds ``lfs_bench_leads`` if needed (bench/seed_leads.py), serves the app with ``leadfactory
+serve`` and one enrichment worker (PVGIS unreachable: the offline estimate), then runs
+bench/locustfile.py headless once per number of people (logged in once each, 2–10 s between
+actions; OPS 60 %, sales 20 %, managers 15 %, admin 5 %). Prints P50/P95/P99 and failures per
+route for each step, and the capacity: the most people for which every route's P95 is under
+500 ms with under 1 % failures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+
+from bench_leads_api import free_port, start_server  # noqa: E402
+from seed_leads import DB_NAME, PASSWORD, seed, server_url  # noqa: E402
+
+P95_TARGET_MS = 500.0
+
+
+def users_by_role(db: str) -> dict[str, list[str]]:
+    """The seeded users' e-mails per role."""
+    with psycopg.connect(server_url(db)) as conn:
+        rows = conn.execute("SELECT role, email FROM users WHERE is_active ORDER BY id").fetchall()
+    out: dict[str, list[str]] = {}
+    for role, email in rows:
+        out.setdefault(role, []).append(email)
+    return out
+
+
+def start_worker(db: str, tmp: Path) -> subprocess.Popen[bytes]:
+    """One enrichment worker on the bench database (PVGIS unreachable: estimates)."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": server_url(db),
+        "LFS_DATA_DIR": str(tmp),
+        "LFS_PVGIS__BASE_URL": "http://127.0.0.1:9/api",
+        "LFS_PVGIS__RETRIES": "0",
+    }
+    return subprocess.Popen([str(ROOT / ".venv/bin/leadfactory"), "worker"], cwd=ROOT, env=env)
+
+
+def run_step(base: str, people: int, duration: int, tmp: Path, env: dict[str, str]) -> list[dict]:
+    """One headless locust run; its per-route statistics."""
+    prefix = tmp / f"step{people}"
+    subprocess.run(
+        [
+            str(ROOT / ".venv/bin/locust"),
+            "-f",
+            str(ROOT / "bench/locustfile.py"),
+            "--headless",
+            "--users",
+            str(people),
+            "--spawn-rate",
+            str(max(1, people // 20)),
+            "--run-time",
+            f"{duration}s",
+            "--host",
+            base,
+            "--csv",
+            str(prefix),
+            "--only-summary",
+            "--loglevel",
+            "WARNING",
+        ],
+        env=env,
+        check=False,
+        capture_output=True,
+    )
+    with open(f"{prefix}_stats.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    return [
+        {
+            "route": f"{r['Type']} {r['Name']}",
+            "requests": int(r["Request Count"]),
+            "failures": int(r["Failure Count"]),
+            "p50": float(r["50%"] or 0),
+            "p95": float(r["95%"] or 0),
+            "p99": float(r["99%"] or 0),
+        }
+        for r in rows
+        if r["Name"] != "Aggregated"
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Seed, serve, run each step, print the figures and the capacity."""
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--users", default="100,300,500", help="people per step, comma-separated")
+    ap.add_argument("--duration", type=int, default=120, help="seconds per step")
+    ap.add_argument("--workers", type=int, default=1, help="API processes")
+    ap.add_argument("--leads", type=int, default=100_000)
+    ap.add_argument("--json", type=Path, help="also write the figures here")
+    args = ap.parse_args(argv)
+    seed(DB_NAME, args.leads, force=False)
+    with psycopg.connect(server_url(DB_NAME)) as conn:
+        max_lead = conn.execute("SELECT max(id) FROM leads").fetchone()[0]  # type: ignore[index]
+    env = {
+        **os.environ,
+        "LFS_LOAD_PASSWORD": PASSWORD,
+        "LFS_LOAD_MAX_LEAD": str(max_lead),
+        "LFS_LOAD_USERS": json.dumps(users_by_role(DB_NAME)),
+    }
+    results: dict[int, list[dict]] = {}
+    with tempfile.TemporaryDirectory(prefix="lfs-load-") as tmp_name:
+        tmp = Path(tmp_name)
+        port = free_port()
+        server = start_server(DB_NAME, port, args.workers, tmp)
+        worker = start_worker(DB_NAME, tmp)
+        try:
+            for people in [int(x) for x in args.users.split(",")]:
+                started = time.monotonic()
+                rows = run_step(f"http://127.0.0.1:{port}", people, args.duration, tmp, env)
+                results[people] = rows
+                _print(people, rows, time.monotonic() - started)
+        finally:
+            for proc in (worker, server):
+                proc.terminate()
+                proc.wait(timeout=30)
+    capacity = max(
+        (n for n, rows in results.items() if _holds(rows)),
+        default=0,
+    )
+    print(f"capacity: {capacity} people (every route P95 < {P95_TARGET_MS:.0f} ms, < 1 % failed)")
+    if args.json:
+        args.json.write_text(json.dumps({"steps": results, "capacity": capacity}, indent=2))
+    return 0
+
+
+def _holds(rows: list[dict]) -> bool:
+    total = sum(r["requests"] for r in rows)
+    failed = sum(r["failures"] for r in rows)
+    return bool(rows) and failed <= 0.01 * total and all(r["p95"] < P95_TARGET_MS for r in rows)
+
+
+def _print(people: int, rows: list[dict], seconds: float) -> None:
+    total = sum(r["requests"] for r in rows)
+    print(f"== {people} people, {seconds:.0f} s, {total} requests ({total / seconds:.1f}/s)")
+    print(f"{'route':48} {'n':>6} {'fail':>5} {'p50':>6} {'p95':>6} {'p99':>6}  (ms)")
+    for r in sorted(rows, key=lambda r: -r["requests"]):
+        print(
+            f"{r['route'][:48]:48} {r['requests']:6d} {r['failures']:5d} "
+            f"{r['p50']:6.0f} {r['p95']:6.0f} {r['p99']:6.0f}"
+        )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

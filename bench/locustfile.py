@@ -1,0 +1,241 @@
+"""Simulated people at work, for locust: ``bench/loadtest.py`` runs it against a served app.
+
+Each simulated person logs in once, then works with think time between actions (2–10 s), in the
+proportions of a prospecting team (OPS most, then sales, managers, an admin). The request names
+are route templates, so locust's statistics are per route.
+
+Environment: ``LFS_LOAD_PASSWORD`` (the seeded users' password), ``LFS_LOAD_MAX_LEAD`` (the
+highest lead id), ``LFS_LOAD_USERS`` (JSON: role → list of e-mails).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+from typing import Any
+
+from locust import HttpUser, between, task
+
+PASSWORD = os.environ.get("LFS_LOAD_PASSWORD", "bench-password-123")
+MAX_LEAD = int(os.environ.get("LFS_LOAD_MAX_LEAD", "100000"))
+USERS: dict[str, list[str]] = json.loads(os.environ.get("LFS_LOAD_USERS", "{}"))
+STATUSES = ["NEW", "ENRICHED", "QUALIFIED", "IN_REVIEW", "CLIENT_READY", "SOLD"]
+DEPARTMENTS = ["15", "17", "27", "69"]
+SORTS = ["-created_at", "-quality_score", "area_m2", "-updated_at"]
+# Prospecting areas (lon, lat) in the seeded départements.
+CENTRES = [(2.45, 45.03), (-0.63, 45.75), (1.15, 49.1), (4.65, 45.97)]
+
+
+def tile_of(lon: float, lat: float, z: int) -> tuple[int, int]:
+    """The XYZ tile holding a position."""
+    n = 2**z
+    x = int((lon + 180) / 360 * n)
+    y = int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
+    return x, y
+
+
+class Person(HttpUser):
+    """What every role does: log in once, look at the map, the list and leads."""
+
+    abstract = True
+    role = "OPS"
+    wait_time = between(2, 10)
+
+    def on_start(self) -> None:
+        """Log in (once per simulated person) and get a tile token."""
+        emails = USERS.get(self.role) or [f"{self.role.lower()}1@bench.local"]
+        email = random.choice(emails)
+        r = self.client.post(
+            "/api/auth/login", json={"email": email, "password": PASSWORD}, name="/api/auth/login"
+        )
+        self.auth = {"Authorization": f"Bearer {r.json().get('access_token', '')}"}
+        r = self.client.post("/api/auth/tile-token", headers=self.auth, name="/api/auth/tile-token")
+        self.tile_token = r.json().get("token", "") if r.ok else ""
+        self.centre = random.choice(CENTRES)
+        self.my_leads: list[int] = []
+
+    def get(self, path: str, name: str, **kw: Any) -> Any:
+        return self.client.get(path, headers=self.auth, name=name, **kw)
+
+    def map_move(self) -> None:
+        """A pan or zoom: the 3 x 2 tiles of the view, leads and communes layers."""
+        lon, lat = self.centre
+        lon += random.uniform(-0.05, 0.05)
+        lat += random.uniform(-0.05, 0.05)
+        z = random.choice([11, 12, 13, 14, 15])
+        x0, y0 = tile_of(lon, lat, z)
+        for dx in range(3):
+            for dy in range(2):
+                self.client.get(
+                    f"/tiles/leads,communes/{z}/{x0 + dx}/{y0 + dy}.mvt",
+                    params={"token": self.tile_token},
+                    name="/tiles/{layers}/{z}/{x}/{y}.mvt",
+                )
+
+    def list_page(self, **extra: Any) -> None:
+        params: dict[str, Any] = {"page_size": 50, "sort": random.choice(SORTS)}
+        if random.random() < 0.5:
+            params["status"] = random.sample(STATUSES, 2)
+        if random.random() < 0.5:
+            params["department"] = random.choice(DEPARTMENTS)
+        if random.random() < 0.2:
+            params["score_min"] = random.randint(0, 80)
+        if random.random() < 0.1:
+            params["q"] = str(random.randint(10, 99))
+        params.update(extra)
+        r = self.get("/api/leads", "/api/leads", params=params)
+        if r.ok:
+            self.seen = [item["id"] for item in r.json().get("items", [])]
+
+    def detail(self) -> dict[str, Any] | None:
+        ids = getattr(self, "seen", None) or [random.randint(1, MAX_LEAD)]
+        lead_id = random.choice(ids)
+        with self.client.get(
+            f"/api/leads/{lead_id}", headers=self.auth, name="/api/leads/{id}", catch_response=True
+        ) as r:
+            if r.status_code == 404:  # not visible to this role: a normal answer
+                r.success()
+                return None
+            return r.json() if r.ok else None
+
+
+class Ops(Person):
+    """Prospectors: map, list, leads, comments, moves, a few creations."""
+
+    role = "OPS"
+    weight = 60
+
+    @task(6)
+    def map(self) -> None:
+        self.map_move()
+
+    @task(4)
+    def browse(self) -> None:
+        self.list_page()
+
+    @task(4)
+    def open_lead(self) -> None:
+        self.detail()
+
+    @task(1)
+    def comment(self) -> None:
+        lead = self.detail()
+        if lead is not None:
+            self.client.post(
+                f"/api/leads/{lead['id']}/comments",
+                headers=self.auth,
+                json={"body": "Vu le propriétaire, à rappeler."},
+                name="/api/leads/{id}/comments",
+            )
+
+    @task(1)
+    def create(self) -> None:
+        lon, lat = self.centre
+        x, y = lon + random.uniform(-0.05, 0.05), lat + random.uniform(-0.05, 0.05)
+        d = random.uniform(0.001, 0.004)
+        ring = [[x, y], [x + d, y], [x + d, y + d], [x, y + d], [x, y]]
+        r = self.client.post(
+            "/api/leads",
+            headers=self.auth,
+            json={"geometry": {"type": "Polygon", "coordinates": [ring]}, "name": "Prospection"},
+            name="/api/leads (create)",
+        )
+        if r.ok:
+            self.my_leads.append(r.json()["id"])
+
+    @task(1)
+    def move(self) -> None:
+        if not self.my_leads:
+            return
+        lead_id = random.choice(self.my_leads)
+        r = self.get(f"/api/leads/{lead_id}", "/api/leads/{id}")
+        allowed = r.json().get("allowed_transitions", []) if r.ok else []
+        targets = [s for s in allowed if s not in ("REJECTED", "ARCHIVED")]
+        if targets:
+            self.client.post(
+                f"/api/leads/{lead_id}/transition",
+                headers=self.auth | {"If-Match": r.headers.get("etag", "")},
+                json={"status": random.choice(targets)},
+                name="/api/leads/{id}/transition",
+            )
+
+
+class Manager(Person):
+    """Managers: the pipeline, analytics, QA reviews, an enrichment batch now and then."""
+
+    role = "MANAGER"
+    weight = 15
+
+    @task(3)
+    def browse(self) -> None:
+        self.list_page(status=["IN_REVIEW", "QUALIFIED"])
+
+    @task(3)
+    def open_lead(self) -> None:
+        self.detail()
+
+    @task(2)
+    def dashboards(self) -> None:
+        for name in random.sample(["funnel", "weekly", "scores", "departments"], 2):
+            self.get(f"/api/analytics/{name}", "/api/analytics/{name}")
+        self.get("/api/pipeline", "/api/pipeline")
+
+    @task(2)
+    def map(self) -> None:
+        self.map_move()
+
+    @task(1)
+    def enrich_batch(self) -> None:
+        ids = getattr(self, "seen", None) or []
+        if ids:
+            self.client.post(
+                "/api/enrichment/batch",
+                headers=self.auth,
+                json={"lead_ids": ids[:10]},
+                name="/api/enrichment/batch",
+            )
+
+
+class Sales(Person):
+    """Sales: client-ready leads, their details, exports."""
+
+    role = "COMMERCIAL"
+    weight = 20
+
+    @task(4)
+    def browse(self) -> None:
+        self.list_page(status=["CLIENT_READY"])
+
+    @task(4)
+    def open_lead(self) -> None:
+        self.detail()
+
+    @task(1)
+    def export(self) -> None:
+        params = {"status": "CLIENT_READY", "department": random.choice(DEPARTMENTS)}
+        self.get("/api/leads/export.csv", "/api/leads/export.csv", params=params)
+
+    @task(1)
+    def map(self) -> None:
+        self.map_move()
+
+
+class Admin(Person):
+    """The administrator: users and analytics."""
+
+    role = "ADMIN"
+    weight = 5
+
+    @task(1)
+    def users(self) -> None:
+        self.get("/api/users", "/api/users")
+
+    @task(1)
+    def dashboards(self) -> None:
+        self.get("/api/analytics/funnel", "/api/analytics/{name}")
+
+    @task(1)
+    def browse(self) -> None:
+        self.list_page()
