@@ -33,10 +33,29 @@ def register(sub: Any) -> dict[str, Callable[[argparse.Namespace, Settings], int
     p.add_argument("--data-date", type=date.fromisoformat, help="date of the data (YYYY-MM-DD)")
     p.add_argument("--source", choices=["open_data", "synthetic", "user"], help="row provenance")
     p.add_argument("--batch-size", type=int, default=50_000, help="rows per COPY batch")
+    p.add_argument(
+        "--coverage",
+        type=_coverage_arg,
+        help="where the file is complete: départements (22,29), or 'none' for an extract; "
+        "default: derived from the file (communes, cadastre, PLU, S3REnR regions)",
+    )
+    p.add_argument("--coverage-file", type=Path, help="where the file is complete: a polygon file")
 
     d = sub.add_parser("demo", help="load the demo dataset of data/ (idempotent)")
     d.add_argument("--data-dir", type=Path, default=DEMO_DIR)
     return {"import": _import, "demo": _demo}
+
+
+def _coverage_arg(value: str) -> str:
+    """--coverage: 'none' or a list of département codes (checked here, one clear error)."""
+    if value.strip().lower() == "none":
+        return "none"
+    from geo.importers.coverage import parse_departments
+
+    try:
+        return ",".join(parse_departments(value))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _run(settings: Settings, job: Callable[[Any], Awaitable[int]]) -> int:
@@ -74,6 +93,8 @@ def _import(args: argparse.Namespace, settings: Settings) -> int:
         data_date=args.data_date,
         source=args.source,
         batch_size=args.batch_size,
+        coverage=args.coverage,
+        coverage_file=args.coverage_file,
     )
 
     async def job(factory: Any) -> int:

@@ -111,9 +111,19 @@ async def test_demo_loads_everything_once(state, settings) -> None:
         "'env_synth', (SELECT count(*) FROM env_zones WHERE source = 'synthetic'), "
         "'plu_synth', (SELECT count(*) FROM urban_zones WHERE source = 'synthetic'))",
     )
-    assert counts["communes"] == 279  # 278 of the 2018 file + the synthetic 69114 outline
+    # Metropolitan France's 35,228 communes (COG 2018) + the synthetic 69114 outline.
+    assert counts["communes"] == 35_229
     assert counts["parcels"] == 6032
-    assert counts["substations"] == 31
+    # Caparéseau's 3,118 postes less the 46 positioned outside France; the AURA extract updates
+    # 31 of them (AUZERETTE's bogus position is rejected there too).
+    assert counts["substations"] == 3_072
+    # Coverage: one row per import, except the postes extract and the 3 ZPS (no claim).
+    uncovered = await scalar(
+        state,
+        "SELECT array_agg(i.file_name ORDER BY i.file_name) FROM imports i "
+        "WHERE NOT EXISTS (SELECT 1 FROM layer_coverage c WHERE c.import_id = i.id)",
+    )
+    assert uncovered == ["natura2000_zps_cotes-darmor.geojson.gz", "postes_source_extract_AURA.csv"]
     assert counts["env_synth"] >= 5 and counts["plu_synth"] >= 5
     types = await scalar(
         state, "SELECT array_agg(DISTINCT label) FROM urban_zones WHERE commune_insee = '69114'"

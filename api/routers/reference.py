@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Path, Query
 from api.deps import SessionDep, get_current_user
 from api.errors import PROBLEM_RESPONSES
 from api.schemas.reference import (
+    CoverageCollection,
     ImportOut,
     ImportPage,
     LayerList,
@@ -84,3 +85,9 @@ async def get_parcel(
 async def list_layers(session: SessionDep) -> LayerList:
     """Row counts by source, data version and last import of every reference layer."""
     return LayerList(items=[LayerSummary(**s) for s in await svc.layer_summaries(session)])
+
+
+@router.get("/coverage", response_model=CoverageCollection)
+async def list_coverage(session: SessionDep, layer: LayerName = None) -> CoverageCollection:
+    """Where each import made its layer complete (GeoJSON); outside, the data is absent."""
+    return CoverageCollection(**await svc.coverage(session, layer))

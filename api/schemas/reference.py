@@ -96,3 +96,38 @@ class LayerList(BaseModel):
     """Every reference layer."""
 
     items: list[LayerSummary]
+
+
+class CoverageProperties(BaseModel):
+    """Where one import made its layer complete."""
+
+    import_id: int
+    layer: str
+    file_name: str
+    method: Literal["file", "declared"] = Field(
+        description="file: derived from the file itself; declared: --coverage at import"
+    )
+    kind: str = Field(description="communes, departements, regions or file")
+    codes: list[str] = Field(description="INSEE codes, département codes or region names")
+    area_km2: float
+    created_at: datetime
+
+
+class CoverageFeature(BaseModel):
+    """A coverage as a GeoJSON Feature (geometry simplified to ~100 m, EPSG:4326)."""
+
+    type: Literal["Feature"] = "Feature"
+    id: int
+    geometry: dict[str, Any]
+    properties: CoverageProperties
+
+
+class CoverageCollection(BaseModel):
+    """The coverages of the reference layers, newest import first, and per layer its total."""
+
+    type: Literal["FeatureCollection"] = "FeatureCollection"
+    features: list[CoverageFeature]
+    layers: dict[str, float] = Field(
+        description="per layer: covered km² (imports' coverages merged); a layer absent here "
+        "has no coverage: its data counts as absent everywhere"
+    )

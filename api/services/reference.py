@@ -190,3 +190,47 @@ async def layer_summaries(session: AsyncSession) -> list[dict[str, Any]]:
             }
         )
     return out
+
+
+# Simplified to ~100 m for display (a département outline has thousands of vertices); the
+# enrichment reads the exact geometry.
+_COVERAGE_SQL = text(
+    """SELECT lc.id, lc.import_id, lc.layer, i.file_name, lc.method, lc.areas, lc.area_km2,
+              lc.created_at, ST_AsGeoJSON(ST_SimplifyPreserveTopology(lc.geom, 0.001), 5)
+       FROM layer_coverage AS lc JOIN imports AS i ON i.id = lc.import_id
+       WHERE CAST(:layer AS text) IS NULL OR lc.layer = :layer
+       ORDER BY lc.import_id DESC"""
+)
+_COVERAGE_TOTALS_SQL = text(
+    """SELECT layer, ST_Area(ST_Union(geom)::geography) / 1e6 FROM layer_coverage
+       WHERE CAST(:layer AS text) IS NULL OR layer = :layer GROUP BY layer ORDER BY layer"""
+)
+
+
+async def coverage(session: AsyncSession, layer: str | None) -> dict[str, Any]:
+    """Every import's coverage as GeoJSON features, and each layer's covered km²."""
+    rows = await session.execute(_COVERAGE_SQL, {"layer": layer})
+    features = [
+        {
+            "type": "Feature",
+            "id": cid,
+            "geometry": json.loads(geojson),
+            "properties": {
+                "import_id": import_id,
+                "layer": layer_,
+                "file_name": file_name,
+                "method": method,
+                "kind": areas.get("kind"),
+                "codes": areas.get("codes", []),
+                "area_km2": round(km2, 1),
+                "created_at": created_at,
+            },
+        }
+        for cid, import_id, layer_, file_name, method, areas, km2, created_at, geojson in rows
+    ]
+    totals = await session.execute(_COVERAGE_TOTALS_SQL, {"layer": layer})
+    return {
+        "type": "FeatureCollection",
+        "features": features,
+        "layers": {name: round(km2, 1) for name, km2 in totals},
+    }

@@ -60,4 +60,5 @@ SPEC = LayerSpec(
     compare=("name", "department", "region", "source", "geom"),
     check_columns=_check,
     prepare=_prepare,
+    coverage="outlines",
 )

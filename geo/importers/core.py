@@ -25,6 +25,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from geo.activity import bump_layer_version
+from geo.importers.coverage import record_coverage
 from geo.importers.errors import ImportFailed
 from geo.importers.reader import FRANCE_BOUNDS, Batch, file_checksum, read_batches
 from geo.models.enums import DataSource
@@ -46,6 +47,10 @@ class ImportOptions:
     source: str | None = None
     batch_size: int = 50_000
     cache: dict[str, Any] = field(default_factory=dict)  # per-import state of a layer
+    # Where the file is complete (geo.importers.coverage): départements "22,29", "none", or a
+    # polygon file; neither: derived from the file by its layer.
+    coverage: str | None = None
+    coverage_file: Path | None = None
 
 
 @dataclass
@@ -61,6 +66,8 @@ class LayerSpec:
     check_columns: Callable[[set[str], ImportOptions, Path], None]
     prepare: Prepare
     after: Callable[[AsyncSession, ImportResult], Any] | None = None
+    # How a file of this layer says where it is complete (geo.importers.coverage), or None.
+    coverage: str | None = None
 
 
 @dataclass
@@ -82,6 +89,7 @@ class ImportResult:
     notes: list[str] = field(default_factory=list)
     options_cache: dict[str, Any] = field(default_factory=dict, repr=False)
     timings: dict[str, float] = field(default_factory=dict)
+    coverage: dict[str, Any] | None = None  # the layer_coverage row stored, if any
 
     def reject(self, row: int, key: Any, reason: str) -> None:
         """Count a rejected row (the first ones are kept with their reason)."""
@@ -105,6 +113,12 @@ class ImportResult:
                 else ""
             )
         ]
+        if self.coverage:
+            c = self.coverage
+            codes = ", ".join(c["codes"][:12]) + (" …" if len(c["codes"]) > 12 else "")
+            lines.append(
+                f"  coverage ({c['method']}): {c['kind']} {codes} — {c['area_km2']:,.1f} km²"
+            )
         lines += [f"  rejected {n:,}: {r}" for r, n in self.reasons.most_common()]
         lines += [f"  {r['reason']} (row {r['row']})" for r in self.rejections[:5]]
         lines += [f"  note: {n}" for n in self.notes]
@@ -397,6 +411,9 @@ async def import_file(
     if spec.after is not None:
         result.options_cache = options.cache
         await spec.after(session, result)
+    t3 = time.perf_counter()
+    await record_coverage(session, spec, result, options, path)
+    result.timings["coverage"] = time.perf_counter() - t3
     await _finish(session, spec, result)
     return result
 

@@ -23,6 +23,8 @@ class DemoFile:
     zone_type: str | None = None
     capacity: str | None = None
     source: str | None = None
+    coverage: str | None = None  # ImportOptions.coverage
+    coverage_file: str | None = None  # a file of data/
 
 
 # Every commune of metropolitan France (COG 2018), one file per département: the Rhône's at the
@@ -42,12 +44,28 @@ DEMO_FILES = [
     DemoFile("communes", "communes-69-rhone.geojson.gz"),
     DemoFile("communes", "commune-69114-synthetic.geojson", source="synthetic"),
     DemoFile("parcels", "cadastre-69114-parcelles.json.gz"),
+    # Every poste of metropolitan France (Caparéseau's raw records, March 2026): the grid layer
+    # covers the 12 S3REnR regions it lists. Then the June extract of 32 AURA postes (newer
+    # positions and capacities), an extract: it claims no coverage of its own.
+    DemoFile(
+        "substations",
+        "capareseau_map_2026-03.json.gz",
+        capacity="capareseau_2026-04-28.csv.gz",
+    ),
     DemoFile(
         "substations",
         "postes_source_extract_AURA.csv",
         capacity="capareseau_2026-04-28.csv.gz",
+        coverage="none",
     ),
-    DemoFile("env-zones", "env-zones-synthetic.geojson", source="synthetic"),
+    # The synthetic protected areas are a complete inventory of 69114 by construction; the 3 ZPS
+    # are an extract (no coverage: outside 69114 the zones count as absent).
+    DemoFile(
+        "env-zones",
+        "env-zones-synthetic.geojson",
+        source="synthetic",
+        coverage_file="commune-69114-synthetic.geojson",
+    ),
     DemoFile("env-zones", "natura2000_zps_cotes-darmor.geojson.gz", zone_type="natura2000_zps"),
     DemoFile("urban-zones", "plu-69114-synthetic.geojson", source="synthetic"),
 ]
@@ -79,6 +97,8 @@ async def load_demo(factory: async_sessionmaker[AsyncSession], data_dir: Path) -
                 zone_type=f.zone_type,
                 capacity=data_dir / f.capacity if f.capacity else None,
                 source=f.source,
+                coverage=f.coverage,
+                coverage_file=data_dir / f.coverage_file if f.coverage_file else None,
             )
             result = await import_file(session, spec, path, options)
             lines.append(result.summary())

@@ -124,4 +124,5 @@ SPEC = LayerSpec(
     check_columns=_check,
     prepare=_prepare,
     after=_after,
+    coverage="communes:commune",
 )

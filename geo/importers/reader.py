@@ -168,8 +168,58 @@ def read_batches(
     forced = parse_crs(crs, path)
     if path.name.lower().endswith((".csv", ".csv.gz", ".txt")):
         yield from _read_csv(path, forced, batch_size)
+    elif _is_json_array(path):
+        yield from _read_records(path, forced, batch_size)
     else:
         yield from _read_vector(path, forced, batch_size)
+
+
+def _is_json_array(path: Path) -> bool:
+    """A JSON file whose top level is an array (web-API records), not a GeoJSON object."""
+    if not path.name.lower().endswith((".json", ".json.gz")):
+        return False
+    opener = gzip.open if path.suffix.lower() == ".gz" else open
+    with opener(path, "rt", encoding="utf-8-sig") as fh:  # type: ignore[operator]
+        head = fh.read(4096).lstrip()
+    return head.startswith("[")
+
+
+def flatten_record(record: dict[str, Any]) -> dict[str, Any]:
+    """One web-API record as flat columns: ``values{INFO_CR}`` → ``info_cr``,
+    ``grd1{name}`` → ``grd1_name`` (Caparéseau's raw format)."""
+    flat: dict[str, Any] = {}
+    for key, value in record.items():
+        if isinstance(value, dict):
+            for sub, v in value.items():
+                name = sub if key.lower() == "values" else f"{key}_{sub}"
+                flat[name.lower()] = v
+        else:
+            flat[key.lower()] = value
+    return flat
+
+
+def _read_records(path: Path, forced: CRS | None, batch_size: int) -> Iterator[Batch]:
+    """A JSON array of records (Caparéseau's web API: X_l93/Y_l93 or X/Y, ``values{INFO_*}``),
+    read like a CSV of those fields: the whole array is parsed (3,000 postes: 2 MB)."""
+    import orjson
+
+    raw = path.read_bytes()
+    try:
+        records = orjson.loads(gzip.decompress(raw) if path.suffix.lower() == ".gz" else raw)
+    except orjson.JSONDecodeError as exc:
+        raise ImportFailed(path, f"not valid JSON ({_short(exc)})") from None
+    rows = [flatten_record(r) for r in records if isinstance(r, dict)]
+    if not rows:
+        raise ImportFailed(path, "the file holds no records")
+    names = list(dict.fromkeys(k for r in rows for k in r))
+    geom_kind, cols = _csv_geometry_columns(names, forced)
+
+    def text_(v: Any) -> str:
+        return "" if v is None else str(v)
+
+    for offset in range(0, len(rows), batch_size):
+        chunk = [[text_(r.get(n)) for n in names] for r in rows[offset : offset + batch_size]]
+        yield _csv_batch(path, names, chunk, geom_kind, cols, forced, offset)
 
 
 def _read_vector(path: Path, forced: CRS | None, batch_size: int) -> Iterator[Batch]:

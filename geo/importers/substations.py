@@ -24,7 +24,7 @@ from geo.importers.core import (
     row_source,
 )
 from geo.importers.errors import ImportFailed
-from geo.importers.reader import XY_COLUMNS, Batch, read_batches
+from geo.importers.reader import FRANCE_BOUNDS, XY_COLUMNS, Batch, read_batches
 from geo.importers.values import as_date, as_float, as_text, date_in_name, fold
 
 _CODE = ("code", "code_poste", "code_ps")
@@ -93,6 +93,7 @@ def _check(names: set[str], options: ImportOptions, path: Path) -> None:
         options.cache["capacity"] = load_capacity_table(options.capacity)
         options.cache["joined"] = 0
         options.cache["rows"] = 0
+        options.cache["placed"] = set()  # codes of the table that have a position here
 
 
 def _prepare(batch: Batch, options: ImportOptions) -> list[Row | str]:
@@ -110,6 +111,12 @@ def _prepare(batch: Batch, options: ImportOptions) -> list[Row | str]:
         by_code, by_name = options.cache["capacity"]
         table_date = date_in_name(options.capacity.name)
     out: list[Row | str] = []
+    # Positioned in France (the rows the pipeline keeps): only those place a table's poste.
+    w, so, e, no = FRANCE_BOUNDS
+    geoms_ok = [
+        g is not None and w <= g.x <= e and so <= g.y <= no if hasattr(g, "x") else False
+        for g in batch.geoms
+    ]
     for i in range(len(batch)):
         code, name = as_text(codes[i]), as_text(names[i])
         if not code or not name:
@@ -121,6 +128,8 @@ def _prepare(batch: Batch, options: ImportOptions) -> list[Row | str]:
         options.cache["rows"] = options.cache.get("rows", 0) + 1
         if joined is not None:
             options.cache["joined"] += 1
+            if code.upper() in by_code and geoms_ok[i]:
+                options.cache["placed"].add(code.upper())
             cap = joined
             when = options.data_date or table_date or when
         out.append(
@@ -148,6 +157,12 @@ async def _after(session: AsyncSession, result: ImportResult) -> None:
         result.notes.append(
             f"capacity table joined for {cache['joined']:,} of {cache['rows']:,} postes "
             "(by code, then by name); the others keep the capacities of the postes file"
+        )
+        listed = len(cache["capacity"][0])
+        unplaced = listed - len(cache["placed"])
+        result.notes.append(
+            f"{unplaced:,} of the {listed:,} postes of the capacity table have no position in "
+            "this file (the table has no coordinates): not placed on the map, not used"
         )
 
 
@@ -185,4 +200,5 @@ SPEC = LayerSpec(
     check_columns=_check,
     prepare=_prepare,
     after=_after,
+    coverage="regions:s3renr_region",
 )

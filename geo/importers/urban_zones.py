@@ -86,4 +86,5 @@ SPEC = LayerSpec(
     compare=("commune_insee", "zone_type", "label", "label_long", "document_id", "source", "geom"),
     check_columns=_check,
     prepare=_prepare,
+    coverage="communes:commune_insee",
 )

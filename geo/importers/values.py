@@ -21,6 +21,9 @@ def as_text(value: Any) -> str | None:
     return s or None
 
 
+_WITH_UNIT = re.compile(r"^([-+]?\d+(?:\.\d+)?)[a-zA-Zµ€$/%²]+$")
+
+
 def as_float(value: Any) -> float | None:
     """A number from 12.5, '12,5', '78 %' or a blank."""
     if value is None or isinstance(value, bool):
@@ -31,7 +34,9 @@ def as_float(value: Any) -> float | None:
     try:
         return float(s)
     except ValueError:
-        return None
+        # A number with its unit, as Caparéseau's raw records give quote-parts: "1.88  k€/MW".
+        m = _WITH_UNIT.match(s)
+        return float(m[1]) if m else None
 
 
 def as_int(value: Any) -> int | None:

@@ -178,6 +178,34 @@ class UrbanZone(Base):
     import_id: Mapped[int | None] = mapped_column(ForeignKey("imports.id", ondelete="SET NULL"))
 
 
+class LayerCoverage(Base):
+    """Where one import made its layer complete: one row per import and layer, a geometry.
+
+    Derived from the file (the communes of a cadastre or PLU file, the outlines of a communes
+    file, the S3REnR regions of a postes file) or declared at import (``--coverage 22,29``,
+    ``--coverage-file``). Outside every coverage of a layer, its data is absent, not "nothing".
+    """
+
+    __tablename__ = "layer_coverage"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    import_id: Mapped[int] = mapped_column(
+        ForeignKey("imports.id", ondelete="CASCADE"), nullable=False, unique=True
+    )
+    layer: Mapped[str] = mapped_column(String(32), nullable=False, index=True)
+    method: Mapped[str] = mapped_column(String(16), nullable=False)  # file | declared
+    # What the coverage is made of: {"kind": "communes"|"departements"|"regions"|"file",
+    # "codes": [...]}.
+    areas: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
+    area_km2: Mapped[float | None] = mapped_column(
+        Float, Computed("ST_Area(geom::geography) / 1e6", persisted=True)
+    )
+    geom: Mapped[Any] = mapped_column(multipolygon(), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=text("now()"), nullable=False
+    )
+
+
 class LayerVersion(Base):
     """A counter per map layer, bumped on every write; drives tile ETags and cache keys."""
 
