@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
+from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES
 
 from api import web as web_app
 from api.bodylimit import BodyLimitMiddleware
@@ -131,7 +132,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api_router())
     # Last route: the web app and its client-side routing fallback (non-server paths).
     web_app.mount_web(app, settings.web_dist)
-    app.add_middleware(GZipMiddleware, minimum_size=GZIP_MINIMUM_SIZE, compresslevel=GZIP_LEVEL)
+    # Tiles are gzipped once by the tile service (cached so) and carry their own Vary: the
+    # middleware would add a second Accept-Encoding to it on identity responses.
+    app.add_middleware(
+        GZipMiddleware,
+        minimum_size=GZIP_MINIMUM_SIZE,
+        compresslevel=GZIP_LEVEL,
+        exclude_content_types=(*DEFAULT_EXCLUDED_CONTENT_TYPES, tiles_router.MVT),
+    )
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origins,

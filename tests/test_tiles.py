@@ -225,6 +225,9 @@ async def test_head_gzip_etag_304(client, loaded) -> None:
     assert r.headers["content-encoding"] == "gzip"
     plain = await client.get(url, headers={"Accept-Encoding": "identity"})
     assert "content-encoding" not in plain.headers
+    for resp in (r, plain):  # no token twice (the gzip middleware used to add a second one)
+        vary = [v.strip().lower() for v in ",".join(resp.headers.get_list("vary")).split(",")]
+        assert "accept-encoding" in vary and len(vary) == len(set(vary)), vary
     assert decode(plain.content) == decode(r.content)
     head = await client.head(url)
     assert head.status_code == 200 and head.headers["etag"] == etag and not head.content
@@ -303,6 +306,45 @@ async def test_tile_tokens(client, leads, tokens, state, users) -> None:
     assert_problem(await client.post("/api/auth/tile-token"), 401)
 
 
+async def _tile_token(client, access: str) -> str:  # noqa: ANN001
+    r = await client.post("/api/auth/tile-token", headers={"Authorization": f"Bearer {access}"})
+    assert r.status_code == 200, r.text
+    return str(r.json()["token"])
+
+
+async def test_urls_take_only_tile_tokens(client, leads, tokens) -> None:
+    # An access token in a URL lands in access logs, histories and Referer headers: refused
+    # there (401), taken in the Authorization header; a tile token works in both.
+    access = tokens["manager"]
+    tile = await _tile_token(client, access)
+    z, x, y = Z12
+    for url in [
+        f"/tiles/leads/{z}/{x}/{y}.mvt",
+        f"/tiles/leads/WebMercatorQuad/{z}/{y}/{x}",
+        "/tiles/leads.json",
+        "/tiles/parcels.json",
+        "/tiles/style.json",
+        "/tiles/leads/metadata.json",
+    ]:
+        body = assert_problem(await client.get(url, params={"token": access}), 401)
+        assert "Authorization header" in body["detail"], body
+        assert access not in json.dumps(body)
+        for ok in (
+            await client.get(url, headers={"Authorization": f"Bearer {access}"}),
+            await client.get(url, headers={"Authorization": f"Bearer {tile}"}),
+            await client.get(url, params={"token": tile}),
+        ):
+            assert ok.status_code in (200, 204), (url, ok.text)
+            assert access not in ok.text
+    # A header never makes a link carry a token; a query tile token is carried on.
+    tj = (
+        await client.get("/tiles/leads.json", headers={"Authorization": f"Bearer {access}"})
+    ).json()
+    assert "token" not in tj["tiles"][0]
+    tj = (await client.get("/tiles/leads.json", params={"token": tile})).json()
+    assert f"token={tile}" in tj["tiles"][0]
+
+
 async def test_leads_tile_fresh_after_write(client, leads, tokens, state) -> None:
     z, x, y = Z12
     url = f"/tiles/leads/{z}/{x}/{y}.mvt"
@@ -325,11 +367,29 @@ async def test_leads_tile_fresh_after_write(client, leads, tokens, state) -> Non
     assert r3.headers["etag"] != r2.headers["etag"]
 
 
-async def test_tilejson_metadata_style_tms(client, loaded) -> None:
+async def test_tilejson_metadata_style_tms(client, loaded, tokens) -> None:
     tj = (await client.get("/tiles/parcels,communes.json")).json()
     assert tj["tilejson"] == "3.0.0"
     assert tj["tiles"][0].startswith("http://test/tiles/parcels,communes/{z}/{x}/{y}.mvt?v=")
     assert tj["minzoom"] == 6 and tj["maxzoom"] == 16
+    # bounds: the data's extent (commune 69114's cadastre and the Rhône communes), center in it.
+    lons = [
+        c for f in features(CADASTRE) + features(COMMUNES) for c in shape(f["geometry"]).bounds[::2]
+    ]
+    lats = [
+        c
+        for f in features(CADASTRE) + features(COMMUNES)
+        for c in shape(f["geometry"]).bounds[1::2]
+    ]
+    west, south, east, north = tj["bounds"]
+    assert west == pytest.approx(min(lons), abs=0.02) and east == pytest.approx(max(lons), abs=0.02)
+    assert south == pytest.approx(min(lats), abs=0.02) and north == pytest.approx(
+        max(lats), abs=0.02
+    )
+    lon, lat, zoom = tj["center"]
+    assert west < lon < east and south < lat < north and 6 <= zoom <= 16
+    parcels = (await client.get("/tiles/parcels.json")).json()
+    assert 13 <= parcels["center"][2] <= 16 and parcels["bounds"][0] > 4.6
     layers = {v["id"]: v for v in tj["vector_layers"]}
     assert layers["parcels"]["fields"]["contenance"] == "Number"
     assert layers["parcels"]["minzoom"] == 13
@@ -337,10 +397,12 @@ async def test_tilejson_metadata_style_tms(client, loaded) -> None:
     assert json.loads(meta["json"])["vector_layers"][0]["id"] == "parcels"
     assert meta["format"] == "pbf"
     assert_problem(await client.get("/tiles/nope.json"), 404)
-    style = (await client.get("/tiles/style.json?token=abc")).json()
+    assert_problem(await client.get("/tiles/style.json?token=abc"), 401)  # never echoed
+    tile = await _tile_token(client, tokens["ops1"])
+    style = (await client.get(f"/tiles/style.json?token={tile}")).json()
     assert style["version"] == 8
     src = style["sources"]["lfs"]["url"]
-    assert src.endswith("?token=abc") and "leads" in src
+    assert src.endswith(f"?token={tile}") and "leads" in src
     known = {"parcels", "substations", "env_zones", "communes", "urban_zones", "leads"}
     for layer in style["layers"]:
         if layer["type"] != "background":
@@ -350,7 +412,11 @@ async def test_tilejson_metadata_style_tms(client, loaded) -> None:
     assert "leads" not in anonymous
     assert (await client.get(anonymous.replace("http://test", ""))).status_code == 200
     tms = (await client.get("/tiles/tileMatrixSets/WebMercatorQuad")).json()
-    assert tms["id"] == "WebMercatorQuad" and len(tms["tileMatrices"]) >= 23
+    assert tms["id"] == "WebMercatorQuad"
+    # The zooms served: 0..22 answer, 23 is a 404.
+    assert [m["id"] for m in tms["tileMatrices"]] == [str(z) for z in range(23)]
+    assert (await client.get("/tiles/parcels/22/0/0.mvt")).status_code == 204
+    assert_problem(await client.get("/tiles/parcels/23/0/0.mvt"), 404)
     z, x, y = Z14
     ogc = await client.get(f"/tiles/parcels/WebMercatorQuad/{z}/{y}/{x}")
     xyz = await client.get(f"/tiles/parcels/{z}/{x}/{y}.mvt")
@@ -404,9 +470,10 @@ STYLE_VALIDATE = Path(__file__).resolve().parent.parent / "web/node_modules/.bin
 
 
 @pytest.mark.skipif(not STYLE_VALIDATE.exists(), reason="web/node_modules not installed")
-async def test_style_passes_the_maplibre_style_spec(client, tmp_path) -> None:
+async def test_style_passes_the_maplibre_style_spec(client, tmp_path, tokens) -> None:
     style = tmp_path / "style.json"
-    style.write_text((await client.get("/tiles/style.json?token=t")).text)
+    tile = await _tile_token(client, tokens["ops1"])
+    style.write_text((await client.get(f"/tiles/style.json?token={tile}")).text)
     out = subprocess.run(
         [str(STYLE_VALIDATE), str(style)], capture_output=True, text=True, timeout=60
     )
@@ -453,3 +520,15 @@ async def test_small_lead_present_at_every_zoom(client, leads, tokens, state, us
             assert sum(f["properties"]["count"] for f in feats) == inside >= 1, z
         else:
             assert small_id in {f["id"] for f in feats}, z
+
+
+async def test_leads_tilejson_bounds_are_what_the_viewer_sees(client, leads, tokens) -> None:
+    h = {"Authorization": f"Bearer {tokens['ops1']}"}
+    tj = (await client.get("/tiles/leads.json", headers=h)).json()
+    seen = [shape(parcel_geometry(pid)) for pid in ("69114000AA0030", "69114000AA0001")]
+    want = shapely.union_all(seen).bounds
+    assert tj["bounds"] == pytest.approx(list(want), abs=1e-5)
+    assert tj["minzoom"] <= tj["center"][2] <= tj["maxzoom"]
+    meta = (await client.get("/tiles/leads/metadata.json", headers=h)).json()
+    assert [float(v) for v in meta["bounds"].split(",")] == pytest.approx(list(want), abs=1e-5)
+    assert_problem(await client.get("/tiles/leads.json"), 401)

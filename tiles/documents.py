@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+import math
 from functools import lru_cache
 from typing import Any
 
-from tiles.layers import CLUSTER_ATTRS, LAYERS, Layer
+from tiles.layers import CLUSTER_ATTRS, LAYERS, MAX_ZOOM, Layer
 
 WORLD_BOUNDS = [-180.0, -85.0511287798066, 180.0, 85.0511287798066]
 # Metropolitan France: where a map opens.
@@ -66,22 +67,63 @@ def vector_layer(layer: Layer) -> dict[str, Any]:
     }
 
 
+Bounds = tuple[float, float, float, float]
+
+
+def union(boxes: list[Bounds | None]) -> Bounds | None:
+    """The box covering every given box (None when none is given)."""
+    real = [b for b in boxes if b is not None]
+    if not real:
+        return None
+    return (
+        min(b[0] for b in real),
+        min(b[1] for b in real),
+        max(b[2] for b in real),
+        max(b[3] for b in real),
+    )
+
+
+def bounds_and_center(
+    extent: Bounds | None, minzoom: int, maxzoom: int
+) -> tuple[list[float], list[float]]:
+    """TileJSON ``bounds`` (the data's extent) and ``center`` inside it at a zoom in range.
+
+    The zoom is the one where the extent spans about one 512-pixel tile, clamped to
+    [minzoom, maxzoom]; without data, the world and France at minzoom.
+    """
+    if extent is None:
+        zoom = min(max(FRANCE_CENTER[2], minzoom), maxzoom)
+        return WORLD_BOUNDS, [FRANCE_CENTER[0], FRANCE_CENTER[1], zoom]
+    minx, miny, maxx, maxy = extent
+    span = max(maxx - minx, (maxy - miny) * 1.5, 1e-9)  # latitude degrees are "longer" in France
+    fit = math.floor(math.log2(360.0 / span))
+    zoom = min(max(fit, minzoom), maxzoom)
+    bounds = [round(v, 6) for v in extent]
+    return bounds, [round((minx + maxx) / 2, 6), round((miny + maxy) / 2, 6), zoom]
+
+
 def tilejson(
-    layers: list[Layer], base_url: str, query: str, attribution: str | None = None
+    layers: list[Layer],
+    base_url: str,
+    query: str,
+    attribution: str | None = None,
+    extent: Bounds | None = None,
 ) -> dict[str, Any]:
     """TileJSON 3.0.0 for one layer or a composite; ``query`` is appended to the tile URL."""
     names = ",".join(la.name for la in layers)
     suffix = f"?{query}" if query else ""
+    minzoom, maxzoom = min(la.minzoom for la in layers), max(la.maxzoom for la in layers)
+    bounds, center = bounds_and_center(extent, minzoom, maxzoom)
     doc: dict[str, Any] = {
         "tilejson": "3.0.0",
         "name": names,
         "description": "; ".join(f"{la.name}: {la.description}" for la in layers),
         "scheme": "xyz",
         "tiles": [f"{base_url}/tiles/{names}/{{z}}/{{x}}/{{y}}.mvt{suffix}"],
-        "minzoom": min(la.minzoom for la in layers),
-        "maxzoom": max(la.maxzoom for la in layers),
-        "bounds": WORLD_BOUNDS,
-        "center": FRANCE_CENTER,
+        "minzoom": minzoom,
+        "maxzoom": maxzoom,
+        "bounds": bounds,
+        "center": center,
         "vector_layers": [vector_layer(la) for la in layers],
     }
     if attribution:
@@ -89,16 +131,17 @@ def tilejson(
     return doc
 
 
-def mbtiles_metadata(layer: Layer) -> dict[str, Any]:
+def mbtiles_metadata(layer: Layer, extent: Bounds | None = None) -> dict[str, Any]:
     """MBTiles-style metadata.json of a tile directory, as GDAL's MVT driver reads it."""
+    bounds, center = bounds_and_center(extent, layer.minzoom, layer.maxzoom)
     return {
         "name": layer.name,
         "description": layer.description,
         "format": "pbf",
         "minzoom": str(layer.minzoom),
         "maxzoom": str(layer.maxzoom),
-        "bounds": ",".join(str(v) for v in WORLD_BOUNDS),
-        "center": ",".join(str(v) for v in FRANCE_CENTER),
+        "bounds": ",".join(str(v) for v in bounds),
+        "center": ",".join(str(v) for v in center),
         "type": "overlay",
         "json": json.dumps({"vector_layers": [vector_layer(layer)]}),
     }
@@ -221,4 +264,6 @@ def tile_matrix_set() -> dict[str, Any]:
 
     tms = morecantile.tms.get("WebMercatorQuad")
     doc: dict[str, Any] = tms.model_dump(mode="json", exclude_none=True)
+    # Only the zooms the tile routes answer (0..MAX_ZOOM), not morecantile's 0..24.
+    doc["tileMatrices"] = [m for m in doc["tileMatrices"] if int(m["id"]) <= MAX_ZOOM]
     return doc

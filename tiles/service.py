@@ -15,7 +15,7 @@ from geo.errors import ServiceUnavailable
 from geo.visibility import Viewer
 from tiles.cache import TileCache
 from tiles.layers import Layer
-from tiles.sql import VERSIONS_SQL, tile_sql
+from tiles.sql import VERSIONS_SQL, extent_sql, tile_sql
 
 PUBLIC_SCOPE = "public"
 
@@ -68,6 +68,7 @@ class TileService:
         self.statement_timeout_ms = statement_timeout_ms
         self.gzip_level = gzip_level
         self.cache = TileCache(cache_bytes)
+        self._extents: dict[tuple[str, int, str], tuple[float, float, float, float] | None] = {}
         # The timeout is set per connection of this pool, which only runs one statement per
         # tile: it is the per-tile timeout, without a SET LOCAL round trip (and a transaction)
         # on every request. Connections open on first use; callers are served in arrival order.
@@ -120,3 +121,24 @@ class TileService:
             return gzip.compress(bytes(data), compresslevel=self.gzip_level, mtime=0)
 
         return await self.cache.fetch(req.key, produce, is_gone)
+
+    async def extent(
+        self, layer: Layer, version: int, scope: str, viewer: Viewer | None
+    ) -> tuple[float, float, float, float] | None:
+        """A layer's data extent (EPSG:4326), cached per data version and scope; None if empty."""
+        key = (layer.name, version, scope)
+        if key not in self._extents:
+            if len(self._extents) > 1024:  # old versions and scopes: start again
+                self._extents.clear()
+            sql, params = extent_sql(layer, viewer)
+            try:
+                row = (await self.fetch(sql, params))[0]
+            except asyncpg.PostgresError:  # e.g. no statistics and no rows yet
+                row = (None,)
+            box = (
+                None
+                if row[0] is None
+                else (float(row[0]), float(row[1]), float(row[2]), float(row[3]))
+            )
+            self._extents[key] = box
+        return self._extents[key]

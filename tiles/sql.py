@@ -111,3 +111,24 @@ def tile_sql(layers: list[Layer], z: int, viewer: Viewer | None) -> tuple[str, l
             f"FROM ({sub}) q), ''::bytea)"
         )
     return f"{_ENVELOPE}\nSELECT " + "\n || ".join(parts), params
+
+
+def extent_sql(layer: Layer, viewer: Viewer | None) -> tuple[str, list[Any]]:
+    """(minx, miny, maxx, maxy) in EPSG:4326 of a layer's data; NULLs when it is empty.
+
+    Reference layers: the planner's estimate (no scan; needs ANALYZE statistics), else an exact
+    ST_Extent. Leads: the exact extent of the leads the viewer may see (a small table).
+    """
+    if layer.reference:
+        box = (
+            f"coalesce(ST_EstimatedExtent('{layer.table}', 'geom'), "
+            f"(SELECT ST_Extent(geom) FROM {layer.table}))"
+        )
+        params: list[Any] = []
+    else:
+        vis, params = visibility_sql(viewer, "t", 0)
+        box = f"(SELECT ST_Extent(t.geom) FROM {layer.table} t WHERE {vis})"
+    return (
+        f"SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (SELECT {box} AS e) s",
+        params,
+    )

@@ -135,6 +135,18 @@ async def serve_tile(
     return MVTResponse(content=data, headers=headers)
 
 
+async def data_extent(
+    access: TileAccess, layers: list[Layer], viewer: Viewer | None, versions: dict[str, int]
+) -> documents.Bounds | None:
+    """The union of the layers' cached data extents (for leads: the ones the viewer may see)."""
+    boxes = []
+    for la in layers:
+        scope = viewer.scope if (not la.reference and viewer is not None) else PUBLIC_SCOPE
+        version = versions.get(la.name, 0)
+        boxes.append(await access.service.extent(la, version, scope, viewer))
+    return documents.union(boxes)
+
+
 def base_url(request: Request, access: TileAccess) -> str:
     """The public base URL for links (settings.public_url, else the request's)."""
     configured = request.app.state.lfs.settings.public_url
@@ -177,7 +189,8 @@ async def tilejson(
     check_access(access, parsed, viewer)
     versions = await access.service.versions()
     query = _forward_query(request, {"v": data_tag(parsed, versions)})
-    doc = documents.tilejson(parsed, base_url(request, access), query)
+    extent = await data_extent(access, parsed, viewer, versions)
+    doc = documents.tilejson(parsed, base_url(request, access), query, extent=extent)
     return JSONResponse(doc, headers={"Access-Control-Allow-Origin": "*"})
 
 
@@ -189,7 +202,9 @@ async def metadata(layer: str, access: TileAccessDep, viewer: OptionalViewerDep)
     if len(parsed) != 1:
         raise NotFound("metadata.json is per layer")
     check_access(access, parsed, viewer)
-    return JSONResponse(documents.mbtiles_metadata(parsed[0]))
+    versions = await access.service.versions()
+    extent = await data_extent(access, parsed, viewer, versions)
+    return JSONResponse(documents.mbtiles_metadata(parsed[0], extent))
 
 
 @router.head("/{layers}/WebMercatorQuad/{z}/{y}/{x}", include_in_schema=False)
