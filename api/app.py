@@ -8,12 +8,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
-from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
 from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES
 
 from api import web as web_app
 from api.bodylimit import BodyLimitMiddleware
+from api.cors import CredentialedOriginsCORS
 from api.errors import install_error_handlers
 from api.hot import GZIP_LEVEL, GZIP_MINIMUM_SIZE, HotRoutes, LeadFactoryAPI
 from api.ratelimit import RateLimitMiddleware, RateLimits
@@ -141,7 +141,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         exclude_content_types=(*DEFAULT_EXCLUDED_CONTENT_TYPES, tiles_router.MVT),
     )
     app.add_middleware(
-        CORSMiddleware,
+        CredentialedOriginsCORS,
         allow_origins=settings.cors_origins,
         allow_credentials=True,
         allow_methods=["GET", "POST", "PATCH", "PUT", "DELETE", "HEAD", "OPTIONS"],

@@ -48,9 +48,18 @@ def _bootstrap(args: argparse.Namespace, settings: Settings) -> int:
     pw = settings.admin.password.get_secret_value() if settings.admin.password else None
 
     async def go(session):  # noqa: ANN001, ANN202
-        return await ensure_admin(session, settings.admin.email, pw, settings.auth.bcrypt_rounds)
+        auth = settings.auth
+        return await ensure_admin(
+            session, settings.admin.email, pw, auth.bcrypt_rounds, auth.password_min_score
+        )
 
-    result = asyncio.run(_with_session(settings, go))
+    from geo.errors import DomainError
+
+    try:
+        result = asyncio.run(_with_session(settings, go))
+    except DomainError as exc:  # LFS_ADMIN__PASSWORD breaks the password policy
+        print(f"error: {exc.detail}", file=sys.stderr)
+        return 1
     if result is None:
         print("an ADMIN user exists already")
     else:
@@ -68,11 +77,9 @@ def _users_create(args: argparse.Namespace, settings: Settings) -> int:
     password = args.password or (
         getpass.getpass("password: ") if sys.stdin.isatty() else sys.stdin.readline().strip()
     )
-    if len(password) < 8:
-        print("error: the password needs at least 8 characters", file=sys.stderr)
-        return 2
 
     async def go(session):  # noqa: ANN001, ANN202
+        # The API's password policy (api.security.check_new_password): a refusal is exit code 1.
         return await create_user(
             session,
             args.email,
@@ -80,6 +87,7 @@ def _users_create(args: argparse.Namespace, settings: Settings) -> int:
             Role(args.role),
             args.name or "",
             settings.auth.bcrypt_rounds,
+            settings.auth.password_min_score,
         )
 
     from geo.errors import DomainError

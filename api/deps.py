@@ -52,12 +52,19 @@ SessionDep = Annotated[AsyncSession, Depends(get_session)]
 async def authenticate(
     session: AsyncSession, state: AppState, token: str, kind: str = "access"
 ) -> tuple[User, TokenClaims]:
-    """Verify a token, refuse revoked ones and inactive users."""
+    """Verify a token, refuse revoked ones (a tile token also when the access token it was
+    minted with is), tokens issued before the user's last password change and inactive users."""
     assert state.settings.auth.jwt_secret is not None
     claims = state.claims.decode(token, state.settings.auth.jwt_secret.get_secret_value(), kind)
+    return await authenticate_claims(session, claims), claims
+
+
+async def authenticate_claims(session: AsyncSession, claims: TokenClaims) -> User:
+    """The user of verified ``claims`` once the database said the token is still good."""
     # The user and the revocation in one round trip, read at each request: no cache, so a
     # revocation or a deactivation takes effect at once.
-    revoked = select(RevokedToken.jti).where(RevokedToken.jti == claims.jti).exists()
+    jtis = [claims.jti] if claims.session is None else [claims.jti, claims.session]
+    revoked = select(RevokedToken.jti).where(RevokedToken.jti.in_(jtis)).exists()
     row = (await session.execute(select(User, revoked).where(User.id == claims.user_id))).first()
     if row is None:
         if await session.scalar(select(revoked)):
@@ -68,7 +75,9 @@ async def authenticate(
         raise NotAuthenticated("token revoked")
     if not user.is_active:
         raise NotAuthenticated("user unknown or disabled")
-    return user, claims
+    if user.token_version != claims.version:
+        raise NotAuthenticated("token revoked")
+    return user
 
 
 async def get_token_claims(
@@ -136,12 +145,18 @@ def request_claims(request: Request) -> tuple[AppState, TokenClaims]:
 BEARER_SECURITY = {"security": [{"OAuth2PasswordBearer": []}]}
 
 
-def auth_sql(user_id: str = "$1", jti: str = "$2") -> str:
+def auth_sql(user_id: str = "$1", jti: str = "$2", version: str = "$3") -> str:
     """The role of an active user and whether the token is revoked, in one row (role NULL:
-    unknown or disabled user); the placeholders of the token's user id and jti. The check is the
-    function ``token_auth`` (migration 0012): its statements are prepared once per connection,
+    unknown or disabled user); the placeholders of the token's user id, jti and version (a
+    token of another version than the user's is revoked). The check is the function
+    ``token_auth`` (migrations 0012, 0018): its statements are prepared once per connection,
     where a sub-select here would be planned again with each variant of the list's SQL."""
-    return f"SELECT role, revoked FROM token_auth({user_id}, {jti})"
+    return f"SELECT role, revoked FROM token_auth({user_id}, {jti}, {version})"
+
+
+def auth_args(claims: TokenClaims) -> list[Any]:
+    """The values of :func:`auth_sql`'s placeholders, in order."""
+    return [claims.user_id, claims.jti, claims.version]
 
 
 AUTH_SQL = auth_sql()
@@ -171,7 +186,7 @@ async def viewer_from_token(state: AppState, token: str) -> Viewer:
 async def authenticated_viewer(pool: Queryable, claims: TokenClaims) -> Viewer:
     """The viewer of verified ``claims`` once the database said the token is not revoked and
     the user active (AUTH_SQL, one round trip)."""
-    row = await pool.fetchrow(AUTH_SQL, claims.user_id, claims.jti)
+    row = await pool.fetchrow(AUTH_SQL, *auth_args(claims))
     assert row is not None
     return checked_viewer(claims, row["role"], row["revoked"])
 

@@ -29,6 +29,13 @@ class AuthSettings(BaseModel):
     token_ttl_minutes: int = Field(480, ge=1, description="Lifetime of an access token.")
     tile_token_ttl_minutes: int = Field(60, ge=1, description="Lifetime of a map tile token.")
     bcrypt_rounds: int = Field(12, ge=10, le=16, description="bcrypt cost factor (>= 10).")
+    password_min_score: int = Field(
+        3,
+        ge=0,
+        le=4,
+        description="Least zxcvbn strength score (0-4) of a new password; 3 refuses common "
+        "passwords, keyboard runs and single dictionary words.",
+    )
 
 
 class RateLimitSettings(BaseModel):

@@ -8,13 +8,19 @@ from typing import Annotated
 
 from fastapi import Depends, Query, Request
 
-from api.deps import authenticate
+from api.deps import authenticate_claims
+from api.security import TokenClaims
 from api.state import AppState
 from geo.errors import NotAuthenticated
 from geo.visibility import Viewer
 from tiles.service import TileService
 
 _AUTH_CACHE_MAX = 10_000
+# Kinds of token each place takes: a header either kind, the URL only tile tokens (short-lived,
+# read-only, and revoked with the session they came from), since URLs end up in access logs,
+# browser histories and Referer headers.
+HEADER_KINDS = ("access", "tile")
+QUERY_KINDS = ("tile",)
 
 
 @dataclass
@@ -24,36 +30,64 @@ class TileAccess:
     service: TileService
     auth_ttl_s: float
     public_reference: bool
-    _tokens: dict[str, tuple[Viewer, float]] = field(default_factory=dict)
+    # token -> (viewer, trusted until (monotonic), kind)
+    _tokens: dict[str, tuple[Viewer, float, str]] = field(default_factory=dict)
 
-    async def viewer_for(self, state: AppState, token: str, first_kind: str) -> Viewer:
-        """Verify an access or tile token (either kind is accepted), with a short cache.
+    async def viewer_for(self, state: AppState, token: str, kinds: tuple[str, ...]) -> Viewer:
+        """Verify a token of one of ``kinds``, with a short cache.
 
         A verified token is trusted for ``auth_ttl_s`` seconds (never past its expiry): a tile
-        request then costs no revocation/user lookup. Revocations reach tiles within that delay.
+        request then costs no revocation/user lookup. A logout or a password change forgets the
+        user's tokens in this process at once (:func:`forget_sessions`); other processes see a
+        revocation within that delay.
         """
         now = time.monotonic()
         hit = self._tokens.get(token)
-        if hit is not None and hit[1] > now:
+        if hit is not None and hit[1] > now and hit[2] in kinds:
             return hit[0]
-        kinds = [first_kind, "tile" if first_kind == "access" else "access"]
+        claims = _decode(state, token, kinds)
         async with state.sessions() as session:
-            try:
-                user, claims = await authenticate(session, state, token, kinds[0])
-            except NotAuthenticated as first:
-                if "not an" not in first.detail:
-                    raise
-                try:
-                    user, claims = await authenticate(session, state, token, kinds[1])
-                except NotAuthenticated:
-                    raise first from None
+            user = await authenticate_claims(session, claims)
         viewer = Viewer(user.id, user.role)
         until = min(now + self.auth_ttl_s, now + (claims.expires_at.timestamp() - time.time()))
         if len(self._tokens) >= _AUTH_CACHE_MAX:
             self._tokens.clear()
         if self.auth_ttl_s > 0:
-            self._tokens[token] = (viewer, until)
+            self._tokens[token] = (viewer, until, claims.kind)
         return viewer
+
+    def forget(self, user_id: int) -> None:
+        """Drop the cached verifications of a user's tokens (logout, password change)."""
+        for token in [t for t, hit in self._tokens.items() if hit[0].user_id == user_id]:
+            self._tokens.pop(token, None)
+
+
+def _decode(state: AppState, token: str, kinds: tuple[str, ...]) -> TokenClaims:
+    """The verified claims of a token of one of ``kinds`` (signature, expiry, kind)."""
+    assert state.settings.auth.jwt_secret is not None
+    secret = state.settings.auth.jwt_secret.get_secret_value()
+    first: NotAuthenticated | None = None
+    for kind in kinds:
+        try:
+            return state.claims.decode(token, secret, kind)
+        except NotAuthenticated as exc:
+            if "not an" not in exc.detail:
+                raise
+            first = first or exc
+    if "access" not in kinds:
+        raise NotAuthenticated(
+            "?token= takes a tile token (POST /api/auth/tile-token); send an access token in "
+            "the Authorization header, never in a URL"
+        )
+    assert first is not None
+    raise first
+
+
+def forget_sessions(state: AppState, user_id: int) -> None:
+    """Forget the tile/OGC verifications of a user's tokens cached by this process."""
+    access: TileAccess | None = state.extras.get("tiles")
+    if access is not None:
+        access.forget(user_id)
 
 
 async def get_tile_access(request: Request) -> TileAccess:
@@ -86,17 +120,23 @@ async def get_optional_viewer(
     access: TileAccessDep,
     token: Annotated[
         str | None,
-        Query(description="A tile token from POST /api/auth/tile-token (or an access token)."),
+        Query(
+            description="A tile token from POST /api/auth/tile-token (an access token goes in "
+            "the Authorization header only)."
+        ),
     ] = None,
 ) -> Viewer | None:
-    """The viewer from ``Authorization: Bearer`` or ``?token=``; None when anonymous."""
+    """The viewer from ``Authorization: Bearer`` or ``?token=``; None when anonymous.
+
+    A ``?token=`` is always verified, even beside a header: routes copy it into the links they
+    return, which must never carry anything but a valid tile token.
+    """
     state: AppState = request.app.state.lfs
+    viewer = await access.viewer_for(state, token, QUERY_KINDS) if token else None
     header = request.headers.get("authorization", "")
     if header[:7].lower() == "bearer " and header[7:].strip():
-        return await access.viewer_for(state, header[7:].strip(), "access")
-    if token:
-        return await access.viewer_for(state, token, "tile")
-    return None
+        return await access.viewer_for(state, header[7:].strip(), HEADER_KINDS)
+    return viewer
 
 
 OptionalViewerDep = Annotated[Viewer | None, Depends(get_optional_viewer)]

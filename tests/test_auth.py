@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import bcrypt
 import httpx
 import jwt
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from api.security import create_token
 from api.settings import Settings
 from api.state import AppState
-from geo.models import RevokedToken, Role
+from geo.models import RevokedToken, Role, User
 from tests.conftest import PASSWORD, HeadersFactory, UserFactory, assert_problem, login
 
 
@@ -144,6 +145,124 @@ async def test_change_own_password(client: httpx.AsyncClient, make_user: UserFac
     assert_problem(
         await client.post("/api/auth/login", json={"email": user.email, "password": PASSWORD}), 401
     )
+
+
+# 40 characters, 80 bytes in UTF-8: within the schemas' 72 characters, over bcrypt's 72 bytes.
+LONG_UTF8 = "é" * 40
+# zxcvbn scores each of them 0 or 1.
+WEAK = ["12345678", "password", " " * 8, "azertyuiop", "motdepasse"]
+
+
+async def test_new_own_password_policy(client: httpx.AsyncClient, make_user: UserFactory) -> None:
+    user = await make_user(
+        Role.OPS, email="zbigniew.sgrzibek@example.fr", full_name="Zbigniew Sgrzibek"
+    )
+    headers = {"Authorization": f"Bearer {await login(client, user.email)}"}
+
+    async def change(new: str) -> httpx.Response:
+        body = {"current_password": PASSWORD, "new_password": new}
+        return await client.post("/api/auth/password", headers=headers, json=body)
+
+    body = assert_problem(await change(LONG_UTF8), 422)
+    assert "80 octets" in body["detail"] and "72 au plus" in body["detail"], body
+    assert body["errors"] == [
+        {"field": "body.new_password", "message": body["detail"], "type": "password_policy"}
+    ]
+    # The user's name and email count as known words: strong for anyone else (score 4).
+    for weak in [*WEAK, "sgrzibek2026!"]:
+        body = assert_problem(await change(weak), 422)
+        assert "trop facile à deviner" in body["detail"], (weak, body)
+    # Nothing changed: the same token and the old password still work.
+    assert (await client.get("/api/auth/me", headers=headers)).status_code == 200
+    await login(client, user.email)
+    # Accented letters are fine within 72 bytes.
+    assert (await change("lune rousse sur le Rhône")).status_code == 200
+    await login(client, user.email, "lune rousse sur le Rhône")
+
+
+async def test_login_with_long_passwords_is_never_a_500(
+    client: httpx.AsyncClient, make_user: UserFactory
+) -> None:
+    user = await make_user(Role.OPS)
+    for password, status in [
+        (LONG_UTF8, 401),  # 80 bytes: a wrong password, not an error
+        ("é" * 72, 401),  # 144 bytes, the schema's 72 characters
+        ("x" * 72, 401),
+        ("x" * 73, 422),
+        ("é" * 73, 422),
+    ]:
+        r = await client.post("/api/auth/login", json={"email": user.email, "password": password})
+        assert_problem(r, status)
+        r = await client.post(
+            "/api/auth/token", data={"username": user.email, "password": password}
+        )
+        assert_problem(r, 401)  # the OAuth2 form has no length bound: every one is wrong
+
+
+async def test_hashes_of_long_passwords_keep_verifying(
+    client: httpx.AsyncClient, make_user: UserFactory, state: AppState
+) -> None:
+    # bcrypt 4 hashed a password over 72 bytes by cutting it silently: such a hash, made before
+    # the 72-byte rule, still opens with the whole password.
+    legacy = bcrypt.hashpw(LONG_UTF8.encode()[:72], bcrypt.gensalt(rounds=10)).decode()
+    user = await make_user(Role.OPS)
+    async with state.sessions() as s:
+        await s.execute(update(User).where(User.id == user.id).values(password_hash=legacy))
+        await s.commit()
+    await login(client, user.email, LONG_UTF8)
+
+
+async def test_password_change_ends_every_session(
+    client: httpx.AsyncClient, make_user: UserFactory, settings: Settings
+) -> None:
+    user = await make_user(Role.MANAGER)
+    first = {"Authorization": f"Bearer {await login(client, user.email)}"}
+    second = {"Authorization": f"Bearer {await login(client, user.email)}"}
+    tile = (await client.post("/api/auth/tile-token", headers=first)).json()["token"]
+    items = "/ogc/collections/leads/items"
+    assert (await client.get(items, params={"token": tile})).status_code == 200
+    # A token issued before token versions existed (no "ver" claim) counts as version 0.
+    legacy = jwt.encode(
+        {"sub": str(user.id), "role": "MANAGER", "jti": "legacy-1", "exp": 9999999999},
+        settings.auth.jwt_secret.get_secret_value(),
+        algorithm="HS256",
+    )
+    legacy_headers = {"Authorization": f"Bearer {legacy}"}
+    assert (await client.get("/api/auth/me", headers=legacy_headers)).status_code == 200
+    r = await client.post(
+        "/api/auth/password",
+        headers=second,
+        json={"current_password": PASSWORD, "new_password": "Nouveau-soleil-2026"},
+    )
+    assert r.status_code == 200, r.text
+    for headers in (first, second, legacy_headers):
+        assert_problem(await client.get("/api/auth/me", headers=headers), 401)
+        assert_problem(await client.get("/api/leads", headers=headers), 401)
+    assert_problem(await client.get(items, params={"token": tile}), 401)
+    fresh = {"Authorization": f"Bearer {await login(client, user.email, 'Nouveau-soleil-2026')}"}
+    assert (await client.get("/api/auth/me", headers=fresh)).status_code == 200
+    tile = (await client.post("/api/auth/tile-token", headers=fresh)).json()["token"]
+    assert (await client.get(items, params={"token": tile})).status_code == 200
+
+
+async def test_logout_revokes_the_sessions_tile_tokens(
+    client: httpx.AsyncClient, make_user: UserFactory
+) -> None:
+    user = await make_user(Role.OPS)
+    mine = {"Authorization": f"Bearer {await login(client, user.email)}"}
+    other = {"Authorization": f"Bearer {await login(client, user.email)}"}
+    tile = (await client.post("/api/auth/tile-token", headers=mine)).json()["token"]
+    other_tile = (await client.post("/api/auth/tile-token", headers=other)).json()["token"]
+    urls = ["/ogc/collections/leads/items", "/tiles/leads/12/2098/1456.mvt"]
+    for url in urls:  # used once: now in the tile routes' token cache
+        assert (await client.get(url, params={"token": tile})).status_code in (200, 204)
+    assert (await client.post("/api/auth/logout", headers=mine)).status_code == 200
+    for url in urls:
+        body = assert_problem(await client.get(url, params={"token": tile}), 401)
+        assert body["detail"] == "token revoked"
+        # The other session of the same user and its tile token go on.
+        assert (await client.get(url, params={"token": other_tile})).status_code in (200, 204)
+    assert (await client.get("/api/auth/me", headers=other)).status_code == 200
 
 
 async def test_malformed_and_overlong_input(client: httpx.AsyncClient) -> None:

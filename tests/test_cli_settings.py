@@ -10,6 +10,7 @@ import psycopg
 import pytest
 from pydantic import ValidationError
 
+from api.security import password_problem
 from api.settings import Settings, to_async_url, to_plain_url
 
 
@@ -83,7 +84,24 @@ def test_bootstrap_then_users_create(db_url: str) -> None:
         "a-long-password",
     )
     assert r.returncode == 2
+    # The API's password policy: too weak, over 72 bytes (French messages, exit code 1).
+    for weak, why in [("12345678", "trop facile"), ("é" * 40, "80 octets"), ("court", "8 car")]:
+        r = _cli(db_url, "users", "create", "--email", "w@example.fr", "--role", "OPS", stdin=weak)
+        assert r.returncode == 1 and why in r.stderr, r.stderr
     assert _users(db_url) == [("boss@example.fr", "ADMIN"), ("ops1@example.fr", "OPS")]
+    # The generated admin password passes the policy at the default minimum score.
+    assert password_problem(password, Settings().auth.password_min_score) is None
+
+
+def test_bootstrap_refuses_a_weak_configured_password(db_url: str) -> None:
+    r = _cli(db_url, "migrate")
+    assert r.returncode == 0, r.stderr
+    with psycopg.connect(db_url) as conn:
+        conn.execute("DELETE FROM users WHERE role = 'ADMIN'")
+    r = _cli(db_url, "bootstrap", env={"LFS_ADMIN__PASSWORD": "password"})
+    assert r.returncode == 1 and "trop facile" in r.stderr, r.stderr
+    with psycopg.connect(db_url) as conn:
+        assert conn.execute("SELECT count(*) FROM users WHERE role = 'ADMIN'").fetchone() == (0,)
 
 
 def test_production_refuses_missing_secrets() -> None:

@@ -18,7 +18,8 @@ from asgi_lifespan import LifespanManager
 
 from api.app import create_app
 from api.hot import LeadFactoryAPI
-from tests.conftest import assert_problem, make_settings
+from geo.models import Role
+from tests.conftest import PASSWORD, assert_problem, login, make_settings
 from tests.lead_fixtures import load_parcels, square
 
 PARCELS = ["69114000AA0030", "69114000AA0022"]
@@ -128,6 +129,34 @@ async def test_bad_tokens_both_ways(app, client, lead, token: str | None) -> Non
         fast, slow = await both_ways(app, client, method, url, headers=headers, json=body)
         assert_same(fast, slow)
         assert_problem(fast, 401)
+
+
+async def test_password_change_ends_tokens_both_ways(app, client, make_user, lead) -> None:  # noqa: ANN001
+    user = await make_user(Role.MANAGER)
+    old = {"Authorization": f"Bearer {await login(client, user.email)}"}
+    changer = {"Authorization": f"Bearer {await login(client, user.email)}"}
+    requests = [
+        ("GET", "/api/leads", None),
+        ("GET", f"/api/leads/{lead['id']}", None),
+        ("POST", "/api/leads", {"geometry": square(4.6, 45.96)}),
+    ]
+    for method, url, _ in requests[:2]:
+        fast, slow = await both_ways(app, client, method, url, headers=old)
+        assert fast.status_code == slow.status_code == 200
+    r = await client.post(
+        "/api/auth/password",
+        headers=changer,
+        json={"current_password": PASSWORD, "new_password": "Nouveau-soleil-2026"},
+    )
+    assert r.status_code == 200, r.text
+    for headers in (old, changer):
+        for method, url, body in requests:
+            fast, slow = await both_ways(app, client, method, url, headers=headers, json=body)
+            assert_same(fast, slow)
+            assert assert_problem(fast, 401)["detail"] == "token revoked"
+    fresh = {"Authorization": f"Bearer {await login(client, user.email, 'Nouveau-soleil-2026')}"}
+    fast, slow = await both_ways(app, client, "GET", f"/api/leads/{lead['id']}", headers=fresh)
+    assert fast.status_code == slow.status_code == 200
 
 
 async def test_create_both_ways(app, client, people) -> None:  # noqa: ANN001

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import subprocess
@@ -377,3 +378,54 @@ async def test_gdal_sends_filter_and_bbox_to_the_server(live_server, loaded) -> 
     # Every items request carried the filter (the first one, without it, is GDAL's schema probe);
     # one page of 10,000.
     assert len(filtered) == len(items) - 1 == 1, items
+
+
+async def test_urls_take_only_tile_tokens_and_links_never_carry_access_tokens(
+    client, leads, tokens
+) -> None:
+    access = tokens["manager"]
+    bearer = {"Authorization": f"Bearer {access}"}
+    tile = (await client.post("/api/auth/tile-token", headers=bearer)).json()["token"]
+    urls = [
+        "/ogc",
+        "/ogc/collections",
+        "/ogc/collections/leads",
+        "/ogc/collections/leads/items",
+        f"/ogc/collections/leads/items/{leads[0].id}",
+    ]
+    for url in urls:
+        body = assert_problem(await client.get(url, params={"token": access}), 401)
+        assert "Authorization header" in body["detail"] and access not in json.dumps(body)
+        # Beside a valid header too: the query token is what links would copy.
+        r = await client.get(url, params={"token": access}, headers=bearer)
+        assert_problem(r, 401)
+        r = await client.get(url, headers=bearer)
+        assert r.status_code == 200 and "token=" not in r.text, (url, r.text[:300])
+        r = await client.get(url, params={"token": tile})
+        assert r.status_code == 200 and access not in r.text
+        doc = r.json()
+        hrefs = [link["href"] for link in doc.get("links", [])]
+        hrefs += [link["href"] for col in doc.get("collections", []) for link in col["links"]]
+        assert hrefs and f"token={tile}" in hrefs[0], url  # its "self" link
+        assert all("token=" not in h or f"token={tile}" in h for h in hrefs), (url, hrefs)
+
+
+async def test_cors_public_layers_without_credentials(client, loaded, settings) -> None:
+    # One policy: /tiles and /ogc are readable from any origin without credentials (ACAO *);
+    # the configured origins get the credentialed answer; the API answers only them.
+    foreign = {"Origin": "https://elsewhere.example"}
+    for url in ["/ogc/collections/communes/items?limit=1", "/ogc", "/tiles/communes.json"]:
+        r = await client.get(url, headers=foreign)
+        assert r.status_code == 200
+        assert r.headers["access-control-allow-origin"] == "*"
+        assert "access-control-allow-credentials" not in r.headers
+        allowed = settings.cors_origins[0]
+        r = await client.get(url, headers={"Origin": allowed})
+        assert r.headers["access-control-allow-origin"] == allowed
+        assert r.headers["access-control-allow-credentials"] == "true"
+    r = await client.get("/api/health", headers=foreign)
+    assert "access-control-allow-origin" not in r.headers
+    assert "access-control-allow-credentials" not in r.headers
+    preflight = {**foreign, "Access-Control-Request-Method": "GET"}
+    r = await client.options("/ogc/collections/leads/items", headers=preflight)
+    assert "access-control-allow-credentials" not in r.headers

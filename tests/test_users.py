@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from api.state import AppState
 from geo.models import Role, User
-from tests.conftest import HeadersFactory, assert_problem, login
+from tests.conftest import PASSWORD, HeadersFactory, UserFactory, assert_problem, login
 
 
 async def _count(state: AppState) -> int:
@@ -110,3 +110,76 @@ async def test_patch_null_is_422_and_changes_nothing(
     got = (await client.get(f"/api/users/{user.id}", headers=admin)).json()
     assert (got["role"], got["is_active"], got["full_name"]) == ("OPS", True, user.full_name)
     await login(client, user.email)  # the password is unchanged
+
+
+# 40 characters, 80 bytes in UTF-8: within the schemas' 72 characters, over bcrypt's 72 bytes.
+LONG_UTF8 = "é" * 40
+WEAK = ["12345678", "password", " " * 8, "azertyuiop", "soleil2024"]
+
+
+async def test_new_password_policy_on_create_and_update(
+    client: httpx.AsyncClient, auth_headers: HeadersFactory, make_user: UserFactory, state: AppState
+) -> None:
+    admin = await auth_headers(Role.ADMIN)
+    target = await make_user(Role.OPS)
+    n = await _count(state)
+    for i, password in enumerate([LONG_UTF8, *WEAK]):
+        created = assert_problem(
+            await client.post(
+                "/api/users",
+                headers=admin,
+                json={"email": f"weak{i}@example.fr", "password": password, "role": "OPS"},
+            ),
+            422,
+        )
+        updated = assert_problem(
+            await client.patch(
+                f"/api/users/{target.id}", headers=admin, json={"password": password}
+            ),
+            422,
+        )
+        for body in (created, updated):
+            assert body["errors"] == [
+                {"field": "body.password", "message": body["detail"], "type": "password_policy"}
+            ]
+            if password == LONG_UTF8:
+                assert "80 octets" in body["detail"], body
+            else:
+                assert "trop facile à deviner" in body["detail"], (password, body)
+    assert await _count(state) == n
+    await login(client, target.email)  # the password did not change
+    r = await client.post(
+        "/api/users",
+        headers=admin,
+        json={"email": "accents@example.fr", "password": "lune rousse sur le Rhône", "role": "OPS"},
+    )
+    assert r.status_code == 201, r.text
+    await login(client, "accents@example.fr", "lune rousse sur le Rhône")
+
+
+async def test_admin_password_change_ends_the_users_sessions(
+    client: httpx.AsyncClient, auth_headers: HeadersFactory, make_user: UserFactory
+) -> None:
+    admin = await auth_headers(Role.ADMIN)
+    user = await make_user(Role.OPS)
+    headers = {"Authorization": f"Bearer {await login(client, user.email)}"}
+    tile = (await client.post("/api/auth/tile-token", headers=headers)).json()["token"]
+    items = "/ogc/collections/leads/items"
+    assert (await client.get(items, params={"token": tile})).status_code == 200
+    # A change of name keeps the sessions.
+    r = await client.patch(f"/api/users/{user.id}", headers=admin, json={"full_name": "Renommé"})
+    assert r.status_code == 200
+    assert (await client.get("/api/auth/me", headers=headers)).status_code == 200
+    r = await client.patch(
+        f"/api/users/{user.id}", headers=admin, json={"password": "Nouveau-soleil-2026"}
+    )
+    assert r.status_code == 200, r.text
+    assert_problem(await client.get("/api/auth/me", headers=headers), 401)
+    assert_problem(await client.get("/api/leads", headers=headers), 401)
+    assert_problem(await client.get(items, params={"token": tile}), 401)
+    assert (await client.get("/api/auth/me", headers=admin)).status_code == 200
+    assert_problem(
+        await client.post("/api/auth/login", json={"email": user.email, "password": PASSWORD}), 401
+    )
+    fresh = {"Authorization": f"Bearer {await login(client, user.email, 'Nouveau-soleil-2026')}"}
+    assert (await client.get("/api/auth/me", headers=fresh)).status_code == 200

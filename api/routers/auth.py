@@ -9,12 +9,13 @@ from fastapi import APIRouter, Depends
 from fastapi.security import OAuth2PasswordRequestForm
 from sqlalchemy.dialects.postgresql import insert
 
-from api.deps import ClaimsDep, CurrentUser, SessionDep, SettingsDep
+from api.deps import ClaimsDep, CurrentUser, SessionDep, SettingsDep, StateDep
 from api.errors import PROBLEM_RESPONSES
 from api.schemas.users import LoginIn, Message, PasswordChange, TokenOut, UserOut
 from api.security import create_token
 from api.services import users as svc
 from api.settings import Settings
+from api.tile_access import forget_sessions
 from geo.models import RevokedToken, User
 
 router = APIRouter(prefix="/auth", tags=["auth"], responses=PROBLEM_RESPONSES)
@@ -23,7 +24,13 @@ router = APIRouter(prefix="/auth", tags=["auth"], responses=PROBLEM_RESPONSES)
 def _issue(user: User, settings: Settings) -> TokenOut:
     assert settings.auth.jwt_secret is not None
     ttl = timedelta(minutes=settings.auth.token_ttl_minutes)
-    token, _ = create_token(user.id, user.role, settings.auth.jwt_secret.get_secret_value(), ttl)
+    token, _ = create_token(
+        user.id,
+        user.role,
+        settings.auth.jwt_secret.get_secret_value(),
+        ttl,
+        version=user.token_version,
+    )
     return TokenOut(
         access_token=token, expires_in=int(ttl.total_seconds()), user=UserOut.model_validate(user)
     )
@@ -50,14 +57,17 @@ async def token_form(
 
 
 @router.post("/logout", response_model=Message)
-async def logout(claims: ClaimsDep, session: SessionDep) -> Message:
-    """Revoke the current token: it is refused from now on."""
+async def logout(claims: ClaimsDep, session: SessionDep, state: StateDep) -> Message:
+    """Revoke the current token and the tile tokens minted with it: refused from now on."""
+    # A tile token names the access token it was minted with (its ``sid``): this one row
+    # revokes them too (api.deps.authenticate).
     await session.execute(
         insert(RevokedToken)
         .values(jti=claims.jti, user_id=claims.user_id, expires_at=claims.expires_at)
         .on_conflict_do_nothing()
     )
     await session.commit()
+    forget_sessions(state, claims.user_id)
     return Message(detail="logged out")
 
 
@@ -69,11 +79,22 @@ async def me(user: CurrentUser) -> User:
 
 @router.post("/password", response_model=Message)
 async def change_password(
-    body: PasswordChange, user: CurrentUser, session: SessionDep, settings: SettingsDep
+    body: PasswordChange,
+    user: CurrentUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    state: StateDep,
 ) -> Message:
-    """Change my own password."""
+    """Change my own password; every token of mine, this one included, stops working."""
+    auth = settings.auth
     await svc.change_password(
-        session, user, body.current_password, body.new_password, settings.auth.bcrypt_rounds
+        session,
+        user,
+        body.current_password,
+        body.new_password,
+        auth.bcrypt_rounds,
+        auth.password_min_score,
     )
     await session.commit()
-    return Message(detail="password changed")
+    forget_sessions(state, user.id)
+    return Message(detail="password changed: log in again with the new one")

@@ -7,12 +7,12 @@ import re
 from typing import Annotated, Any
 
 import asyncpg
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from api.errors import PROBLEM_RESPONSES
 from api.routers.tiles import base_url, check_access
-from api.tile_access import OptionalViewerDep, TileAccess, TileAccessDep
+from api.tile_access import OptionalViewerDep, TileAccess, TileAccessDep, get_optional_viewer
 from geo.errors import BadRequest, NotFound
 from tiles import cql2, ogc_openapi
 from tiles import features as ft
@@ -66,6 +66,11 @@ def _json(doc: dict[str, Any]) -> JSONResponse:
     return JSONResponse(doc, headers={"Access-Control-Allow-Origin": "*"})
 
 
+# Routes that copy ``?token=`` into their links verify it first (get_optional_viewer): a link
+# never carries anything but a valid tile token (an access token in a URL is refused).
+VERIFIED_TOKEN = [Depends(get_optional_viewer)]
+
+
 def _token_query(request: Request) -> str:
     token = request.query_params.get("token")
     return f"?token={token}" if token else ""
@@ -109,8 +114,8 @@ async def _extent(access: TileAccess, layer: Layer) -> list[float]:
     return [float(v) for v in m.groups()] if m else WORLD_BOUNDS
 
 
-@router.head("", include_in_schema=False)
-@router.get("", response_model=dict[str, Any])
+@router.head("", include_in_schema=False, dependencies=VERIFIED_TOKEN)
+@router.get("", response_model=dict[str, Any], dependencies=VERIFIED_TOKEN)
 async def landing(request: Request, access: TileAccessDep) -> JSONResponse:
     """OGC API landing page."""
     root, tq = base_url(request, access), _token_query(request)
@@ -150,8 +155,8 @@ async def service_desc(request: Request, access: TileAccessDep) -> JSONResponse:
     return JSONResponse(doc, media_type=OPENAPI, headers={"Access-Control-Allow-Origin": "*"})
 
 
-@router.head("/collections", include_in_schema=False)
-@router.get("/collections", response_model=dict[str, Any])
+@router.head("/collections", include_in_schema=False, dependencies=VERIFIED_TOKEN)
+@router.get("/collections", response_model=dict[str, Any], dependencies=VERIFIED_TOKEN)
 async def collections(request: Request, access: TileAccessDep) -> JSONResponse:
     """Every layer as a collection."""
     root, tq = base_url(request, access), _token_query(request)
@@ -166,8 +171,10 @@ async def collections(request: Request, access: TileAccessDep) -> JSONResponse:
     )
 
 
-@router.head("/collections/{collection_id}", include_in_schema=False)
-@router.get("/collections/{collection_id}", response_model=dict[str, Any])
+@router.head("/collections/{collection_id}", include_in_schema=False, dependencies=VERIFIED_TOKEN)
+@router.get(
+    "/collections/{collection_id}", response_model=dict[str, Any], dependencies=VERIFIED_TOKEN
+)
 async def collection(request: Request, collection_id: str, access: TileAccessDep) -> JSONResponse:
     """One collection's description."""
     layer = _layer(collection_id)

@@ -7,7 +7,7 @@ from datetime import timedelta
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from api.deps import CurrentUser, SettingsDep
+from api.deps import ClaimsDep, CurrentUser, SettingsDep
 from api.errors import PROBLEM_RESPONSES
 from api.security import create_token
 
@@ -15,18 +15,25 @@ router = APIRouter(prefix="/auth", tags=["auth"], responses=PROBLEM_RESPONSES)
 
 
 class TileTokenOut(BaseModel):
-    """A tile token: valid only on /tiles and /ogc, as ``?token=``."""
+    """A tile token: valid only on /tiles and /ogc, as ``?token=``, until it expires, the access
+    token it was minted with is revoked (logout) or the user's password changes."""
 
     token: str = Field(description="Signed token of kind 'tile'.")
     expires_in: int = Field(description="Lifetime in seconds.")
 
 
 @router.post("/tile-token", response_model=TileTokenOut)
-async def tile_token(user: CurrentUser, settings: SettingsDep) -> TileTokenOut:
+async def tile_token(user: CurrentUser, claims: ClaimsDep, settings: SettingsDep) -> TileTokenOut:
     """A short-lived tile token for the current user (same visibility as the user)."""
     assert settings.auth.jwt_secret is not None
     ttl = timedelta(minutes=settings.auth.tile_token_ttl_minutes)
     token, _ = create_token(
-        user.id, user.role, settings.auth.jwt_secret.get_secret_value(), ttl, kind="tile"
+        user.id,
+        user.role,
+        settings.auth.jwt_secret.get_secret_value(),
+        ttl,
+        kind="tile",
+        version=user.token_version,
+        session=claims.jti,
     )
     return TileTokenOut(token=token, expires_in=int(ttl.total_seconds()))

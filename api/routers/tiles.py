@@ -154,7 +154,10 @@ def base_url(request: Request, access: TileAccess) -> str:
 
 
 def _forward_query(request: Request, extra: dict[str, str] | None = None) -> str:
-    """The token (if given in the query) carried into generated URLs, plus ``extra``."""
+    """The token (if given in the query) carried into generated URLs, plus ``extra``.
+
+    Only for routes that verified it (OptionalViewerDep: a tile token, never an access token).
+    """
     params = {}
     token = request.query_params.get("token")
     if token:
@@ -165,9 +168,9 @@ def _forward_query(request: Request, extra: dict[str, str] | None = None) -> str
 
 @router.head("/style.json", include_in_schema=False)
 @router.get("/style.json", response_model=dict[str, Any])
-async def style(request: Request, access: TileAccessDep) -> JSONResponse:
+async def style(request: Request, access: TileAccessDep, viewer: OptionalViewerDep) -> JSONResponse:
     """A MapLibre style drawing every layer (leads coloured by status, zones by type)."""
-    authed = bool(request.query_params.get("token") or request.headers.get("authorization"))
+    authed = viewer is not None
     doc = documents.style(base_url(request, access), _forward_query(request), authed)
     return JSONResponse(doc, headers={"Access-Control-Allow-Origin": "*"})
 

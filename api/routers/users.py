@@ -7,11 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Response, status
 from sqlalchemy import func, or_, select
 
-from api.deps import CurrentUser, SessionDep, SettingsDep, require_role
+from api.deps import CurrentUser, SessionDep, SettingsDep, StateDep, require_role
 from api.errors import PROBLEM_RESPONSES
 from api.schemas.users import UserCreate, UserOut, UserPage, UserUpdate
-from api.security import hash_password
 from api.services import users as svc
+from api.tile_access import forget_sessions
 from geo.errors import Conflict
 from geo.models import Role, User
 
@@ -56,8 +56,15 @@ async def create_user(
     body: UserCreate, session: SessionDep, settings: SettingsDep, response: Response
 ) -> User:
     """Create a user."""
+    auth = settings.auth
     user = await svc.create_user(
-        session, body.email, body.password, body.role, body.full_name, settings.auth.bcrypt_rounds
+        session,
+        body.email,
+        body.password,
+        body.role,
+        body.full_name,
+        auth.bcrypt_rounds,
+        auth.password_min_score,
     )
     await session.commit()
     response.headers["Location"] = f"/api/users/{user.id}"
@@ -76,9 +83,10 @@ async def update_user(
     body: UserUpdate,
     session: SessionDep,
     settings: SettingsDep,
+    state: StateDep,
     me: CurrentUser,
 ) -> User:
-    """Change a user's name, role, active flag or password."""
+    """Change a user's name, role, active flag or password (a new password ends their sessions)."""
     user = await svc.get_user(session, user_id)
     if user.id == me.id and (body.role not in (None, Role.ADMIN) or body.is_active is False):
         raise Conflict("an admin can't demote or disable themselves")
@@ -89,8 +97,12 @@ async def update_user(
     if body.is_active is not None:
         user.is_active = body.is_active
     if body.password is not None:
-        user.password_hash = hash_password(body.password, settings.auth.bcrypt_rounds)
+        svc.set_password(
+            user, body.password, settings.auth.bcrypt_rounds, settings.auth.password_min_score
+        )
     await session.commit()
+    if body.password is not None:
+        forget_sessions(state, user.id)
     return user
 
 

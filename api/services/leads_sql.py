@@ -21,7 +21,7 @@ from typing import Any
 
 import orjson
 
-from api.deps import AUTH_SQL, checked_viewer
+from api.deps import AUTH_SQL, auth_args, checked_viewer
 from api.security import TokenClaims
 from api.services.analytics_cache import AnalyticsCache
 from api.services.binds import Binds
@@ -55,9 +55,9 @@ ACTIVITY_LIMIT = 100
 COMMENT_LIMIT = 20
 
 # Authentication in the same statement as the data (a round trip costs ~0.25 ms here, more than
-# most of these queries): $1 the token's user id, $2 its jti. The statement is built for the
-# token's role; when the database says otherwise (the role changed since the token was issued)
-# it runs again for the database's role (api.deps.checked_viewer).
+# most of these queries): $1 the token's user id, $2 its jti, $3 its version (auth_args). The
+# statement is built for the token's role; when the database says otherwise (the role changed
+# since the token was issued) it runs again for the database's role (api.deps.checked_viewer).
 AUTH_CTE = f"auth AS ({AUTH_SQL})"
 
 
@@ -265,7 +265,7 @@ class _PageQuery:
     async def run(self, pool: FairPool, viewer: Viewer, count: bool | None) -> Any:
         """The page; with the total from ``lead_counts`` when the filters allow (always: it
         costs ~0.1 ms), else counted over the leads if ``count``, else none."""
-        binds = Binds([self.claims.user_id, self.claims.jti])
+        binds = Binds(auth_args(self.claims))
         offset = (self.page - 1) * self.page_size
         ids = ids_sql(viewer, self.filters, self.sort, binds, offset, self.page_size)
         total = count_sql(viewer, self.filters, binds)
@@ -413,7 +413,7 @@ _HISTORY_SQL = _json_list(
 
 @cache
 def detail_sql(role: Role) -> str:
-    """The detail statement for a role (``$1`` user id, ``$2`` jti, ``$3`` the lead id).
+    """The detail statement for a role (``$1``-``$3`` the token, auth_args; ``$4`` the lead id).
 
     One row, always: the authentication, then the lead (NULLs when unknown or not visible) as a
     JSON object with every related table but the land (``body``), and the land's columns, whose
@@ -450,7 +450,7 @@ FROM auth LEFT JOIN LATERAL (
     FROM leads l
     LEFT JOIN users a ON a.id = l.assignee_id
     LEFT JOIN lead_foncier f ON f.lead_id = l.id
-    WHERE l.id = $3 AND {visible}
+    WHERE l.id = $4 AND {visible}
 ) d ON true
 """
 
@@ -470,7 +470,7 @@ async def lead_detail_json(
     the lead is unknown or not visible to them."""
 
     async def fetch(viewer: Viewer) -> Any:
-        return await pool.fetchrow(detail_sql(viewer.role), claims.user_id, claims.jti, lead_id)
+        return await pool.fetchrow(detail_sql(viewer.role), *auth_args(claims), lead_id)
 
     viewer, row = await as_current_role(claims, fetch)
     if row["status"] is None:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.security import DUMMY_HASH, hash_password, verify_password
+from api.security import DUMMY_HASH, check_new_password, hash_password, verify_password
 from geo.errors import Conflict, InvalidInput, NotAuthenticated, NotFound
 from geo.models import Role, User
 
@@ -25,8 +25,10 @@ async def create_user(
     role: Role,
     full_name: str = "",
     bcrypt_rounds: int = 12,
+    min_score: int = 3,
 ) -> User:
-    """Add a user (caller commits); a duplicate email is a Conflict."""
+    """Add a user (caller commits); a duplicate email is a Conflict, a weak password a 422."""
+    check_new_password(password, min_score, [email, full_name])
     if await get_by_email(session, email) is not None:
         raise Conflict(f"a user with email {email!r} already exists")
     user = User(
@@ -58,17 +60,36 @@ async def get_user(session: AsyncSession, user_id: int) -> User:
     return user
 
 
+def set_password(
+    user: User, new: str, bcrypt_rounds: int = 12, min_score: int = 3, field: str = "body.password"
+) -> None:
+    """Give a user a new password (caller commits); every token issued to them before stops
+    working (their ``token_version`` moves on), a weak password is a 422 naming ``field``."""
+    check_new_password(new, min_score, [user.email, user.full_name], field)
+    user.password_hash = hash_password(new, bcrypt_rounds)
+    user.token_version += 1
+
+
 async def change_password(
-    session: AsyncSession, user: User, current: str, new: str, bcrypt_rounds: int = 12
+    session: AsyncSession,
+    user: User,
+    current: str,
+    new: str,
+    bcrypt_rounds: int = 12,
+    min_score: int = 3,
 ) -> None:
     """Change a user's own password after checking the current one."""
     if not verify_password(current, user.password_hash):
         raise InvalidInput("the current password is wrong")
-    user.password_hash = hash_password(new, bcrypt_rounds)
+    set_password(user, new, bcrypt_rounds, min_score, field="body.new_password")
 
 
 async def ensure_admin(
-    session: AsyncSession, email: str, password: str | None, bcrypt_rounds: int = 12
+    session: AsyncSession,
+    email: str,
+    password: str | None,
+    bcrypt_rounds: int = 12,
+    min_score: int = 3,
 ) -> tuple[User, str | None] | None:
     """Create the first ADMIN when there is none; return it and the generated password, if any."""
     exists = await session.scalar(select(User.id).where(User.role == Role.ADMIN).limit(1))
@@ -76,6 +97,9 @@ async def ensure_admin(
         return None
     generated = None
     if password is None:
+        # 16 random URL-safe characters (96 bits): zxcvbn scores them 4.
         generated = password = secrets.token_urlsafe(12)
-    user = await create_user(session, email, password, Role.ADMIN, "Administrateur", bcrypt_rounds)
+    user = await create_user(
+        session, email, password, Role.ADMIN, "Administrateur", bcrypt_rounds, min_score
+    )
     return user, generated

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, Index, String, func, text
+from sqlalchemy import Boolean, DateTime, Index, Integer, String, func, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from geo.models.base import Base, Timestamps, str_enum
@@ -23,13 +23,17 @@ class User(Timestamps, Base):
     role: Mapped[Role] = mapped_column(str_enum(Role, "role"), nullable=False)
     is_active: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("true"))
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Moves on with each password change: a token issued for an earlier version is refused
+    # (api.deps.authenticate and the function token_auth, migration 0018).
+    token_version: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
 
     # Emails are unique whatever their case.
     __table_args__ = (Index("uq_users_email_lower", func.lower(email), unique=True),)
 
 
 class RevokedToken(Base):
-    """A JWT id revoked by logout; rows can be purged once ``expires_at`` has passed."""
+    """A JWT id revoked by logout (with the tile tokens minted from it); rows can be purged once
+    ``expires_at`` has passed."""
 
     __tablename__ = "revoked_tokens"
 

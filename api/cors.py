@@ -1,0 +1,47 @@
+"""CORS: credentials for the configured origins only; /tiles and /ogc readable from anywhere.
+
+Starlette's ``CORSMiddleware`` with ``allow_credentials`` adds ``Access-Control-Allow-Credentials:
+true`` to its answer to any request that has an ``Origin``, allowed or not. The tile and OGC
+routes answer every origin with ``Access-Control-Allow-Origin: *`` (a map page anywhere may read
+the public reference layers, and the leads with a tile token in the URL), so a foreign origin got
+``*`` together with credentials: a combination browsers refuse and that says the wrong thing.
+Here an origin outside ``settings.cors_origins`` never gets the credentials header; the
+configured ones get the credentialed answer as before (their own origin echoed).
+"""
+
+from __future__ import annotations
+
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.middleware.cors import CORSMiddleware
+from starlette.responses import Response
+from starlette.types import Message, Send
+
+CREDENTIALS = "access-control-allow-credentials"
+
+
+class CredentialedOriginsCORS(CORSMiddleware):
+    """``CORSMiddleware`` whose credentials header goes to the configured origins only."""
+
+    def _foreign(self, request_headers: Headers) -> bool:
+        origin = request_headers.get("origin")
+        return origin is not None and not self.is_allowed_origin(origin)
+
+    async def send(self, message: Message, send: Send, request_headers: Headers) -> None:
+        """Starlette's answer, less the credentials header for a foreign origin."""
+        if not self._foreign(request_headers):
+            await super().send(message, send, request_headers)
+            return
+
+        async def without_credentials(msg: Message) -> None:
+            if msg["type"] == "http.response.start":
+                del MutableHeaders(scope=msg)[CREDENTIALS]
+            await send(msg)
+
+        await super().send(message, without_credentials, request_headers)
+
+    def preflight_response(self, request_headers: Headers) -> Response:
+        """Starlette's preflight answer, less the credentials header for a foreign origin."""
+        response = super().preflight_response(request_headers)
+        if self._foreign(request_headers) and CREDENTIALS in response.headers:
+            del response.headers[CREDENTIALS]
+        return response
