@@ -306,45 +306,6 @@ async def test_tile_tokens(client, leads, tokens, state, users) -> None:
     assert_problem(await client.post("/api/auth/tile-token"), 401)
 
 
-async def _tile_token(client, access: str) -> str:  # noqa: ANN001
-    r = await client.post("/api/auth/tile-token", headers={"Authorization": f"Bearer {access}"})
-    assert r.status_code == 200, r.text
-    return str(r.json()["token"])
-
-
-async def test_urls_take_only_tile_tokens(client, leads, tokens) -> None:
-    # An access token in a URL lands in access logs, histories and Referer headers: refused
-    # there (401), taken in the Authorization header; a tile token works in both.
-    access = tokens["manager"]
-    tile = await _tile_token(client, access)
-    z, x, y = Z12
-    for url in [
-        f"/tiles/leads/{z}/{x}/{y}.mvt",
-        f"/tiles/leads/WebMercatorQuad/{z}/{y}/{x}",
-        "/tiles/leads.json",
-        "/tiles/parcels.json",
-        "/tiles/style.json",
-        "/tiles/leads/metadata.json",
-    ]:
-        body = assert_problem(await client.get(url, params={"token": access}), 401)
-        assert "Authorization header" in body["detail"], body
-        assert access not in json.dumps(body)
-        for ok in (
-            await client.get(url, headers={"Authorization": f"Bearer {access}"}),
-            await client.get(url, headers={"Authorization": f"Bearer {tile}"}),
-            await client.get(url, params={"token": tile}),
-        ):
-            assert ok.status_code in (200, 204), (url, ok.text)
-            assert access not in ok.text
-    # A header never makes a link carry a token; a query tile token is carried on.
-    tj = (
-        await client.get("/tiles/leads.json", headers={"Authorization": f"Bearer {access}"})
-    ).json()
-    assert "token" not in tj["tiles"][0]
-    tj = (await client.get("/tiles/leads.json", params={"token": tile})).json()
-    assert f"token={tile}" in tj["tiles"][0]
-
-
 async def test_leads_tile_fresh_after_write(client, leads, tokens, state) -> None:
     z, x, y = Z12
     url = f"/tiles/leads/{z}/{x}/{y}.mvt"
@@ -367,7 +328,7 @@ async def test_leads_tile_fresh_after_write(client, leads, tokens, state) -> Non
     assert r3.headers["etag"] != r2.headers["etag"]
 
 
-async def test_tilejson_metadata_style_tms(client, loaded, tokens) -> None:
+async def test_tilejson_metadata_style_tms(client, loaded) -> None:
     tj = (await client.get("/tiles/parcels,communes.json")).json()
     assert tj["tilejson"] == "3.0.0"
     assert tj["tiles"][0].startswith("http://test/tiles/parcels,communes/{z}/{x}/{y}.mvt?v=")
@@ -397,20 +358,20 @@ async def test_tilejson_metadata_style_tms(client, loaded, tokens) -> None:
     assert json.loads(meta["json"])["vector_layers"][0]["id"] == "parcels"
     assert meta["format"] == "pbf"
     assert_problem(await client.get("/tiles/nope.json"), 404)
-    assert_problem(await client.get("/tiles/style.json?token=abc"), 401)  # never echoed
-    tile = await _tile_token(client, tokens["ops1"])
-    style = (await client.get(f"/tiles/style.json?token={tile}")).json()
-    assert style["version"] == 8
-    src = style["sources"]["lfs"]["url"]
-    assert src.endswith(f"?token={tile}") and "leads" in src
-    known = {"parcels", "substations", "env_zones", "communes", "urban_zones", "leads"}
-    for layer in style["layers"]:
-        if layer["type"] != "background":
-            assert layer["source"] in style["sources"] and layer["source-layer"] in known
-    assert {la.get("source-layer") for la in style["layers"]} >= known
-    anonymous = (await client.get("/tiles/style.json")).json()["sources"]["lfs"]["url"]
-    assert "leads" not in anonymous
-    assert (await client.get(anonymous.replace("http://test", ""))).status_code == 200
+    anonymous = (await client.get("/tiles/style.json")).json()
+    # Anonymous: the public reference source only, and no layer drawing a missing source-layer.
+    assert anonymous["version"] == 8 and set(anonymous["sources"]) == {"reference"}
+    assert not any(la.get("source-layer") == "leads" for la in anonymous["layers"])
+    ref_url = anonymous["sources"]["reference"]["url"]
+    assert "leads" not in ref_url and "token" not in ref_url
+    ref = (await client.get(ref_url.replace("http://test", ""))).json()
+    assert {v["id"] for v in ref["vector_layers"]} == {
+        "parcels",
+        "substations",
+        "env_zones",
+        "communes",
+        "urban_zones",
+    }
     tms = (await client.get("/tiles/tileMatrixSets/WebMercatorQuad")).json()
     assert tms["id"] == "WebMercatorQuad"
     # The zooms served: 0..22 answer, 23 is a 404.
@@ -470,10 +431,9 @@ STYLE_VALIDATE = Path(__file__).resolve().parent.parent / "web/node_modules/.bin
 
 
 @pytest.mark.skipif(not STYLE_VALIDATE.exists(), reason="web/node_modules not installed")
-async def test_style_passes_the_maplibre_style_spec(client, tmp_path, tokens) -> None:
+async def test_style_passes_the_maplibre_style_spec(client, tmp_path) -> None:
     style = tmp_path / "style.json"
-    tile = await _tile_token(client, tokens["ops1"])
-    style.write_text((await client.get(f"/tiles/style.json?token={tile}")).text)
+    style.write_text((await client.get("/tiles/style.json")).text)
     out = subprocess.run(
         [str(STYLE_VALIDATE), str(style)], capture_output=True, text=True, timeout=60
     )
@@ -520,6 +480,25 @@ async def test_small_lead_present_at_every_zoom(client, leads, tokens, state, us
             assert sum(f["properties"]["count"] for f in feats) == inside >= 1, z
         else:
             assert small_id in {f["id"] for f in feats}, z
+
+
+async def test_style_sources_public_and_authenticated(client, leads, tokens) -> None:
+    h = {"Authorization": f"Bearer {tokens['manager']}"}
+    tile = (await client.post("/api/auth/tile-token", headers=h)).json()["token"]
+    style = (await client.get(f"/tiles/style.json?token={tile}")).json()
+    assert set(style["sources"]) == {"reference", "leads"}
+    # The reference source needs no token: an expired one can only blank the leads.
+    assert "token" not in style["sources"]["reference"]["url"]
+    leads_url = style["sources"]["leads"]["url"]
+    assert leads_url.endswith(f"?token={tile}") and "/tiles/leads.json" in leads_url
+    names = {"parcels", "substations", "env_zones", "communes", "urban_zones"}
+    for layer in style["layers"]:
+        if layer["type"] != "background":
+            want = "leads" if layer["source-layer"] == "leads" else "reference"
+            assert layer["source"] == want and layer["source-layer"] in names | {"leads"}
+    assert {la.get("source-layer") for la in style["layers"]} >= names | {"leads"}
+    tj = await client.get(leads_url.replace("http://test", ""))
+    assert tj.status_code == 200 and [v["id"] for v in tj.json()["vector_layers"]] == ["leads"]
 
 
 async def test_leads_tilejson_bounds_are_what_the_viewer_sees(client, leads, tokens) -> None:

@@ -155,29 +155,40 @@ def _match(field: str, colours: dict[str, str], default: str) -> list[Any]:
     return expr
 
 
-def style(base_url: str, query: str, with_leads: bool = True) -> dict[str, Any]:
+def style(
+    base_url: str, query: str, with_leads: bool = True, public_reference: bool = True
+) -> dict[str, Any]:
     """A MapLibre style drawing every layer: zones by type, leads by status, parcels as lines.
 
-    Without credentials the source leaves the leads out (their TileJSON would be a 401 and
-    MapLibre would drop the whole source); the leads style layers then simply draw nothing.
+    Two sources: ``reference`` (the open layers, without the token when they are public, so an
+    expired token never blanks the map) and ``leads`` (with the token). Without credentials the
+    style has no leads source and no leads layers at all (their TileJSON would be a 401).
     """
     suffix = f"?{query}" if query else ""
-    names = [name for name, la in LAYERS.items() if with_leads or la.reference]
-    source = {"type": "vector", "url": f"{base_url}/tiles/{','.join(names)}.json{suffix}"}
+    ref_names = ",".join(name for name, la in LAYERS.items() if la.reference)
+    sources: dict[str, Any] = {
+        "reference": {
+            "type": "vector",
+            "url": f"{base_url}/tiles/{ref_names}.json{'' if public_reference else suffix}",
+        }
+    }
+    if with_leads:
+        leads = ",".join(name for name, la in LAYERS.items() if not la.reference)
+        sources["leads"] = {"type": "vector", "url": f"{base_url}/tiles/{leads}.json{suffix}"}
     status = _match("status", STATUS_COLOURS, "#9e9e9e")
     layers: list[dict[str, Any]] = [
         {"id": "background", "type": "background", "paint": {"background-color": "#f4f1ea"}},
         {
             "id": "communes-line",
             "type": "line",
-            "source": "lfs",
+            "source": "reference",
             "source-layer": "communes",
             "paint": {"line-color": "#5c6bc0", "line-width": 0.8},
         },
         {
             "id": "env_zones-fill",
             "type": "fill",
-            "source": "lfs",
+            "source": "reference",
             "source-layer": "env_zones",
             "paint": {
                 "fill-color": _match("zone_type", ENV_ZONE_COLOURS, "#81c784"),
@@ -187,7 +198,7 @@ def style(base_url: str, query: str, with_leads: bool = True) -> dict[str, Any]:
         {
             "id": "urban_zones-fill",
             "type": "fill",
-            "source": "lfs",
+            "source": "reference",
             "source-layer": "urban_zones",
             "paint": {
                 "fill-color": _match("zone_type", URBAN_ZONE_COLOURS, "#e0e0e0"),
@@ -197,14 +208,14 @@ def style(base_url: str, query: str, with_leads: bool = True) -> dict[str, Any]:
         {
             "id": "parcels-line",
             "type": "line",
-            "source": "lfs",
+            "source": "reference",
             "source-layer": "parcels",
             "paint": {"line-color": "#795548", "line-width": 0.5},
         },
         {
             "id": "leads-fill",
             "type": "fill",
-            "source": "lfs",
+            "source": "leads",
             "source-layer": "leads",
             "filter": ["==", ["geometry-type"], "Polygon"],
             "paint": {"fill-color": status, "fill-opacity": 0.55},
@@ -212,7 +223,7 @@ def style(base_url: str, query: str, with_leads: bool = True) -> dict[str, Any]:
         {
             "id": "leads-outline",
             "type": "line",
-            "source": "lfs",
+            "source": "leads",
             "source-layer": "leads",
             "filter": ["==", ["geometry-type"], "Polygon"],
             "paint": {"line-color": status, "line-width": 2},
@@ -220,7 +231,7 @@ def style(base_url: str, query: str, with_leads: bool = True) -> dict[str, Any]:
         {
             "id": "leads-clusters",
             "type": "circle",
-            "source": "lfs",
+            "source": "leads",
             "source-layer": "leads",
             "filter": ["==", ["geometry-type"], "Point"],
             "paint": {
@@ -232,7 +243,7 @@ def style(base_url: str, query: str, with_leads: bool = True) -> dict[str, Any]:
         {
             "id": "substations-circle",
             "type": "circle",
-            "source": "lfs",
+            "source": "reference",
             "source-layer": "substations",
             "paint": {
                 "circle-color": [
@@ -247,12 +258,14 @@ def style(base_url: str, query: str, with_leads: bool = True) -> dict[str, Any]:
             },
         },
     ]
+    if not with_leads:
+        layers = [la for la in layers if la.get("source") != "leads"]
     return {
         "version": 8,
         "name": "LFS Lead Factory",
         "center": FRANCE_CENTER[:2],
         "zoom": FRANCE_CENTER[2],
-        "sources": {"lfs": source},
+        "sources": sources,
         "layers": layers,
     }
 

@@ -171,7 +171,9 @@ def _forward_query(request: Request, extra: dict[str, str] | None = None) -> str
 async def style(request: Request, access: TileAccessDep, viewer: OptionalViewerDep) -> JSONResponse:
     """A MapLibre style drawing every layer (leads coloured by status, zones by type)."""
     authed = viewer is not None
-    doc = documents.style(base_url(request, access), _forward_query(request), authed)
+    doc = documents.style(
+        base_url(request, access), _forward_query(request), authed, access.public_reference
+    )
     return JSONResponse(doc, headers={"Access-Control-Allow-Origin": "*"})
 
 
