@@ -306,6 +306,45 @@ async def test_tile_tokens(client, leads, tokens, state, users) -> None:
     assert_problem(await client.post("/api/auth/tile-token"), 401)
 
 
+async def _tile_token(client, access: str) -> str:  # noqa: ANN001
+    r = await client.post("/api/auth/tile-token", headers={"Authorization": f"Bearer {access}"})
+    assert r.status_code == 200, r.text
+    return str(r.json()["token"])
+
+
+async def test_urls_take_only_tile_tokens(client, leads, tokens) -> None:
+    # An access token in a URL lands in access logs, histories and Referer headers: refused
+    # there (401), taken in the Authorization header; a tile token works in both.
+    access = tokens["manager"]
+    tile = await _tile_token(client, access)
+    z, x, y = Z12
+    for url in [
+        f"/tiles/leads/{z}/{x}/{y}.mvt",
+        f"/tiles/leads/WebMercatorQuad/{z}/{y}/{x}",
+        "/tiles/leads.json",
+        "/tiles/parcels.json",
+        "/tiles/style.json",
+        "/tiles/leads/metadata.json",
+    ]:
+        body = assert_problem(await client.get(url, params={"token": access}), 401)
+        assert "Authorization header" in body["detail"], body
+        assert access not in json.dumps(body)
+        for ok in (
+            await client.get(url, headers={"Authorization": f"Bearer {access}"}),
+            await client.get(url, headers={"Authorization": f"Bearer {tile}"}),
+            await client.get(url, params={"token": tile}),
+        ):
+            assert ok.status_code in (200, 204), (url, ok.text)
+            assert access not in ok.text
+    # A header never makes a link carry a token; a query tile token is carried on.
+    tj = (
+        await client.get("/tiles/leads.json", headers={"Authorization": f"Bearer {access}"})
+    ).json()
+    assert "token" not in tj["tiles"][0]
+    tj = (await client.get("/tiles/leads.json", params={"token": tile})).json()
+    assert f"token={tile}" in tj["tiles"][0]
+
+
 async def test_leads_tile_fresh_after_write(client, leads, tokens, state) -> None:
     z, x, y = Z12
     url = f"/tiles/leads/{z}/{x}/{y}.mvt"
@@ -358,6 +397,7 @@ async def test_tilejson_metadata_style_tms(client, loaded) -> None:
     assert json.loads(meta["json"])["vector_layers"][0]["id"] == "parcels"
     assert meta["format"] == "pbf"
     assert_problem(await client.get("/tiles/nope.json"), 404)
+    assert_problem(await client.get("/tiles/style.json?token=abc"), 401)  # never echoed
     anonymous = (await client.get("/tiles/style.json")).json()
     # Anonymous: the public reference source only, and no layer drawing a missing source-layer.
     assert anonymous["version"] == 8 and set(anonymous["sources"]) == {"reference"}
@@ -431,9 +471,10 @@ STYLE_VALIDATE = Path(__file__).resolve().parent.parent / "web/node_modules/.bin
 
 
 @pytest.mark.skipif(not STYLE_VALIDATE.exists(), reason="web/node_modules not installed")
-async def test_style_passes_the_maplibre_style_spec(client, tmp_path) -> None:
+async def test_style_passes_the_maplibre_style_spec(client, tmp_path, tokens) -> None:
     style = tmp_path / "style.json"
-    style.write_text((await client.get("/tiles/style.json")).text)
+    tile = await _tile_token(client, tokens["ops1"])
+    style.write_text((await client.get(f"/tiles/style.json?token={tile}")).text)
     out = subprocess.run(
         [str(STYLE_VALIDATE), str(style)], capture_output=True, text=True, timeout=60
     )
