@@ -7,6 +7,10 @@ the public reference layers, and the leads with a tile token in the URL), so a f
 ``*`` together with credentials: a combination browsers refuse and that says the wrong thing.
 Here an origin outside ``settings.cors_origins`` never gets the credentials header; the
 configured ones get the credentialed answer as before (their own origin echoed).
+
+The ``*`` of /tiles and /ogc is set here too, on every answer (a 401, 404 or 400 as well as a
+tile): set by each handler, the error answers went without it and a cross-origin page saw a
+network failure instead of the 401 that tells it to renew its token.
 """
 
 from __future__ import annotations
@@ -14,9 +18,11 @@ from __future__ import annotations
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import Response
-from starlette.types import Message, Send
+from starlette.types import Message, Receive, Scope, Send
 
 CREDENTIALS = "access-control-allow-credentials"
+# Readable from any origin, without credentials (the token, if any, is in the URL).
+PUBLIC_PREFIXES = ("/tiles/", "/ogc/")
 
 
 class CredentialedOriginsCORS(CORSMiddleware):
@@ -25,6 +31,24 @@ class CredentialedOriginsCORS(CORSMiddleware):
     def _foreign(self, request_headers: Headers) -> bool:
         origin = request_headers.get("origin")
         return origin is not None and not self.is_allowed_origin(origin)
+
+    async def simple_response(
+        self, scope: Scope, receive: Receive, send: Send, request_headers: Headers
+    ) -> None:
+        """Starlette's answer; on /tiles and /ogc, ``*`` for any other origin, errors included."""
+        path = scope["path"]
+        if not (path.startswith(PUBLIC_PREFIXES) or path == "/ogc") or not self._foreign(
+            request_headers
+        ):
+            await super().simple_response(scope, receive, send, request_headers)
+            return
+
+        async def anywhere(msg: Message) -> None:
+            if msg["type"] == "http.response.start":
+                MutableHeaders(scope=msg)["access-control-allow-origin"] = "*"
+            await send(msg)
+
+        await super().simple_response(scope, receive, anywhere, request_headers)
 
     async def send(self, message: Message, send: Send, request_headers: Headers) -> None:
         """Starlette's answer, less the credentials header for a foreign origin."""

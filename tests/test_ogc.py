@@ -429,3 +429,28 @@ async def test_cors_public_layers_without_credentials(client, loaded, settings) 
     preflight = {**foreign, "Access-Control-Request-Method": "GET"}
     r = await client.options("/ogc/collections/leads/items", headers=preflight)
     assert "access-control-allow-credentials" not in r.headers
+
+
+async def test_errors_carry_the_same_cors_headers(client, loaded, settings) -> None:
+    # A cross-origin map must read a 401 (to renew its token), a 404 or a 400, not a CORS failure.
+    foreign = {"Origin": "https://elsewhere.example"}
+    allowed = {"Origin": settings.cors_origins[0]}
+    errors = [
+        ("/tiles/leads/12/2100/1457.mvt", 401),
+        ("/tiles/leads.json", 401),
+        ("/tiles/nope/1/0/0.mvt", 404),
+        ("/tiles/parcels/a/0/0.mvt", 400),
+        ("/ogc/collections/leads/items", 401),
+        ("/ogc/collections/nope", 404),
+        ("/ogc/collections/parcels/items?filter=" + quote("section = 5"), 400),
+    ]
+    for url, status in errors:
+        ok_url = "/ogc/collections/parcels" if url.startswith("/ogc") else "/tiles/parcels.json"
+        for origin in (foreign, allowed):
+            r, ok = await client.get(url, headers=origin), await client.get(ok_url, headers=origin)
+            assert_problem(r, status)
+            for name in ("access-control-allow-origin", "access-control-allow-credentials"):
+                assert r.headers.get(name) == ok.headers.get(name), (url, origin, name)
+        assert r.headers["access-control-allow-origin"] == allowed["Origin"]
+    r = await client.get("/tiles/leads.json", headers=foreign)
+    assert r.headers["access-control-allow-origin"] == "*"
