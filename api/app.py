@@ -16,6 +16,7 @@ from api.bodylimit import BodyLimitMiddleware
 from api.cors import CredentialedOriginsCORS
 from api.errors import install_error_handlers
 from api.hot import GZIP_LEVEL, GZIP_MINIMUM_SIZE, HotRoutes, LeadFactoryAPI
+from api.openapi import install_openapi
 from api.ratelimit import RateLimitMiddleware, RateLimits
 from api.routers import analytics as analytics_router
 from api.routers import auth, health, users
@@ -120,6 +121,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_url="/api/openapi.json",
     )
     install_error_handlers(app)
+    install_openapi(app)  # every operation's problem responses, derived once
     # The lead list, detail and create first: FastAPI matches routes in order, and reaching them
     # through the nested /api routers cost ~30 % of their CPU. Exports before them:
     # /leads/export.csv must not be taken for /leads/{lead_id}.

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import logging
+import re
+from functools import lru_cache
 from typing import Any
 
 import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import iter_route_contexts
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 
 from api.logsafe import log_error
 from geo import errors as e
@@ -35,7 +39,7 @@ STATUS: dict[type[e.DomainError], int] = {
     e.ServiceUnavailable: 503,
 }
 
-_TITLES = {
+TITLES = {
     400: "Bad request",
     401: "Not authenticated",
     403: "Forbidden",
@@ -93,7 +97,7 @@ def problem_response(
     """Render a problem+json response."""
     body: dict[str, Any] = {
         "type": f"/problems/{slug}" if slug else "about:blank",
-        "title": title or _TITLES.get(status, "Error"),
+        "title": title or TITLES.get(status, "Error"),
         "status": status,
     }
     if detail:
@@ -151,7 +155,27 @@ async def _validation(request: Request, exc: Exception) -> JSONResponse:
 async def _http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     detail = exc.detail if isinstance(exc.detail, str) else None
-    return problem_response(exc.status_code, detail, request, headers=getattr(exc, "headers", None))
+    headers = getattr(exc, "headers", None)
+    if exc.status_code == 405:
+        headers = {**(headers or {}), "Allow": ", ".join(_allowed_methods(request))}
+    return problem_response(exc.status_code, detail, request, headers=headers)
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method served at the request's path. FastAPI makes one route per method and
+    Starlette's 405 names the methods of the first route whose path matched (``Allow: GET``
+    for a lead that also takes PATCH and DELETE)."""
+    path = request.scope["path"]
+    methods: set[str] = set()
+    for route in iter_route_contexts(request.app.router.routes):  # nested routers included
+        if route.path and route.methods and _path_regex(route.path).match(path):
+            methods |= route.methods
+    return sorted(methods)
+
+
+@lru_cache(maxsize=512)
+def _path_regex(path: str) -> re.Pattern[str]:
+    return compile_path(path)[0]
 
 
 async def _stale(request: Request, exc: Exception) -> JSONResponse:
@@ -238,9 +262,3 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(asyncpg.InterfaceError, _pg)
     app.add_exception_handler(ConnectionError, _pg)
     app.add_exception_handler(Exception, _unhandled)
-
-
-PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
-    code: {"model": Problem, "content": {PROBLEM_JSON: {}}, "description": _TITLES[code]}
-    for code in (400, 401, 403, 404, 409, 412, 422, 429)
-}

@@ -127,6 +127,12 @@ class EnrichmentSettings(BaseModel):
     """Enrichment engine and worker (``LFS_ENRICHMENT__*``)."""
 
     nearby_radius_m: float = Field(5_000.0, gt=0, description="Radius for nearby zones (m).")
+    grid_radius_m: float = Field(
+        30_000.0,
+        gt=0,
+        description="Postes sources searched within this distance of the site (m); beyond, "
+        "'Aucun poste dans un rayon de … km dans les données chargées'.",
+    )
     worker_concurrency: int = Field(8, ge=1, le=64, description="Tasks a worker runs at once.")
     task_chunk: int = Field(50, ge=1, le=1000, description="Leads per queued task.")
     stalled_after_s: float = Field(

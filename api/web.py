@@ -18,7 +18,6 @@ from pydantic import BaseModel, Field
 from starlette.convertors import Convertor, register_url_convertor
 
 from api.deps import SettingsDep
-from api.errors import PROBLEM_RESPONSES
 from geo.errors import NotFound
 
 # Prefixes owned by the server: never answered with the app's index.html.
@@ -26,7 +25,7 @@ SERVER_PREFIXES = ("/api", "/tiles", "/ogc", "/docs", "/redoc", "/openapi.json")
 IMMUTABLE = "public, max-age=31536000, immutable"
 REVALIDATE = "no-cache"
 
-router = APIRouter(prefix="/web", tags=["web"], responses=PROBLEM_RESPONSES)
+router = APIRouter(prefix="/web", tags=["web"])
 
 
 class WebConfig(BaseModel):

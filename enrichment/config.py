@@ -105,3 +105,5 @@ class EnrichmentConfig:
     score: ScoreConfig = field(default_factory=ScoreConfig)
     nearby_radius_m: float = 5_000.0
     grid_candidates: int = 3
+    # Postes farther than this are not "the nearest": DOMAIN.md, beyond ~15 km rarely viable.
+    grid_radius_m: float = 30_000.0

@@ -87,7 +87,9 @@ def economics(
     investment = capex + (conn.total_eur if conn else 0.0)
     payback = None
     level = None
-    if revenue is not None:
+    # Without a connection (no poste known) payback and LCOE would leave out a cost that may
+    # dominate: not computable rather than flattering.
+    if revenue is not None and conn is not None:
         margin = revenue - opex - rent
         payback = investment / margin if margin > 0 and mwc > 0 else None
         level = lcoe(investment, opex + rent, mwh or 0.0, a)

@@ -25,11 +25,14 @@ from enrichment.config import EnrichmentConfig
 from enrichment.economics import economics, installable_mwc
 from enrichment.pvgis import PvgisClient, SunResult
 from enrichment.spatial import (
+    LAYER_LABELS,
     OUTSIDE_FRANCE,
     PLU_LAYER_EMPTY,
     LeadFacts,
     Part,
+    absent_message,
     leads_facts,
+    no_poste_message,
     spatial_parts_many,
 )
 from enrichment.sun import sun_data, sun_parts
@@ -157,11 +160,19 @@ def compute(
     usable = surf.data["usable_surface_m2"]
     mwc = installable_mwc(usable, config.economics)
     chosen = _choose_poste(grid.data["nearest"], mwc)
-    if not grid.data["nearest"] and not grid.partial:
-        grid.note("Aucun poste source trouvé")
+    no_poste = not grid.data["nearest"] and not grid.partial
+    if no_poste:
+        # Inside the postes' coverage and nothing within the radius: a fact of the loaded data.
+        grid.note(no_poste_message(config.grid_radius_m), partial=False)
     verdict: str | None
     verdict, reasons, exclusions, env_c = sc.environment_verdict(env.data["zones"], config.score)
-    if env.partial:
+    env_cov = env.data.get("coverage", {}).get("status", "covered")
+    if exclusions:
+        pass  # a zone found is a fact wherever it lies: the exclusion stands
+    elif env.partial and (env.data["zones"] or env_cov == "partial"):
+        # Zones known on part of the site only: the value stands, not as complete data.
+        env_c = sc.Criterion(env_c.value, SEP.join([*reasons, *env.messages]), "estimated")
+    elif env.partial:
         env_c = sc.Criterion(0.5, SEP.join(env.messages), "missing")
         verdict = None
     eco = economics(
@@ -182,15 +193,28 @@ def compute(
         connection_cost_eur=eco["connection_cost_eur"],
         connection_voltage=eco["connection_voltage"],
     )
-    plu_known = not {OUTSIDE_FRANCE, PLU_LAYER_EMPTY} & set(urb.messages)
+    plu_cov = urb.data.get("coverage", {}).get("plu", {}).get("status", "covered")
+    plu_known = not {OUTSIDE_FRANCE, PLU_LAYER_EMPTY} & set(urb.messages) and plu_cov != "absent"
+    urbanism_c = sc.urbanism_criterion(urb.data["plu_zones"], plu_known)
+    if plu_cov == "absent":
+        urbanism_c = sc.Criterion(0.5, absent_message("urban_zones"), "missing")
+    elif plu_cov == "partial" and urbanism_c.data == "real":
+        why = [m for m in urb.messages if m.startswith(LAYER_LABELS["urban_zones"])]
+        reason = SEP.join([urbanism_c.reason, *why])
+        urbanism_c = sc.Criterion(urbanism_c.value, reason, "estimated")
+    grid_c = sc.grid_criterion(chosen, mwc, grid.partial)
+    if grid.partial and chosen is None:
+        grid_c = sc.Criterion(0.5, SEP.join(grid.messages), "missing")
+    elif no_poste:
+        grid_c = sc.Criterion(0.0, no_poste_message(config.grid_radius_m))
     criteria = {
-        "grid": sc.grid_criterion(chosen, mwc, grid.partial),
+        "grid": grid_c,
         "surface": sc.surface_criterion(usable),
         "sun": sc.sun_criterion(
             sun.specific_yield_kwh_kwc if sun else None, sun.source if sun else None
         ),
         "environment": env_c,
-        "urbanism": sc.urbanism_criterion(urb.data["plu_zones"], plu_known),
+        "urbanism": urbanism_c,
         "owners": sc.owners_criterion(facts.owner_count),
     }
     result = sc.score(criteria, exclusions, config.score)
@@ -199,7 +223,12 @@ def compute(
     if sun is None:
         eco_part.note("Pas de chiffres de production : pas de données d'ensoleillement")
     if chosen is None:
-        eco_part.note("Pas de coût de raccordement : aucun poste source connu")
+        why = (
+            no_poste_message(config.grid_radius_m).lower()
+            if no_poste
+            else "données des postes sources absentes pour cette zone"
+        )
+        eco_part.note(f"Coût de raccordement, LCOE et temps de retour non calculables : {why}")
     return {"economics": eco_part, "score": result, "verdict": verdict, "reasons": reasons}
 
 

@@ -19,6 +19,7 @@ from sqlalchemy import ARRAY, BigInteger, Float, String, bindparam, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from enrichment.config import EnrichmentConfig
+from enrichment.wording import num
 
 # Metropolitan France and Corsica; beyond it our layers have nothing (overseas: not covered).
 FRANCE_BBOX = (-5.3, 41.3, 9.7, 51.2)
@@ -28,6 +29,53 @@ OUTSIDE_FRANCE = (
     "Site hors de France (aucune commune sous le site) : nos couches n'y contiennent aucune donnée"
 )
 PLU_LAYER_EMPTY = "Couche du zonage PLU (urban_zones) vide : pas encore importée"
+ABSENT = "données absentes pour cette zone"
+# The layer each factor reads, and how the users name that data.
+LAYER_LABELS = {
+    "env_zones": "Zones protégées",
+    "substations": "Postes sources",
+    "urban_zones": "Zonage PLU",
+    "parcels": "Cadastre",
+}
+
+
+def absent_message(layer: str) -> str:
+    """``Zones protégées : données absentes pour cette zone``."""
+    return f"{LAYER_LABELS[layer]} : {ABSENT}"
+
+
+def no_poste_message(radius_m: float) -> str:
+    """What a covered lead without a poste in the search radius is told."""
+    km = num(radius_m / 1000, 1, trim=True)
+    return f"Aucun poste dans un rayon de {km} km dans les données chargées"
+
+
+def _coverage(layer: str, layers: dict[str, Any], rows: list[Any]) -> dict[str, Any]:
+    """Whether a lead lies in a layer's coverage: covered, partial (with the covered %) or absent.
+
+    A layer loaded without the importer (no imports: tests, the benchmark) is taken as complete.
+    The grid asks about the lead's centroid (the postes around it), the others about its area.
+    """
+    if layer not in (layers.get("tracked") or []):
+        return {"status": "covered", "covered_pct": 100.0}
+    row = next((r for r in rows if r["layer"] == layer), None)
+    if layer == "substations":
+        covered = bool(row is not None and row["centroid_covered"])
+        return {"status": "covered" if covered else "absent", "covered_pct": 100.0 * covered}
+    share = float(row["share"] or 0.0) if row is not None else 0.0
+    if share >= 0.999:
+        return {"status": "covered", "covered_pct": 100.0}
+    if share <= 0.001:
+        return {"status": "absent", "covered_pct": 0.0}
+    return {"status": "partial", "covered_pct": round(100.0 * share, 1)}
+
+
+def partial_message(layer: str, covered_pct: float) -> str:
+    """``Zonage PLU : données sur 62 % du site seulement, absentes pour le reste``."""
+    return (
+        f"{LAYER_LABELS[layer]} : données sur {num(covered_pct, 0)} % du site seulement, "
+        "absentes pour le reste"
+    )
 
 
 @cache
@@ -140,6 +188,7 @@ async def spatial_parts_many(
     p: dict[str, Any] = {"lead_ids": ids}
     empty: dict[int, list[Any]] = {}
     rows = {"communes": await _grouped(conn, "communes", p)}
+    rows["coverage"] = await _grouped(conn, "coverage", p) if layers["tracked"] else empty
     rows["env_overlaps"] = await _grouped(conn, "env_overlaps", p) if layers["env_zones"] else empty
     radii = [degree_radius(config.nearby_radius_m, lead.lat or 0.0) for lead in leads]
     rows["env_nearby"] = (
@@ -151,7 +200,12 @@ async def spatial_parts_many(
         if layers["env_zones"]
         else empty
     )
-    grid_p = {**p, "candidates": max(10, config.grid_candidates * 3), "n": config.grid_candidates}
+    grid_p = {
+        **p,
+        "candidates": max(10, config.grid_candidates * 3),
+        "n": config.grid_candidates,
+        "radius_m": config.grid_radius_m,
+    }
     rows["grid"] = await _grouped(conn, "grid", grid_p) if layers["substations"] else empty
     rows["plu"] = await _grouped(conn, "plu", p) if layers["urban_zones"] else empty
     rows["parcels"] = await _grouped(conn, "parcels", p) if layers["parcels"] else empty
@@ -180,6 +234,11 @@ def _assemble(
     if outside:
         for part in (env, grid, urb):
             part.note(OUTSIDE_FRANCE)
+    cov_rows = rows["coverage"]
+    env_cov = _coverage("env_zones", layers, cov_rows)
+    grid_cov = _coverage("substations", layers, cov_rows)
+    plu_cov = _coverage("urban_zones", layers, cov_rows)
+    parcels_cov = _coverage("parcels", layers, cov_rows)
 
     # Environment: overlaps and nearest of each type.
     overlaps: list[dict[str, Any]] = []
@@ -187,6 +246,12 @@ def _assemble(
     if not layers["env_zones"]:
         env.note("Couche des zones protégées (env_zones) vide : pas encore importée")
     elif not outside:
+        # Zones found are facts even outside the coverage (an exclusion still excludes); what
+        # the coverage withholds is the conclusion "no zone".
+        if env_cov["status"] == "absent":
+            env.note(absent_message("env_zones"))
+        elif env_cov["status"] == "partial":
+            env.note(partial_message("env_zones", env_cov["covered_pct"]))
         for r in rows["env_overlaps"]:
             share = 100.0 * r["overlap_m2"] / r["lead_area_m2"] if r["lead_area_m2"] else 0.0
             item = {"id": r["id"], "type": r["zone_type"], "code": r["code"], "name": r["name"]}
@@ -210,12 +275,19 @@ def _assemble(
                 }
             )
         nearby.sort(key=lambda n: (n["type"], n["distance_m"]))
-    env.data = {"zones": overlaps, "nearby": nearby, "radius_m": config.nearby_radius_m}
+    env.data = {
+        "zones": overlaps,
+        "nearby": nearby,
+        "radius_m": config.nearby_radius_m,
+        "coverage": env_cov,
+    }
 
     # Grid: nearest postes sources.
     postes: list[dict[str, Any]] = []
     if not layers["substations"]:
         grid.note("Couche des postes sources (substations) vide : pas encore importée")
+    elif not outside and grid_cov["status"] == "absent":
+        grid.note(absent_message("substations"))
     elif not outside:
         for r in rows["grid"]:
             p = dict(r)
@@ -223,14 +295,18 @@ def _assemble(
             p["distance_m"] = round(p["distance_m"], 1)
             p["data_date"] = p["data_date"].isoformat() if p["data_date"] else None
             postes.append(p)
-    grid.data = {"nearest": postes}
+    grid.data = {"nearest": postes, "radius_m": config.grid_radius_m, "coverage": grid_cov}
 
     # Urbanism and land.
     plu: list[dict[str, Any]] = []
     parcels: list[dict[str, Any]] = []
     if not layers["urban_zones"]:
         urb.note(PLU_LAYER_EMPTY)
+    elif not outside and plu_cov["status"] == "absent":
+        urb.note(absent_message("urban_zones"))
     elif not outside:
+        if plu_cov["status"] == "partial":
+            urb.note(partial_message("urban_zones", plu_cov["covered_pct"]))
         for r in rows["plu"]:
             if r["overlap_m2"] < 0.01:
                 continue
@@ -246,7 +322,7 @@ def _assemble(
                     else 0.0,
                 }
             )
-        if not plu:
+        if not plu and plu_cov["status"] == "covered":
             urb.note(
                 "Aucune zone PLU sous le site : carte communale ou règlement national "
                 "d'urbanisme (RNU)",
@@ -254,7 +330,11 @@ def _assemble(
             )
     if not layers["parcels"]:
         urb.note("Couche du cadastre (parcels) vide : pas encore importée")
+    elif not outside and parcels_cov["status"] == "absent":
+        urb.note(absent_message("parcels"))
     elif not outside:
+        if parcels_cov["status"] == "partial":
+            urb.note(partial_message("parcels", parcels_cov["covered_pct"]))
         for r in rows["parcels"]:
             if r["overlap_m2"] < 1.0:  # shares an edge only
                 continue
@@ -282,6 +362,7 @@ def _assemble(
             for c in communes
         ],
         "parcels": parcels,
+        "coverage": {"plu": plu_cov, "parcels": parcels_cov},
     }
 
     # Surface: measured, and usable (minus hard-excluded overlaps).

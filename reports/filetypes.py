@@ -31,6 +31,19 @@ GEOJSON_TYPES = {
     "MultiPolygon",
     "GeometryCollection",
 }
+# Every type sniff() answers: what a download may be (the OpenAPI document lists them).
+CONTENT_TYPES = (
+    "application/pdf",
+    "image/png",
+    "image/jpeg",
+    *OLE_BY_EXT.values(),
+    "application/x-ole-storage",
+    *(ctype for ctype, _ in OOXML.values()),
+    "application/x-zipped-shp",
+    "application/vnd.google-earth.kmz",
+    "application/vnd.google-earth.kml+xml",
+    "application/geo+json",
+)
 # Refused outright, whatever their name says (a PE/ELF/Mach-O binary or a script).
 EXECUTABLE_MAGIC = (b"MZ", b"\x7fELF", b"\xfe\xed\xfa", b"\xcf\xfa\xed\xfe", b"#!")
 

@@ -340,18 +340,31 @@ def _constraints_table(f: DossierFacts) -> list[Flowable]:
                 "dans le site" if pct else (fr_unit(d, "km", 1, 1e-3) if d else "—"),
             ]
         )
-    if len(rows) > 1:
-        out += [Spacer(1, 4), data_table(rows, [3.4 * cm, 2.4 * cm, 6 * cm, 3 * cm, 2.2 * cm])]
-    else:
-        out.append(Paragraph("Aucune zone protégée dans le site ni à moins de 5 km.", BODY))
     others = [
         c if isinstance(c, str) else (c.get("label") or c.get("name") or str(c))
         for c in (r.get("constraints") or [])
     ]
+    if len(rows) > 1:
+        out += [Spacer(1, 4), data_table(rows, [3.4 * cm, 2.4 * cm, 6 * cm, 3 * cm, 2.2 * cm])]
+    elif not any(_ZONES_UNKNOWN in c or "hors de France" in c for c in others):
+        out.append(Paragraph("Aucune zone protégée dans le site ni à moins de 5 km.", BODY))
+    else:  # no zone in our data, which does not cover the site: no conclusion
+        out.append(Paragraph(f"Zones protégées : {ABSENT}, aucune conclusion possible.", BODY))
     reasons = [str(x) for x in (r.get("reasons") or [])]
     for line in others + reasons:
         out.append(Paragraph(esc(line), BULLET, bulletText="•"))
     return out
+
+
+# The enrichment's wording (enrichment/spatial.py) for data a layer does not have here.
+ABSENT = "données absentes pour cette zone"
+_ZONES_UNKNOWN = "Zones protégées : données absentes"
+NA = "non calculables"
+
+
+def _or_na(value: Any, unit: str, digits: int, scale: float = 1.0) -> str:
+    """A figure, or "non calculable" when it depends on data the site lacks (never n.d.)."""
+    return "non calculable" if num(value) is None else fr_unit(value, unit, digits, scale)
 
 
 def _grid_table(f: DossierFacts) -> list[Flowable]:
@@ -376,6 +389,13 @@ def _grid_table(f: DossierFacts) -> list[Flowable]:
             )
     if len(rows) > 1:
         out.append(data_table(rows, [4.4 * cm, 1.8 * cm, 2 * cm, 2.6 * cm, 2.4 * cm, 3.8 * cm]))
+    else:
+        # Why there is no poste: the grid criterion's reason ("Postes sources : données absentes
+        # pour cette zone", "Aucun poste dans un rayon de 30 km dans les données chargées").
+        why = next((c.reason for c in f.criteria if c.key == "grid"), "") or "aucun poste connu"
+        out.append(
+            Paragraph(f"{esc(why)} : coût de raccordement, LCOE et temps de retour {NA}.", BODY)
+        )
     ok = n.get("capacity_ok")
     pairs = [
         ("Distance au poste retenu", fr_unit(n.get("distance_m"), "km", 2, 1e-3)),
@@ -386,7 +406,7 @@ def _grid_table(f: DossierFacts) -> list[Flowable]:
         ),
         ("Tension de raccordement", esc(n.get("connection_voltage") or MISSING)),
         ("Quote-part S3REnR", fr_unit(n.get("quote_part_eur_kw"), "€/kW", 2)),
-        ("Coût de raccordement estimé", fr_unit(n.get("connection_cost_eur"), "k€", 0, 1e-3)),
+        ("Coût de raccordement estimé", _or_na(n.get("connection_cost_eur"), "k€", 0, 1e-3)),
     ]
     return out + [Spacer(1, 4), kv_table(pairs, (6 * cm, 11 * cm))]
 
@@ -436,13 +456,13 @@ def _economics_table(f: DossierFacts) -> list[Flowable]:
         return out + [Paragraph("Analyse économique non réalisée.", NOTE)]
     pairs = [
         ("CAPEX", fr_unit(e.get("capex_eur"), "k€", 0, 1e-3)),
-        ("Coût de raccordement", fr_unit(e.get("connection_cost_eur"), "k€", 0, 1e-3)),
+        ("Coût de raccordement", _or_na(e.get("connection_cost_eur"), "k€", 0, 1e-3)),
         ("OPEX annuel", fr_unit(e.get("opex_eur_yr"), "k€/an", 0, 1e-3)),
         ("Loyer foncier", fr_unit(e.get("land_rent_eur_yr"), "k€/an", 1, 1e-3)),
         ("Revenu annuel", fr_unit(e.get("annual_revenue_eur"), "k€/an", 0, 1e-3)),
         ("Tarif retenu", fr_unit(e.get("tariff_eur_mwh"), "€/MWh", 2)),
-        ("Temps de retour simple", fr_unit(e.get("simple_payback_years"), "ans", 1)),
-        ("LCOE", fr_unit(e.get("lcoe_eur_mwh"), "€/MWh", 1)),
+        ("Temps de retour simple", _or_na(e.get("simple_payback_years"), "ans", 1)),
+        ("LCOE", _or_na(e.get("lcoe_eur_mwh"), "€/MWh", 1)),
     ]
     out.append(kv_table(pairs, (6 * cm, 11 * cm)))
     a = flatten(e.get("assumptions") or {})

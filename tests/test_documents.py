@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 
 from geo.models import ActivityLog, Document, DocumentCategory, Lead, LeadStatus, Role
 from reports.documents import create_document
+from reports.filetypes import CONTENT_TYPES
 from reports.storage import LocalStorage
 from tests.conftest import assert_problem, make_settings
 from tests.dossier_factory import seed_site
@@ -120,6 +121,7 @@ async def test_accepted_types(client, ops_headers, lead_id, name, data, ctype, c
     assert r.status_code == 201, r.text
     body = r.json()
     assert body["content_type"] == ctype
+    assert ctype in CONTENT_TYPES  # what the download's OpenAPI response lists
     assert body["category"] == category
     assert body["size_bytes"] == len(data)
     assert body["sha256"] == hashlib.sha256(data).hexdigest()

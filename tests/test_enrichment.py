@@ -304,7 +304,8 @@ async def test_lead_outside_france_says_so(client, state, auth_headers, world) -
     assert body["score"]["criteria"]["urbanism"]["reason"] == "PLU inconnu"
     assert parts["economics"]["messages"] == [
         "Pas de chiffres de production : pas de données d'ensoleillement",
-        "Pas de coût de raccordement : aucun poste source connu",
+        "Coût de raccordement, LCOE et temps de retour non calculables : données des postes "
+        "sources absentes pour cette zone",
     ]
     assert parts["sun"]["data"]["source"] is None
     assert body["enrichment_stale"] is True

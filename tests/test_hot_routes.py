@@ -89,6 +89,12 @@ LIST_QUERIES = [
     "?score_min=60&score_max=10",  # 422: reversed range
     "?status=NEW&status=SOLD&department=69&score_min=10",  # per-status ranges, gated
     "?status=NEW&status=ENRICHED&score_max=60&sort=area_m2",
+    "?created_to=0.5",  # 422: not an RFC 3339 date-time (was taken for a Unix timestamp)
+    "?created_from=2026-01-01T00:00:00",  # 422: no offset
+    "?created_from=0001-01-01T00:00:00%2B01:00",  # before year 1 in UTC: the first instant
+    "?bbox=4.8,46.1,4.5,45.9",  # the corners in the other order: the same box
+    "?bbox=1e3,0,1,1",  # 422: not the document's pattern
+    "?assignee_id=3000000000",  # 422: beyond users.id
 ]
 
 

@@ -9,7 +9,6 @@ from fastapi import APIRouter, Depends, Query, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import SessionDep, StateDep, ViewerDep, require_role
-from api.errors import PROBLEM_RESPONSES
 from api.routers.leads import FiltersDep
 from api.schemas.analytics import Departments, Funnel, Scores, StageTimes, Throughput, Weekly
 from api.services import analytics as svc
@@ -19,7 +18,7 @@ from api.state import AppState
 from geo.models import Role
 from geo.visibility import Viewer
 
-router = APIRouter(prefix="/analytics", tags=["analytics"], responses=PROBLEM_RESPONSES)
+router = APIRouter(prefix="/analytics", tags=["analytics"])
 
 
 def _cache(state: AppState) -> AnalyticsCache:

@@ -10,7 +10,6 @@ from fastapi.security import OAuth2PasswordRequestForm
 from sqlalchemy.dialects.postgresql import insert
 
 from api.deps import ClaimsDep, CurrentUser, SessionDep, SettingsDep, StateDep
-from api.errors import PROBLEM_RESPONSES
 from api.schemas.users import LoginIn, Message, PasswordChange, TokenOut, UserOut
 from api.security import create_token
 from api.services import users as svc
@@ -18,7 +17,7 @@ from api.settings import Settings
 from api.tile_access import forget_sessions
 from geo.models import RevokedToken, User
 
-router = APIRouter(prefix="/auth", tags=["auth"], responses=PROBLEM_RESPONSES)
+router = APIRouter(prefix="/auth", tags=["auth"])
 
 
 def _issue(user: User, settings: Settings) -> TokenOut:

@@ -8,7 +8,6 @@ from fastapi import APIRouter, Path, Query, Response, status
 from sqlalchemy import func, select
 
 from api.deps import CurrentUser, SessionDep, ViewerDep
-from api.errors import PROBLEM_RESPONSES
 from api.schemas.comments import ActivityPage, CommentIn, CommentPage
 from api.schemas.leads import CommentOut
 from api.services import comments as svc
@@ -17,7 +16,7 @@ from geo.leads import get_visible_lead
 from geo.models import ActivityLog
 from geo.visibility import activity_visibility
 
-router = APIRouter(prefix="/leads/{lead_id}", tags=["comments"], responses=PROBLEM_RESPONSES)
+router = APIRouter(prefix="/leads/{lead_id}", tags=["comments"])
 
 LeadId = Annotated[int, Path(ge=1, le=2**62, description="Lead id")]
 CommentId = Annotated[int, Path(ge=1, le=2**62, description="Comment id")]

@@ -10,25 +10,26 @@ from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 
 from api.deps import CurrentUser, SessionDep, SettingsDep, ViewerDep
-from api.errors import PROBLEM_JSON, PROBLEM_RESPONSES, Problem
+from api.errors import PROBLEM_JSON, Problem
 from api.schemas.documents import DocumentList, DocumentOut
+from api.schemas.strict import RowId
 from api.storage import StorageDep
 from api.uploads import receive_upload
 from geo.errors import InvalidInput, NotFound, ServiceUnavailable
 from geo.leads import get_visible_lead
 from geo.models import Document, DocumentCategory
 from reports import documents as svc
-from reports.filetypes import sniff
+from reports.filetypes import CONTENT_TYPES, sniff
 from reports.storage import StorageMissing
 
 RESPONSES: dict[int | str, dict[str, Any]] = {
-    **PROBLEM_RESPONSES,
     413: {"model": Problem, "content": {PROBLEM_JSON: {}}, "description": "Payload too large"},
     415: {"model": Problem, "content": {PROBLEM_JSON: {}}, "description": "Unsupported type"},
     503: {"model": Problem, "content": {PROBLEM_JSON: {}}, "description": "Storage unavailable"},
 }
 router = APIRouter(prefix="/leads/{lead_id}/documents", tags=["documents"], responses=RESPONSES)
 
+_BINARY = {"schema": {"type": "string", "format": "binary"}}
 UPLOAD_CATEGORIES = [c.value for c in DocumentCategory if c is not DocumentCategory.DOSSIER]
 UPLOAD_BODY = {
     "requestBody": {
@@ -81,7 +82,7 @@ def content_disposition(filename: str) -> str:
     openapi_extra=UPLOAD_BODY,
 )
 async def upload_document(
-    lead_id: int,
+    lead_id: RowId,
     request: Request,
     response: Response,
     session: SessionDep,
@@ -124,7 +125,7 @@ async def upload_document(
 
 @router.get("", response_model=DocumentList)
 async def list_documents(
-    lead_id: int,
+    lead_id: RowId,
     session: SessionDep,
     viewer: ViewerDep,
     category: Annotated[DocumentCategory | None, Query(description="Only this category")] = None,
@@ -138,10 +139,10 @@ async def list_documents(
 @router.get(
     "/{doc_id}",
     response_class=StreamingResponse,
-    responses={200: {"content": {"application/octet-stream": {}}, "description": "The file"}},
+    responses={200: {"content": {t: _BINARY for t in CONTENT_TYPES}, "description": "The file"}},
 )
 async def download_document(
-    lead_id: int, doc_id: int, session: SessionDep, storage: StorageDep, viewer: ViewerDep
+    lead_id: RowId, doc_id: RowId, session: SessionDep, storage: StorageDep, viewer: ViewerDep
 ) -> StreamingResponse:
     """Download a document (streamed, as an attachment)."""
     await get_visible_lead(session, viewer, lead_id)
@@ -166,8 +167,8 @@ async def download_document(
 
 @router.delete("/{doc_id}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
 async def delete_document(
-    lead_id: int,
-    doc_id: int,
+    lead_id: RowId,
+    doc_id: RowId,
     session: SessionDep,
     storage: StorageDep,
     user: CurrentUser,

@@ -8,8 +8,8 @@ from fastapi import APIRouter, Depends, Path
 from fastapi.responses import JSONResponse
 
 from api.deps import SessionDep, StateDep, ViewerDep, require_role
-from api.errors import PROBLEM_RESPONSES
 from api.schemas.enrichment import BatchIn, BatchOut, EnrichmentOut, JobFailure, JobOut
+from api.schemas.strict import RowId
 from api.services import enrichment as svc
 from api.state import AppState
 from enrichment.engine import Actor, enrich_lead
@@ -19,7 +19,6 @@ from geo.models import Role
 router = APIRouter(
     prefix="/enrichment",
     tags=["enrichment"],
-    responses=PROBLEM_RESPONSES,
     dependencies=[Depends(require_role(Role.ADMIN, Role.MANAGER, Role.OPS))],
 )
 
@@ -36,7 +35,12 @@ async def _queue(state: AppState):  # noqa: ANN202 - procrastinate.App, imported
     return queue
 
 
-@router.post("/batch", status_code=202, response_model=BatchOut)
+@router.post(
+    "/batch",
+    status_code=202,
+    response_model=BatchOut,
+    responses={404: {"description": "A lead of lead_ids is unknown or not visible"}},
+)
 async def enrich_batch(
     body: BatchIn, session: SessionDep, state: StateDep, viewer: ViewerDep
 ) -> JSONResponse:
@@ -62,7 +66,7 @@ async def enrich_batch(
 
 @router.get("/jobs/{job_id}", response_model=JobOut)
 async def get_job(
-    job_id: Annotated[int, Path(ge=1)], session: SessionDep, viewer: ViewerDep
+    job_id: Annotated[RowId, Path(description="Job id")], session: SessionDep, viewer: ViewerDep
 ) -> JobOut:
     """Progress of a batch job: done, failed, total, and why leads failed."""
     job = await svc.get_job(session, viewer, job_id)
@@ -80,7 +84,10 @@ async def get_job(
 
 @router.post("/{lead_id}", response_model=EnrichmentOut)
 async def enrich_one(
-    lead_id: Annotated[int, Path(ge=1)], session: SessionDep, state: StateDep, viewer: ViewerDep
+    lead_id: Annotated[RowId, Path(description="Lead id")],
+    session: SessionDep,
+    state: StateDep,
+    viewer: ViewerDep,
 ) -> EnrichmentOut:
     """Enrich one lead now (sun, zones, grid, urbanism, economics, score) and return the result."""
     await get_visible_lead(session, viewer, lead_id)

@@ -9,12 +9,11 @@ from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
 from api.deps import StateDep, ViewerDep
-from api.errors import PROBLEM_RESPONSES
 from api.routers.leads import FiltersDep
 from api.services.exports import chunks, csv_chunks, export_select, xlsx_bytes
 from api.services.leads_query import SortKey
 
-router = APIRouter(prefix="/leads", tags=["exports"], responses=PROBLEM_RESPONSES)
+router = APIRouter(prefix="/leads", tags=["exports"])
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 Sort = Annotated[SortKey, Query(description="Sort key; '-' for descending")]

@@ -12,9 +12,10 @@ from fastapi import APIRouter, Query, Response, status
 from sqlalchemy import select
 
 from api.deps import CurrentUser, SessionDep, StateDep, ViewerDep
-from api.errors import PROBLEM_JSON, PROBLEM_RESPONSES, Problem
+from api.errors import PROBLEM_JSON, Problem
 from api.routers.documents import download_url
 from api.schemas.documents import DossierOut
+from api.schemas.strict import RowId
 from api.state import AppState
 from api.storage import StorageDep
 from geo.activity import jsonable
@@ -33,7 +34,6 @@ router = APIRouter(
     prefix="/leads/{lead_id}",
     tags=["reports"],
     responses={
-        **PROBLEM_RESPONSES,
         503: {
             "model": Problem,
             "content": {PROBLEM_JSON: {}},
@@ -75,7 +75,7 @@ def _read_annexes(storage: Storage, rows: list[dict[str, Any]]) -> list[Annex]:
 
 @router.post("/generate-pdf", response_model=DossierOut, status_code=status.HTTP_201_CREATED)
 async def generate_pdf(
-    lead_id: int,
+    lead_id: RowId,
     response: Response,
     session: SessionDep,
     state: StateDep,
@@ -159,7 +159,7 @@ async def generate_pdf(
     responses={200: {"content": {XLSX: {}}, "description": "The workbook"}},
 )
 async def export_xlsx(
-    lead_id: int, session: SessionDep, state: StateDep, viewer: ViewerDep
+    lead_id: RowId, session: SessionDep, state: StateDep, viewer: ViewerDep
 ) -> Response:
     """Every table of the lead, one sheet each (owners only for roles allowed to see them)."""
     lead = await get_visible_lead(session, viewer, lead_id)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Annotated, Any, TypeVar
 from urllib.parse import parse_qsl
 
@@ -23,7 +22,6 @@ from api.deps import (
     request_claims,
     require_role,
 )
-from api.errors import PROBLEM_RESPONSES
 from api.schemas.leads import (
     AssignIn,
     FoncierIn,
@@ -35,6 +33,7 @@ from api.schemas.leads import (
     LeadUpdate,
     TransitionIn,
 )
+from api.schemas.strict import BBOX_PATTERN, DateTime, UserId
 from api.security import TokenClaims
 from api.services import leads as svc
 from api.services.analytics_cache import cache_for
@@ -46,10 +45,10 @@ from api.state import AppState
 from geo.errors import InvalidInput
 from geo.models import LeadStatus, Role
 
-router = APIRouter(prefix="/leads", tags=["leads"], responses=PROBLEM_RESPONSES)
+router = APIRouter(prefix="/leads", tags=["leads"])
 # The list, detail and create: the app includes this router before every other one (FastAPI
 # matches routes in order, and walking the nested /api routers cost ~30 % of these requests' CPU).
-hot = APIRouter(prefix="/leads", tags=["leads"], responses=PROBLEM_RESPONSES)
+hot = APIRouter(prefix="/leads", tags=["leads"])
 
 LeadId = Annotated[int, Path(ge=1, le=2**62, description="Lead id")]
 IfMatch = Annotated[
@@ -67,7 +66,7 @@ class LeadFilterQuery(BaseModel):
     status: list[LeadStatus] | None = Field(
         None, description="Statuses (repeatable); ARCHIVED only when listed"
     )
-    assignee_id: int | None = Field(None, ge=1, description="Assigned user id")
+    assignee_id: UserId | None = Field(None, description="Assigned user id")
     score_min: float | None = Field(None, ge=0, le=100, description="Lowest score")
     score_max: float | None = Field(None, ge=0, le=100, description="Highest score")
     department: str | None = Field(
@@ -78,11 +77,12 @@ class LeadFilterQuery(BaseModel):
     )
     bbox: str | None = Field(
         None,
-        description="minlon,minlat,maxlon,maxlat (WGS84)",
+        pattern=BBOX_PATTERN,
+        description="minlon,minlat,maxlon,maxlat (WGS84; two opposite corners)",
         examples=["4.60,45.95,4.70,46.00"],
     )
-    created_from: datetime | None = Field(None, description="Created at or after")
-    created_to: datetime | None = Field(None, description="Created before")
+    created_from: DateTime | None = Field(None, description="Created at or after (RFC 3339)")
+    created_to: DateTime | None = Field(None, description="Created before (RFC 3339)")
     q: str | None = Field(
         None, min_length=1, max_length=100, description="Text in name/commune/notes"
     )
@@ -112,10 +112,12 @@ def parse_bbox(value: str | None) -> tuple[float, float, float, float] | None:
         raise InvalidInput("bbox must be minlon,minlat,maxlon,maxlat (numbers)") from exc
     if len(parts) != 4:
         raise InvalidInput("bbox must have 4 numbers: minlon,minlat,maxlon,maxlat")
-    minlon, minlat, maxlon, maxlat = parts
-    if not (-180 <= minlon < maxlon <= 180 and -90 <= minlat < maxlat <= 90):
-        raise InvalidInput("bbox must be minlon<maxlon, minlat<maxlat within WGS84 bounds")
-    return minlon, minlat, maxlon, maxlat
+    lon1, lat1, lon2, lat2 = parts
+    if max(abs(lon1), abs(lon2)) > 180 or max(abs(lat1), abs(lat2)) > 90:
+        raise InvalidInput("bbox must be within WGS84 bounds")
+    # Two opposite corners in any order: the OpenAPI pattern says what a bbox is and can't
+    # order them, and either order means the same box.
+    return min(lon1, lon2), min(lat1, lat2), max(lon1, lon2), max(lat1, lat2)
 
 
 def _known_params(request: Request, model: type[BaseModel]) -> frozenset[str]:

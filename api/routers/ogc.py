@@ -10,7 +10,6 @@ import asyncpg
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 
-from api.errors import PROBLEM_RESPONSES
 from api.routers.tiles import base_url, check_access
 from api.tile_access import OptionalViewerDep, TileAccess, TileAccessDep, get_optional_viewer
 from geo.errors import BadRequest, NotFound
@@ -49,7 +48,7 @@ ITEM_PARAMS = {
 }
 _BOX = re.compile(r"BOX\(([-\d.eE]+) ([-\d.eE]+),([-\d.eE]+) ([-\d.eE]+)\)")
 
-router = APIRouter(prefix="/ogc", tags=["ogc"], responses=PROBLEM_RESPONSES)
+router = APIRouter(prefix="/ogc", tags=["ogc"])
 
 GEOJSON_RESPONSE: dict[int | str, dict[str, Any]] = {
     200: {"content": {GEOJSON: {"schema": {"type": "object"}}}, "description": "GeoJSON"}
@@ -60,6 +59,12 @@ class GeoJSONResponse(Response):
     """A GeoJSON body (already serialised by PostgreSQL)."""
 
     media_type = GEOJSON
+
+
+class SchemaJSONResponse(JSONResponse):
+    """A JSON Schema document (the queryables)."""
+
+    media_type = "application/schema+json"
 
 
 def _json(doc: dict[str, Any]) -> JSONResponse:
@@ -183,7 +188,11 @@ async def collection(request: Request, collection_id: str, access: TileAccessDep
 
 
 @router.head("/collections/{collection_id}/queryables", include_in_schema=False)
-@router.get("/collections/{collection_id}/queryables", response_model=dict[str, Any])
+@router.get(
+    "/collections/{collection_id}/queryables",
+    response_model=dict[str, Any],
+    response_class=SchemaJSONResponse,
+)
 async def queryables(request: Request, collection_id: str, access: TileAccessDep) -> JSONResponse:
     """The properties usable in property filters and CQL2 (JSON Schema)."""
     layer = _layer(collection_id)

@@ -9,12 +9,12 @@ from fastapi import APIRouter, Query
 from sqlalchemy import and_, func, select
 
 from api.deps import SessionDep, ViewerDep
-from api.errors import PROBLEM_RESPONSES
 from api.schemas.pipeline import Pipeline, PipelineCard, PipelineColumn
+from api.schemas.strict import UserId
 from geo.models import Lead, LeadStatus, Role, User
 from geo.visibility import COMMERCIAL_STATUSES, lead_visibility
 
-router = APIRouter(tags=["pipeline"], responses=PROBLEM_RESPONSES)
+router = APIRouter(tags=["pipeline"])
 
 PIPELINE_ORDER = [
     LeadStatus.NEW,
@@ -33,7 +33,7 @@ async def pipeline(
     session: SessionDep,
     viewer: ViewerDep,
     per_status: Annotated[int, Query(ge=0, le=100, description="Cards per status")] = 20,
-    assignee_id: Annotated[int | None, Query(ge=1, description="Only this assignee")] = None,
+    assignee_id: Annotated[UserId | None, Query(description="Only this assignee")] = None,
     department: Annotated[
         str | None, Query(pattern=r"^(\d{2}|2A|2B|97\d)$", description="Department code")
     ] = None,

@@ -7,7 +7,6 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query
 
 from api.deps import SessionDep, get_current_user
-from api.errors import PROBLEM_RESPONSES
 from api.schemas.reference import (
     CoverageCollection,
     ImportOut,
@@ -18,12 +17,12 @@ from api.schemas.reference import (
     SearchHit,
     SearchResult,
 )
+from api.schemas.strict import Page
 from api.services import reference as svc
 
 router = APIRouter(
     prefix="/reference",
     tags=["reference"],
-    responses=PROBLEM_RESPONSES,
     dependencies=[Depends(get_current_user)],
 )
 
@@ -40,7 +39,7 @@ LayerName = Annotated[
 async def list_imports(
     session: SessionDep,
     layer: LayerName = None,
-    page: Annotated[int, Query(ge=1, description="Page number, from 1")] = 1,
+    page: Annotated[Page, Query(description="Page number, from 1")] = 1,
     page_size: Annotated[int, Query(ge=1, le=200, description="Imports per page")] = 50,
 ) -> ImportPage:
     """List the imports of reference files, newest first."""

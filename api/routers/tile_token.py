@@ -8,10 +8,9 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from api.deps import ClaimsDep, CurrentUser, SettingsDep
-from api.errors import PROBLEM_RESPONSES
 from api.security import create_token
 
-router = APIRouter(prefix="/auth", tags=["auth"], responses=PROBLEM_RESPONSES)
+router = APIRouter(prefix="/auth", tags=["auth"])
 
 
 class TileTokenOut(BaseModel):

@@ -9,7 +9,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 
-from api.errors import PROBLEM_RESPONSES
 from api.tile_access import OptionalViewerDep, TileAccess, TileAccessDep
 from geo.errors import BadRequest, NotAuthenticated, NotFound
 from geo.visibility import Viewer
@@ -21,7 +20,7 @@ from tiles.service import PUBLIC_SCOPE, TileRequest
 MVT = "application/vnd.mapbox-vector-tile"
 LONG_CACHE = "public, max-age=31536000, immutable"
 
-router = APIRouter(prefix="/tiles", tags=["tiles"], responses=PROBLEM_RESPONSES)
+router = APIRouter(prefix="/tiles", tags=["tiles"])
 
 TILE_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {

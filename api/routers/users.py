@@ -8,14 +8,14 @@ from fastapi import APIRouter, Depends, Query, Response, status
 from sqlalchemy import func, or_, select
 
 from api.deps import CurrentUser, SessionDep, SettingsDep, StateDep, require_role
-from api.errors import PROBLEM_RESPONSES
+from api.schemas.strict import Page, UserId
 from api.schemas.users import UserCreate, UserOut, UserPage, UserUpdate
 from api.services import users as svc
 from api.tile_access import forget_sessions
 from geo.errors import Conflict
 from geo.models import Role, User
 
-router = APIRouter(prefix="/users", tags=["users"], responses=PROBLEM_RESPONSES)
+router = APIRouter(prefix="/users", tags=["users"])
 
 admin_only = [Depends(require_role(Role.ADMIN))]
 
@@ -25,7 +25,7 @@ admin_only = [Depends(require_role(Role.ADMIN))]
 )
 async def list_users(
     session: SessionDep,
-    page: Annotated[int, Query(ge=1, description="Page number, from 1")] = 1,
+    page: Annotated[Page, Query(description="Page number, from 1")] = 1,
     page_size: Annotated[int, Query(ge=1, le=200, description="Users per page")] = 50,
     role: Annotated[Role | None, Query(description="Only this role")] = None,
     q: Annotated[str | None, Query(max_length=100, description="Search email or name")] = None,
@@ -72,14 +72,14 @@ async def create_user(
 
 
 @router.get("/{user_id}", response_model=UserOut, dependencies=admin_only)
-async def get_user(user_id: int, session: SessionDep) -> User:
+async def get_user(user_id: UserId, session: SessionDep) -> User:
     """One user."""
     return await svc.get_user(session, user_id)
 
 
 @router.patch("/{user_id}", response_model=UserOut, dependencies=admin_only)
 async def update_user(
-    user_id: int,
+    user_id: UserId,
     body: UserUpdate,
     session: SessionDep,
     settings: SettingsDep,
@@ -107,7 +107,7 @@ async def update_user(
 
 
 @router.delete("/{user_id}", status_code=status.HTTP_204_NO_CONTENT, dependencies=admin_only)
-async def deactivate_user(user_id: int, session: SessionDep, me: CurrentUser) -> Response:
+async def deactivate_user(user_id: UserId, session: SessionDep, me: CurrentUser) -> Response:
     """Deactivate a user (kept for the history of their leads and activity)."""
     user = await svc.get_user(session, user_id)
     if user.id == me.id:

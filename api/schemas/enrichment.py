@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 
 from pydantic import BaseModel, Field, model_validator
 
+from api.schemas.strict import DateTime, RowId, UserId
 from geo.models import LeadStatus
 
 
@@ -46,7 +47,7 @@ class BatchFilters(BaseModel):
     """The lead list's filters (same meaning as ``GET /api/leads``)."""
 
     status: list[LeadStatus] = Field(default_factory=list)
-    assignee_id: int | None = None
+    assignee_id: UserId | None = None
     score_min: float | None = None
     score_max: float | None = None
     department: str | None = Field(None, max_length=3)
@@ -54,17 +55,15 @@ class BatchFilters(BaseModel):
     bbox: tuple[float, float, float, float] | None = Field(
         None, description="minlon, minlat, maxlon, maxlat"
     )
-    created_from: datetime | None = None
-    created_to: datetime | None = None
+    created_from: DateTime | None = None
+    created_to: DateTime | None = None
     q: str | None = Field(None, max_length=200)
 
 
 class BatchIn(BaseModel):
     """Which leads to enrich: explicit ids or the list's filters (exactly one)."""
 
-    lead_ids: list[Annotated[int, Field(ge=1, le=2**63 - 1)]] | None = Field(
-        None, max_length=100_000
-    )
+    lead_ids: list[RowId] | None = Field(None, max_length=100_000)
     filters: BatchFilters | None = None
 
     @model_validator(mode="after")

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from api.schemas.patch import omittable
+from api.schemas.strict import UserId
 from geo.models import AgreementStatus, LeadSource, LeadStatus
 
 Position = Annotated[list[float], Field(min_length=2, max_length=3)]
@@ -82,7 +83,7 @@ class LeadCreate(BaseModel):
     source: LeadSource = LeadSource.MAP
     notes: Notes | None = None
     is_public: bool = False
-    assignee_id: int | None = Field(None, description="MANAGER/ADMIN only; OPS get the lead")
+    assignee_id: UserId | None = Field(None, description="MANAGER/ADMIN only; OPS get the lead")
 
     @model_validator(mode="after")
     def _exactly_one_shape(self) -> LeadCreate:
@@ -114,7 +115,7 @@ class AssignIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"assignee_id": 7}]})
 
-    assignee_id: int | None
+    assignee_id: UserId | None
 
 
 class TransitionIn(BaseModel):

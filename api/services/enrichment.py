@@ -44,6 +44,7 @@ def enrichment_config(settings: Settings) -> EnrichmentConfig:
         economics=EconomicAssumptions(**settings.economics.model_dump()),
         score=ScoreConfig(weights=weights, zone_rules=rules),
         nearby_radius_m=settings.enrichment.nearby_radius_m,
+        grid_radius_m=settings.enrichment.grid_radius_m,
     )
 
 

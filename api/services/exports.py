@@ -12,7 +12,7 @@ from typing import Any
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
-from sqlalchemy import Select, and_, func, select
+from sqlalchemy import Select, and_, func, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.services.leads_query import LeadFilters, SortKey, filter_clauses, order_by
@@ -26,6 +26,15 @@ from geo.models import (
     User,
 )
 from geo.visibility import Viewer
+
+# What the lead's score could not rest on, in the enrichment's French: the reasons of its
+# criteria counted missing ("Zones protégées : données absentes pour cette zone", …), so an empty
+# connection cost or LCOE cell says why. Static SQL on the leads table of the export's FROM.
+MISSING_DATA = literal_column(
+    "(SELECT string_agg(c.value ->> 'reason', ' ; ' ORDER BY c.key)"
+    " FROM jsonb_each(leads.score_breakdown -> 'criteria') AS c"
+    " WHERE c.value ->> 'data' = 'missing')"
+)
 
 # (header, SQL expression, kind): kind drives the XLSX cell type and format.
 COLUMNS: list[tuple[str, Any, str]] = [
@@ -64,6 +73,7 @@ COLUMNS: list[tuple[str, Any, str]] = [
     ("owner_count", LeadFoncier.owner_count, "int"),
     ("latitude", func.ST_Y(Lead.centroid), "float"),
     ("longitude", func.ST_X(Lead.centroid), "float"),
+    ("missing_data", MISSING_DATA, "str"),
 ]
 HEADERS = [c[0] for c in COLUMNS]
 BATCH = 1000

@@ -1,6 +1,7 @@
 -- The nearest postes sources to each lead's centroid: KNN on the GiST index (<-> in degrees) picks
 -- :candidates candidates, then the exact distance on the ellipsoid orders them (a degree of
--- longitude is shorter than a degree of latitude, so KNN order alone can be slightly off).
+-- longitude is shorter than a degree of latitude, so KNN order alone can be slightly off). Only
+-- postes within :radius_m count: a poste 300 km away is not "the nearest", it is no data.
 WITH lead AS (
     SELECT id, centroid AS c FROM leads WHERE id = ANY(:lead_ids)
 )
@@ -23,6 +24,7 @@ CROSS JOIN LATERAL (
     FROM (
         SELECT * FROM substations AS s ORDER BY s.geom <-> lead.c LIMIT :candidates
     ) AS s
+    WHERE ST_Distance(s.geom::geography, lead.c::geography) <= :radius_m
     ORDER BY distance_m, s.id
     LIMIT :n
 ) AS k

@@ -98,6 +98,9 @@ export function EnvironmentSection({ regulatory }: { regulatory?: Rec | null }) 
   );
 }
 
+/** A figure that depends on data the site lacks (no poste in range, no data): never a number. */
+const NOT_COMPUTABLE = "non calculable";
+
 /** Grid: nearest postes sources, chosen one, capacity and connection cost. */
 export function GridSection({ network }: { network?: Rec | null }) {
   const g = network ?? {};
@@ -112,8 +115,15 @@ export function GridSection({ network }: { network?: Rec | null }) {
             ["Capacité suffisante", g.capacity_ok == null ? "—" : g.capacity_ok ? "Oui" : "Non"],
             ["Raccordement", String(g.connection_voltage ?? "—")],
             ["Quote-part S3REnR", g.quote_part_eur_kw != null ? `${num(g.quote_part_eur_kw, 2)} €/kW` : "—"],
-            ["Coût de raccordement", euros(n(g.connection_cost_eur))],
+            // No poste in the data around the site: the cost is not computable, not zero.
+            ["Coût de raccordement", g.connection_cost_eur != null ? euros(n(g.connection_cost_eur)) : NOT_COMPUTABLE],
           ]} />
+          {nearest.length === 0 && (
+            <p className="text-xs text-amber-700">
+              Aucun poste source dans les données chargées autour du site (données absentes pour cette zone,
+              ou aucun poste dans le rayon de recherche) : coût de raccordement, LCOE et temps de retour non calculables.
+            </p>
+          )}
           {nearest.length > 0 && (
             <table className="w-full text-xs">
               <thead className="text-left text-slate-500"><tr><th>Poste</th><th>Tension</th><th>Distance</th><th>Dispo.</th></tr></thead>
@@ -197,11 +207,11 @@ export function EconomicsSection({ economic }: { economic?: Rec | null }) {
         <Facts rows={[
           ["CAPEX", euros(n(e.capex_eur))],
           ["OPEX annuel", euros(n(e.opex_eur_yr))],
-          ["Raccordement", euros(n(e.connection_cost_eur))],
+          ["Raccordement", e.connection_cost_eur != null ? euros(n(e.connection_cost_eur)) : NOT_COMPUTABLE],
           ["Revenu annuel", euros(n(e.annual_revenue_eur))],
           ["Loyer foncier annuel", euros(n(e.land_rent_eur_yr))],
-          ["Temps de retour", e.simple_payback_years != null ? `${num(e.simple_payback_years, 1)} ans` : "—"],
-          ["LCOE", e.lcoe_eur_mwh != null ? `${num(e.lcoe_eur_mwh, 1)} €/MWh` : "—"],
+          ["Temps de retour", e.simple_payback_years != null ? `${num(e.simple_payback_years, 1)} ans` : NOT_COMPUTABLE],
+          ["LCOE", e.lcoe_eur_mwh != null ? `${num(e.lcoe_eur_mwh, 1)} €/MWh` : NOT_COMPUTABLE],
           ["Tarif retenu", e.tariff_eur_mwh != null ? `${num(e.tariff_eur_mwh)} €/MWh` : "—"],
         ]} />
       )}
