@@ -528,7 +528,7 @@ async def record_done(session: AsyncSession, job_id: int, n: int = 1) -> None:
         text(
             "UPDATE enrichment_jobs SET done = done + :n, "
             "status = CASE WHEN done + :n + failed >= total THEN 'done' ELSE 'running' END, "
-            "finished_at = CASE WHEN done + :n + failed >= total THEN now() END "
+            "finished_at = CASE WHEN done + :n + failed >= total THEN clock_timestamp() END "
             "WHERE id = :id"
         ),
         {"id": job_id, "n": n},

@@ -59,6 +59,6 @@ async def bump_layer_version(session: AsyncSession, layer: str) -> None:
     stmt = insert(LayerVersion).values(layer=layer, version=1)
     stmt = stmt.on_conflict_do_update(
         index_elements=[LayerVersion.layer],
-        set_={"version": LayerVersion.version + 1, "updated_at": func.now()},
+        set_={"version": LayerVersion.version + 1, "updated_at": func.clock_timestamp()},
     )
     await session.execute(stmt)

@@ -19,7 +19,7 @@ import psycopg
 import pytest
 from sqlalchemy import func, select
 
-from api.queue import TASK
+from api.queue import TASK, WorkerContext, enrich_chunk
 from api.settings import PROJECT_ROOT, Settings
 from geo.models import ActivityLog, Lead, LeadStatus, Role
 from tests.conftest import assert_problem, make_settings
@@ -334,3 +334,44 @@ async def test_a_server_killed_while_queueing_a_batch_leaves_no_orphan_job(
             conn.execute(  # nothing else in this module should enrich 3,000 leads
                 "DELETE FROM procrastinate_jobs WHERE (args ->> 'job_id')::bigint = %s", (job_id,)
             )
+
+
+async def test_a_job_ends_after_the_pvgis_calls_it_made(
+    settings, state, standin, make_user
+) -> None:  # noqa: ANN001
+    manager = await make_user(Role.MANAGER)
+    # 60 km north of the other tests' leads: PVGIS cells no one has asked for yet.
+    ids = [
+        await make_lead(state.sessions, ewkt(rect(6000 * i, 60_000, 6000 * i + 300, 60_300)))
+        for i in range(3)
+    ]
+    with psycopg.connect(settings.sync_database_url, autocommit=True) as conn:
+        job_id = conn.execute(
+            "INSERT INTO enrichment_jobs (status, total, lead_ids, failures, created_by_id) "
+            "VALUES ('queued', %s, %s, '[]', %s) RETURNING id",
+            (len(ids), psycopg.types.json.Jsonb(ids), manager.id),
+        ).fetchone()[0]
+    ctx = WorkerContext.build(settings, 2)
+    standin.delay_s = 0.3  # the chunk's transaction lasts at least that long past its start
+    try:
+        await enrich_chunk(ctx, job_id, ids, last_attempt=True)  # what a task runs
+    finally:
+        standin.delay_s = 0.0
+        await ctx.close()
+    with psycopg.connect(settings.sync_database_url, autocommit=True) as conn:
+        status, finished, created = conn.execute(
+            "SELECT status, finished_at, created_at FROM enrichment_jobs WHERE id = %s", (job_id,)
+        ).fetchone()
+        (last_call,) = conn.execute(
+            "SELECT max(created_at) FROM pvgis_cache WHERE created_at >= %s", (created,)
+        ).fetchone()
+        enriched = conn.execute(
+            "SELECT a.created_at, l.enriched_at FROM activity_log a JOIN leads l "
+            "ON l.id = a.lead_id WHERE a.action = 'enrich' AND (a.after ->> 'job_id')::bigint = %s",
+            (job_id,),
+        ).fetchall()
+    assert status == "done" and last_call is not None, (status, last_call)
+    # The job ends, and its leads are enriched, after the PVGIS answers they used were stored.
+    assert finished >= last_call, (finished, last_call)
+    assert len(enriched) == len(ids)
+    assert all(logged >= last_call and at >= last_call for logged, at in enriched), enriched

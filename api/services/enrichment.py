@@ -133,7 +133,7 @@ async def record_failure(
                 "  || jsonb_build_array(jsonb_build_object("
                 "       'lead_id', CAST(:lead AS bigint), 'reason', CAST(:reason AS text))), "
                 "status = CASE WHEN done + failed + 1 >= total THEN 'done' ELSE 'running' END, "
-                "finished_at = CASE WHEN done + failed + 1 >= total THEN now() END "
+                "finished_at = CASE WHEN done + failed + 1 >= total THEN clock_timestamp() END "
                 "WHERE id = :id AND NOT coalesce(failures, '[]'::jsonb) "
                 "  @> jsonb_build_array(jsonb_build_object('lead_id', CAST(:lead AS bigint)))"
             ),

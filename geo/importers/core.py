@@ -426,7 +426,7 @@ async def _finish(session: AsyncSession, spec: LayerSpec, result: ImportResult) 
             """UPDATE imports SET status = 'succeeded', read_count = :read,
                    inserted_count = :ins, updated_count = :upd, unchanged_count = :unch,
                    repaired_count = :rep, rejected_count = :rej,
-                   rejections = CAST(:rejections AS jsonb), finished_at = now()
+                   rejections = CAST(:rejections AS jsonb), finished_at = clock_timestamp()
                WHERE id = :id"""
         ),
         {

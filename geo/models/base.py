@@ -50,6 +50,17 @@ def point() -> Any:
     return Geometry("POINT", srid=SRID, spatial_index=True)
 
 
+def event_time() -> Any:
+    """A column that says when something happened, by default the time of the statement that
+    writes the row: ``clock_timestamp()``, not ``now()``, which is the start of its transaction.
+    A transaction may wait seconds (PVGIS calls, another move's row lock) before it writes the
+    event, so ``now()`` would date a job's end before the calls it made and sort a lead's moves
+    in another order than they were made."""
+    return mapped_column(
+        DateTime(timezone=True), server_default=func.clock_timestamp(), nullable=False
+    )
+
+
 class Timestamps:
     """created_at / updated_at kept by the database."""
 

@@ -23,7 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from geo.models.base import Base, Timestamps, multipolygon, point, str_enum
+from geo.models.base import Base, Timestamps, event_time, multipolygon, point, str_enum
 from geo.models.enums import AgreementStatus, LeadSource, LeadStatus, Verdict
 
 _CASCADE = {"ondelete": "CASCADE"}
@@ -183,9 +183,7 @@ class LeadStatusHistory(Base):
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", **_CASCADE), nullable=False)
     status: Mapped[LeadStatus] = mapped_column(str_enum(LeadStatus, "history_status"))
-    entered_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now(), nullable=False
-    )
+    entered_at: Mapped[datetime] = event_time()
     left_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     changed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     reason: Mapped[str | None] = mapped_column(Text)

@@ -20,7 +20,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from geo.models.base import Base, Timestamps, str_enum
+from geo.models.base import Base, Timestamps, event_time, str_enum
 from geo.models.enums import DocumentCategory
 
 
@@ -73,9 +73,7 @@ class ActivityLog(Base):
     entity_id: Mapped[int | None] = mapped_column(BigInteger)
     before: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     after: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
-    created_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now(), nullable=False
-    )
+    created_at: Mapped[datetime] = event_time()
 
     __table_args__ = (
         Index("ix_activity_log_lead_id_created_at", "lead_id", "created_at"),
@@ -96,9 +94,7 @@ class EnrichmentJob(Base):
     lead_ids: Mapped[list[int] | None] = mapped_column(JSONB)
     failures: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONB)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    created_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now(), nullable=False
-    )
+    created_at: Mapped[datetime] = event_time()
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
@@ -109,9 +105,7 @@ class PvgisCache(Base):
 
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     response: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
-    created_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now(), nullable=False
-    )
+    created_at: Mapped[datetime] = event_time()
 
 
 class LeadCount(Base):

@@ -16,13 +16,12 @@ from sqlalchemy import (
     Integer,
     String,
     UniqueConstraint,
-    func,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from geo.models.base import Base, multipolygon, point, str_enum
+from geo.models.base import Base, event_time, multipolygon, point, str_enum
 from geo.models.enums import DataSource, EnvZoneType
 
 _SOURCE = {"nullable": False, "server_default": DataSource.OPEN_DATA.value}
@@ -46,9 +45,7 @@ class ImportRecord(Base):
     rejected_count: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
     rejections: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONB)
     data_date: Mapped[date | None] = mapped_column(Date)
-    started_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now(), nullable=False
-    )
+    started_at: Mapped[datetime] = event_time()
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (Index("ix_imports_layer_started_at", "layer", "started_at"),)
@@ -213,6 +210,4 @@ class LayerVersion(Base):
 
     layer: Mapped[str] = mapped_column(String(32), primary_key=True)
     version: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default=text("1"))
-    updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now(), nullable=False
-    )
+    updated_at: Mapped[datetime] = event_time()
