@@ -118,8 +118,8 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
             access_log=not args.no_access_log,
         )
     finally:
-        if worker is not None:
-            worker.terminate()
+        if supervisor is not None:
+            supervisor.stop()
     return 0
 
 
