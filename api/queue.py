@@ -60,7 +60,12 @@ class WorkerContext:
         )
         config = enrichment_config(settings)
         return cls(
-            settings, config, engine, make_sessionmaker(engine), PvgisClient(config.pvgis), {}
+            settings,
+            config,
+            engine,
+            make_sessionmaker(engine),
+            PvgisClient(config.pvgis, engine=engine),  # the deployment's shared budget
+            {},
         )
 
     async def actor(self, job_id: int) -> Actor:

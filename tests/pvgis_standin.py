@@ -73,6 +73,7 @@ class PvgisStandin:
         self.timeout_s = 5.0
         self.delay_s = 0.0  # added to every answer (a slow PVGIS)
         self._times: deque[float] = deque()
+        self.too_many = 0  # calls answered 429 for going over the rate
         self._lock = threading.Lock()
         standin = self
 
@@ -128,6 +129,8 @@ class PvgisStandin:
         if isinstance(action, int):
             return self._send(h, action, {"message": f"stand-in status {action}"})
         if over_rate:
+            with self._lock:
+                self.too_many += 1
             return self._send(h, 429, {"message": "Too many requests: 30 calls per second"})
         for name in REQUIRED:
             if name not in params:

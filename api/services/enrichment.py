@@ -49,10 +49,11 @@ def enrichment_config(settings: Settings) -> EnrichmentConfig:
 
 
 def pvgis_client(state: AppState) -> PvgisClient:
-    """The app's PVGIS client (one per process so the rate limit is shared)."""
+    """The app's PVGIS client (one per process; its rate limit is the database's, shared)."""
     client = state.extras.get("pvgis")
     if client is None:
-        client = PvgisClient(enrichment_config(state.settings).pvgis)
+        # One budget for every process on this database (enrichment.pvgis.SharedBucket).
+        client = PvgisClient(enrichment_config(state.settings).pvgis, engine=state.engine)
         state.extras["pvgis"] = client
         state.extras.setdefault("on_close", []).append(client.aclose)
     return client

@@ -23,6 +23,7 @@ from geo.models.leads import (
     LeadStatusHistory,
     LeadTechnical,
 )
+from geo.models.limits import RateSlot
 from geo.models.records import ActivityLog, Comment, Document, EnrichmentJob, PvgisCache
 from geo.models.reference import (
     Commune,
@@ -52,6 +53,7 @@ __all__ = [
     "ImportRecord",
     "LayerCoverage",
     "LayerVersion",
+    "RateSlot",
     "Lead",
     "LeadEconomic",
     "LeadFoncier",

@@ -1,0 +1,54 @@
+"""One process of the shared-budget test: ``python -m tests.pvgis_budget_client``.
+
+Makes ``--calls`` PVcalc calls at once (distinct points, no cache) through a PvgisClient whose
+budget is the database's (``--shared``) or its own, and prints ``{"ok": n, "failed": n}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+
+from api.settings import to_async_url
+from enrichment.config import PvgisConfig
+from enrichment.pvgis import PvgisClient, PvgisError
+from geo.db import make_engine
+
+
+async def _main(args: argparse.Namespace) -> dict[str, int]:
+    engine = make_engine(to_async_url(args.database_url), pool_size=4, max_overflow=4)
+    config = PvgisConfig(
+        base_url=args.url, retries=0, max_calls_per_second=args.rate, cache_precision_deg=0.01
+    )
+    client = PvgisClient(config, engine=engine if args.shared else None)
+
+    async def one(i: int) -> bool:
+        try:
+            await client.pvcalc(44.0 + i * 0.01, 2.0 + args.offset)
+        except PvgisError:
+            return False
+        return True
+
+    try:
+        results = await asyncio.gather(*(one(i) for i in range(args.calls)))
+    finally:
+        await client.aclose()
+        await engine.dispose()
+    return {"ok": sum(results), "failed": args.calls - sum(results)}
+
+
+def main() -> None:
+    """Parse the arguments, run the calls, print the counts."""
+    p = argparse.ArgumentParser()
+    p.add_argument("--database-url", required=True)
+    p.add_argument("--url", required=True)
+    p.add_argument("--calls", type=int, default=60)
+    p.add_argument("--rate", type=float, default=25.0)
+    p.add_argument("--offset", type=float, default=0.0)
+    p.add_argument("--shared", action="store_true")
+    print(json.dumps(asyncio.run(_main(p.parse_args()))))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,66 @@
+"""One PVGIS budget for the whole deployment: two real processes against a stand-in that answers
+429 above 30 calls per second (issue 16)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from tests.conftest import ROOT
+from tests.pvgis_standin import PvgisStandin
+
+CALLS = 75  # per process: 150 calls, 6 s at 25/s shared
+
+
+@pytest.fixture
+def standin() -> Iterator[PvgisStandin]:
+    s = PvgisStandin(rate=30).start()
+    yield s
+    s.stop()
+
+
+def _two_processes(db_url: str, standin: PvgisStandin, shared: bool) -> list[dict[str, int]]:
+    args = ["--database-url", db_url, "--url", standin.url, "--calls", str(CALLS)]
+    if shared:
+        args.append("--shared")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "tests.pvgis_budget_client", *args, "--offset", str(k)],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for k in range(2)
+    ]
+    out = []
+    for p in procs:
+        stdout, stderr = p.communicate(timeout=120)
+        assert p.returncode == 0, stderr
+        out.append(json.loads(stdout.strip().splitlines()[-1]))
+    return out
+
+
+def test_two_processes_share_one_budget(db_url, standin) -> None:  # noqa: ANN001
+    t0 = time.monotonic()
+    counts = _two_processes(db_url, standin, shared=True)
+    elapsed = time.monotonic() - t0
+    assert standin.too_many == 0
+    assert [c["ok"] for c in counts] == [CALLS, CALLS]  # every call got its PVGIS answer
+    assert len(standin.calls) == 2 * CALLS
+    assert elapsed >= 2 * CALLS / 25 - 1.0  # 25 calls/s for both together, not each
+
+
+def test_per_process_budgets_go_over(db_url, standin) -> None:  # noqa: ANN001
+    # The control: each process with its own 25 calls/s makes 50/s, and PVGIS says 429.
+    counts = _two_processes(db_url, standin, shared=False)
+    assert standin.too_many > 0
+    assert sum(c["failed"] for c in counts) == standin.too_many
