@@ -123,7 +123,7 @@ async def test_raw_capareseau_records(state) -> None:  # noqa: ANN001
     row = await scalar(
         state,
         "SELECT json_build_object('cr', capacity_reserved_mw, 'na', capacity_available_mw, "
-        "'qp', quote_part_eur_kw, 'op', operator, 'lon', ST_X(geom)) "
+        "'qp', quote_part_eur_kw, 'op', operator, 'lon', ST_X(geom), 'vk', voltage_kv) "
         "FROM substations WHERE code = 'CERGY'",
     )
     row = row if isinstance(row, dict) else json.loads(row)
@@ -131,6 +131,7 @@ async def test_raw_capareseau_records(state) -> None:  # noqa: ANN001
     assert row["cr"] == float(cergy["values"]["INFO_CR"])
     assert row["qp"] == pytest.approx(1.88)  # "1.88  k€/MW"
     assert row["op"] == "Enedis"
+    assert row["vk"] == cergy["htb_type"] == "HTA"  # the published voltage class
     assert row["lon"] == pytest.approx(cergy["X"], abs=1e-4)
 
 

@@ -90,6 +90,7 @@ class ImportResult:
     options_cache: dict[str, Any] = field(default_factory=dict, repr=False)
     timings: dict[str, float] = field(default_factory=dict)
     coverage: dict[str, Any] | None = None  # the layer_coverage row stored, if any
+    warnings: list[dict[str, Any]] = field(default_factory=list)  # rows kept, value doubtful
 
     def reject(self, row: int, key: Any, reason: str) -> None:
         """Count a rejected row (the first ones are kept with their reason)."""
@@ -120,6 +121,9 @@ class ImportResult:
                 f"  coverage ({c['method']}): {c['kind']} {codes} — {c['area_km2']:,.1f} km²"
             )
         lines += [f"  rejected {n:,}: {r}" for r, n in self.reasons.most_common()]
+        if self.warnings:
+            lines.append(f"  warnings {len(self.warnings):,}: rows kept with a doubtful value")
+            lines += [f"  {w['warning']} (row {w['row']})" for w in self.warnings[:5]]
         lines += [f"  {r['reason']} (row {r['row']})" for r in self.rejections[:5]]
         lines += [f"  note: {n}" for n in self.notes]
         return "\n".join(lines)
@@ -128,6 +132,12 @@ class ImportResult:
 def _reason_family(reason: str) -> str:
     """Group reasons for the summary ('invalid parcel id 'X'' → 'invalid parcel id')."""
     return reason.split(" '", 1)[0].split(": ", 1)[0]
+
+
+def warn(options: ImportOptions, row_no: int, message: str) -> None:
+    """A row kept with a doubtful value: counted, the first ones listed with their row number."""
+    found = options.cache.setdefault("warnings", [])
+    found.append({"row": row_no, "warning": message})
 
 
 def pick(columns: dict[str, list[Any]], *aliases: str) -> list[Any] | None:
@@ -363,6 +373,7 @@ async def import_file(
         if progress is not None:
             progress(n)
     result.timings["read_stage"] = time.perf_counter() - t0
+    result.warnings = options.cache.get("warnings", [])
 
     if result.read and result.rejected == result.read:
         first = result.rejections[0]["reason"] if result.rejections else "?"

@@ -8,7 +8,15 @@ from pathlib import Path
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from geo.importers.core import ImportOptions, ImportResult, LayerSpec, Row, pick, require
+from geo.importers.core import (
+    ImportOptions,
+    ImportResult,
+    LayerSpec,
+    Row,
+    pick,
+    require,
+    warn,
+)
 from geo.importers.core import row_source as _source
 from geo.importers.errors import ImportFailed
 from geo.importers.reader import Batch
@@ -38,6 +46,14 @@ def parcel_id(
     if not (commune and section and num):
         return None
     return f"{commune}{(prefixe or '000').zfill(3)}{section.upper().rjust(2, '0')}{num.zfill(4)}"
+
+
+def _contenance(value: object, row_no: int, options: ImportOptions) -> int | None:
+    """The declared area; a value that is not a number ("abc") is a warning, stored unknown."""
+    area = as_int(value)
+    if area is None and value is not None and str(value).strip():
+        warn(options, row_no, f"contenance '{str(value)[:40]}' is not a number: stored as unknown")
+    return area
 
 
 def _prepare(batch: Batch, options: ImportOptions) -> list[Row | str]:
@@ -76,7 +92,7 @@ def _prepare(batch: Batch, options: ImportOptions) -> list[Row | str]:
                 pid[5:8],
                 pid[8:10],
                 pid[10:14],
-                as_int(contenances[i]),
+                _contenance(contenances[i], batch.offset + i + 1, options),
                 source if source is not None else _source(c, i, options),
                 as_date(updated[i]),
             )

@@ -102,7 +102,9 @@ def _prepare(batch: Batch, options: ImportOptions) -> list[Row | str]:
     codes = pick(c, *_CODE) or none
     names = pick(c, *_NAME) or none
     operators = pick(c, "operator", "grd1_name", "gestionnaire") or none
-    voltages = pick(c, "voltage_kv", "tension", "voltage") or none
+    # Caparéseau gives the poste's voltage classes as text ("HTA / HTB1": HTB1 is 63 or 90 kV);
+    # its numeric u_max is a code whose meaning no source we have documents: not read.
+    voltages = pick(c, "voltage_kv", "tension", "voltage", "htb_type") or none
     updated = pick(c, "data_date", "updated", "date_maj") or none
     by_code: dict[str, Capacity] = {}
     by_name: dict[str, Capacity] = {}
