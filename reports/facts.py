@@ -76,6 +76,9 @@ class MapLayers:
     zones: list[tuple[str, str, BaseGeometry]] = field(default_factory=list)  # type, name, geom
     substations: list[tuple[str, BaseGeometry, bool]] = field(default_factory=list)
     ground_per_unit: float = 1.0  # metres on the ground per map unit (cos latitude)
+    # The enrichment's geodesic distance to the chosen poste (m): the map's label, never a
+    # length measured on the projected map (Web Mercator's was 338 km for a true 346.5).
+    chosen_distance_m: float | None = None
 
 
 @dataclass
@@ -447,6 +450,7 @@ async def load_facts(
             parcels=parcel_geoms,
             zones=zones,
             substations=subs,
+            chosen_distance_m=num((network or {}).get("distance_m")),
         ),
         annex_documents=[
             {

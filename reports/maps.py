@@ -215,6 +215,14 @@ def site_map(layers: MapLayers, w_cm: float, h_cm: float, basemap: bytes | None 
     return _png(fig)
 
 
+def poste_distance_label(layers: MapLayers) -> str | None:
+    """The connection line's label: the enrichment's geodesic distance rounded to 0.1 km (poste
+    positions are approximate), never a length measured on the projected map; None without it."""
+    if layers.chosen_distance_m is None:
+        return None
+    return f" {fr_num(layers.chosen_distance_m / 1000, 1)} km"
+
+
 def context_bounds(layers: MapLayers, aspect: float) -> Bounds | None:
     """The extent of the context map: the site, the connection poste, about 2 km around."""
     if layers.site is None:
@@ -278,11 +286,12 @@ def context_map(
             continue
         if chosen:
             ax.plot([c.x, g.x], [c.y, g.y], color=RED, linewidth=1.3, linestyle="--", zorder=5)
-            d_km = c.distance(g) * layers.ground_per_unit / 1000
+        label = poste_distance_label(layers)
+        if chosen and label:
             ax.text(
                 (c.x + g.x) / 2,
                 (c.y + g.y) / 2,
-                f" {fr_num(d_km, 1)} km",
+                label,
                 fontsize=6,
                 color=RED,
                 zorder=6,
