@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 import shapely
-from pyproj import Transformer
+from pyproj import Geod, Transformer
 from shapely.geometry import box, mapping, shape
 
 from geo.importers.demo import DEMO_FILES, _national_communes
@@ -158,3 +158,45 @@ async def test_search_any_commune(client, auth_headers, communes, q, expected) -
     outline = communes[expected]
     lon, lat = hits[0]["center"]
     assert outline.contains(shapely.Point(TO_L93.transform(lon, lat)))
+
+
+async def test_enrich_in_two_far_departements(client, auth_headers, state, communes) -> None:  # noqa: ANN001
+    """A lead in Finistère and one in Bas-Rhin: real postes near them, the rest said absent."""
+    # Zones and PLU loaded elsewhere only (Côtes-d'Armor ZPS, no coverage; 17345's PLU).
+    await run_import(state, "env-zones", GEODATA / "natura2000_zps_extract.geojson")
+    await run_import(state, "urban-zones", GEODATA / "zone-urba-17345-extract.json")
+    postes = DATA / "capareseau_map_2026-03.json.gz"
+    result = await run_import(state, "substations", postes)
+    assert result.coverage is not None  # Bretagne and Grand Est, where outlines are loaded
+    raw = [r for r in read_json(postes) if isinstance(r.get("X"), float)]
+    geod = Geod(ellps="WGS84")
+    admin = await auth_headers(Role.ADMIN)
+    for insee in ("29019", "67482"):
+        inner = communes[insee].representative_point()
+        square = _square(inner.x, inner.y, 150.0)
+        r = await client.post("/api/leads", json={"geometry": _wgs84(square)}, headers=admin)
+        assert r.status_code == 201, r.text
+        lead = r.json()
+        assert lead["commune_insee"] == insee
+        r = await client.post(f"/api/enrichment/{lead['id']}", headers=admin)
+        assert r.status_code == 200, r.text
+        body = r.json()
+        parts, crit = body["parts"], body["score"]["criteria"]
+        # The nearest poste, checked against the raw records on the ellipsoid.
+        lon, lat = TO_WGS84.transform(square.centroid.x, square.centroid.y)
+        dist = {
+            rec["code"].strip(): geod.inv(lon, lat, rec["X"], rec["Y"])[2]
+            for rec in raw
+            if -5.8 < rec["X"] < 10 and 41 < rec["Y"] < 51.6
+        }
+        nearest = parts["grid"]["data"]["nearest"][0]
+        assert nearest["distance_m"] == pytest.approx(min(dist.values()), rel=0.01)
+        assert nearest["distance_m"] < 30_000
+        assert parts["economics"]["data"]["connection_cost_eur"] > 0
+        assert crit["grid"]["data"] == "real"
+        # No protected-zone or PLU data was loaded there: said, not invented.
+        assert crit["environment"]["reason"] == "Zones protégées : données absentes pour cette zone"
+        assert crit["urbanism"]["reason"] == "Zonage PLU : données absentes pour cette zone"
+        assert "Aucune zone protégée" not in json.dumps(body, ensure_ascii=False)
+        # Real data: grid (30) and surface (20); sun is the offline estimate here.
+        assert body["score"]["completeness"] == pytest.approx(0.5)
