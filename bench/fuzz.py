@@ -34,6 +34,7 @@ import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = ROOT / ".venv" / "bin"
+HOOKS = Path(__file__).resolve().parent / "fuzz_hooks.py"  # the run's own user left alone
 DEFAULT_SECONDS = 300
 # Paths left out: logout revokes the token the whole run uses.
 EXCLUDED_PATHS = ["/api/auth/logout"]
@@ -178,7 +179,7 @@ def create_user(env: dict[str, str], email: str, role: str, password: str) -> in
 
 
 def schemathesis(
-    base: str, token: str, seconds: int, seed_value: int | None, cwd: Path
+    base: str, token: str, user_id: int, seconds: int, seed_value: int | None, cwd: Path
 ) -> tuple[int, str]:
     """``schemathesis run --checks all``, every phase, for ``seconds``; (exit code, output)."""
     cmd = [
@@ -210,7 +211,8 @@ def schemathesis(
     shown = [c if not c.startswith("Authorization:") else "Authorization: Bearer …" for c in cmd]
     print("$ " + " ".join(_quote(c) for c in shown), flush=True)
     # In the run's scratch folder: schemathesis keeps replay data in ./.schemathesis.
-    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
+    env = {**os.environ, "SCHEMATHESIS_HOOKS": str(HOOKS), "LFS_FUZZ_USER_ID": str(user_id)}
+    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
     return proc.returncode, proc.stdout + proc.stderr
 
 
@@ -244,10 +246,6 @@ def run_role(role: str, template: str, seconds: int, seed_value: int | None, tmp
     env = base_env(db, tmp / role)
     env["LFS_AUTH__JWT_SECRET"] = secrets.token_urlsafe(48)
     env["LFS_CRYPTO__KEYS"] = "fuzz:" + base64.b64encode(os.urandom(32)).decode()
-    with psycopg.connect(server_url(db), autocommit=True) as conn:
-        # Hypothesis favours small integers: with the users' ids far from them, a generated
-        # PATCH /api/users/{id} rarely lands on the run's own user.
-        conn.execute("SELECT setval('users_id_seq', 900000 + (random() * 99999)::int)")
     (tmp / role).mkdir(parents=True, exist_ok=True)
     email, password = f"fuzz-{role.lower()}@example.com", secrets.token_urlsafe(24)
     user_id = create_user(env, email, role, password)
@@ -264,7 +262,7 @@ def run_role(role: str, template: str, seconds: int, seed_value: int | None, tmp
         token = login(base, email, password)
         seed(base, login(base, *seeder), user_id if role == "OPS" else None)
         print(f"== {role}: {base} on database {db}, {seconds} s", flush=True)
-        code, output = schemathesis(base, token, seconds, seed_value, tmp / role)
+        code, output = schemathesis(base, token, user_id, seconds, seed_value, tmp / role)
         still = httpx.get(f"{base}/api/auth/me", headers={"Authorization": f"Bearer {token}"})
         if still.status_code != 200:
             output += f"\nwarning: the {role} token was refused at the end ({still.status_code})\n"

@@ -175,6 +175,9 @@ async def test_ids_beyond_their_column_are_validation_errors(client, people, pat
         ("OPTIONS", "/api/leads/1/comments/2", "DELETE, PATCH"),
         ("DELETE", "/api/users", "GET, POST"),
         ("OPTIONS", "/api/users/1", "DELETE, GET, PATCH"),
+        # Not a lead id: the export, which only GETs (it was a 422 from PATCH /leads/{lead_id}).
+        ("PATCH", "/api/leads/export.csv", "GET"),
+        ("DELETE", "/api/leads/export.xlsx", "GET"),
     ],
 )
 async def test_405_allows_every_method_of_the_path(client, people, method, path, allow) -> None:  # noqa: ANN001
@@ -189,6 +192,7 @@ async def test_problems_answered_are_documented(app, client, spec, people, lead)
     one = "/api/leads/{lead_id}"
     cases = [
         ("patch", one, {"json": {"name": "x"}, "headers": {**h, "If-Match": '"999"'}}, 412),
+        ("patch", one, {"json": {"name": "x"}, "headers": {**h, "If-Match": "null"}}, 422),
         ("patch", one, {"json": {"is_public": None}, "headers": h}, 422),
         (
             "patch",
@@ -230,3 +234,8 @@ async def test_content_types_are_documented(client, spec, people, lead) -> None:
     op = spec["paths"]["/ogc/collections/{collection_id}/queryables"]["get"]
     assert list(op["responses"]["200"]["content"]) == ["application/schema+json"]
     assert r.headers["content-type"] == "application/schema+json"
+    r = await client.get("/ogc/api")
+    assert r.status_code == 200
+    assert list(spec["paths"]["/ogc/api"]["get"]["responses"]["200"]["content"]) == [
+        r.headers["content-type"]
+    ]

@@ -53,7 +53,10 @@ hot = APIRouter(prefix="/leads", tags=["leads"])
 LeadId = Annotated[int, Path(ge=1, le=2**62, description="Lead id")]
 IfMatch = Annotated[
     str | None,
-    Header(description='The lead\'s ETag (e.g. "3"): 412 when someone changed it meanwhile'),
+    Header(
+        pattern=r'^(\*|(W/)?"[0-9]+"|[0-9]+)$',
+        description='The lead\'s ETag (e.g. "3"): 412 when someone changed it meanwhile',
+    ),
 ]
 GEOJSON = "application/geo+json"
 MAX_PAGE_SIZE = 200
@@ -67,7 +70,9 @@ class LeadFilterQuery(BaseModel):
         None, description="Statuses (repeatable); ARCHIVED only when listed"
     )
     assignee_id: UserId | None = Field(None, description="Assigned user id")
-    score_min: float | None = Field(None, ge=0, le=100, description="Lowest score")
+    score_min: float | None = Field(
+        None, ge=0, le=100, description="Lowest score (not above score_max: 422)"
+    )
     score_max: float | None = Field(None, ge=0, le=100, description="Highest score")
     department: str | None = Field(
         None, pattern=r"^(\d{2}|2A|2B|97\d)$", description="Department code"
@@ -326,8 +331,10 @@ async def list_response(request: Request) -> Response:
     return Response(content=content, media_type="application/json")
 
 
+# ``:int`` on the lead's own path: /leads/export.csv is another resource (a PATCH of it is a
+# 405, not an id that fails validation), and /leads/abc is no lead (404).
 @hot.get(
-    "/{lead_id}",
+    "/{lead_id:int}",
     response_model=LeadDetail,
     responses={
         200: {
@@ -356,7 +363,7 @@ async def detail_response(request: Request, lead_id: int) -> Response:
     return Response(content=detail.body, media_type="application/json", headers=headers)
 
 
-@router.patch("/{lead_id}", response_model=LeadOut)
+@router.patch("/{lead_id:int}", response_model=LeadOut)
 async def update_lead(
     lead_id: LeadId,
     body: LeadUpdate,
@@ -375,7 +382,7 @@ async def update_lead(
 
 
 @router.delete(
-    "/{lead_id}",
+    "/{lead_id:int}",
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
     dependencies=[Depends(require_role(Role.ADMIN))],

@@ -67,6 +67,12 @@ class SchemaJSONResponse(JSONResponse):
     media_type = "application/schema+json"
 
 
+class OpenAPIResponse(JSONResponse):
+    """An OpenAPI 3.0 document (/ogc/api)."""
+
+    media_type = OPENAPI
+
+
 def _json(doc: dict[str, Any]) -> JSONResponse:
     return JSONResponse(doc, headers={"Access-Control-Allow-Origin": "*"})
 
@@ -151,7 +157,7 @@ async def conformance() -> JSONResponse:
 
 
 @router.head("/api", include_in_schema=False)
-@router.get("/api", response_model=dict[str, Any])
+@router.get("/api", response_model=dict[str, Any], response_class=OpenAPIResponse)
 async def service_desc(request: Request, access: TileAccessDep) -> JSONResponse:
     """The OpenAPI 3.0 document of /ogc: per-collection queryables, limit default and maximum."""
     doc = ogc_openapi.document(
