@@ -222,9 +222,10 @@ async def record_coverage(
     km2 = (
         await session.execute(
             text(
-                f"""INSERT INTO layer_coverage (import_id, layer, method, areas, geom)
-                    SELECT :id, :layer, :method, CAST(:areas AS jsonb), q.g
-                    FROM ({cov.geom_sql}) AS q (g)
+                # MATERIALIZED: the union is computed once, not once per reference to it.
+                f"""WITH q (g) AS MATERIALIZED ({cov.geom_sql})
+                    INSERT INTO layer_coverage (import_id, layer, method, areas, geom)
+                    SELECT :id, :layer, :method, CAST(:areas AS jsonb), q.g FROM q
                     WHERE q.g IS NOT NULL AND NOT ST_IsEmpty(q.g)
                     RETURNING area_km2"""
             ),
