@@ -14,8 +14,10 @@ from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES
 from api import web as web_app
 from api.bodylimit import BodyLimitMiddleware
 from api.cors import CredentialedOriginsCORS
+from api.docs_ui import mount_docs
 from api.errors import install_error_handlers
 from api.hot import GZIP_LEVEL, GZIP_MINIMUM_SIZE, HotRoutes, LeadFactoryAPI
+from api.logs import install_token_redaction
 from api.openapi import install_openapi
 from api.ratelimit import RateLimitMiddleware, RateLimits
 from api.routers import analytics as analytics_router
@@ -91,6 +93,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # By now the server configured its logging (uvicorn's access log included).
+        install_token_redaction()
         state = build_state(settings)
         state.pg = make_pg_pool(
             settings.async_database_url,
@@ -116,7 +120,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url=None,  # api.docs_ui: Swagger UI from a package, not a CDN
         redoc_url=None,
         openapi_url="/api/openapi.json",
     )
@@ -132,8 +136,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(tiles_router.router)
     app.include_router(ogc_router.router)
     app.include_router(api_router())
+    mount_docs(app)
     # Last route: the web app and its client-side routing fallback (non-server paths).
-    web_app.mount_web(app, settings.web_dist)
+    web_app.mount_web(app, settings)
     # Tiles are gzipped once by the tile service (cached so) and carry their own Vary: the
     # middleware would add a second Accept-Encoding to it on identity responses.
     app.add_middleware(

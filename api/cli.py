@@ -176,6 +176,9 @@ _EXTENSIONS: list[str] = ["api.worker", "api.cli_import", "api.cli_documents", "
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``leadfactory`` command."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    from api.logs import install_token_redaction
+
+    install_token_redaction()
     parser, handlers = _build_parser()
     args = parser.parse_args(argv)
     settings = get_settings()

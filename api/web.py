@@ -18,12 +18,20 @@ from pydantic import BaseModel, Field
 from starlette.convertors import Convertor, register_url_convertor
 
 from api.deps import SettingsDep
+from api.settings import Settings
 from geo.errors import NotFound
 
 # Prefixes owned by the server: never answered with the app's index.html.
 SERVER_PREFIXES = ("/api", "/tiles", "/ogc", "/docs", "/redoc", "/openapi.json")
 IMMUTABLE = "public, max-age=31536000, immutable"
 REVALIDATE = "no-cache"
+# Sent with every file of the app (and /docs): no framing (clickjacking), no type sniffing, and
+# the page's URL not given away beyond its origin to other sites.
+SECURITY_HEADERS = {
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "strict-origin-when-cross-origin",
+}
 
 router = APIRouter(prefix="/web", tags=["web"])
 
@@ -39,9 +47,32 @@ class WebConfig(BaseModel):
 @router.get("/config", response_model=WebConfig)
 async def web_config(settings: SettingsDep) -> WebConfig:
     """Public configuration of the web app (no authentication)."""
-    token = settings.mapbox.token.get_secret_value() if settings.mapbox.token else None
     # Only public tokens go to browsers; a secret token (sk.*) stays on the server.
-    return WebConfig(mapbox_token=token if token and token.startswith("pk.") else None)
+    return WebConfig(mapbox_token=public_mapbox_token(settings))
+
+
+def public_mapbox_token(settings: Settings) -> str | None:
+    """The Mapbox token browsers may see: a public one (pk.*) only."""
+    token = settings.mapbox.token.get_secret_value() if settings.mapbox.token else None
+    return token if token and token.startswith("pk.") else None
+
+
+def content_security_policy(settings: Settings) -> str:
+    """The web app's CSP: its own origin only, plus what MapLibre needs (workers from ``blob:``,
+    images from ``data:``/``blob:``) and, with a public Mapbox token, Mapbox's API for the
+    basemap (web/src/components/map/style.ts)."""
+    extra = ""
+    if public_mapbox_token(settings):
+        scheme, _, rest = settings.mapbox.api_url.partition("://")
+        extra = f" {scheme}://{rest.split('/', 1)[0]}"
+    return (
+        # Inline styles: React and recharts set style attributes (MapLibre's CSP notes ask for
+        # it too); scripts stay strictly our own files.
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+        f"img-src 'self' data: blob:{extra}; font-src 'self' data:; connect-src 'self'{extra}; "
+        "worker-src 'self' blob:; child-src blob:; object-src 'none'; base-uri 'self'; "
+        "form-action 'self'; frame-ancestors 'none'"
+    )
 
 
 def _owned_by_server(path: str) -> bool:
@@ -69,10 +100,15 @@ class AppPathConvertor(Convertor[str]):
 register_url_convertor("lfs_app_path", AppPathConvertor())
 
 
-def _file_response(path: Path, request: Request, cache: str) -> Response:
+def _file_response(path: Path, request: Request, cache: str, csp: str) -> Response:
     """The file, or its pre-compressed ``.gz`` twin when the client accepts gzip."""
     media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-    headers = {"Cache-Control": cache, "Vary": "Accept-Encoding"}
+    headers = {
+        "Cache-Control": cache,
+        "Vary": "Accept-Encoding",
+        **SECURITY_HEADERS,
+        "Content-Security-Policy": csp,
+    }
     gz = path.with_name(path.name + ".gz")
     if "gzip" in request.headers.get("accept-encoding", "") and gz.is_file():
         headers["Content-Encoding"] = "gzip"
@@ -88,9 +124,10 @@ def _resolve(dist: Path, path: str) -> Path | None:
     return None
 
 
-def mount_web(app: FastAPI, dist: Path) -> None:
-    """Serve the built app from ``dist`` (register after every other route)."""
-    dist = dist.resolve()
+def mount_web(app: FastAPI, settings: Settings) -> None:
+    """Serve the built app from ``settings.web_dist`` (register after every other route)."""
+    dist = settings.web_dist.resolve()
+    csp = content_security_policy(settings)
 
     async def serve(request: Request, full_path: str = "") -> Response:
         path = request.url.path
@@ -102,11 +139,11 @@ def mount_web(app: FastAPI, dist: Path) -> None:
         found = _resolve(dist, path) if path != "/" else None
         if found is not None:
             immutable = found.parent.name == "assets"
-            return _file_response(found, request, IMMUTABLE if immutable else REVALIDATE)
+            return _file_response(found, request, IMMUTABLE if immutable else REVALIDATE, csp)
         if path.startswith("/assets/"):
             # A hashed asset of an older build: a 404, not the index (which would parse as JS).
             raise NotFound(f"no asset {path}")
-        return _file_response(index, request, REVALIDATE)
+        return _file_response(index, request, REVALIDATE, csp)
 
     app.add_api_route(
         "/{full_path:lfs_app_path}", serve, methods=["GET", "HEAD"], include_in_schema=False

@@ -4,15 +4,28 @@ from __future__ import annotations
 
 import httpx
 
-from tests.conftest import assert_problem
+from api.version import __version__
+from geo.models import Role
+from tests.conftest import HeadersFactory, assert_problem
 
 
-async def test_health_reports_versions(client: httpx.AsyncClient) -> None:
+async def test_health_reports_versions_to_admins_only(
+    client: httpx.AsyncClient, auth_headers: HeadersFactory
+) -> None:
     r = await client.get("/api/health")
     assert r.status_code == 200
+    assert r.json() == {"status": "ok"}  # nothing an attacker could look up
+    for role in (Role.OPS, Role.MANAGER, Role.COMMERCIAL):
+        r = await client.get("/api/health", headers=await auth_headers(role))
+        assert r.json() == {"status": "ok"}, role
+    r = await client.get("/api/health", headers=await auth_headers(Role.ADMIN))
     body = r.json()
+    assert body["status"] == "ok" and body["version"] == __version__
     assert body["database"].startswith("PostgreSQL 1")
     assert body["postgis"].startswith('POSTGIS="3')
+    # A monitor's check never fails on a token: a bad one gets the short answer.
+    r = await client.get("/api/health", headers={"Authorization": "Bearer nope"})
+    assert r.status_code == 200 and r.json() == {"status": "ok"}
 
 
 async def test_openapi_and_docs(client: httpx.AsyncClient) -> None:

@@ -119,3 +119,59 @@ async def test_web_config_exposes_only_public_mapbox_tokens(
 async def test_unbuilt_app_is_a_clear_404(client: httpx.AsyncClient) -> None:
     body = assert_problem(await client.get("/pipeline"), 404)
     assert "make web" in str(body["detail"])
+
+
+def _csp(response: httpx.Response) -> dict[str, list[str]]:
+    policy = response.headers["content-security-policy"]
+    return {d.split()[0]: d.split()[1:] for d in (p.strip() for p in policy.split(";")) if d}
+
+
+@pytest.mark.parametrize("path", ["/", "/map", "/assets/index-AbC123.js", "/favicon.svg"])
+async def test_security_headers_on_every_app_file(web: httpx.AsyncClient, path: str) -> None:
+    r = await web.get(path)
+    assert r.status_code == 200
+    assert r.headers["x-frame-options"] == "DENY"
+    assert r.headers["x-content-type-options"] == "nosniff"
+    assert r.headers["referrer-policy"] == "strict-origin-when-cross-origin"
+    csp = _csp(r)
+    assert csp["default-src"] == ["'self'"] and csp["script-src"] == ["'self'"]
+    assert csp["frame-ancestors"] == ["'none'"] and csp["object-src"] == ["'none'"]
+    # MapLibre: workers from blob:, images from data:/blob:; tiles and API same-origin.
+    assert "blob:" in csp["worker-src"] and {"data:", "blob:"} <= set(csp["img-src"])
+    # The public Mapbox token of these settings: its API may serve the basemap.
+    assert "https://api.mapbox.com" in csp["connect-src"]
+    assert "https://api.mapbox.com" in csp["img-src"]
+
+
+async def test_no_mapbox_no_mapbox_origin(tmp_path: Path) -> None:
+    from api.web import content_security_policy
+
+    settings = Settings(web_dist=tmp_path)
+    assert "mapbox" not in content_security_policy(settings)
+    secret = Settings(web_dist=tmp_path, mapbox={"token": "sk.secret"})
+    assert "mapbox" not in content_security_policy(secret)  # never handed to browsers
+
+
+async def test_docs_served_without_a_cdn(web: httpx.AsyncClient) -> None:
+    import base64
+    import hashlib
+    import re
+
+    r = await web.get("/docs")
+    assert r.status_code == 200 and "SwaggerUIBundle" in r.text
+    urls = re.findall(r'(?:src|href)="([^"]+)"', r.text)
+    assert urls and all(u.startswith("/docs/static/") for u in urls), urls
+    assert "//" not in " ".join(urls) and "cdn" not in r.text
+    for url in urls:
+        asset = await web.get(url)
+        assert asset.status_code == 200 and len(asset.content) > 1000, url
+    js = await web.get("/docs/static/swagger-ui-bundle.js")
+    assert "javascript" in js.headers["content-type"]
+    # The CSP lets exactly the page's inline script run (by its hash), nothing from elsewhere.
+    csp = _csp(r)
+    inline = re.findall(r"<script>(.*?)</script>", r.text, re.S)
+    digest = base64.b64encode(hashlib.sha256(inline[0].encode()).digest()).decode()
+    assert csp["script-src"] == ["'self'", f"'sha256-{digest}'"]
+    assert r.headers["x-frame-options"] == "DENY"
+    redirect = await web.get("/docs/oauth2-redirect")
+    assert redirect.status_code == 200 and "content-security-policy" in redirect.headers

@@ -144,6 +144,13 @@ try {
   const page = browser.pages()[0] ?? (await browser.newPage());
   page.setDefaultTimeout(STEP_TIMEOUT);
   page.on("pageerror", (e) => consoleErrors.push(String(e)));
+  // The server's Content-Security-Policy (api/web.py): anything it blocks is a failure too.
+  page.on("console", (m) => {
+    const text = m.text();
+    if (m.type() === "error" && /Content Security Policy/i.test(text) && !consoleErrors.includes(text)) {
+      consoleErrors.push(text);
+    }
+  });
 
   // 1. First load of the app (cold cache): navigation until the login form is usable.
   const t0 = Date.now();
