@@ -277,3 +277,34 @@ async def test_malformed_and_overlong_input(client: httpx.AsyncClient) -> None:
     assert_problem(
         await client.post("/api/auth/login", json={"email": "a@b.fr", "password": "x" * 500}), 422
     )
+
+
+async def test_login_does_not_hold_up_other_requests(client, make_user, state) -> None:  # noqa: ANN001
+    """bcrypt runs off the event loop: while a costly login (cost 14, about a second) is being
+    checked, other requests of the same process are answered."""
+    import asyncio
+    import time
+
+    from api.security import hash_password
+    from tests.conftest import PASSWORD
+
+    user = await make_user(Role.OPS)
+    costly = hash_password(PASSWORD, rounds=14)
+    async with state.engine.begin() as conn:
+        from sqlalchemy import text
+
+        await conn.execute(
+            text("UPDATE users SET password_hash = :h WHERE id = :i"), {"h": costly, "i": user.id}
+        )
+    started = time.monotonic()
+    login = asyncio.create_task(
+        client.post("/api/auth/login", json={"email": user.email, "password": PASSWORD})
+    )
+    await asyncio.sleep(0.05)  # the login is in bcrypt now
+    health = await client.get("/api/health")
+    health_done = time.monotonic() - started
+    r = await login
+    login_done = time.monotonic() - started
+    assert r.status_code == 200 and health.status_code == 200
+    assert login_done > 0.5  # the login really took long (cost 14)
+    assert health_done < login_done / 2, (health_done, login_done)

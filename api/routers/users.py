@@ -97,7 +97,7 @@ async def update_user(
     if body.is_active is not None:
         user.is_active = body.is_active
     if body.password is not None:
-        svc.set_password(
+        await svc.set_password(
             user, body.password, settings.auth.bcrypt_rounds, settings.auth.password_min_score
         )
     await session.commit()
