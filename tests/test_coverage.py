@@ -153,3 +153,22 @@ async def test_coverage_api(client, auth_headers) -> None:  # noqa: ANN001
 def test_postes_fixture_is_one_region() -> None:
     with POSTES.open() as fh:
         assert {r["territory_name"] for r in csv.DictReader(fh)} == {"Auvergne-Rhône-Alpes"}
+
+
+async def test_coverage_mask(client, auth_headers) -> None:  # noqa: ANN001
+    """The map's "données absentes" mask: France's box minus the layer's coverage."""
+    h = await auth_headers(Role.COMMERCIAL)
+    r = await client.get("/api/reference/coverage/mask", params={"layer": "parcels"}, headers=h)
+    assert r.status_code == 200, r.text
+    mask = shape(r.json()["geometry"])
+    parcels = json.loads(PARCELS.read_text())["features"]
+    inside = shapely.union_all([shape(f["geometry"]) for f in parcels]).representative_point()
+    assert not mask.contains(inside)  # the cadastre's own commune: not masked
+    assert mask.contains(shapely.Point(-1.68, 48.11))  # Rennes: no cadastre loaded
+    box = shapely.box(-5.8, 41.0, 10.0, 51.6)
+    assert mask.area == pytest.approx(box.area, rel=0.01)  # one commune out of all France
+    # Nothing imported for the PLU and no rows: absent everywhere in the box.
+    r = await client.get("/api/reference/coverage/mask", params={"layer": "urban_zones"}, headers=h)
+    assert shape(r.json()["geometry"]).area == pytest.approx(box.area)
+    r = await client.get("/api/reference/coverage/mask", params={"layer": "communes"}, headers=h)
+    assert r.status_code == 422

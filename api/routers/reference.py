@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
 
 from api.deps import SessionDep, get_current_user
 from api.schemas.reference import (
     CoverageCollection,
+    CoverageMask,
     ImportOut,
     ImportPage,
     LayerList,
@@ -90,3 +91,15 @@ async def list_layers(session: SessionDep) -> LayerList:
 async def list_coverage(session: SessionDep, layer: LayerName = None) -> CoverageCollection:
     """Where each import made its layer complete (GeoJSON); outside, the data is absent."""
     return CoverageCollection(**await svc.coverage(session, layer))
+
+
+@router.get("/coverage/mask", response_model=CoverageMask)
+async def coverage_mask(
+    session: SessionDep,
+    layer: Annotated[
+        Literal["env_zones", "substations", "urban_zones", "parcels"],
+        Query(description="The factor's layer whose missing data to draw"),
+    ],
+) -> CoverageMask:
+    """Where a layer has no data in metropolitan France: the map's "données absentes" mask."""
+    return CoverageMask(**await svc.coverage_mask(session, layer))

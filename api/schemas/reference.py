@@ -131,3 +131,12 @@ class CoverageCollection(BaseModel):
         description="per layer: covered km² (imports' coverages merged); a layer absent here "
         "has no coverage: its data counts as absent everywhere"
     )
+
+
+class CoverageMask(BaseModel):
+    """Where a layer's data is absent: a GeoJSON Feature (null geometry when covered everywhere
+    or loaded without the importer), for the map's hatched "données absentes" mask."""
+
+    type: Literal["Feature"] = "Feature"
+    geometry: dict[str, Any] | None
+    properties: dict[str, str]

@@ -10,6 +10,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from geo.errors import NotFound
+from geo.importers.reader import FRANCE_BOUNDS
 from geo.models import ImportRecord
 from geo.models.reference import NAME_ACCENTS, NAME_PLAIN
 
@@ -233,4 +234,39 @@ async def coverage(session: AsyncSession, layer: str | None) -> dict[str, Any]:
         "type": "FeatureCollection",
         "features": features,
         "layers": {name: round(km2, 1) for name, km2 in totals},
+    }
+
+
+# Where a factor's layer has no data: metropolitan France's box minus the union of the layer's
+# coverages (simplified to ~200 m first: a display mask, not the enrichment's exact test). A
+# layer loaded without the importer (no imports) is taken as complete, as the enrichment does.
+_MASK_SQL = """WITH cov AS (
+           SELECT ST_Union(ST_SimplifyPreserveTopology(geom, 0.002)) AS g
+           FROM layer_coverage WHERE layer = :layer
+       ), box AS (SELECT ST_MakeEnvelope(:w, :s, :e, :n, 4326) AS b)
+       SELECT CASE
+                WHEN NOT EXISTS (SELECT 1 FROM imports WHERE layer = :layer
+                                 AND status = 'succeeded')
+                     AND EXISTS (SELECT 1 FROM {table}) THEN NULL
+                WHEN cov.g IS NULL THEN ST_AsGeoJSON(box.b, 5)
+                ELSE ST_AsGeoJSON(ST_CollectionExtract(ST_Difference(box.b, cov.g), 3), 5)
+              END
+       FROM cov, box"""
+
+
+async def coverage_mask(session: AsyncSession, layer: str) -> dict[str, Any]:
+    """The "données absentes" mask of a layer as a GeoJSON Feature (null geometry: none)."""
+    w, s, e, n = FRANCE_BOUNDS
+    if layer not in LAYER_TABLES:  # the identifier comes from this whitelist only
+        raise NotFound(f"no layer {layer}")
+    sql = text(_MASK_SQL.format(table=layer))
+    params = {"layer": layer, "w": w, "s": s, "e": e, "n": n}
+    geojson = (await session.execute(sql, params)).scalar()
+    geometry = json.loads(geojson) if geojson else None
+    if geometry is not None and not geometry.get("coordinates"):
+        geometry = None  # covered everywhere in the box
+    return {
+        "type": "Feature",
+        "geometry": geometry,
+        "properties": {"layer": layer, "label": "données absentes"},
     }

@@ -15,6 +15,20 @@ export function useSearch(q: string) {
   });
 }
 
+/** Where a factor's layer has no data ("données absentes"): a GeoJSON Feature, null geometry
+ * when covered everywhere. Fetched only while that layer is shown on the map. */
+export function useCoverageMask(layer: "env_zones" | "urban_zones" | "parcels" | "substations", enabled: boolean) {
+  return useQuery({
+    queryKey: ["coverage-mask", layer],
+    queryFn: () =>
+      api<{ type: "Feature"; geometry: unknown; properties: Record<string, string> }>(
+        withQuery("/api/reference/coverage/mask", { layer }),
+      ),
+    enabled,
+    staleTime: 300_000,
+  });
+}
+
 /** Facts of one parcel (GeoJSON Feature). */
 export function useParcel(id: string | null) {
   return useQuery({

@@ -4,6 +4,7 @@ import { useNavigate, useSearchParams } from "react-router-dom";
 import { useQuery } from "@tanstack/react-query";
 import maplibregl from "maplibre-gl";
 import { api } from "../../api/client";
+import { useCoverageMask } from "../../api/reference";
 import Legend from "../../components/map/Legend";
 import SearchBox from "../../components/map/SearchBox";
 import { styleLayersOf } from "../../components/map/style";
@@ -29,6 +30,18 @@ export default function MapPage() {
   });
   if (config.isLoading) return <Loading label="Chargement de la carte…" />;
   return <Explorer mapboxToken={config.data?.mapbox_token ?? null} />;
+}
+
+/** A diagonal hatch (slate, 12 px) for the "données absentes" masks. */
+function hatchImage(): { width: number; height: number; data: Uint8Array } {
+  const size = 12;
+  const data = new Uint8Array(size * size * 4);
+  for (let y = 0; y < size; y++) {
+    for (let x = 0; x < size; x++) {
+      if ((x + y) % size < 2) data.set([71, 85, 105, 210], (y * size + x) * 4);
+    }
+  }
+  return { width: size, height: size, data };
 }
 
 function escapeHtml(s: unknown): string {
@@ -58,6 +71,29 @@ function Explorer({ mapboxToken }: { mapboxToken: string | null }) {
       }
     }
   }, [map, layers]);
+
+  // "Données absentes": where a shown factor layer has no data (outside every import's coverage),
+  // a hatched mask, so an empty map area is never read as "nothing there".
+  const masks = {
+    env_zones: useCoverageMask("env_zones", layers.includes("env_zones")),
+    urban_zones: useCoverageMask("urban_zones", layers.includes("urban_zones")),
+    parcels: useCoverageMask("parcels", layers.includes("parcels")),
+    substations: useCoverageMask("substations", layers.includes("substations")),
+  };
+  useEffect(() => {
+    if (!map) return;
+    if (!map.hasImage("lfs-hatch")) map.addImage("lfs-hatch", hatchImage());
+    for (const [key, query] of Object.entries(masks)) {
+      const feature = query.data;
+      const id = `absent-${key}`;
+      const shown = layers.includes(key as LayerKey) && !!feature?.geometry;
+      if (shown && !map.getSource(id)) {
+        map.addSource(id, { type: "geojson", data: feature as never });
+        map.addLayer({ id, type: "fill", source: id, paint: { "fill-pattern": "lfs-hatch", "fill-opacity": 0.45 } });
+      }
+      if (map.getLayer(id)) map.setLayoutProperty(id, "visibility", shown ? "visible" : "none");
+    }
+  }, [map, layers, masks.env_zones.data, masks.urban_zones.data, masks.parcels.data, masks.substations.data]);
 
   // The view goes to the URL (replace: panning must not fill the history). setSearchParams changes
   // identity with every URL change, so it is read through a ref: depending on it would loop.
