@@ -3,41 +3,28 @@
 from __future__ import annotations
 
 import io
-import json
-from datetime import date, datetime
-from enum import Enum
 from typing import Any
 
 from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font, PatternFill
 
+from reports.cells import xlsx_cell
 from reports.facts import DossierFacts, monthly_mwh
 
 HEADER_FONT = Font(bold=True, color="FFFFFF")
 HEADER_FILL = PatternFill("solid", fgColor="0B3C5D")
 
 
-def _cell_value(v: Any) -> Any:
-    if isinstance(v, Enum):
-        return v.value
-    if isinstance(v, datetime):
-        return v.replace(tzinfo=None) if v.tzinfo else v  # Excel has no time zones (UTC)
-    if isinstance(v, date | int | float | str) or v is None:
-        return v
-    return json.dumps(v, ensure_ascii=False, default=str)
-
-
 def _sheet(wb: Workbook, title: str, header: list[str], rows: list[list[Any]]) -> None:
     ws = wb.create_sheet(title[:31])
     cells = []
     for h in header:
-        c = WriteOnlyCell(ws, value=h)
+        c = xlsx_cell(ws, h)
         c.font, c.fill = HEADER_FONT, HEADER_FILL
         cells.append(c)
     ws.append(cells)
     for r in rows:
-        ws.append([_cell_value(v) for v in r])
+        ws.append([xlsx_cell(ws, v) for v in r])
 
 
 def _kv(wb: Workbook, title: str, row: dict[str, Any] | None) -> None:

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
+import json
+import socket
+import threading
 from datetime import datetime
+from typing import Any
 
+import httpx
 import psycopg
 import pytest
+from asgi_lifespan import LifespanManager
 from openpyxl import load_workbook
 
+from api.app import create_app
+from api.services import exports as exports_service
 from geo.models import Role
 from tests.conftest import assert_problem
 from tests.lead_fixtures import sync_url
@@ -124,3 +133,117 @@ async def test_xlsx_typed_cells(client, ctx) -> None:  # noqa: ANN001
     # The formula-looking name is a plain string cell.
     cell = ws.cell(row=3, column=3)
     assert cell.data_type == "s" and cell.value.startswith("=HYPERLINK")
+
+
+# --- errors of a streamed export: before the first byte a problem, after it a broken transfer --
+
+
+def _http_get(base_url: str, path: str, headers: dict[str, str]) -> tuple[int, str, bytes, str]:
+    """GET over a real socket: (status, content type, bytes received, transport error or '')."""
+    received = b""
+    with httpx.Client(base_url=base_url, timeout=30) as c:
+        with c.stream("GET", path, headers=headers) as r:
+            try:
+                for chunk in r.iter_raw():
+                    received += chunk
+            except httpx.HTTPError as exc:
+                return r.status_code, r.headers.get("content-type", ""), received, repr(exc)
+            return r.status_code, r.headers.get("content-type", ""), received, ""
+
+
+async def test_nul_in_a_filter_is_a_problem_before_any_byte(live_server, ctx) -> None:  # noqa: ANN001
+    """``?q=%00`` was a 200 whose body was cut when PostgreSQL refused the NUL."""
+    people, _ = ctx
+    status, ctype, body, broken = await asyncio.to_thread(
+        _http_get, live_server.url, "/api/leads/export.csv?q=%00", people[Role.ADMIN][1]
+    )
+    assert not broken and status == 422 and ctype.startswith("application/problem+json")
+    assert json.loads(body)["status"] == 422
+
+
+async def test_query_error_before_the_first_byte_is_a_problem(settings, db_url, ctx) -> None:  # noqa: ANN001
+    """The query answers before the 200 is sent: a statement timeout (here: the leads table
+    locked by another transaction) is a 503 problem, not a 200 cut short."""
+    people, _ = ctx
+    app = create_app(settings.model_copy(update={"db_statement_timeout_ms": 300}))
+    with psycopg.connect(sync_url(db_url)) as locker:
+        locker.execute("LOCK TABLE leads IN ACCESS EXCLUSIVE MODE")
+        async with LifespanManager(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+                r = await c.get("/api/leads/export.csv", headers=people[Role.ADMIN][1])
+        locker.rollback()
+    body = assert_problem(r, 503)
+    assert body["type"] == "/problems/timeout" and r.headers["retry-after"]
+
+
+class _TerminateExportAfterFirstChunk:
+    """In the server's seat, around the app: when the export's first chunk has gone out, the
+    database connection serving it is terminated — a real database error in mid-stream."""
+
+    def __init__(self, app: Any, db_url: str) -> None:
+        self.app = app
+        self.db_url = db_url
+        self.terminated = 0
+
+    def _terminate(self) -> None:
+        with psycopg.connect(self.db_url, autocommit=True) as conn:
+            rows = conn.execute(
+                "SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+                # The export's statement (pg_stat_activity keeps its first 1 kB).
+                "AND state = 'idle in transaction' "
+                "AND query LIKE 'SELECT leads.id AS id, leads.internal_name AS internal_name%'"
+            ).fetchall()
+        self.terminated = len(rows)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        first = [scope.get("path") == "/api/leads/export.csv"]
+
+        async def spy(message: dict[str, Any]) -> None:
+            await send(message)
+            if message["type"] == "http.response.body" and first[0]:
+                first[0] = False
+                await asyncio.to_thread(self._terminate)
+
+        await self.app(scope, receive, spy)
+
+
+@pytest.mark.parametrize("encoding", ["identity", "gzip"])
+async def test_database_error_in_mid_stream_breaks_the_transfer(
+    settings, db_url, ctx, monkeypatch, encoding
+) -> None:  # noqa: ANN001
+    """After the first bytes nothing can change the 200: the transfer is aborted (no final
+    chunk), so the client can't take a cut file for a complete one (gzipped or not)."""
+    import uvicorn
+
+    people, leads = ctx
+    monkeypatch.setattr(exports_service, "BATCH", 2)  # the first chunk: header + 2 of 3 rows
+    app = _TerminateExportAfterFirstChunk(create_app(settings), sync_url(db_url))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="critical", lifespan="on")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        while not server.started:
+            assert thread.is_alive()
+            await asyncio.sleep(0.05)
+        status, _, body, broken = await asyncio.to_thread(
+            _http_get,
+            f"http://127.0.0.1:{port}",
+            "/api/leads/export.csv?sort=created_at",
+            {**people[Role.MANAGER][1], "Accept-Encoding": encoding},
+        )
+    finally:
+        server.should_exit = True
+        await asyncio.to_thread(thread.join, 10)
+    assert app.terminated == 1  # the export's connection, and only it
+    assert status == 200 and body
+    assert "incomplete chunked read" in broken, broken
+    if encoding == "identity":
+        # What did arrive is the header and the first batch, not the whole file.
+        rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
+        assert rows[0][:2] == ["id", "internal_name"] and len(rows) == 1 + 2 < 1 + len(leads)

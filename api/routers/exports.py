@@ -10,7 +10,7 @@ from fastapi.responses import StreamingResponse
 
 from api.deps import StateDep, ViewerDep
 from api.routers.leads import FiltersDep
-from api.services.exports import chunks, csv_chunks, export_select, xlsx_bytes
+from api.services.exports import chunks, csv_chunks, export_select, started, xlsx_bytes
 from api.services.leads_query import SortKey
 
 router = APIRouter(prefix="/leads", tags=["exports"])
@@ -33,8 +33,10 @@ async def export_csv(
 ) -> StreamingResponse:
     """The leads the caller may see, filtered like the list, as CSV (streamed)."""
     stmt = export_select(viewer, f, sort)
+    # The query answers before the 200 is sent: an error there is a problem+json response; one
+    # after it aborts the transfer (api.services.exports.started).
     return StreamingResponse(
-        csv_chunks(state.sessions, stmt),
+        await started(csv_chunks(state.sessions, stmt)),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": _filename("csv")},
     )

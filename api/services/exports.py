@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
-from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime
+import logging
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator
+from contextlib import aclosing
 from typing import Any
 
 from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 from sqlalchemy import Select, and_, func, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -26,6 +26,7 @@ from geo.models import (
     User,
 )
 from geo.visibility import Viewer
+from reports.cells import csv_field, xlsx_cell
 
 # What the lead's score could not rest on, in the enrichment's French: the reasons of its
 # criteria counted missing ("Zones protégées : données absentes pour cette zone", …), so an empty
@@ -36,7 +37,7 @@ MISSING_DATA = literal_column(
     " WHERE c.value ->> 'data' = 'missing')"
 )
 
-# (header, SQL expression, kind): kind drives the XLSX cell type and format.
+# (header, SQL expression, kind): the kind picks the XLSX number format (NUMBER_FORMATS).
 COLUMNS: list[tuple[str, Any, str]] = [
     ("id", Lead.id, "int"),
     ("internal_name", Lead.internal_name, "str"),
@@ -78,6 +79,8 @@ COLUMNS: list[tuple[str, Any, str]] = [
 HEADERS = [c[0] for c in COLUMNS]
 BATCH = 1000
 
+log = logging.getLogger(__name__)
+
 
 def export_select(viewer: Viewer, f: LeadFilters, sort: SortKey) -> Select[Any]:
     """The export query: the list's filters and visibility, the related tables joined."""
@@ -95,29 +98,9 @@ def export_select(viewer: Viewer, f: LeadFilters, sort: SortKey) -> Select[Any]:
     )
 
 
-def _plain(value: Any) -> Any:
-    if hasattr(value, "value"):  # enums
-        return value.value
-    return value
-
-
-def _csv_text(value: Any) -> str:
-    value = _plain(value)
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).isoformat()
-    if isinstance(value, float):
-        return repr(round(value, 6))
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
-        # CSV injection: a spreadsheet would run a cell starting with '=' as a formula.
-        return "'" + value
-    return str(value)
-
-
 async def _rows(
     sessions: async_sessionmaker[AsyncSession], stmt: Select[Any]
-) -> AsyncIterator[list[Any]]:
+) -> AsyncGenerator[list[Any], None]:
     async with sessions() as session, session.begin():
         result = await session.stream(stmt.execution_options(yield_per=BATCH))
         async for partition in result.partitions(BATCH):
@@ -125,47 +108,67 @@ async def _rows(
                 yield list(row)
 
 
-async def csv_chunks(
-    sessions: async_sessionmaker[AsyncSession], stmt: Select[Any]
-) -> AsyncIterator[bytes]:
-    """The CSV (UTF-8 with BOM for spreadsheets), streamed a batch of rows at a time."""
-    buf = io.StringIO()
-    writer = csv.writer(buf)
-    writer.writerow(HEADERS)
-    yield ("\ufeff" + buf.getvalue()).encode()
+def _take(buf: io.StringIO) -> bytes:
+    data = buf.getvalue().encode()
     buf.seek(0)
     buf.truncate()
+    return data
+
+
+async def csv_chunks(
+    sessions: async_sessionmaker[AsyncSession], stmt: Select[Any]
+) -> AsyncGenerator[bytes, None]:
+    """The CSV (UTF-8 with BOM for spreadsheets), a batch of rows at a time: the first chunk
+    (header and first batch) once the query has answered, so that :func:`started` can turn an
+    error of the query into an ordinary error response."""
+    buf = io.StringIO()
+    buf.write("\ufeff")
+    writer = csv.writer(buf)
+    writer.writerow(HEADERS)
     n = 0
-    async for row in _rows(sessions, stmt):
-        writer.writerow([_csv_text(v) for v in row])
-        n += 1
-        if n % BATCH == 0:
-            yield buf.getvalue().encode()
-            buf.seek(0)
-            buf.truncate()
-    if buf.getvalue():
-        yield buf.getvalue().encode()
+    async with aclosing(_rows(sessions, stmt)) as rows:
+        async for row in rows:
+            writer.writerow([csv_field(v) for v in row])
+            n += 1
+            if n % BATCH == 0:
+                yield _take(buf)
+    yield _take(buf)
 
 
-def _xlsx_cell(ws: Any, value: Any, kind: str) -> Any:
-    value = _plain(value)
-    if value is None:
-        return None
-    if kind == "datetime":
-        cell = WriteOnlyCell(ws, value=value.astimezone(UTC).replace(tzinfo=None))
-        cell.number_format = "yyyy-mm-dd hh:mm"
-        return cell
-    if kind == "float":
-        cell = WriteOnlyCell(ws, value=float(value))
-        cell.number_format = "#,##0.00"
-        return cell
-    if kind == "int":
-        return int(value)
-    if kind == "bool":
-        return bool(value)
-    cell = WriteOnlyCell(ws, value=str(value))
-    cell.data_type = "s"  # never a formula, whatever the text starts with
-    return cell
+class StreamAborted(RuntimeError):
+    """A response body that failed after its first bytes were sent. Raised rather than ended:
+    the server then drops the connection without the end of the chunked body, so the client sees
+    a broken transfer — never a complete-looking file cut short."""
+
+
+async def started(chunks: AsyncGenerator[bytes, None]) -> AsyncIterator[bytes]:
+    """``chunks`` run now up to their first chunk — an error there (a value PostgreSQL refuses,
+    a statement timeout) is an ordinary problem+json response, before any byte is sent — and
+    the rest as the body to stream, in which an error can only abort the transfer."""
+    try:
+        first = await anext(chunks)
+    except StopAsyncIteration:
+        first = b""
+
+    async def body() -> AsyncIterator[bytes]:
+        sent = len(first)
+        try:
+            yield first
+            async for chunk in chunks:
+                yield chunk
+                sent += len(chunk)
+        except Exception as exc:
+            # No user value in the log line: the class says what failed (api.errors' rule).
+            log.warning("stream aborted after %d bytes: %s", sent, type(exc).__name__)
+            raise StreamAborted(f"stream aborted after {sent} bytes") from exc
+        finally:
+            await chunks.aclose()  # e.g. the client went away: end the query's transaction
+
+    return body()
+
+
+# Number formats of the typed columns (the kind of COLUMNS); text goes through the cell writer.
+NUMBER_FORMATS = {"datetime": "yyyy-mm-dd hh:mm", "float": "#,##0.00"}
 
 
 async def xlsx_bytes(sessions: async_sessionmaker[AsyncSession], stmt: Select[Any]) -> bytes:
@@ -175,15 +178,15 @@ async def xlsx_bytes(sessions: async_sessionmaker[AsyncSession], stmt: Select[An
     ws.freeze_panes = "A2"
     header = []
     for name in HEADERS:
-        cell = WriteOnlyCell(ws, value=name)
+        cell = xlsx_cell(ws, name)
         cell.font = Font(bold=True)
         header.append(cell)
     ws.append(header)
-    kinds = [c[2] for c in COLUMNS]
+    formats = [NUMBER_FORMATS.get(c[2]) for c in COLUMNS]
 
     def append(rows: list[list[Any]]) -> None:
         for row in rows:
-            ws.append([_xlsx_cell(ws, v, k) for v, k in zip(row, kinds, strict=True)])
+            ws.append([xlsx_cell(ws, v, f) for v, f in zip(row, formats, strict=True)])
 
     def save() -> bytes:
         out = io.BytesIO()
