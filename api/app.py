@@ -15,13 +15,17 @@ from api import web as web_app
 from api.bodylimit import BodyLimitMiddleware
 from api.cors import CredentialedOriginsCORS
 from api.docs_ui import mount_docs
+from api.error_reports import init_error_reports
 from api.errors import install_error_handlers
 from api.hot import GZIP_LEVEL, GZIP_MINIMUM_SIZE, HotRoutes, LeadFactoryAPI
 from api.logs import install_token_redaction
+from api.metrics import router as metrics_router
+from api.metrics import start_pool_sampler
+from api.observe import RequestObserver
 from api.openapi import install_openapi
 from api.ratelimit import RateLimitMiddleware, RateLimits
 from api.routers import analytics as analytics_router
-from api.routers import auth, health, users
+from api.routers import auth, health, ready, users
 from api.routers import comments as comments_router
 from api.routers import documents as documents_router
 from api.routers import enrichment as enrichment_router
@@ -72,6 +76,7 @@ def api_router() -> APIRouter:
     """Every /api route."""
     router = APIRouter(prefix="/api")
     router.include_router(health.router)
+    router.include_router(ready.router)
     router.include_router(auth.router)
     router.include_router(users.router)
     router.include_router(enrichment_router.router)
@@ -90,6 +95,7 @@ def api_router() -> APIRouter:
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the application from explicit settings (or the environment's)."""
     settings = resolve_dev_secrets(settings or get_settings())
+    init_error_reports(settings, "api")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -102,6 +108,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             statement_timeout_ms=settings.db_statement_timeout_ms,
         )
         app.state.lfs = state
+        state.extras.setdefault("on_close", []).append(start_pool_sampler(state))
         # Everything built so far (routes, models, SQLAlchemy metadata) lives as long as the
         # process: out of the collector's sight, a full collection no longer walks it (those
         # pauses were tens of ms of the API's tail latency under load).
@@ -136,6 +143,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(tiles_router.router)
     app.include_router(ogc_router.router)
     app.include_router(api_router())
+    app.include_router(metrics_router)
     mount_docs(app)
     # Last route: the web app and its client-side routing fallback (non-server paths).
     web_app.mount_web(app, settings)
@@ -160,14 +168,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # The lead list, detail and create skip the layers above (api.hot: same handlers, limits,
     # errors and gzip).
     app.hot = HotRoutes(app, limits)
-    # Outermost, ahead of the hot routes too: no body is read or parsed past its cap.
+    # Ahead of the hot routes too: no body is read or parsed past its cap.
     upload_bytes = int(settings.storage.max_upload_mb * 1024 * 1024) + UPLOAD_ENVELOPE_BYTES
-    app.entry = BodyLimitMiddleware(
+    limited = BodyLimitMiddleware(
         app.dispatch,
         max_bytes=int(settings.max_body_mb * 1024 * 1024),
         max_upload_bytes=upload_bytes,
         upload_paths=r"/api/leads/[^/]+/documents",
     )
+    # Around everything, the 413s included: request id, latency, log line, error report.
+    app.entry = RequestObserver(limited)
     return app
 
 

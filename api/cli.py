@@ -102,9 +102,13 @@ def _users_create(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    from api.metrics import prepare_multiprocess_dir, remove_multiprocess_dir
     from api.server import serve
     from api.supervisor import WorkerSupervisor
 
+    # Before any process that records metrics starts: the API workers and the enrichment
+    # worker write theirs there, /metrics adds them up.
+    metrics_dir = prepare_multiprocess_dir()
     supervisor = None
     if args.with_worker and _has_command("worker"):
         # One worker per server, restarted when it dies, gone when the server goes.
@@ -116,10 +120,13 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
             workers=args.workers,
             log_level=args.log_level,
             access_log=not args.no_access_log,
+            forwarded_allow_ips=settings.forwarded_allow_ips,
+            json_logs=settings.json_logs,
         )
     finally:
         if supervisor is not None:
             supervisor.stop()
+        remove_multiprocess_dir(metrics_dir)
     return 0
 
 
@@ -182,6 +189,10 @@ def main(argv: list[str] | None = None) -> int:
     parser, handlers = _build_parser()
     args = parser.parse_args(argv)
     settings = get_settings()
+    if settings.json_logs:
+        from api.logjson import use_json_logs
+
+        use_json_logs()
     return handlers[args.command](args, settings)
 
 

@@ -91,6 +91,7 @@ async def get_token_claims(
         raise NotAuthenticated("missing bearer token")
     user, claims = await authenticate(session, state, token)
     request.state.user = user
+    request.state.user_id = user.id  # for the request's log line (api.observe)
     return claims
 
 
@@ -114,7 +115,7 @@ def check_role(role: Role, allowed: set[Role]) -> None:
 
 
 async def get_signed_claims(
-    state: StateDep, token: Annotated[str | None, Depends(oauth2_scheme)]
+    request: Request, state: StateDep, token: Annotated[str | None, Depends(oauth2_scheme)]
 ) -> TokenClaims:
     """The claims of a bearer token whose signature, expiry and kind are verified, WITHOUT the
     database checks (revocation, inactive user, current role): the caller does those in its
@@ -122,7 +123,9 @@ async def get_signed_claims(
     if not token:
         raise NotAuthenticated("missing bearer token")
     assert state.settings.auth.jwt_secret is not None
-    return state.claims.decode(token, state.settings.auth.jwt_secret.get_secret_value())
+    claims = state.claims.decode(token, state.settings.auth.jwt_secret.get_secret_value())
+    request.state.user_id = claims.user_id  # signed by us: for the log line (api.observe)
+    return claims
 
 
 SignedClaims = Annotated[TokenClaims, Depends(get_signed_claims)]
@@ -138,7 +141,9 @@ def request_claims(request: Request) -> tuple[AppState, TokenClaims]:
     if scheme.lower() != "bearer" or not token:
         raise NotAuthenticated("missing bearer token")
     assert state.settings.auth.jwt_secret is not None
-    return state, state.claims.decode(token, state.settings.auth.jwt_secret.get_secret_value())
+    claims = state.claims.decode(token, state.settings.auth.jwt_secret.get_secret_value())
+    request.state.user_id = claims.user_id  # signed by us: for the log line (api.observe)
+    return state, claims
 
 
 # The security requirement FastAPI derives from oauth2_scheme, for routes using request_claims.
@@ -202,7 +207,9 @@ async def get_viewer(
         return Viewer(user.id, user.role)
     if not token:
         raise NotAuthenticated("missing bearer token")
-    return await viewer_from_token(state, token)
+    viewer = await viewer_from_token(state, token)
+    request.state.user_id = viewer.user_id  # for the log line (api.observe)
+    return viewer
 
 
 ViewerDep = Annotated[Viewer, Depends(get_viewer)]

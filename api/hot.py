@@ -54,6 +54,7 @@ GZIP_THREAD_MINIMUM_SIZE = 128 * 1024  # GZipMiddleware's default: larger bodies
 
 LEADS = "/api/leads"
 _LEAD_PREFIX = LEADS + "/"
+DETAIL = LEADS + "/{lead_id}"
 MAX_LEAD_ID = 2**62  # the detail route's Path(le=...)
 TELEMETRY_RECHECK_S = 1.0
 
@@ -172,6 +173,8 @@ class HotRoutes:
         """Answer the request with ``handler``, as the full stack would."""
         self.served += 1
         scope["app"] = self.app
+        # For api.observe (metrics, log line): the template of the route this stands for.
+        scope["route_template"] = DETAIL if handler is _detail else LEADS
         request = Request(scope, receive)
         refusal = self.limits.refusal(scope)
         if refusal is not None:  # as the outermost middleware sends it: no gzip, no Vary

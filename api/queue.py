@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -26,6 +27,7 @@ from api.settings import Settings
 from api.supervisor import parent_gone
 from enrichment.config import EnrichmentConfig
 from enrichment.engine import Actor, enrich_lead, enrich_leads
+from enrichment.metrics import TASK_SECONDS
 from enrichment.pvgis import PvgisClient
 from geo.db import make_engine, make_sessionmaker
 from geo.errors import DomainError
@@ -152,7 +154,12 @@ def make_queue(settings: Settings, concurrency: int = 1) -> procrastinate.App:
         if ctx is None:
             ctx = holder["ctx"] = WorkerContext.build(settings, concurrency)
         last_attempt = (context.job.attempts if context.job else MAX_ATTEMPTS) + 1 >= MAX_ATTEMPTS
-        await enrich_chunk(ctx, job_id, lead_ids, last_attempt)
+        started, outcome = time.perf_counter(), "error"
+        try:
+            await enrich_chunk(ctx, job_id, lead_ids, last_attempt)
+            outcome = "ok"
+        finally:
+            TASK_SECONDS.labels(outcome).observe(time.perf_counter() - started)
 
     async def close() -> None:
         ctx = holder.pop("ctx", None)

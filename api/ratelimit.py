@@ -13,7 +13,7 @@ from api.errors import problem_response
 
 LOGIN_PATHS = frozenset({"/api/auth/login", "/api/auth/token"})
 # Paths a map or a browser fetches by the hundred: never counted against the API limit.
-EXEMPT_PREFIXES = ("/tiles", "/ogc", "/assets", "/api/health")
+EXEMPT_PREFIXES = ("/tiles", "/ogc", "/assets", "/api/health", "/api/ready")
 
 
 class SlidingWindow:

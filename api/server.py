@@ -20,6 +20,7 @@ from typing import Any
 
 import uvicorn
 
+from api.logjson import use_json_logs
 from api.logsafe import SafeExceptionFilter
 
 APP = "api.app:create_app_from_env"
@@ -33,22 +34,34 @@ class _Options:
     factory: bool
     log_level: str
     access_log: bool
+    forwarded_allow_ips: str | None = None
+    json_logs: bool = False
 
 
 def _config(o: _Options) -> uvicorn.Config:
+    trusted = [ip.strip() for ip in (o.forwarded_allow_ips or "").split(",") if ip.strip()]
     config = uvicorn.Config(
         o.app,
         factory=o.factory,
         host=o.host,
         port=o.port,
-        proxy_headers=False,
+        # X-Forwarded-For/-Proto only from the proxies named in LFS_FORWARDED_ALLOW_IPS: from
+        # anyone else they are ignored (the client is the socket's peer). uvicorn's own default
+        # would trust 127.0.0.1, i.e. anything a local process sends.
+        proxy_headers=bool(trusted),
+        forwarded_allow_ips=trusted or "",
         log_level=o.log_level,
-        access_log=o.access_log,
+        # In JSON, api.observe's line per request replaces uvicorn's access line.
+        access_log=o.access_log and not o.json_logs,
     )
     # uvicorn logs an unexpected exception with its message (which may quote a request's
     # values); the filter keeps its class, SQLSTATE and stack (api.logsafe). The Config set
     # logging up just now.
     logging.getLogger("uvicorn.error").addFilter(SafeExceptionFilter())
+    if o.json_logs:
+        use_json_logs()
+    if not o.access_log:
+        logging.getLogger("lfs.request").setLevel(logging.WARNING)
     return config
 
 
@@ -86,9 +99,11 @@ def serve(
     factory: bool = True,
     log_level: str = "info",
     access_log: bool = True,
+    forwarded_allow_ips: str | None = None,
+    json_logs: bool = False,
 ) -> None:
     """Serve ``app`` until interrupted (SIGINT/SIGTERM stop every worker)."""
-    o = _Options(host, port, app, factory, log_level, access_log)
+    o = _Options(host, port, app, factory, log_level, access_log, forwarded_allow_ips, json_logs)
     # Read by each worker's settings (spawned workers inherit the environment).
     os.environ.setdefault("LFS_HOT_POOL_SIZE", str(default_hot_pool_size(workers, os.cpu_count())))
     if workers <= 1 or not hasattr(socket, "SO_REUSEPORT"):

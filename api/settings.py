@@ -225,6 +225,27 @@ class LeadSettings(BaseModel):
     )
 
 
+class MetricsSettings(BaseModel):
+    """``GET /metrics`` (``LFS_METRICS__*``)."""
+
+    token: SecretStr | None = Field(
+        None,
+        description="Bearer token a scraper sends to GET /metrics; unset: /metrics answers "
+        "loopback clients only (403 to anyone else).",
+    )
+
+
+class ReadySettings(BaseModel):
+    """``GET /api/ready`` (``LFS_READY__*``)."""
+
+    worker_max_age_s: float = Field(
+        60.0,
+        ge=0,
+        description="Ready only if an enrichment worker's heartbeat is at most this old (s); "
+        "0: the worker is not checked.",
+    )
+
+
 class Settings(BaseSettings):
     """All settings of the service, grouped by concern."""
 
@@ -272,6 +293,19 @@ class Settings(BaseSettings):
         None, description="External base URL used in links (TileJSON); from the request if unset."
     )
     web_dist: Path = Field(PROJECT_ROOT / "web" / "dist", description="Built web app to serve.")
+    log_format: Literal["json", "text"] | None = Field(
+        None,
+        description="Log lines as JSON objects or plain text; unset: JSON in production, text "
+        "otherwise.",
+    )
+    sentry_dsn: SecretStr | None = Field(
+        None, description="Sentry DSN: errors of the API and the worker are reported there."
+    )
+    forwarded_allow_ips: str | None = Field(
+        None,
+        description="Comma-separated addresses or networks of the reverse proxies whose "
+        "X-Forwarded-For/-Proto are trusted (client address, scheme); unset: none is.",
+    )
     auth: AuthSettings = Field(default_factory=AuthSettings)
     rate_limit: RateLimitSettings = Field(default_factory=RateLimitSettings)
     crypto: CryptoSettings = Field(default_factory=CryptoSettings)
@@ -285,6 +319,8 @@ class Settings(BaseSettings):
     mapbox: MapboxSettings = Field(default_factory=MapboxSettings)
     leads: LeadSettings = Field(default_factory=LeadSettings)
     tiles: TilesSettings = Field(default_factory=TilesSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    ready: ReadySettings = Field(default_factory=ReadySettings)
 
     @model_validator(mode="after")
     def _secrets_for_production(self) -> Settings:
@@ -294,6 +330,13 @@ class Settings(BaseSettings):
             if self.crypto.keys is None:
                 raise ValueError("LFS_CRYPTO__KEYS is required in production")
         return self
+
+    @property
+    def json_logs(self) -> bool:
+        """Whether log lines are JSON (``log_format``, else in production only)."""
+        if self.log_format is not None:
+            return self.log_format == "json"
+        return self.environment == "production"
 
     @property
     def async_database_url(self) -> str:

@@ -11,8 +11,11 @@ from api.settings import Settings
 
 
 def _worker(args: argparse.Namespace, settings: Settings) -> int:
+    from api.error_reports import init_error_reports
     from api.queue import run_worker
     from api.supervisor import die_with_parent
+
+    init_error_reports(settings, "worker")
 
     if args.parent_pid is not None and not die_with_parent(args.parent_pid):
         logging.getLogger(__name__).warning("process %d is gone: not starting", args.parent_pid)

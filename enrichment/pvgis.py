@@ -20,6 +20,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from enrichment.config import PvgisConfig
+from enrichment.metrics import PVGIS_CALLS, pvgis_outcome
 from enrichment.wording import num
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504, 529})
@@ -222,11 +223,15 @@ class PvgisClient:
             try:
                 resp = await self.http.get(url, params=params, timeout=self.config.timeout_s)
             except httpx.TimeoutException:
+                PVGIS_CALLS.labels("error").inc()
                 last = f"PVGIS n'a pas répondu en {num(self.config.timeout_s, 2, trim=True)} s"
                 continue
             except httpx.HTTPError as exc:
+                PVGIS_CALLS.labels("error").inc()
                 last = f"PVGIS injoignable ({type(exc).__name__})"
                 continue
+            if resp.status_code != 200:
+                PVGIS_CALLS.labels(pvgis_outcome(resp.status_code)).inc()
             if resp.status_code in RETRY_STATUSES:
                 last = f"PVGIS a répondu HTTP {resp.status_code}"
                 if resp.status_code == 429:
@@ -241,11 +246,14 @@ class PvgisClient:
             try:
                 body = resp.json()
             except ValueError as exc:
+                PVGIS_CALLS.labels("error").inc()
                 kind = resp.headers.get("content-type", "unknown").split(";")[0]
                 msg = f"PVGIS a répondu autre chose que du JSON ({kind})"
                 raise PvgisUnavailable(msg) from exc
             if not isinstance(body, dict):
+                PVGIS_CALLS.labels("error").inc()
                 raise PvgisUnavailable("PVGIS a répondu un JSON de forme inattendue")
+            PVGIS_CALLS.labels("ok").inc()
             return body, params
         tries = self.config.retries + 1
         raise PvgisUnavailable(f"{last} après {tries} {'tentatives' if tries > 1 else 'tentative'}")

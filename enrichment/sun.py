@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from enrichment.config import PvgisConfig
 from enrichment.estimate import estimate_sun
+from enrichment.metrics import PVGIS_CALLS
 from enrichment.pvgis import (
     PvgisClient,
     PvgisError,
@@ -111,6 +112,7 @@ async def sun_parts(
             part.note(f"{exc.message} ; pas de données d'ensoleillement pour ce point")
             results.append((None, part))
         except PvgisUnavailable as exc:
+            PVGIS_CALLS.labels("estimate").inc()
             part.note(f"Estimation hors ligne, à ré-enrichir : {exc.message}")
             results.append((estimate_sun(lat, lon, config.loss_pct), part))
     await _store_many(sessions, to_store)

@@ -81,6 +81,11 @@ class FairPool:
         self._idle: list[asyncpg.Connection] = []
         self._closed = False
 
+    @property
+    def in_use(self) -> int:
+        """Connections handed out now (the gate's free slots are the others)."""
+        return self.size - self._gate._value
+
     @asynccontextmanager
     async def acquire(self) -> AsyncIterator[asyncpg.Connection]:
         """A connection, in turn; back to the pool (then the next caller's) on exit."""

@@ -15,6 +15,7 @@ from geo.errors import ServiceUnavailable
 from geo.visibility import Viewer
 from tiles.cache import TileCache
 from tiles.layers import Layer
+from tiles.metrics import TILE_BYTES, TILE_REQUESTS
 from tiles.sql import VERSIONS_SQL, extent_sql, tile_sql
 
 PUBLIC_SCOPE = "public"
@@ -120,7 +121,15 @@ class TileService:
                 return b""
             return gzip.compress(bytes(data), compresslevel=self.gzip_level, mtime=0)
 
-        return await self.cache.fetch(req.key, produce, is_gone)
+        names = ",".join(layer.name for layer in req.layers)
+        data = self.cache.get(req.key)
+        if data is None:
+            TILE_REQUESTS.labels(names, "miss").inc()
+            data = await self.cache.fetch(req.key, produce, is_gone)
+        else:
+            TILE_REQUESTS.labels(names, "hit").inc()
+        TILE_BYTES.labels(names).inc(len(data))
+        return data
 
     async def extent(
         self, layer: Layer, version: int, scope: str, viewer: Viewer | None

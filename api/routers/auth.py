@@ -8,13 +8,16 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 from fastapi.security import OAuth2PasswordRequestForm
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import ClaimsDep, CurrentUser, SessionDep, SettingsDep, StateDep
+from api.metrics import LOGIN_FAILURES
 from api.schemas.users import LoginIn, Message, PasswordChange, TokenOut, UserOut
 from api.security import create_token
 from api.services import users as svc
 from api.settings import Settings
 from api.tile_access import forget_sessions
+from geo.errors import NotAuthenticated
 from geo.models import RevokedToken, User
 
 router = APIRouter(prefix="/auth", tags=["auth"])
@@ -35,10 +38,19 @@ def _issue(user: User, settings: Settings) -> TokenOut:
     )
 
 
+async def _checked_password(session: AsyncSession, email: str, password: str) -> User:
+    """The user of these credentials; a refusal is counted (``lfs_login_failures``)."""
+    try:
+        return await svc.authenticate_password(session, email, password)
+    except NotAuthenticated:
+        LOGIN_FAILURES.inc()
+        raise
+
+
 @router.post("/login", response_model=TokenOut)
 async def login(body: LoginIn, session: SessionDep, settings: SettingsDep) -> TokenOut:
     """Exchange email and password for a JWT (rate-limited per IP)."""
-    user = await svc.authenticate_password(session, body.email, body.password)
+    user = await _checked_password(session, body.email, body.password)
     await session.commit()
     return _issue(user, settings)
 
@@ -50,7 +62,7 @@ async def token_form(
     settings: SettingsDep,
 ) -> TokenOut:
     """OAuth2 password flow (form fields username/password), for the /docs Authorize button."""
-    user = await svc.authenticate_password(session, form.username, form.password)
+    user = await _checked_password(session, form.username, form.password)
     await session.commit()
     return _issue(user, settings)
 

@@ -1,0 +1,78 @@
+"""Error reporting to Sentry (``LFS_SENTRY_DSN``) for the API and the worker, personal data out.
+
+What an event may carry is decided here, not left to the SDK's defaults:
+
+* no default personal data (``send_default_pii=False``: no user IP, cookies, headers);
+* no automatic web framework integration: the API's errors are reported by
+  :mod:`api.observe`, with the method, the route template, the request id and the user id only
+  (no URL query, header or body);
+* no local variables in stack frames, no breadcrumbs (log messages and HTTP calls before the
+  error may quote values);
+* :func:`scrub` runs on every event last: it drops any request headers, cookies, query string
+  and body that got in, replaces exception messages (which may quote a statement's parameters
+  or the input refused) with what ``api.logsafe.describe`` keeps, and keeps a log event's
+  message template without its arguments.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sentry_sdk
+from sentry_sdk.integrations.logging import ignore_logger
+
+from api.logsafe import describe
+from api.settings import Settings
+from api.version import __version__
+
+_REQUEST_KEEP = ("method", "url")
+
+
+def scrub(event: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any]:
+    """The event without tokens, passwords, bodies or the values exceptions quote."""
+    request = event.get("request")
+    if isinstance(request, dict):
+        url = str(request.get("url") or "").split("?", 1)[0]
+        event["request"] = {k: v for k, v in request.items() if k in _REQUEST_KEEP}
+        if url:
+            event["request"]["url"] = url
+    exc_info = hint.get("exc_info")
+    for i, value in enumerate((event.get("exception") or {}).get("values") or []):
+        # The outermost exception is last; Sentry lists the chain innermost first.
+        outermost = i == len(event["exception"]["values"]) - 1
+        if outermost and exc_info and exc_info[1] is not None:
+            value["value"] = describe(exc_info[1])
+        else:
+            value["value"] = value.get("type") or ""
+    entry = event.get("logentry")
+    if isinstance(entry, dict):
+        event["logentry"] = {"message": entry.get("message")}
+    event.pop("breadcrumbs", None)
+    extra = event.get("extra")
+    if isinstance(extra, dict):
+        extra.pop("sys.argv", None)  # a command line may hold a password (users create)
+    return event
+
+
+def init_error_reports(settings: Settings, component: str) -> bool:
+    """Turn Sentry on for this process when ``LFS_SENTRY_DSN`` is set; whether it is on."""
+    if settings.sentry_dsn is None:
+        return False
+    sentry_sdk.init(
+        dsn=settings.sentry_dsn.get_secret_value(),
+        environment=settings.environment,
+        release=f"leadfactory@{__version__}",
+        server_name=component,  # not the host name
+        send_default_pii=False,
+        include_local_variables=False,
+        max_breadcrumbs=0,
+        max_request_body_size="never",
+        auto_enabling_integrations=False,
+        traces_sample_rate=0.0,
+        before_send=scrub,
+    )
+    sentry_sdk.set_tag("component", component)
+    # uvicorn's "Exception in ASGI application" line: the error itself is reported by
+    # api.observe (once, with its request id).
+    ignore_logger("uvicorn.error")
+    return True

@@ -1,0 +1,143 @@
+"""Each request observed once, outermost: its id, its latency in the metrics, one log line, and
+its unexpected error reported to Sentry.
+
+Wired as the app's :attr:`~api.hot.LeadFactoryAPI.entry` around the body limit, so the lead
+list, detail and create that ``api.hot`` answers ahead of the middleware stack are observed the
+same way as every other request.
+
+The request id is the client's ``X-Request-ID`` when it is a safe token (1-128 letters, digits
+and ``._:-``; anything else could forge log lines or carry data), else a new random one; it is
+returned in the response's ``X-Request-ID``, kept in ``request.state.request_id`` and written
+in the log line and the error report. The log line names the route template, never the path
+(ids, searches) or the query string (tokens), and the user's id, never their token.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import sentry_sdk
+from starlette.types import Message, Receive, Scope, Send
+
+from api.metrics import observe_request
+
+log = logging.getLogger("lfs.request")
+
+HEADER = b"x-request-id"
+_SAFE_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
+UNMATCHED = "<unmatched>"  # no route: 404s of any path are one series, not one per path
+
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+def request_id(scope: Scope) -> str:
+    """The client's ``X-Request-ID`` when it is safe, else a new random id."""
+    for key, value in scope["headers"]:
+        if key == HEADER:
+            given = value.decode("latin-1")
+            if _SAFE_ID.fullmatch(given):
+                return given
+            break
+    return secrets.token_hex(16)
+
+
+def route_template(scope: Scope) -> str:
+    """The template of the route that answered (``/api/leads/{lead_id}``), never the path."""
+    template = scope.get("route_template")  # set by api.hot for the requests it answers
+    if template:
+        return str(template)
+    # FastAPI keeps the routes of an included router with their own path ("/auth/me"); the
+    # full template ("/api/auth/me") is on the route context it selected, when it did.
+    context = (scope.get("fastapi") or {}).get("effective_route_context")
+    route = scope.get("route")
+    return str(
+        getattr(context, "path_format", None)
+        or getattr(route, "path_format", None)
+        or getattr(route, "path", None)
+        or UNMATCHED
+    )
+
+
+class RequestObserver:
+    """Request id, latency metrics, the request's log line and its error report."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Observe an HTTP request; anything else passes through."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        rid = request_id(scope)
+        state: dict[str, Any] = scope.setdefault("state", {})
+        state["request_id"] = rid
+        status = 500  # what the server sends if the app sends nothing
+        header = rid.encode()
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", ()), (HEADER, header)]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        except Exception as exc:
+            _report(exc, scope, rid)
+            raise
+        finally:
+            seconds = time.perf_counter() - started
+            route = route_template(scope)
+            observe_request(scope["method"], route, status, seconds)
+            if log.isEnabledFor(logging.INFO):
+                _log(scope, rid, route, status, seconds)
+
+
+def _log(scope: Scope, rid: str, route: str, status: int, seconds: float) -> None:
+    user_id = scope["state"].get("user_id")
+    client = scope.get("client")
+    ms = round(seconds * 1000, 1)
+    log.info(
+        "%s %s %d %.1f ms id=%s user=%s",
+        scope["method"],
+        route,
+        status,
+        ms,
+        rid,
+        user_id if user_id is not None else "-",
+        extra={
+            "request_id": rid,
+            "method": scope["method"],
+            "route": route,
+            "status": status,
+            "duration_ms": ms,
+            "user_id": user_id,
+            "client": client[0] if client else None,
+        },
+    )
+
+
+def _report(exc: Exception, scope: Scope, rid: str) -> None:
+    """Send an unexpected error to Sentry (when it is on) with its route and request id; what
+    leaves is scrubbed again by ``api.error_reports.scrub``."""
+    if not sentry_sdk.get_client().is_active():
+        return
+    route = route_template(scope)
+    with sentry_sdk.new_scope() as report:
+        report.set_tag("request_id", rid)
+        report.set_tag("route", route)
+        report.set_transaction_name(f"{scope['method']} {route}")
+        user_id = scope["state"].get("user_id")
+        if user_id is not None:
+            report.set_user({"id": str(user_id)})
+        # The method and path template only: no query string, header, cookie or body.
+        report.set_context("request", {"method": scope["method"], "route": route})
+        sentry_sdk.capture_exception(exc)
