@@ -14,6 +14,8 @@ answer it:
 * 413: a request body (``api.bodylimit``, the upload limit); 415: a multipart upload;
 * 422: parameters or a body (validation, domain rules);
 * 429: the API's rate limits (``api.ratelimit``: everything under ``/api`` but its exemptions).
+
+Parameters are never ``null`` in the document: a query string or a header is there or not.
 """
 
 from __future__ import annotations
@@ -72,6 +74,8 @@ def document_problems(schema: dict[str, Any]) -> dict[str, Any]:
         for method, op in item.items():
             if method not in _METHODS:
                 continue
+            for param in op.get("parameters", []):
+                param["schema"] = _never_null(param.get("schema", {}))
             responses = op.setdefault("responses", {})
             declared = {int(code) for code in responses if code.isdigit() and int(code) >= 400}
             for code in sorted(declared | problem_statuses(path, method, op)):
@@ -85,6 +89,20 @@ def document_problems(schema: dict[str, Any]) -> dict[str, Any]:
         components.pop("HTTPValidationError", None)
         components.pop("ValidationError", None)
     return schema
+
+
+def _never_null(schema: dict[str, Any]) -> dict[str, Any]:
+    """A parameter's schema without its ``null`` alternative: a query string, a header or a path
+    has no null (``str | None`` means "may be left out"), and a client that sent the four
+    letters ``null`` for an ``If-Match`` got a 412 for a value the document allowed."""
+    alternatives = schema.get("anyOf")
+    if not alternatives or {"type": "null"} not in alternatives:
+        return schema
+    rest = [a for a in alternatives if a != {"type": "null"}]
+    out = {k: v for k, v in schema.items() if k not in ("anyOf", "default")}
+    if len(rest) == 1:
+        return {**rest[0], **out}
+    return {**out, "anyOf": rest}
 
 
 def install_openapi(app: FastAPI) -> None:

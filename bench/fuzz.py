@@ -6,7 +6,8 @@
 Builds a throwaway template database on the cluster of DATABASE_URL (migrated, the demo layers
 loaded with ``leadfactory demo``), then per role: a database cloned from it (``CREATE DATABASE …
 TEMPLATE``, so one run's writes can't change the other's start), a few leads, the role's user,
-a server on a free loopback port (rate limits off, PVGIS off: the offline estimate), a token,
+a server and its enrichment worker on a free loopback port (rate limits off, PVGIS off: the
+offline estimate), a token,
 and ``schemathesis run --checks all`` with every phase (examples, coverage, fuzzing, stateful)
 for ``--seconds``, logout excluded (it would revoke the run's own token). Prints schemathesis'
 summary and every 5xx of the server's access log; exits non-zero when the server answered any
@@ -122,7 +123,9 @@ def build_template(name: str, tmp: Path) -> None:
 
 def start_server(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
     """``leadfactory serve`` on 127.0.0.1:port, its log (access log included) in ``log``."""
+    # With its enrichment worker, as `make run` serves: batches run, /api/ready is ready.
     cmd = [str(BIN / "leadfactory"), "serve", "--host", "127.0.0.1", "--port", str(port)]
+    cmd.append("--with-worker")
     with open(log, "wb") as out:
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 120

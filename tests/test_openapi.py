@@ -69,6 +69,13 @@ def test_problem_statuses_follow_the_operation(spec, method, path, present, abse
     assert not codes & absent, codes & absent
 
 
+def test_parameters_are_never_null(spec) -> None:  # noqa: ANN001
+    # "null" in a header or a query string is four letters: If-Match: null was a 412.
+    for path, method, op in operations(spec):
+        for param in op.get("parameters", []):
+            assert "null" not in json.dumps(param["schema"]), (method, path, param["name"])
+
+
 def _schemas(spec: dict[str, Any], schema: dict[str, Any], seen: frozenset[str] = frozenset()):  # noqa: ANN202
     """Every sub-schema of ``schema``, references followed once."""
     if "$ref" in schema:
