@@ -5,6 +5,13 @@ W4 a 12-tile viewport (our composite vs tipg's request per layer); W5 If-None-Ma
 W6 change a lead's status through the API then fetch its tile (freshness).
 
     .venv/bin/python bench/bench_tiles.py [--duration 30] [--runs 3] [--connections 1,8,32]
+    .venv/bin/python bench/bench_tiles.py --per-zoom [--zooms 14,15,16] [--duration 10]
+
+``--per-zoom`` is the like-for-like figure: the parcels layer only, at zooms where both servers
+serve the same parcels (ours from z13; tipg at every zoom), our cache off, runs interleaved
+ours / tipg / floor, where the floor is our same tile statement run on asyncpg directly (no HTTP,
+no Python around it) with as many connections. The mixed W2 figure is secondary: it mixes z12,
+where we serve no parcels (204) and tipg serves 10,000-feature tiles, with four other layers.
 
 Works on a private clone ``lfs_bench_tiles`` of ``lfs_bench`` (built by bench/generate.py) with
 leads and users added, so the shared database is never modified. Servers run one at a time on
@@ -436,6 +443,80 @@ def interleaved(args: argparse.Namespace, lists: dict, conns: list[int]) -> None
             server.stop()
 
 
+def floor_run(tiles: list[tuple[str, int, int, int]], conns: int, duration: int) -> dict:
+    """Tiles/s of our tile statement on asyncpg directly: ``conns`` connections, no HTTP."""
+    import asyncpg
+
+    from tiles.layers import LAYERS as REGISTRY
+    from tiles.sql import tile_sql
+
+    async def run() -> dict:
+        pool = await asyncpg.create_pool(
+            admin_url(DB), min_size=conns, max_size=conns, server_settings={"jit": "off"}
+        )
+        lat: list[float] = []
+        stop = time.monotonic() + duration
+
+        async def worker(i: int) -> None:
+            j = i
+            async with pool.acquire() as conn:
+                while time.monotonic() < stop:
+                    layer, z, x, y = tiles[j % len(tiles)]
+                    j += conns
+                    sql, params = tile_sql([REGISTRY[layer]], z, None)
+                    t0 = time.perf_counter()
+                    await conn.fetchval(sql, z, x, y, *params)
+                    lat.append(time.perf_counter() - t0)
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(worker(i) for i in range(conns)))
+        elapsed = time.perf_counter() - t0
+        await pool.close()
+        lat.sort()
+        return {
+            "rps": len(lat) / elapsed,
+            "p50": lat[len(lat) // 2] * 1e6,
+            "p99": lat[int(len(lat) * 0.99)] * 1e6,
+        }
+
+    return asyncio.run(run())
+
+
+def per_zoom(args: argparse.Namespace, bounds: tuple[float, float, float, float]) -> None:
+    """Parcels per zoom, like for like: ours (cache off) vs tipg vs the floor, interleaved."""
+    servers = {n: start(n, secrets.token_urlsafe(48), "0") for n in ("tipg", "ours")}
+    conns = [int(c) for c in args.connections.split(",")]
+    rnd = random.Random(19)
+    try:
+        for z in (int(v) for v in args.zooms.split(",")):
+            tiles = [("parcels", *t) for t in tiles_in(bounds, range(z, z + 1))]
+            rnd.shuffle(tiles)
+            tiles = tiles[:3000]
+            for c in conns:
+                res: dict[str, list] = {"ours": [], "tipg": [], "floor": []}
+                for _ in range(args.runs):
+                    for n, (server, path_of) in servers.items():
+                        paths = [path_of(*t) for t in tiles]
+                        res[n].append(run_wrk(server.url, paths, None, c, args.duration))
+                    res["floor"].append(floor_run(tiles, c, args.duration))
+                med = {n: sorted(r, key=lambda x: x["rps"])[len(r) // 2] for n, r in res.items()}
+                ours, tipg, flo = med["ours"]["rps"], med["tipg"]["rps"], med["floor"]["rps"]
+                print(
+                    f"[per-zoom] parcels z{z} c={c} ({len(tiles)} tiles): "
+                    f"ours {ours:.1f} req/s (p99 {med['ours']['p99'] / 1000:.0f} ms), "
+                    f"tipg {tipg:.1f} (p99 {med['tipg']['p99'] / 1000:.0f} ms), "
+                    f"floor {flo:.1f} (p99 {med['floor']['p99'] / 1000:.0f} ms); "
+                    f"ours/tipg {ours / tipg:.2f}x, server overhead {100 * (1 - ours / flo):.1f} % "
+                    f"(runs ours {[round(r['rps']) for r in res['ours']]}, "
+                    f"tipg {[round(r['rps']) for r in res['tipg']]}, "
+                    f"floor {[round(r['rps']) for r in res['floor']]})",
+                    flush=True,
+                )
+    finally:
+        for server, _ in servers.values():
+            server.stop()
+
+
 def main() -> int:
     """Run every workload on both servers and print the figures."""
     ap = argparse.ArgumentParser(description=__doc__)
@@ -448,12 +529,19 @@ def main() -> int:
     ap.add_argument(
         "--interleave", action="store_true", help="alternate tipg/ours run by run (W1,W2,W3,W5)"
     )
+    ap.add_argument(
+        "--per-zoom", action="store_true", help="parcels per zoom: ours, tipg and the floor"
+    )
+    ap.add_argument("--zooms", default="14,15,16", help="zooms of --per-zoom")
     args = ap.parse_args()
     conns = [int(c) for c in args.connections.split(",")]
     wanted = set(args.workloads.split(","))
 
     prepare_db()
     bounds = extent()
+    if args.per_zoom:
+        per_zoom(args, bounds)
+        return 0
     lists = workloads(bounds)
     if args.interleave:
         interleaved(args, lists, conns)

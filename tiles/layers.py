@@ -48,6 +48,21 @@ class Layer:
     # Never lost to generalisation: simplification keeps collapsed rings, and a polygon that still
     # collapses on the tile grid is drawn as a point (its ST_PointOnSurface) instead.
     keep_small: bool = False
+    # A stored, indexed EPSG:3857 copy of the geometry (generated column): tiles test and clip
+    # it directly instead of transforming every row.
+    geom_3857: str | None = None
+    # Below this zoom only the features matching a predicate, by zoom: ((zoom, SQL), …), each
+    # applying from its zoom up to the next (static SQL on alias t, so that a partial index can
+    # serve it), e.g. the large parcels a prospector looks for at z10-12.
+    overview_below: int | None = None
+    overview_sql: tuple[tuple[int, str], ...] = ()
+
+    def overview_at(self, z: int) -> str | None:
+        """The predicate of the features served at zoom ``z`` (None: every feature)."""
+        if self.overview_below is None or z >= self.overview_below:
+            return None
+        fitting = [sql for zoom, sql in self.overview_sql if zoom <= z]
+        return fitting[-1] if fitting else "false"
 
     def attrs_at(self, z: int) -> tuple[Attr, ...]:
         """The attributes a tile carries at zoom ``z``."""
@@ -59,6 +74,9 @@ class Layer:
 
 
 MAX_ZOOM = 22
+# Parcels served below z13: 2 ha and more (a 5-ha site is a few pixels at z10-12). The partial
+# index idx_parcels_geom_3857_large (migration 0022) has the same predicate.
+LARGE_PARCEL_M2 = 20000
 HASH_FID = f"(hashtextextended(t.{{pk}}, 0) & {JS_SAFE_MASK})"
 
 LAYERS: dict[str, Layer] = {
@@ -78,11 +96,18 @@ LAYERS: dict[str, Layer] = {
                 Attr("section", "t.section", "String", "cadastral section", 14),
                 Attr("numero", "t.numero", "String", "parcel number", 14),
                 Attr("contenance", "t.contenance", "Number", "declared area (m²)", 14),
-                Attr("area_m2", "round(t.area_m2)", "Number", "measured area (m²)", 14),
+                Attr("area_m2", "round(t.area_m2)", "Number", "measured area (m²)", 10),
             ),
-            minzoom=13,
+            minzoom=10,
             maxzoom=16,
-            description="Etalab cadastre (PCI vecteur); not served below z13 (too dense).",
+            description="Etalab cadastre (PCI vecteur); z11-12: parcels of 2 ha+, z10: 5 ha+.",
+            geom_3857="geom_3857",
+            overview_below=13,
+            # z10: 5 ha and more, z11-12: 2 ha and more; the z14 tile budget (≤ ~65 kB) holds.
+            overview_sql=(
+                (10, f"t.area_m2 >= {2.5 * LARGE_PARCEL_M2:.0f}"),
+                (11, f"t.area_m2 >= {LARGE_PARCEL_M2}"),
+            ),
             queryables=("id", "commune", "section", "numero", "contenance", "area_m2"),
         ),
         Layer(

@@ -21,6 +21,8 @@ BUFFER = 64
 MARGIN = BUFFER / EXTENT
 # Half a screen pixel (512 px tiles) in degrees at z0: ST_Simplify tolerance = this / 2^z.
 HALF_PIXEL_DEG_Z0 = 180.0 / 512
+# The same half pixel in EPSG:3857 metres at z0 (for the stored 3857 geometries).
+HALF_PIXEL_M_Z0 = 40075016.68557849 / 512 / 2
 # Cluster cell at z0 in EPSG:3857 metres: a 64-cell grid per tile.
 CLUSTER_CELL_Z0 = 40075016.68557849 / 64
 # Simplify polygons below this zoom (above it ST_AsMVTGeom's grid snapping is enough).
@@ -30,7 +32,8 @@ VERSIONS_SQL = "SELECT layer, version FROM layer_versions"
 
 _ENVELOPE = f"""WITH b AS (
   SELECT ST_TileEnvelope($1, $2, $3) AS env,
-         ST_Transform(ST_TileEnvelope($1, $2, $3, margin => {MARGIN}), 4326) AS env4326
+         ST_Transform(ST_TileEnvelope($1, $2, $3, margin => {MARGIN}), 4326) AS env4326,
+         ST_TileEnvelope($1, $2, $3, margin => {MARGIN}) AS env_m
 )"""
 
 _DOLLAR = re.compile(r"\$(\d+)")
@@ -54,6 +57,19 @@ def visibility_sql(viewer: Viewer | None, alias: str, offset: int) -> tuple[str,
 
 def _layer_subquery(layer: Layer, z: int, where_extra: str) -> str:
     attrs = ", ".join(f"{a.sql} AS {a.name}" for a in layer.attrs_at(z))
+    overview = layer.overview_at(z)
+    if overview is not None:
+        where_extra = f" AND {overview}{where_extra}"
+    if layer.geom_3857:
+        # Already projected and indexed: no per-row transform, the index tests the tile box.
+        geom = f"t.{layer.geom_3857}"
+        if layer.geometry_type == "Polygon" and z < SIMPLIFY_BELOW:
+            geom = f"ST_Simplify({geom}, {HALF_PIXEL_M_Z0} / power(2, $1))"
+        return (
+            f"SELECT {layer.fid_sql} AS fid, {attrs}, "
+            f"ST_AsMVTGeom({geom}, b.env, {EXTENT}, {BUFFER}, true) AS geom "
+            f"FROM {layer.table} t, b WHERE t.{layer.geom_3857} && b.env_m{where_extra}"
+        )
     geom = "t.geom"
     if layer.geometry_type == "Polygon" and z < SIMPLIFY_BELOW:
         # Simplify in degrees before the transform: fewer vertices to project. preserveCollapsed

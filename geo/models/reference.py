@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
+from geoalchemy2 import Geometry
 from sqlalchemy import (
     BigInteger,
     Computed,
@@ -67,11 +68,26 @@ class Parcel(Base):
         Float, Computed("ST_Area(geom::geography)", persisted=True)
     )
     geom: Mapped[Any] = mapped_column(multipolygon(), nullable=False)
+    # The tiles' projection, derived by PostgreSQL: tiles skip a transform per parcel (0022).
+    geom_3857: Mapped[Any] = mapped_column(
+        Geometry("MULTIPOLYGON", srid=3857, spatial_index=True),
+        Computed("ST_Transform(geom, 3857)", persisted=True),
+        nullable=True,
+    )
     source: Mapped[str] = mapped_column(String(16), **_SOURCE)
     source_updated: Mapped[date | None] = mapped_column(Date)
     import_id: Mapped[int | None] = mapped_column(ForeignKey("imports.id", ondelete="SET NULL"))
 
-    __table_args__ = (Index("ix_parcels_commune_section", "commune", "section"),)
+    __table_args__ = (
+        Index("ix_parcels_commune_section", "commune", "section"),
+        # The tiles' z10-12 overview: parcels of 2 ha or more (tiles.layers.LARGE_PARCEL_M2).
+        Index(
+            "idx_parcels_geom_3857_large",
+            "geom_3857",
+            postgresql_using="gist",
+            postgresql_where=text("area_m2 >= 20000"),
+        ),
+    )
 
 
 class Substation(Base):
