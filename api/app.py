@@ -33,6 +33,7 @@ from api.routers import exports as exports_router
 from api.routers import lead_reports as lead_reports_router
 from api.routers import leads as leads_router
 from api.routers import ogc as ogc_router
+from api.routers import ogc_tiles as ogc_tiles_router
 from api.routers import pipeline as pipeline_router
 from api.routers import reference as reference_router
 from api.routers import tile_token as tile_token_router
@@ -40,6 +41,7 @@ from api.routers import tiles as tiles_router
 from api.settings import Settings, get_settings, resolve_dev_secrets
 from api.state import AppState
 from api.uploads import ENVELOPE_BYTES as UPLOAD_ENVELOPE_BYTES
+from api.urlguard import NulGuard
 from api.version import __version__
 from geo.crypto import FieldCipher
 from geo.db import make_engine, make_pg_pool, make_sessionmaker
@@ -142,6 +144,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # (their /tiles and /ogc prefixes can't shadow an /api route).
     app.include_router(tiles_router.router)
     app.include_router(ogc_router.router)
+    app.include_router(ogc_tiles_router.router)
     app.include_router(api_router())
     app.include_router(metrics_router)
     mount_docs(app)
@@ -171,7 +174,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Ahead of the hot routes too: no body is read or parsed past its cap.
     upload_bytes = int(settings.storage.max_upload_mb * 1024 * 1024) + UPLOAD_ENVELOPE_BYTES
     limited = BodyLimitMiddleware(
-        app.dispatch,
+        NulGuard(app.dispatch),  # a NUL in the URL: 422 before any route (api.urlguard)
         max_bytes=int(settings.max_body_mb * 1024 * 1024),
         max_upload_bytes=upload_bytes,
         upload_paths=r"/api/leads/[^/]+/documents",

@@ -13,6 +13,7 @@ from api.deps import CurrentUser, SessionDep, SettingsDep, ViewerDep
 from api.errors import PROBLEM_JSON, Problem
 from api.schemas.documents import DocumentList, DocumentOut
 from api.schemas.strict import RowId
+from api.schemas.text import check_text
 from api.storage import StorageDep
 from api.uploads import receive_upload
 from geo.errors import InvalidInput, NotFound, ServiceUnavailable
@@ -103,6 +104,10 @@ async def upload_document(
             raise InvalidInput(
                 f"category must be one of: {', '.join(UPLOAD_CATEGORIES)}", field="category"
             )
+        try:  # the file name is shown and exported: one line (api.schemas.text)
+            check_text(upload.filename)
+        except ValueError as exc:
+            raise InvalidInput(f"file name: {exc}", field="file") from None
         assert upload.path is not None
         kind = await asyncio.to_thread(sniff, upload.path, upload.filename)
         doc = await svc.create_document(

@@ -10,7 +10,7 @@ from urllib.parse import parse_qsl
 import orjson
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, StringConstraints, ValidationError
 
 from api.deps import (
     BEARER_SECURITY,
@@ -34,6 +34,7 @@ from api.schemas.leads import (
     TransitionIn,
 )
 from api.schemas.strict import BBOX_PATTERN, DateTime, UserId
+from api.schemas.text import SINGLE_LINE
 from api.security import TokenClaims
 from api.services import leads as svc
 from api.services.analytics_cache import cache_for
@@ -88,8 +89,8 @@ class LeadFilterQuery(BaseModel):
     )
     created_from: DateTime | None = Field(None, description="Created at or after (RFC 3339)")
     created_to: DateTime | None = Field(None, description="Created before (RFC 3339)")
-    q: str | None = Field(
-        None, min_length=1, max_length=100, description="Text in name/commune/notes"
+    q: Annotated[str, StringConstraints(min_length=1, max_length=100), SINGLE_LINE] | None = Field(
+        None, description="Text in name/commune/notes (one line, no control characters)"
     )
 
 

@@ -7,8 +7,12 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
 from api.schemas.leads import ActivityOut, CommentOut
+from api.schemas.text import MULTI_LINE
 
-Body = Annotated[str, StringConstraints(min_length=1, max_length=10_000, strip_whitespace=True)]
+# Several lines, no control characters (api.schemas.text).
+Body = Annotated[
+    str, StringConstraints(min_length=1, max_length=10_000, strip_whitespace=True), MULTI_LINE
+]
 
 
 class CommentIn(BaseModel):

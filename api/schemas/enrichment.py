@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, StringConstraints, model_validator
 
 from api.schemas.strict import DateTime, RowId, UserId
+from api.schemas.text import SINGLE_LINE
 from geo.models import LeadStatus
 
 
@@ -57,7 +58,7 @@ class BatchFilters(BaseModel):
     )
     created_from: DateTime | None = None
     created_to: DateTime | None = None
-    q: str | None = Field(None, max_length=200)
+    q: Annotated[str, StringConstraints(max_length=200), SINGLE_LINE] | None = None
 
 
 class BatchIn(BaseModel):

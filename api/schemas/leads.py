@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 
 from api.schemas.patch import omittable
 from api.schemas.strict import UserId
+from api.schemas.text import MULTI_LINE, SINGLE_LINE
 from geo.models import AgreementStatus, LeadSource, LeadStatus
 
 Position = Annotated[list[float], Field(min_length=2, max_length=3)]
@@ -16,8 +17,9 @@ Ring = Annotated[list[Position], Field(min_length=4)]
 ParcelId = Annotated[
     str, StringConstraints(pattern=r"^[0-9][0-9AB][0-9]{3}[0-9A-Z]{3}[0-9A-Z]{2}[0-9]{4}$")
 ]
-Name = Annotated[str, StringConstraints(max_length=200, strip_whitespace=True)]
-Notes = Annotated[str, StringConstraints(max_length=10_000)]
+# Free text: names on one line, notes on several; no control characters (api.schemas.text).
+Name = Annotated[str, StringConstraints(max_length=200, strip_whitespace=True), SINGLE_LINE]
+Notes = Annotated[str, StringConstraints(max_length=10_000), MULTI_LINE]
 Insee = Annotated[str, StringConstraints(pattern=r"^[0-9][0-9AB][0-9]{3}$")]
 
 _SQUARE: list[Any] = [[4.6512, 45.9768], [4.6543, 45.9763], [4.6538, 45.9751], [4.6512, 45.9768]]
@@ -132,7 +134,7 @@ class TransitionIn(BaseModel):
     )
 
     status: LeadStatus
-    reason: Annotated[str, StringConstraints(max_length=2000)] | None = None
+    reason: Annotated[str, StringConstraints(max_length=2000), MULTI_LINE] | None = None
 
 
 class Owner(BaseModel):
@@ -140,10 +142,12 @@ class Owner(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: Annotated[str, StringConstraints(min_length=1, max_length=300, strip_whitespace=True)]
+    name: Annotated[
+        str, StringConstraints(min_length=1, max_length=300, strip_whitespace=True), SINGLE_LINE
+    ]
     type: Literal["private", "public", "company"]
-    address: Annotated[str, StringConstraints(max_length=500)] | None = None
-    contact: Annotated[str, StringConstraints(max_length=300)] | None = None
+    address: Annotated[str, StringConstraints(max_length=500), MULTI_LINE] | None = None
+    contact: Annotated[str, StringConstraints(max_length=300), SINGLE_LINE] | None = None
 
 
 class FoncierIn(BaseModel):

@@ -8,11 +8,12 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
 from api.schemas.patch import omittable
+from api.schemas.text import SINGLE_LINE
 from geo.models import Role
 
 # bcrypt reads at most 72 bytes; 8 characters is the floor we accept.
 Password = Annotated[str, StringConstraints(min_length=8, max_length=72)]
-FullName = Annotated[str, StringConstraints(max_length=200, strip_whitespace=True)]
+FullName = Annotated[str, StringConstraints(max_length=200, strip_whitespace=True), SINGLE_LINE]
 
 
 class UserOut(BaseModel):
