@@ -33,7 +33,6 @@ from api.routers import exports as exports_router
 from api.routers import lead_reports as lead_reports_router
 from api.routers import leads as leads_router
 from api.routers import ogc as ogc_router
-from api.routers import ogc_tiles as ogc_tiles_router
 from api.routers import pipeline as pipeline_router
 from api.routers import reference as reference_router
 from api.routers import tile_token as tile_token_router
@@ -144,7 +143,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # (their /tiles and /ogc prefixes can't shadow an /api route).
     app.include_router(tiles_router.router)
     app.include_router(ogc_router.router)
-    app.include_router(ogc_tiles_router.router)
     app.include_router(api_router())
     app.include_router(metrics_router)
     mount_docs(app)
