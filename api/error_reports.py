@@ -3,9 +3,9 @@
 What an event may carry is decided here, not left to the SDK's defaults:
 
 * no default personal data (``send_default_pii=False``: no user IP, cookies, headers);
-* no automatic web framework integration: the API's errors are reported by
-  :mod:`api.observe`, with the method, the route template, the request id and the user id only
-  (no URL query, header or body);
+* no automatic web framework integration: the API reports its 500s itself (``api.errors``
+  calls :func:`report_error`), and :mod:`api.observe` adds the method, the route template,
+  the request id and the user id only (no URL query, header or body);
 * no local variables in stack frames, no breadcrumbs (log messages and HTTP calls before the
   error may quote values);
 * :func:`scrub` runs on every event last: it drops any request headers, cookies, query string
@@ -72,7 +72,15 @@ def init_error_reports(settings: Settings, component: str) -> bool:
         before_send=scrub,
     )
     sentry_sdk.set_tag("component", component)
-    # uvicorn's "Exception in ASGI application" line: the error itself is reported by
-    # api.observe (once, with its request id).
-    ignore_logger("uvicorn.error")
+    # The lines logged about an error the API reports itself (report_error): one report per
+    # error, with its exception, not a second one made of its log line.
+    for logger in ("uvicorn.error", "api.errors"):
+        ignore_logger(logger)
     return True
+
+
+def report_error(exc: BaseException) -> None:
+    """Report an unexpected error (a 500) when Sentry is on; the request's details are added by
+    ``api.observe``."""
+    if sentry_sdk.get_client().is_active():
+        sentry_sdk.capture_exception(exc)

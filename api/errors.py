@@ -18,6 +18,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import compile_path
 
+from api.error_reports import report_error
 from api.logsafe import log_error
 from geo import errors as e
 
@@ -214,6 +215,7 @@ def _database_problem(
             headers={"Retry-After": "5"},
         )
     log_error(log, logging.ERROR, f"database error on {_route(request)}", exc)
+    report_error(exc)
     return problem_response(500, "Internal server error.", request)
 
 
@@ -247,6 +249,7 @@ async def _pg(request: Request, exc: Exception) -> JSONResponse:
 
 async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
     log_error(log, logging.ERROR, f"unhandled error on {_route(request)}", exc)
+    report_error(exc)
     return problem_response(500, "Internal server error.", request)
 
 

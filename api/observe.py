@@ -8,7 +8,7 @@ same way as every other request.
 The request id is the client's ``X-Request-ID`` when it is a safe token (1-128 letters, digits
 and ``._:-``; anything else could forge log lines or carry data), else a new random one; it is
 returned in the response's ``X-Request-ID``, kept in ``request.state.request_id`` and written
-in the log line and the error report. The log line names the route template, never the path
+in the log line and the error reports. The log line names the route template, never the path
 (ids, searches) or the query string (tokens), and the user's id, never their token.
 """
 
@@ -22,8 +22,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import sentry_sdk
+from sentry_sdk.types import Event, Hint
 from starlette.types import Message, Receive, Scope, Send
 
+from api.error_reports import report_error
 from api.metrics import observe_request
 
 log = logging.getLogger("lfs.request")
@@ -74,10 +76,21 @@ class RequestObserver:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        started = time.perf_counter()
         rid = request_id(scope)
         state: dict[str, Any] = scope.setdefault("state", {})
         state["request_id"] = rid
+        if not sentry_sdk.get_client().is_active():
+            await self._observe(scope, receive, send, rid)
+            return
+        # Whatever is reported while this request runs (api.errors reports the 500s it
+        # renders) carries its request id, route and user id.
+        with sentry_sdk.isolation_scope() as report:
+            report.set_tag("request_id", rid)
+            report.add_event_processor(_describe_request(scope))
+            await self._observe(scope, receive, send, rid)
+
+    async def _observe(self, scope: Scope, receive: Receive, send: Send, rid: str) -> None:
+        started = time.perf_counter()
         status = 500  # what the server sends if the app sends nothing
         header = rid.encode()
 
@@ -91,7 +104,9 @@ class RequestObserver:
         try:
             await self.app(scope, receive, send_with_id)
         except Exception as exc:
-            _report(exc, scope, rid)
+            # Raised past every handler (already reported by api.errors when it rendered the
+            # 500: the SDK drops the same exception the second time).
+            report_error(exc)
             raise
         finally:
             seconds = time.perf_counter() - started
@@ -125,19 +140,19 @@ def _log(scope: Scope, rid: str, route: str, status: int, seconds: float) -> Non
     )
 
 
-def _report(exc: Exception, scope: Scope, rid: str) -> None:
-    """Send an unexpected error to Sentry (when it is on) with its route and request id; what
-    leaves is scrubbed again by ``api.error_reports.scrub``."""
-    if not sentry_sdk.get_client().is_active():
-        return
-    route = route_template(scope)
-    with sentry_sdk.new_scope() as report:
-        report.set_tag("request_id", rid)
-        report.set_tag("route", route)
-        report.set_transaction_name(f"{scope['method']} {route}")
+def _describe_request(scope: Scope) -> Callable[[Event, Hint], Event]:
+    """An event processor adding the request's route, method and user id, read when an event
+    is captured (the route is known once the router has run)."""
+
+    def describe(event: Event, hint: Hint) -> Event:
+        route = route_template(scope)
+        event.setdefault("tags", {})["route"] = route
+        event["transaction"] = f"{scope['method']} {route}"
         user_id = scope["state"].get("user_id")
         if user_id is not None:
-            report.set_user({"id": str(user_id)})
-        # The method and path template only: no query string, header, cookie or body.
-        report.set_context("request", {"method": scope["method"], "route": route})
-        sentry_sdk.capture_exception(exc)
+            event["user"] = {"id": str(user_id)}
+        # The method and the route template only: no query string, header, cookie or body.
+        event["request"] = {"method": scope["method"], "url": route}
+        return event
+
+    return describe

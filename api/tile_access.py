@@ -135,7 +135,9 @@ async def get_optional_viewer(
     viewer = await access.viewer_for(state, token, QUERY_KINDS) if token else None
     header = request.headers.get("authorization", "")
     if header[:7].lower() == "bearer " and header[7:].strip():
-        return await access.viewer_for(state, header[7:].strip(), HEADER_KINDS)
+        viewer = await access.viewer_for(state, header[7:].strip(), HEADER_KINDS)
+    if viewer is not None:
+        request.state.user_id = viewer.user_id  # for the request's log line (api.observe)
     return viewer
 
 

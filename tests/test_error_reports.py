@@ -1,0 +1,129 @@
+"""LFS_SENTRY_DSN: an unexpected error is reported to Sentry (a stand-in on loopback) with its
+route and request id, and without the token, the query string or the body."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import httpx
+import pytest
+import sentry_sdk
+from fastapi import Request
+from pydantic import SecretStr
+
+import api.hot
+import api.web
+from api.app import create_app
+from api.deps import request_claims
+from api.error_reports import scrub
+from api.settings import Settings
+from geo.models import Role
+from tests.conftest import HeadersFactory
+from tests.sentry_standin import SentryStandin, parse_envelope
+
+OWNER = "Jeanne Propriétaire, 3 chemin des Vignes"
+
+
+@pytest.fixture
+def standin() -> Iterator[SentryStandin]:
+    s = SentryStandin().start()
+    try:
+        yield s
+    finally:
+        sentry_sdk.get_client().close()  # the SDK is process-wide: off for the next tests
+        sentry_sdk.init(dsn=None)
+        s.stop()
+
+
+def test_envelope_parser() -> None:
+    body = (
+        b'{"event_id":"abc"}\n{"type":"event","length":13}\n{"message":1}\n'
+        b'{"type":"attachment"}\nline\n'
+    )
+    header, items = parse_envelope(body)
+    assert header == {"event_id": "abc"}
+    assert items == [
+        ({"type": "event", "length": 13}, b'{"message":1}'),
+        ({"type": "attachment"}, b"line"),
+    ]
+
+
+async def test_a_500_is_reported_with_route_and_request_id_without_secrets(
+    standin: SentryStandin,
+    settings: Settings,
+    auth_headers: HeadersFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    headers = await auth_headers(Role.OPS)
+    token = headers["Authorization"].removeprefix("Bearer ")
+    app = create_app(settings.model_copy(update={"sentry_dsn": SecretStr(standin.dsn)}))
+    assert sentry_sdk.get_client().is_active()
+
+    async def broken_list(request: Request) -> None:
+        request_claims(request)  # authenticated, as the real list: the report names the user
+        raise RuntimeError(f"owner {OWNER} could not be read")
+
+    def broken_config(settings: object) -> None:
+        raise ValueError(f"bad value {OWNER}")
+
+    # The hot lead list (api.hot, ahead of the middleware) and a route of the full stack.
+    monkeypatch.setattr(api.hot, "list_response", broken_list)
+    monkeypatch.setattr(api.web, "public_mapbox_token", broken_config)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+            r1 = await c.get(
+                f"/api/leads?q=secret-search&token={token}",
+                headers={**headers, "X-Request-ID": "req-hot-1"},
+            )
+            r2 = await c.get(
+                "/api/web/config?access_token=abc",
+                headers={**headers, "X-Request-ID": "req-full-2", "Cookie": "s=1"},
+            )
+            assert (await c.get("/api/leads/999999999", headers=headers)).status_code == 404
+    assert r1.status_code == 500 and r2.status_code == 500
+    assert r1.headers["x-request-id"] == "req-hot-1"
+    assert r1.headers["content-type"] == "application/problem+json"
+    assert sentry_sdk.flush(timeout=10) is None
+    events = standin.events()
+    assert standin.paths and all(p == "/api/42/envelope/" for p in standin.paths)
+    by_id = {e["tags"]["request_id"]: e for e in events}
+    assert set(by_id) == {"req-hot-1", "req-full-2"}, events  # once each; the 404 is not an error
+    hot, full = by_id["req-hot-1"], by_id["req-full-2"]
+    assert hot["tags"]["route"] == "/api/leads" and hot["transaction"] == "GET /api/leads"
+    assert full["tags"]["route"] == "/api/web/config"
+    assert hot["exception"]["values"][-1]["type"] == "RuntimeError"
+    assert full["exception"]["values"][-1]["type"] == "ValueError"
+    assert set(hot["user"]) == {"id"} and hot["user"]["id"].isdigit()  # the id, nothing else
+    assert hot["tags"]["component"] == "api"
+    raw = b"".join(standin.envelopes).decode()
+    for secret in (token, "secret-search", "access_token", "abc", "Jeanne", "Cookie", "s=1"):
+        assert secret not in raw, secret
+    assert "authorization" not in raw.lower()
+
+
+def test_scrub_strips_what_the_sdk_could_add() -> None:
+    try:
+        raise KeyError(OWNER)
+    except KeyError as exc:
+        hint = {"exc_info": (type(exc), exc, exc.__traceback__)}
+    event = {
+        "request": {
+            "url": "http://h/api/x?token=abc",
+            "method": "GET",
+            "query_string": "token=abc",
+            "headers": {"Authorization": "Bearer abc"},
+            "cookies": {"s": "1"},
+            "data": {"password": "pw"},
+        },
+        "exception": {"values": [{"type": "KeyError", "value": repr(OWNER)}]},
+        "logentry": {"message": "failed for %s", "params": [OWNER], "formatted": OWNER},
+        "breadcrumbs": {"values": [{"message": OWNER}]},
+        "extra": {"sys.argv": ["leadfactory", "users", "create", "--password", "pw"]},
+    }
+    out = scrub(event, hint)
+    assert out["request"] == {"url": "http://h/api/x", "method": "GET"}
+    assert out["exception"]["values"][0]["value"] == "KeyError"
+    assert out["logentry"] == {"message": "failed for %s"}
+    assert OWNER not in json.dumps(out) and "pw" not in json.dumps(out)
