@@ -10,7 +10,8 @@ export const LAYER_DEFS: Record<LayerKey, { label: string; minzoom: number; maxz
   communes: { label: "Communes", minzoom: 6, maxzoom: 14 },
   env_zones: { label: "Zones protégées", minzoom: 6, maxzoom: 15 },
   urban_zones: { label: "Zonage PLU", minzoom: 10, maxzoom: 16 },
-  parcels: { label: "Parcelles", minzoom: 13, maxzoom: 16 },
+  // z10–12: only the large parcels (≥ 2 ha; ≥ 5 ha at z10), every parcel from z13.
+  parcels: { label: "Parcelles", minzoom: 10, maxzoom: 16 },
   substations: { label: "Postes sources", minzoom: 5, maxzoom: 14 },
   leads: { label: "Leads", minzoom: 4, maxzoom: 16 },
 };
@@ -148,7 +149,7 @@ export function buildStyle(origin: string, opts: { mapboxToken?: string | null }
       "source-layer": "parcels",
       paint: {
         "line-color": ["case", ["boolean", ["feature-state", "selected"], false], "#b87d00", "#78716c"],
-        "line-width": ["interpolate", ["linear"], ["zoom"], 13, 0.3, 17, 1.2],
+        "line-width": ["interpolate", ["linear"], ["zoom"], 10, 0.3, 17, 1.2],
       },
     },
     {

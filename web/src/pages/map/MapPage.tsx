@@ -295,7 +295,9 @@ function Explorer({ mapboxToken }: { mapboxToken: string | null }) {
       </div>
       {zoom < 13 && layers.includes("parcels") && (
         <p className="absolute left-1/2 top-3 z-10 -translate-x-1/2 rounded bg-slate-900/80 px-3 py-1 text-xs text-white">
-          Zoomez (≥ 13) pour voir les parcelles
+          {zoom < 10
+            ? "Zoomez (≥ 10) pour voir les grandes parcelles"
+            : "Grandes parcelles seulement (≥ 2 ha, ≥ 5 ha au zoom 10) : zoomez (≥ 13) pour toutes"}
         </p>
       )}
       <SelectionPanel
