@@ -30,32 +30,29 @@ def register(sub: Any) -> dict[str, Callable[[argparse.Namespace, Settings], int
 
 
 def _backup(args: argparse.Namespace, settings: Settings) -> int:
-    from api.backup import BackupError, backup
+    from api.backup import backup
 
-    try:
-        result = backup(settings, args.to)
-    except BackupError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    rows = sum(result.tables.values())
-    print(
-        f"{result.archive}: {len(result.tables)} tables, {rows:,} rows, "
-        f"{result.documents} documents, {result.bytes / 1e6:.1f} MB in {result.seconds:.1f} s"
-    )
-    return 0
+    return _report(lambda: backup(settings, args.to), "{archive}:")
 
 
 def _restore(args: argparse.Namespace, settings: Settings) -> int:
-    from api.backup import BackupError, restore
+    from api.backup import restore
+
+    return _report(lambda: restore(settings, args.archive), "restored {archive}:")
+
+
+def _report(run: Callable[[], Any], head: str) -> int:
+    """Run a backup or a restore; print what it did, or its error (exit 1)."""
+    from api.backup import BackupError
 
     try:
-        result = restore(settings, args.archive)
+        result = run()
     except BackupError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     rows = sum(result.tables.values())
     print(
-        f"restored {result.archive}: {len(result.tables)} tables, {rows:,} rows (as in the "
-        f"manifest), {result.documents} documents in {result.seconds:.1f} s"
+        f"{head.format(archive=result.archive)} {len(result.tables)} tables, {rows:,} rows, "
+        f"{result.documents} documents, {result.bytes / 1e6:.1f} MB in {result.seconds:.1f} s"
     )
     return 0

@@ -6,12 +6,10 @@ from __future__ import annotations
 import tarfile
 from pathlib import Path
 
-import boto3
 import httpx
 import psycopg
 import pytest
 from asgi_lifespan import LifespanManager
-from moto.server import ThreadedMotoServer
 
 from api.app import create_app
 from api.backup import BackupError, backup, restore
@@ -20,30 +18,14 @@ from api.settings import to_plain_url
 from geo.models import LeadStatus, Role
 from tests.conftest import PASSWORD, create_database, drop_database, make_settings
 from tests.dossier_factory import OWNERS, seed_site
-from tests.test_storage_s3 import CREDS, free_port
+from tests.test_storage_s3 import CREDS, moto_s3
 
 REGION = "eu-west-3"
 
 
 @pytest.fixture(scope="module")
 def s3_url():
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
-    server.start()
-    url = f"http://127.0.0.1:{port}"
-    client = boto3.client(
-        "s3",
-        endpoint_url=url,
-        region_name=REGION,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-    for bucket in ("docs-a", "docs-b", "backups"):
-        client.create_bucket(
-            Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION}
-        )
-    yield url
-    server.stop()
+    yield from moto_s3("docs-a", "docs-b", "backups")
 
 
 def storage_of(s3_url: str, bucket: str) -> dict[str, object]:

@@ -5,6 +5,7 @@ leaving no record behind."""
 from __future__ import annotations
 
 import socket
+from collections.abc import Iterator
 
 import boto3
 import pytest
@@ -26,21 +27,32 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def s3_url():
+def moto_s3(*buckets: str) -> Iterator[str]:
+    """An S3 server (moto) on a free loopback port with these buckets: its URL, until closed."""
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
     server.start()
     url = f"http://127.0.0.1:{port}"
-    boto3.client(
+    client = boto3.client(
         "s3",
         endpoint_url=url,
         region_name="eu-west-3",
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
-    ).create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-west-3"})
-    yield url
-    server.stop()
+    )
+    for bucket in buckets:
+        client.create_bucket(
+            Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-3"}
+        )
+    try:
+        yield url
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def s3_url():
+    yield from moto_s3(BUCKET)
 
 
 @pytest.fixture(scope="module")
