@@ -16,10 +16,11 @@ What an event may carry is decided here, not left to the SDK's defaults:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import sentry_sdk
 from sentry_sdk.integrations.logging import ignore_logger
+from sentry_sdk.types import Event, Hint
 
 from api.logsafe import describe
 from api.settings import Settings
@@ -28,8 +29,9 @@ from api.version import __version__
 _REQUEST_KEEP = ("method", "url")
 
 
-def scrub(event: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any]:
+def scrub(sent: Event, hint: Hint) -> Event:
     """The event without tokens, passwords, bodies or the values exceptions quote."""
+    event = cast(dict[str, Any], sent)  # edited as the plain dict it is
     request = event.get("request")
     if isinstance(request, dict):
         url = str(request.get("url") or "").split("?", 1)[0]
@@ -51,7 +53,7 @@ def scrub(event: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any]:
     extra = event.get("extra")
     if isinstance(extra, dict):
         extra.pop("sys.argv", None)  # a command line may hold a password (users create)
-    return event
+    return sent
 
 
 def init_error_reports(settings: Settings, component: str) -> bool:

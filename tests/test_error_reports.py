@@ -4,7 +4,9 @@ route and request id, and without the token, the query string or the body."""
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -16,7 +18,7 @@ import api.hot
 import api.web
 from api.app import create_app
 from api.deps import request_claims
-from api.error_reports import scrub
+from api.error_reports import init_error_reports, scrub
 from api.settings import Settings
 from geo.models import Role
 from tests.conftest import HeadersFactory
@@ -122,8 +124,31 @@ def test_scrub_strips_what_the_sdk_could_add() -> None:
         "breadcrumbs": {"values": [{"message": OWNER}]},
         "extra": {"sys.argv": ["leadfactory", "users", "create", "--password", "pw"]},
     }
-    out = scrub(event, hint)
+    out: dict[str, Any] = scrub(event, hint)  # type: ignore[arg-type, assignment]
     assert out["request"] == {"url": "http://h/api/x", "method": "GET"}
     assert out["exception"]["values"][0]["value"] == "KeyError"
     assert out["logentry"] == {"message": "failed for %s"}
     assert OWNER not in json.dumps(out) and "pw" not in json.dumps(out)
+
+
+def test_worker_errors_are_reported_scrubbed(standin: SentryStandin, settings: Settings) -> None:
+    """The worker's configuration: an error it logs (``api.queue``: a lead that failed on its
+    last attempt) is an event tagged ``worker``, its exception without its message."""
+    assert init_error_reports(
+        settings.model_copy(update={"sentry_dsn": SecretStr(standin.dsn)}), "worker"
+    )
+    try:
+        raise RuntimeError(f"cannot write owner {OWNER}")
+    except RuntimeError:
+        logging.getLogger("api.queue").exception("lead %s failed in job %s", 12, 3)
+    sentry_sdk.flush(timeout=10)
+    (event,) = standin.events()
+    assert event["tags"]["component"] == "worker" and event["server_name"] == "worker"
+    assert event["exception"]["values"][-1] == {
+        **event["exception"]["values"][-1],
+        "type": "RuntimeError",
+        "value": "RuntimeError",
+    }
+    assert event["logentry"] == {"message": "lead %s failed in job %s"}
+    raw = b"".join(standin.envelopes).decode()
+    assert "Jeanne" not in raw and "sys.argv" not in raw
