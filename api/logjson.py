@@ -1,9 +1,9 @@
 """Log lines as JSON objects (one per line) in production, plain text elsewhere.
 
-A JSON line holds the time, level, logger and message, plus the structured fields a record
-carries in ``extra`` (the request line of :mod:`api.observe`: request id, route, status,
-duration, user id). The filters already on the handlers (token redaction, safe exceptions) run
-before the formatter, so what they remove never reaches either form.
+A JSON line holds the time, level, logger, process id and message, plus the structured fields
+a record carries in ``extra`` (the request line of :mod:`api.observe`: request id, route,
+status, duration, user id). The filters already on the handlers (token redaction, safe
+exceptions) run before the formatter, so what they remove never reaches either form.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ class JsonFormatter(logging.Formatter):
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,
+            "pid": record.process,  # which of serve's workers
             "message": record.getMessage(),
         }
         for key, value in record.__dict__.items():

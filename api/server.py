@@ -58,6 +58,9 @@ def _config(o: _Options) -> uvicorn.Config:
     # values); the filter keeps its class, SQLSTATE and stack (api.logsafe). The Config set
     # logging up just now.
     logging.getLogger("uvicorn.error").addFilter(SafeExceptionFilter())
+    # A spawned worker (--workers N) starts with bare logging: the root logger the
+    # `leadfactory` command sets up in its own process, for the request lines (api.observe).
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     if o.json_logs:
         use_json_logs()
     if not o.access_log:

@@ -3,6 +3,7 @@ PVGIS outcomes, pools, queue depth, login failures; who may read it; several pro
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from collections.abc import Iterator
@@ -213,8 +214,9 @@ async def test_pvgis_outcomes(standin: PvgisStandin, state) -> None:  # noqa: AN
 
 def test_workers_add_up(settings: Settings, tmp_path: Path) -> None:
     """`serve --workers 2`: whichever worker answers /metrics counts every worker's requests."""
-    server = ServerProcess(settings, tmp_path / "serve.log")
-    server.argv += ["--workers", "2"]
+    log = tmp_path / "serve.log"
+    server = ServerProcess(settings, log, LFS_LOG_FORMAT="json")
+    server.argv = [a for a in server.argv if a != "--no-access-log"] + ["--workers", "2"]
     try:
         server.start()
         time.sleep(0.2)  # a request is counted once its answer is sent: the last poll's too
@@ -233,3 +235,8 @@ def test_workers_add_up(settings: Settings, tmp_path: Path) -> None:
             assert requests_of(after, "GET", "/metrics", "2xx") >= 1
     finally:
         server.close()
+    # Each worker wrote its own request lines, in JSON: as many as requests, from both workers.
+    lines = [json.loads(line) for line in log.read_text().splitlines() if '"lfs.request"' in line]
+    health = [line for line in lines if line["route"] == "/api/health"]
+    assert len(health) >= n + 1  # the start's polls too
+    assert len({line["pid"] for line in health}) == 2
