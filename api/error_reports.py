@@ -53,6 +53,8 @@ def scrub(sent: Event, hint: Hint) -> Event:
     extra = event.get("extra")
     if isinstance(extra, dict):
         extra.pop("sys.argv", None)  # a command line may hold a password (users create)
+    # The SDK's notes on what it trimmed, written before this scrub: about fields now gone.
+    event.pop("_meta", None)
     return sent
 
 
