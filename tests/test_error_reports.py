@@ -80,8 +80,12 @@ async def test_a_500_is_reported_with_route_and_request_id_without_secrets(
                 headers={**headers, "X-Request-ID": "req-hot-1"},
             )
             r2 = await c.get(
-                "/api/web/config?access_token=abc",
-                headers={**headers, "X-Request-ID": "req-full-2", "Cookie": "s=1"},
+                "/api/web/config?access_token=zq-query-secret-9431",
+                headers={
+                    **headers,
+                    "X-Request-ID": "req-full-2",
+                    "Cookie": "session=zq-cookie-secret-5527",
+                },
             )
             assert (await c.get("/api/leads/999999999", headers=headers)).status_code == 404
     assert r1.status_code == 500 and r2.status_code == 500
@@ -100,7 +104,16 @@ async def test_a_500_is_reported_with_route_and_request_id_without_secrets(
     assert set(hot["user"]) == {"id"} and hot["user"]["id"].isdigit()  # the id, nothing else
     assert hot["tags"]["component"] == "api"
     raw = b"".join(standin.envelopes).decode()
-    for secret in (token, "secret-search", "access_token", "abc", "Jeanne", "Cookie", "s=1"):
+    # Secrets long enough never to turn up by chance in the envelopes' random hex ids.
+    for secret in (
+        token,
+        "secret-search",
+        "access_token",
+        "zq-query-secret",
+        "zq-cookie-secret",
+        "Jeanne",
+        "Cookie",
+    ):
         assert secret not in raw, secret
     assert "authorization" not in raw.lower()
 
