@@ -172,3 +172,28 @@ async def test_coverage_mask(client, auth_headers) -> None:  # noqa: ANN001
     assert shape(r.json()["geometry"]).area == pytest.approx(box.area)
     r = await client.get("/api/reference/coverage/mask", params={"layer": "communes"}, headers=h)
     assert r.status_code == 422
+
+
+async def test_coverage_as_a_map_layer(client, state) -> None:  # noqa: ANN001
+    """The coverage is a reference layer of the tiles and the OGC API: the parcels' coverage of
+    69114 is in the z10 tile over the commune and in the collection's items, and a new import's
+    coverage changes the layer's version (tile ETags follow it)."""
+    import mapbox_vector_tile
+    import morecantile
+
+    items = (await client.get("/ogc/collections/coverage/items", params={"limit": 100})).json()
+    by_layer = {f["properties"]["layer"] for f in items["features"]}
+    assert "parcels" in by_layer
+    feature = next(f for f in items["features"] if f["properties"]["layer"] == "parcels")
+    parcels = json.loads(PARCELS.read_text())["features"]
+    inside = shapely.union_all([shape(f["geometry"]) for f in parcels]).representative_point()
+    assert shape(feature["geometry"]).contains(inside)
+    tile = morecantile.tms.get("WebMercatorQuad").tile(inside.x, inside.y, 10)
+    r = await client.get(f"/tiles/coverage/{tile.z}/{tile.x}/{tile.y}.mvt")
+    assert r.status_code == 200, r.text
+    decoded = mapbox_vector_tile.decode(r.content)
+    assert "parcels" in {f["properties"]["layer"] for f in decoded["coverage"]["features"]}
+    etag = r.headers["etag"]
+    await run_import(state, "env-zones", ZPS, zone_type="natura2000_zps", coverage="29")
+    again = await client.get(f"/tiles/coverage/{tile.z}/{tile.x}/{tile.y}.mvt")
+    assert again.headers["etag"] != etag

@@ -59,6 +59,7 @@ async def test_landing_conformance_collections(client, loaded) -> None:
         "env_zones",
         "communes",
         "urban_zones",
+        "coverage",
         "leads",
     ]
     parcels = (await client.get("/ogc/collections/parcels")).json()

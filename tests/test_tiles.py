@@ -435,6 +435,7 @@ async def test_tilejson_metadata_style_tms(client, loaded) -> None:
         "env_zones",
         "communes",
         "urban_zones",
+        "coverage",
     }
     tms = (await client.get("/tiles/tileMatrixSets/WebMercatorQuad")).json()
     assert tms["id"] == "WebMercatorQuad"

@@ -194,6 +194,33 @@ LAYERS: dict[str, Layer] = {
             queryables=("id", "zone_type", "label", "commune_insee"),
         ),
         Layer(
+            name="coverage",
+            title="Data coverage",
+            table="layer_coverage",
+            pk="id",
+            pk_type="int",
+            fid_sql="t.id",
+            geometry_type="Polygon",
+            attrs=(
+                Attr("id", "t.id", "Number", "coverage id"),
+                Attr(
+                    "layer",
+                    "t.layer",
+                    "String",
+                    "reference layer complete here (parcels, substations, env_zones, "
+                    "urban_zones, communes)",
+                ),
+                Attr("method", "t.method", "String", "file (derived from the file) or declared"),
+                Attr("area_km2", "round(t.area_km2::numeric, 1)", "Number", "area (km²)"),
+                Attr("import_id", "t.import_id", "Number", "the import that recorded it"),
+            ),
+            minzoom=4,
+            maxzoom=12,
+            description="Where each reference layer's data is complete, one polygon per import: "
+            "outside them, that layer's data is absent (données absentes), not 'nothing here'.",
+            queryables=("id", "layer", "method", "import_id"),
+        ),
+        Layer(
             name="leads",
             title="Leads",
             table="leads",

@@ -30,6 +30,7 @@ import shapely
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from geo.activity import bump_layer_version
 from geo.importers.errors import ImportFailed
 from geo.importers.reader import read_batches
 from geo.importers.values import fold
@@ -241,6 +242,7 @@ async def record_coverage(
     if km2 is None:
         result.notes.append("coverage: none (no outline to draw it with)")
         return
+    await bump_layer_version(session, "coverage")  # the coverage tiles and OGC items changed
     result.coverage = {
         "method": cov.method,
         "kind": cov.kind,
