@@ -175,9 +175,9 @@ def seed(base: str, admin: str, ops_id: int | None) -> None:
 
 def create_user(env: dict[str, str], email: str, role: str, password: str) -> int:
     """A user of ``role`` through the CLI; its id."""
-    out = leadfactory(
-        env, "users", "create", "--email", email, "--role", role, "--password", password
-    )
+    # --password=…: a generated password may start with "-", which argparse takes for an option.
+    args = ["users", "create", "--email", email, "--role", role, f"--password={password}"]
+    out = leadfactory(env, *args)
     return int(re.search(r"\(id (\d+)\)", out).group(1))  # type: ignore[union-attr]
 
 
