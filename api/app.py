@@ -35,6 +35,7 @@ from api.routers import leads as leads_router
 from api.routers import ogc as ogc_router
 from api.routers import pipeline as pipeline_router
 from api.routers import reference as reference_router
+from api.routers import site_searches as site_searches_router
 from api.routers import tile_token as tile_token_router
 from api.routers import tiles as tiles_router
 from api.settings import Settings, get_settings, resolve_dev_secrets
@@ -89,6 +90,7 @@ def api_router() -> APIRouter:
     router.include_router(documents_router.router)
     router.include_router(lead_reports_router.router)
     router.include_router(reference_router.router)
+    router.include_router(site_searches_router.router)
     router.include_router(web_app.router)
     return router
 

@@ -246,6 +246,37 @@ class ReadySettings(BaseModel):
     )
 
 
+class SiteFinderSettings(BaseModel):
+    """The site finder's bounds (``LFS_SITE_FINDER__*``): docs/site-finder.md."""
+
+    max_site_parcels: int = Field(
+        200, ge=1, le=500, description="Most parcels in one candidate site (a plain is split)."
+    )
+    max_site_ha: float = Field(
+        200.0, gt=0, description="Largest candidate site (ha of parcels) before it is split."
+    )
+    max_results: int = Field(
+        200, ge=1, le=2000, description="Candidate sites kept per run (the best by the ranking)."
+    )
+    max_territory_parcels: int = Field(
+        50_000,
+        ge=1,
+        description="Most parcels a synchronous run scans (about 8 communes); more: 422.",
+    )
+    statement_timeout_ms: int = Field(
+        30_000, ge=100, description="statement_timeout of each statement of a run (ms)."
+    )
+    min_part_m2: float = Field(
+        1_000.0, ge=0, description="Buildable remnants smaller than this are dropped (m²)."
+    )
+    min_width_m: float = Field(
+        10.0, ge=0, description="Buildable remnants narrower than this are dropped (m)."
+    )
+    poste_candidates: int = Field(
+        10, ge=1, le=50, description="Nearest postes examined per site for capacity."
+    )
+
+
 class Settings(BaseSettings):
     """All settings of the service, grouped by concern."""
 
@@ -321,6 +352,7 @@ class Settings(BaseSettings):
     tiles: TilesSettings = Field(default_factory=TilesSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     ready: ReadySettings = Field(default_factory=ReadySettings)
+    site_finder: SiteFinderSettings = Field(default_factory=SiteFinderSettings)
 
     @model_validator(mode="after")
     def _secrets_for_production(self) -> Settings:

@@ -17,7 +17,15 @@ from sqlalchemy import ColumnElement, String, and_, false, func, not_, or_, true
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.sql import FromClause
 
-from geo.models import ActivityLog, Document, DocumentCategory, Lead, LeadStatus, Role
+from geo.models import (
+    ActivityLog,
+    Document,
+    DocumentCategory,
+    Lead,
+    LeadStatus,
+    Role,
+    SiteSearch,
+)
 
 COMMERCIAL_STATUSES = (LeadStatus.CLIENT_READY, LeadStatus.SOLD)
 
@@ -57,6 +65,16 @@ def lead_visibility(viewer: Viewer, leads: FromClause | type[Lead] = Lead) -> Co
         return cols.status.in_([s.value for s in COMMERCIAL_STATUSES])
     if viewer.role is Role.OPS:
         return or_(cols.assignee_id == viewer.user_id, cols.is_public.is_(True))
+    return false()
+
+
+def search_visibility(viewer: Viewer) -> ColumnElement[bool]:
+    """The WHERE clause restricting site searches (and so their runs and sites) to ``viewer``:
+    MANAGER and ADMIN every search, OPS their own, COMMERCIAL none (they don't prospect)."""
+    if viewer.role in (Role.ADMIN, Role.MANAGER):
+        return true()
+    if viewer.role is Role.OPS:
+        return SiteSearch.owner_id == viewer.user_id
     return false()
 
 

@@ -162,6 +162,14 @@ async def create_lead(
         return await _create(conn, claims, body, limits)
 
 
+async def create_lead_on(
+    conn: asyncpg.Connection, claims: TokenClaims, body: LeadCreate, limits: GeometryLimits
+) -> CreatedLead:
+    """:func:`create_lead` on a connection the caller holds, inside the caller's transaction
+    when it has one (the site finder makes several leads in one)."""
+    return await _create(conn, claims, body, limits)
+
+
 async def _create(
     conn: asyncpg.Connection, claims: TokenClaims, body: LeadCreate, limits: GeometryLimits
 ) -> CreatedLead:

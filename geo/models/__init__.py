@@ -35,6 +35,7 @@ from geo.models.reference import (
     Substation,
     UrbanZone,
 )
+from geo.models.site_search import SiteSearch, SiteSearchResult, SiteSearchRun
 from geo.models.users import RevokedToken, User
 
 __all__ = [
@@ -69,6 +70,9 @@ __all__ = [
     "PvgisCache",
     "RevokedToken",
     "Role",
+    "SiteSearch",
+    "SiteSearchResult",
+    "SiteSearchRun",
     "Substation",
     "UrbanZone",
     "UrbanZoneType",

@@ -1,0 +1,139 @@
+"""The site finder: saved searches, their runs, the ranked sites and sites → leads."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Response, status
+
+from api.deps import ClaimsDep, SessionDep, SettingsDep, StateDep, ViewerDep
+from api.routers.leads import limits_of
+from api.schemas.site_searches import (
+    LeadsFromSitesIn,
+    LeadsFromSitesOut,
+    RunOut,
+    SitePage,
+    SiteSearchIn,
+    SiteSearchOut,
+    SiteSearchPage,
+    SiteSearchUpdate,
+)
+from api.services import site_searches as svc
+
+router = APIRouter(prefix="/site-searches", tags=["site finder"])
+
+SearchId = Annotated[int, Path(ge=1, le=2**62, description="Site search id")]
+RunId = Annotated[int, Path(ge=1, le=2**62, description="Run id")]
+
+
+@router.post("", response_model=SiteSearchOut, status_code=status.HTTP_201_CREATED)
+async def create_search(
+    body: SiteSearchIn,
+    session: SessionDep,
+    viewer: ViewerDep,
+    settings: SettingsDep,
+    response: Response,
+) -> SiteSearchOut:
+    """Save a search (OPS, MANAGER, ADMIN); the caller owns it."""
+    s = await svc.create_search(session, viewer, body, limits_of(settings))
+    response.headers["Location"] = f"/api/site-searches/{s.id}"
+    return svc.search_out(s)
+
+
+@router.get("", response_model=SiteSearchPage)
+async def list_searches(session: SessionDep, viewer: ViewerDep) -> SiteSearchPage:
+    """The searches the caller may see (OPS their own; MANAGER and ADMIN all), newest first."""
+    return SiteSearchPage(
+        items=[svc.search_out(s) for s in await svc.list_searches(session, viewer)]
+    )
+
+
+@router.get("/{search_id}", response_model=SiteSearchOut)
+async def get_search(search_id: SearchId, session: SessionDep, viewer: ViewerDep) -> SiteSearchOut:
+    """One search."""
+    return svc.search_out(await svc.get_search(session, viewer, search_id))
+
+
+@router.patch("/{search_id}", response_model=SiteSearchOut)
+async def update_search(
+    search_id: SearchId,
+    body: SiteSearchUpdate,
+    session: SessionDep,
+    viewer: ViewerDep,
+    settings: SettingsDep,
+) -> SiteSearchOut:
+    """Rename a search or change its territory or criteria (past runs are kept as they ran)."""
+    s = await svc.update_search(session, viewer, search_id, body, limits_of(settings))
+    return svc.search_out(s)
+
+
+@router.delete("/{search_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_search(search_id: SearchId, session: SessionDep, viewer: ViewerDep) -> Response:
+    """Delete a search, its runs and their sites (leads made from them stay)."""
+    await svc.delete_search(session, viewer, search_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/{search_id}/runs", response_model=RunOut, status_code=status.HTTP_201_CREATED)
+async def run_search(
+    search_id: SearchId, state: StateDep, viewer: ViewerDep, response: Response
+) -> RunOut:
+    """Run the search now (synchronous: a territory of up to a few communes)."""
+    limits = limits_of(state.settings)
+    run = await svc.run_search(state.sessions, viewer, search_id, state.settings, limits)
+    response.headers["Location"] = f"/api/site-searches/{search_id}/runs/{run.id}"
+    return svc.run_out(run)
+
+
+@router.get("/{search_id}/runs", response_model=list[RunOut])
+async def list_runs(search_id: SearchId, session: SessionDep, viewer: ViewerDep) -> list[RunOut]:
+    """The search's runs, newest first."""
+    return await svc.list_runs(session, viewer, search_id)
+
+
+@router.get("/{search_id}/runs/{run_id}", response_model=RunOut)
+async def get_run(
+    search_id: SearchId, run_id: RunId, session: SessionDep, viewer: ViewerDep
+) -> RunOut:
+    """A run: the criteria it ran with, its counts by reason and the layers' coverage."""
+    return await svc.get_run(session, viewer, search_id, run_id)
+
+
+@router.get("/{search_id}/runs/{run_id}/sites", response_model=SitePage)
+async def list_sites(
+    search_id: SearchId,
+    run_id: RunId,
+    session: SessionDep,
+    viewer: ViewerDep,
+    page: Annotated[int, Query(ge=1, le=100_000, description="Page number, from 1")] = 1,
+    page_size: Annotated[int, Query(ge=1, le=200, description="Sites per page")] = 50,
+    geometry: Annotated[bool, Query(description="Include each site's GeoJSON geometry")] = False,
+) -> SitePage:
+    """The run's sites by rank, each with its parcels, surfaces, poste and verdicts."""
+    return await svc.list_sites(session, viewer, search_id, run_id, page, page_size, geometry)
+
+
+@router.post(
+    "/{search_id}/runs/{run_id}/leads",
+    response_model=LeadsFromSitesOut,
+    status_code=status.HTTP_201_CREATED,
+)
+async def leads_from_sites(
+    search_id: SearchId,
+    run_id: RunId,
+    body: LeadsFromSitesIn,
+    session: SessionDep,
+    viewer: ViewerDep,
+    claims: ClaimsDep,
+    state: StateDep,
+) -> LeadsFromSitesOut:
+    """Turn sites into leads (source site_finder) in one transaction; 409 if a parcel is
+    already in an open lead."""
+    await svc.get_run(session, viewer, search_id, run_id)
+    name = (await svc.get_search(session, viewer, search_id)).name
+    await session.rollback()  # nothing held while the leads are written on the pool
+    assert state.pg is not None
+    created = await svc.leads_from_sites(
+        state.pg, claims, search_id, name, run_id, body, limits_of(state.settings)
+    )
+    return LeadsFromSitesOut(created=created)

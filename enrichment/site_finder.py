@@ -1,0 +1,344 @@
+"""The site finder: scan a territory for candidate solar sites, in PostGIS (``sql/site_*.sql``).
+
+A run is four statements in the caller's transaction: the territory's parcels (bounded), the
+parcels judged (active lead, PLU), the sites assembled and measured with their criteria, then
+the counts and the kept sites. Intermediate tables are temporary (dropped at commit) and no
+geometry comes to Python: results are stored from the temporary table by :func:`store_sites`
+in the same transaction. Each criterion answers pass, fail or "absent" (données absentes, when
+its layer has no data there) — never a pass or a zero in place of missing data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import orjson
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from enrichment.config import DEFAULT_ZONE_RULES, ScoreConfig
+from enrichment.score import grid_criterion, score, surface_criterion
+from enrichment.spatial import ABSENT, LAYER_LABELS, load_sql, statement
+from geo.errors import InvalidInput
+from geo.pipeline import OPEN_STATUSES
+
+# DOMAIN.md: hard exclusions removed with a buffer "commonly 0–100 m" → the middle, 50 m.
+DEFAULT_BUFFER_M = 50.0
+DEFAULT_EXCLUDED_ZONES = {
+    t: DEFAULT_BUFFER_M
+    for t, (kind, _) in sorted(DEFAULT_ZONE_RULES.items())
+    if kind == "exclusion"
+}
+# DOMAIN.md: U/AU may allow ground PV; A/N only in a dedicated sector (Npv, Nenr, Aenr, Ne).
+DEFAULT_PLU_TYPES = ("U", "AU", "AUc", "AUs")
+DEFAULT_PLU_LABELS = ("Npv", "Nenr", "Aenr", "Ne")
+# What removes a site (or a parcel), as the counts name them.
+REMOVAL_REASONS = (
+    "parcels_in_active_leads",
+    "parcels_plu_not_allowed",
+    "removed_min_buildable_area",
+    "removed_poste_distance",
+    "removed_poste_capacity",
+)
+
+
+@dataclass(frozen=True)
+class SiteCriteria:
+    """A run's criteria with DOMAIN.md's defaults; None switches a criterion off."""
+
+    gap_m: float = 5.0
+    min_buildable_ha: float | None = 5.0
+    max_poste_distance_m: float | None = 5_000.0
+    # "site": enough for the site's estimated MWc (buildable ha ÷ ha per MWc).
+    min_capacity_mw: float | str | None = "site"
+    excluded_zones: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_EXCLUDED_ZONES))
+    plu_allowed_types: tuple[str, ...] | None = DEFAULT_PLU_TYPES
+    plu_allowed_labels: tuple[str, ...] = DEFAULT_PLU_LABELS
+    plu_unknown_passes: bool = True
+    exclude_active_leads: bool = True
+
+    def as_dict(self) -> dict[str, Any]:
+        """The criteria as stored with a run (every value, defaults included)."""
+        d = asdict(self)
+        d["plu_allowed_types"] = list(self.plu_allowed_types) if self.plu_allowed_types else None
+        d["plu_allowed_labels"] = list(self.plu_allowed_labels)
+        return d
+
+
+@dataclass(frozen=True)
+class Territory:
+    """Communes (INSEE codes), départements, or a GeoJSON polygon — exactly one."""
+
+    communes: tuple[str, ...] = ()
+    departements: tuple[str, ...] = ()
+    polygon: str | None = None  # GeoJSON text, already checked by the caller
+
+
+@dataclass(frozen=True)
+class FinderBounds:
+    """The run's bounds (api.settings.SiteFinderSettings)."""
+
+    max_site_parcels: int = 200
+    max_site_ha: float = 200.0
+    max_results: int = 200
+    max_territory_parcels: int = 50_000
+    min_part_m2: float = 1_000.0
+    min_width_m: float = 10.0
+    poste_candidates: int = 10
+    ha_per_mwc: float = 1.5
+
+
+@dataclass
+class FinderResult:
+    """What a run found: counts, the territory's coverage, messages and the ranked sites."""
+
+    counts: dict[str, int]
+    coverage: dict[str, str]
+    messages: list[str]
+    sites: list[dict[str, Any]]
+
+
+async def _territory_coverage(
+    conn: AsyncConnection, params: dict[str, Any], tracked: list[str], loaded: dict[str, bool]
+) -> tuple[dict[str, str], list[str]]:
+    """Per layer over the territory: covered | partial | absent, and the French messages."""
+    rows = {
+        r["layer"]: r for r in (await conn.execute(statement("site_coverage"), params)).mappings()
+    }
+    coverage: dict[str, str] = {}
+    messages: list[str] = []
+    for layer, label in LAYER_LABELS.items():
+        if not loaded[layer]:
+            coverage[layer] = "absent"
+            messages.append(f"{label} : couche vide, pas encore importée")
+            continue
+        if layer not in tracked:
+            coverage[layer] = "covered"
+            continue
+        row = rows.get(layer)
+        if row is None or not row["pieces"]:
+            coverage[layer] = "covered"  # no outline to compare with (commune not in the layer)
+            continue
+        if row["whole"] == row["pieces"]:
+            coverage[layer] = "covered"
+        elif row["touched"]:
+            coverage[layer] = "partial"
+            messages.append(f"{label} : données sur une partie du territoire seulement")
+        else:
+            coverage[layer] = "absent"
+            messages.append(f"{label} : {ABSENT}")
+    return coverage, messages
+
+
+def _verdicts(site: dict[str, Any], criteria: SiteCriteria) -> dict[str, dict[str, Any]]:
+    """Each criterion's verdict on a kept site: pass | absent | off, with its reason in French."""
+    v: dict[str, dict[str, Any]] = {}
+    ha = (site["buildable_m2"] or 0.0) / 10_000.0
+    env = site["env_coverage"]
+    if criteria.min_buildable_ha is None:
+        v["min_buildable_area"] = {"verdict": "off"}
+    else:
+        v["min_buildable_area"] = {
+            "verdict": "pass",
+            "reason": f"{ha:.2f} ha constructibles ≥ {criteria.min_buildable_ha:g} ha".replace(
+                ".", ","
+            ),
+        }
+    if env == "off":
+        v["excluded_zones"] = {"verdict": "off"}
+    elif env == "covered":
+        v["excluded_zones"] = {"verdict": "pass", "reason": "zones exclues retirées"}
+    else:
+        why = ABSENT if env == "absent" else "données sur une partie du site seulement"
+        v["excluded_zones"] = {
+            "verdict": "absent",
+            "reason": f"{LAYER_LABELS['env_zones']} : {why} ; surface constructible non réduite "
+            "des zones qui y manquent",
+        }
+    grid = site["grid_status"]
+    if grid == "off":
+        v["poste"] = {"verdict": "off"}
+    elif grid == "absent":
+        v["poste"] = {"verdict": "absent", "reason": f"{LAYER_LABELS['substations']} : {ABSENT}"}
+    elif grid == "absent_capacity":
+        v["poste"] = {
+            "verdict": "absent",
+            "reason": "Capacité S3REnR inconnue pour les postes à portée",
+        }
+    else:
+        chosen = site["chosen"]
+        v["poste"] = {
+            "verdict": "pass",
+            "reason": f"Poste {chosen['name'] or chosen['code']} à ≈ "
+            f"{chosen['distance_m'] / 1000:.1f} km".replace(".", ","),
+        }
+    if site["plu_off"]:
+        v["plu"] = {"verdict": "off"}
+    elif site["plu_absent"]:
+        v["plu"] = {"verdict": "absent", "reason": f"{LAYER_LABELS['urban_zones']} : {ABSENT}"}
+    elif site["plu_unknown"]:
+        v["plu"] = {
+            "verdict": "pass",
+            "reason": "Parcelles sans zone PLU (carte communale ou RNU) admises",
+        }
+    else:
+        v["plu"] = {"verdict": "pass", "reason": "Zones PLU admises"}
+    v["active_leads"] = {"verdict": "pass" if criteria.exclude_active_leads else "off"}
+    return v
+
+
+def _ranked(
+    rows: list[dict[str, Any]], criteria: SiteCriteria, score_cfg: ScoreConfig, ha_per_mwc: float
+) -> list[dict[str, Any]]:
+    """Score each kept site with the leads' scorer (grid and surface, the facts a site has) and
+    rank: score, then buildable area, then the site's key (stable)."""
+    out = []
+    for r in rows:
+        buildable = float(r["buildable_m2"] or 0.0)
+        mwc = buildable / 10_000.0 / ha_per_mwc
+        chosen = r["chosen"] if r["grid_status"] == "pass" else None
+        grid = grid_criterion(chosen, mwc, partial=r["grid_status"] != "pass")
+        if r["grid_status"] in ("absent", "absent_capacity", "off"):
+            grid.reason = "Postes sources : données absentes ou critère non demandé"
+        criteria_scores = {"grid": grid, "surface": surface_criterion(buildable)}
+        if r["env_coverage"] not in ("covered", "off"):
+            criteria_scores["surface"].data = "missing"
+        result = score(criteria_scores, [], score_cfg)
+        out.append(
+            {
+                "site_key": r["site_key"],
+                "parcel_ids": list(r["parcel_ids"]),
+                "area_m2": round(float(r["area_m2"]), 1),
+                "buildable_m2": round(buildable, 1),
+                "score": result["score"],
+                "completeness": result["completeness"],
+                "facts": {
+                    "parcel_count": r["parcel_count"],
+                    "over_cap": bool(r["over_cap"]),
+                    "estimated_mwc": round(mwc, 2),
+                    "need_mw": r["need_mw"],
+                    "excluded_zones": r["zones"] or [],
+                    "postes": r["postes"] or [],
+                    "chosen_poste": chosen,
+                    "verdicts": _verdicts(r, criteria),
+                    "breakdown": result["criteria"],
+                },
+            }
+        )
+    out.sort(key=lambda s: (-s["score"], -s["buildable_m2"], s["site_key"]))
+    for i, s in enumerate(out, start=1):
+        s["rank"] = i
+    return out
+
+
+async def find_sites(
+    conn: AsyncConnection,
+    territory: Territory,
+    criteria: SiteCriteria,
+    bounds: FinderBounds,
+    score_cfg: ScoreConfig,
+) -> FinderResult:
+    """Run the search in the caller's transaction; the sites stay in ``sf_sites`` until commit."""
+    layers = dict((await conn.execute(statement("layers"))).mappings().one())
+    tracked = list(layers["tracked"] or [])
+    where = {
+        "communes": list(territory.communes),
+        "departements": list(territory.departements),
+        "polygon": territory.polygon,
+    }
+    loaded = {k: bool(layers[k]) for k in LAYER_LABELS}
+    coverage, messages = await _territory_coverage(conn, where, tracked, loaded)
+    await conn.execute(
+        text(load_sql("site_territory")), {**where, "max_parcels": bounds.max_territory_parcels}
+    )
+    picked = (await conn.execute(text("SELECT count(*) FROM sf_picked"))).scalar_one()
+    if picked > bounds.max_territory_parcels:
+        raise InvalidInput(
+            f"the territory holds more than {bounds.max_territory_parcels:,} parcels: too large "
+            "for one run; choose fewer communes or a smaller polygon",
+            limit="max_territory_parcels",
+            max=bounds.max_territory_parcels,
+        )
+    plu_on = criteria.plu_allowed_types is not None
+    await conn.execute(
+        text(load_sql("site_parcels")),
+        {
+            "exclude_active": criteria.exclude_active_leads,
+            "open_statuses": sorted(s.value for s in OPEN_STATUSES),
+            "plu_on": plu_on,
+            "plu_types": list(criteria.plu_allowed_types or ()),
+            "plu_labels": [x.lower() for x in criteria.plu_allowed_labels],
+            "plu_unknown_passes": criteria.plu_unknown_passes,
+        },
+    )
+    cap = criteria.min_capacity_mw
+    min_ha = criteria.min_buildable_ha
+    await conn.execute(
+        text(load_sql("site_sites")),
+        {
+            "gap_m": criteria.gap_m,
+            "max_site_parcels": bounds.max_site_parcels,
+            "max_site_m2": bounds.max_site_ha * 10_000.0,
+            "min_buildable_m2": None if min_ha is None else min_ha * 10_000.0,
+            "zone_types": list(criteria.excluded_zones),
+            "zone_buffers": [float(b) for b in criteria.excluded_zones.values()],
+            "min_part_m2": bounds.min_part_m2,
+            "min_width_m": bounds.min_width_m,
+            "capacity_for_site": cap == "site",
+            "min_capacity_mw": cap if isinstance(cap, int | float) else None,
+            "ha_per_mwc": bounds.ha_per_mwc,
+            "max_poste_m": criteria.max_poste_distance_m,
+            "poste_candidates": bounds.poste_candidates,
+        },
+    )
+    counts = {
+        k: int(v)
+        for k, v in (await conn.execute(text(load_sql("site_counts")))).mappings().one().items()
+    }
+    rows = [
+        dict(r)
+        for r in (
+            await conn.execute(text(load_sql("site_top")), {"max_results": bounds.max_results})
+        ).mappings()
+    ]
+    sites = _ranked(rows, criteria, score_cfg, bounds.ha_per_mwc)
+    counts["sites_returned"] = len(sites)
+    if coverage["parcels"] == "absent" or not picked:
+        messages.append(
+            f"{LAYER_LABELS['parcels']} : aucune parcelle dans ce territoire ({ABSENT})"
+        )
+    return FinderResult(counts=counts, coverage=coverage, messages=messages, sites=sites)
+
+
+_STORE = """
+INSERT INTO site_search_results
+    (run_id, rank, parcel_ids, area_m2, buildable_m2, score, completeness, facts, geom)
+SELECT :run_id, :rank, CAST(:parcel_ids AS jsonb), :area_m2, :buildable_m2, :score,
+       :completeness, CAST(:facts AS jsonb), s.geom
+FROM sf_sites AS s
+WHERE s.site_key = :site_key
+"""
+
+
+async def store_sites(conn: AsyncConnection, run_id: int, sites: list[dict[str, Any]]) -> None:
+    """Write a run's ranked sites with their geometry from ``sf_sites`` (same transaction)."""
+    if not sites:
+        return
+    await conn.execute(
+        text(_STORE),
+        [
+            {
+                "run_id": run_id,
+                "rank": s["rank"],
+                "parcel_ids": orjson.dumps(s["parcel_ids"]).decode(),
+                "area_m2": s["area_m2"],
+                "buildable_m2": s["buildable_m2"],
+                "score": s["score"],
+                "completeness": s["completeness"],
+                "facts": orjson.dumps(s["facts"]).decode(),
+                "site_key": s["site_key"],
+            }
+            for s in sites
+        ],
+    )

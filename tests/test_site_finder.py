@@ -1,0 +1,320 @@
+"""The site finder on hand-built layouts: assembly, exclusions with buffers, postes, coverage,
+RBAC and sites → leads.
+
+Shapes are drawn in Lambert-93 metres (tests/enrichment_helpers.py); the right answers come from
+the layout itself or from shapely + pyproj (geodesic areas), never from PostGIS. Each scenario
+has its own commune code and place, so the module's one database holds them all:
+
+- 03001 (x 0): parcels 3 m apart (one site) and a third 20 m away (another);
+- 03002 (x 10 km): an APPB zone cutting a parcel, 50 m buffer;
+- 03003 (x 20 km): the nearest poste 6 km north (the next, 03005's, 7.2 km east);
+- 03005 (x 27 km): two sites turned into leads;
+- 03004 (x 40 km): outside the zones' and postes' coverage;
+- 03009 (x 60 km): a commune without parcels.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+import shapely
+from pyproj import Geod
+from sqlalchemy import text
+
+from geo.models import Role
+from tests.enrichment_helpers import (
+    TO_WGS84,
+    add_commune,
+    add_parcel,
+    add_poste,
+    add_zone,
+    ewkt,
+    make_lead,
+    pt,
+    rect,
+)
+
+GEOD = Geod(ellps="GRS80")
+ABSENT = "données absentes pour cette zone"
+COVERED = rect(-5_000, -5_000, 30_000, 15_000)  # zones and postes are complete here only
+
+A1, A2, A3 = rect(0, 0, 200, 300), rect(203, 0, 400, 300), rect(420, 0, 600, 300)
+B = rect(10_000, 0, 10_500, 400)
+B_ZONE = rect(10_200, 300, 10_300, 600)  # crosses B's north edge
+C = rect(20_000, 0, 20_300, 300)
+E1, E2 = rect(27_000, 0, 27_300, 300), rect(27_400, 0, 27_700, 300)
+D = rect(40_000, 0, 40_300, 300)
+
+
+def geodesic_m2(geom: Any) -> float:
+    """Area on the GRS80 ellipsoid of a Lambert-93 shape (vertices every 50 m, as inserted)."""
+    g = shapely.transform(
+        geom.segmentize(50.0), lambda c: np.column_stack(TO_WGS84.transform(c[:, 0], c[:, 1]))
+    )
+    return abs(GEOD.geometry_area_perimeter(g)[0])
+
+
+async def _coverage(sessions: Any, layer: str, geom: Any) -> None:
+    """An import of ``layer`` that recorded ``geom`` as its coverage."""
+    async with sessions() as session, session.begin():
+        import_id = await session.scalar(
+            text(
+                "INSERT INTO imports (layer, file_name, checksum, status) "
+                "VALUES (:l, 'test', 'x', 'succeeded') RETURNING id"
+            ),
+            {"l": layer},
+        )
+        await session.execute(
+            text(
+                "INSERT INTO layer_coverage (import_id, layer, method, areas, geom) "
+                "VALUES (:i, :l, 'declared', '{\"kind\": \"file\"}', ST_GeomFromEWKT(:g))"
+            ),
+            {"i": import_id, "l": layer, "g": ewkt(geom)},
+        )
+
+
+@pytest.fixture(scope="module")
+async def layout(state: Any) -> None:
+    """Every scenario's reference rows, once."""
+    s = state.sessions
+    for insee, x in (("03001", 0), ("03002", 10_000), ("03003", 20_000), ("03005", 27_000)):
+        await add_commune(s, insee, f"Commune {insee}", rect(x - 500, -500, x + 2_000, 1_500))
+    await add_commune(s, "03004", "Hors couverture", rect(39_500, -500, 42_000, 1_500))
+    await add_commune(s, "03009", "Sans parcelles", rect(60_000, 0, 62_000, 2_000))
+    for i, g in enumerate((A1, A2, A3), start=1):
+        await add_parcel(s, f"03001000AA{i:04d}", g)
+    await add_parcel(s, "03002000AB0001", B)
+    await add_parcel(s, "03003000AC0001", C)
+    await add_parcel(s, "03004000AD0001", D)
+    await add_parcel(s, "03005000AE0001", E1)
+    await add_parcel(s, "03005000AE0002", E2)
+    await add_zone(s, "appb", "APPB-B", B_ZONE)
+    await add_zone(s, "znieff1", "ZN-A", rect(0, 0, 600, 300))  # a penalty: never cuts
+    await add_poste(s, "PA", pt(300, 500), 50.0)
+    await add_poste(s, "PB", pt(10_250, 600), 50.0)
+    await add_poste(s, "PC", pt(20_150, 6_150), 100.0)
+    await add_poste(s, "PE", pt(27_350, 350), 100.0)
+    await add_poste(s, "PD", pt(40_100, 400), 100.0)  # outside the postes' coverage
+    await _coverage(s, "env_zones", COVERED)
+    await _coverage(s, "substations", COVERED)
+
+
+async def _run(client: Any, headers: dict[str, str], territory: dict, **criteria: Any) -> dict:
+    """Save a search and run it: (search id, run, sites)."""
+    body = {"name": "test", "territory": territory, "criteria": criteria}
+    r = await client.post("/api/site-searches", json=body, headers=headers)
+    assert r.status_code == 201, r.text
+    sid = r.json()["id"]
+    r = await client.post(f"/api/site-searches/{sid}/runs", json={}, headers=headers)
+    assert r.status_code == 201, r.text
+    run = r.json()
+    r = await client.get(
+        f"/api/site-searches/{sid}/runs/{run['id']}/sites?geometry=true", headers=headers
+    )
+    assert r.status_code == 200, r.text
+    return {"search_id": sid, "run": run, "sites": r.json()["items"]}
+
+
+NO_PLU = {"plu_allowed_types": None}
+
+
+async def test_assembly_across_a_ditch_not_a_gap(layout: None, client: Any, auth_headers: Any):
+    h = await auth_headers(Role.OPS)
+    out = await _run(client, h, {"communes": ["03001"]}, **NO_PLU)
+    sites = {tuple(s["parcel_ids"]): s for s in out["sites"]}
+    # 3 m ditch (≤ 5 m): one site; 20 m: another.
+    assert set(sites) == {("03001000AA0001", "03001000AA0002"), ("03001000AA0003",)}
+    assert out["run"]["counts"]["sites_found"] == 2
+    pair = sites[("03001000AA0001", "03001000AA0002")]
+    assert pair["area_m2"] == pytest.approx(geodesic_m2(A1) + geodesic_m2(A2), rel=1e-4)
+    # Only a hard exclusion cuts: the ZNIEFF I over the whole site leaves it whole.
+    assert pair["buildable_m2"] == pytest.approx(pair["area_m2"], rel=1e-6)
+    assert pair["facts"]["verdicts"]["poste"]["verdict"] == "pass"
+    assert pair["facts"]["verdicts"]["plu"]["verdict"] == "off"
+    assert pair["geometry"]["type"] == "MultiPolygon"
+    # A 25 m gap joins all three.
+    out = await _run(client, h, {"communes": ["03001"]}, gap_m=25, **NO_PLU)
+    assert [s["parcel_ids"] for s in out["sites"]] == [
+        ["03001000AA0001", "03001000AA0002", "03001000AA0003"]
+    ]
+
+
+async def test_exclusion_buffer_cuts_the_buildable_area(
+    layout: None, client: Any, auth_headers: Any
+):
+    h = await auth_headers(Role.MANAGER)
+    out = await _run(client, h, {"communes": ["03002"]}, excluded_zones={"appb": 50}, **NO_PLU)
+    (site,) = out["sites"]
+    expected = geodesic_m2(B.segmentize(50.0).difference(B_ZONE.segmentize(50.0).buffer(50)))
+    assert site["buildable_m2"] == pytest.approx(expected, rel=1e-3)
+    assert site["area_m2"] - site["buildable_m2"] > 15_000  # the cut is real: ~1.9 ha
+    zones = site["facts"]["excluded_zones"]
+    assert [(z["type"], z["code"], z["buffer_m"]) for z in zones] == [("appb", "APPB-B", 50.0)]
+    # With no zone excluded, the whole parcel is buildable.
+    out = await _run(client, h, {"communes": ["03002"]}, excluded_zones={}, **NO_PLU)
+    assert out["sites"][0]["buildable_m2"] == pytest.approx(geodesic_m2(B), rel=1e-4)
+    # A minimum above what is left removes the site, counted by that reason.
+    out = await _run(
+        client,
+        h,
+        {"communes": ["03002"]},
+        min_buildable_ha=19,
+        excluded_zones={"appb": 50},
+        **NO_PLU,
+    )
+    assert out["sites"] == []
+    assert out["run"]["counts"]["removed_min_buildable_area"] == 1
+
+
+async def test_poste_too_far_then_in_range(layout: None, client: Any, auth_headers: Any):
+    h = await auth_headers(Role.OPS)
+    out = await _run(client, h, {"communes": ["03003"]}, **NO_PLU)
+    assert out["sites"] == []
+    assert out["run"]["counts"]["removed_poste_distance"] == 1
+    out = await _run(client, h, {"communes": ["03003"]}, max_poste_distance_m=6_500, **NO_PLU)
+    (site,) = out["sites"]
+    chosen = site["facts"]["chosen_poste"]
+    assert chosen["code"] == "PC"
+    assert chosen["distance_m"] == pytest.approx(6_000, abs=50)  # L93 scale ≈ 0.999 here
+    # A capacity the poste does not have removes it, counted.
+    out = await _run(
+        client,
+        h,
+        {"communes": ["03003"]},
+        max_poste_distance_m=6_500,
+        min_capacity_mw=150,
+        **NO_PLU,
+    )
+    assert out["sites"] == []
+    assert out["run"]["counts"]["removed_poste_capacity"] == 1
+
+
+async def test_outside_coverage_is_absent_not_a_pass(layout: None, client: Any, auth_headers: Any):
+    h = await auth_headers(Role.OPS)
+    out = await _run(client, h, {"communes": ["03004"]})
+    run = out["run"]
+    assert run["coverage"]["env_zones"] == "absent"
+    assert run["coverage"]["substations"] == "absent"
+    assert run["coverage"]["urban_zones"] == "absent"  # never imported
+    assert any(ABSENT in m for m in run["messages"])
+    (site,) = out["sites"]  # kept, but nothing is claimed about it
+    verdicts = site["facts"]["verdicts"]
+    assert verdicts["poste"]["verdict"] == "absent"
+    assert verdicts["excluded_zones"]["verdict"] == "absent"
+    assert verdicts["plu"]["verdict"] == "absent"
+    assert site["facts"]["chosen_poste"] is None  # PD is there, but the list is not complete
+    assert site["facts"]["breakdown"]["grid"]["data"] == "missing"
+    assert site["completeness"] < 1
+    # A territory without parcels says so.
+    out = await _run(client, h, {"communes": ["03009"]})
+    assert out["sites"] == []
+    assert any("Cadastre" in m for m in out["run"]["messages"])
+
+
+async def test_rbac(layout: None, client: Any, auth_headers: Any, make_user: Any):
+    owner = await make_user(Role.OPS)
+    h_owner = await auth_headers(user=owner)
+    body = {"name": "mine", "territory": {"communes": ["03001"]}}
+    r = await client.post(
+        "/api/site-searches", json=body, headers=await auth_headers(Role.COMMERCIAL)
+    )
+    assert r.status_code == 403
+    assert r.headers["content-type"].startswith("application/problem+json")
+    r = await client.post("/api/site-searches", json=body, headers=h_owner)
+    assert r.status_code == 201
+    sid = r.json()["id"]
+    assert r.json()["owner_id"] == owner.id
+    other = await auth_headers(Role.OPS)
+    assert (await client.get(f"/api/site-searches/{sid}", headers=other)).status_code == 404
+    assert (await client.post(f"/api/site-searches/{sid}/runs", headers=other)).status_code == 404
+    r = await client.get("/api/site-searches", headers=other)
+    assert sid not in [s["id"] for s in r.json()["items"]]
+    commercial = await auth_headers(Role.COMMERCIAL)
+    assert (await client.get("/api/site-searches", headers=commercial)).status_code == 403
+    manager = await auth_headers(Role.MANAGER)
+    r = await client.get("/api/site-searches", headers=manager)
+    assert sid in [s["id"] for s in r.json()["items"]]
+    r = await client.patch(f"/api/site-searches/{sid}", json={"name": "renamed"}, headers=h_owner)
+    assert r.status_code == 200 and r.json()["name"] == "renamed"
+    r = await client.delete(f"/api/site-searches/{sid}", headers=await auth_headers(Role.ADMIN))
+    assert r.status_code == 204
+    assert (await client.get(f"/api/site-searches/{sid}", headers=h_owner)).status_code == 404
+
+
+async def test_invalid_criteria_and_territory_are_422(layout: None, client: Any, auth_headers: Any):
+    h = await auth_headers(Role.OPS)
+    for body in (
+        {"name": "x", "territory": {"communes": ["03001"]}, "criteria": {"gap_m": 100}},
+        {
+            "name": "x",
+            "territory": {"communes": ["03001"]},
+            "criteria": {"excluded_zones": {"appb": -1}},
+        },
+        {"name": "x", "territory": {"communes": ["03001"], "departements": ["03"]}},
+        {
+            "name": "x",
+            "territory": {
+                "polygon": {
+                    "type": "Polygon",
+                    "coordinates": [[[0, 0], [1, 1], [1, 0], [0, 1], [0, 0]]],
+                }
+            },
+        },  # self-crossing
+    ):
+        r = await client.post("/api/site-searches", json=body, headers=h)
+        assert r.status_code == 422, (body, r.text)
+        assert r.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_sites_to_leads(layout: None, client: Any, auth_headers: Any, make_user: Any, state):
+    ops = await make_user(Role.OPS)
+    h = await auth_headers(user=ops)
+    out = await _run(client, h, {"communes": ["03005"]}, **NO_PLU)
+    assert sorted(tuple(s["parcel_ids"]) for s in out["sites"]) == [
+        ("03005000AE0001",),
+        ("03005000AE0002",),
+    ]
+    sid, run_id = out["search_id"], out["run"]["id"]
+    by_parcel = {s["parcel_ids"][0]: s["rank"] for s in out["sites"]}
+    url = f"/api/site-searches/{sid}/runs/{run_id}/leads"
+    r = await client.post(url, json={"ranks": [by_parcel["03005000AE0001"]]}, headers=h)
+    assert r.status_code == 201, r.text
+    (made,) = r.json()["created"]
+    lead = (await client.get(f"/api/leads/{made['lead_id']}", headers=h)).json()
+    assert lead["assignee_id"] == ops.id
+    async with state.sessions() as session:
+        row = (
+            await session.execute(
+                text("SELECT source, parcel_ids FROM lead_sourcing WHERE lead_id = :i"),
+                {"i": made["lead_id"]},
+            )
+        ).one()
+    assert row.source == "site_finder" and row.parcel_ids == ["03005000AE0001"]
+    # The same site again: 409.
+    r = await client.post(url, json={"ranks": [by_parcel["03005000AE0001"]]}, headers=h)
+    assert r.status_code == 409
+    # Someone drew a lead over E2 meanwhile: 409 naming the parcel, and nothing is created,
+    # not even the site that was still free.
+    await make_lead(state.sessions, ewkt(E2), user_id=ops.id, assignee_id=ops.id)
+    r = await client.post(url, json={"ranks": [by_parcel["03005000AE0002"]]}, headers=h)
+    assert r.status_code == 409, r.text
+    assert r.json()["conflicts"] == [
+        {"rank": by_parcel["03005000AE0002"], "parcel_ids": ["03005000AE0002"]}
+    ]
+    async with state.sessions() as session:
+        n = await session.scalar(
+            text(
+                "SELECT count(*) FROM site_search_results WHERE run_id = :r AND lead_id IS NOT NULL"
+            ),
+            {"r": run_id},
+        )
+    assert n == 1
+    # A new run leaves out the parcels now in open leads.
+    out = await _run(client, h, {"communes": ["03005"]}, **NO_PLU)
+    assert out["sites"] == []
+    assert out["run"]["counts"]["parcels_in_active_leads"] == 2
+    # Unknown rank: 404.
+    r = await client.post(url, json={"ranks": [99]}, headers=h)
+    assert r.status_code == 404
