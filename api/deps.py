@@ -118,8 +118,8 @@ async def get_signed_claims(
     request: Request, state: StateDep, token: Annotated[str | None, Depends(oauth2_scheme)]
 ) -> TokenClaims:
     """The claims of a bearer token whose signature, expiry and kind are verified, WITHOUT the
-    database checks (revocation, inactive user, current role): the caller does those in its
-    own statement (api.services.leads_sql.AUTH_CTE), saving a round trip on the hot paths."""
+    database checks (revocation, inactive user, current role): the lead list, detail and create
+    do those in their own statement (``token_auth``), saving a round trip."""
     if not token:
         raise NotAuthenticated("missing bearer token")
     assert state.settings.auth.jwt_secret is not None
@@ -129,25 +129,6 @@ async def get_signed_claims(
 
 
 SignedClaims = Annotated[TokenClaims, Depends(get_signed_claims)]
-
-
-def request_claims(request: Request) -> tuple[AppState, TokenClaims]:
-    """The app state and :func:`get_signed_claims` of a request, read directly: the hot routes
-    (lead list, detail, create) take the Request instead of dependencies. FastAPI resolves a
-    dependency tree per request (~10 % of a lead detail's CPU for these three nodes); their
-    OpenAPI operations declare the bearer scheme themselves (``BEARER_SECURITY``)."""
-    state: AppState = request.app.state.lfs
-    scheme, _, token = (request.headers.get("authorization") or "").partition(" ")
-    if scheme.lower() != "bearer" or not token:
-        raise NotAuthenticated("missing bearer token")
-    assert state.settings.auth.jwt_secret is not None
-    claims = state.claims.decode(token, state.settings.auth.jwt_secret.get_secret_value())
-    request.state.user_id = claims.user_id  # signed by us: for the log line (api.observe)
-    return state, claims
-
-
-# The security requirement FastAPI derives from oauth2_scheme, for routes using request_claims.
-BEARER_SECURITY = {"security": [{"OAuth2PasswordBearer": []}]}
 
 
 def auth_sql(user_id: str = "$1", jti: str = "$2", version: str = "$3") -> str:

@@ -250,7 +250,11 @@ async def _pg(request: Request, exc: Exception) -> JSONResponse:
 async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
     log_error(log, logging.ERROR, f"unhandled error on {_route(request)}", exc)
     report_error(exc)
-    return problem_response(500, "Internal server error.", request)
+    # Starlette's ServerErrorMiddleware sends this outside every middleware, the request
+    # observer (api.observe) included: the request id it chose goes on the 500 here.
+    rid = getattr(request.state, "request_id", None)
+    headers = {"X-Request-ID": rid} if rid else None
+    return problem_response(500, "Internal server error.", request, headers=headers)
 
 
 def install_error_handlers(app: FastAPI) -> None:

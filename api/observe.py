@@ -1,9 +1,9 @@
 """Each request observed once, outermost: its id, its latency in the metrics, one log line, and
 its unexpected error reported to Sentry.
 
-Wired as the app's :attr:`~api.hot.LeadFactoryAPI.entry` around the body limit, so the lead
-list, detail and create that ``api.hot`` answers ahead of the middleware stack are observed the
-same way as every other request.
+The app's outermost middleware (``api.app``): around the body limit, so its 413s are observed
+too. Only Starlette's ServerErrorMiddleware is outside it: an unexpected error is reported here,
+and the 500 that middleware renders carries the request id (``api.errors``).
 
 The request id is the client's ``X-Request-ID`` when it is a safe token (1-128 letters, digits
 and ``._:-``; anything else could forge log lines or carry data), else a new random one; it is
@@ -50,9 +50,6 @@ def request_id(scope: Scope) -> str:
 
 def route_template(scope: Scope) -> str:
     """The template of the route that answered (``/api/leads/{lead_id}``), never the path."""
-    template = scope.get("route_template")  # set by api.hot for the requests it answers
-    if template:
-        return str(template)
     # FastAPI keeps the routes of an included router with their own path ("/auth/me"); the
     # full template ("/api/auth/me") is on the route context it selected, when it did.
     context = (scope.get("fastapi") or {}).get("effective_route_context")

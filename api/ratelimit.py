@@ -44,8 +44,7 @@ class SlidingWindow:
 
 
 class RateLimits:
-    """The login and API limits of one process (0 disables a limit), shared by the middleware
-    and the hot lead routes (api.hot), which count against the same windows."""
+    """The login and API limits of one process (0 disables a limit)."""
 
     def __init__(self, login_per_minute: int, api_per_minute: int) -> None:
         self.login = SlidingWindow(login_per_minute) if login_per_minute else None

@@ -1,4 +1,4 @@
-"""NUL bytes in a URL are refused with a 422 before any route — hot or not — sees them.
+"""NUL bytes in a URL are refused with a 422 before any route sees them.
 
 PostgreSQL can't hold NUL in text (``invalid byte sequence for encoding "UTF8": 0x00``): a
 ``%00`` in a query parameter reached the database, and in the streamed CSV export that was a 200

@@ -11,13 +11,11 @@ from typing import Any
 import httpx
 import pytest
 import sentry_sdk
-from fastapi import Request
 from pydantic import SecretStr
 
-import api.hot
+import api.routers.leads
 import api.web
 from api.app import create_app
-from api.deps import request_claims
 from api.error_reports import init_error_reports, scrub
 from api.settings import Settings
 from geo.models import Role
@@ -62,15 +60,16 @@ async def test_a_500_is_reported_with_route_and_request_id_without_secrets(
     app = create_app(settings.model_copy(update={"sentry_dsn": SecretStr(standin.dsn)}))
     assert sentry_sdk.get_client().is_active()
 
-    async def broken_list(request: Request) -> None:
-        request_claims(request)  # authenticated, as the real list: the report names the user
+    def broken_list(*args: object, **kwargs: object) -> None:
+        # Reached once authenticated, as the real list: the report names the user.
         raise RuntimeError(f"owner {OWNER} could not be read")
 
     def broken_config(settings: object) -> None:
         raise ValueError(f"bad value {OWNER}")
 
-    # The hot lead list (api.hot, ahead of the middleware) and a route of the full stack.
-    monkeypatch.setattr(api.hot, "list_response", broken_list)
+    # The lead list's first step once authenticated (its query check: the URL carries a token)
+    # and a configuration read.
+    monkeypatch.setattr(api.routers.leads, "_reject_unknown", broken_list)
     monkeypatch.setattr(api.web, "public_mapbox_token", broken_config)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)

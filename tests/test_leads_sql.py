@@ -267,10 +267,10 @@ async def test_stored_cards_are_the_live_lead_json(  # noqa: ANN001
     assert [json.loads(c["card"])["assignee_name"] for c in cards] == [None, None]
 
 
-async def test_detail_reads_the_bearer_token_itself(client, leads) -> None:  # noqa: ANN001
-    """The detail and create routes read the token with api.deps.request_claims, not the bearer
-    dependency: the same 401s (the create's before its body is validated), and their OpenAPI
-    operations still declare the bearer scheme."""
+async def test_detail_and_create_check_the_bearer_token_first(client, leads) -> None:  # noqa: ANN001
+    """The detail and create routes verify the token's signature in a dependency (the database
+    checks come with their data statement): the same 401s (the create's before its body is
+    validated), and their OpenAPI operations declare the bearer scheme."""
     url = f"/api/leads/{leads[0]['id']}"
     for headers in (
         {},
@@ -290,9 +290,9 @@ async def test_detail_reads_the_bearer_token_itself(client, leads) -> None:  # n
 
 
 async def test_list_reads_its_query_in_one_validation(client, people, leads) -> None:  # noqa: ANN001
-    """The list parses its query string itself (parse_query): the same 422s as FastAPI's, the
-    unknown parameters named, and the OpenAPI parameters FastAPI gives the same filters on the
-    exports route (FastAPI renders its schemas with a title and the description inside)."""
+    """The list validates its query string as one model (FastAPI's query model): 422s naming
+    the field, the unknown parameters named, and the same OpenAPI parameters as the same filters
+    on the exports route."""
     h = people["admin"][1]
     for params, field in (
         ({"status": ["NEW", "BOGUS"]}, "query.status.1"),

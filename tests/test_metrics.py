@@ -1,4 +1,4 @@
-"""GET /metrics after real requests: per-route latency (the hot lead routes included), tiles,
+"""GET /metrics after real requests: per-route latency (the lead routes included), tiles,
 PVGIS outcomes, pools, queue depth, login failures; who may read it; several processes."""
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from pathlib import Path
 import httpx
 import psycopg
 import pytest
+from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
 
 from api.app import create_app
-from api.hot import LeadFactoryAPI
 from api.settings import Settings
 from enrichment.config import PvgisConfig
 from enrichment.pvgis import PvgisClient, PvgisUnavailable
@@ -71,13 +71,12 @@ def tile_xy(lon: float, lat: float, z: int) -> tuple[int, int]:
 
 
 async def test_requests_tiles_logins_pools_and_queue(
-    client: httpx.AsyncClient, app: LeadFactoryAPI, auth_headers: HeadersFactory, db_url: str
+    client: httpx.AsyncClient, app: FastAPI, auth_headers: HeadersFactory, db_url: str
 ) -> None:
     load_parcels(db_url, PARCELS)
     load_communes(db_url)
     ops = await auth_headers(Role.OPS)
     before = await scrape(client)
-    served = app.hot.served if app.hot else 0
 
     r = await client.post("/api/leads", json={"parcel_ids": PARCELS, "name": "M"}, headers=ops)
     assert r.status_code == 201, r.text
@@ -86,7 +85,6 @@ async def test_requests_tiles_logins_pools_and_queue(
         assert (await client.get(f"/api/leads/{lead_id}", headers=ops)).status_code == 200
     assert (await client.get("/api/leads", headers=ops)).status_code == 200
     assert (await client.get("/api/leads")).status_code == 401
-    assert app.hot is not None and app.hot.served == served + 6  # all six answered by api.hot
     assert (await client.get("/api/auth/me", headers=ops)).status_code == 200
     assert (await client.get("/api/no/such/thing")).status_code == 404
     bad = {"email": "nobody@example.fr", "password": "wrong password 123"}
@@ -147,7 +145,7 @@ async def test_request_id_is_returned_and_validated(client: httpx.AsyncClient) -
         assert rid.encode() != forged and len(rid) == 32 and int(rid, 16) >= 0
     ids = {(await client.get("/api/health")).headers["x-request-id"] for _ in range(3)}
     assert len(ids) == 3
-    r = await client.get("/api/leads/1")  # the hot detail's 401: an id as well
+    r = await client.get("/api/leads/1")  # the detail's 401: an id as well
     assert r.status_code == 401 and len(r.headers["x-request-id"]) == 32
 
 

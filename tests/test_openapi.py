@@ -14,7 +14,7 @@ from tests.lead_fixtures import load_parcels
 
 PARCELS = ["69114000AA0030"]
 FILTERED = ["/api/leads", "/api/leads/export.csv", "/api/analytics/funnel"]
-# A request with an Origin header goes through the full stack (api.hot leaves CORS to it).
+# A cross-site request (CORS): the same errors, with the CORS headers.
 FULL_STACK = {"Origin": "http://localhost:5173"}
 
 

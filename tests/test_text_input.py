@@ -3,7 +3,7 @@
 Names, contacts and search terms hold no control character; notes, comments, reasons and
 addresses keep line feeds and tabs (a CR or CRLF is stored as LF). A refused value is a 422
 naming the field, and nothing is written. A NUL byte anywhere in a URL is a 422 before any
-route runs, the hot ones included, authenticated or not."""
+route runs, authenticated or not."""
 
 from __future__ import annotations
 
@@ -48,7 +48,7 @@ def _stored(db_url: str, sql: str, *args: object) -> Any:
 @pytest.mark.parametrize("char", REFUSED, ids=IDS)
 async def test_lead_name_and_notes(client, people, lead, db_url, char) -> None:  # noqa: ANN001
     ops = people["ops"][1]
-    # The create goes through the hot path (api.hot) — the same model, the same 422.
+    # The create: the same model, the same 422.
     r = await client.post(
         "/api/leads",
         json={"geometry": square(4.62, 45.91), "name": f"ctrl{char}char"},
@@ -156,9 +156,9 @@ async def test_upload_file_name(client, people, lead) -> None:  # noqa: ANN001
 @pytest.mark.parametrize(
     "url",
     [
-        "/api/leads?q=%00",  # the hot list
+        "/api/leads?q=%00",  # the list
         "/api/leads?q=a%00b&page=1",
-        "/api/leads/1?x=%00",  # the hot detail takes no parameter, but a NUL is still refused
+        "/api/leads/1?x=%00",  # the detail takes no parameter, but a NUL is still refused
         "/api/leads/export.csv?q=%00",
         "/api/leads/export.xlsx?department=%00",
         "/api/analytics/funnel?q=%00",
@@ -214,7 +214,7 @@ async def test_the_openapi_document_states_the_rule(client) -> None:  # noqa: AN
 
 
 async def test_unpaired_surrogate(client, people, lead) -> None:  # noqa: ANN001
-    """A JSON ``\\ud800`` can't be stored as UTF-8: a 422, on the hot create and the PATCH."""
+    """A JSON ``\\ud800`` can't be stored as UTF-8: a 422, on the create and the PATCH."""
     ops = {**people["ops"][1], "Content-Type": "application/json"}
     geometry = json.dumps(square(4.63, 45.91))
     r = await client.post(

@@ -3,23 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Annotated, Any, TypeVar
-from urllib.parse import parse_qsl
+from typing import Annotated
 
 import orjson
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response, status
-from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, Field, StringConstraints, ValidationError
+from pydantic import BaseModel, Field, StringConstraints
 
 from api.deps import (
-    BEARER_SECURITY,
     CurrentUser,
     SessionDep,
     SettingsDep,
+    SignedClaims,
     StateDep,
     ViewerDep,
-    request_claims,
     require_role,
 )
 from api.schemas.leads import (
@@ -35,21 +31,16 @@ from api.schemas.leads import (
 )
 from api.schemas.strict import BBOX_PATTERN, DateTime, UserId
 from api.schemas.text import SINGLE_LINE
-from api.security import TokenClaims
 from api.services import leads as svc
 from api.services.analytics_cache import cache_for
 from api.services.leads_geometry import GeometryLimits
 from api.services.leads_query import LeadFilters, SortKey
 from api.services.leads_sql import lead_detail_json, list_page
 from api.settings import Settings
-from api.state import AppState
 from geo.errors import InvalidInput
 from geo.models import LeadStatus, Role
 
 router = APIRouter(prefix="/leads", tags=["leads"])
-# The list, detail and create: the app includes this router before every other one (FastAPI
-# matches routes in order, and walking the nested /api routers cost ~30 % of these requests' CPU).
-hot = APIRouter(prefix="/leads", tags=["leads"])
 
 LeadId = Annotated[int, Path(ge=1, le=2**62, description="Lead id")]
 IfMatch = Annotated[
@@ -65,7 +56,7 @@ MAX_PAGE_SIZE = 200
 
 class LeadFilterQuery(BaseModel):
     """The list filters as query parameters: one validation for all of them (FastAPI's query
-    model on the analytics and exports routes, :func:`parse_query` on the list)."""
+    model)."""
 
     status: list[LeadStatus] | None = Field(
         None, description="Statuses (repeatable); ARCHIVED only when listed"
@@ -102,10 +93,6 @@ class LeadListQuery(LeadFilterQuery):
     page_size: int = Field(
         50, ge=1, le=MAX_PAGE_SIZE, description=f"Leads per page (≤ {MAX_PAGE_SIZE})"
     )
-
-
-# The repeatable parameters (lists); the others keep their last value, as FastAPI does.
-_REPEATABLE = frozenset({"status"})
 
 
 def parse_bbox(value: str | None) -> tuple[float, float, float, float] | None:
@@ -153,26 +140,6 @@ def _reject_unknown(names: Iterable[str], request: Request, model: type[BaseMode
 
 
 _KNOWN: dict[tuple[int, type[BaseModel]], frozenset[str]] = {}
-QueryModel = TypeVar("QueryModel", bound=BaseModel)
-
-
-def parse_query(request: Request, model: type[QueryModel]) -> QueryModel:
-    """The request's query string validated by ``model`` in one go (~15 µs, against ~200 µs for
-    FastAPI's per-parameter handling of the same 13 parameters); a bad value is the same 422
-    as FastAPI's, an unknown parameter a 422 too rather than silently ignored."""
-    data: dict[str, Any] = {}
-    # Starlette's parsing of the query string, without building its multi-dict.
-    for key, value in parse_qsl(request.scope["query_string"].decode("latin-1"), True):
-        if key in _REPEATABLE:
-            data.setdefault(key, []).append(value)
-        else:
-            data[key] = value
-    _reject_unknown(data, request, model)
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        errors = [{**err, "loc": ("query", *err["loc"])} for err in exc.errors()]
-        raise RequestValidationError(errors) from exc
 
 
 def filters_from(p: LeadFilterQuery) -> LeadFilters:
@@ -205,22 +172,6 @@ async def lead_filters(
 FiltersDep = Annotated[LeadFilters, Depends(lead_filters)]
 
 
-def query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
-    """OpenAPI query parameters of ``model``'s fields, for a route that reads them with
-    :func:`parse_query` (FastAPI documents only what it parses itself)."""
-    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
-    out = []
-    for name, field in model.model_fields.items():
-        prop = dict(schema["properties"][name])
-        prop.pop("title", None)
-        param: dict[str, Any] = {"name": name, "in": "query", "required": field.is_required()}
-        if "description" in prop:
-            param["description"] = prop.pop("description")
-        param["schema"] = prop
-        out.append(param)
-    return out
-
-
 def limits_of(settings: Settings) -> GeometryLimits:
     """The geometry limits configured for leads."""
     s = settings.leads
@@ -248,25 +199,11 @@ async def _respond(
     return out
 
 
-@hot.post(
-    "",
-    response_model=LeadOut,
-    status_code=status.HTTP_201_CREATED,
-    openapi_extra=BEARER_SECURITY,
-)
-async def create_lead(
-    # A dependency, so that a missing or bad token is a 401 before the body is validated.
-    auth: Annotated[tuple[AppState, TokenClaims], Depends(request_claims)],
-    body: LeadCreate,
-) -> Response:
+@router.post("", response_model=LeadOut, status_code=status.HTTP_201_CREATED)
+async def create_lead(state: StateDep, claims: SignedClaims, body: LeadCreate) -> Response:
     """Create a lead from a polygon, parcel ids or a point (ADMIN, MANAGER, OPS; one
     transaction)."""
-    return await created_response(*auth, body)
-
-
-async def created_response(state: AppState, claims: TokenClaims, body: LeadCreate) -> Response:
-    """The 201 of a lead created from ``body`` by the holder of ``claims`` (the create route's
-    work, shared with :mod:`api.hot`)."""
+    # The token is a dependency: a missing or bad one is a 401 before the body is validated.
     assert state.pg is not None
     lead = await svc.create_lead(state.pg, claims, body, limits_of(state.settings))
     return Response(
@@ -277,64 +214,35 @@ async def created_response(state: AppState, claims: TokenClaims, body: LeadCreat
     )
 
 
-@hot.get(
-    "",
-    response_model=LeadPage,
-    openapi_extra={"parameters": query_parameters(LeadListQuery), **BEARER_SECURITY},
-)
-async def list_leads_route(request: Request) -> Response:
+@router.get("", response_model=LeadPage)
+async def list_leads(
+    request: Request,
+    state: StateDep,
+    claims: SignedClaims,
+    params: Annotated[LeadListQuery, Query()],
+) -> Response:
     """List the leads the caller may see, filtered, sorted and paged."""
-    return await list_response(request)
-
-
-@dataclass(frozen=True)
-class ListRequest:
-    """A list query string, validated: what the list does with it."""
-
-    filters: LeadFilters
-    sort: SortKey
-    page: int
-    page_size: int
-
-
-# Validated list query strings (a pure function of the string: the same answer, ~30 µs less;
-# a web app asks the same few lists over and over). Invalid ones are not kept: each is a 422.
-_LIST_REQUESTS: dict[bytes, ListRequest] = {}
-LIST_REQUESTS_KEPT = 4096
-
-
-def list_request(request: Request) -> ListRequest:
-    """The request's list query, validated (422 on a bad one), from :data:`_LIST_REQUESTS` when
-    the same string was validated before."""
-    raw: bytes = request.scope["query_string"]
-    known = _LIST_REQUESTS.get(raw)
-    if known is None:
-        p = parse_query(request, LeadListQuery)
-        known = ListRequest(filters_from(p), p.sort, p.page, p.page_size)
-        if len(_LIST_REQUESTS) >= LIST_REQUESTS_KEPT:
-            del _LIST_REQUESTS[next(iter(_LIST_REQUESTS))]  # the oldest
-        _LIST_REQUESTS[raw] = known
-    return known
-
-
-async def list_response(request: Request) -> Response:
-    """The list route's work (shared with :mod:`api.hot`)."""
-    state, claims = request_claims(request)
-    q = list_request(request)
+    _reject_unknown(request.query_params, request, LeadListQuery)
     s = state.settings.leads
     cache = cache_for(
         state.extras, s.analytics_cache_ttl_s, s.analytics_cache_entries, s.analytics_max_stale_s
     )
     assert state.pg is not None
     content = await list_page(
-        state.pg, cache, claims, q.filters, sort=q.sort, page=q.page, page_size=q.page_size
+        state.pg,
+        cache,
+        claims,
+        filters_from(params),
+        sort=params.sort,
+        page=params.page,
+        page_size=params.page_size,
     )
     return Response(content=content, media_type="application/json")
 
 
 # ``:int`` on the lead's own path: /leads/export.csv is another resource (a PATCH of it is a
 # 405, not an id that fails validation), and /leads/abc is no lead (404).
-@hot.get(
+@router.get(
     "/{lead_id:int}",
     response_model=LeadDetail,
     responses={
@@ -343,16 +251,11 @@ async def list_response(request: Request) -> Response:
             "description": "The lead; a GeoJSON Feature with Accept: application/geo+json",
         }
     },
-    openapi_extra=BEARER_SECURITY,
 )
-async def get_lead(lead_id: LeadId, request: Request) -> Response:
+async def get_lead(
+    lead_id: LeadId, request: Request, state: StateDep, claims: SignedClaims
+) -> Response:
     """One lead with every related table, documents, comments and activity."""
-    return await detail_response(request, lead_id)
-
-
-async def detail_response(request: Request, lead_id: int) -> Response:
-    """The detail route's work (shared with :mod:`api.hot`)."""
-    state, claims = request_claims(request)
     assert state.pg is not None
     detail = await lead_detail_json(state.pg, claims, lead_id, state.cipher)
     headers = {"ETag": _etag(detail.version)}
