@@ -247,8 +247,6 @@ async def find_sites(
         "departements": list(territory.departements),
         "polygon": territory.polygon,
     }
-    loaded = {k: bool(layers[k]) for k in LAYER_LABELS}
-    coverage, messages = await _territory_coverage(conn, where, tracked, loaded)
     await conn.execute(
         text(load_sql("site_territory")), {**where, "max_parcels": bounds.max_territory_parcels}
     )
@@ -260,6 +258,11 @@ async def find_sites(
             limit="max_territory_parcels",
             max=bounds.max_territory_parcels,
         )
+    loaded = {k: bool(layers[k]) for k in LAYER_LABELS}
+    coverage, messages = await _territory_coverage(conn, where, tracked, loaded)
+    # The joins of step 1b go from each zone to its parcels' points.
+    await conn.execute(text("CREATE INDEX ON sf_picked USING gist (pos)"))
+    await conn.execute(text("ANALYZE sf_picked"))
     plu_on = criteria.plu_allowed_types is not None
     await conn.execute(
         text(load_sql("site_parcels")),
@@ -304,7 +307,7 @@ async def find_sites(
     ]
     sites = _ranked(rows, criteria, score_cfg, bounds.ha_per_mwc)
     counts["sites_returned"] = len(sites)
-    if coverage["parcels"] == "absent" or not picked:
+    if not picked:
         messages.append(
             f"{LAYER_LABELS['parcels']} : aucune parcelle dans ce territoire ({ABSENT})"
         )

@@ -8,6 +8,8 @@ has its own commune code and place, so the module's one database holds them all:
 - 03001 (x 0): parcels 3 m apart (one site) and a third 20 m away (another);
 - 03002 (x 10 km): an APPB zone cutting a parcel, 50 m buffer;
 - 03003 (x 20 km): the nearest poste 6 km north (the next, 03005's, 7.2 km east);
+- 03006 (x 5 km): a 4 × 3 grid of touching 1 ha parcels, over a 4-parcel cap (this module's);
+- 03007 (x 7 km): PLU zones U, A, Npv2 and none, the PLU complete only around them;
 - 03005 (x 27 km): two sites turned into leads;
 - 03004 (x 40 km): outside the zones' and postes' coverage;
 - 03009 (x 60 km): a commune without parcels.
@@ -15,19 +17,25 @@ has its own commune code and place, so the module's one database holds them all:
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 import shapely
 from pyproj import Geod
+from shapely.geometry import mapping
 from sqlalchemy import text
 
+from api.settings import Settings
 from geo.models import Role
+from tests.conftest import make_settings
 from tests.enrichment_helpers import (
     TO_WGS84,
     add_commune,
     add_parcel,
+    add_plu,
     add_poste,
     add_zone,
     ewkt,
@@ -46,6 +54,23 @@ B_ZONE = rect(10_200, 300, 10_300, 600)  # crosses B's north edge
 C = rect(20_000, 0, 20_300, 300)
 E1, E2 = rect(27_000, 0, 27_300, 300), rect(27_400, 0, 27_700, 300)
 D = rect(40_000, 0, 40_300, 300)
+GRID = {  # 03006: (column, row) → 100 m squares, touching
+    (i, j): rect(5_000 + 100 * i, 100 * j, 5_100 + 100 * i, 100 * (j + 1))
+    for i in range(4)
+    for j in range(3)
+}
+G = [rect(7_000 + 400 * i, 0, 7_300 + 400 * i, 300) for i in range(4)]  # U, A, Npv2, none
+CAP = 4
+MAX_PARCELS = 15  # every scenario's commune holds fewer; the département more
+
+
+@pytest.fixture(scope="module")
+def settings(db_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """A small site cap, so a 12-parcel plain is cut, and a small territory bound."""
+    tmp: Path = tmp_path_factory.mktemp("sf")
+    return make_settings(
+        db_url, tmp, site_finder={"max_site_parcels": CAP, "max_territory_parcels": MAX_PARCELS}
+    )
 
 
 def geodesic_m2(geom: Any) -> float:
@@ -90,6 +115,13 @@ async def layout(state: Any) -> None:
     await add_parcel(s, "03004000AD0001", D)
     await add_parcel(s, "03005000AE0001", E1)
     await add_parcel(s, "03005000AE0002", E2)
+    for (i, j), g in GRID.items():
+        await add_parcel(s, f"03006000AF{10 * i + j:04d}", g)
+    for i, g in enumerate(G, start=1):
+        await add_parcel(s, f"03007000AG{i:04d}", g)
+    await add_plu(s, "u", "U", "Ux", G[0].buffer(20))
+    await add_plu(s, "a", "A", "A", G[1].buffer(20))
+    await add_plu(s, "npv", "N", "Npv2", G[2].buffer(20))
     await add_zone(s, "appb", "APPB-B", B_ZONE)
     await add_zone(s, "znieff1", "ZN-A", rect(0, 0, 600, 300))  # a penalty: never cuts
     await add_poste(s, "PA", pt(300, 500), 50.0)
@@ -99,6 +131,7 @@ async def layout(state: Any) -> None:
     await add_poste(s, "PD", pt(40_100, 400), 100.0)  # outside the postes' coverage
     await _coverage(s, "env_zones", COVERED)
     await _coverage(s, "substations", COVERED)
+    await _coverage(s, "urban_zones", rect(6_500, -500, 9_000, 1_000))  # only 03007's parcels
 
 
 async def _run(client: Any, headers: dict[str, str], territory: dict, **criteria: Any) -> dict:
@@ -282,6 +315,8 @@ async def test_sites_to_leads(layout: None, client: Any, auth_headers: Any, make
     r = await client.post(url, json={"ranks": [by_parcel["03005000AE0001"]]}, headers=h)
     assert r.status_code == 201, r.text
     (made,) = r.json()["created"]
+    job = await client.get(f"/api/enrichment/jobs/{r.json()['enrichment_job_id']}", headers=h)
+    assert job.status_code == 200 and job.json()["total"] == 1
     lead = (await client.get(f"/api/leads/{made['lead_id']}", headers=h)).json()
     assert lead["assignee_id"] == ops.id
     async with state.sessions() as session:
@@ -318,3 +353,67 @@ async def test_sites_to_leads(layout: None, client: Any, auth_headers: Any, make
     # Unknown rank: 404.
     r = await client.post(url, json={"ranks": [99]}, headers=h)
     assert r.status_code == 404
+
+
+async def test_a_plain_over_the_cap_is_cut_into_connected_sites(
+    layout: None, client: Any, auth_headers: Any
+):
+    h = await auth_headers(Role.OPS)
+    out = await _run(
+        client,
+        h,
+        {"communes": ["03006"]},
+        min_buildable_ha=None,
+        max_poste_distance_m=None,
+        **NO_PLU,
+    )
+    sites = [s["parcel_ids"] for s in out["sites"]]
+    assert sorted(p for ids in sites for p in ids) == sorted(
+        f"03006000AF{10 * i + j:04d}" for i, j in GRID
+    )
+    assert len(sites) >= 3  # ceil(12 / 4)
+    for s in out["sites"]:
+        ids = s["parcel_ids"]
+        cells = [GRID[(int(p[-4:]) // 10, int(p[-4:]) % 10)] for p in ids]
+        # Connected: the union of the site's squares is one piece.
+        assert shapely.union_all([c.buffer(0.5) for c in cells]).geom_type == "Polygon"
+        assert s["facts"]["over_cap"] == (len(ids) > CAP)
+
+
+async def test_plu_zones_allowed_unknown_and_refused(layout: None, client: Any, auth_headers):
+    h = await auth_headers(Role.OPS)
+    common = {"min_buildable_ha": 1, "max_poste_distance_m": None}
+    out = await _run(client, h, {"communes": ["03007"]}, **common)
+    kept = {s["parcel_ids"][0]: s["facts"]["verdicts"]["plu"]["verdict"] for s in out["sites"]}
+    # U and the Npv sector pass, no zone passes by default; the A zone is refused.
+    assert kept == {"03007000AG0001": "pass", "03007000AG0003": "pass", "03007000AG0004": "pass"}
+    assert out["run"]["counts"]["parcels_plu_not_allowed"] == 1
+    assert out["run"]["coverage"]["urban_zones"] == "covered"
+    out = await _run(client, h, {"communes": ["03007"]}, plu_unknown_passes=False, **common)
+    assert {s["parcel_ids"][0] for s in out["sites"]} == {"03007000AG0001", "03007000AG0003"}
+    assert out["run"]["counts"]["parcels_plu_not_allowed"] == 2
+
+
+async def test_a_drawn_polygon_finds_the_same_sites(layout: None, client: Any, auth_headers):
+    h = await auth_headers(Role.OPS)
+    area = shapely.transform(
+        rect(-50, -50, 650, 350).segmentize(50.0),
+        lambda c: np.column_stack(TO_WGS84.transform(c[:, 0], c[:, 1])),
+    )
+    polygon = json.loads(json.dumps(mapping(area)))
+    out = await _run(client, h, {"polygon": polygon}, **NO_PLU)
+    assert sorted(s["parcel_ids"] for s in out["sites"]) == [
+        ["03001000AA0001", "03001000AA0002"],
+        ["03001000AA0003"],
+    ]
+
+
+async def test_a_territory_over_the_parcel_bound_is_422(layout: None, client: Any, auth_headers):
+    h = await auth_headers(Role.OPS)
+    body = {"name": "Allier", "territory": {"departements": ["03"]}}
+    r = await client.post("/api/site-searches", json=body, headers=h)
+    sid = r.json()["id"]
+    r = await client.post(f"/api/site-searches/{sid}/runs", headers=h)
+    assert r.status_code == 422, r.text
+    assert r.json()["limit"] == "max_territory_parcels" and r.json()["max"] == MAX_PARCELS
+    assert (await client.get(f"/api/site-searches/{sid}/runs", headers=h)).json() == []

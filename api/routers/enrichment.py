@@ -23,7 +23,8 @@ router = APIRouter(
 )
 
 
-async def _queue(state: AppState):  # noqa: ANN202 - procrastinate.App, imported lazily
+async def queue_of(state: AppState):  # noqa: ANN202 - procrastinate.App, imported lazily
+    """The app's procrastinate queue, opened on first use (closed with the app)."""
     queue = state.extras.get("queue")
     if queue is None:
         from api.queue import make_queue
@@ -55,7 +56,7 @@ async def enrich_batch(
     from api.queue import create_batch
 
     job_id = await create_batch(
-        await _queue(state), ids, viewer.user_id, state.settings.enrichment.task_chunk
+        await queue_of(state), ids, viewer.user_id, state.settings.enrichment.task_chunk
     )
     return JSONResponse(
         BatchOut(job_id=job_id, total=len(ids)).model_dump(),

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Response, status
 
 from api.deps import ClaimsDep, SessionDep, SettingsDep, StateDep, ViewerDep
+from api.routers.enrichment import queue_of
 from api.routers.leads import limits_of
 from api.schemas.site_searches import (
     LeadsFromSitesIn,
@@ -127,8 +128,8 @@ async def leads_from_sites(
     claims: ClaimsDep,
     state: StateDep,
 ) -> LeadsFromSitesOut:
-    """Turn sites into leads (source site_finder) in one transaction; 409 if a parcel is
-    already in an open lead."""
+    """Turn sites into leads (source site_finder) in one transaction, then queue their
+    enrichment; 409 if a parcel is already in an open lead."""
     await svc.get_run(session, viewer, search_id, run_id)
     name = (await svc.get_search(session, viewer, search_id)).name
     await session.rollback()  # nothing held while the leads are written on the pool
@@ -136,4 +137,13 @@ async def leads_from_sites(
     created = await svc.leads_from_sites(
         state.pg, claims, search_id, name, run_id, body, limits_of(state.settings)
     )
-    return LeadsFromSitesOut(created=created)
+    job_id = None
+    if body.enrich and created:
+        # After the leads' commit, on the queue's own connection (procrastinate, psycopg): a
+        # failure here leaves leads to enrich by hand, never a lead half made.
+        from api.queue import create_batch
+
+        ids = [c.lead_id for c in created]
+        chunk = state.settings.enrichment.task_chunk
+        job_id = await create_batch(await queue_of(state), ids, viewer.user_id, chunk)
+    return LeadsFromSitesOut(created=created, enrichment_job_id=job_id)

@@ -202,6 +202,7 @@ class LeadsFromSitesIn(BaseModel):
     )
     is_public: bool = False
     assignee_id: RowId | None = Field(None, description="MANAGER/ADMIN only; OPS get the leads")
+    enrich: bool = Field(True, description="Queue the new leads' enrichment (one batch job)")
 
 
 class LeadFromSite(BaseModel):
@@ -216,3 +217,6 @@ class LeadsFromSitesOut(BaseModel):
     """The leads made, one per site."""
 
     created: list[LeadFromSite]
+    enrichment_job_id: int | None = Field(
+        None, description="The batch enrichment job of the new leads (GET /enrichment/jobs/{id})"
+    )

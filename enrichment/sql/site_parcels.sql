@@ -18,21 +18,28 @@ WITH layer AS (
      AND ST_Intersects(l.geom, pk.geom)
      AND ST_Area(ST_Intersection(l.geom, pk.geom)::geography) > 1.0
 ), plu AS (
-    -- The PLU zone under the largest part of each parcel.
+    -- The PLU zone under a point of each parcel's surface (the zone of most of it, but for a
+    -- parcel split between zones), zones outer: each zone's prepared geometry tests its parcels'
+    -- points through the index on sf_picked.pos (an area per parcel and zone cost 1–2 s a
+    -- commune).
     SELECT DISTINCT ON (pk.id) pk.id, z.zone_type, z.label
-    FROM sf_picked AS pk
-    JOIN urban_zones AS z
-      ON CAST(:plu_on AS boolean) AND z.geom && pk.geom AND ST_Intersects(z.geom, pk.geom)
-    ORDER BY pk.id, ST_Area(ST_Intersection(z.geom, pk.geom)) DESC, z.id
+    FROM urban_zones AS z
+    JOIN sf_picked AS pk
+      ON CAST(:plu_on AS boolean) AND pk.pos && z.geom AND ST_Intersects(z.geom, pk.pos)
+    ORDER BY pk.id, z.id
 ), judged AS (
     SELECT pk.id, pk.geom, pk.area_m2, plu.zone_type, plu.label, busy.id IS NOT NULL AS in_lead,
            CASE
                WHEN NOT CAST(:plu_on AS boolean) THEN 'off'
                -- Outside the PLU layer's coverage (or the layer not loaded): unknown, not "RNU".
+               -- A parcel is in a coverage by a point of its surface, as in a territory: a
+               -- coverage drawn from commune outlines cuts the cadastre's edge parcels by a few
+               -- square metres, which must not make them unknown.
                WHEN NOT layer.plu_loaded THEN 'absent'
                WHEN layer.plu_tracked AND NOT EXISTS (
                    SELECT 1 FROM layer_coverage AS c
-                   WHERE c.layer = 'urban_zones' AND ST_CoveredBy(pk.geom, c.geom)
+                   WHERE c.layer = 'urban_zones'
+                     AND ST_Intersects(c.geom, pk.pos)
                ) THEN 'absent'
                WHEN plu.id IS NULL THEN
                    CASE WHEN CAST(:plu_unknown_passes AS boolean) THEN 'unknown' ELSE 'fail' END

@@ -20,4 +20,6 @@ WITH territory AS (
     FROM territory AS t
     JOIN parcels AS p ON p.geom && t.g AND ST_Intersects(t.g, ST_PointOnSurface(p.geom))
 )
-SELECT * FROM picked LIMIT CAST(:max_parcels AS integer) + 1
+SELECT picked.*, ST_PointOnSurface(picked.geom) AS pos
+FROM picked
+LIMIT CAST(:max_parcels AS integer) + 1
