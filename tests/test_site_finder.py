@@ -17,6 +17,7 @@ has its own commune code and place, so the module's one database holds them all:
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Any
@@ -62,15 +63,19 @@ GRID = {  # 03006: (column, row) → 100 m squares, touching
 G = [rect(7_000 + 400 * i, 0, 7_300 + 400 * i, 300) for i in range(4)]  # U, A, Npv2, none
 CAP = 4
 MAX_PARCELS = 15  # every scenario's commune holds fewer; the département more
+TIMEOUT_MS = 1_500  # every run here takes a few tens of ms
 
 
 @pytest.fixture(scope="module")
 def settings(db_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    """A small site cap, so a 12-parcel plain is cut, and a small territory bound."""
+    """A small site cap (a 12-parcel plain is cut), a small territory bound, a short timeout."""
     tmp: Path = tmp_path_factory.mktemp("sf")
-    return make_settings(
-        db_url, tmp, site_finder={"max_site_parcels": CAP, "max_territory_parcels": MAX_PARCELS}
-    )
+    limits = {
+        "max_site_parcels": CAP,
+        "max_territory_parcels": MAX_PARCELS,
+        "statement_timeout_ms": TIMEOUT_MS,
+    }
+    return make_settings(db_url, tmp, site_finder=limits)
 
 
 def geodesic_m2(geom: Any) -> float:
@@ -291,10 +296,25 @@ async def test_invalid_criteria_and_territory_are_422(layout: None, client: Any,
             "territory": {
                 "polygon": {
                     "type": "Polygon",
-                    "coordinates": [[[0, 0], [1, 1], [1, 0], [0, 1], [0, 0]]],
+                    "coordinates": [[[3, 46], [3.1, 46.1], [3.1, 46], [3, 46.1], [3, 46]]],
                 }
             },
         },  # self-crossing
+        {
+            "name": "x",
+            "territory": {
+                "polygon": {
+                    "type": "Polygon",
+                    "coordinates": [[[13, 46], [13.1, 46], [13.1, 46.1], [13, 46]]],
+                }
+            },
+        },  # valid, outside France
+        {"name": "x", "territory": {"communes": ["03001"]}, "criteria": {"min_capacity_mw": -1}},
+        {
+            "name": "x",
+            "territory": {"communes": ["03001"]},
+            "criteria": {"excluded_zones": {"volcano": 50}},
+        },
     ):
         r = await client.post("/api/site-searches", json=body, headers=h)
         assert r.status_code == 422, (body, r.text)
@@ -417,3 +437,40 @@ async def test_a_territory_over_the_parcel_bound_is_422(layout: None, client: An
     assert r.status_code == 422, r.text
     assert r.json()["limit"] == "max_territory_parcels" and r.json()["max"] == MAX_PARCELS
     assert (await client.get(f"/api/site-searches/{sid}/runs", headers=h)).json() == []
+
+
+async def test_a_run_over_the_time_limit_writes_only_a_failed_run(
+    layout: None, client: Any, auth_headers: Any, state: Any
+):
+    h = await auth_headers(Role.OPS)
+    body = {"name": "slow", "territory": {"communes": ["03001"]}}
+    sid = (await client.post("/api/site-searches", json=body, headers=h)).json()["id"]
+    # A writer holding the parcels makes the run wait past its statement timeout.
+    locked, release = asyncio.Event(), asyncio.Event()
+
+    async def hold() -> None:
+        async with state.sessions() as session, session.begin():
+            await session.execute(text("LOCK TABLE parcels IN ACCESS EXCLUSIVE MODE"))
+            locked.set()
+            await release.wait()
+
+    holder = asyncio.create_task(hold())
+    await locked.wait()
+    try:
+        r = await client.post(f"/api/site-searches/{sid}/runs", headers=h)
+    finally:
+        release.set()
+        await holder
+    assert r.status_code == 422, r.text
+    assert r.json()["limit"] == "statement_timeout_ms"
+    (run,) = (await client.get(f"/api/site-searches/{sid}/runs", headers=h)).json()
+    assert run["id"] == r.json()["run_id"]
+    assert run["status"] == "failed" and "1.5 s" in run["error"]
+    async with state.sessions() as session:
+        n = await session.scalar(
+            text("SELECT count(*) FROM site_search_results WHERE run_id = :r"), {"r": run["id"]}
+        )
+    assert n == 0
+    # Once the parcels are free, the same search runs.
+    r = await client.post(f"/api/site-searches/{sid}/runs", headers=h)
+    assert r.status_code == 201 and r.json()["status"] == "succeeded"

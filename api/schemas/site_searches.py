@@ -62,7 +62,7 @@ class CriteriaIn(BaseModel):
     max_poste_distance_m: float | None = Field(
         5_000.0, gt=0, le=30_000, description="Farthest poste source from the site's centroid (m)"
     )
-    min_capacity_mw: float | Literal["site"] | None = Field(
+    min_capacity_mw: Annotated[float, Field(ge=0, le=10_000)] | Literal["site"] | None = Field(
         "site",
         description="Capacity still available at the poste (MW); 'site': the site's estimated "
         "MWc (buildable ha ÷ ha per MWc); null: any",
