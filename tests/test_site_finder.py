@@ -172,6 +172,23 @@ async def test_assembly_across_a_ditch_not_a_gap(layout: None, client: Any, auth
     assert pair["facts"]["verdicts"]["poste"]["verdict"] == "pass"
     assert pair["facts"]["verdicts"]["plu"]["verdict"] == "off"
     assert pair["geometry"]["type"] == "MultiPolygon"
+    # With 03003's site (9 ha, its poste 6 km away: a lower grid score), rank and area differ.
+    out2 = await _run(
+        client, h, {"communes": ["03001", "03003"]}, max_poste_distance_m=6_500, **NO_PLU
+    )
+    base = f"/api/site-searches/{out2['search_id']}/runs/{out2['run']['id']}/sites"
+    pair, third, c = "03001000AA0001", "03001000AA0003", "03003000AC0001"
+    assert [s["parcel_ids"][0] for s in out2["sites"]] == [pair, third, c]  # by score
+    r = await client.get(f"{base}?sort=-buildable_m2", headers=h)
+    assert [s["parcel_ids"][0] for s in r.json()["items"]] == [pair, c, third]  # 12, 9, 5.4 ha
+    r = await client.get(f"{base}?sort=-buildable_m2&page=2&page_size=1", headers=h)
+    assert [s["parcel_ids"][0] for s in r.json()["items"]] == [c]
+    assert r.json()["total"] == 3
+    r = await client.get(f"{base}?sort=poste_distance", headers=h)
+    # The pair's centroid is 364 m from PA, the third's 408 m, 03003's 6 km from PC.
+    d = [s["facts"]["chosen_poste"]["distance_m"] for s in r.json()["items"]]
+    assert d == [pytest.approx(364, abs=3), pytest.approx(408, abs=3), pytest.approx(6_000, abs=50)]
+    assert (await client.get(f"{base}?sort=name", headers=h)).status_code == 422
     # A 25 m gap joins all three.
     out = await _run(client, h, {"communes": ["03001"]}, gap_m=25, **NO_PLU)
     assert [s["parcel_ids"] for s in out["sites"]] == [

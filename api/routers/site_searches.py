@@ -109,9 +109,13 @@ async def list_sites(
     page: Annotated[int, Query(ge=1, le=100_000, description="Page number, from 1")] = 1,
     page_size: Annotated[int, Query(ge=1, le=200, description="Sites per page")] = 50,
     geometry: Annotated[bool, Query(description="Include each site's GeoJSON geometry")] = False,
+    sort: Annotated[
+        svc.SiteSort,
+        Query(description="rank (score), largest buildable or total area, nearest poste"),
+    ] = "rank",
 ) -> SitePage:
     """The run's sites by rank, each with its parcels, surfaces, poste and verdicts."""
-    return await svc.list_sites(session, viewer, search_id, run_id, page, page_size, geometry)
+    return await svc.list_sites(session, viewer, search_id, run_id, page, page_size, geometry, sort)
 
 
 @router.post(

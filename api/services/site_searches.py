@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 import shapely.geometry
@@ -236,6 +236,19 @@ async def list_runs(session: AsyncSession, viewer: Viewer, search_id: int) -> li
     return [run_out(r) for r in await session.scalars(q.order_by(SiteSearchRun.id.desc()))]
 
 
+SiteSort = Literal["rank", "-buildable_m2", "-area_m2", "poste_distance"]
+# The sort keys of a run's sites (whitelisted columns; ties by rank). A site without a chosen
+# poste ("données absentes") sorts last by distance.
+SITE_ORDER: dict[str, tuple[Any, ...]] = {
+    "rank": (),
+    "-buildable_m2": (SiteSearchResult.buildable_m2.desc(),),
+    "-area_m2": (SiteSearchResult.area_m2.desc(),),
+    "poste_distance": (
+        SiteSearchResult.facts["chosen_poste"]["distance_m"].as_float().asc().nulls_last(),
+    ),
+}
+
+
 async def list_sites(
     session: AsyncSession,
     viewer: Viewer,
@@ -244,8 +257,9 @@ async def list_sites(
     page: int,
     page_size: int,
     geometry: bool,
+    sort: SiteSort = "rank",
 ) -> SitePage:
-    """A page of a run's sites by rank, with their GeoJSON geometry when asked."""
+    """A page of a run's sites (by rank, or ``sort``), with their GeoJSON geometry when asked."""
     await get_run(session, viewer, search_id, run_id)
     geom = func.ST_AsGeoJSON(SiteSearchResult.geom, 6) if geometry else None
     cols: list[Any] = [SiteSearchResult]
@@ -254,7 +268,7 @@ async def list_sites(
     q = (
         select(*cols)
         .where(SiteSearchResult.run_id == run_id)
-        .order_by(SiteSearchResult.rank)
+        .order_by(*SITE_ORDER[sort], SiteSearchResult.rank)
         .offset((page - 1) * page_size)
         .limit(page_size)
     )
