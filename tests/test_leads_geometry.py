@@ -198,3 +198,24 @@ async def test_commune_layer_derives_commune_and_refuses_sea(client, ops, db_url
     r = await client.post("/api/leads", json={"geometry": _square(4.0, 43.0, 0.01)}, headers=ops)
     assert "not on land" in assert_problem(r, 422)["detail"]
     assert count_rows(db_url, *LEAD_TABLES) == before
+
+
+@pytest.mark.parametrize("repair", [False, True])
+async def test_positions_of_two_and_three_dimensions_in_one_ring(client, ops, repair) -> None:  # noqa: ANN001
+    # GeoJSON allows an altitude; a ring mixing [x, y] and [x, y, z] made the Python validity
+    # check fail (shapely's ValueError, a 500) before PostGIS saw the geometry.
+    ring = [[4.6512, 45.9768], [4.6543, 45.9763, 210.0], [4.6538, 45.9751], [4.6512, 45.9768, 5.0]]
+    r = await client.post(
+        "/api/leads",
+        json={"geometry": {"type": "Polygon", "coordinates": [ring]}, "repair": repair},
+        headers=ops,
+    )
+    assert r.status_code in (201, 422), r.text
+    if r.status_code == 422:
+        assert_problem(r, 422)
+    r = await client.post(
+        "/api/site-searches",
+        json={"name": "alt", "territory": {"polygon": {"type": "Polygon", "coordinates": [ring]}}},
+        headers=ops,
+    )
+    assert r.status_code in (201, 403, 422), r.text

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import orjson
-import shapely.geometry
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -27,7 +26,12 @@ from api.schemas.site_searches import (
 from api.security import TokenClaims
 from api.services.enrichment import enrichment_config
 from api.services.leads import create_lead_on
-from api.services.leads_geometry import GeometryLimits, check_shape, check_validity
+from api.services.leads_geometry import (
+    GeometryLimits,
+    check_shape,
+    check_validity,
+    planar_shape,
+)
 from api.settings import Settings
 from enrichment.site_finder import FinderBounds, Territory, find_sites, store_sites
 from geo.db import FairPool
@@ -61,7 +65,7 @@ def territory_of(body: TerritoryIn, limits: GeometryLimits) -> Territory:
         geojson = body.polygon.model_dump()
         check_shape(geojson, limits)
         check_validity(geojson, limits, repair=False)
-        x0, y0, x1, y1 = shapely.geometry.shape(geojson).bounds
+        x0, y0, x1, y1 = planar_shape(geojson).bounds
         bx0, by0, bx1, by1 = limits.bbox
         if x0 < bx0 or y0 < by0 or x1 > bx1 or y1 > by1:
             raise InvalidInput("the territory is outside metropolitan France and Corsica")
