@@ -288,7 +288,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--role", action="append", choices=["ADMIN", "OPS"], help="default: both")
     ap.add_argument("--seed", type=int, default=None, help="schemathesis' random seed")
-    ap.add_argument("--keep", type=Path, help="copy the server logs and outputs to this folder")
+    ap.add_argument(
+        "--keep",
+        type=Path,
+        default=os.environ.get("LFS_FUZZ_KEEP") or None,
+        help="copy the server logs and outputs to this folder (default LFS_FUZZ_KEEP)",
+    )
     args = ap.parse_args(argv)
     if not (BIN / "schemathesis").exists():
         print("schemathesis is missing: .venv/bin/pip install -e '.[bench]'", file=sys.stderr)
