@@ -173,6 +173,16 @@ async def test_ids_beyond_their_column_are_validation_errors(client, people, pat
     assert [e["field"] for e in body["errors"]] == [field]  # type: ignore[union-attr]
 
 
+async def test_an_id_is_not_a_boolean(client, people, lead) -> None:  # noqa: ANN001
+    # pydantic's lax mode took JSON true for user 1 (schemathesis: schema-violating, accepted).
+    h = people["admin"][1]
+    r = await client.post(f"/api/leads/{lead['id']}/assign", json={"assignee_id": True}, headers=h)
+    body = assert_problem(r, 422)
+    assert [e["field"] for e in body["errors"]] == ["body.assignee_id"]  # type: ignore[union-attr]
+    r = await client.post("/api/enrichment/batch", json={"lead_ids": [True]}, headers=h)
+    assert_problem(r, 422)
+
+
 @pytest.mark.parametrize(
     ("method", "path", "allow"),
     [

@@ -19,11 +19,21 @@ from pydantic import AfterValidator, BeforeValidator
 BIGINT_MAX = 2**62
 INT_MAX = 2**31 - 1
 
+
+def _not_a_boolean(value: Any) -> Any:
+    # pydantic's lax mode takes JSON true for the integer 1: {"assignee_id": true} assigned
+    # the lead to user 1.
+    if isinstance(value, bool):
+        raise ValueError("an integer, not a boolean")
+    return value
+
+
+_INTEGER = BeforeValidator(_not_a_boolean)
 # Ids bounded by their column: users.id is an integer, the other ids bigints.
-UserId = Annotated[int, at.Ge(1), at.Le(INT_MAX)]
-RowId = Annotated[int, at.Ge(1), at.Le(BIGINT_MAX)]
+UserId = Annotated[int, at.Ge(1), at.Le(INT_MAX), _INTEGER]
+RowId = Annotated[int, at.Ge(1), at.Le(BIGINT_MAX), _INTEGER]
 # A page number: its offset must stay a bigint for any page size.
-Page = Annotated[int, at.Ge(1), at.Le(100_000)]
+Page = Annotated[int, at.Ge(1), at.Le(100_000), _INTEGER]
 
 # RFC 3339's date-time (what OpenAPI's ``format: date-time`` means): a date, ``T``, a time and
 # its offset. pydantic alone also takes numbers, naive times and other ISO 8601 forms.
