@@ -30,17 +30,16 @@ def _tracked_code() -> list[Path]:
         check=True,
     ).stdout.split("\n")
     paths = [ROOT / p for p in out if p and "node_modules" not in p]
-    return [
-        p for p in paths if p.is_file() and (p.suffix in CODE_SUFFIXES or p.name in CODE_NAMES)
-    ]
+    return [p for p in paths if p.is_file() and (p.suffix in CODE_SUFFIXES or p.name in CODE_NAMES)]
 
 
 def test_the_pattern_catches_what_it_must() -> None:
     """The check itself: the forms used before the data was copied in are caught."""
+    sibling = "sha" + "red"  # spelled in parts: this file must not match its own check
     for line in (
-        'DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"',
-        'open("../shared/data/pvgis/x.json")',
-        "p = '/work/shared/data/cadastre'",
+        f'DATA = Path(__file__).resolve().parent.parent.parent / "{sibling}" / "data"',
+        f'open("../{sibling}/data/pvgis/x.json")',
+        f"p = '/work/{sibling}/data/cadastre'",
         'os.environ.get("LFS_SHARED_DATA")',
     ):
         assert OUTSIDE.search(line), line
