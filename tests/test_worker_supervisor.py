@@ -21,7 +21,7 @@ from geo.models import Role
 from tests.conftest import make_settings
 from tests.enrichment_helpers import ewkt, make_lead, rect
 from tests.pvgis_standin import PvgisStandin
-from tests.server_process import ServerProcess, alive, wait_until, zombie
+from tests.server_process import ServerProcess, alive, cmdline, wait_until, zombie
 
 
 @pytest.fixture(scope="module")
@@ -53,8 +53,18 @@ def server(settings: Settings, tmp_path: Path) -> Iterator[ServerProcess]:
 
 
 def one_worker(server: ServerProcess) -> int:
-    """The server's only worker, once it has one."""
-    wait_until(lambda: len(server.workers()) == 1, 20, "the server's worker")
+    """The server's only worker, once it has one (a loaded 2-core CI machine may take a while)."""
+    deadline = time.monotonic() + 60
+    while len(server.workers()) != 1:
+        assert server.process is not None and server.process.poll() is None, (
+            f"the server exited: {server.log.read_text()[-3000:]}"
+        )
+        children = {pid: cmdline(pid) for pid in server.children()}
+        assert time.monotonic() < deadline, (
+            f"no single worker after 60 s; children {children}; "
+            f"log: {server.log.read_text()[-3000:]}"
+        )
+        time.sleep(0.05)
     [pid] = server.workers()
     return pid
 
