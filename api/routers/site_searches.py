@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Response, status
+from pydantic import BaseModel, Field
 
 from api.deps import ClaimsDep, SessionDep, SettingsDep, StateDep, ViewerDep
 from api.routers.enrichment import queue_of
 from api.routers.leads import limits_of
 from api.schemas.site_searches import (
+    CriteriaIn,
     LeadsFromSitesIn,
     LeadsFromSitesOut,
     RunOut,
@@ -20,6 +22,7 @@ from api.schemas.site_searches import (
     SiteSearchUpdate,
 )
 from api.services import site_searches as svc
+from geo.models import EnvZoneType, UrbanZoneType
 
 router = APIRouter(prefix="/site-searches", tags=["site finder"])
 
@@ -39,6 +42,30 @@ async def create_search(
     s = await svc.create_search(session, viewer, body, limits_of(settings))
     response.headers["Location"] = f"/api/site-searches/{s.id}"
     return svc.search_out(s)
+
+
+class SearchDefaults(BaseModel):
+    """What a new search starts from: the criteria's defaults and the values they can take."""
+
+    criteria: dict[str, Any] = Field(description="CriteriaIn with every default (null = off)")
+    zone_types: list[str] = Field(description="Protected-zone types excluded_zones may name")
+    plu_types: list[str] = Field(description="PLU zone types plu_allowed_types may name")
+    max_communes: int = Field(200, description="Most INSEE codes in a territory")
+    max_departements: int = Field(3, description="Most départements in a territory")
+    max_ranks: int = Field(50, description="Most sites turned into leads in one request")
+    max_results: int = Field(description="Most sites a run keeps (LFS_SITE_FINDER__MAX_RESULTS)")
+
+
+@router.get("/defaults", response_model=SearchDefaults)
+async def search_defaults(viewer: ViewerDep, settings: SettingsDep) -> SearchDefaults:
+    """The criteria a search gets when it leaves them out, for a form to start from."""
+    svc.check_prospector(viewer)
+    return SearchDefaults(
+        criteria=CriteriaIn().model_dump(mode="json"),
+        zone_types=[t.value for t in EnvZoneType],
+        plu_types=[t.value for t in UrbanZoneType],
+        max_results=settings.site_finder.max_results,
+    )
 
 
 @router.get("", response_model=SiteSearchPage)
