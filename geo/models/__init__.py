@@ -35,7 +35,14 @@ from geo.models.reference import (
     Substation,
     UrbanZone,
 )
-from geo.models.site_search import SiteSearch, SiteSearchResult, SiteSearchRun
+from geo.models.site_search import (
+    SiteSearch,
+    SiteSearchChunk,
+    SiteSearchEdgeParcel,
+    SiteSearchResult,
+    SiteSearchRun,
+    SiteSearchStaged,
+)
 from geo.models.users import RevokedToken, User
 
 __all__ = [
@@ -71,8 +78,11 @@ __all__ = [
     "RevokedToken",
     "Role",
     "SiteSearch",
+    "SiteSearchChunk",
+    "SiteSearchEdgeParcel",
     "SiteSearchResult",
     "SiteSearchRun",
+    "SiteSearchStaged",
     "Substation",
     "UrbanZone",
     "UrbanZoneType",
