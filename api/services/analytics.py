@@ -39,7 +39,9 @@ class _NotCopied(Exception):
     """A filter reads a lead column lead_stage_facts has no copy of."""
 
 
-def _on_facts(element: Any) -> Any:
+def _on_facts(element: Any, **_options: Any) -> Any:
+    # replacement_traverse's callback (its protocol allows keyword options): the facts' copy of a
+    # lead column, None to keep any other element.
     if isinstance(element, Column) and element.table is _LEADS:
         if element.name not in STAGE_FACT_LEAD_COLUMNS:
             raise _NotCopied(element.name)
@@ -364,7 +366,7 @@ async def throughput(
         ).all()
     )
     ops = await session.execute(select(User.id, User.full_name).where(User.role == Role.OPS.value))
-    users = []
+    users: list[dict[str, Any]] = []
     for uid, name in ops:
         e, q, s, r = moves.get(uid, (0, 0, 0, 0))
         users.append(

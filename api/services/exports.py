@@ -12,7 +12,7 @@ from typing import Any
 
 from openpyxl import Workbook
 from openpyxl.styles import Font
-from sqlalchemy import Select, and_, func, literal_column, select
+from sqlalchemy import ColumnClause, Select, and_, func, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.services.leads_query import LeadFilters, SortKey, filter_clauses, order_by
@@ -31,7 +31,7 @@ from reports.cells import csv_field, xlsx_cell
 # What the lead's score could not rest on, in the enrichment's French: the reasons of its
 # criteria counted missing ("Zones protégées : données absentes pour cette zone", …), so an empty
 # connection cost or LCOE cell says why. Static SQL on the leads table of the export's FROM.
-MISSING_DATA = literal_column(
+MISSING_DATA: ColumnClause[str] = literal_column(
     "(SELECT string_agg(c.value ->> 'reason', ' ; ' ORDER BY c.key)"
     " FROM jsonb_each(leads.score_breakdown -> 'criteria') AS c"
     " WHERE c.value ->> 'data' = 'missing')"

@@ -26,7 +26,12 @@ from sqlalchemy.orm import Mapped, mapped_column
 from geo.models.base import Base, Timestamps, event_time, multipolygon, point, str_enum
 from geo.models.enums import AgreementStatus, LeadSource, LeadStatus, Verdict
 
-_CASCADE = {"ondelete": "CASCADE"}
+
+def _owned_by(column: str) -> ForeignKey:
+    """A key to a row that owns this one: deleting the owner deletes it."""
+    return ForeignKey(column, ondelete="CASCADE")
+
+
 # What ?q= searches: name, internal name, commune name and notes, as one text.
 SEARCH_EXPR = (
     "coalesce(name, '') || ' ' || internal_name || ' ' || coalesce(commune_name, '') || ' ' "
@@ -181,7 +186,7 @@ class LeadStatusHistory(Base):
     __tablename__ = "lead_status_history"
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", **_CASCADE), nullable=False)
+    lead_id: Mapped[int] = mapped_column(_owned_by("leads.id"), nullable=False)
     status: Mapped[LeadStatus] = mapped_column(str_enum(LeadStatus, "history_status"))
     entered_at: Mapped[datetime] = event_time()
     left_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -203,7 +208,7 @@ class LeadStageFact(Base):
     __tablename__ = "lead_stage_facts"
 
     id: Mapped[int] = mapped_column(
-        BigInteger, ForeignKey("lead_status_history.id", **_CASCADE), primary_key=True
+        BigInteger, _owned_by("lead_status_history.id"), primary_key=True
     )
     lead_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
     stay_status: Mapped[str] = mapped_column(String(32), nullable=False)
@@ -241,7 +246,7 @@ class LeadSourcing(Base):
 
     __tablename__ = "lead_sourcing"
 
-    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", **_CASCADE), primary_key=True)
+    lead_id: Mapped[int] = mapped_column(_owned_by("leads.id"), primary_key=True)
     source: Mapped[LeadSource] = mapped_column(
         str_enum(LeadSource, "lead_source"), nullable=False, server_default=LeadSource.MAP.value
     )
@@ -258,7 +263,7 @@ class LeadTechnical(Base):
 
     __tablename__ = "lead_technical"
 
-    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", **_CASCADE), primary_key=True)
+    lead_id: Mapped[int] = mapped_column(_owned_by("leads.id"), primary_key=True)
     surface_m2: Mapped[float | None] = mapped_column(Float)
     usable_surface_m2: Mapped[float | None] = mapped_column(Float)
     slope_pct: Mapped[float | None] = mapped_column(Float)
@@ -279,7 +284,7 @@ class LeadRegulatory(Base):
 
     __tablename__ = "lead_regulatory"
 
-    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", **_CASCADE), primary_key=True)
+    lead_id: Mapped[int] = mapped_column(_owned_by("leads.id"), primary_key=True)
     zones: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONB)
     nearby_zones: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONB)
     plu_zones: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONB)
@@ -296,7 +301,7 @@ class LeadNetwork(Base):
 
     __tablename__ = "lead_network"
 
-    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", **_CASCADE), primary_key=True)
+    lead_id: Mapped[int] = mapped_column(_owned_by("leads.id"), primary_key=True)
     nearest: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONB)
     chosen_substation_id: Mapped[int | None] = mapped_column(
         ForeignKey("substations.id", ondelete="SET NULL")
@@ -315,7 +320,7 @@ class LeadFoncier(Base):
 
     __tablename__ = "lead_foncier"
 
-    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", **_CASCADE), primary_key=True)
+    lead_id: Mapped[int] = mapped_column(_owned_by("leads.id"), primary_key=True)
     parcels: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONB)
     # AES-256-GCM ciphertext of the owners' JSON list (geo.crypto), never plaintext.
     owners_encrypted: Mapped[str | None] = mapped_column(Text)
@@ -335,7 +340,7 @@ class LeadEconomic(Base):
 
     __tablename__ = "lead_economic"
 
-    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", **_CASCADE), primary_key=True)
+    lead_id: Mapped[int] = mapped_column(_owned_by("leads.id"), primary_key=True)
     capex_eur: Mapped[float | None] = mapped_column(Float)
     opex_eur_yr: Mapped[float | None] = mapped_column(Float)
     connection_cost_eur: Mapped[float | None] = mapped_column(Float)

@@ -20,12 +20,15 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, MappedColumn, mapped_column
 
 from geo.models.base import Base, event_time, multipolygon, point, str_enum
 from geo.models.enums import DataSource, EnvZoneType
 
-_SOURCE = {"nullable": False, "server_default": DataSource.OPEN_DATA.value}
+
+def _source() -> MappedColumn[str]:
+    """Where a reference row comes from (a ``DataSource`` value), open data unless said."""
+    return mapped_column(String(16), nullable=False, server_default=DataSource.OPEN_DATA.value)
 
 
 class ImportRecord(Base):
@@ -74,7 +77,7 @@ class Parcel(Base):
         Computed("ST_Transform(geom, 3857)", persisted=True),
         nullable=True,
     )
-    source: Mapped[str] = mapped_column(String(16), **_SOURCE)
+    source: Mapped[str] = _source()
     source_updated: Mapped[date | None] = mapped_column(Date)
     import_id: Mapped[int | None] = mapped_column(ForeignKey("imports.id", ondelete="SET NULL"))
 
@@ -107,7 +110,7 @@ class Substation(Base):
     capacity_available_mw: Mapped[float | None] = mapped_column(Float)
     quote_part_eur_kw: Mapped[float | None] = mapped_column(Float)
     data_date: Mapped[date | None] = mapped_column(Date)
-    source: Mapped[str] = mapped_column(String(16), **_SOURCE)
+    source: Mapped[str] = _source()
     import_id: Mapped[int | None] = mapped_column(ForeignKey("imports.id", ondelete="SET NULL"))
 
 
@@ -126,7 +129,7 @@ class EnvZone(Base):
     area_m2: Mapped[float | None] = mapped_column(
         Float, Computed("ST_Area(geom::geography)", persisted=True)
     )
-    source: Mapped[str] = mapped_column(String(16), **_SOURCE)
+    source: Mapped[str] = _source()
     import_id: Mapped[int | None] = mapped_column(ForeignKey("imports.id", ondelete="SET NULL"))
 
     __table_args__ = (
@@ -159,7 +162,7 @@ class Commune(Base):
     department: Mapped[str | None] = mapped_column(String(3), index=True)
     region: Mapped[str | None] = mapped_column(String(3))
     geom: Mapped[Any] = mapped_column(multipolygon(), nullable=False)
-    source: Mapped[str] = mapped_column(String(16), **_SOURCE)
+    source: Mapped[str] = _source()
     import_id: Mapped[int | None] = mapped_column(ForeignKey("imports.id", ondelete="SET NULL"))
 
     __table_args__ = (
@@ -187,7 +190,7 @@ class UrbanZone(Base):
     label_long: Mapped[str | None] = mapped_column(String(500))
     document_id: Mapped[str | None] = mapped_column(String(64))  # idurba
     geom: Mapped[Any] = mapped_column(multipolygon(), nullable=False)
-    source: Mapped[str] = mapped_column(String(16), **_SOURCE)
+    source: Mapped[str] = _source()
     import_id: Mapped[int | None] = mapped_column(ForeignKey("imports.id", ondelete="SET NULL"))
 
 
