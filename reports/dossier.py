@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -111,7 +112,11 @@ def _check_image(a: Annex) -> tuple[tuple[int, int] | None, str | None]:
         return None, f"Annexe « {a.filename} » ignorée : image illisible ou corrompue."
 
 
-def _cover(facts: DossierFacts, audience: str, site_png: bytes | None) -> object:
+# What reportlab calls to draw a page's background: the canvas and the document.
+PageDrawer = Callable[[Canvas, BaseDocTemplate], None]
+
+
+def _cover(facts: DossierFacts, audience: str, site_png: bytes | None) -> PageDrawer:
     lead = facts.lead
 
     def draw(c: Canvas, _doc: object) -> None:
@@ -229,7 +234,7 @@ def _wrap(text: str, font: str, size: float, width: float) -> list[str]:
     return lines + ([cur] if cur else [])
 
 
-def _body_page(facts: DossierFacts, audience: str) -> object:
+def _body_page(facts: DossierFacts, audience: str) -> PageDrawer:
     name = str(facts.lead["name"])
     tag = "Version commerciale" if audience == "commercial" else "Confidentiel"
 

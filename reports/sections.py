@@ -22,6 +22,7 @@ from reports.styles import (
     H2,
     NOTE,
     SMALL,
+    TableCommand,
     data_table,
     kv_table,
 )
@@ -172,7 +173,7 @@ def legend_table(legend: list[tuple[str, str]]) -> Table:
     from reportlab.platypus import TableStyle
 
     cells: list[object] = []
-    cmds: list[tuple[object, ...]] = [
+    cmds: list[TableCommand] = [
         ("FONT", (0, 0), (-1, -1), "Helvetica", 7),
         ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
         ("TOPPADDING", (0, 0), (-1, -1), 1),

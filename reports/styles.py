@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_LEFT
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.platypus import Table, TableStyle
 
 from reports import theme
+
+# One TableStyle command as reportlab reads it: its name, the first and last cells, its values.
+TableCommand = tuple[str, tuple[int, int], tuple[int, int], *tuple[Any, ...]]
 
 NAVY = colors.HexColor(theme.NAVY)
 SUN = colors.HexColor(theme.SUN)
@@ -55,7 +60,7 @@ NOTE = ParagraphStyle(
 def data_table(rows: list[list[object]], widths: list[float], header: bool = True) -> Table:
     """A striped table with a navy header row."""
     t = Table(rows, colWidths=widths, repeatRows=1 if header else 0, hAlign="LEFT")
-    cmds: list[tuple[object, ...]] = [
+    cmds: list[TableCommand] = [
         ("FONT", (0, 0), (-1, -1), FONT, 7.6),
         ("TEXTCOLOR", (0, 0), (-1, -1), INK),
         ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
@@ -81,7 +86,7 @@ def data_table(rows: list[list[object]], widths: list[float], header: bool = Tru
 def kv_table(pairs: list[tuple[str, str]], widths: tuple[float, float]) -> Table:
     """Two columns: label (bold) and value."""
     t = Table([[k, v] for k, v in pairs], colWidths=list(widths), hAlign="LEFT")
-    cmds: list[tuple[object, ...]] = [
+    cmds: list[TableCommand] = [
         ("FONT", (0, 0), (0, -1), BOLD, 7.8),
         ("FONT", (1, 0), (1, -1), FONT, 7.8),
         ("TEXTCOLOR", (0, 0), (-1, -1), INK),
