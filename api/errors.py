@@ -58,6 +58,45 @@ TITLES = {
 }
 
 
+# The code of a problem built from a slug or a bare status (middlewares, Starlette's errors).
+SLUG_CODES = {
+    "bad-request": "request.bad",
+    "malformed-json": "request.malformed_json",
+    "invalid-input": "request.invalid",
+    "rate-limited": "request.rate_limited",
+    "payload-too-large": "upload.too_large",
+    "unsupported-media-type": "upload.unsupported_type",
+    "precondition-failed": "resource.stale",
+    "conflict": "resource.conflict",
+    "not-ready": "service.not_ready",
+    "timeout": "service.timeout",
+    "service-unavailable": "service.unavailable",
+}
+STATUS_CODES = {
+    400: "request.bad",
+    401: "auth.required",
+    403: "auth.forbidden",
+    404: "http.not_found",
+    405: "http.method_not_allowed",
+    406: "http.not_acceptable",
+    409: "resource.conflict",
+    412: "resource.stale",
+    413: "upload.too_large",
+    415: "upload.unsupported_type",
+    422: "request.invalid",
+    429: "request.rate_limited",
+    500: "server.error",
+    503: "service.unavailable",
+}
+
+
+def code_for(status: int, slug: str | None = None) -> str:
+    """The machine code of a problem that names none (from its slug, else its status)."""
+    if slug in SLUG_CODES:
+        return SLUG_CODES[slug]
+    return STATUS_CODES.get(status, "http.error")
+
+
 class FieldError(BaseModel):
     """One invalid field of a request."""
 
@@ -72,6 +111,10 @@ class Problem(BaseModel):
     type: str = Field("about:blank", description="URI identifying the problem type")
     title: str
     status: int
+    code: str = Field(
+        description="Stable machine code of the problem (docs/api.md, 'Error codes')",
+        json_schema_extra={"enum": sorted(e.CODES)},
+    )
     detail: str | None = None
     instance: str | None = None
     errors: list[FieldError] | None = None
@@ -92,14 +135,16 @@ def problem_response(
     *,
     title: str | None = None,
     slug: str | None = None,
+    code: str | None = None,
     headers: dict[str, str] | None = None,
     **extensions: Any,
 ) -> JSONResponse:
-    """Render a problem+json response."""
+    """Render a problem+json response; ``code`` defaults to the slug's or the status's."""
     body: dict[str, Any] = {
         "type": f"/problems/{slug}" if slug else "about:blank",
         "title": title or TITLES.get(status, "Error"),
         "status": status,
+        "code": code or code_for(status, slug),
     }
     if detail:
         body["detail"] = detail
@@ -131,6 +176,7 @@ async def _domain(request: Request, exc: Exception) -> JSONResponse:
         request,
         title=exc.title,
         slug=exc.slug,
+        code=exc.code,
         headers=headers,
         **exc.extensions,
     )

@@ -1,8 +1,54 @@
-"""The domain exception hierarchy; the API maps each class to one HTTP status."""
+"""The domain exception hierarchy; the API maps each class to one HTTP status.
+
+Every error carries a stable machine ``code`` (``auth.bad_credentials``, ``lead.not_found``…):
+the class gives a default, a raise site may name a more precise one (``code=``). Clients key
+their messages on the code, never on the English ``detail``. :data:`CODES` is the one list of
+them (docs/api.md, "Error codes"); the web app has a French message for each
+(``web/src/api/problemCodes.json`` is this list, kept equal by tests/test_error_codes.py).
+"""
 
 from __future__ import annotations
 
 from typing import Any
+
+# Every machine code a problem+json may carry, with what it means. Add a code here first.
+CODES: dict[str, str] = {
+    # generic, one per class / HTTP status
+    "request.bad": "The request is malformed.",
+    "request.malformed_json": "The request body is not valid JSON.",
+    "request.invalid": "A field of the request is invalid (see errors).",
+    "request.rate_limited": "Too many requests; retry after Retry-After seconds.",
+    "auth.required": "Missing, expired or revoked credentials.",
+    "auth.forbidden": "The caller's role may not do this.",
+    "resource.not_found": "The resource does not exist or is not visible to the caller.",
+    "resource.conflict": "The resource's state forbids the operation.",
+    "resource.stale": "The resource changed since it was read (If-Match).",
+    "http.not_found": "No such route.",
+    "http.method_not_allowed": "The route does not take this method.",
+    "http.not_acceptable": "No representation matches the Accept header.",
+    "http.error": "Another HTTP error.",
+    "upload.too_large": "The body or the file is over the size limit.",
+    "upload.unsupported_type": "The file's content is not an accepted type.",
+    "service.unavailable": "A dependency (database, storage, external service) can't answer.",
+    "service.not_ready": "The instance is not ready for traffic.",
+    "service.timeout": "The query took too long.",
+    "server.error": "An unexpected server error.",
+    # authentication and users
+    "auth.bad_credentials": "Wrong email or password.",
+    "auth.account_disabled": "The account is deactivated (said only after a correct password).",
+    "auth.wrong_current_password": "The current password given to change it is wrong.",
+    "user.not_found": "No such user.",
+    "user.email_taken": "A user with this email already exists.",
+    "user.self_demotion": "An admin can't demote or deactivate themselves.",
+    # leads and their workflow
+    "lead.not_found": "No such lead, or not visible to the caller.",
+    "lead.not_assigned": "An OPS user changes only the leads assigned to them.",
+    "transition.refused": "The lead's status can't move to the target status.",
+    "transition.role_refused": "The caller's role may not make this move.",
+    "transition.reason_required": "This move needs a reason.",
+    # imports
+    "import.failed": "A file that can't be imported; nothing was written.",
+}
 
 
 class DomainError(Exception):
@@ -10,10 +56,13 @@ class DomainError(Exception):
 
     title = "Bad request"
     slug = "bad-request"
+    code = "request.bad"
 
-    def __init__(self, detail: str, **extensions: Any) -> None:
+    def __init__(self, detail: str, *, code: str | None = None, **extensions: Any) -> None:
         super().__init__(detail)
         self.detail = detail
+        if code is not None:
+            self.code = code
         self.extensions = extensions
 
 
@@ -22,6 +71,7 @@ class InvalidInput(DomainError):
 
     title = "Invalid input"
     slug = "invalid-input"
+    code = "request.invalid"
 
 
 class BadRequest(DomainError):
@@ -29,6 +79,7 @@ class BadRequest(DomainError):
 
     title = "Bad request"
     slug = "bad-request"
+    code = "request.bad"
 
 
 class NotAuthenticated(DomainError):
@@ -36,6 +87,7 @@ class NotAuthenticated(DomainError):
 
     title = "Not authenticated"
     slug = "not-authenticated"
+    code = "auth.required"
 
 
 class PermissionDenied(DomainError):
@@ -43,6 +95,7 @@ class PermissionDenied(DomainError):
 
     title = "Forbidden"
     slug = "forbidden"
+    code = "auth.forbidden"
 
 
 class NotFound(DomainError):
@@ -50,6 +103,7 @@ class NotFound(DomainError):
 
     title = "Not found"
     slug = "not-found"
+    code = "resource.not_found"
 
 
 class Conflict(DomainError):
@@ -57,6 +111,7 @@ class Conflict(DomainError):
 
     title = "Conflict"
     slug = "conflict"
+    code = "resource.conflict"
 
 
 class PreconditionFailed(DomainError):
@@ -64,6 +119,7 @@ class PreconditionFailed(DomainError):
 
     title = "Precondition failed"
     slug = "precondition-failed"
+    code = "resource.stale"
 
 
 class PayloadTooLarge(DomainError):
@@ -71,6 +127,7 @@ class PayloadTooLarge(DomainError):
 
     title = "Payload too large"
     slug = "payload-too-large"
+    code = "upload.too_large"
 
 
 class UnsupportedMediaType(DomainError):
@@ -78,6 +135,7 @@ class UnsupportedMediaType(DomainError):
 
     title = "Unsupported media type"
     slug = "unsupported-media-type"
+    code = "upload.unsupported_type"
 
 
 class RateLimited(DomainError):
@@ -85,6 +143,7 @@ class RateLimited(DomainError):
 
     title = "Too many requests"
     slug = "rate-limited"
+    code = "request.rate_limited"
 
     def __init__(self, detail: str, retry_after: int, **extensions: Any) -> None:
         super().__init__(detail, **extensions)
@@ -96,3 +155,4 @@ class ServiceUnavailable(DomainError):
 
     title = "Service unavailable"
     slug = "service-unavailable"
+    code = "service.unavailable"

@@ -19,5 +19,5 @@ async def get_visible_lead(
         stmt = stmt.with_for_update()
     lead = await session.scalar(stmt)
     if lead is None:
-        raise NotFound(f"lead {lead_id} not found")
+        raise NotFound(f"lead {lead_id} not found", code="lead.not_found", lead_id=lead_id)
     return lead

@@ -67,6 +67,7 @@ def check_may_change(
         raise PermissionDenied(
             f"Le lead {lead_id} n'est pas assigné à cet utilisateur OPS : seuls l'OPS assigné, "
             "un MANAGER ou un ADMIN peuvent le modifier",
+            code="lead.not_assigned",
             lead_id=lead_id,
         )
 
@@ -80,18 +81,27 @@ def check_transition(
     if roles is None:
         raise Conflict(
             f"Un lead au statut {current.value} ne peut pas passer à {target.value}",
+            code="transition.refused",
             current_status=current.value,
+            target_status=target.value,
             allowed_transitions=allowed,
         )
     if role not in roles:
         raise PermissionDenied(
             f"Le rôle {role.value} ne peut pas faire passer un lead "
             f"de {current.value} à {target.value}",
+            code="transition.role_refused",
+            role=role.value,
             current_status=current.value,
+            target_status=target.value,
             allowed_transitions=allowed,
         )
     if target in REASON_REQUIRED and not (reason and reason.strip()):
-        raise InvalidInput(f"Un motif est obligatoire pour passer un lead à {target.value}")
+        raise InvalidInput(
+            f"Un motif est obligatoire pour passer un lead à {target.value}",
+            code="transition.reason_required",
+            target_status=target.value,
+        )
 
 
 async def open_history(session: AsyncSession, lead: Lead, user_id: int | None) -> None:

@@ -42,7 +42,7 @@ async def create_user(
     """Add a user (caller commits); a duplicate email is a Conflict, a weak password a 422."""
     check_new_password(password, min_score, [email, full_name])
     if await get_by_email(session, email) is not None:
-        raise Conflict(f"a user with email {email!r} already exists")
+        raise Conflict(f"a user with email {email!r} already exists", code="user.email_taken")
     user = User(
         email=email.strip(),
         password_hash=await _hash(password, bcrypt_rounds),
@@ -58,8 +58,11 @@ async def authenticate_password(session: AsyncSession, email: str, password: str
     """The active user with these credentials; one error for every failure (no enumeration)."""
     user = await get_by_email(session, email)
     ok = await _verify(password, user.password_hash if user else DUMMY_HASH)
-    if user is None or not ok or not user.is_active:
-        raise NotAuthenticated("wrong email or password")
+    if user is None or not ok:
+        raise NotAuthenticated("wrong email or password", code="auth.bad_credentials")
+    if not user.is_active:
+        # Said only to whoever knows the password: it tells nothing to someone guessing.
+        raise NotAuthenticated("this account is deactivated", code="auth.account_disabled")
     user.last_login_at = datetime.now(UTC)
     return user
 
@@ -68,7 +71,7 @@ async def get_user(session: AsyncSession, user_id: int) -> User:
     """A user by id, or NotFound."""
     user = await session.get(User, user_id)
     if user is None:
-        raise NotFound(f"user {user_id} not found")
+        raise NotFound(f"user {user_id} not found", code="user.not_found")
     return user
 
 
@@ -82,6 +85,19 @@ async def set_password(
     user.token_version += 1
 
 
+def generate_password() -> str:
+    """16 random URL-safe characters (96 bits): zxcvbn scores them 4."""
+    return secrets.token_urlsafe(12)
+
+
+async def reset_password(user: User, bcrypt_rounds: int = 12, min_score: int = 3) -> str:
+    """An ADMIN's reset: a generated password (returned once, never stored in clear) replaces
+    the user's, and every session they had ends (caller commits)."""
+    password = generate_password()
+    await set_password(user, password, bcrypt_rounds, min_score)
+    return password
+
+
 async def change_password(
     session: AsyncSession,
     user: User,
@@ -92,7 +108,7 @@ async def change_password(
 ) -> None:
     """Change a user's own password after checking the current one."""
     if not await _verify(current, user.password_hash):
-        raise InvalidInput("the current password is wrong")
+        raise InvalidInput("the current password is wrong", code="auth.wrong_current_password")
     await set_password(user, new, bcrypt_rounds, min_score, field="body.new_password")
 
 
@@ -109,8 +125,7 @@ async def ensure_admin(
         return None
     generated = None
     if password is None:
-        # 16 random URL-safe characters (96 bits): zxcvbn scores them 4.
-        generated = password = secrets.token_urlsafe(12)
+        generated = password = generate_password()
     user = await create_user(
         session, email, password, Role.ADMIN, "Administrateur", bcrypt_rounds, min_score
     )
