@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response, status
+from pydantic import BaseModel, Field
 from sqlalchemy import func, or_, select
 
 from api.deps import CurrentUser, SessionDep, SettingsDep, StateDep, require_role
@@ -89,7 +90,7 @@ async def update_user(
     """Change a user's name, role, active flag or password (a new password ends their sessions)."""
     user = await svc.get_user(session, user_id)
     if user.id == me.id and (body.role not in (None, Role.ADMIN) or body.is_active is False):
-        raise Conflict("an admin can't demote or disable themselves")
+        raise Conflict("an admin can't demote or disable themselves", code="user.self_demotion")
     if body.full_name is not None:
         user.full_name = body.full_name
     if body.role is not None:
@@ -106,12 +107,32 @@ async def update_user(
     return user
 
 
+class PasswordReset(BaseModel):
+    """The password an ADMIN's reset generated: shown once, to pass on to the user."""
+
+    password: str = Field(description="The new password (16 characters); not stored in clear")
+
+
+@router.post("/{user_id}/password-reset", response_model=PasswordReset, dependencies=admin_only)
+async def reset_password(
+    user_id: UserId, session: SessionDep, settings: SettingsDep, state: StateDep
+) -> PasswordReset:
+    """Give a user a generated password (the admin passes it on); their sessions end."""
+    user = await svc.get_user(session, user_id)
+    password = await svc.reset_password(
+        user, settings.auth.bcrypt_rounds, settings.auth.password_min_score
+    )
+    await session.commit()
+    forget_sessions(state, user.id)
+    return PasswordReset(password=password)
+
+
 @router.delete("/{user_id}", status_code=status.HTTP_204_NO_CONTENT, dependencies=admin_only)
 async def deactivate_user(user_id: UserId, session: SessionDep, me: CurrentUser) -> Response:
     """Deactivate a user (kept for the history of their leads and activity)."""
     user = await svc.get_user(session, user_id)
     if user.id == me.id:
-        raise Conflict("an admin can't disable themselves")
+        raise Conflict("an admin can't disable themselves", code="user.self_demotion")
     user.is_active = False
     await session.commit()
     return Response(status_code=status.HTTP_204_NO_CONTENT)
