@@ -31,14 +31,12 @@ DEFAULT_ZONE_RULES: dict[str, tuple[str, float]] = {
     "zone_acceleration": ("bonus", 0.2),
 }
 
-DEFAULT_WEIGHTS: dict[str, float] = {
-    "grid": 30.0,
-    "surface": 20.0,
-    "sun": 15.0,
-    "environment": 20.0,
-    "urbanism": 10.0,
-    "owners": 5.0,
-}
+
+def _default_weights() -> dict[str, float]:
+    """The criteria registry's weights (imported here: the registry imports this module)."""
+    from enrichment.criteria import default_weights
+
+    return default_weights()
 
 
 @dataclass(frozen=True)
@@ -86,7 +84,7 @@ class EconomicAssumptions:
 class ScoreConfig:
     """Criterion weights and the zone-treatment table."""
 
-    weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
+    weights: dict[str, float] = field(default_factory=_default_weights)
     zone_rules: dict[str, tuple[str, float]] = field(
         default_factory=lambda: dict(DEFAULT_ZONE_RULES)
     )

@@ -20,23 +20,19 @@ from sqlalchemy import ARRAY, BigInteger, Table, bindparam, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from enrichment import criteria as cr
 from enrichment import score as sc
 from enrichment.config import EnrichmentConfig
 from enrichment.economics import economics, installable_mwc
 from enrichment.pvgis import PvgisClient, SunResult
 from enrichment.spatial import (
-    LAYER_LABELS,
-    OUTSIDE_FRANCE,
-    PLU_LAYER_EMPTY,
     LeadFacts,
     Part,
-    absent_message,
     leads_facts,
     no_poste_message,
     spatial_parts_many,
 )
 from enrichment.sun import sun_data, sun_parts
-from enrichment.wording import SEP
 from geo.activity import bump_layer_version, log_activity
 from geo.errors import Conflict, DomainError, InvalidInput, NotFound
 from geo.models import (
@@ -156,7 +152,7 @@ def compute(
     config: EnrichmentConfig,
 ) -> dict[str, Any]:
     """Economics, grid choice, verdict and score from the gathered facts (pure)."""
-    env, grid, urb, surf = parts["environment"], parts["grid"], parts["urbanism"], parts["surface"]
+    env, grid, surf = parts["environment"], parts["grid"], parts["surface"]
     usable = surf.data["usable_surface_m2"]
     mwc = installable_mwc(usable, config.economics)
     chosen = _choose_poste(grid.data["nearest"], mwc)
@@ -164,17 +160,8 @@ def compute(
     if no_poste:
         # Inside the postes' coverage and nothing within the radius: a fact of the loaded data.
         grid.note(no_poste_message(config.grid_radius_m), partial=False)
-    verdict: str | None
-    verdict, reasons, exclusions, env_c = sc.environment_verdict(env.data["zones"], config.score)
-    env_cov = env.data.get("coverage", {}).get("status", "covered")
-    if exclusions:
-        pass  # a zone found is a fact wherever it lies: the exclusion stands
-    elif env.partial and (env.data["zones"] or env_cov == "partial"):
-        # Zones known on part of the site only: the value stands, not as complete data.
-        env_c = sc.Criterion(env_c.value, SEP.join([*reasons, *env.messages]), "estimated")
-    elif env.partial:
-        env_c = sc.Criterion(0.5, SEP.join(env.messages), "missing")
-        verdict = None
+    environment = cr.environment_assessment(parts, config)
+    verdict, reasons, exclusions = environment.verdict, environment.reasons, environment.exclusions
     eco = economics(
         surface_m2=surf.data["surface_m2"],
         usable_m2=usable,
@@ -193,30 +180,9 @@ def compute(
         connection_cost_eur=eco["connection_cost_eur"],
         connection_voltage=eco["connection_voltage"],
     )
-    plu_cov = urb.data.get("coverage", {}).get("plu", {}).get("status", "covered")
-    plu_known = not {OUTSIDE_FRANCE, PLU_LAYER_EMPTY} & set(urb.messages) and plu_cov != "absent"
-    urbanism_c = sc.urbanism_criterion(urb.data["plu_zones"], plu_known)
-    if plu_cov == "absent":
-        urbanism_c = sc.Criterion(0.5, absent_message("urban_zones"), "missing")
-    elif plu_cov == "partial" and urbanism_c.data == "real":
-        why = [m for m in urb.messages if m.startswith(LAYER_LABELS["urban_zones"])]
-        reason = SEP.join([urbanism_c.reason, *why])
-        urbanism_c = sc.Criterion(urbanism_c.value, reason, "estimated")
-    grid_c = sc.grid_criterion(chosen, mwc, grid.partial)
-    if grid.partial and chosen is None:
-        grid_c = sc.Criterion(0.5, SEP.join(grid.messages), "missing")
-    elif no_poste:
-        grid_c = sc.Criterion(0.0, no_poste_message(config.grid_radius_m))
-    criteria = {
-        "grid": grid_c,
-        "surface": sc.surface_criterion(usable),
-        "sun": sc.sun_criterion(
-            sun.specific_yield_kwh_kwc if sun else None, sun.source if sun else None
-        ),
-        "environment": env_c,
-        "urbanism": urbanism_c,
-        "owners": sc.owners_criterion(facts.owner_count),
-    }
+    criteria = cr.evaluate_all(
+        cr.ScoreInput(facts, sun, parts, config, mwc, chosen, no_poste, environment)
+    )
     result = sc.score(criteria, exclusions, config.score)
     env.data.update(verdict=verdict, reasons=reasons)
     eco_part = Part(data=eco)

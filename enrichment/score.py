@@ -17,6 +17,9 @@ from enrichment.wording import SEP, num, plural, zone_label
 # PLU sectors dedicated to renewables inside A/N zones (Npv, Nenr, Aenr, Ne, Apv, …).
 DEDICATED_SECTOR = re.compile(r"^[AN].*(pv|enr)|^[AN]e\b|^[AN]e[0-9]?$", re.IGNORECASE)
 BUILDABLE = {"U", "AU", "AUc", "AUs"}
+# What a criterion says when its data is missing (also listed by enrichment.criteria).
+NO_SUN = "Pas de données d'ensoleillement"
+NO_OWNERS = "Propriétaires pas encore renseignés"
 
 
 @dataclass
@@ -84,7 +87,7 @@ def surface_criterion(usable_m2: float) -> Criterion:
 def sun_criterion(specific_yield: float | None, source: str | None) -> Criterion:
     """Specific yield: 950 kWh/kWc → 0, 1,100 → 0.5 (the target floor), ≥ 1,400 → 1."""
     if specific_yield is None:
-        return Criterion(0.0, "Pas de données d'ensoleillement", "missing")
+        return Criterion(0.0, NO_SUN, "missing")
     if specific_yield <= 1100:
         v = _lin(specific_yield, 950, 1100, 0.0, 0.5)
     else:
@@ -168,7 +171,7 @@ def urbanism_criterion(plu: list[dict[str, Any]], layer_known: bool) -> Criterio
 def owners_criterion(owner_count: int | None) -> Criterion:
     """Few owners make an agreement easier."""
     if not owner_count:
-        return Criterion(0.5, "Propriétaires pas encore renseignés", "missing")
+        return Criterion(0.5, NO_OWNERS, "missing")
     v = 1.0 if owner_count == 1 else 0.7 if owner_count <= 3 else 0.4 if owner_count <= 5 else 0.2
     return Criterion(v, f"{owner_count} {plural(owner_count, 'propriétaire')}")
 

@@ -20,6 +20,8 @@ from shapely.geometry.base import BaseGeometry
 from sqlalchemy import cast, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from enrichment.criteria import label as criterion_label
+from enrichment.criteria import rank as criterion_rank
 from geo.crypto import FieldCipher
 from geo.models import (
     Document,
@@ -44,14 +46,6 @@ MAP_SRID = 3857
 # Context map: reference features within this distance of the site (metres).
 CONTEXT_RADIUS_M = 5_000.0
 MAX_CONTEXT_ZONES = 60
-CRITERIA_LABELS = {
-    "grid": "Réseau (distance et capacité)",
-    "surface": "Surface",
-    "sun": "Ensoleillement",
-    "environment": "Environnement",
-    "urbanism": "Urbanisme",
-    "owners": "Foncier (propriétaires)",
-}
 
 
 @dataclass
@@ -211,7 +205,7 @@ def parse_breakdown(raw: Any) -> tuple[list[Criterion], str | None]:
         out.append(
             Criterion(
                 key,
-                str(v.get("label") or CRITERIA_LABELS.get(key, key)),
+                str(v.get("label") or criterion_label(key)),
                 weight,
                 score,
                 points,
@@ -219,6 +213,8 @@ def parse_breakdown(raw: Any) -> tuple[list[Criterion], str | None]:
                 None if data is None else str(data),
             )
         )
+    # Stored as JSONB, the breakdown's keys come back in jsonb's order: show the registry's.
+    out.sort(key=lambda c: criterion_rank(c.key))
     return out, exclusion
 
 

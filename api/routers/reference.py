@@ -6,7 +6,8 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
 
-from api.deps import SessionDep, get_current_user
+from api.deps import SessionDep, StateDep, get_current_user
+from api.schemas.enrichment import CriterionInfo, CriterionList
 from api.schemas.reference import (
     CoverageCollection,
     CoverageMask,
@@ -20,6 +21,8 @@ from api.schemas.reference import (
 )
 from api.schemas.strict import Page
 from api.services import reference as svc
+from api.services.enrichment import enrichment_config
+from enrichment.criteria import describe
 
 router = APIRouter(
     prefix="/reference",
@@ -103,3 +106,10 @@ async def coverage_mask(
 ) -> CoverageMask:
     """Where a layer has no data in metropolitan France: the map's "données absentes" mask."""
     return CoverageMask(**await svc.coverage_mask(session, layer))
+
+
+@router.get("/criteria", response_model=CriterionList)
+async def list_criteria(state: StateDep) -> CriterionList:
+    """The quality score's criteria: key, French label, configured weight, unit, in order."""
+    weights = enrichment_config(state.settings).score.weights
+    return CriterionList(items=[CriterionInfo(**c) for c in describe(weights)])

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from api.schemas.strict import DateTime, RowId, UserId
 from api.schemas.text import SINGLE_LINE
+from enrichment.criteria import CRITERIA
 from geo.models import LeadStatus
+
+_KEYS = ", ".join(CRITERIA)
 
 
 class PartOut(BaseModel):
@@ -31,6 +34,49 @@ class PartsOut(BaseModel):
     economics: PartOut
 
 
+class CriterionScore(BaseModel):
+    """One criterion of a lead's score (``enrichment.criteria``)."""
+
+    value: float = Field(description="0–1.")
+    weight: float
+    points: float = Field(description="Its share of the 0–100 score.")
+    reason: str = Field(description="Why, in French; what is absent when data is missing.")
+    data: Literal["real", "estimated", "missing"] = Field(description="Where the value came from.")
+
+
+class ScoreOut(BaseModel):
+    """The explainable score: total, completeness, exclusion and the breakdown per criterion."""
+
+    model_config = ConfigDict(extra="allow")
+
+    score: float = Field(description="0–100; 0 on a hard exclusion.")
+    completeness: float = Field(description="Share (0–1) of the weight backed by real data.")
+    excluded: bool
+    exclusion_reasons: list[str]
+    criteria: dict[str, CriterionScore] = Field(
+        description=f"Per criterion key ({_KEYS}), in the registry's order."
+    )
+    weights: dict[str, float] = Field(description="The weights the score was computed with.")
+
+
+class CriterionInfo(BaseModel):
+    """How a criterion is named and weighed (``GET /api/reference/criteria``)."""
+
+    key: str = Field(description=f"The breakdown's key ({_KEYS}).")
+    label: str = Field(description="French label, as shown.")
+    weight: float = Field(description="The configured weight.")
+    section: str = Field(description="The enrichment part it rests on.")
+    unit: str = Field(description="Unit of the figure its reason quotes (may be empty).")
+    absent: str = Field(description="What its reason says when its data is missing.")
+    description: str
+
+
+class CriterionList(BaseModel):
+    """The score's criteria, in display order."""
+
+    items: list[CriterionInfo]
+
+
 class EnrichmentOut(BaseModel):
     """The result of enriching one lead (also what was written)."""
 
@@ -41,7 +87,7 @@ class EnrichmentOut(BaseModel):
     enrichment_stale: bool = Field(description="True when something should be re-enriched later.")
     partial: list[str] = Field(description="Names of the partial parts.")
     parts: PartsOut
-    score: dict[str, Any] = Field(description="Breakdown per criterion: value, weight, reason.")
+    score: ScoreOut = Field(description="Breakdown per criterion: value, weight, reason.")
 
 
 class BatchFilters(BaseModel):

@@ -18,6 +18,7 @@ from enrichment.config import (
     PvgisConfig,
     ScoreConfig,
 )
+from enrichment.criteria import CRITERIA
 from enrichment.pvgis import PvgisClient
 from geo.errors import InvalidInput, NotFound
 from geo.models import EnrichmentJob, Lead, Role
@@ -30,14 +31,9 @@ MAX_BATCH = 100_000
 def enrichment_config(settings: Settings) -> EnrichmentConfig:
     """The engine's configuration from the settings groups pvgis, economics, score, enrichment."""
     s = settings.score
-    weights = {
-        "grid": s.weight_grid,
-        "surface": s.weight_surface,
-        "sun": s.weight_sun,
-        "environment": s.weight_environment,
-        "urbanism": s.weight_urbanism,
-        "owners": s.weight_owners,
-    }
+    # Each criterion's weight: its setting (LFS_SCORE__WEIGHT_<KEY>) when it has one, else the
+    # registry's default.
+    weights = {c.key: float(getattr(s, f"weight_{c.key}", c.weight)) for c in CRITERIA.values()}
     rules = {**DEFAULT_ZONE_RULES, **{k: (v[0], float(v[1])) for k, v in s.zone_rules.items()}}
     return EnrichmentConfig(
         pvgis=PvgisConfig(**settings.pvgis.model_dump()),

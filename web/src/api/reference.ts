@@ -29,6 +29,26 @@ export function useCoverageMask(layer: "env_zones" | "urban_zones" | "parcels" |
   });
 }
 
+/** A criterion of the quality score, as the server's registry declares it (enrichment/criteria.py). */
+export interface CriterionInfo {
+  key: string;
+  label: string;
+  weight: number;
+  section: string;
+  unit: string;
+  absent: string;
+  description: string;
+}
+
+/** The score's criteria in display order (labels are the server's: never repeated here). */
+export function useCriteria() {
+  return useQuery({
+    queryKey: ["criteria"],
+    queryFn: () => api<{ items: CriterionInfo[] }>("/api/reference/criteria"),
+    staleTime: Infinity,
+  });
+}
+
 /** Facts of one parcel (GeoJSON Feature). */
 export function useParcel(id: string | null) {
   return useQuery({

@@ -1,18 +1,26 @@
 // The quality score with its breakdown per criterion and the completeness figure.
+// Labels and order come from the server's criteria registry (GET /api/reference/criteria).
 import { Gauge } from "lucide-react";
+import { useCriteria } from "../../api/reference";
+import type { CriterionInfo } from "../../api/reference";
 import { Card, ScoreBadge } from "../../components/ui";
 import { num } from "../../lib/format";
 
-const CRITERIA: Record<string, string> = {
-  grid: "Réseau (distance, capacité)",
-  surface: "Surface",
-  sun: "Ensoleillement",
-  environment: "Environnement",
-  urbanism: "Urbanisme",
-  owners: "Propriétaires",
-};
-
 type Criterion = { value?: number; weight?: number; points?: number; reason?: string; data?: string };
+
+/** The breakdown's rows in the registry's order, each with its label; keys the registry no longer
+ * has (an old breakdown) follow under their key. */
+export function orderedCriteria(
+  criteria: Record<string, Criterion>,
+  registry: CriterionInfo[] | undefined,
+): [string, string, Criterion][] {
+  const known = (registry ?? []).filter((c) => c.key in criteria).map((c): [string, string, Criterion] => [c.key, c.label, criteria[c.key]]);
+  const seen = new Set(known.map(([k]) => k));
+  const rest = Object.entries(criteria)
+    .filter(([k]) => !seen.has(k))
+    .map(([k, c]): [string, string, Criterion] => [k, k, c]);
+  return [...known, ...rest];
+}
 
 /** Score, completeness and the criteria table. */
 export default function ScoreCard({
@@ -24,6 +32,7 @@ export default function ScoreCard({
   completeness: number | null | undefined;
   breakdown: Record<string, unknown> | null | undefined;
 }) {
+  const registry = useCriteria();
   const criteria = (breakdown?.criteria ?? {}) as Record<string, Criterion>;
   const exclusions = (breakdown?.exclusion_reasons ?? []) as string[];
   return (
@@ -61,10 +70,10 @@ export default function ScoreCard({
             </tr>
           </thead>
           <tbody>
-            {Object.entries(criteria).map(([key, c]) => (
+            {orderedCriteria(criteria, registry.data?.items).map(([key, label, c]) => (
               <tr key={key} className="border-t border-slate-100 align-top">
                 <td className="py-1">
-                  <p className="font-medium">{CRITERIA[key] ?? key}</p>
+                  <p className="font-medium">{label}</p>
                   <p className="text-xs text-slate-500">
                     {c.reason}
                     {c.data && c.data !== "real" && <span className="ml-1 rounded bg-amber-100 px-1 text-amber-800">{c.data === "estimated" ? "estimé" : c.data === "missing" ? "manquant" : c.data}</span>}
