@@ -13,7 +13,7 @@ import queue
 import threading
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
@@ -140,7 +140,7 @@ def warn(options: ImportOptions, row_no: int, message: str) -> None:
     found.append({"row": row_no, "warning": message})
 
 
-def pick(columns: dict[str, list[Any]], *aliases: str) -> list[Any] | None:
+def pick(columns: Mapping[str, list[Any]], *aliases: str) -> list[Any] | None:
     """The first column present among aliases (names are lower-cased by the reader)."""
     for a in aliases:
         if a in columns:
@@ -158,7 +158,7 @@ def require(path: Path, names: set[str], layer: str, *groups: tuple[str, ...]) -
 _SOURCES = frozenset(s.value for s in DataSource)
 
 
-def row_source(columns: dict[str, list[Any]], i: int, options: ImportOptions) -> str:
+def row_source(columns: Mapping[str, list[Any]], i: int, options: ImportOptions) -> str:
     """The provenance of a row: its 'source' attribute, else --source, else open data."""
     col = columns.get("source")
     value = (col[i] if col is not None else None) or options.source or DataSource.OPEN_DATA.value

@@ -13,7 +13,7 @@ import hashlib
 import io
 import re
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,7 +43,7 @@ XY_COLUMNS = [
 _WKT_COLUMNS = ("wkt", "geometry", "geom", "the_geom")
 
 
-class ArrowColumns(dict):  # type: ignore[type-arg]
+class ArrowColumns(Mapping[str, list[Any]]):
     """Columns of an Arrow batch by lower-cased name, converted to lists on first use only.
 
     A cadastre file has a dozen columns and the importer reads three of them: converting the
@@ -51,26 +51,31 @@ class ArrowColumns(dict):  # type: ignore[type-arg]
     """
 
     def __init__(self, batch: Any, names: list[str]) -> None:
-        super().__init__((n.lower(), None) for n in names)
         self._batch = batch
         self._names = {n.lower(): n for n in names}
+        self._lists: dict[str, list[Any]] = {}
 
     def __getitem__(self, key: str) -> list[Any]:
-        value = super().__getitem__(key)
+        value = self._lists.get(key)
         if value is None:
-            value = self._batch.column(self._names[key]).to_pylist()
-            super().__setitem__(key, value)
-        return value  # type: ignore[no-any-return]
+            value = self._lists[key] = self._batch.column(self._names[key]).to_pylist()
+        return value
 
-    def get(self, key: str, default: Any = None) -> Any:  # noqa: D102
-        return self[key] if key in self else default
+    def __contains__(self, key: object) -> bool:
+        return key in self._names  # without converting the column
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
 
 
 @dataclass
 class Batch:
     """Attribute columns (lower-cased names) and their EPSG:4326 geometries (None when absent)."""
 
-    columns: dict[str, list[Any]]
+    columns: Mapping[str, list[Any]]
     geoms: np.ndarray
     offset: int  # 0-based index of the first row in the file
     wkb: np.ndarray | None = None  # the file's own WKB when no reprojection was needed
@@ -130,7 +135,8 @@ def to_wgs84(geoms: np.ndarray, src: CRS) -> np.ndarray:
     def fn(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return tr.transform(x, y, errcheck=False)
 
-    return shapely.transform(geoms, fn, interleaved=False)
+    # types-shapely types the callback of interleaved=True only (one (n, 2) array in and out).
+    return shapely.transform(geoms, fn, interleaved=False)  # type: ignore[arg-type]
 
 
 def _looks_lonlat(geoms: np.ndarray) -> bool:
@@ -179,7 +185,7 @@ def _is_json_array(path: Path) -> bool:
     if not path.name.lower().endswith((".json", ".json.gz")):
         return False
     opener = gzip.open if path.suffix.lower() == ".gz" else open
-    with opener(path, "rt", encoding="utf-8-sig") as fh:  # type: ignore[operator]
+    with opener(path, "rt", encoding="utf-8-sig") as fh:
         head = fh.read(4096).lstrip()
     return head.startswith("[")
 
@@ -262,7 +268,7 @@ def _read_vector(path: Path, forced: CRS | None, batch_size: int) -> Iterator[Ba
         ctx.__exit__(None, None, None)
 
 
-def _geometry_column(schema: Any, meta: dict[str, Any]) -> str:
+def _geometry_column(schema: Any, meta: Mapping[str, object]) -> str:
     """The WKB column of an Arrow batch (GDAL names it wkb_geometry, geometry, geom…)."""
     for f in schema:
         if (f.metadata or {}).get(b"ARROW:extension:name") == b"geoarrow.wkb":
@@ -284,7 +290,7 @@ def _sniff_delimiter(sample: str) -> str:
 
 def _read_csv(path: Path, forced: CRS | None, batch_size: int) -> Iterator[Batch]:
     opener = gzip.open if path.suffix.lower() == ".gz" else open
-    with opener(path, "rt", encoding="utf-8-sig", newline="") as fh:  # type: ignore[operator]
+    with opener(path, "rt", encoding="utf-8-sig", newline="") as fh:
         assert isinstance(fh, io.TextIOBase)
         sample = fh.read(65536)
         fh.seek(0)
@@ -351,8 +357,8 @@ def _csv_batch(
     declared: CRS | None = None
     if geom_kind == "xy":
         xi, yi, declared = cols
-        x = np.array([_num(r[xi]) for r in padded])
-        y = np.array([_num(r[yi]) for r in padded])
+        x = [_num(r[xi]) for r in padded]
+        y = [_num(r[yi]) for r in padded]
         geoms = shapely.points(x, y)
         geoms[np.isnan(x) | np.isnan(y)] = None
     elif geom_kind == "wkt":

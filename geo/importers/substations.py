@@ -8,9 +8,11 @@ date in the capacity file's name, else the row's ``updated`` date.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -46,7 +48,7 @@ class Capacity:
     region: str | None
 
 
-def capacity_row(cols: dict[str, list], i: int) -> Capacity:
+def capacity_row(cols: Mapping[str, list[Any]], i: int) -> Capacity:
     """Capacity figures of row i; allocated = reserved - still available."""
     get = {k: (pick(cols, *v) or [None] * (i + 1))[i] for k, v in _FIELDS.items()}
     reserved, available = as_float(get["reserved"]), as_float(get["available"])
@@ -72,10 +74,11 @@ def load_capacity_table(path: Path) -> tuple[dict[str, Capacity], dict[str, Capa
         names = pick(batch.columns, *_NAME) or [None] * len(codes)
         for i, code in enumerate(codes):
             cap = capacity_row(batch.columns, i)
-            if as_text(code):
-                by_code[as_text(code).upper()] = cap  # type: ignore[union-attr]
-            if as_text(names[i]):
-                by_name[fold(as_text(names[i]))] = cap  # type: ignore[arg-type]
+            code_text, name_text = as_text(code), as_text(names[i])
+            if code_text:
+                by_code[code_text.upper()] = cap
+            if name_text:
+                by_name[fold(name_text)] = cap
     return by_code, by_name
 
 
