@@ -71,7 +71,7 @@ def _run(settings: Settings, job: Callable[[Any], Awaitable[int]]) -> int:
     return asyncio.run(go())
 
 
-def _progress(label: str) -> tuple[Callable[[int], None] | None, Callable[[], None]]:
+def _progress(label: str) -> tuple[Callable[[int], object] | None, Callable[[], object]]:
     """A tqdm bar on a terminal, nothing otherwise (logs and pipes stay clean)."""
     if not sys.stdout.isatty():
         return None, lambda: None

@@ -140,14 +140,12 @@ class TileService:
             if len(self._extents) > 1024:  # old versions and scopes: start again
                 self._extents.clear()
             sql, params = extent_sql(layer, viewer)
+            box: tuple[float, float, float, float] | None = None
             try:
                 row = (await self.fetch(sql, params))[0]
+                if row[0] is not None:
+                    box = (float(row[0]), float(row[1]), float(row[2]), float(row[3]))
             except asyncpg.PostgresError:  # e.g. no statistics and no rows yet
-                row = (None,)
-            box = (
-                None
-                if row[0] is None
-                else (float(row[0]), float(row[1]), float(row[2]), float(row[3]))
-            )
+                pass
             self._extents[key] = box
         return self._extents[key]

@@ -336,7 +336,7 @@ async def import_file(
     spec: LayerSpec,
     path: Path,
     options: ImportOptions | None = None,
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[int], object] | None = None,  # called with rows read; its result unused
 ) -> ImportResult:
     """Import one file into one layer, in the caller's transaction (which it doesn't commit)."""
     # A copy: layers fill in what they infer (zone type, capacity table) for this import only.
