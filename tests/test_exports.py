@@ -8,8 +8,9 @@ import io
 import json
 import socket
 import threading
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import psycopg
@@ -81,6 +82,31 @@ async def test_csv(client, ctx) -> None:  # noqa: ANN001
     assert "owners" not in r.text.split("\n", 1)[0]
 
 
+async def test_csv_for_french_excel(client, ctx) -> None:  # noqa: ANN001
+    people, leads = ctx
+    r = await client.get(
+        "/api/leads/export.csv",
+        params={"sort": "created_at", "dialect": "fr"},
+        headers=people[Role.MANAGER][1],
+    )
+    assert r.status_code == 200, r.text
+    text = r.content.decode("utf-8")
+    assert text.startswith("\ufeffN°;Référence;Nom;Statut;")
+    rows = list(csv.DictReader(io.StringIO(text.lstrip("\ufeff")), delimiter=";"))
+    assert [row["N°"] for row in rows] == [str(x["id"]) for x in leads]
+    gamma = rows[2]
+    assert gamma["Statut"] == "Prêt client" and gamma["Score (/100)"] == "71,5"
+    assert gamma["Puissance installable (MWc)"] == "4,25"
+    assert rows[1]["Nom"].startswith("'=")  # still never a formula
+    created = datetime.fromisoformat(leads[0]["created_at"]).astimezone(ZoneInfo("Europe/Paris"))
+    assert rows[0]["Créé le"] == created.strftime("%d/%m/%Y %H:%M")
+    # the standard CSV is unchanged by the option's existence; a bad dialect is a 422
+    r = await client.get(
+        "/api/leads/export.csv", params={"dialect": "xls"}, headers=people[Role.MANAGER][1]
+    )
+    assert assert_problem(r, 422)["code"] == "request.invalid"
+
+
 async def test_csv_filters_and_rbac(client, ctx) -> None:  # noqa: ANN001
     people, leads = ctx
     r = await client.get(
@@ -118,18 +144,30 @@ async def test_xlsx_typed_cells(client, ctx) -> None:  # noqa: ANN001
     )
     assert r.status_code == 200, r.text
     wb = load_workbook(io.BytesIO(r.content))
-    ws = wb["leads"]
+    ws = wb["Leads"]
     rows = list(ws.iter_rows(values_only=True))
     header = rows[0]
-    assert header[:4] == ("id", "internal_name", "name", "status")
+    # French headers, one per column, no machine name left
+    assert header[:4] == ("N°", "Référence", "Nom", "Statut")
+    assert len(set(header)) == len(header) == len(exports_service.HEADERS)
+    assert set(exports_service.FRENCH_HEADERS) == set(exports_service.HEADERS)
     assert ws["A1"].font.bold
     data = [dict(zip(header, row, strict=True)) for row in rows[1:]]
-    assert [d["id"] for d in data] == [x["id"] for x in leads]
+    assert [d["N°"] for d in data] == [x["id"] for x in leads]
     gamma = data[2]
-    assert isinstance(gamma["id"], int)
-    assert isinstance(gamma["created_at"], datetime)
-    assert isinstance(gamma["area_ha"], float)
-    assert gamma["quality_score"] == 71.5 and gamma["specific_yield_kwh_kwc"] == 1234.5
+    assert isinstance(gamma["N°"], int)
+    assert gamma["Statut"] == "Prêt client" and data[0]["Statut"] == "Nouveau"
+    assert gamma["Public"] in ("oui", "non")
+    # a real date cell, in Paris time (the API's created_at is UTC)
+    created = datetime.fromisoformat(leads[2]["created_at"])
+    assert isinstance(gamma["Créé le"], datetime)
+    expected = created.astimezone(ZoneInfo("Europe/Paris")).replace(tzinfo=None)
+    assert abs((gamma["Créé le"] - expected).total_seconds()) < 1
+    assert gamma["Créé le"] != created.astimezone(UTC).replace(tzinfo=None)  # +1 h in winter
+    assert ws.cell(row=4, column=header.index("Créé le") + 1).number_format == "dd/mm/yyyy hh:mm"
+    assert isinstance(gamma["Surface (ha)"], float)
+    assert gamma["Score (/100)"] == 71.5 and gamma["Productible (kWh/kWc/an)"] == 1234.5
+    assert ws.cell(row=4, column=header.index("Score (/100)") + 1).number_format == "#,##0.00"
     # The formula-looking name is a plain string cell.
     cell = ws.cell(row=3, column=3)
     assert cell.data_type == "s" and cell.value.startswith("=HYPERLINK")

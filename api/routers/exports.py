@@ -10,7 +10,14 @@ from fastapi.responses import StreamingResponse
 
 from api.deps import StateDep, ViewerDep
 from api.routers.leads import FiltersDep
-from api.services.exports import chunks, csv_chunks, export_select, started, xlsx_bytes
+from api.services.exports import (
+    CsvDialect,
+    chunks,
+    csv_chunks,
+    export_select,
+    started,
+    xlsx_bytes,
+)
 from api.services.leads_query import SortKey
 
 router = APIRouter(prefix="/leads", tags=["exports"])
@@ -29,14 +36,24 @@ def _filename(ext: str) -> str:
     responses={200: {"content": {"text/csv": {}}, "description": "One row per lead"}},
 )
 async def export_csv(
-    viewer: ViewerDep, state: StateDep, f: FiltersDep, sort: Sort = "-created_at"
+    viewer: ViewerDep,
+    state: StateDep,
+    f: FiltersDep,
+    sort: Sort = "-created_at",
+    dialect: Annotated[
+        CsvDialect,
+        Query(
+            description="standard: commas, machine headers, ISO 8601 UTC; fr: for French "
+            "Excel — semicolons, French headers and labels, Paris time, decimal commas"
+        ),
+    ] = "standard",
 ) -> StreamingResponse:
     """The leads the caller may see, filtered like the list, as CSV (streamed)."""
     stmt = export_select(viewer, f, sort)
     # The query answers before the 200 is sent: an error there is a problem+json response; one
     # after it aborts the transfer (api.services.exports.started).
     return StreamingResponse(
-        await started(csv_chunks(state.sessions, stmt)),
+        await started(csv_chunks(state.sessions, stmt, dialect)),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": _filename("csv")},
     )

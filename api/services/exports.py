@@ -8,7 +8,9 @@ import io
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 from contextlib import aclosing
-from typing import Any
+from datetime import datetime
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
 from openpyxl.styles import Font
@@ -79,6 +81,98 @@ COLUMNS: list[tuple[str, Any, str]] = [
 HEADERS = [c[0] for c in COLUMNS]
 BATCH = 1000
 
+# What a French reader sees: the workbook and the "fr" CSV (for French Excel) name the columns
+# and the coded values in French and give times in Paris time. A column missing here keeps its
+# machine name (tests/test_exports.py checks every column has one).
+FRENCH_HEADERS: dict[str, str] = {
+    "id": "N°",
+    "internal_name": "Référence",
+    "name": "Nom",
+    "status": "Statut",
+    "commune_insee": "Code INSEE",
+    "commune_name": "Commune",
+    "department": "Département",
+    "assignee": "Responsable",
+    "is_public": "Public",
+    "created_at": "Créé le",
+    "updated_at": "Modifié le",
+    "status_changed_at": "Statut changé le",
+    "area_ha": "Surface (ha)",
+    "quality_score": "Score (/100)",
+    "completeness": "Fiabilité (0–1)",
+    "enrichment_stale": "Enrichissement à refaire",
+    "usable_surface_ha": "Surface utile (ha)",
+    "irradiation_kwh_m2": "Irradiation (kWh/m²/an)",
+    "specific_yield_kwh_kwc": "Productible (kWh/kWc/an)",
+    "installable_mwc": "Puissance installable (MWc)",
+    "annual_production_mwh": "Production annuelle (MWh)",
+    "production_source": "Source de la production",
+    "verdict": "Verdict environnement",
+    "plu_zone_type": "Zone PLU",
+    "poste_distance_km": "Distance au poste (km)",
+    "poste_capacity_available_mw": "Capacité disponible au poste (MW)",
+    "connection_cost_eur": "Coût de raccordement (€)",
+    "capex_eur": "CAPEX (€)",
+    "annual_revenue_eur": "Revenu annuel (€)",
+    "lcoe_eur_mwh": "LCOE (€/MWh)",
+    "simple_payback_years": "Retour sur investissement (ans)",
+    "agreement_status": "Accord foncier",
+    "owner_count": "Propriétaires",
+    "latitude": "Latitude",
+    "longitude": "Longitude",
+    "missing_data": "Données absentes",
+}
+FRENCH_VALUES: dict[str, dict[str, str]] = {
+    "status": {
+        "NEW": "Nouveau",
+        "ENRICHED": "Enrichi",
+        "QUALIFIED": "Qualifié",
+        "IN_REVIEW": "En revue",
+        "CLIENT_READY": "Prêt client",
+        "SOLD": "Vendu",
+        "REJECTED": "Rejeté",
+        "ARCHIVED": "Archivé",
+    },
+    "verdict": {"ok": "Favorable", "penalty": "Pénalisé", "exclusion": "Exclu"},
+    "production_source": {"pvgis": "PVGIS", "estimate": "Estimation hors ligne"},
+    "agreement_status": {
+        "none": "Aucun",
+        "contacted": "Contacté",
+        "promise_signed": "Promesse signée",
+        "lease_signed": "Bail signé",
+    },
+    "is_public": {"True": "oui", "False": "non"},
+    "enrichment_stale": {"True": "oui", "False": "non"},
+}
+PARIS = ZoneInfo("Europe/Paris")
+CsvDialect = Literal["standard", "fr"]
+
+
+def french_header(name: str) -> str:
+    """The French header of a column (its machine name when it has none)."""
+    return FRENCH_HEADERS.get(name, name)
+
+
+def _french_value(name: str, value: Any) -> Any:
+    """A coded value in French; a date-time in Paris time, without its zone (Excel has none)."""
+    labels = FRENCH_VALUES.get(name)
+    if labels is not None and value is not None:
+        return labels.get(str(getattr(value, "value", value)), value)
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value.astimezone(PARIS).replace(tzinfo=None)
+    return value
+
+
+def _csv_field_fr(name: str, value: Any) -> str:
+    """A field of the French CSV: labels, Paris time as 31/12/2026 14:05, decimal commas."""
+    value = _french_value(name, value)
+    if isinstance(value, datetime):
+        return value.strftime("%d/%m/%Y %H:%M")
+    if isinstance(value, float):
+        return repr(round(value, 6)).replace(".", ",")
+    return csv_field(value)
+
+
 log = logging.getLogger(__name__)
 
 
@@ -116,19 +210,25 @@ def _take(buf: io.StringIO) -> bytes:
 
 
 async def csv_chunks(
-    sessions: async_sessionmaker[AsyncSession], stmt: Select[Any]
+    sessions: async_sessionmaker[AsyncSession], stmt: Select[Any], dialect: CsvDialect = "standard"
 ) -> AsyncGenerator[bytes, None]:
     """The CSV (UTF-8 with BOM for spreadsheets), a batch of rows at a time: the first chunk
     (header and first batch) once the query has answered, so that :func:`started` can turn an
-    error of the query into an ordinary error response."""
+    error of the query into an ordinary error response. ``standard``: commas, machine headers
+    and values, ISO 8601 UTC; ``fr`` (what French Excel opens by a double click): semicolons,
+    French headers and labels, Paris time, decimal commas."""
     buf = io.StringIO()
     buf.write("\ufeff")
-    writer = csv.writer(buf)
-    writer.writerow(HEADERS)
+    french = dialect == "fr"
+    writer = csv.writer(buf, delimiter=";" if french else ",")
+    writer.writerow([french_header(h) for h in HEADERS] if french else HEADERS)
     n = 0
     async with aclosing(_rows(sessions, stmt)) as rows:
         async for row in rows:
-            writer.writerow([csv_field(v) for v in row])
+            if french:
+                writer.writerow([_csv_field_fr(h, v) for h, v in zip(HEADERS, row, strict=True)])
+            else:
+                writer.writerow([csv_field(v) for v in row])
             n += 1
             if n % BATCH == 0:
                 yield _take(buf)
@@ -168,17 +268,19 @@ async def started(chunks: AsyncGenerator[bytes, None]) -> AsyncIterator[bytes]:
 
 
 # Number formats of the typed columns (the kind of COLUMNS); text goes through the cell writer.
-NUMBER_FORMATS = {"datetime": "yyyy-mm-dd hh:mm", "float": "#,##0.00"}
+# Excel shows them in the reader's locale: 1 234,50 and 31/12/2026 14:05 in a French Excel.
+NUMBER_FORMATS = {"datetime": "dd/mm/yyyy hh:mm", "float": "#,##0.00"}
 
 
 async def xlsx_bytes(sessions: async_sessionmaker[AsyncSession], stmt: Select[Any]) -> bytes:
-    """The XLSX workbook: a bold header row, typed number and date cells (times in UTC)."""
+    """The XLSX workbook: a bold row of French headers, coded values in French, typed number
+    and date cells (times in Paris time)."""
     wb = Workbook(write_only=True)
-    ws = wb.create_sheet("leads")
+    ws = wb.create_sheet("Leads")
     ws.freeze_panes = "A2"
     header = []
     for name in HEADERS:
-        cell = xlsx_cell(ws, name)
+        cell = xlsx_cell(ws, french_header(name))
         cell.font = Font(bold=True)
         header.append(cell)
     ws.append(header)
@@ -186,7 +288,12 @@ async def xlsx_bytes(sessions: async_sessionmaker[AsyncSession], stmt: Select[An
 
     def append(rows: list[list[Any]]) -> None:
         for row in rows:
-            ws.append([xlsx_cell(ws, v, f) for v, f in zip(row, formats, strict=True)])
+            ws.append(
+                [
+                    xlsx_cell(ws, _french_value(h, v), f)
+                    for h, v, f in zip(HEADERS, row, formats, strict=True)
+                ]
+            )
 
     def save() -> bytes:
         out = io.BytesIO()
