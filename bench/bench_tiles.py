@@ -280,7 +280,7 @@ def run_wrk(url: str, paths: list[str], tags: list[str] | None, conns: int, dura
     return res
 
 
-def median_run(url, paths, tags, conns, duration, runs) -> dict:  # noqa: ANN001
+def median_run(url, paths, tags, conns, duration, runs) -> dict:
     """The run with the median req/s of ``runs`` runs."""
     results = sorted(
         (run_wrk(url, paths, tags, conns, duration) for _ in range(runs)), key=lambda r: r["rps"]
@@ -330,7 +330,7 @@ async def viewport_times(base: str, urls_per_view: list[list[str]], headers: dic
     return times
 
 
-def viewports(bounds, n: int, seed: int = 7) -> list[list[tuple[int, int, int]]]:  # noqa: ANN001
+def viewports(bounds, n: int, seed: int = 7) -> list[list[tuple[int, int, int]]]:
     """n random 4×3 viewports at z14 inside the region."""
     rnd = random.Random(seed)
     z = 14

@@ -140,7 +140,7 @@ async def bench_spatial(url: str, sample: int) -> None:
             await spatial_parts(conn, f, config)
         keys = {n: set(stmts[n].compile().params) for n in names}
 
-        async def bare(f) -> float:  # noqa: ANN001
+        async def bare(f) -> float:
             params = {
                 "lead_ids": [f.id],
                 "radius_m": config.nearby_radius_m,
@@ -155,7 +155,7 @@ async def bench_spatial(url: str, sample: int) -> None:
                 (await conn.execute(stmts[n], wanted)).all()
             return time.perf_counter() - t
 
-        async def whole(f) -> float:  # noqa: ANN001
+        async def whole(f) -> float:
             t = time.perf_counter()
             await spatial_parts(conn, f, config)
             return time.perf_counter() - t

@@ -21,7 +21,7 @@ target_metadata = Base.metadata
 FOREIGN_PREFIXES = ("procrastinate_", "spatial_ref_sys", "geography_columns", "geometry_columns")
 
 
-def include_object(obj, name, type_, reflected, compare_to):  # noqa: ANN001
+def include_object(obj, name, type_, reflected, compare_to):
     """Skip PostGIS and procrastinate objects, then GeoAlchemy2's own rules."""
     if type_ == "table" and name and name.startswith(FOREIGN_PREFIXES):
         return False

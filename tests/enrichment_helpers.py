@@ -60,7 +60,7 @@ async def insert_rows(
             await session.execute(text(sql), row)
 
 
-async def add_commune(sessions, insee: str, name: str, geom: Any) -> None:  # noqa: ANN001
+async def add_commune(sessions, insee: str, name: str, geom: Any) -> None:
     """A commune row."""
     await insert_rows(
         sessions,
@@ -70,7 +70,7 @@ async def add_commune(sessions, insee: str, name: str, geom: Any) -> None:  # no
     )
 
 
-async def add_zone(sessions, zone_type: str, code: str, geom: Any) -> None:  # noqa: ANN001
+async def add_zone(sessions, zone_type: str, code: str, geom: Any) -> None:
     """An env_zones row."""
     await insert_rows(
         sessions,
@@ -84,7 +84,7 @@ async def add_poste(
     sessions,
     code: str,
     geom: Point,
-    available: float | None,  # noqa: ANN001
+    available: float | None,
     quote_part: float | None = 40.0,
 ) -> None:
     """A substations row."""
@@ -107,7 +107,7 @@ async def add_poste(
     )
 
 
-async def add_plu(sessions, key: str, zone_type: str, label: str, geom: Any) -> None:  # noqa: ANN001
+async def add_plu(sessions, key: str, zone_type: str, label: str, geom: Any) -> None:
     """An urban_zones row."""
     await insert_rows(
         sessions,
@@ -117,7 +117,7 @@ async def add_plu(sessions, key: str, zone_type: str, label: str, geom: Any) -> 
     )
 
 
-async def add_parcel(sessions, pid: str, geom: Any) -> None:  # noqa: ANN001
+async def add_parcel(sessions, pid: str, geom: Any) -> None:
     """A parcels row."""
     await insert_rows(
         sessions,

@@ -155,7 +155,7 @@ def zombie(pid: int) -> bool:
     return fields is not None and fields[0] == "Z"
 
 
-def wait_until(predicate, timeout_s: float, what: str, interval_s: float = 0.05) -> None:  # noqa: ANN001
+def wait_until(predicate, timeout_s: float, what: str, interval_s: float = 0.05) -> None:
     """Poll ``predicate`` until it holds; fail saying ``what`` after ``timeout_s``."""
     deadline = time.monotonic() + timeout_s
     while not predicate():

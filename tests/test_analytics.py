@@ -35,7 +35,7 @@ NEW_STAYS_DAYS = [1.0, 2.0, 3.0, 4.0, 10.0]  # finished NEW stays, on the first 
 
 
 @pytest.fixture(scope="module")
-async def ctx(db_url, make_user, auth_headers):  # noqa: ANN001, ANN201
+async def ctx(db_url, make_user, auth_headers):
     users = {r: await make_user(r) for r in (Role.ADMIN, Role.MANAGER, Role.OPS, Role.COMMERCIAL)}
     people = {k: (u, await auth_headers(user=u)) for k, u in users.items()}
     ops_id = users[Role.OPS].id
@@ -72,13 +72,13 @@ async def ctx(db_url, make_user, auth_headers):  # noqa: ANN001, ANN201
     return people, ids
 
 
-async def _get(client, path, headers, **params):  # noqa: ANN001, ANN202
+async def _get(client, path, headers, **params):
     r = await client.get(f"/api/analytics/{path}", params=params, headers=headers)
     assert r.status_code == 200, r.text
     return r.json()
 
 
-async def test_funnel(client, ctx) -> None:  # noqa: ANN001
+async def test_funnel(client, ctx) -> None:
     people, _ = ctx
     f = await _get(client, "funnel", people[Role.MANAGER][1])
     counts = {
@@ -108,7 +108,7 @@ async def test_funnel(client, ctx) -> None:  # noqa: ANN001
     assert dept["total"] == 3
 
 
-async def test_scores_and_departments(client, ctx) -> None:  # noqa: ANN001
+async def test_scores_and_departments(client, ctx) -> None:
     people, _ = ctx
     scores = [s for _, _, s, _, _ in LEADS if s is not None]
     s = await _get(client, "scores", people[Role.ADMIN][1])
@@ -127,7 +127,7 @@ async def test_scores_and_departments(client, ctx) -> None:  # noqa: ANN001
     assert d["departments"][0]["department"] == "69"  # most leads first
 
 
-async def test_stage_times(client, ctx) -> None:  # noqa: ANN001
+async def test_stage_times(client, ctx) -> None:
     people, _ = ctx
     st = await _get(client, "stage-times", people[Role.ADMIN][1])
     new = next(s for s in st["stages"] if s["status"] == "NEW")
@@ -138,7 +138,7 @@ async def test_stage_times(client, ctx) -> None:  # noqa: ANN001
     assert qualified["in_progress"] == 3 and qualified["median_days"] is None
 
 
-async def test_weekly(client, ctx) -> None:  # noqa: ANN001
+async def test_weekly(client, ctx) -> None:
     people, _ = ctx
     w = await _get(client, "weekly", people[Role.ADMIN][1], weeks=12)
     weeks = w["weeks"]
@@ -156,7 +156,7 @@ async def test_weekly(client, ctx) -> None:  # noqa: ANN001
     )
 
 
-async def test_throughput_staff_only(client, ctx) -> None:  # noqa: ANN001
+async def test_throughput_staff_only(client, ctx) -> None:
     people, _ = ctx
     t = await _get(client, "throughput", people[Role.MANAGER][1], days=30)
     me = next(u for u in t["users"] if u["user_id"] == people[Role.OPS][0].id)
@@ -167,13 +167,13 @@ async def test_throughput_staff_only(client, ctx) -> None:  # noqa: ANN001
     )
 
 
-async def test_history_figures_under_scope_and_filters(client, ctx) -> None:  # noqa: ANN001
+async def test_history_figures_under_scope_and_filters(client, ctx) -> None:
     """Stage times, weekly and throughput read lead_stage_facts: the viewer scope and the lead
     filters still apply, by hand."""
     people, _ = ctx
     mgr, ops = people[Role.MANAGER][1], people[Role.OPS][1]
 
-    def new_stage(answer):  # noqa: ANN001, ANN202
+    def new_stage(answer):
         return next(s for s in answer["stages"] if s["status"] == "NEW")
 
     # OPS see leads 0, 2 and 3 of the five with a finished NEW stay: 1, 3 and 4 days.
@@ -206,7 +206,7 @@ async def test_history_figures_under_scope_and_filters(client, ctx) -> None:  # 
     assert (me["qualified"], me["assigned_now"]) == (0, 3)
 
 
-async def test_facts_answer_like_the_join(state, ctx, monkeypatch) -> None:  # noqa: ANN001
+async def test_facts_answer_like_the_join(state, ctx, monkeypatch) -> None:
     """Every scope and filter: the lead_stage_facts answers equal the history⋈leads ones, and
     the answers computed over two connections equal those of one."""
     people, ids = ctx
@@ -247,7 +247,7 @@ async def test_facts_answer_like_the_join(state, ctx, monkeypatch) -> None:  # n
     assert next(x for x in st["stages"] if x["status"] == "NEW")["finished"] == 5
 
 
-async def test_cache_served_then_invalidated_by_a_write(client, ctx, db_url) -> None:  # noqa: ANN001
+async def test_cache_served_then_invalidated_by_a_write(client, ctx, db_url) -> None:
     people, _ = ctx
     h = people[Role.ADMIN][1]
     first = await _get(client, "funnel", h)
@@ -277,7 +277,7 @@ async def test_cache_served_then_invalidated_by_a_write(client, ctx, db_url) -> 
     assert r.json()["counts"]["NEW"] == first["counts"]["NEW"] + 2
 
 
-async def test_strict_cache_recomputes_after_a_write(settings, tmp_path, db_url) -> None:  # noqa: ANN001
+async def test_strict_cache_recomputes_after_a_write(settings, tmp_path, db_url) -> None:
     """With analytics_max_stale_s=0 the first answer after a write is already fresh."""
     import httpx
     from asgi_lifespan import LifespanManager
@@ -310,7 +310,7 @@ async def test_strict_cache_recomputes_after_a_write(settings, tmp_path, db_url)
             assert r.json()["counts"]["NEW"] == first["counts"]["NEW"] + 1
 
 
-async def test_unknown_filter_is_422(client, ctx) -> None:  # noqa: ANN001
+async def test_unknown_filter_is_422(client, ctx) -> None:
     people, _ = ctx
     for path in ("funnel", "scores", "departments", "stage-times"):
         r = await client.get(
@@ -330,7 +330,7 @@ _FACTS = """SELECT id, lead_id, stay_status, entered_at, days, changed_by_id, st
     FROM lead_stage_facts ORDER BY id"""
 
 
-def test_stage_facts_follow_every_write(ctx, db_url) -> None:  # noqa: ANN001
+def test_stage_facts_follow_every_write(ctx, db_url) -> None:
     """The triggers keep lead_stage_facts equal to lead_status_history ⋈ leads (rolled back)."""
     people, ids = ctx
     ops_id = people[Role.OPS][0].id

@@ -279,7 +279,7 @@ async def test_malformed_and_overlong_input(client: httpx.AsyncClient) -> None:
     )
 
 
-async def test_login_does_not_hold_up_other_requests(client, make_user, state) -> None:  # noqa: ANN001
+async def test_login_does_not_hold_up_other_requests(client, make_user, state) -> None:
     """bcrypt runs off the event loop: while a costly login (cost 14, about a second) is being
     checked, other requests of the same process are answered."""
     import asyncio

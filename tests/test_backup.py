@@ -32,7 +32,7 @@ def storage_of(s3_url: str, bucket: str) -> dict[str, object]:
     return {"s3_bucket": bucket, "s3_endpoint_url": s3_url, "s3_region": REGION, **CREDS}
 
 
-def restored_settings(settings, url: str, tmp: Path, s3_url: str):  # noqa: ANN001, ANN201
+def restored_settings(settings, url: str, tmp: Path, s3_url: str):
     """The settings of the restored installation: another database and bucket, the same
     encryption keys (kept in the secret store, not in the archive)."""
     keys = settings.crypto.keys.get_secret_value()

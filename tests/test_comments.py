@@ -16,7 +16,7 @@ SQUARE = {
 
 
 @pytest.fixture(scope="module")
-async def ctx(client, make_user, auth_headers):  # noqa: ANN001, ANN201
+async def ctx(client, make_user, auth_headers):
     users = {r: await make_user(r) for r in (Role.ADMIN, Role.MANAGER, Role.OPS, Role.COMMERCIAL)}
     users["ops2"] = await make_user(Role.OPS)
     people = {k: (u, await auth_headers(user=u)) for k, u in users.items()}
@@ -29,7 +29,7 @@ async def ctx(client, make_user, auth_headers):  # noqa: ANN001, ANN201
     return people, r.json()["id"]
 
 
-async def test_comment_crud_and_moderation(client, ctx) -> None:  # noqa: ANN001
+async def test_comment_crud_and_moderation(client, ctx) -> None:
     people, lid = ctx
     ops_h, mgr_h = people[Role.OPS][1], people[Role.MANAGER][1]
     url = f"/api/leads/{lid}/comments"
@@ -64,7 +64,7 @@ async def test_comment_crud_and_moderation(client, ctx) -> None:  # noqa: ANN001
     ]
 
 
-async def test_comment_bad_input_and_visibility(client, ctx) -> None:  # noqa: ANN001
+async def test_comment_bad_input_and_visibility(client, ctx) -> None:
     people, lid = ctx
     url = f"/api/leads/{lid}/comments"
     assert_problem(await client.post(url, json={"body": "   "}, headers=people[Role.OPS][1]), 422)
@@ -85,7 +85,7 @@ async def test_comment_bad_input_and_visibility(client, ctx) -> None:  # noqa: A
     )
 
 
-async def test_activity_last_100_then_paginated(client, ctx, db_url) -> None:  # noqa: ANN001
+async def test_activity_last_100_then_paginated(client, ctx, db_url) -> None:
     people, lid = ctx
     with psycopg.connect(sync_url(db_url), autocommit=True) as conn:
         conn.execute(

@@ -19,7 +19,7 @@ OUTLINE_69114 = DATA / "commune-69114-synthetic.geojson"
 
 
 @pytest.fixture(scope="module")
-async def ops(auth_headers):  # noqa: ANN001, ANN201
+async def ops(auth_headers):
     return await auth_headers(Role.OPS)
 
 
@@ -39,7 +39,7 @@ def _parcel_inside_69159() -> str:
 
 
 # Runs first: the communes layer is still empty here.
-async def test_commune_insee_when_no_land_data_is_loaded(client, ops) -> None:  # noqa: ANN001
+async def test_commune_insee_when_no_land_data_is_loaded(client, ops) -> None:
     geom = cadastre()["69114000AA0030"]["geometry"]
     r = await client.post(
         "/api/leads", json={"geometry": geom, "commune_insee": "69114"}, headers=ops
@@ -53,7 +53,7 @@ async def test_commune_insee_when_no_land_data_is_loaded(client, ops) -> None:  
 
 async def test_equal_overlaps_go_to_the_newest_outline_everywhere(
     client, ops, state, auth_headers
-) -> None:  # noqa: ANN001
+) -> None:
     await run_import(state, "communes", RHONE)
     await run_import(state, "communes", OUTLINE_69114, source="synthetic")
     pid = _parcel_inside_69159()

@@ -49,14 +49,14 @@ def _square(x: float, y: float, half: float) -> Any:
 
 
 @pytest.fixture(scope="module")
-async def communes(state) -> dict[str, Any]:  # noqa: ANN001
+async def communes(state) -> dict[str, Any]:
     result = await run_import(state, "communes", EXTRACT)
     assert (result.inserted, result.rejected) == (8, 0)
     return _outlines()
 
 
 @pytest.fixture(scope="module")
-async def ops(auth_headers):  # noqa: ANN001, ANN201
+async def ops(auth_headers):
     return await auth_headers(Role.OPS)
 
 
@@ -69,13 +69,13 @@ def test_national_files_shipped() -> None:
     assert all(f.layer == "communes" for f in files)
 
 
-async def test_import_is_copy_and_idempotent(state, communes) -> None:  # noqa: ANN001
+async def test_import_is_copy_and_idempotent(state, communes) -> None:
     again = await run_import(state, "communes", EXTRACT)
     assert (again.inserted, again.updated, again.unchanged) == (0, 0, 8)
     assert await scalar(state, "SELECT department FROM communes WHERE insee = '67482'") == "67"
 
 
-async def test_lead_in_finistere(client, ops, communes) -> None:  # noqa: ANN001
+async def test_lead_in_finistere(client, ops, communes) -> None:
     inner = communes["29019"].representative_point()
     square = _square(inner.x, inner.y, 100.0)
     assert communes["29019"].contains(square)
@@ -91,7 +91,7 @@ async def test_lead_in_finistere(client, ops, communes) -> None:  # noqa: ANN001
     assert body["area_m2"] == pytest.approx(square.area, rel=0.005)
 
 
-async def test_lead_straddling_two_communes_of_bas_rhin(client, ops, communes) -> None:  # noqa: ANN001
+async def test_lead_straddling_two_communes_of_bas_rhin(client, ops, communes) -> None:
     edge = communes["67482"].boundary.intersection(communes["67447"].boundary)
     assert not edge.is_empty
     p = edge.interpolate(0.5, normalized=True) if edge.geom_type != "Point" else edge
@@ -106,7 +106,7 @@ async def test_lead_straddling_two_communes_of_bas_rhin(client, ops, communes) -
     assert r.json()["department"] == "67"
 
 
-async def test_sea_is_422(client, ops, communes) -> None:  # noqa: ANN001
+async def test_sea_is_422(client, ops, communes) -> None:
     # The rade de Brest: no outline of the whole national Finistère file, no parcel.
     x, y = TO_L93.transform(-4.50, 48.32)
     square = _square(x, y, 200.0)
@@ -119,7 +119,7 @@ async def test_sea_is_422(client, ops, communes) -> None:  # noqa: ANN001
     assert "sea" in str(body["detail"])
 
 
-async def test_parcels_of_a_commune_without_outline(client, ops, communes, db_url) -> None:  # noqa: ANN001
+async def test_parcels_of_a_commune_without_outline(client, ops, communes, db_url) -> None:
     # 69114's parcels, and no Rhône commune loaded: the cadastre's own code answers.
     ids = ["69114000AA0030", "69114000AA0022"]
     load_parcels(db_url, ids)
@@ -149,7 +149,7 @@ async def test_parcels_of_a_commune_without_outline(client, ops, communes, db_ur
         ("2901", "29019"),  # code prefix
     ],
 )
-async def test_search_any_commune(client, auth_headers, communes, q, expected) -> None:  # noqa: ANN001
+async def test_search_any_commune(client, auth_headers, communes, q, expected) -> None:
     h = await auth_headers(Role.COMMERCIAL)
     r = await client.get("/api/reference/search", params={"q": q}, headers=h)
     assert r.status_code == 200, r.text
@@ -160,7 +160,7 @@ async def test_search_any_commune(client, auth_headers, communes, q, expected) -
     assert outline.contains(shapely.Point(TO_L93.transform(lon, lat)))
 
 
-async def test_enrich_in_two_far_departements(client, auth_headers, state, communes) -> None:  # noqa: ANN001
+async def test_enrich_in_two_far_departements(client, auth_headers, state, communes) -> None:
     """A lead in Finistère and one in Bas-Rhin: real postes near them, the rest said absent."""
     # Zones and PLU loaded elsewhere only (Côtes-d'Armor ZPS, no coverage; 17345's PLU).
     await run_import(state, "env-zones", GEODATA / "natura2000_zps_extract.geojson")

@@ -36,7 +36,7 @@ def _km2(features: list[dict[str, Any]]) -> float:
     return shapely.union_all([_l93(shape(f["geometry"])) for f in features]).area / 1e6
 
 
-async def _coverage(state, import_id: int) -> dict[str, Any] | None:  # noqa: ANN001
+async def _coverage(state, import_id: int) -> dict[str, Any] | None:
     row = await scalar(
         state,
         "SELECT json_build_object('method', method, 'areas', areas, 'km2', area_km2) "
@@ -46,7 +46,7 @@ async def _coverage(state, import_id: int) -> dict[str, Any] | None:  # noqa: AN
     return row if row is None or isinstance(row, dict) else json.loads(row)
 
 
-async def test_communes_file_covers_its_outlines(state) -> None:  # noqa: ANN001
+async def test_communes_file_covers_its_outlines(state) -> None:
     result = await run_import(state, "communes", COMMUNES)
     cov = await _coverage(state, result.import_id)
     assert cov is not None and cov["method"] == "file"
@@ -58,7 +58,7 @@ async def test_communes_file_covers_its_outlines(state) -> None:  # noqa: ANN001
     assert "coverage (file): communes 29019" in result.summary()
 
 
-async def test_cadastre_of_a_commune_without_outline(state) -> None:  # noqa: ANN001
+async def test_cadastre_of_a_commune_without_outline(state) -> None:
     # 69114 has no outline here: its coverage is its parcels, closed over roads and ditches.
     result = await run_import(state, "parcels", PARCELS)
     cov = await _coverage(state, result.import_id)
@@ -72,7 +72,7 @@ async def test_cadastre_of_a_commune_without_outline(state) -> None:  # noqa: AN
     assert _km2(parcels) <= cov["km2"] <= hull.area / 1e6
 
 
-async def test_postes_cover_their_regions_where_outlines_exist(state) -> None:  # noqa: ANN001
+async def test_postes_cover_their_regions_where_outlines_exist(state) -> None:
     # Only Finistère and Bas-Rhin communes are loaded: none of Auvergne-Rhône-Alpes.
     result = await run_import(state, "substations", POSTES)
     assert await _coverage(state, result.import_id) is None
@@ -86,13 +86,13 @@ async def test_postes_cover_their_regions_where_outlines_exist(state) -> None:  
     assert cov["km2"] == pytest.approx(_km2(read_json(RHONE)["features"]), rel=0.01)
 
 
-async def test_zones_without_declaration_have_no_coverage(state) -> None:  # noqa: ANN001
+async def test_zones_without_declaration_have_no_coverage(state) -> None:
     result = await run_import(state, "env-zones", ZPS, zone_type="natura2000_zps")
     assert await _coverage(state, result.import_id) is None
     assert any(n.startswith("coverage: unknown") for n in result.notes)
 
 
-async def test_declared_departments_and_extract(state, tmp_path) -> None:  # noqa: ANN001
+async def test_declared_departments_and_extract(state, tmp_path) -> None:
     copy = tmp_path / "zps.geojson"
     copy.write_text(ZPS.read_text())
     result = await run_import(state, "env-zones", copy, zone_type="natura2000_zps", coverage="29")
@@ -107,7 +107,7 @@ async def test_declared_departments_and_extract(state, tmp_path) -> None:  # noq
     assert await _coverage(state, extract.import_id) is None
 
 
-async def test_raw_capareseau_records(state) -> None:  # noqa: ANN001
+async def test_raw_capareseau_records(state) -> None:
     result = await run_import(state, "substations", NATIONAL_POSTES)
     raw = read_json(NATIONAL_POSTES)
     assert result.read == len(raw) == 3118
@@ -135,7 +135,7 @@ async def test_raw_capareseau_records(state) -> None:  # noqa: ANN001
     assert row["lon"] == pytest.approx(cergy["X"], abs=1e-4)
 
 
-async def test_coverage_api(client, auth_headers) -> None:  # noqa: ANN001
+async def test_coverage_api(client, auth_headers) -> None:
     h = await auth_headers(Role.COMMERCIAL)
     r = await client.get("/api/reference/coverage", headers=h)
     assert r.status_code == 200, r.text
@@ -155,7 +155,7 @@ def test_postes_fixture_is_one_region() -> None:
         assert {r["territory_name"] for r in csv.DictReader(fh)} == {"Auvergne-Rhône-Alpes"}
 
 
-async def test_coverage_mask(client, auth_headers) -> None:  # noqa: ANN001
+async def test_coverage_mask(client, auth_headers) -> None:
     """The map's "données absentes" mask: France's box minus the layer's coverage."""
     h = await auth_headers(Role.COMMERCIAL)
     r = await client.get("/api/reference/coverage/mask", params={"layer": "parcels"}, headers=h)
@@ -174,7 +174,7 @@ async def test_coverage_mask(client, auth_headers) -> None:  # noqa: ANN001
     assert r.status_code == 422
 
 
-async def test_coverage_as_a_map_layer(client, state) -> None:  # noqa: ANN001
+async def test_coverage_as_a_map_layer(client, state) -> None:
     """The coverage is a reference layer of the tiles and the OGC API: the parcels' coverage of
     69114 is in the z10 tile over the commune and in the collection's items, and a new import's
     coverage changes the layer's version (tile ETags follow it)."""

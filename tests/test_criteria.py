@@ -48,7 +48,7 @@ def test_settings_weights_are_the_registry_defaults() -> None:
         assert getattr(s, f"weight_{key}") == cr.CRITERIA[key].weight
 
 
-async def test_criteria_endpoint_lists_the_registry(client, auth_headers, make_user) -> None:  # noqa: ANN001
+async def test_criteria_endpoint_lists_the_registry(client, auth_headers, make_user) -> None:
     sales = await make_user(Role.COMMERCIAL)  # every role sees the ScoreCard
     r = await client.get("/api/reference/criteria", headers=await auth_headers(user=sales))
     assert r.status_code == 200, r.text
@@ -63,7 +63,7 @@ async def test_criteria_endpoint_lists_the_registry(client, auth_headers, make_u
 
 async def test_a_registered_criterion_flows_everywhere(
     client, state, auth_headers, make_user, monkeypatch: pytest.MonkeyPatch
-) -> None:  # noqa: ANN001
+) -> None:
     monkeypatch.setitem(cr.CRITERIA, "size", SIZE)
     s = state.sessions
     await add_commune(s, "03001", "Testville", rect(-10_000, -10_000, 10_000, 10_000))

@@ -50,7 +50,7 @@ ROLES = ("admin", "manager", "ops", "sales")
 
 
 @pytest.fixture(scope="module")
-async def site(client, state, people, settings) -> dict[str, Any]:  # noqa: ANN001
+async def site(client, state, people, settings) -> dict[str, Any]:
     """A CLIENT_READY lead assigned to the OPS user, with every kind of document, one deleted."""
     async with state.sessions() as s:
         lead_id = await seed_site(
@@ -122,7 +122,7 @@ def assert_no_trace(raw: bytes) -> None:
 
 
 @pytest.mark.parametrize("role", ROLES)
-async def test_activity_log(client, site, people, role) -> None:  # noqa: ANN001
+async def test_activity_log(client, site, people, role) -> None:
     r = await client.get(f"/api/leads/{site['id']}/activity", headers=people[role][1])
     assert r.status_code == 200, r.text
     page = r.json()
@@ -147,7 +147,7 @@ async def test_activity_log(client, site, people, role) -> None:  # noqa: ANN001
 
 
 @pytest.mark.parametrize("role", ROLES)
-async def test_lead_detail(client, site, people, role) -> None:  # noqa: ANN001
+async def test_lead_detail(client, site, people, role) -> None:
     r = await client.get(f"/api/leads/{site['id']}", headers=people[role][1])
     assert r.status_code == 200, r.text
     detail = r.json()
@@ -163,7 +163,7 @@ async def test_lead_detail(client, site, people, role) -> None:  # noqa: ANN001
 
 
 @pytest.mark.parametrize("role", ROLES)
-async def test_document_list_and_download(client, site, people, role) -> None:  # noqa: ANN001
+async def test_document_list_and_download(client, site, people, role) -> None:
     h = people[role][1]
     r = await client.get(f"/api/leads/{site['id']}/documents", headers=h)
     listed = {d["filename"] for d in r.json()["items"]}
@@ -181,7 +181,7 @@ def _sheet_rows(wb: Any, title: str) -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize("role", ROLES)
-async def test_lead_workbook(client, site, people, role) -> None:  # noqa: ANN001
+async def test_lead_workbook(client, site, people, role) -> None:
     r = await client.get(f"/api/leads/{site['id']}/export.xlsx", headers=people[role][1])
     assert r.status_code == 200, r.text
     wb = load_workbook(io.BytesIO(r.content))
@@ -211,7 +211,7 @@ async def test_lead_workbook(client, site, people, role) -> None:  # noqa: ANN00
         assert set(named) == HIDDEN_NAMES | SHOWN_NAMES
 
 
-async def test_dossier_annexes(state, site) -> None:  # noqa: ANN001
+async def test_dossier_annexes(state, site) -> None:
     """A commercial dossier appends no deed, promise or dossier; an internal one every upload."""
     async with state.sessions() as s:
         lead = await s.get(Lead, site["id"])
@@ -226,7 +226,7 @@ async def test_dossier_annexes(state, site) -> None:  # noqa: ANN001
 
 
 @pytest.mark.parametrize("role", ROLES)
-async def test_search_and_list_exports(client, site, people, role) -> None:  # noqa: ANN001
+async def test_search_and_list_exports(client, site, people, role) -> None:
     """Searches and list exports hold lead text only: a hidden file's owner name finds nothing
     (the lead is found by its own name), and no export names a document."""
     h = people[role][1]
@@ -263,7 +263,7 @@ async def _ids_both_ways(
     )
 
 
-async def test_one_rule_in_both_forms(state, site) -> None:  # noqa: ANN001
+async def test_one_rule_in_both_forms(state, site) -> None:
     """The plain-SQL text of the rule (hot detail) selects what the ORM clause selects: all
     rows for a viewer who sees owners, the shown ones only for the others."""
     shown_docs = {site["docs"][n]["id"] for n in SHOWN_NAMES}
@@ -281,7 +281,7 @@ async def test_one_rule_in_both_forms(state, site) -> None:  # noqa: ANN001
                     assert len(every - sql) == 5
 
 
-async def test_unclassifiable_document_entry_stays_hidden(state, site) -> None:  # noqa: ANN001
+async def test_unclassifiable_document_entry_stays_hidden(state, site) -> None:
     """An entry about a document without a category (never written today) is hidden from
     COMMERCIAL rather than shown: the rule fails closed."""
     async with state.sessions() as s:

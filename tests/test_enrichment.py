@@ -79,7 +79,7 @@ def settings(
 
 
 @pytest.fixture(scope="module")
-async def world(state) -> dict[str, int]:  # noqa: ANN001
+async def world(state) -> dict[str, int]:
     s = state.sessions
     await add_commune(s, "03001", "Testville", COMMUNE)
     await add_zone(s, "znieff1", "Z1IN", ZNIEFF1_IN)
@@ -98,7 +98,7 @@ async def world(state) -> dict[str, int]:  # noqa: ANN001
 
 async def test_one_lead_enriched_with_right_answers(
     client, state, auth_headers, make_user, world, standin
-) -> None:  # noqa: ANN001
+) -> None:
     ops = await make_user(Role.OPS)
     lead_id = await make_lead(state.sessions, ewkt(LEAD_A), assignee_id=ops.id, user_id=ops.id)
     headers = await auth_headers(user=ops)
@@ -252,7 +252,7 @@ async def test_one_lead_enriched_with_right_answers(
     assert again["parts"]["sun"]["data"]["specific_yield_kwh_kwc"] == sun["specific_yield_kwh_kwc"]
 
 
-async def test_hard_exclusion_scores_zero(client, state, auth_headers, world) -> None:  # noqa: ANN001
+async def test_hard_exclusion_scores_zero(client, state, auth_headers, world) -> None:
     headers = await auth_headers(Role.MANAGER)
     lead_id = await make_lead(state.sessions, ewkt(LEAD_B))
     r = await client.post(f"/api/enrichment/{lead_id}", headers=headers)
@@ -277,7 +277,7 @@ async def test_hard_exclusion_scores_zero(client, state, auth_headers, world) ->
     assert surf["usable_surface_m2"] == pytest.approx(LEAD_B.area - excluded, rel=REL)
 
 
-async def test_lead_outside_france_says_so(client, state, auth_headers, world) -> None:  # noqa: ANN001
+async def test_lead_outside_france_says_so(client, state, auth_headers, world) -> None:
     headers = await auth_headers(Role.ADMIN)
     # In the Atlantic off Brittany: no commune, PVGIS says "over the sea".
     sea = "SRID=4326;MULTIPOLYGON(((-8 47,-7.99 47,-7.99 47.01,-8 47.01,-8 47)))"
@@ -312,7 +312,7 @@ async def test_lead_outside_france_says_so(client, state, auth_headers, world) -
     assert body["completeness"] < 0.5
 
 
-async def test_roles_and_visibility(client, state, auth_headers, make_user, world) -> None:  # noqa: ANN001
+async def test_roles_and_visibility(client, state, auth_headers, make_user, world) -> None:
     lead_id = await make_lead(state.sessions, ewkt(rect(100, 1000, 300, 1200)))
     r = await client.post(f"/api/enrichment/{lead_id}", headers=await auth_headers(Role.COMMERCIAL))
     assert_problem(r, 403)
@@ -326,7 +326,7 @@ async def test_roles_and_visibility(client, state, auth_headers, make_user, worl
 
 async def test_ops_enrich_only_the_leads_assigned_to_them(
     client, state, auth_headers, make_user, world
-) -> None:  # noqa: ANN001
+) -> None:
     # The pipeline's rule for every write: an OPS user may read a public lead of someone else
     # but not move it — by a transition or by an enrichment (which moved it NEW → ENRICHED
     # with the OPS user as the actor, and rewrote its score).

@@ -69,7 +69,7 @@ def settings(
 
 
 @pytest.fixture(scope="module")
-async def world(state) -> None:  # noqa: ANN001
+async def world(state) -> None:
     s = state.sessions
     await add_commune(s, "03001", "Testville", COMMUNE)
     await add_zone(s, "znieff1", "Z1IN", rect(-200, -100, 100, 400))
@@ -83,7 +83,7 @@ async def world(state) -> None:  # noqa: ANN001
     await add_parcel(s, "03001000AB0002", rect(250, 0, 500, 300))
 
 
-def _kwargs(state) -> dict[str, Any]:  # noqa: ANN001
+def _kwargs(state) -> dict[str, Any]:
     return {
         "actor": Actor(None, Role.ADMIN),
         "config": svc.enrichment_config(state.settings),
@@ -91,7 +91,7 @@ def _kwargs(state) -> dict[str, Any]:  # noqa: ANN001
     }
 
 
-async def _stored(state, lead_id: int) -> dict[str, Any]:  # noqa: ANN001
+async def _stored(state, lead_id: int) -> dict[str, Any]:
     """Everything the enrichment stored for a lead, minus ids and timestamps."""
     out: dict[str, Any] = {}
     async with state.sessions() as session:
@@ -120,7 +120,7 @@ async def _stored(state, lead_id: int) -> dict[str, Any]:  # noqa: ANN001
     return out
 
 
-async def test_chunk_stores_what_the_single_path_stores(client, state, auth_headers, world) -> None:  # noqa: ANN001
+async def test_chunk_stores_what_the_single_path_stores(client, state, auth_headers, world) -> None:
     singles = [await make_lead(state.sessions, ewkt(g)) for g in SHAPES]
     chunk = [await make_lead(state.sessions, ewkt(g)) for g in SHAPES]
     headers = await auth_headers(Role.ADMIN)
@@ -166,7 +166,7 @@ async def test_chunk_stores_what_the_single_path_stores(client, state, auth_head
             assert actions == ["enrich", "transition", "enrich"]
 
 
-async def test_one_bad_lead_fails_alone(state, settings, world) -> None:  # noqa: ANN001
+async def test_one_bad_lead_fails_alone(state, settings, world) -> None:
     good1 = await make_lead(state.sessions, ewkt(SHAPES[0]))
     empty = await make_lead(state.sessions, "SRID=4326;MULTIPOLYGON EMPTY")
     good2 = await make_lead(state.sessions, ewkt(SHAPES[2]))

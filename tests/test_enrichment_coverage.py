@@ -79,7 +79,7 @@ def settings(
 
 
 @pytest.fixture(scope="module")
-async def world(state, tmp_path_factory) -> dict[str, int]:  # noqa: ANN001
+async def world(state, tmp_path_factory) -> dict[str, int]:
     d = tmp_path_factory.mktemp("files")
     communes = [(C1, {"code": "03001", "nom": "Un"}), (C2, {"code": "03002", "nom": "Deux"})]
     communes.append((C3, {"code": "03003", "nom": "Trois"}))
@@ -113,7 +113,7 @@ async def world(state, tmp_path_factory) -> dict[str, int]:  # noqa: ANN001
     }
 
 
-async def _enrich(client, auth_headers, lead_id: int) -> dict[str, Any]:  # noqa: ANN001
+async def _enrich(client, auth_headers, lead_id: int) -> dict[str, Any]:
     r = await client.post(f"/api/enrichment/{lead_id}", headers=await auth_headers(Role.ADMIN))
     assert r.status_code == 200, r.text
     body: dict[str, Any] = r.json()
@@ -124,7 +124,7 @@ def _criteria(body: dict[str, Any]) -> dict[str, str]:
     return {k: v["data"] for k, v in body["score"]["criteria"].items()}
 
 
-async def test_inside_every_coverage(client, auth_headers, world) -> None:  # noqa: ANN001
+async def test_inside_every_coverage(client, auth_headers, world) -> None:
     body = await _enrich(client, auth_headers, world["in"])
     parts = body["parts"]
     assert [z["code"] for z in parts["environment"]["data"]["zones"]] == ["Z1"]
@@ -138,7 +138,7 @@ async def test_inside_every_coverage(client, auth_headers, world) -> None:  # no
     assert ABSENT not in json.dumps(body, ensure_ascii=False)
 
 
-async def test_outside_every_coverage(client, auth_headers, world) -> None:  # noqa: ANN001
+async def test_outside_every_coverage(client, auth_headers, world) -> None:
     body = await _enrich(client, auth_headers, world["out"])
     parts, crit = body["parts"], body["score"]["criteria"]
     assert "Zones protégées : données absentes pour cette zone" in parts["environment"]["messages"]
@@ -163,7 +163,7 @@ async def test_outside_every_coverage(client, auth_headers, world) -> None:  # n
     assert "Aucune zone protégée" not in text and "RNU" not in text
 
 
-async def test_straddling_the_edge_says_which_part(client, auth_headers, world) -> None:  # noqa: ANN001
+async def test_straddling_the_edge_says_which_part(client, auth_headers, world) -> None:
     body = await _enrich(client, auth_headers, world["straddle"])
     parts = body["parts"]
     share = 100 * LEAD_STRADDLE.intersection(C1).area / LEAD_STRADDLE.area  # 60 %
@@ -181,7 +181,7 @@ async def test_straddling_the_edge_says_which_part(client, auth_headers, world) 
     assert body["score"]["completeness"] == pytest.approx(0.65)
 
 
-async def test_no_poste_within_the_radius(client, auth_headers, world) -> None:  # noqa: ANN001
+async def test_no_poste_within_the_radius(client, auth_headers, world) -> None:
     assert POSTE.distance(LEAD_FAR.centroid) > 30_000
     body = await _enrich(client, auth_headers, world["far"])
     parts, crit = body["parts"], body["score"]["criteria"]
@@ -200,7 +200,7 @@ def _pdf_text(data: bytes) -> str:
     return re.sub(r"[\s\u00a0]+", " ", " ".join(p.extract_text() or "" for p in pages))
 
 
-async def test_dossier_and_export_say_what_is_missing(client, auth_headers, world) -> None:  # noqa: ANN001
+async def test_dossier_and_export_say_what_is_missing(client, auth_headers, world) -> None:
     admin = await auth_headers(Role.ADMIN)
     await _enrich(client, auth_headers, world["out"])
     r = await client.post(f"/api/leads/{world['out']}/generate-pdf", headers=admin)

@@ -36,7 +36,7 @@ def settings(
     )
 
 
-async def test_empty_layers_and_pvgis_html(client, state, auth_headers, standin) -> None:  # noqa: ANN001
+async def test_empty_layers_and_pvgis_html(client, state, auth_headers, standin) -> None:
     lead_id = await make_lead(state.sessions, ewkt(rect(0, 0, 300, 300)))
     standin.script.append("html")
     r = await client.post(f"/api/enrichment/{lead_id}", headers=await auth_headers(Role.ADMIN))
@@ -78,7 +78,7 @@ async def test_empty_layers_and_pvgis_html(client, state, auth_headers, standin)
         assert tech.source == "estimate"
 
 
-async def test_pvgis_timeout_then_back(client, state, auth_headers, standin) -> None:  # noqa: ANN001
+async def test_pvgis_timeout_then_back(client, state, auth_headers, standin) -> None:
     lead_id = await make_lead(state.sessions, ewkt(rect(2000, 0, 2300, 300)))
     headers = await auth_headers(Role.ADMIN)
     standin.script.append("timeout")
@@ -97,7 +97,7 @@ async def test_pvgis_timeout_then_back(client, state, auth_headers, standin) -> 
         assert lead.status is LeadStatus.ENRICHED
 
 
-async def test_lead_without_geometry(client, state, auth_headers) -> None:  # noqa: ANN001
+async def test_lead_without_geometry(client, state, auth_headers) -> None:
     lead_id = await make_lead(state.sessions, "SRID=4326;MULTIPOLYGON EMPTY")
     r = await client.post(f"/api/enrichment/{lead_id}", headers=await auth_headers(Role.ADMIN))
     body = assert_problem(r, 422)
@@ -113,7 +113,7 @@ async def test_lead_without_geometry(client, state, auth_headers) -> None:  # no
         assert (await session.get(Lead, lead_id)).status is LeadStatus.NEW
 
 
-async def test_lead_being_enriched_is_refused(client, state, auth_headers, settings) -> None:  # noqa: ANN001
+async def test_lead_being_enriched_is_refused(client, state, auth_headers, settings) -> None:
     lead_id = await make_lead(state.sessions, ewkt(rect(4000, 0, 4300, 300)))
     with psycopg.connect(settings.sync_database_url) as other:
         other.execute("SELECT pg_advisory_lock(%s)", (LOCK_BASE + lead_id,))

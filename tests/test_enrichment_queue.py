@@ -68,7 +68,7 @@ def start_worker(settings: Settings, standin: PvgisStandin, log: Path) -> subpro
     )
 
 
-async def wait_for(client, headers, job_id: int, pred, timeout: float = 60.0) -> dict:  # noqa: ANN001
+async def wait_for(client, headers, job_id: int, pred, timeout: float = 60.0) -> dict:
     deadline = time.monotonic() + timeout
     while True:
         r = await client.get(f"/api/enrichment/jobs/{job_id}", headers=headers)
@@ -85,7 +85,7 @@ async def test_job_survives_a_killed_worker(
     state,
     settings,
     standin,
-    make_user,  # noqa: ANN001
+    make_user,
     auth_headers,
     tmp_path,
 ) -> None:
@@ -161,7 +161,7 @@ async def test_job_survives_a_killed_worker(
         assert users == {manager.id}
 
 
-async def test_batch_by_filters_and_bad_bodies(client, state, auth_headers) -> None:  # noqa: ANN001
+async def test_batch_by_filters_and_bad_bodies(client, state, auth_headers) -> None:
     headers = await auth_headers(Role.ADMIN)
     r = await client.post(
         "/api/enrichment/batch", json={"filters": {"status": ["SOLD"]}}, headers=headers
@@ -198,7 +198,7 @@ async def test_batch_by_filters_and_bad_bodies(client, state, auth_headers) -> N
     )
 
 
-async def test_batch_ids_out_of_range(client, auth_headers) -> None:  # noqa: ANN001
+async def test_batch_ids_out_of_range(client, auth_headers) -> None:
     headers = await auth_headers(Role.ADMIN)
     for bad in ([0], [2**63], ["x"]):
         r = await client.post("/api/enrichment/batch", json={"lead_ids": bad}, headers=headers)
@@ -309,7 +309,7 @@ def kill_during_batch(
 async def test_a_server_killed_while_queueing_a_batch_leaves_no_orphan_job(
     settings,
     auth_headers,
-    tmp_path,  # noqa: ANN001
+    tmp_path,
 ) -> None:
     headers = await auth_headers(Role.ADMIN)
     ids = insert_leads(settings.sync_database_url, N_BATCH)
@@ -338,7 +338,7 @@ async def test_a_server_killed_while_queueing_a_batch_leaves_no_orphan_job(
 
 async def test_a_job_ends_after_the_pvgis_calls_it_made(
     settings, state, standin, make_user
-) -> None:  # noqa: ANN001
+) -> None:
     manager = await make_user(Role.MANAGER)
     # 60 km north of the other tests' leads: PVGIS cells no one has asked for yet.
     ids = [

@@ -16,7 +16,7 @@ from tests.enrichment_helpers import ewkt, make_lead, rect
 N_MOVES = 50
 
 
-def test_event_times_default_to_the_write_time(settings) -> None:  # noqa: ANN001
+def test_event_times_default_to_the_write_time(settings) -> None:
     columns = {
         (table.name, column.name)
         for table in Base.metadata.tables.values()
@@ -41,7 +41,7 @@ def test_event_times_default_to_the_write_time(settings) -> None:  # noqa: ANN00
 async def test_activity_sorted_by_time_follows_concurrent_moves(
     client,
     state,
-    auth_headers,  # noqa: ANN001
+    auth_headers,
 ) -> None:
     headers = await auth_headers(Role.ADMIN)
     lead_id = await make_lead(state.sessions, ewkt(rect(0, 0, 300, 300)))

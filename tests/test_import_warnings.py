@@ -9,7 +9,7 @@ from tests.importing import GEODATA, run_import, scalar
 P69 = GEODATA / "cadastre-69114-extract.json"
 
 
-async def test_non_numeric_contenance_is_a_warning(state, tmp_path) -> None:  # noqa: ANN001
+async def test_non_numeric_contenance_is_a_warning(state, tmp_path) -> None:
     doc = json.loads(P69.read_text())
     bad = doc["features"][11]
     bad["properties"]["contenance"] = "abc"

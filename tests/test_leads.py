@@ -21,7 +21,7 @@ PARCELS = ["69114000AA0030", "69114000AA0022", "69114000AA0001", "69114000AA0002
 
 
 @pytest.fixture(scope="module")
-async def leads(client, people, db_url):  # noqa: ANN001, ANN201
+async def leads(client, people, db_url):
     """Six leads with known attributes, statuses and scores set in SQL."""
     load_parcels(db_url, PARCELS)
     ops_h = people["ops"][1]
@@ -56,7 +56,7 @@ async def leads(client, people, db_url):  # noqa: ANN001, ANN201
     return made
 
 
-async def _list(client, headers, **params):  # noqa: ANN001, ANN202
+async def _list(client, headers, **params):
     r = await client.get("/api/leads", params=params, headers=headers)
     assert r.status_code == 200, r.text
     return r.json()
@@ -66,7 +66,7 @@ def _names(page: dict) -> set[str]:
     return {i["name"] for i in page["items"]}
 
 
-async def test_rbac_in_the_list(client, people, leads) -> None:  # noqa: ANN001
+async def test_rbac_in_the_list(client, people, leads) -> None:
     everyone = {m["name"] for m in leads}
     assert _names(await _list(client, people["admin"][1])) == everyone
     assert _names(await _list(client, people["manager"][1])) == everyone
@@ -81,7 +81,7 @@ async def test_rbac_in_the_list(client, people, leads) -> None:  # noqa: ANN001
     assert (await _list(client, people["sales"][1]))["total"] == 2
 
 
-async def test_filters(client, people, leads) -> None:  # noqa: ANN001
+async def test_filters(client, people, leads) -> None:
     h = people["admin"][1]
     assert _names(await _list(client, h, status=["SOLD", "CLIENT_READY"])) == {"Vendu", "Prêt"}
     assert _names(await _list(client, h, score_min=60)) == {
@@ -102,7 +102,7 @@ async def test_filters(client, people, leads) -> None:  # noqa: ANN001
     assert (await _list(client, h, created_to="2000-01-01T00:00:00Z"))["total"] == 0
 
 
-async def test_sort_and_paging(client, people, leads) -> None:  # noqa: ANN001
+async def test_sort_and_paging(client, people, leads) -> None:
     h = people["admin"][1]
     page = await _list(client, h, sort="-quality_score", page_size=2)
     assert [i["quality_score"] for i in page["items"]] == [90, 80]
@@ -133,12 +133,12 @@ async def test_sort_and_paging(client, people, leads) -> None:  # noqa: ANN001
         {"colour": "red"},
     ],
 )
-async def test_bad_list_parameters_are_422(client, people, leads, params) -> None:  # noqa: ANN001
+async def test_bad_list_parameters_are_422(client, people, leads, params) -> None:
     r = await client.get("/api/leads", params=params, headers=people["admin"][1])
     assert_problem(r, 422)
 
 
-async def test_detail_and_geojson(client, people, leads) -> None:  # noqa: ANN001
+async def test_detail_and_geojson(client, people, leads) -> None:
     lead = leads[0]
     h = people["ops"][1]
     r = await client.get(f"/api/leads/{lead['id']}", headers=h)
@@ -164,7 +164,7 @@ async def test_detail_and_geojson(client, people, leads) -> None:  # noqa: ANN00
     assert_problem(await client.get("/api/leads/abc", headers=h), 404)  # no lead has that path
 
 
-async def test_patch_with_etag(client, people, leads, db_url) -> None:  # noqa: ANN001
+async def test_patch_with_etag(client, people, leads, db_url) -> None:
     lead = leads[1]
     h = people["ops"][1]
     r = await client.get(f"/api/leads/{lead['id']}", headers=h)
@@ -192,7 +192,7 @@ async def test_patch_with_etag(client, people, leads, db_url) -> None:  # noqa: 
     assert r.status_code == 200 and r.json()["version"] == got["version"] + 1
 
 
-async def test_patch_geometry_marks_stale(client, people, leads, db_url) -> None:  # noqa: ANN001
+async def test_patch_geometry_marks_stale(client, people, leads, db_url) -> None:
     lead = leads[1]
     with psycopg.connect(sync_url(db_url), autocommit=True) as conn:
         conn.execute("UPDATE leads SET enrichment_stale=false WHERE id=%s", (lead["id"],))
@@ -213,7 +213,7 @@ async def test_patch_geometry_marks_stale(client, people, leads, db_url) -> None
 
 
 @pytest.mark.parametrize("field", ["is_public", "geometry"])
-async def test_patch_null_for_a_non_nullable_field_is_422(client, people, leads, db_url, field):  # noqa: ANN001
+async def test_patch_null_for_a_non_nullable_field_is_422(client, people, leads, db_url, field):
     # It reached the NOT NULL constraint (a 409 "conflicts with existing data") or, for the
     # geometry, was silently ignored: a validation error naming the field, nothing written.
     lead = leads[1]
@@ -231,7 +231,7 @@ async def test_patch_null_for_a_non_nullable_field_is_422(client, people, leads,
     assert detail["notes"] is None
 
 
-def test_patch_schemas_declare_no_null_for_non_nullable_columns(app) -> None:  # noqa: ANN001
+def test_patch_schemas_declare_no_null_for_non_nullable_columns(app) -> None:
     # Every PATCH body of the OpenAPI document: a property that accepts null must map to a
     # nullable column (the three lead fields a lead may lack); the others say they can't.
     spec = app.openapi()
@@ -249,7 +249,7 @@ def test_patch_schemas_declare_no_null_for_non_nullable_columns(app) -> None:  #
     assert nullable == {"LeadUpdate": {"name", "notes", "commune_insee"}}
 
 
-async def test_patch_permissions(client, people, leads) -> None:  # noqa: ANN001
+async def test_patch_permissions(client, people, leads) -> None:
     public = leads[3]  # public, assigned to nobody: OPS see it but may not edit it
     seen = await client.get(f"/api/leads/{public['id']}", headers=people["ops"][1])
     assert seen.status_code == 200 and seen.json()["allowed_transitions"] == []
@@ -287,7 +287,7 @@ async def test_patch_permissions(client, people, leads) -> None:  # noqa: ANN001
     )
 
 
-async def test_assign(client, people, leads) -> None:  # noqa: ANN001
+async def test_assign(client, people, leads) -> None:
     lead = leads[2]
     ops2 = people["ops2"][0]
     r = await client.post(
@@ -316,7 +316,7 @@ async def test_assign(client, people, leads) -> None:  # noqa: ANN001
 
 async def test_foncier_owners_encrypted_and_hidden_from_sales(
     client, people, leads, db_url
-) -> None:  # noqa: ANN001
+) -> None:
     lead = leads[5]  # CLIENT_READY: the commercial sees it
     owners = [
         {"name": "Jeanne Martin", "type": "private", "contact": "06 00 00 00 00"},
@@ -358,7 +358,7 @@ async def test_foncier_owners_encrypted_and_hidden_from_sales(
     assert_problem(r, 422)
 
 
-async def test_delete_archives(client, people, leads, db_url) -> None:  # noqa: ANN001
+async def test_delete_archives(client, people, leads, db_url) -> None:
     lead = leads[3]
     assert_problem(
         await client.delete(f"/api/leads/{lead['id']}", headers=people["manager"][1]), 403
@@ -381,7 +381,7 @@ async def test_delete_archives(client, people, leads, db_url) -> None:  # noqa: 
     assert_problem(await client.delete("/api/leads/424242", headers=people["admin"][1]), 404)
 
 
-async def test_layer_version_bumped_on_writes(client, people, leads, db_url) -> None:  # noqa: ANN001
+async def test_layer_version_bumped_on_writes(client, people, leads, db_url) -> None:
     def version() -> int:
         with psycopg.connect(sync_url(db_url)) as conn:
             return conn.execute(

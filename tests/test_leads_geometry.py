@@ -33,11 +33,11 @@ def parcels(db_url: str) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-async def ops(auth_headers):  # noqa: ANN001, ANN201
+async def ops(auth_headers):
     return await auth_headers(Role.OPS)
 
 
-async def test_polygon_lead_area_and_name(client, ops, parcels) -> None:  # noqa: ANN001
+async def test_polygon_lead_area_and_name(client, ops, parcels) -> None:
     geom = cadastre()[P1]["geometry"]
     r = await client.post(
         "/api/leads", json={"geometry": geom, "commune_insee": "69114", "name": "A"}, headers=ops
@@ -57,7 +57,7 @@ async def test_polygon_lead_area_and_name(client, ops, parcels) -> None:  # noqa
     assert body["centroid"]["lat"] == pytest.approx(c.y, abs=1e-5)
 
 
-async def test_parcel_union_and_sequence(client, ops, db_url) -> None:  # noqa: ANN001
+async def test_parcel_union_and_sequence(client, ops, db_url) -> None:
     union = unary_union([shape(cadastre()[p]["geometry"]) for p in (P1, P2)])
     names = []
     for _ in range(2):
@@ -75,7 +75,7 @@ async def test_parcel_union_and_sequence(client, ops, db_url) -> None:  # noqa: 
     assert [h["status"] for h in detail["status_history"]] == ["NEW"]
 
 
-async def test_unknown_parcels_422_nothing_written(client, ops, db_url) -> None:  # noqa: ANN001
+async def test_unknown_parcels_422_nothing_written(client, ops, db_url) -> None:
     before = count_rows(db_url, *LEAD_TABLES)
     r = await client.post(
         "/api/leads", json={"parcel_ids": [P1, "69114000ZZ9999", "69114000ZZ9998"]}, headers=ops
@@ -85,7 +85,7 @@ async def test_unknown_parcels_422_nothing_written(client, ops, db_url) -> None:
     assert count_rows(db_url, *LEAD_TABLES) == before
 
 
-async def test_point_picks_parcel_under_it(client, ops) -> None:  # noqa: ANN001
+async def test_point_picks_parcel_under_it(client, ops) -> None:
     inside = shape(cadastre()[P3]["geometry"]).representative_point()
     r = await client.post(
         "/api/leads", json={"point": {"lat": inside.y, "lon": inside.x}}, headers=ops
@@ -106,7 +106,7 @@ BOWTIE = {
 }
 
 
-async def test_self_intersection_refused_or_repaired(client, ops, db_url) -> None:  # noqa: ANN001
+async def test_self_intersection_refused_or_repaired(client, ops, db_url) -> None:
     before = count_rows(db_url, *LEAD_TABLES)
     r = await client.post("/api/leads", json={"geometry": BOWTIE}, headers=ops)
     body = assert_problem(r, 422)
@@ -140,7 +140,7 @@ def _square(lon: float, lat: float, d: float) -> dict:
         ),
     ],
 )
-async def test_bad_geometries(client, ops, db_url, geometry, needle) -> None:  # noqa: ANN001
+async def test_bad_geometries(client, ops, db_url, geometry, needle) -> None:
     before = count_rows(db_url, *LEAD_TABLES)
     r = await client.post("/api/leads", json={"geometry": geometry}, headers=ops)
     assert needle in assert_problem(r, 422)["detail"]
@@ -159,11 +159,11 @@ async def test_bad_geometries(client, ops, db_url, geometry, needle) -> None:  #
         {"geometry": _square(4.65, 45.97, 0.001), "colour": "red"},
     ],
 )
-async def test_malformed_bodies_are_422(client, ops, payload) -> None:  # noqa: ANN001
+async def test_malformed_bodies_are_422(client, ops, payload) -> None:
     assert_problem(await client.post("/api/leads", json=payload, headers=ops), 422)
 
 
-async def test_concurrent_creations_get_distinct_sequences(live_server, ops) -> None:  # noqa: ANN001
+async def test_concurrent_creations_get_distinct_sequences(live_server, ops) -> None:
     """Twelve real concurrent POSTs in one commune: twelve consecutive, distinct names."""
     async with httpx.AsyncClient(base_url=live_server.url, timeout=30) as c:
         bodies = [
@@ -177,7 +177,7 @@ async def test_concurrent_creations_get_distinct_sequences(live_server, ops) -> 
     assert {r.json()["internal_name"][:6] for r in answers} == {"69-001"}
 
 
-async def test_commune_layer_derives_commune_and_refuses_sea(client, ops, db_url) -> None:  # noqa: ANN001
+async def test_commune_layer_derives_commune_and_refuses_sea(client, ops, db_url) -> None:
     # From now on the communes layer has rows (this test runs last in the module).
     load_communes(db_url)
     geom = cadastre()[P1]["geometry"]
@@ -185,8 +185,7 @@ async def test_commune_layer_derives_commune_and_refuses_sea(client, ops, db_url
     assert r.status_code == 201, r.text
     # 69114 merged after 2018: the COG-2018 layer has its land in 69159 (largest overlap).
     communes = {
-        f["properties"]["code"]: shape(f["geometry"])
-        for f in read_json(COMMUNES)["features"]
+        f["properties"]["code"]: shape(f["geometry"]) for f in read_json(COMMUNES)["features"]
     }
     lead = shape(geom)
     best = max(communes, key=lambda c: communes[c].intersection(lead).area)
@@ -201,7 +200,7 @@ async def test_commune_layer_derives_commune_and_refuses_sea(client, ops, db_url
 
 
 @pytest.mark.parametrize("repair", [False, True])
-async def test_positions_of_two_and_three_dimensions_in_one_ring(client, ops, repair) -> None:  # noqa: ANN001
+async def test_positions_of_two_and_three_dimensions_in_one_ring(client, ops, repair) -> None:
     # GeoJSON allows an altitude; a ring mixing [x, y] and [x, y, z] made the Python validity
     # check fail (shapely's ValueError, a 500) before PostGIS saw the geometry.
     ring = [[4.6512, 45.9768], [4.6543, 45.9763, 210.0], [4.6538, 45.9751], [4.6512, 45.9768, 5.0]]

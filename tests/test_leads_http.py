@@ -22,7 +22,7 @@ PARCELS = ["69114000AA0030", "69114000AA0022"]
 
 
 @pytest.fixture(scope="module")
-async def lead(client, people, db_url):  # noqa: ANN001, ANN201
+async def lead(client, people, db_url):
     load_parcels(db_url, PARCELS)
     body = {"parcel_ids": PARCELS, "name": "Chaud", "notes": "lead routes"}
     r = await client.post("/api/leads", json=body, headers=people["ops"][1])
@@ -57,7 +57,7 @@ LIST_QUERIES = [
 
 
 @pytest.mark.parametrize(("query", "status"), LIST_QUERIES)
-async def test_list_queries(client, people, lead, query: str, status: int) -> None:  # noqa: ANN001
+async def test_list_queries(client, people, lead, query: str, status: int) -> None:
     for who in ("ops", "manager", "sales"):
         r = await client.get(f"/api/leads{query}", headers=people[who][1])
         if status == 200:
@@ -68,7 +68,7 @@ async def test_list_queries(client, people, lead, query: str, status: int) -> No
             assert_problem(r, status)
 
 
-async def test_list_filters_the_same_box_either_way(client, people, lead) -> None:  # noqa: ANN001
+async def test_list_filters_the_same_box_either_way(client, people, lead) -> None:
     h = people["admin"][1]
     a = await client.get("/api/leads?bbox=4.5,45.9,4.8,46.1", headers=h)
     b = await client.get("/api/leads?bbox=4.8,46.1,4.5,45.9", headers=h)
@@ -78,7 +78,7 @@ async def test_list_filters_the_same_box_either_way(client, people, lead) -> Non
     assert [i["id"] for i in r.json()["items"]] == [lead["id"]]
 
 
-async def test_detail(client, people, lead) -> None:  # noqa: ANN001
+async def test_detail(client, people, lead) -> None:
     url = f"/api/leads/{lead['id']}"
     for who, status in (("ops", 200), ("ops2", 404), ("admin", 200), ("sales", 404)):
         r = await client.get(url, headers=people[who][1])
@@ -99,7 +99,7 @@ async def test_detail(client, people, lead) -> None:  # noqa: ANN001
 
 
 @pytest.mark.parametrize("token", [None, "Bearer nope", "Basic abc", "Bearer"])
-async def test_bad_tokens(client, lead, token: str | None) -> None:  # noqa: ANN001
+async def test_bad_tokens(client, lead, token: str | None) -> None:
     headers = {"Authorization": token} if token else {}
     for method, url, body in [
         ("GET", "/api/leads", None),
@@ -113,7 +113,7 @@ async def test_bad_tokens(client, lead, token: str | None) -> None:  # noqa: ANN
         assert r.headers["www-authenticate"] == "Bearer"
 
 
-async def test_password_change_ends_tokens(client, make_user, lead) -> None:  # noqa: ANN001
+async def test_password_change_ends_tokens(client, make_user, lead) -> None:
     user = await make_user(Role.MANAGER)
     old = {"Authorization": f"Bearer {await login(client, user.email)}"}
     changer = {"Authorization": f"Bearer {await login(client, user.email)}"}
@@ -138,7 +138,7 @@ async def test_password_change_ends_tokens(client, make_user, lead) -> None:  # 
     assert (await client.get(f"/api/leads/{lead['id']}", headers=fresh)).status_code == 200
 
 
-async def test_create(client, people) -> None:  # noqa: ANN001
+async def test_create(client, people) -> None:
     body = {"geometry": square(4.61, 45.965), "name": "Deux fois", "commune_insee": "69114"}
     r = await client.post("/api/leads", json=body, **_as(people))
     assert r.status_code == 201, r.text
@@ -173,8 +173,8 @@ BAD_BODIES: list[tuple[bytes, dict[str, str], int]] = [
 
 @pytest.mark.parametrize(("raw", "headers", "status"), BAD_BODIES)
 async def test_bad_bodies(
-    client,  # noqa: ANN001
-    people,  # noqa: ANN001
+    client,
+    people,
     raw: bytes,
     headers: dict[str, str],
     status: int,
@@ -185,7 +185,7 @@ async def test_bad_bodies(
     assert all(e["field"].startswith("body") for e in body.get("errors", [])), body
 
 
-async def test_gzip(client, people, lead) -> None:  # noqa: ANN001
+async def test_gzip(client, people, lead) -> None:
     kw = _as(people, "admin", **{"Accept-Encoding": "gzip"})
     r = await client.get("/api/leads", **kw)
     assert r.headers["content-encoding"] == "gzip"
@@ -201,7 +201,7 @@ async def test_gzip(client, people, lead) -> None:  # noqa: ANN001
     assert json.loads(gzip.decompress(data)) == raw.json()
 
 
-async def test_cors_ids_methods(client, people, lead) -> None:  # noqa: ANN001
+async def test_cors_ids_methods(client, people, lead) -> None:
     origin = {"Origin": "http://localhost:5173"}
     r = await client.get("/api/leads", **_as(people, **origin))
     assert r.status_code == 200
@@ -219,7 +219,7 @@ async def test_cors_ids_methods(client, people, lead) -> None:  # noqa: ANN001
     assert r.status_code == 405
 
 
-async def test_unexpected_error_is_the_server_error_500(app, people, monkeypatch) -> None:  # noqa: ANN001
+async def test_unexpected_error_is_the_server_error_500(app, people, monkeypatch) -> None:
     import api.routers.leads as routes
 
     async def broken(*args: object, **kwargs: object) -> bytes:
@@ -251,7 +251,7 @@ async def limited(db_url: str, tmp_path_factory: pytest.TempPathFactory) -> Asyn
             yield c
 
 
-async def test_rate_limit(limited) -> None:  # noqa: ANN001
+async def test_rate_limit(limited) -> None:
     c = limited
     # The lead routes and the others count against the same window per address.
     assert (await c.get("/api/leads")).status_code == 401

@@ -93,7 +93,7 @@ MATRIX = [
 
 
 @pytest.fixture(scope="module")
-async def world(make_user, auth_headers):  # noqa: ANN001, ANN201
+async def world(make_user, auth_headers):
     users = {r: await make_user(r) for r in (A, M, OP, C)}
     headers = {r: await auth_headers(user=u) for r, u in users.items()}
     headers[ANON] = {}
@@ -108,7 +108,7 @@ CASES = [
 
 
 @pytest.mark.parametrize(("row", "role"), CASES)
-async def test_matrix(client, world, db_url, row, role) -> None:  # noqa: ANN001
+async def test_matrix(client, world, db_url, row, role) -> None:
     method, path, status, body, expected = row
     users, headers = world
     if "{id}" in path:

@@ -75,7 +75,7 @@ async def test_served_access_log_has_no_token(
     client: httpx.AsyncClient,
     make_user,
     settings: Settings,
-    tmp_path: Path,  # noqa: ANN001
+    tmp_path: Path,
 ) -> None:
     user = await make_user(Role.MANAGER)
     access = await login(client, user.email)

@@ -18,7 +18,7 @@ SECRET = "Mme-Secret-Dupont-0612345678"
 
 
 @pytest.fixture(scope="module")
-def boom_app(app, state):  # noqa: ANN001, ANN201
+def boom_app(app, state):
     """The app with three routes that fail the ways a request can: a NOT NULL violation, a
     PostgreSQL error quoting its input, a Python exception quoting a value."""
 
@@ -50,7 +50,7 @@ def _logged(caplog: pytest.LogCaptureFixture) -> str:
     )
 
 
-async def test_integrity_error_logs_no_parameters(boom_app, client, caplog) -> None:  # noqa: ANN001
+async def test_integrity_error_logs_no_parameters(boom_app, client, caplog) -> None:
     with caplog.at_level(logging.DEBUG, logger="api.errors"):
         assert_problem(await client.get("/boom/not-null"), 409)
     logged = _logged(caplog)
@@ -61,7 +61,7 @@ async def test_integrity_error_logs_no_parameters(boom_app, client, caplog) -> N
     assert any(r.levelno == logging.DEBUG and r.exc_info for r in caplog.records)
 
 
-async def test_database_error_logs_no_input(boom_app, client, caplog) -> None:  # noqa: ANN001
+async def test_database_error_logs_no_input(boom_app, client, caplog) -> None:
     with caplog.at_level(logging.INFO, logger="api.errors"):
         assert_problem(await client.get("/boom/pg"), 500)
     logged = _logged(caplog)
@@ -69,7 +69,7 @@ async def test_database_error_logs_no_input(boom_app, client, caplog) -> None:  
     assert SECRET not in logged
 
 
-async def test_unhandled_error_logs_no_message(boom_app, caplog) -> None:  # noqa: ANN001
+async def test_unhandled_error_logs_no_message(boom_app, caplog) -> None:
     # The 500 is re-raised for the server's log (ServerErrorMiddleware): keep the answer.
     transport = httpx.ASGITransport(app=boom_app, raise_app_exceptions=False)
     with caplog.at_level(logging.INFO, logger="api.errors"):

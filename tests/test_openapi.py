@@ -19,19 +19,19 @@ FULL_STACK = {"Origin": "http://localhost:5173"}
 
 
 @pytest.fixture(scope="module")
-def spec(app) -> dict[str, Any]:  # noqa: ANN001
+def spec(app) -> dict[str, Any]:
     return app.openapi()
 
 
 @pytest.fixture(scope="module")
-async def lead(client, people, db_url):  # noqa: ANN001, ANN201
+async def lead(client, people, db_url):
     load_parcels(db_url, PARCELS)
     r = await client.post("/api/leads", json={"parcel_ids": PARCELS}, headers=people["ops"][1])
     assert r.status_code == 201, r.text
     return r.json()
 
 
-def operations(spec: dict[str, Any]):  # noqa: ANN201
+def operations(spec: dict[str, Any]):
     for path, item in spec["paths"].items():
         for method, op in item.items():
             yield path, method, op
@@ -41,7 +41,7 @@ def documented(spec: dict[str, Any], method: str, path: str, status: int) -> boo
     return str(status) in spec["paths"][path][method]["responses"]
 
 
-def test_every_problem_is_documented_as_problem_json(spec) -> None:  # noqa: ANN001
+def test_every_problem_is_documented_as_problem_json(spec) -> None:
     problem = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
     for path, method, op in operations(spec):
         for code, response in op["responses"].items():
@@ -63,20 +63,20 @@ def test_every_problem_is_documented_as_problem_json(spec) -> None:  # noqa: ANN
         ("post", "/api/enrichment/batch", {404, 409, 413}, {412}),
     ],
 )
-def test_problem_statuses_follow_the_operation(spec, method, path, present, absent) -> None:  # noqa: ANN001
+def test_problem_statuses_follow_the_operation(spec, method, path, present, absent) -> None:
     codes = {int(c) for c in spec["paths"][path][method]["responses"] if int(c) >= 400}
     assert present <= codes, present - codes
     assert not codes & absent, codes & absent
 
 
-def test_parameters_are_never_null(spec) -> None:  # noqa: ANN001
+def test_parameters_are_never_null(spec) -> None:
     # "null" in a header or a query string is four letters: If-Match: null was a 412.
     for path, method, op in operations(spec):
         for param in op.get("parameters", []):
             assert "null" not in json.dumps(param["schema"]), (method, path, param["name"])
 
 
-def _schemas(spec: dict[str, Any], schema: dict[str, Any], seen: frozenset[str] = frozenset()):  # noqa: ANN202
+def _schemas(spec: dict[str, Any], schema: dict[str, Any], seen: frozenset[str] = frozenset()):
     """Every sub-schema of ``schema``, references followed once."""
     if "$ref" in schema:
         name = schema["$ref"].rsplit("/", 1)[-1]
@@ -94,7 +94,7 @@ def _schemas(spec: dict[str, Any], schema: dict[str, Any], seen: frozenset[str] 
             yield from _schemas(spec, schema[key], seen)
 
 
-def _inputs(spec: dict[str, Any]):  # noqa: ANN202
+def _inputs(spec: dict[str, Any]):
     for path, method, op in operations(spec):
         for param in op.get("parameters", []):
             yield f"{method} {path} {param['name']}", param["schema"]
@@ -103,7 +103,7 @@ def _inputs(spec: dict[str, Any]):  # noqa: ANN202
                 yield f"{method} {path} body", media["schema"]
 
 
-def test_integers_are_bounded_by_what_the_database_holds(spec) -> None:  # noqa: ANN001
+def test_integers_are_bounded_by_what_the_database_holds(spec) -> None:
     # An unbounded id or page reached PostgreSQL ("out of range", a 422) for a value the
     # document called valid: every integer a request carries has both bounds, within bigint.
     for where, schema in _inputs(spec):
@@ -118,7 +118,7 @@ def test_integers_are_bounded_by_what_the_database_holds(spec) -> None:  # noqa:
     "value",
     ["0.5", "1700000000", "2026-12-05", "2026-12-05T10:00:00", "yesterday", "2026-12-05 10:00Z"],
 )
-async def test_dates_are_rfc3339_only(client, people, lead, path, value) -> None:  # noqa: ANN001
+async def test_dates_are_rfc3339_only(client, people, lead, path, value) -> None:
     # pydantic alone took 0.5 for a Unix timestamp and a naive time for a local one.
     for extra in ({}, FULL_STACK):
         h = {**people["manager"][1], **extra}
@@ -136,7 +136,7 @@ async def test_dates_are_rfc3339_only(client, people, lead, path, value) -> None
         "9999-12-31T23:59:59-23:59",  # after 9999 in UTC: the last
     ],
 )
-async def test_every_rfc3339_date_time_is_taken(client, people, lead, value) -> None:  # noqa: ANN001
+async def test_every_rfc3339_date_time_is_taken(client, people, lead, value) -> None:
     h = people["manager"][1]
     r = await client.get("/api/leads", params={"created_from": value}, headers=h)
     assert r.status_code == 200, r.text
@@ -146,7 +146,7 @@ async def test_every_rfc3339_date_time_is_taken(client, people, lead, value) -> 
     assert_problem(r, 422)
 
 
-async def test_bbox_is_four_numbers_in_range_corners_in_any_order(client, people, lead) -> None:  # noqa: ANN001
+async def test_bbox_is_four_numbers_in_range_corners_in_any_order(client, people, lead) -> None:
     h = people["manager"][1]
     ordered = await client.get("/api/leads", params={"bbox": "4.5,45.9,4.8,46.1"}, headers=h)
     swapped = await client.get("/api/leads", params={"bbox": "4.8,46.1,4.5,45.9"}, headers=h)
@@ -167,13 +167,13 @@ async def test_bbox_is_four_numbers_in_range_corners_in_any_order(client, people
         ("/api/pipeline?assignee_id=3000000000", "query.assignee_id"),
     ],
 )
-async def test_ids_beyond_their_column_are_validation_errors(client, people, path, field) -> None:  # noqa: ANN001
+async def test_ids_beyond_their_column_are_validation_errors(client, people, path, field) -> None:
     # They were a 422 from PostgreSQL without the field ("A value is out of range").
     body = assert_problem(await client.get(path, headers=people["admin"][1]), 422)
     assert [e["field"] for e in body["errors"]] == [field]  # type: ignore[union-attr]
 
 
-async def test_an_id_is_not_a_boolean(client, people, lead) -> None:  # noqa: ANN001
+async def test_an_id_is_not_a_boolean(client, people, lead) -> None:
     # pydantic's lax mode took JSON true for user 1 (schemathesis: schema-violating, accepted).
     h = people["admin"][1]
     r = await client.post(f"/api/leads/{lead['id']}/assign", json={"assignee_id": True}, headers=h)
@@ -197,14 +197,14 @@ async def test_an_id_is_not_a_boolean(client, people, lead) -> None:  # noqa: AN
         ("DELETE", "/api/leads/export.xlsx", "GET"),
     ],
 )
-async def test_405_allows_every_method_of_the_path(client, people, method, path, allow) -> None:  # noqa: ANN001
+async def test_405_allows_every_method_of_the_path(client, people, method, path, allow) -> None:
     # Starlette named only the methods of the first route that matched the path.
     r = await client.request(method, path, headers=people["admin"][1])
     assert_problem(r, 405)
     assert r.headers["allow"] == allow
 
 
-async def test_problems_answered_are_documented(app, client, spec, people, lead) -> None:  # noqa: ANN001
+async def test_problems_answered_are_documented(app, client, spec, people, lead) -> None:
     h = people["ops"][1]
     one = "/api/leads/{lead_id}"
     cases = [
@@ -232,7 +232,7 @@ async def test_problems_answered_are_documented(app, client, spec, people, lead)
     assert documented(spec, "patch", one, 413)
 
 
-async def test_content_types_are_documented(client, spec, people, lead) -> None:  # noqa: ANN001
+async def test_content_types_are_documented(client, spec, people, lead) -> None:
     h = people["ops"][1]
     png = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
     up = await client.post(

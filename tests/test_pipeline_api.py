@@ -14,7 +14,7 @@ from tests.lead_fixtures import square, sync_url
 
 
 @pytest.fixture(scope="module")
-async def people(make_user, auth_headers):  # noqa: ANN001, ANN201
+async def people(make_user, auth_headers):
     users = {r: await make_user(r) for r in (Role.ADMIN, Role.MANAGER, Role.OPS, Role.COMMERCIAL)}
     users["ops2"] = await make_user(Role.OPS)
     return {k: (u, await auth_headers(user=u)) for k, u in users.items()}
@@ -23,7 +23,7 @@ async def people(make_user, auth_headers):  # noqa: ANN001, ANN201
 _n = iter(range(10_000))
 
 
-async def new_lead(client, people) -> dict:  # noqa: ANN001
+async def new_lead(client, people) -> dict:
     i = next(_n)
     r = await client.post(
         "/api/leads",
@@ -38,13 +38,13 @@ async def new_lead(client, people) -> dict:  # noqa: ANN001
     return r.json()
 
 
-async def move(client, people, role, lead_id, status, **kw):  # noqa: ANN001, ANN201
+async def move(client, people, role, lead_id, status, **kw):
     return await client.post(
         f"/api/leads/{lead_id}/transition", json={"status": status, **kw}, headers=people[role][1]
     )
 
 
-async def test_full_path_by_roles(client, people) -> None:  # noqa: ANN001
+async def test_full_path_by_roles(client, people) -> None:
     lead = await new_lead(client, people)
     lid = lead["id"]
     for role, status in [
@@ -80,7 +80,7 @@ async def test_full_path_by_roles(client, people) -> None:  # noqa: ANN001
     assert transitions[0]["after"] == {"status": "SOLD"}
 
 
-async def test_refusals_say_what_is_allowed(client, people, db_url) -> None:  # noqa: ANN001
+async def test_refusals_say_what_is_allowed(client, people, db_url) -> None:
     lead = await new_lead(client, people)
     lid = lead["id"]
     body = assert_problem(await move(client, people, Role.OPS, lid, "SOLD"), 409)
@@ -108,7 +108,7 @@ async def test_refusals_say_what_is_allowed(client, people, db_url) -> None:  # 
     assert d["rejection_reason"] == "zone humide" and d["allowed_transitions"] == []
 
 
-async def test_stale_if_match_on_transition(client, people) -> None:  # noqa: ANN001
+async def test_stale_if_match_on_transition(client, people) -> None:
     lead = await new_lead(client, people)
     r = await client.post(
         f"/api/leads/{lead['id']}/transition",
@@ -118,7 +118,7 @@ async def test_stale_if_match_on_transition(client, people) -> None:  # noqa: AN
     assert_problem(r, 412)
 
 
-async def test_concurrent_transitions_one_wins(live_server, people, db_url) -> None:  # noqa: ANN001
+async def test_concurrent_transitions_one_wins(live_server, people, db_url) -> None:
     """Two real HTTP requests on two connections move the same lead at once: exactly one wins."""
     async with (
         httpx.AsyncClient(base_url=live_server.url, timeout=20) as a,
@@ -175,7 +175,7 @@ async def test_concurrent_transitions_one_wins(live_server, people, db_url) -> N
         assert set(outcomes) <= {409, 412}
 
 
-async def test_pipeline_kanban(client, people) -> None:  # noqa: ANN001
+async def test_pipeline_kanban(client, people) -> None:
     r = await client.get("/api/pipeline", headers=people[Role.MANAGER][1])
     assert r.status_code == 200, r.text
     cols = {c["status"]: c for c in r.json()["columns"]}

@@ -34,7 +34,7 @@ def standin() -> Iterator[PvgisStandin]:
 
 
 @pytest.fixture
-async def client(standin: PvgisStandin):  # noqa: ANN201
+async def client(standin: PvgisStandin):
     standin.script.clear()
     standin.rate = 1000
     c = PvgisClient(

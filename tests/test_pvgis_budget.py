@@ -49,7 +49,7 @@ def _two_processes(db_url: str, standin: PvgisStandin, shared: bool) -> list[dic
     return out
 
 
-def test_two_processes_share_one_budget(db_url, standin) -> None:  # noqa: ANN001
+def test_two_processes_share_one_budget(db_url, standin) -> None:
     t0 = time.monotonic()
     counts = _two_processes(db_url, standin, shared=True)
     elapsed = time.monotonic() - t0
@@ -59,7 +59,7 @@ def test_two_processes_share_one_budget(db_url, standin) -> None:  # noqa: ANN00
     assert elapsed >= 2 * CALLS / 25 - 1.0  # 25 calls/s for both together, not each
 
 
-def test_per_process_budgets_go_over(db_url, standin) -> None:  # noqa: ANN001
+def test_per_process_budgets_go_over(db_url, standin) -> None:
     # The control: each process with its own 25 calls/s makes 50/s, and PVGIS says 429.
     counts = _two_processes(db_url, standin, shared=False)
     assert standin.too_many > 0

@@ -51,11 +51,11 @@ def loaded(db_url: str) -> None:
 
 
 @pytest.fixture(scope="module")
-async def ops(auth_headers) -> dict[str, str]:  # noqa: ANN001
+async def ops(auth_headers) -> dict[str, str]:
     return await auth_headers(Role.OPS)
 
 
-async def test_many_rings_refused_before_sql(client, ops, loaded, db_url) -> None:  # noqa: ANN001
+async def test_many_rings_refused_before_sql(client, ops, loaded, db_url) -> None:
     before = count_rows(db_url, *LEAD_TABLES)
     started = time.monotonic()
     r = await client.post("/api/leads", json={"geometry": many_rings(2, 1000)}, headers=ops)
@@ -66,7 +66,7 @@ async def test_many_rings_refused_before_sql(client, ops, loaded, db_url) -> Non
     assert count_rows(db_url, *LEAD_TABLES) == before
 
 
-async def test_too_many_vertices_and_polygons(client, ops, loaded) -> None:  # noqa: ANN001
+async def test_too_many_vertices_and_polygons(client, ops, loaded) -> None:
     r = await client.post("/api/leads", json={"geometry": polygon_of(25_000)}, headers=ops)
     body = assert_problem(r, 422)
     assert body["limit"] == "max_vertices" and body["max"] == 20_000
@@ -78,13 +78,13 @@ async def test_too_many_vertices_and_polygons(client, ops, loaded) -> None:  # n
     assert body["limit"] == "max_polygons"
 
 
-async def test_vertex_limit_allows_a_large_real_lead(client, ops, loaded) -> None:  # noqa: ANN001
+async def test_vertex_limit_allows_a_large_real_lead(client, ops, loaded) -> None:
     """19,999 vertices (a detailed outline) is still a lead."""
     r = await client.post("/api/leads", json={"geometry": polygon_of(19_998)}, headers=ops)
     assert r.status_code == 201, r.text
 
 
-async def test_patch_geometry_checked_the_same_way(client, ops, loaded) -> None:  # noqa: ANN001
+async def test_patch_geometry_checked_the_same_way(client, ops, loaded) -> None:
     geom = cadastre()[P1]["geometry"]
     lead = (await client.post("/api/leads", json={"geometry": geom}, headers=ops)).json()
     r = await client.patch(
@@ -95,7 +95,7 @@ async def test_patch_geometry_checked_the_same_way(client, ops, loaded) -> None:
 
 async def test_deactivated_token_is_401_before_any_geometry_work(
     client, make_user, loaded, state
-) -> None:  # noqa: ANN001
+) -> None:
     """A token of a user deactivated since is refused before the geometry is looked at: an
     invalid bow-tie (a 422 when checked) and a ring bomb both get the 401, at once."""
     user = await make_user(Role.OPS)
@@ -117,7 +117,7 @@ async def test_deactivated_token_is_401_before_any_geometry_work(
     assert time.monotonic() - started < 2
 
 
-async def test_declared_body_over_the_cap_is_413_unread(client) -> None:  # noqa: ANN001
+async def test_declared_body_over_the_cap_is_413_unread(client) -> None:
     """No token, 3 MB declared: 413 at once (before the 401, before parsing)."""
     big = b'{"geometry": ' + b" " * (3 * 1024 * 1024) + b"null}"
     r = await client.post("/api/leads", content=big, headers={"Content-Type": "application/json"})
@@ -131,7 +131,7 @@ async def test_declared_body_over_the_cap_is_413_unread(client) -> None:  # noqa
         )
 
 
-async def test_streamed_body_over_the_cap_is_413(client, ops) -> None:  # noqa: ANN001
+async def test_streamed_body_over_the_cap_is_413(client, ops) -> None:
     """A chunked body declares no size: counted as it arrives, refused past the cap."""
     sent = 0
 
@@ -150,7 +150,7 @@ async def test_streamed_body_over_the_cap_is_413(client, ops) -> None:  # noqa: 
     assert sent < 40  # reading stopped soon after the cap (2 MiB = 32 chunks)
 
 
-async def test_upload_with_many_form_fields_refused(client, ops, loaded) -> None:  # noqa: ANN001
+async def test_upload_with_many_form_fields_refused(client, ops, loaded) -> None:
     geom = cadastre()[P1]["geometry"]
     lead = (await client.post("/api/leads", json={"geometry": geom}, headers=ops)).json()
     fields = {f"f{i}": "x" for i in range(100_000)}
@@ -164,7 +164,7 @@ async def test_upload_with_many_form_fields_refused(client, ops, loaded) -> None
     assert "form" in str(body["detail"])
 
 
-async def test_upload_cap_is_the_upload_limit_not_the_json_one(client, ops, loaded) -> None:  # noqa: ANN001
+async def test_upload_cap_is_the_upload_limit_not_the_json_one(client, ops, loaded) -> None:
     """A 3 MB document is over the JSON cap but within the upload limit: accepted."""
     geom = cadastre()[P1]["geometry"]
     lead = (await client.post("/api/leads", json={"geometry": geom}, headers=ops)).json()
@@ -190,7 +190,7 @@ async def strict(db_url: str, tmp_path_factory: pytest.TempPathFactory) -> Async
             yield c
 
 
-async def test_statement_timeout_bounds_every_request(strict, make_user, loaded, db_url) -> None:  # noqa: ANN001
+async def test_statement_timeout_bounds_every_request(strict, make_user, loaded, db_url) -> None:
     """A statement blocked behind another transaction's lock gives up after the API's statement
     timeout: 503 with Retry-After, on the create (plain pool) and the PATCH (SQLAlchemy)."""
     user = await make_user(Role.OPS)
@@ -230,7 +230,7 @@ def tangle(vertices: int) -> dict[str, Any]:
     return {"type": "Polygon", "coordinates": [[*ring, ring[0]]]}
 
 
-async def test_tangled_ring_refused_without_makevalid(client, ops, loaded) -> None:  # noqa: ANN001
+async def test_tangled_ring_refused_without_makevalid(client, ops, loaded) -> None:
     started = time.monotonic()
     r = await client.post("/api/leads", json={"geometry": tangle(300)}, headers=ops)
     assert "Self-intersection" in str(assert_problem(r, 422)["detail"])
@@ -239,7 +239,7 @@ async def test_tangled_ring_refused_without_makevalid(client, ops, loaded) -> No
     assert time.monotonic() - started < 2
 
 
-async def test_a_few_crossings_are_still_repaired(client, ops, loaded) -> None:  # noqa: ANN001
+async def test_a_few_crossings_are_still_repaired(client, ops, loaded) -> None:
     """A bow-tie (one crossing) is repaired on request, as before."""
     bowtie = {
         "type": "Polygon",

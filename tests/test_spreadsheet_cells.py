@@ -126,7 +126,7 @@ def test_workbook_cells() -> None:
 
 
 @pytest.fixture(scope="module")
-async def hostile(client, state, db_url, people):  # noqa: ANN001, ANN201
+async def hostile(client, state, db_url, people):
     """A CLIENT_READY lead whose name, sourcing notes and comments are hostile, stored as an
     import or an older version of the API could have (control characters included), and a
     second lead with control characters in its name."""
@@ -172,7 +172,7 @@ def _cells(data: bytes) -> list[tuple[object, str, bool]]:
 
 
 @pytest.mark.parametrize("role", ["manager", "sales"])
-async def test_lead_workbook_has_no_formula(client, hostile, people, role) -> None:  # noqa: ANN001
+async def test_lead_workbook_has_no_formula(client, hostile, people, role) -> None:
     lead_id, _ = hostile
     r = await client.get(f"/api/leads/{lead_id}/export.xlsx", headers=people[role][1])
     assert r.status_code == 200, r.text
@@ -185,7 +185,7 @@ async def test_lead_workbook_has_no_formula(client, hostile, people, role) -> No
 
 
 @pytest.mark.parametrize("role", ["manager", "sales"])
-async def test_lead_workbook_with_control_characters(client, hostile, people, role) -> None:  # noqa: ANN001
+async def test_lead_workbook_with_control_characters(client, hostile, people, role) -> None:
     """One control character in a name made the workbook a 500 for everyone."""
     _, ctrl_id = hostile
     r = await client.get(f"/api/leads/{ctrl_id}/export.xlsx", headers=people[role][1])
@@ -195,7 +195,7 @@ async def test_lead_workbook_with_control_characters(client, hostile, people, ro
     assert lead["name"] == "ctrl\ufffdchar\ufffd"
 
 
-async def test_list_exports(client, hostile, people) -> None:  # noqa: ANN001
+async def test_list_exports(client, hostile, people) -> None:
     lead_id, ctrl_id = hostile
     h = people["sales"][1]
     r = await client.get("/api/leads/export.csv", params={"sort": "created_at"}, headers=h)
@@ -215,7 +215,7 @@ async def test_list_exports(client, hostile, people) -> None:  # noqa: ANN001
     assert ("ctrl\ufffdchar\ufffd", "s", False) in cells
 
 
-async def test_typed_values_stay_typed(client, hostile, people) -> None:  # noqa: ANN001
+async def test_typed_values_stay_typed(client, hostile, people) -> None:
     """The writer changes no typed value: ids and dates of the list export stay typed."""
     lead_id, _ = hostile
     r = await client.get("/api/leads/export.xlsx", headers=people["admin"][1])

@@ -24,7 +24,7 @@ IDS = [f"U+{ord(c):04X}" for c in REFUSED]
 
 
 @pytest.fixture(scope="module")
-async def lead(client, people) -> dict[str, Any]:  # noqa: ANN001
+async def lead(client, people) -> dict[str, Any]:
     r = await client.post(
         "/api/leads",
         json={"geometry": square(4.61, 45.91), "name": "Site texte", "commune_insee": "69114"},
@@ -46,7 +46,7 @@ def _stored(db_url: str, sql: str, *args: object) -> Any:
 
 
 @pytest.mark.parametrize("char", REFUSED, ids=IDS)
-async def test_lead_name_and_notes(client, people, lead, db_url, char) -> None:  # noqa: ANN001
+async def test_lead_name_and_notes(client, people, lead, db_url, char) -> None:
     ops = people["ops"][1]
     # The create: the same model, the same 422.
     r = await client.post(
@@ -62,7 +62,7 @@ async def test_lead_name_and_notes(client, people, lead, db_url, char) -> None: 
     assert _stored(db_url, "SELECT name FROM leads WHERE id = %s", lead["id"]) == "Site texte"
 
 
-async def test_line_breaks_where_text_has_lines(client, people, lead, db_url) -> None:  # noqa: ANN001
+async def test_line_breaks_where_text_has_lines(client, people, lead, db_url) -> None:
     ops = people["ops"][1]
     lid = lead["id"]
     r = await client.patch(
@@ -85,7 +85,7 @@ async def test_line_breaks_where_text_has_lines(client, people, lead, db_url) ->
 
 
 @pytest.mark.parametrize("char", REFUSED, ids=IDS)
-async def test_comments_reasons_owners(client, people, lead, char) -> None:  # noqa: ANN001
+async def test_comments_reasons_owners(client, people, lead, char) -> None:
     ops = people["ops"][1]
     lid = lead["id"]
     r = await client.post(f"/api/leads/{lid}/comments", json={"body": f"x{char}"}, headers=ops)
@@ -113,7 +113,7 @@ async def test_comments_reasons_owners(client, people, lead, char) -> None:  # n
 
 
 @pytest.mark.parametrize("char", ["\x01", "\n", "\x9b"], ids=["U+0001", "U+000A", "U+009B"])
-async def test_user_names_and_batch_search(client, people, make_user, char) -> None:  # noqa: ANN001
+async def test_user_names_and_batch_search(client, people, make_user, char) -> None:
     admin = people["admin"][1]
     target = await make_user()
     r = await client.patch(
@@ -141,7 +141,7 @@ async def test_user_names_and_batch_search(client, people, make_user, char) -> N
     assert r.status_code == 200 and r.json()["full_name"] == "Jean Dupont"
 
 
-async def test_upload_file_name(client, people, lead) -> None:  # noqa: ANN001
+async def test_upload_file_name(client, people, lead) -> None:
     r = await client.post(
         f"/api/leads/{lead['id']}/documents",
         headers=people["ops"][1],
@@ -171,7 +171,7 @@ async def test_upload_file_name(client, people, lead) -> None:  # noqa: ANN001
     ],
 )
 @pytest.mark.parametrize("authenticated", [True, False], ids=["token", "anonymous"])
-async def test_nul_in_a_url_is_a_422_everywhere(client, people, url, authenticated) -> None:  # noqa: ANN001
+async def test_nul_in_a_url_is_a_422_everywhere(client, people, url, authenticated) -> None:
     headers = people["admin"][1] if authenticated else {}
     r = await client.get(url, headers=headers)
     fields = _fields(r)
@@ -182,11 +182,11 @@ async def test_nul_in_a_url_is_a_422_everywhere(client, people, url, authenticat
 
 
 @pytest.mark.parametrize("url", ["/api/leads?q=%01", "/api/leads/export.csv?q=a%1Bb"])
-async def test_control_characters_in_the_search_term(client, people, url) -> None:  # noqa: ANN001
+async def test_control_characters_in_the_search_term(client, people, url) -> None:
     assert _fields(await client.get(url, headers=people["sales"][1])) == {"query.q"}
 
 
-async def test_the_openapi_document_states_the_rule(client) -> None:  # noqa: ANN001
+async def test_the_openapi_document_states_the_rule(client) -> None:
     """The pattern published for a field refuses exactly what the API refuses (Python's re
     reads the JSON Schema's \\uXXXX escapes)."""
     spec = (await client.get("/api/openapi.json")).json()
@@ -213,7 +213,7 @@ async def test_the_openapi_document_states_the_rule(client) -> None:  # noqa: AN
             assert published == accepted, (model, field, hex(ord(c)))
 
 
-async def test_unpaired_surrogate(client, people, lead) -> None:  # noqa: ANN001
+async def test_unpaired_surrogate(client, people, lead) -> None:
     """A JSON ``\\ud800`` can't be stored as UTF-8: a 422, on the create and the PATCH."""
     ops = {**people["ops"][1], "Content-Type": "application/json"}
     geometry = json.dumps(square(4.63, 45.91))

@@ -34,7 +34,7 @@ TMS = morecantile.tms.get("WebMercatorQuad")
 TO_3857 = Transformer.from_crs(4326, 3857, always_xy=True).transform
 
 
-def transform(fn, geom):  # noqa: ANN001, ANN201
+def transform(fn, geom):
     """Reproject a shapely geometry with a pyproj transform function."""
     return shapely.transform(geom, lambda c: np.column_stack(fn(c[:, 0], c[:, 1])))
 
@@ -53,7 +53,7 @@ def loaded(db_url: str) -> dict[str, int]:
 
 
 @pytest.fixture(scope="module")
-async def users(make_user, loaded):  # noqa: ANN001, ANN201
+async def users(make_user, loaded):
     return {
         "ops1": await make_user(Role.OPS),
         "ops2": await make_user(Role.OPS),
@@ -64,16 +64,16 @@ async def users(make_user, loaded):  # noqa: ANN001, ANN201
 
 
 @pytest.fixture(scope="module")
-async def leads(state, users):  # noqa: ANN001, ANN201
+async def leads(state, users):
     return await create_leads(state.sessions, users)
 
 
 @pytest.fixture(scope="module")
-async def tokens(client, users):  # noqa: ANN001, ANN201
+async def tokens(client, users):
     return {k: await login(client, u.email) for k, u in users.items()}
 
 
-def tile_box(z: int, x: int, y: int, buffer: float = 0.0):  # noqa: ANN201
+def tile_box(z: int, x: int, y: int, buffer: float = 0.0):
     """The tile's EPSG:3857 square, optionally grown by a fraction of its size."""
     b = TMS.xy_bounds(x, y, z)
     size = b.right - b.left
@@ -330,7 +330,7 @@ async def test_tile_tokens(client, leads, tokens, state, users) -> None:
     assert_problem(await client.post("/api/auth/tile-token"), 401)
 
 
-async def _tile_token(client, access: str) -> str:  # noqa: ANN001
+async def _tile_token(client, access: str) -> str:
     r = await client.post("/api/auth/tile-token", headers={"Authorization": f"Bearer {access}"})
     assert r.status_code == 200, r.text
     return str(r.json()["token"])

@@ -74,7 +74,7 @@ async def test_a_killed_worker_is_replaced_and_runs_jobs(
     client,
     state,
     make_user,
-    auth_headers,  # noqa: ANN001
+    auth_headers,
 ) -> None:
     first = one_worker(server)
     os.kill(first, signal.SIGKILL)
