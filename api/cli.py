@@ -7,9 +7,17 @@ import asyncio
 import getpass
 import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, TypeVar
 
 from api.settings import PROJECT_ROOT, Settings, get_settings
+
+if TYPE_CHECKING:  # imported where used at run time: `leadfactory --help` stays quick
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from geo.models import User
+
+T = TypeVar("T")
 
 Handler = Callable[[argparse.Namespace, Settings], int]
 
@@ -31,7 +39,7 @@ def _migrate(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-async def _with_session(settings: Settings, fn):  # noqa: ANN001, ANN202
+async def _with_session(settings: Settings, fn: Callable[[AsyncSession], Awaitable[T]]) -> T:
     from geo.db import make_engine, make_sessionmaker, session_scope
 
     engine = make_engine(settings.async_database_url, pool_size=2, max_overflow=0)
@@ -47,7 +55,7 @@ def _bootstrap(args: argparse.Namespace, settings: Settings) -> int:
 
     pw = settings.admin.password.get_secret_value() if settings.admin.password else None
 
-    async def go(session):  # noqa: ANN001, ANN202
+    async def go(session: AsyncSession) -> tuple[User, str | None] | None:
         auth = settings.auth
         return await ensure_admin(
             session, settings.admin.email, pw, auth.bcrypt_rounds, auth.password_min_score
@@ -78,7 +86,7 @@ def _users_create(args: argparse.Namespace, settings: Settings) -> int:
         getpass.getpass("password: ") if sys.stdin.isatty() else sys.stdin.readline().strip()
     )
 
-    async def go(session):  # noqa: ANN001, ANN202
+    async def go(session: AsyncSession) -> User:
         # The API's password policy (api.security.check_new_password): a refusal is exit code 1.
         return await create_user(
             session,
