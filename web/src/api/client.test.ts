@@ -24,14 +24,24 @@ describe("api", () => {
     expect((init.headers as Record<string, string>).Authorization).toBe("Bearer tok");
   });
 
-  it("raises the problem detail, and a 401 forgets the token", async () => {
-    const problem = { type: "about:blank", title: "Conflict", status: 409, detail: "a lead in NEW can't move to SOLD" };
+  it("raises the problem in French from its code, and a 401 forgets the token", async () => {
+    const problem = {
+      type: "about:blank",
+      title: "Conflict",
+      status: 409,
+      code: "transition.refused",
+      current_status: "NEW",
+      target_status: "SOLD",
+      detail: "a lead in NEW can't move to SOLD",
+    };
     vi.stubGlobal("fetch", vi.fn(async () => new Response(JSON.stringify(problem), { status: 409 })));
     setToken("tok");
     const err = (await api("/api/leads/1/transition", { method: "POST", body: {} }).catch((e) => e)) as ApiError;
     expect(err).toBeInstanceOf(ApiError);
     expect(err.status).toBe(409);
     expect(err.detail).toBe(problem.detail);
+    expect(err.code).toBe("transition.refused");
+    expect(err.message).toBe("Un lead « Nouveau » ne peut pas passer à « Vendu ».");
     expect(getToken()).toBe("tok");
 
     vi.stubGlobal("fetch", vi.fn(async () => new Response(JSON.stringify({ title: "Unauthorized", status: 401 }), { status: 401 })));

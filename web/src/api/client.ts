@@ -1,19 +1,21 @@
 // The one HTTP client of the app: bearer token, problem+json errors, 401 → back to login.
+import { problemMessage } from "../lib/problems";
 
 export class ApiError extends Error {
-  /** An RFC 9457 problem returned by the API (or a network failure, status 0). */
+  /** An RFC 9457 problem returned by the API (or a network failure, status 0). `message` is
+   * the French text for the user (from `code`); `detail` is the server's English detail. */
   status: number;
   title: string;
   detail: string;
+  code: string;
   body: Record<string, unknown>;
 
   constructor(status: number, body: Record<string, unknown>) {
-    const title = String(body.title ?? "Erreur");
-    const detail = String(body.detail ?? body.title ?? `HTTP ${status}`);
-    super(detail);
+    super(problemMessage(status, body));
     this.status = status;
-    this.title = title;
-    this.detail = detail;
+    this.title = String(body.title ?? "Erreur");
+    this.detail = String(body.detail ?? body.title ?? `HTTP ${status}`);
+    this.code = typeof body.code === "string" ? body.code : "";
     this.body = body;
   }
 }

@@ -3,14 +3,15 @@ import type { ButtonHTMLAttributes, ReactNode } from "react";
 import { AlertTriangle, Inbox, Loader2 } from "lucide-react";
 import { ApiError } from "../api/client";
 import type { LeadStatus } from "../api/types";
-import { STATUS_COLOR, STATUS_LABEL } from "../lib/status";
+import { score as formatScore } from "../lib/format";
+import { STATUS_BADGE, STATUS_LABEL } from "../lib/status";
 
 /** A coloured pill with the French label of a status. */
 export function StatusBadge({ status }: { status: LeadStatus }) {
   return (
     <span
       className="inline-flex items-center gap-1 rounded-full px-2 py-0.5 text-xs font-medium text-white"
-      style={{ backgroundColor: STATUS_COLOR[status] ?? "#64748b" }}
+      style={{ backgroundColor: STATUS_BADGE[status] ?? "#475569" }}
       data-status={status}
     >
       {STATUS_LABEL[status] ?? status}
@@ -22,16 +23,15 @@ export function StatusBadge({ status }: { status: LeadStatus }) {
 export function ScoreBadge({ score }: { score: number | null | undefined }) {
   if (score === null || score === undefined)
     return (
-      <span className="rounded bg-slate-100 px-1.5 py-0.5 text-xs text-slate-500" title="Non évalué">
+      <span className="rounded bg-slate-100 px-1.5 py-0.5 text-xs text-slate-600" title="Non évalué">
         –
       </span>
     );
-  const s = Math.round(score);
   const tone =
-    s >= 70 ? "bg-emerald-100 text-emerald-800" : s >= 40 ? "bg-amber-100 text-amber-800" : "bg-red-100 text-red-800";
+    score >= 70 ? "bg-emerald-100 text-emerald-800" : score >= 40 ? "bg-amber-100 text-amber-800" : "bg-red-100 text-red-800";
   return (
-    <span className={`rounded px-1.5 py-0.5 text-xs font-semibold ${tone}`} title={`Score ${s}/100`}>
-      {s}
+    <span className={`rounded px-1.5 py-0.5 text-xs font-semibold tabular-nums ${tone}`} title={`Score ${formatScore(score)}/100`}>
+      {formatScore(score)}
     </span>
   );
 }
@@ -45,9 +45,9 @@ export function Loading({ label = "Chargement…" }: { label?: string }) {
   );
 }
 
-/** The message of any error, the API's problem detail when there is one. */
+/** The French message of any error: for the API's problems, the one of its code. */
 export function errorMessage(error: unknown): string {
-  if (error instanceof ApiError) return error.detail;
+  if (error instanceof ApiError) return error.message;
   if (error instanceof Error) return error.message;
   return String(error);
 }

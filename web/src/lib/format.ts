@@ -59,3 +59,34 @@ export function bytes(n: number | null | undefined): string {
   if (n >= 1 << 10) return `${num(n / (1 << 10), 0)} ko`;
   return `${n} o`;
 }
+
+/** A duration given in days, in the unit a person reads: "12 min", "5 h", "3,5 j", "2 mois". */
+export function duration(days: number | null | undefined): string {
+  if (days === null || days === undefined || !Number.isFinite(days)) return "—";
+  const minutes = days * 1440;
+  if (minutes < 1) return "< 1 min";
+  if (minutes < 60) return `${num(minutes)} min`;
+  if (days < 1) return `${num(minutes / 60, minutes < 600 ? 1 : 0)} h`;
+  if (days < 60) return `${num(days, days < 10 ? 1 : 0)} j`;
+  return `${num(days / 30.44, 1)} mois`;
+}
+
+/** The week starting on an ISO date, as "sem. du 30/11" (analytics axes). */
+export function week(iso: string | null | undefined): string {
+  if (!iso) return "—";
+  const d = new Date(iso.length === 10 ? `${iso}T12:00:00` : iso);
+  if (Number.isNaN(d.getTime())) return iso;
+  return `sem. du ${d.toLocaleDateString("fr-FR", { day: "2-digit", month: "2-digit" })}`;
+}
+
+/** A score out of 100 with one decimal ("53,3"), or "–" when not computed. */
+export function score(value: number | null | undefined): string {
+  if (value === null || value === undefined || !Number.isFinite(value)) return "–";
+  return num(value, 1);
+}
+
+/** A percentage from a 0–1 share ("42 %"). */
+export function percent(share: number | null | undefined, digits = 0): string {
+  if (share === null || share === undefined || !Number.isFinite(share)) return "—";
+  return `${num(share * 100, digits)}\u00a0%`;
+}

@@ -34,6 +34,18 @@ export const STATUS_COLOR: Record<LeadStatus, string> = {
   ARCHIVED: "#a8a29e",
 };
 
+/** Badge backgrounds dark enough for white text (WCAG AA 4.5:1; the map keeps STATUS_COLOR). */
+export const STATUS_BADGE: Record<LeadStatus, string> = {
+  NEW: "#475569",
+  ENRICHED: "#0369a1",
+  QUALIFIED: "#4f46e5",
+  IN_REVIEW: "#b45309",
+  CLIENT_READY: "#047857",
+  SOLD: "#166534",
+  REJECTED: "#b91c1c",
+  ARCHIVED: "#57534e",
+};
+
 export const ROLE_LABEL: Record<Role, string> = {
   ADMIN: "Administrateur",
   MANAGER: "Manager",

@@ -16,7 +16,7 @@ import {
 import { useAnalytics } from "../../api/reference";
 import type { Departments, Funnel, LeadStatus, Scores, StageTimes, Throughput, Weekly } from "../../api/types";
 import { Card, Empty, ErrorState, Loading, PageHeader } from "../../components/ui";
-import { num } from "../../lib/format";
+import { duration, num, percent, week } from "../../lib/format";
 import { STATUS_COLOR, STATUS_LABEL } from "../../lib/status";
 
 function Panel<T>({
@@ -77,7 +77,7 @@ export default function AnalyticsPage() {
                 <Tooltip
                   formatter={(v: number, _n, item) => {
                     const conv = (item.payload as { conv: number | null }).conv;
-                    return [`${v}${conv != null ? ` (→ ${num(conv * 100)} % au suivant)` : ""}`, "Leads atteignant l'étape"];
+                    return [`${num(v)}${conv != null ? ` (→ ${percent(conv)} au suivant)` : ""}`, "Leads atteignant l'étape"];
                   }}
                 />
                 <Bar dataKey="reached" isAnimationActive={false}>
@@ -94,9 +94,9 @@ export default function AnalyticsPage() {
             <ResponsiveContainer>
               <LineChart data={d.weeks}>
                 <CartesianGrid strokeDasharray="3 3" />
-                <XAxis dataKey="week" tick={tick} />
+                <XAxis dataKey="week" tick={tick} tickFormatter={(w: string) => week(w).replace("sem. du ", "")} />
                 <YAxis tick={tick} allowDecimals={false} />
-                <Tooltip />
+                <Tooltip labelFormatter={(w: string) => week(w)} formatter={(v: number) => num(v)} />
                 <Legend />
                 <Line dataKey="created" name="Créés" stroke="#64748b" isAnimationActive={false} />
                 <Line dataKey="qualified" name="Qualifiés" stroke="#6366f1" isAnimationActive={false} />
@@ -110,15 +110,15 @@ export default function AnalyticsPage() {
             <div className="flex h-full flex-col">
               <p className="mb-1 text-xs text-slate-500">
                 {d.scored} leads notés · moyenne {num(d.average, 1)} · médiane {num(d.median, 1)} · fiabilité moyenne{" "}
-                {d.average_completeness == null ? "–" : `${num(d.average_completeness * 100)} %`}
+                {d.average_completeness == null ? "–" : percent(d.average_completeness)}
               </p>
               <div className="flex-1">
                 <ResponsiveContainer>
-                  <BarChart data={d.histogram.map((b) => ({ label: `${(b as unknown as { from: number }).from}–${b.to}`, count: b.count }))}>
+                  <BarChart data={d.histogram.map((b) => ({ label: `${num((b as unknown as { from: number }).from)}–${num(b.to)}`, count: b.count }))}>
                     <CartesianGrid strokeDasharray="3 3" vertical={false} />
                     <XAxis dataKey="label" tick={tick} />
                     <YAxis tick={tick} allowDecimals={false} />
-                    <Tooltip />
+                    <Tooltip formatter={(v: number) => num(v)} />
                     <Bar dataKey="count" name="Leads" fill="#f7b500" isAnimationActive={false} />
                   </BarChart>
                 </ResponsiveContainer>
@@ -126,14 +126,14 @@ export default function AnalyticsPage() {
             </div>
           )}
         </Panel>
-        <Panel<StageTimes> title="Temps passé par étape (jours)" kind="stage-times" isEmpty={(d) => d.stages.every((s) => s.median_days == null)}>
+        <Panel<StageTimes> title="Temps passé par étape" kind="stage-times" isEmpty={(d) => d.stages.every((s) => s.median_days == null)}>
           {(d) => (
             <ResponsiveContainer>
               <BarChart data={d.stages.map((s) => ({ label: STATUS_LABEL[s.status as LeadStatus], median: s.median_days, p90: s.p90_days }))}>
                 <CartesianGrid strokeDasharray="3 3" vertical={false} />
                 <XAxis dataKey="label" tick={tick} />
-                <YAxis tick={tick} />
-                <Tooltip formatter={(v: number) => `${num(v, 1)} j`} />
+                <YAxis tick={tick} width={56} tickFormatter={(v: number) => duration(v)} />
+                <Tooltip formatter={(v: number) => duration(v)} />
                 <Legend />
                 <Bar dataKey="median" name="Médiane" fill="#0ea5e9" isAnimationActive={false} />
                 <Bar dataKey="p90" name="90e centile" fill="#94a3b8" isAnimationActive={false} />
@@ -159,9 +159,10 @@ export default function AnalyticsPage() {
         </Panel>
         <Panel<Throughput> title="Production de l'équipe (30 jours)" kind="throughput" params={{ days: 30 }} isEmpty={(d) => d.users.length === 0}>
           {(d) => (
-            <div className="h-full overflow-auto">
+            // A keyboard user must reach a region that scrolls (axe: scrollable-region-focusable).
+            <div className="h-full overflow-auto" tabIndex={0} role="region" aria-label="Production de l'équipe">
               <table className="w-full text-sm">
-                <thead className="text-left text-xs text-slate-500">
+                <thead className="text-left text-xs text-slate-600">
                   <tr>
                     <th className="font-normal">Personne</th>
                     <th className="font-normal">Créés</th>

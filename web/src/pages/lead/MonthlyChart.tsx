@@ -1,5 +1,6 @@
 // Monthly production of 1 kWc (PVGIS E_m), a Recharts bar chart.
 import { Bar, BarChart, CartesianGrid, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
+import { num } from "../../lib/format";
 
 const MONTHS = ["janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août", "sept.", "oct.", "nov.", "déc."];
 
@@ -15,7 +16,7 @@ export default function MonthlyChart({ rows }: { rows: Record<string, unknown>[]
         <CartesianGrid strokeDasharray="3 3" vertical={false} />
         <XAxis dataKey="month" tick={{ fontSize: 10 }} />
         <YAxis tick={{ fontSize: 10 }} />
-        <Tooltip formatter={(v: number) => [`${v.toFixed(0)} kWh/kWc`, "Production"]} />
+        <Tooltip formatter={(v: number) => [`${num(v)} kWh/kWc`, "Production"]} />
         <Bar dataKey="value" fill="#f7b500" radius={[3, 3, 0, 0]} isAnimationActive={false} />
       </BarChart>
     </ResponsiveContainer>

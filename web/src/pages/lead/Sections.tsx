@@ -4,6 +4,7 @@ import type { ReactNode } from "react";
 import { Banknote, Landmark, Leaf, PlugZap, Sun, Building2 } from "lucide-react";
 import { Card, Facts, Loading } from "../../components/ui";
 import { distance, euros, num, surface } from "../../lib/format";
+import { pluLabel, zoneLabel } from "../../lib/labels";
 
 const MonthlyChart = lazy(() => import("./MonthlyChart"));
 
@@ -71,7 +72,7 @@ export function EnvironmentSection({ regulatory }: { regulatory?: Rec | null }) 
               {zones.map((z, i) => (
                 <li key={i} className="rounded bg-red-50 px-2 py-1">
                   <span className="font-medium">{String(z.name ?? z.code)}</span>{" "}
-                  <span className="text-xs text-slate-500">{String(z.type ?? z.zone_type ?? "")} · {String(z.code ?? "")}</span>
+                  <span className="text-xs text-slate-500">{zoneLabel(z.type ?? z.zone_type)}{z.code ? ` · ${String(z.code)}` : ""}</span>
                   {z.overlap_pct != null && <span className="ml-1 text-xs">— {num(z.overlap_pct, 1)} % du site</span>}
                 </li>
               ))}
@@ -82,7 +83,7 @@ export function EnvironmentSection({ regulatory }: { regulatory?: Rec | null }) 
               <p className="text-xs font-medium text-slate-500">À moins de 5 km</p>
               <ul className="text-xs text-slate-600">
                 {nearby.slice(0, 6).map((z, i) => (
-                  <li key={i}>{String(z.name ?? z.code)} ({String(z.type ?? "")}) — {distance(n(z.distance_m))}</li>
+                  <li key={i}>{String(z.name ?? z.code)} ({zoneLabel(z.type ?? z.zone_type)}) — {distance(n(z.distance_m))}</li>
                 ))}
               </ul>
             </div>
@@ -158,7 +159,7 @@ export function UrbanismSection({ regulatory }: { regulatory?: Rec | null }) {
           {plu.map((z, i) => (
             <li key={i}>
               <span className="font-medium">{String(z.label ?? z.type)}</span>{" "}
-              <span className="text-xs text-slate-500">type {String(z.type ?? "")}{z.share_pct != null ? ` · ${num(z.share_pct, 1)} % du site` : ""}</span>
+              <span className="text-xs text-slate-600">{pluLabel(z.type)}{z.share_pct != null ? ` · ${num(z.share_pct, 1)} % du site` : ""}</span>
             </li>
           ))}
         </ul>

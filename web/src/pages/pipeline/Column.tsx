@@ -52,7 +52,7 @@ export default function Column({
         </span>
       </header>
       <ul className="flex-1 space-y-2 overflow-y-auto p-1.5">
-        {cards.length === 0 && <li className="p-3 text-center text-xs text-slate-400">Aucun lead</li>}
+        {cards.length === 0 && <li className="p-3 text-center text-xs text-slate-600">Aucun lead</li>}
         {cards.map((card) => (
           <LeadCard key={card.id} lead={card} statuses={statuses} onMove={onMove} />
         ))}

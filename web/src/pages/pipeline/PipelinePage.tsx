@@ -1,8 +1,8 @@
 // Pipeline Kanban: one column per status, drag a card to transition it; the server decides.
-import { useMemo, useState } from "react";
+import { useEffect, useMemo, useRef, useState } from "react";
 import { useSearchParams } from "react-router-dom";
 import toast from "react-hot-toast";
-import { Download } from "lucide-react";
+import { Columns3, Download, List } from "lucide-react";
 import { useAuth } from "../../api/auth";
 import { downloadFile, withQuery } from "../../api/client";
 import { usePipelineBoard, useTransition } from "../../api/leads";
@@ -12,6 +12,8 @@ import ReasonDialog from "../../components/ReasonDialog";
 import { Button, ErrorState, Loading, PageHeader, errorMessage } from "../../components/ui";
 import { STATUS_LABEL, boardStatuses } from "../../lib/status";
 import Column from "./Column";
+import LeadList from "./LeadList";
+import { DEPARTMENT, filterHref, useNarrow } from "./filters";
 
 /** The Kanban board. */
 export default function PipelinePage() {
@@ -75,12 +77,43 @@ export default function PipelinePage() {
     );
   }
 
-  function setFilter(key: string, value: string) {
-    const next = new URLSearchParams(params);
-    if (value) next.set(key, value);
-    else next.delete(key);
-    setParams(next, { replace: true });
+  // Every filter is in the URL: a reload, a shared link, Back and Forward give the same board.
+  // Lists and boxes push a history entry; typed text follows the URL after a pause (one entry
+  // per search, not per key).
+  function setFilter(key: string, value: string, replace = false) {
+    const next = filterHref(params, key, value);
+    if (next.toString() !== params.toString()) setParams(next, { replace });
   }
+  const [q, setQ] = useState(filters.q ?? "");
+  const [dept, setDept] = useState(filters.department ?? "");
+  // What the text boxes last sent to the URL: when the URL says otherwise (Back/Forward, a
+  // link), the boxes show what the board is filtered on.
+  const sent = useRef({ q: filters.q ?? "", department: filters.department ?? "" });
+  useEffect(() => {
+    const urlQ = params.get("q") ?? "";
+    const urlDept = params.get("department") ?? "";
+    if (urlQ !== sent.current.q) setQ(urlQ);
+    if (urlDept !== sent.current.department) setDept(urlDept);
+    sent.current = { q: urlQ, department: urlDept };
+  }, [params]);
+  const typing = useRef<number | undefined>(undefined);
+  function typed(key: "q" | "department", value: string) {
+    window.clearTimeout(typing.current);
+    typing.current = window.setTimeout(() => {
+      sent.current = { ...sent.current, [key]: value };
+      setFilter(key, value);
+    }, 350);
+  }
+  useEffect(() => () => window.clearTimeout(typing.current), []);
+  const deptIncomplete = dept !== "" && !DEPARTMENT.test(dept);
+  const narrow = useNarrow();
+  const view = params.get("view") ?? (narrow ? "list" : "board");
+  const exportParams = {
+    assignee_id: filters.assignee_id,
+    department: filters.department,
+    score_min: filters.score_min,
+    q: filters.q,
+  };
 
   return (
     <div className="flex h-full flex-col">
@@ -89,8 +122,11 @@ export default function PipelinePage() {
           type="search"
           placeholder="Rechercher…"
           aria-label="Rechercher un lead"
-          defaultValue={filters.q ?? ""}
-          onChange={(e) => setFilter("q", e.target.value)}
+          value={q}
+          onChange={(e) => {
+            setQ(e.target.value);
+            typed("q", e.target.value.trim());
+          }}
           className="w-44 rounded-md border border-slate-300 px-2 py-1 text-sm"
         />
         {isStaff && (
@@ -112,12 +148,17 @@ export default function PipelinePage() {
           aria-label="Département"
           placeholder="Dépt."
           maxLength={3}
-          defaultValue={filters.department ?? ""}
+          value={dept}
+          aria-invalid={deptIncomplete}
+          title={deptIncomplete ? "Un département : 2 chiffres (ou 2A, 2B, 97x)" : undefined}
           onChange={(e) => {
             const v = e.target.value.trim().toUpperCase();
-            if (v === "" || /^(\d{2}|2A|2B|97\d)$/.test(v)) setFilter("department", v);
+            setDept(v);
+            // An incomplete code ("6" on the way to "69") filters on nothing, never on the
+            // previous department.
+            typed("department", DEPARTMENT.test(v) ? v : "");
           }}
-          className="w-20 rounded-md border border-slate-300 px-2 py-1 text-sm"
+          className={`w-20 rounded-md border px-2 py-1 text-sm ${deptIncomplete ? "border-amber-500" : "border-slate-300"}`}
         />
         <select
           aria-label="Score minimum"
@@ -134,19 +175,42 @@ export default function PipelinePage() {
           variant="secondary"
           title="Les leads filtrés, au format Excel"
           onClick={() =>
-            downloadFile(
-              withQuery("/api/leads/export.xlsx", {
-                assignee_id: filters.assignee_id,
-                department: filters.department,
-                score_min: filters.score_min,
-                q: filters.q,
-              }),
-              "leads.xlsx",
-            ).catch((err) => toast.error(`Export impossible : ${errorMessage(err)}`))
+            downloadFile(withQuery("/api/leads/export.xlsx", exportParams), "leads.xlsx").catch((err) =>
+              toast.error(`Export impossible : ${errorMessage(err)}`),
+            )
           }
         >
           <Download className="h-4 w-4" aria-hidden /> Exporter
         </Button>
+        <Button
+          variant="secondary"
+          title="Les leads filtrés en CSV pour Excel en français (séparateur point-virgule)"
+          onClick={() =>
+            downloadFile(withQuery("/api/leads/export.csv", { ...exportParams, dialect: "fr" }), "leads.csv").catch(
+              (err) => toast.error(`Export impossible : ${errorMessage(err)}`),
+            )
+          }
+        >
+          <Download className="h-4 w-4" aria-hidden /> CSV (;)
+        </Button>
+        <div role="group" aria-label="Affichage" className="flex rounded-md border border-slate-300">
+          <button
+            type="button"
+            aria-pressed={view === "board"}
+            onClick={() => setFilter("view", "board")}
+            className={`flex items-center gap-1 rounded-l-md px-2 py-1 text-sm ${view === "board" ? "bg-slate-800 text-white" : "bg-white text-slate-700"}`}
+          >
+            <Columns3 className="h-4 w-4" aria-hidden /> Tableau
+          </button>
+          <button
+            type="button"
+            aria-pressed={view === "list"}
+            onClick={() => setFilter("view", "list")}
+            className={`flex items-center gap-1 rounded-r-md px-2 py-1 text-sm ${view === "list" ? "bg-slate-800 text-white" : "bg-white text-slate-700"}`}
+          >
+            <List className="h-4 w-4" aria-hidden /> Liste
+          </button>
+        </div>
         {user?.role !== "COMMERCIAL" && (
           <label className="flex items-center gap-1 text-sm text-slate-600">
             <input type="checkbox" checked={showArchived} onChange={(e) => setFilter("archived", e.target.checked ? "1" : "")} />
@@ -158,6 +222,8 @@ export default function PipelinePage() {
         <ErrorState error={board.error} retry={() => board.refetch()} />
       ) : board.isLoading ? (
         <Loading />
+      ) : view === "list" ? (
+        <LeadList columns={columns} statuses={statuses} onMove={move} busy={board.isFetching} />
       ) : (
         <div className="flex flex-1 gap-2 overflow-x-auto p-3" data-testid="kanban" aria-busy={board.isFetching}>
           {columns.map((col) => (
