@@ -8,17 +8,22 @@ shapely on the Lambert-93 shapes, independently of PostGIS.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
+import pytest
 import shapely
 from pyproj import Transformer
 from shapely.geometry import MultiPolygon, Point, Polygon, box
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from api.settings import Settings
 from geo.models import Lead, LeadSourcing, LeadStatus
 from geo.pipeline import open_history
+from tests.conftest import make_settings
+from tests.pvgis_standin import PvgisStandin
 
 ORIGIN = (700_000.0, 6_600_000.0)
 TO_WGS84 = Transformer.from_crs(2154, 4326, always_xy=True)
@@ -160,3 +165,37 @@ async def make_lead(
         await session.refresh(lead)
         await open_history(session, lead, user_id)
         return lead.id
+
+
+def pvgis_fixtures(
+    tmp_name: str,
+    *,
+    rate: int = 30,
+    standin_timeout_s: float | None = None,
+    pvgis: dict[str, Any] | None = None,
+    **overrides: Any,
+) -> tuple[Callable[..., Any], Callable[..., Any]]:
+    """A test module's ``standin`` (PVGIS on loopback, ``rate`` calls/s before its 429s) and
+    ``settings`` (``make_settings`` with PVGIS pointed at it, plus ``pvgis`` and ``overrides``)
+    fixtures, module-scoped. In the module: ``standin, settings = pvgis_fixtures("enr", ...)``."""
+
+    @pytest.fixture(scope="module", name="standin")
+    def standin_fixture() -> Iterator[PvgisStandin]:
+        s = PvgisStandin(rate=rate).start()
+        if standin_timeout_s is not None:
+            s.timeout_s = standin_timeout_s
+        yield s
+        s.stop()
+
+    @pytest.fixture(scope="module", name="settings")
+    def settings_fixture(
+        db_url: str, tmp_path_factory: pytest.TempPathFactory, standin: PvgisStandin
+    ) -> Settings:
+        return make_settings(
+            db_url,
+            tmp_path_factory.mktemp(tmp_name),
+            pvgis={"base_url": standin.url, **(pvgis or {})},
+            **overrides,
+        )
+
+    return standin_fixture, settings_fixture

@@ -12,25 +12,13 @@ from openpyxl import load_workbook
 from pypdf import PdfReader
 
 from geo.models import LeadStatus, LeadTechnical, Role
-from tests.conftest import make_settings
 from tests.dossier_factory import seed_site
-from tests.pvgis_standin import PvgisStandin
+from tests.enrichment_helpers import pvgis_fixtures
 
 ARTIFACTS = Path("/tmp/lfs-dossier")
 
 
-@pytest.fixture(scope="module")
-def pvgis():
-    s = PvgisStandin().start()
-    yield s
-    s.stop()
-
-
-@pytest.fixture(scope="module")
-def settings(db_url, tmp_path_factory, pvgis):
-    return make_settings(
-        db_url, tmp_path_factory.mktemp("lfs"), pvgis={"base_url": pvgis.url, "retries": 1}
-    )
+standin, settings = pvgis_fixtures("lfs", pvgis={"retries": 1})
 
 
 def text_of(data: bytes) -> str:

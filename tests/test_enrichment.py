@@ -6,12 +6,10 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import func, select
 
-from api.settings import Settings
 from geo.models import (
     ActivityLog,
     EnrichmentJob,
@@ -21,7 +19,7 @@ from geo.models import (
     LeadStatus,
     Role,
 )
-from tests.conftest import assert_problem, make_settings
+from tests.conftest import assert_problem
 from tests.enrichment_helpers import (
     add_commune,
     add_parcel,
@@ -31,9 +29,10 @@ from tests.enrichment_helpers import (
     ewkt,
     make_lead,
     pt,
+    pvgis_fixtures,
     rect,
 )
-from tests.pvgis_standin import RECORDED, SEA_MESSAGE, PvgisStandin, latitude_factor
+from tests.pvgis_standin import RECORDED, SEA_MESSAGE, latitude_factor
 
 REL = 0.005  # Lambert-93 vs the ellipsoid: < 0.1 % here; 0.5 % leaves room
 
@@ -60,22 +59,7 @@ APPB = rect(19_900, -50, 20_150, 350)
 COMMUNE = rect(-10_000, -10_000, 30_000, 10_000)
 
 
-@pytest.fixture(scope="module")
-def standin() -> Iterator[PvgisStandin]:
-    s = PvgisStandin().start()
-    yield s
-    s.stop()
-
-
-@pytest.fixture(scope="module")
-def settings(
-    db_url: str, tmp_path_factory: pytest.TempPathFactory, standin: PvgisStandin
-) -> Settings:
-    return make_settings(
-        db_url,
-        tmp_path_factory.mktemp("enr"),
-        pvgis={"base_url": standin.url, "retries": 2, "backoff_s": 0.01},
-    )
+standin, settings = pvgis_fixtures("enr", pvgis={"retries": 2, "backoff_s": 0.01})
 
 
 @pytest.fixture(scope="module")

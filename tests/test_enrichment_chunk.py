@@ -3,7 +3,6 @@ leads store the same results either way, and one bad lead in a chunk fails alone
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -11,7 +10,6 @@ from sqlalchemy import select, text
 
 from api.queue import WorkerContext, enrich_chunk
 from api.services import enrichment as svc
-from api.settings import Settings
 from enrichment.engine import Actor, enrich_leads
 from geo.errors import InvalidInput, NotFound
 from geo.models import (
@@ -26,7 +24,6 @@ from geo.models import (
     LeadTechnical,
     Role,
 )
-from tests.conftest import make_settings
 from tests.enrichment_helpers import (
     add_commune,
     add_parcel,
@@ -36,9 +33,9 @@ from tests.enrichment_helpers import (
     ewkt,
     make_lead,
     pt,
+    pvgis_fixtures,
     rect,
 )
-from tests.pvgis_standin import PvgisStandin
 
 COMMUNE = rect(-10_000, -10_000, 30_000, 10_000)
 SHAPES = [
@@ -50,22 +47,7 @@ SHAPES = [
 TABLES = (LeadTechnical, LeadRegulatory, LeadNetwork, LeadFoncier, LeadEconomic)
 
 
-@pytest.fixture(scope="module")
-def standin() -> Iterator[PvgisStandin]:
-    s = PvgisStandin(rate=1000).start()
-    yield s
-    s.stop()
-
-
-@pytest.fixture(scope="module")
-def settings(
-    db_url: str, tmp_path_factory: pytest.TempPathFactory, standin: PvgisStandin
-) -> Settings:
-    return make_settings(
-        db_url,
-        tmp_path_factory.mktemp("chunk"),
-        pvgis={"base_url": standin.url, "retries": 1, "backoff_s": 0.01},
-    )
+standin, settings = pvgis_fixtures("chunk", rate=1000, pvgis={"retries": 1, "backoff_s": 0.01})
 
 
 @pytest.fixture(scope="module")

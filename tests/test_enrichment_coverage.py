@@ -11,7 +11,6 @@ import csv
 import io
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,12 +20,9 @@ import shapely
 from pypdf import PdfReader
 from shapely.geometry import mapping
 
-from api.settings import Settings
 from geo.models import Role
-from tests.conftest import make_settings
-from tests.enrichment_helpers import TO_WGS84, ewkt, lonlat, make_lead, pt, rect
+from tests.enrichment_helpers import TO_WGS84, ewkt, lonlat, make_lead, pt, pvgis_fixtures, rect
 from tests.importing import run_import
-from tests.pvgis_standin import PvgisStandin
 
 C1 = rect(0, 0, 4000, 4000)
 C2 = rect(4000, 0, 8000, 4000)
@@ -60,22 +56,7 @@ def _geojson(path: Path, features: list[tuple[Any, dict[str, Any]]]) -> Path:
     return path
 
 
-@pytest.fixture(scope="module")
-def standin() -> Iterator[PvgisStandin]:
-    s = PvgisStandin().start()
-    yield s
-    s.stop()
-
-
-@pytest.fixture(scope="module")
-def settings(
-    db_url: str, tmp_path_factory: pytest.TempPathFactory, standin: PvgisStandin
-) -> Settings:
-    return make_settings(
-        db_url,
-        tmp_path_factory.mktemp("cov"),
-        pvgis={"base_url": standin.url, "retries": 2, "backoff_s": 0.01},
-    )
+standin, settings = pvgis_fixtures("cov", pvgis={"retries": 2, "backoff_s": 0.01})
 
 
 @pytest.fixture(scope="module")

@@ -3,37 +3,18 @@ a lead without geometry, a lead being enriched already — clear messages, never
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import psycopg
 import pytest
 from sqlalchemy import func, select
 
-from api.settings import Settings
 from enrichment.engine import LOCK_BASE
 from geo.models import ActivityLog, Lead, LeadStatus, LeadTechnical, Role
-from tests.conftest import assert_problem, make_settings
-from tests.enrichment_helpers import ewkt, make_lead, rect
-from tests.pvgis_standin import PvgisStandin
+from tests.conftest import assert_problem
+from tests.enrichment_helpers import ewkt, make_lead, pvgis_fixtures, rect
 
-
-@pytest.fixture(scope="module")
-def standin() -> Iterator[PvgisStandin]:
-    s = PvgisStandin().start()
-    s.timeout_s = 1.0
-    yield s
-    s.stop()
-
-
-@pytest.fixture(scope="module")
-def settings(
-    db_url: str, tmp_path_factory: pytest.TempPathFactory, standin: PvgisStandin
-) -> Settings:
-    return make_settings(
-        db_url,
-        tmp_path_factory.mktemp("edge"),
-        pvgis={"base_url": standin.url, "retries": 0, "timeout_s": 0.4},
-    )
+standin, settings = pvgis_fixtures(
+    "edge", standin_timeout_s=1.0, pvgis={"retries": 0, "timeout_s": 0.4}
+)
 
 
 async def test_empty_layers_and_pvgis_html(client, state, auth_headers, standin) -> None:

@@ -11,42 +11,29 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import psycopg
-import pytest
 from sqlalchemy import func, select
 
 from api.queue import TASK, WorkerContext, enrich_chunk
 from api.settings import PROJECT_ROOT, Settings
 from geo.models import ActivityLog, Lead, LeadStatus, Role
-from tests.conftest import assert_problem, make_settings
-from tests.enrichment_helpers import ewkt, make_lead, rect
+from tests.conftest import assert_problem
+from tests.enrichment_helpers import ewkt, make_lead, pvgis_fixtures, rect
 from tests.pvgis_standin import PvgisStandin
 from tests.server_process import ServerProcess, wait_until
 
 N_LEADS = 30
 
 
-@pytest.fixture(scope="module")
-def standin() -> Iterator[PvgisStandin]:
-    s = PvgisStandin(rate=1000).start()
-    yield s
-    s.stop()
-
-
-@pytest.fixture(scope="module")
-def settings(
-    db_url: str, tmp_path_factory: pytest.TempPathFactory, standin: PvgisStandin
-) -> Settings:
-    return make_settings(
-        db_url,
-        tmp_path_factory.mktemp("queue"),
-        pvgis={"base_url": standin.url, "retries": 1, "backoff_s": 0.05},
-        enrichment={"task_chunk": 4},
-    )
+standin, settings = pvgis_fixtures(
+    "queue",
+    rate=1000,
+    pvgis={"retries": 1, "backoff_s": 0.05},
+    enrichment={"task_chunk": 4},
+)
 
 
 def start_worker(settings: Settings, standin: PvgisStandin, log: Path) -> subprocess.Popen:

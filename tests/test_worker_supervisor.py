@@ -18,29 +18,15 @@ import pytest
 from api.settings import Settings
 from api.supervisor import WorkerSupervisor
 from geo.models import Role
-from tests.conftest import make_settings
-from tests.enrichment_helpers import ewkt, make_lead, rect
-from tests.pvgis_standin import PvgisStandin
+from tests.enrichment_helpers import ewkt, make_lead, pvgis_fixtures, rect
 from tests.server_process import ServerProcess, alive, cmdline, wait_until, zombie
 
-
-@pytest.fixture(scope="module")
-def standin() -> Iterator[PvgisStandin]:
-    s = PvgisStandin(rate=1000).start()
-    yield s
-    s.stop()
-
-
-@pytest.fixture(scope="module")
-def settings(
-    db_url: str, tmp_path_factory: pytest.TempPathFactory, standin: PvgisStandin
-) -> Settings:
-    return make_settings(
-        db_url,
-        tmp_path_factory.mktemp("supervisor"),
-        pvgis={"base_url": standin.url, "retries": 1, "backoff_s": 0.05},
-        enrichment={"task_chunk": 2, "stalled_after_s": 2},
-    )
+standin, settings = pvgis_fixtures(
+    "supervisor",
+    rate=1000,
+    pvgis={"retries": 1, "backoff_s": 0.05},
+    enrichment={"task_chunk": 2, "stalled_after_s": 2},
+)
 
 
 @pytest.fixture
