@@ -9,6 +9,7 @@ import subprocess
 from pathlib import Path
 from urllib.parse import quote, unquote_plus
 
+import morecantile
 import pytest
 from shapely.geometry import box, shape
 
@@ -504,3 +505,201 @@ async def test_qgis_reads_filtered_features_and_tiles(live_server, leads, tokens
     assert any("bbox=" in line and "limit=1000" in line for line in items), items
     assert not any("section" in line for line in items if "limit=1&" not in line), items
     assert any("/tiles/parcels/14/" in line for line in handler.lines), handler.lines
+
+
+KNOWN_PARCEL = "69114000AA0030"
+
+
+def _box_3857(parcel_id: str, margin: float) -> list[str]:
+    """The parcel's bounds in EPSG:3857, grown by ``margin`` metres, as -oo MINX=… options."""
+    from pyproj import Transformer
+
+    geom = next(p["geom"] for p in PARCELS if p["id"] == parcel_id)
+    to_3857 = Transformer.from_crs(4326, 3857, always_xy=True).transform
+    x0, y0 = to_3857(geom.bounds[0], geom.bounds[1])
+    x1, y1 = to_3857(geom.bounds[2], geom.bounds[3])
+    box_ = (x0 - margin, y0 - margin, x1 + margin, y1 + margin)
+    opts: list[str] = []
+    for name, value in zip(("MINX", "MINY", "MAXX", "MAXY"), box_, strict=True):
+        opts += ["-oo", f"{name}={value}"]
+    return opts
+
+
+async def test_tilesets_tileset_and_tile_matrix_set(client, loaded) -> None:
+    """OGC API - Tiles documents: what GDAL's OGCAPI driver (and the standard) reads."""
+    conf = (await client.get("/ogc/conformance")).json()["conformsTo"]
+    for cls in ("core", "tileset", "tilesets-list", "geodata-tilesets", "mvt"):
+        assert f"http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/{cls}" in conf
+    col = (await client.get("/ogc/collections/parcels")).json()
+    rels = {link["rel"]: link for link in col["links"]}
+    tilesets_link = rels["http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector"]
+    assert tilesets_link["type"] == "application/json"
+    listing = (await client.get(tilesets_link["href"])).json()
+    (ts,) = listing["tilesets"]
+    assert ts["dataType"] == "vector" and ts["tileMatrixSetURI"].endswith("/WebMercatorQuad")
+    self_link = next(link for link in ts["links"] if link["rel"] == "self")
+    meta = (await client.get(self_link["href"])).json()
+    links = {link["rel"]: link for link in meta["links"]}
+    item = links["item"]
+    assert item["type"] == "application/vnd.mapbox-vector-tile"
+    assert "{tileMatrix}/{tileRow}/{tileCol}" in item["href"]
+    # The zooms of the layer, each limited to the tiles covering the data.
+    limits = {lim["tileMatrix"]: lim for lim in meta["tileMatrixSetLimits"]}
+    assert sorted(limits, key=int) == [str(z) for z in range(10, 17)]
+    centre = next(p["geom"] for p in PARCELS if p["id"] == KNOWN_PARCEL).centroid
+    z = 14
+    x, y = (lambda t: (t.x, t.y))(
+        morecantile.tms.get("WebMercatorQuad").tile(centre.x, centre.y, z)
+    )
+    lim = limits["14"]
+    assert (
+        lim["minTileCol"] <= x <= lim["maxTileCol"] and lim["minTileRow"] <= y <= lim["maxTileRow"]
+    )
+    assert lim["maxTileCol"] - lim["minTileCol"] < 20  # the commune, not the world
+    tile_url = item["href"].replace("{tileMatrix}", str(z))
+    tile_url = tile_url.replace("{tileRow}", str(y)).replace("{tileCol}", str(x))
+    ogc = await client.get(tile_url)
+    xyz = await client.get(f"/tiles/parcels/{z}/{x}/{y}.mvt")
+    assert ogc.status_code == 200 and ogc.content == xyz.content
+    assert ogc.headers["etag"] == xyz.headers["etag"]
+    tms_link = links["http://www.opengis.net/def/rel/ogc/1.0/tiling-scheme"]
+    tms = (await client.get(tms_link["href"])).json()
+    # TMS 2.0 members, zooms 0..22 ...
+    assert tms["id"] == "WebMercatorQuad" and tms["crs"].endswith("/EPSG/0/3857")
+    assert [m["id"] for m in tms["tileMatrices"]] == [str(z) for z in range(23)]
+    assert tms["tileMatrices"][0]["pointOfOrigin"] == [-20037508.342789244, 20037508.342789244]
+    # ... and the 1.0 names GDAL 3.6 reads (it fails on a pure 2.0 document).
+    assert tms["type"] == "TileMatrixSetType" and tms["supportedCRS"] == tms["crs"]
+    assert tms["tileMatrices"][0]["topLeftCorner"] == tms["tileMatrices"][0]["pointOfOrigin"]
+    listing = (await client.get("/ogc/tileMatrixSets")).json()
+    assert [t["id"] for t in listing["tileMatrixSets"]] == ["WebMercatorQuad"]
+    landing = (await client.get("/ogc")).json()
+    assert any(
+        link["rel"] == "http://www.opengis.net/def/rel/ogc/1.0/tiling-schemes"
+        for link in landing["links"]
+    )
+    # The leads' tilesets need a token like their items; unknown collections and zooms are 404s.
+    assert_problem(await client.get("/ogc/collections/leads/tiles"), 401)
+    assert_problem(await client.get("/ogc/collections/leads/tiles/WebMercatorQuad"), 401)
+    assert_problem(await client.get("/ogc/collections/leads/tiles/WebMercatorQuad/14/0/0"), 401)
+    assert_problem(await client.get("/ogc/collections/nope/tiles"), 404)
+    assert_problem(await client.get("/ogc/collections/parcels/tiles/WebMercatorQuad/23/0/0"), 404)
+    assert_problem(await client.get("/ogc/collections/parcels/tiles/WebMercatorQuad/a/0/0"), 400)
+    for path in (
+        "/ogc/tileMatrixSets",
+        "/ogc/tileMatrixSets/WebMercatorQuad",
+        "/ogc/collections/parcels/tiles",
+        "/ogc/collections/parcels/tiles/WebMercatorQuad",
+        f"/ogc/collections/parcels/tiles/WebMercatorQuad/{z}/{y}/{x}",
+    ):
+        head = await client.head(path)
+        assert head.status_code == 200 and head.content == b"", path
+
+
+def _gdal_version() -> tuple[int, int]:
+    out = subprocess.run(["ogrinfo", "--version"], capture_output=True, text=True)
+    major, minor = out.stdout.split()[1].split(".")[:2]  # "GDAL 3.6.2, released 2023/01/02"
+    return int(major), int(minor)
+
+
+@pytest.mark.slow
+async def test_gdal_reads_the_tile_matrix_set(live_server, tmp_path) -> None:
+    """GDAL 3.6's TileMatrixSet parser (the one its OGCAPI driver uses) reads our document."""
+    tms = tmp_path / "tms.json"
+    tms.write_text(json.dumps(_get_json(f"{live_server.url}/ogc/tileMatrixSets/WebMercatorQuad")))
+    src, cog = tmp_path / "src.tif", tmp_path / "cog.tif"
+    run = subprocess.run  # a small Web Mercator raster over commune 69114, tiled by our TMS
+    made = run(
+        [
+            "gdal_create",
+            "-of",
+            "GTiff",
+            "-outsize",
+            "64",
+            "64",
+            "-bands",
+            "1",
+            "-a_srs",
+            "EPSG:3857",
+            "-a_ullr",
+            "517000",
+            "5777000",
+            "519000",
+            "5775000",
+            str(src),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert made.returncode == 0, made.stderr
+    out = run(
+        ["gdal_translate", "-q", "-of", "COG", "-co", f"TILING_SCHEME={tms}", str(src), str(cog)],
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 0 and out.stderr == "", out.stderr
+    info = run(["gdalinfo", str(cog)], capture_output=True, text=True).stdout
+    assert "Pseudo-Mercator" in info and "Block=256x256" in info
+    # Without the 1.0 names GDAL 3.6 reads (type, supportedCRS, identifier, topLeftCorner), the
+    # same TMS 2.0 document is refused: what the compatibility members are there for.
+    doc = json.loads(tms.read_text())
+    for key in ("type", "supportedCRS"):
+        doc.pop(key)
+    for matrix in doc["tileMatrices"]:
+        matrix.pop("identifier"), matrix.pop("topLeftCorner")
+    tms.write_text(json.dumps(doc))
+    out = run(
+        ["gdal_translate", "-q", "-of", "COG", "-co", f"TILING_SCHEME={tms}", str(src), str(cog)],
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode != 0 and "Cannot parse CRS" in out.stderr
+
+
+def _get_json(url: str) -> dict:
+    import urllib.request
+
+    with urllib.request.urlopen(url, timeout=30) as r:  # noqa: S310 (the loopback test server)
+        return json.loads(r.read())
+
+
+@pytest.mark.slow
+async def test_gdal_ogcapi_driver_and_the_vector_tiles(live_server, loaded) -> None:
+    """GDAL's OGCAPI: driver on a collection: the tiles where GDAL reads vector tiles, else the
+    whole discovery (collection, tileset list, tileset, tile matrix set) and the items."""
+    url = f"{live_server.url}/ogc/collections/parcels"
+    access = logging.getLogger("uvicorn.access")
+    handler, level = _Requests(), access.level
+    access.addHandler(handler)
+    access.setLevel(logging.INFO)
+    env = {**os.environ, "CPL_DEBUG": "OFF"}
+    try:
+        args = ["ogrinfo", "-ro", "-al", "-q", f"OGCAPI:{url}", "Zoom level 14"]
+        out = subprocess.run(
+            [*args, *_box_3857(KNOWN_PARCEL, 50)],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+        )
+    finally:
+        access.removeHandler(handler)
+        access.setLevel(level)
+    paths = [line.split('"')[1].split()[1].split("?")[0] for line in handler.lines if '"' in line]
+    if out.returncode == 0:  # a GDAL whose OGCAPI driver has its vector tile support (>= 3.7)
+        assert f"id (String) = {KNOWN_PARCEL}" in out.stdout
+        assert any("/tiles/WebMercatorQuad/14/" in p for p in paths), paths
+    else:
+        # Every GDAL 3.6 build leaves the driver's vector branch out (it sits in an
+        # #ifdef OGR_ENABLE_DRIVER_GML that its CMake defines only after building frmts/): the
+        # driver follows our links to the end, parses the tile matrix set, then gives up.
+        assert _gdal_version() == (3, 6), out.stdout + out.stderr
+        assert paths == [
+            "/ogc/collections/parcels",
+            "/ogc/collections/parcels/tiles",
+            "/ogc/collections/parcels/tiles/WebMercatorQuad",
+            "/ogc/tileMatrixSets/WebMercatorQuad",
+        ], paths
+    # The same driver reads the collection's features when told to (3.6 does not fall back).
+    out = _ogr(["-so", f"OGCAPI:{url}", "-oo", "API=ITEMS", "parcels"])
+    assert f"Feature Count: {len(PARCELS)}" in out

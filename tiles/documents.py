@@ -272,11 +272,148 @@ def style(
 
 @lru_cache(maxsize=1)
 def tile_matrix_set() -> dict[str, Any]:
-    """The OGC WebMercatorQuad tile matrix set (from morecantile's definition)."""
+    """The OGC WebMercatorQuad tile matrix set, TMS 2.0 encoding (from morecantile's definition).
+
+    GDAL 3.6's ``OGCAPI:`` driver reads only the 1.0 member names (``type``, ``supportedCRS`` and,
+    per tile matrix, ``identifier`` and ``topLeftCorner``): a pure 2.0 document fails there with
+    "Cannot parse CRS". They are added alongside the 2.0 members (same values), which 2.0
+    clients ignore and GDAL 3.7+ does not read once it sees ``crs`` and ``tileMatrices``.
+    """
     import morecantile
 
     tms = morecantile.tms.get("WebMercatorQuad")
     doc: dict[str, Any] = tms.model_dump(mode="json", exclude_none=True)
     # Only the zooms the tile routes answer (0..MAX_ZOOM), not morecantile's 0..24.
     doc["tileMatrices"] = [m for m in doc["tileMatrices"] if int(m["id"]) <= MAX_ZOOM]
+    doc["type"] = "TileMatrixSetType"
+    doc["supportedCRS"] = doc["crs"]
+    for matrix in doc["tileMatrices"]:
+        matrix["identifier"] = matrix["id"]
+        matrix["topLeftCorner"] = matrix["pointOfOrigin"]
     return doc
+
+
+TMS_ID = "WebMercatorQuad"
+TMS_URI = "http://www.opengis.net/def/tilematrixset/OGC/1.0/WebMercatorQuad"
+EPSG_3857 = "http://www.opengis.net/def/crs/EPSG/0/3857"
+CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+MVT_TYPE = "application/vnd.mapbox-vector-tile"
+REL_TILING_SCHEME = "http://www.opengis.net/def/rel/ogc/1.0/tiling-scheme"
+# Web Mercator's latitude limit: a tile row is computed for latitudes inside it.
+_MAX_LAT = 85.0511287798066
+
+
+def tile_range(extent: Bounds, z: int) -> tuple[int, int, int, int]:
+    """(min col, min row, max col, max row) of the WebMercatorQuad tiles covering ``extent``."""
+    n = 1 << z
+
+    def col(lon: float) -> int:
+        return min(n - 1, max(0, math.floor((lon + 180.0) / 360.0 * n)))
+
+    def row(lat: float) -> int:
+        lat = max(-_MAX_LAT, min(_MAX_LAT, lat))
+        merc = math.log(math.tan(math.pi / 4 + math.radians(lat) / 2))
+        return min(n - 1, max(0, math.floor((1 - merc / math.pi) / 2 * n)))
+
+    minx, miny, maxx, maxy = extent
+    return col(minx), row(maxy), col(maxx), row(miny)
+
+
+def tileset(layer: Layer, base_url: str, query: str, extent: Bounds | None) -> dict[str, Any]:
+    """OGC API - Tiles tileset metadata of one collection in WebMercatorQuad (TMS 2.0 JSON).
+
+    ``tileMatrixSetLimits`` lists the zooms of the layer (minzoom to maxzoom: clients overzoom
+    beyond) and, per zoom, the tiles covering its data extent; ``query`` (``token=…``) is
+    carried into every link.
+    """
+    suffix = f"?{query}" if query else ""
+    href = f"{base_url}/ogc/collections/{layer.name}/tiles/{TMS_ID}"
+    limits = []
+    for z in range(layer.minzoom, layer.maxzoom + 1):
+        c0, r0, c1, r1 = tile_range(extent, z) if extent else (0, 0, (1 << z) - 1, (1 << z) - 1)
+        limits.append(
+            {
+                "tileMatrix": str(z),
+                "minTileRow": r0,
+                "maxTileRow": r1,
+                "minTileCol": c0,
+                "maxTileCol": c1,
+            }
+        )
+    bounds, center = bounds_and_center(extent, layer.minzoom, layer.maxzoom)
+    fields = vector_layer(layer)["fields"]
+    types = {"Number": "number", "String": "string", "Boolean": "boolean"}
+    return {
+        "title": f"{layer.title} ({TMS_ID})",
+        "description": layer.description,
+        "dataType": "vector",
+        "crs": EPSG_3857,
+        "tileMatrixSetURI": TMS_URI,
+        "tileMatrixSetLimits": limits,
+        "boundingBox": {"lowerLeft": bounds[:2], "upperRight": bounds[2:], "crs": CRS84},
+        "centerPoint": {
+            "coordinates": center[:2],
+            "crs": CRS84,
+            "tileMatrix": str(center[2]),
+        },
+        "layers": [
+            {
+                "id": layer.name,
+                "title": layer.title,
+                "dataType": "vector",
+                "geometryDimension": 0 if layer.geometry_type == "Point" else 2,
+                "minTileMatrix": str(layer.minzoom),
+                "maxTileMatrix": str(layer.maxzoom),
+                "propertiesSchema": {
+                    "type": "object",
+                    "properties": {k: {"type": types[v]} for k, v in fields.items()},
+                },
+            }
+        ],
+        "links": [
+            {"href": f"{href}{suffix}", "rel": "self", "type": "application/json"},
+            {
+                "href": f"{base_url}/ogc/tileMatrixSets/{TMS_ID}",
+                "rel": REL_TILING_SCHEME,
+                "type": "application/json",
+                "title": "WebMercatorQuad tile matrix set",
+            },
+            {
+                "href": f"{base_url}/ogc/collections/{layer.name}{suffix}",
+                "rel": "http://www.opengis.net/def/rel/ogc/1.0/geodata",
+                "type": "application/json",
+            },
+            {
+                "href": f"{href}/{{tileMatrix}}/{{tileRow}}/{{tileCol}}{suffix}",
+                "rel": "item",
+                "type": MVT_TYPE,
+                "templated": True,
+                "title": "Mapbox vector tiles",
+            },
+        ],
+    }
+
+
+def tilesets(layer: Layer, base_url: str, query: str) -> dict[str, Any]:
+    """The tileset list of one collection (one vector tileset, WebMercatorQuad)."""
+    suffix = f"?{query}" if query else ""
+    root = f"{base_url}/ogc/collections/{layer.name}/tiles"
+    return {
+        "links": [{"href": f"{root}{suffix}", "rel": "self", "type": "application/json"}],
+        "tilesets": [
+            {
+                "title": f"{layer.title} ({TMS_ID})",
+                "dataType": "vector",
+                "crs": EPSG_3857,
+                "tileMatrixSetURI": TMS_URI,
+                "links": [
+                    {"href": f"{root}/{TMS_ID}{suffix}", "rel": "self", "type": "application/json"},
+                    {
+                        "href": f"{base_url}/ogc/tileMatrixSets/{TMS_ID}",
+                        "rel": REL_TILING_SCHEME,
+                        "type": "application/json",
+                    },
+                ],
+            }
+        ],
+    }

@@ -10,12 +10,21 @@ import asyncpg
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 
-from api.routers.tiles import base_url, check_access
+from api.routers.tiles import (
+    TILE_RESPONSES,
+    MVTResponse,
+    _forward_query,
+    base_url,
+    check_access,
+    data_extent,
+    data_tag,
+    serve_tile,
+)
 from api.tile_access import OptionalViewerDep, TileAccess, TileAccessDep, get_optional_viewer
 from geo.errors import BadRequest, NotFound
-from tiles import cql2, ogc_openapi
+from tiles import cql2, documents, ogc_openapi
 from tiles import features as ft
-from tiles.documents import WORLD_BOUNDS
+from tiles.documents import TMS_ID, TMS_URI, WORLD_BOUNDS
 from tiles.layers import LAYERS, Layer
 
 GEOJSON = "application/geo+json"
@@ -31,7 +40,16 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables",
     "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables-query-parameters",
     *cql2.CONFORMANCE,
+    # OGC API - Tiles Part 1: vector tiles of each collection (geodata), their tileset list and
+    # tileset metadata, in Mapbox Vector Tile format.
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/tileset",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/tilesets-list",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/geodata-tilesets",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/mvt",
 ]
+REL_TILESETS_VECTOR = "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector"
+REL_TILING_SCHEMES = "http://www.opengis.net/def/rel/ogc/1.0/tiling-schemes"
 # Query parameters of /items that are not property filters.
 ITEM_PARAMS = {
     "bbox",
@@ -105,6 +123,12 @@ def _collection(layer: Layer, root: str, tq: str, bbox: list[float]) -> dict[str
                 "type": "application/schema+json",
             },
             {
+                "href": f"{href}/tiles{tq}",
+                "rel": REL_TILESETS_VECTOR,
+                "type": "application/json",
+                "title": "Vector tilesets (OGC API - Tiles)",
+            },
+            {
                 "href": f"{root}/tiles/{layer.name}.json{tq}",
                 "rel": "describedby",
                 "type": "application/json",
@@ -144,6 +168,11 @@ async def landing(request: Request, access: TileAccessDep) -> JSONResponse:
                     "type": "application/json",
                 },
                 {"href": f"{root}/ogc/collections{tq}", "rel": "data", "type": "application/json"},
+                {
+                    "href": f"{root}/ogc/tileMatrixSets",
+                    "rel": REL_TILING_SCHEMES,
+                    "type": "application/json",
+                },
             ],
         }
     )
@@ -352,3 +381,86 @@ async def item(
         },
     ]
     return GeoJSONResponse(json.dumps(doc), headers=_item_headers(layer))
+
+
+@router.head("/tileMatrixSets", include_in_schema=False)
+@router.get("/tileMatrixSets", response_model=dict[str, Any])
+async def tile_matrix_sets(request: Request, access: TileAccessDep) -> JSONResponse:
+    """The tile matrix sets of the tiles: WebMercatorQuad only."""
+    root = base_url(request, access)
+    return JSONResponse(
+        {
+            "tileMatrixSets": [
+                {
+                    "id": TMS_ID,
+                    "title": "Google Maps Compatible for the World",
+                    "uri": TMS_URI,
+                    "links": [
+                        {
+                            "href": f"{root}/ogc/tileMatrixSets/{TMS_ID}",
+                            "rel": "self",
+                            "type": "application/json",
+                        }
+                    ],
+                }
+            ]
+        }
+    )
+
+
+@router.head(f"/tileMatrixSets/{TMS_ID}", include_in_schema=False)
+@router.get(f"/tileMatrixSets/{TMS_ID}", response_model=dict[str, Any])
+async def tile_matrix_set() -> JSONResponse:
+    """WebMercatorQuad in the TMS 2.0 JSON encoding, zooms 0-22 (with GDAL 3.6's 1.0 names)."""
+    return JSONResponse(documents.tile_matrix_set())
+
+
+@router.head("/collections/{collection_id}/tiles", include_in_schema=False)
+@router.get("/collections/{collection_id}/tiles", response_model=dict[str, Any])
+async def collection_tilesets(
+    request: Request, collection_id: str, access: TileAccessDep, viewer: OptionalViewerDep
+) -> JSONResponse:
+    """The collection's vector tilesets (one: WebMercatorQuad)."""
+    layer = _layer(collection_id)
+    check_access(access, [layer], viewer)
+    return JSONResponse(
+        documents.tilesets(layer, base_url(request, access), _forward_query(request))
+    )
+
+
+@router.head(f"/collections/{{collection_id}}/tiles/{TMS_ID}", include_in_schema=False)
+@router.get(f"/collections/{{collection_id}}/tiles/{TMS_ID}", response_model=dict[str, Any])
+async def collection_tileset(
+    request: Request, collection_id: str, access: TileAccessDep, viewer: OptionalViewerDep
+) -> JSONResponse:
+    """Tileset metadata: zoom range and per-zoom limits of the data, the tile URL template."""
+    layer = _layer(collection_id)
+    check_access(access, [layer], viewer)
+    versions = await access.service.versions()
+    extent = await data_extent(access, [layer], viewer, versions)
+    query = _forward_query(request, {"v": data_tag([layer], versions)})
+    return JSONResponse(documents.tileset(layer, base_url(request, access), query, extent))
+
+
+@router.head(
+    f"/collections/{{collection_id}}/tiles/{TMS_ID}/{{tile_matrix}}/{{tile_row}}/{{tile_col}}",
+    include_in_schema=False,
+)
+@router.get(
+    f"/collections/{{collection_id}}/tiles/{TMS_ID}/{{tile_matrix}}/{{tile_row}}/{{tile_col}}",
+    response_class=MVTResponse,
+    responses=TILE_RESPONSES,
+)
+async def collection_tile(
+    request: Request,
+    collection_id: str,
+    tile_matrix: str,
+    tile_row: str,
+    tile_col: str,
+    access: TileAccessDep,
+    viewer: OptionalViewerDep,
+    v: Annotated[str | None, Query(description="Data version tag (from the tileset).")] = None,
+) -> Response:
+    """One vector tile of the collection (tileMatrix = zoom, tileRow = y, tileCol = x)."""
+    layer = _layer(collection_id)
+    return await serve_tile(request, access, viewer, layer.name, tile_matrix, tile_col, tile_row)
