@@ -16,6 +16,7 @@ from typing import Any
 from geoalchemy2 import Geography
 from geoalchemy2.shape import to_shape
 from shapely import wkb
+from shapely.geometry import Point
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy import cast, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -68,7 +69,7 @@ class MapLayers:
     site: BaseGeometry | None = None
     parcels: list[tuple[str, BaseGeometry]] = field(default_factory=list)
     zones: list[tuple[str, str, BaseGeometry]] = field(default_factory=list)  # type, name, geom
-    substations: list[tuple[str, BaseGeometry, bool]] = field(default_factory=list)
+    substations: list[tuple[str, Point, bool]] = field(default_factory=list)
     ground_per_unit: float = 1.0  # metres on the ground per map unit (cos latitude)
     # The enrichment's geodesic distance to the chosen poste (m): the map's label, never a
     # length measured on the projected map (Web Mercator's was 338 km for a true 346.5).
@@ -294,9 +295,17 @@ async def _parcel_layers(
     ]
 
 
+def _point(data: bytes) -> Point:
+    """The WKB of a POINT column (substations.geom) as a shapely Point."""
+    g = wkb.loads(data)
+    if not isinstance(g, Point):
+        raise TypeError(f"expected a point, got a {g.geom_type}")
+    return g
+
+
 async def _context_layers(
     session: AsyncSession, lead: Lead, network: dict[str, Any] | None, k: float
-) -> tuple[list[tuple[str, str, BaseGeometry]], list[tuple[str, BaseGeometry, bool]]]:
+) -> tuple[list[tuple[str, str, BaseGeometry]], list[tuple[str, Point, bool]]]:
     geom = select(Lead.geom).where(Lead.id == lead.id).scalar_subquery()
     site_m = func.ST_Transform(geom, MAP_SRID)
     # Index-friendly prefilter in degrees (0.1° > 5 km at French latitudes), then true metres.
@@ -335,7 +344,7 @@ async def _context_layers(
     else:
         centroid = select(Lead.centroid).where(Lead.id == lead.id).scalar_subquery()
         stmt = stmt.order_by(Substation.geom.distance_centroid(centroid)).limit(3)
-    subs = [(n, wkb.loads(bytes(g)), sid == chosen) for sid, n, g in (await session.execute(stmt))]
+    subs = [(n, _point(bytes(g)), sid == chosen) for sid, n, g in (await session.execute(stmt))]
     if subs and not any(flag for _, _, flag in subs):
         # No chosen poste stored: the nearest one stands for the connection line.
         site_wkb = await session.scalar(select(func.ST_AsBinary(site_m)))
