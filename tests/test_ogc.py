@@ -686,7 +686,7 @@ async def test_gdal_ogcapi_driver_and_the_vector_tiles(live_server, loaded) -> N
         access.removeHandler(handler)
         access.setLevel(level)
     paths = [line.split('"')[1].split()[1].split("?")[0] for line in handler.lines if '"' in line]
-    if out.returncode == 0:  # a GDAL whose OGCAPI driver has its vector tile support (>= 3.7)
+    if out.returncode == 0:  # a GDAL whose OGCAPI driver has its vector tile support
         assert f"id (String) = {KNOWN_PARCEL}" in out.stdout
         assert any("/tiles/WebMercatorQuad/14/" in p for p in paths), paths
     else:
