@@ -113,7 +113,8 @@ class Problem(BaseModel):
     status: int
     code: str = Field(
         description="Stable machine code of the problem (docs/api.md, 'Error codes')",
-        json_schema_extra={"enum": sorted(e.CODES)},
+        # A list display: typed as the JSON values json_schema_extra takes (a list[str] is not).
+        json_schema_extra={"enum": [*sorted(e.CODES)]},
     )
     detail: str | None = None
     instance: str | None = None
@@ -124,7 +125,7 @@ def status_for(exc: e.DomainError) -> int:
     """The HTTP status of a domain error (nearest mapped base class)."""
     for cls in type(exc).__mro__:
         if cls in STATUS:
-            return STATUS[cls]  # type: ignore[index]
+            return STATUS[cls]
     return 400
 
 
