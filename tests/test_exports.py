@@ -26,7 +26,7 @@ from tests.lead_fixtures import sync_url
 
 
 @pytest.fixture(scope="module")
-async def ctx(client, db_url, make_user, auth_headers):  # noqa: ANN001, ANN201
+async def ctx(client, db_url, make_user, auth_headers):
     users = {r: await make_user(r) for r in (Role.ADMIN, Role.MANAGER, Role.OPS, Role.COMMERCIAL)}
     people = {k: (u, await auth_headers(user=u)) for k, u in users.items()}
     ids = []
@@ -64,7 +64,7 @@ async def ctx(client, db_url, make_user, auth_headers):  # noqa: ANN001, ANN201
     return people, ids
 
 
-async def test_csv(client, ctx) -> None:  # noqa: ANN001
+async def test_csv(client, ctx) -> None:
     people, leads = ctx
     r = await client.get(
         "/api/leads/export.csv", params={"sort": "created_at"}, headers=people[Role.MANAGER][1]
@@ -82,7 +82,7 @@ async def test_csv(client, ctx) -> None:  # noqa: ANN001
     assert "owners" not in r.text.split("\n", 1)[0]
 
 
-async def test_csv_for_french_excel(client, ctx) -> None:  # noqa: ANN001
+async def test_csv_for_french_excel(client, ctx) -> None:
     people, leads = ctx
     r = await client.get(
         "/api/leads/export.csv",
@@ -107,7 +107,7 @@ async def test_csv_for_french_excel(client, ctx) -> None:  # noqa: ANN001
     assert assert_problem(r, 422)["code"] == "request.invalid"
 
 
-async def test_csv_filters_and_rbac(client, ctx) -> None:  # noqa: ANN001
+async def test_csv_filters_and_rbac(client, ctx) -> None:
     people, leads = ctx
     r = await client.get(
         "/api/leads/export.csv", params={"q": "alpha"}, headers=people[Role.ADMIN][1]
@@ -133,11 +133,11 @@ _OTHER_HEADERS: dict[str, str] = {}
 
 
 @pytest.fixture(scope="module", autouse=True)
-async def _other_ops(auth_headers) -> None:  # noqa: ANN001
+async def _other_ops(auth_headers) -> None:
     _OTHER_HEADERS.update(await auth_headers(Role.OPS))
 
 
-async def test_xlsx_typed_cells(client, ctx) -> None:  # noqa: ANN001
+async def test_xlsx_typed_cells(client, ctx) -> None:
     people, leads = ctx
     r = await client.get(
         "/api/leads/export.xlsx", params={"sort": "created_at"}, headers=people[Role.MANAGER][1]
@@ -189,7 +189,7 @@ def _http_get(base_url: str, path: str, headers: dict[str, str]) -> tuple[int, s
             return r.status_code, r.headers.get("content-type", ""), received, ""
 
 
-async def test_nul_in_a_filter_is_a_problem_before_any_byte(live_server, ctx) -> None:  # noqa: ANN001
+async def test_nul_in_a_filter_is_a_problem_before_any_byte(live_server, ctx) -> None:
     """``?q=%00`` was a 200 whose body was cut when PostgreSQL refused the NUL."""
     people, _ = ctx
     status, ctype, body, broken = await asyncio.to_thread(
@@ -199,7 +199,7 @@ async def test_nul_in_a_filter_is_a_problem_before_any_byte(live_server, ctx) ->
     assert json.loads(body)["status"] == 422
 
 
-async def test_query_error_before_the_first_byte_is_a_problem(settings, db_url, ctx) -> None:  # noqa: ANN001
+async def test_query_error_before_the_first_byte_is_a_problem(settings, db_url, ctx) -> None:
     """The query answers before the 200 is sent: a statement timeout (here: the leads table
     locked by another transaction) is a 503 problem, not a 200 cut short."""
     people, _ = ctx
@@ -250,7 +250,7 @@ class _TerminateExportAfterFirstChunk:
 @pytest.mark.parametrize("encoding", ["identity", "gzip"])
 async def test_database_error_in_mid_stream_breaks_the_transfer(
     settings, db_url, ctx, monkeypatch, encoding
-) -> None:  # noqa: ANN001
+) -> None:
     """After the first bytes nothing can change the 200: the transfer is aborted (no final
     chunk), so the client can't take a cut file for a complete one (gzipped or not)."""
     import uvicorn

@@ -24,7 +24,7 @@ def loaded(db_url: str) -> dict[str, int]:
 
 
 @pytest.fixture(scope="module")
-async def users(make_user, loaded):  # noqa: ANN001, ANN201
+async def users(make_user, loaded):
     return {
         "ops1": await make_user(Role.OPS),
         "ops2": await make_user(Role.OPS),
@@ -34,12 +34,12 @@ async def users(make_user, loaded):  # noqa: ANN001, ANN201
 
 
 @pytest.fixture(scope="module")
-async def leads(state, users):  # noqa: ANN001, ANN201
+async def leads(state, users):
     return await create_leads(state.sessions, users)
 
 
 @pytest.fixture(scope="module")
-async def tokens(client, users):  # noqa: ANN001, ANN201
+async def tokens(client, users):
     return {k: await login(client, u.email) for k, u in users.items()}
 
 
@@ -196,7 +196,7 @@ async def test_leads_rbac_and_filters(client, leads, tokens, users) -> None:
     assert "token=" in next(link["href"] for link in nxt["links"] if link["rel"] == "next")
 
 
-async def _ids(client, cql: str, headers: dict[str, str] | None = None) -> set[str]:  # noqa: ANN001
+async def _ids(client, cql: str, headers: dict[str, str] | None = None) -> set[str]:
     r = await client.get(
         f"/ogc/collections/parcels/items?limit=10000&filter={quote(cql)}", headers=headers
     )
@@ -205,7 +205,7 @@ async def _ids(client, cql: str, headers: dict[str, str] | None = None) -> set[s
 
 
 async def test_cql2_basic_or_not_and_advanced_comparisons(client, loaded) -> None:
-    def where(pred) -> set[str]:  # noqa: ANN001
+    def where(pred) -> set[str]:
         return {p["id"] for p in PARCELS if pred(p)}
 
     ab_ac = where(lambda p: p["section"] in ("AB", "AC"))
