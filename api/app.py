@@ -37,13 +37,14 @@ from api.routers import reference as reference_router
 from api.routers import site_searches as site_searches_router
 from api.routers import tile_token as tile_token_router
 from api.routers import tiles as tiles_router
+from api.services.analytics_cache import AnalyticsCache
 from api.settings import Settings, get_settings, resolve_dev_secrets
 from api.state import AppState
 from api.uploads import ENVELOPE_BYTES as UPLOAD_ENVELOPE_BYTES
 from api.urlguard import NulGuard
 from api.version import __version__
 from geo.crypto import FieldCipher
-from geo.db import make_engine, make_pg_pool, make_sessionmaker
+from geo.db import make_engine, make_sessionmaker
 
 log = logging.getLogger(__name__)
 
@@ -69,11 +70,15 @@ def build_state(settings: Settings) -> AppState:
         statement_timeout_ms=settings.db_statement_timeout_ms,
     )
     assert settings.crypto.keys is not None
+    s = settings.leads
     return AppState(
         settings=settings,
         engine=engine,
         sessions=make_sessionmaker(engine),
         cipher=FieldCipher.from_spec(settings.crypto.keys.get_secret_value()),
+        analytics=AnalyticsCache(
+            s.analytics_cache_ttl_s, s.analytics_cache_entries, s.analytics_max_stale_s
+        ),
     )
 
 
@@ -108,13 +113,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # By now the server configured its logging (uvicorn's access log included).
         install_token_redaction()
         state = build_state(settings)
-        state.pg = make_pg_pool(
-            settings.async_database_url,
-            size=settings.hot_pool_size,
-            statement_timeout_ms=settings.db_statement_timeout_ms,
-        )
         app.state.lfs = state
-        state.extras.setdefault("on_close", []).append(start_pool_sampler(state))
+        state.on_close.append(state.analytics.close)
+        state.on_close.append(start_pool_sampler(state))
         # Everything built so far (routes, models, SQLAlchemy metadata) lives as long as the
         # process: out of the collector's sight, a full collection no longer walks it (those
         # pauses were tens of ms of the API's tail latency under load).
@@ -123,9 +124,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
-            for close in state.extras.get("on_close", []):
+            for close in state.on_close:
                 await close()
-            await state.pg.close()
             await state.engine.dispose()
 
     app = FastAPI(

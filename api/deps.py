@@ -1,11 +1,19 @@
-"""Dependency aliases: SessionDep, CurrentUser, require_role(...)."""
+"""Dependency aliases: StateDep, SessionDep, the caller (CurrentUser, ViewerDep,
+OptionalViewerDep) and require_role(...).
+
+One authentication path: a bearer token is decoded (signature, expiry, kind), then the user and
+the token's revocation are read in one statement at each request (:func:`authenticate_claims`:
+no cache, so a logout, a password change or a deactivation takes effect at once). Every route
+reaches it through a dependency, so a missing or bad token is a 401 before the query's or the
+body's 422; the lead routes, the site finder, tiles and OGC alike.
+"""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -13,12 +21,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.security import TokenClaims
 from api.settings import Settings
 from api.state import AppState
-from geo.db import Queryable
 from geo.errors import NotAuthenticated, PermissionDenied
 from geo.models import RevokedToken, Role, User
 from geo.visibility import Viewer
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/auth/token", auto_error=False)
+
+# Kinds of token each place takes: the Authorization header an access token (tiles and OGC also
+# a tile token), the URL only tile tokens (short-lived, read-only, revoked with the session they
+# came from), since URLs end up in access logs, browser histories and Referer headers.
+ACCESS_KINDS = ("access",)
+HEADER_KINDS = ("access", "tile")
+QUERY_KINDS = ("tile",)
 
 
 # Dependencies are ``async def`` even when they don't await: FastAPI runs plain ``def``
@@ -41,7 +55,8 @@ SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 
 
 async def get_session(state: StateDep) -> AsyncIterator[AsyncSession]:
-    """One session per request; handlers commit what they change."""
+    """One session per request (it connects on its first statement); handlers commit what they
+    change."""
     async with state.sessions() as session:
         yield session
 
@@ -49,20 +64,41 @@ async def get_session(state: StateDep) -> AsyncIterator[AsyncSession]:
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
 
+def decode_claims(
+    state: AppState, token: str, kinds: tuple[str, ...] = ACCESS_KINDS
+) -> TokenClaims:
+    """The verified claims of a token of one of ``kinds`` (signature, expiry, kind)."""
+    assert state.settings.auth.jwt_secret is not None
+    secret = state.settings.auth.jwt_secret.get_secret_value()
+    first: NotAuthenticated | None = None
+    for kind in kinds:
+        try:
+            return state.claims.decode(token, secret, kind)
+        except NotAuthenticated as exc:
+            if "not an" not in exc.detail:
+                raise
+            first = first or exc
+    if "access" not in kinds:
+        raise NotAuthenticated(
+            "?token= takes a tile token (POST /api/auth/tile-token); send an access token in "
+            "the Authorization header, never in a URL"
+        )
+    assert first is not None
+    raise first
+
+
 async def authenticate(
-    session: AsyncSession, state: AppState, token: str, kind: str = "access"
+    session: AsyncSession, state: AppState, token: str, kinds: tuple[str, ...] = ACCESS_KINDS
 ) -> tuple[User, TokenClaims]:
     """Verify a token, refuse revoked ones (a tile token also when the access token it was
     minted with is), tokens issued before the user's last password change and inactive users."""
-    assert state.settings.auth.jwt_secret is not None
-    claims = state.claims.decode(token, state.settings.auth.jwt_secret.get_secret_value(), kind)
+    claims = decode_claims(state, token, kinds)
     return await authenticate_claims(session, claims), claims
 
 
 async def authenticate_claims(session: AsyncSession, claims: TokenClaims) -> User:
     """The user of verified ``claims`` once the database said the token is still good."""
-    # The user and the revocation in one round trip, read at each request: no cache, so a
-    # revocation or a deactivation takes effect at once.
+    # The user and the revocation in one round trip.
     jtis = [claims.jti] if claims.session is None else [claims.jti, claims.session]
     revoked = select(RevokedToken.jti).where(RevokedToken.jti.in_(jtis)).exists()
     row = (await session.execute(select(User, revoked).where(User.id == claims.user_id))).first()
@@ -80,18 +116,23 @@ async def authenticate_claims(session: AsyncSession, claims: TokenClaims) -> Use
     return user
 
 
+def _remember(request: Request, user: User, claims: TokenClaims) -> None:
+    request.state.user = user
+    request.state.claims = claims
+    request.state.user_id = user.id  # for the request's log line (api.observe)
+
+
 async def get_token_claims(
     request: Request,
     session: SessionDep,
     state: StateDep,
     token: Annotated[str | None, Depends(oauth2_scheme)],
 ) -> TokenClaims:
-    """The verified claims of the bearer token; the user is cached on the request."""
+    """The verified claims of the bearer access token; the user is kept on the request."""
     if not token:
         raise NotAuthenticated("missing bearer token")
     user, claims = await authenticate(session, state, token)
-    request.state.user = user
-    request.state.user_id = user.id  # for the request's log line (api.observe)
+    _remember(request, user, claims)
     return claims
 
 
@@ -107,93 +148,53 @@ async def get_current_user(request: Request, claims: ClaimsDep) -> User:
 CurrentUser = Annotated[User, Depends(get_current_user)]
 
 
+async def get_viewer(user: CurrentUser) -> Viewer:
+    """The visibility identity of the caller (RBAC is applied in SQL: geo.visibility)."""
+    return Viewer(user.id, user.role)
+
+
+ViewerDep = Annotated[Viewer, Depends(get_viewer)]
+
+
+async def get_optional_viewer(
+    request: Request,
+    session: SessionDep,
+    state: StateDep,
+    token: Annotated[
+        str | None,
+        Query(
+            description="A tile token from POST /api/auth/tile-token (an access token goes in "
+            "the Authorization header only)."
+        ),
+    ] = None,
+) -> Viewer | None:
+    """Tiles and OGC: the viewer from ``Authorization: Bearer`` (an access or tile token) or
+    ``?token=`` (a tile token); None when anonymous. Checked like every other route's token.
+
+    A ``?token=`` is always verified, even beside a header: routes copy it into the links they
+    return, which must never carry anything but a valid tile token.
+    """
+    viewer: Viewer | None = None
+    if token:
+        user, claims = await authenticate(session, state, token, QUERY_KINDS)
+        viewer = Viewer(user.id, user.role)
+        _remember(request, user, claims)
+    header = request.headers.get("authorization", "")
+    if header[:7].lower() == "bearer " and header[7:].strip():
+        user, claims = await authenticate(session, state, header[7:].strip(), HEADER_KINDS)
+        viewer = Viewer(user.id, user.role)
+        _remember(request, user, claims)
+    return viewer
+
+
+OptionalViewerDep = Annotated[Viewer | None, Depends(get_optional_viewer)]
+
+
 def check_role(role: Role, allowed: set[Role]) -> None:
     """403 unless ``role`` is one of ``allowed``."""
     if role not in allowed:
         names = ", ".join(sorted(r.value for r in allowed))
         raise PermissionDenied(f"this action needs one of the roles: {names}")
-
-
-async def get_signed_claims(
-    request: Request, state: StateDep, token: Annotated[str | None, Depends(oauth2_scheme)]
-) -> TokenClaims:
-    """The claims of a bearer token whose signature, expiry and kind are verified, WITHOUT the
-    database checks (revocation, inactive user, current role): the lead list, detail and create
-    do those in their own statement (``token_auth``), saving a round trip."""
-    if not token:
-        raise NotAuthenticated("missing bearer token")
-    assert state.settings.auth.jwt_secret is not None
-    claims = state.claims.decode(token, state.settings.auth.jwt_secret.get_secret_value())
-    request.state.user_id = claims.user_id  # signed by us: for the log line (api.observe)
-    return claims
-
-
-SignedClaims = Annotated[TokenClaims, Depends(get_signed_claims)]
-
-
-def auth_sql(user_id: str = "$1", jti: str = "$2", version: str = "$3") -> str:
-    """The role of an active user and whether the token is revoked, in one row (role NULL:
-    unknown or disabled user); the placeholders of the token's user id, jti and version (a
-    token of another version than the user's is revoked). The check is the function
-    ``token_auth`` (migrations 0012, 0018): its statements are prepared once per connection,
-    where a sub-select here would be planned again with each variant of the list's SQL."""
-    return f"SELECT role, revoked FROM token_auth({user_id}, {jti}, {version})"
-
-
-def auth_args(claims: TokenClaims) -> list[Any]:
-    """The values of :func:`auth_sql`'s placeholders, in order."""
-    return [claims.user_id, claims.jti, claims.version]
-
-
-AUTH_SQL = auth_sql()
-
-
-def checked_viewer(claims: TokenClaims, role: str | None, revoked: bool) -> Viewer:
-    """The viewer, once the database said the token is not revoked and the user active (the
-    database's role counts, not the token's)."""
-    if revoked:
-        raise NotAuthenticated("token revoked")
-    if role is None:
-        raise NotAuthenticated("user unknown or disabled")
-    return Viewer(claims.user_id, Role(role))
-
-
-async def viewer_from_token(state: AppState, token: str) -> Viewer:
-    """Authenticate a bearer token on the plain asyncpg pool: no session, no ORM.
-
-    Same checks and messages as :func:`authenticate` (signature, expiry, revocation, inactive
-    user), read at each request.
-    """
-    assert state.settings.auth.jwt_secret is not None and state.pg is not None
-    claims = state.claims.decode(token, state.settings.auth.jwt_secret.get_secret_value())
-    return await authenticated_viewer(state.pg, claims)
-
-
-async def authenticated_viewer(pool: Queryable, claims: TokenClaims) -> Viewer:
-    """The viewer of verified ``claims`` once the database said the token is not revoked and
-    the user active (AUTH_SQL, one round trip)."""
-    row = await pool.fetchrow(AUTH_SQL, *auth_args(claims))
-    assert row is not None
-    return checked_viewer(claims, row["role"], row["revoked"])
-
-
-async def get_viewer(
-    request: Request,
-    state: StateDep,
-    token: Annotated[str | None, Depends(oauth2_scheme)],
-) -> Viewer:
-    """The visibility identity of the caller (reuses the user when the route also loaded it)."""
-    user: User | None = getattr(request.state, "user", None)
-    if user is not None:
-        return Viewer(user.id, user.role)
-    if not token:
-        raise NotAuthenticated("missing bearer token")
-    viewer = await viewer_from_token(state, token)
-    request.state.user_id = viewer.user_id  # for the log line (api.observe)
-    return viewer
-
-
-ViewerDep = Annotated[Viewer, Depends(get_viewer)]
 
 
 def require_role(*roles: Role) -> Callable[[User], Coroutine[Any, Any, User]]:

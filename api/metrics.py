@@ -59,8 +59,8 @@ LOGIN_FAILURES = Counter(
 )
 DB_POOL = Gauge(
     "lfs_db_pool_connections",
-    "Database connections of the API processes by pool (orm: SQLAlchemy, hot: the lead paths, "
-    "tiles: tiles and OGC) and state (in_use; open: for hot and tiles, the pool's size); summed "
+    "Database connections of the API processes by pool (orm: SQLAlchemy, "
+    "tiles: tiles and OGC) and state (in_use; open: for tiles, the pool's size); summed "
     "over the live processes.",
     ["pool", "state"],
     multiprocess_mode="livesum",
@@ -121,10 +121,7 @@ def sample_pools(state: AppState) -> None:
     checked_out = getattr(pool, "checkedout", lambda: 0)()
     DB_POOL.labels("orm", "in_use").set(checked_out)
     DB_POOL.labels("orm", "open").set(checked_out + getattr(pool, "checkedin", lambda: 0)())
-    if state.pg is not None:
-        DB_POOL.labels("hot", "in_use").set(state.pg.in_use)
-        DB_POOL.labels("hot", "open").set(state.pg.size)
-    tiles = state.extras.get("tiles")  # api.tile_access: made on the first tile or OGC request
+    tiles = state.tiles  # api.tile_access: made on the first tile or OGC request
     if tiles is not None:
         DB_POOL.labels("tiles", "in_use").set(tiles.service.pool.in_use)
         DB_POOL.labels("tiles", "open").set(tiles.service.pool.size)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
-import os
 import signal
 import socket
 import sys
@@ -68,15 +67,6 @@ def _config(o: _Options) -> uvicorn.Config:
     return config
 
 
-def default_hot_pool_size(workers: int, cpus: int | None) -> int:
-    """Connections per worker for the hot paths' pool (``LFS_HOT_POOL_SIZE``) when unset: this
-    machine's cores shared by the workers, so that as many statements run as PostgreSQL (here
-    on the same machine) has cores. More only queue in its scheduler: on 2 cores with 2 workers,
-    1 connection each gave the detail 1,500 req/s at P95 44 ms, 2 gave P95 48-66 ms, 10 gave
-    P95 105-155 ms (bench/bench_leads_api.py, 50 clients)."""
-    return max(1, (cpus or 1) // max(1, workers))
-
-
 def _reuseport_socket(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
@@ -107,8 +97,6 @@ def serve(
 ) -> None:
     """Serve ``app`` until interrupted (SIGINT/SIGTERM stop every worker)."""
     o = _Options(host, port, app, factory, log_level, access_log, forwarded_allow_ips, json_logs)
-    # Read by each worker's settings (spawned workers inherit the environment).
-    os.environ.setdefault("LFS_HOT_POOL_SIZE", str(default_hot_pool_size(workers, os.cpu_count())))
     if workers <= 1 or not hasattr(socket, "SO_REUSEPORT"):
         uvicorn.Server(_config(o)).run()
         return

@@ -181,9 +181,6 @@ class TilesSettings(BaseModel):
         True,
         description="Serve the open-data reference layers without a token (leads always need one).",
     )
-    auth_cache_s: float = Field(
-        10.0, ge=0, description="How long a verified tile/OGC token is trusted without a lookup."
-    )
     max_items: int = Field(10000, ge=1, description="Largest OGC items page (bigger limits clamp).")
 
 
@@ -294,15 +291,6 @@ class Settings(BaseSettings):
     )
     db_pool_size: int = Field(10, ge=1, description="Connections kept in the pool per process.")
     db_max_overflow: int = Field(20, ge=0, description="Extra connections under load.")
-    hot_pool_size: int = Field(
-        2,
-        ge=1,
-        description="Connections of the plain asyncpg pool of the hot lead paths (list, detail, "
-        "create, token checks) per process, handed out in arrival order. About the database's "
-        "cores / the API processes: more statements in flight than the database has cores only "
-        "queue in its scheduler and stretch the latency tail. `leadfactory serve` sets it to "
-        "this machine's cores / its workers when unset.",
-    )
     db_statement_timeout_ms: int = Field(
         10_000,
         ge=100,

@@ -1,16 +1,24 @@
-"""What the app keeps for its lifetime: settings, engine, sessions, pool, cipher."""
+"""What the app keeps for its lifetime: settings, engine, sessions, cipher, caches and the
+clients made on first use, each a typed field."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from api.security import ClaimsCache
+from api.services.analytics_cache import AnalyticsCache
 from api.settings import Settings
 from geo.crypto import FieldCipher
-from geo.db import FairPool
+from reports.storage import Storage
+
+if TYPE_CHECKING:
+    from api.tile_access import TileAccess  # imports this module
+    from enrichment.pvgis import PvgisClient  # made on first use: not imported at startup
 
 
 @dataclass
@@ -21,7 +29,15 @@ class AppState:
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     cipher: FieldCipher
-    # Plain asyncpg connections for the hot paths (geo.db.make_pg_pool), opened in the lifespan.
-    pg: FairPool | None = None
+    # Answers of the analytics and list totals, tagged with the leads-layer version.
+    analytics: AnalyticsCache
     claims: ClaimsCache = field(default_factory=ClaimsCache)
-    extras: dict[str, Any] = field(default_factory=dict)
+    # Made on first use (api.tile_access, api.storage, api.services.enrichment,
+    # api.routers.enrichment, api.routers.lead_reports).
+    tiles: TileAccess | None = None
+    storage: Storage | None = None
+    pvgis: PvgisClient | None = None
+    queue: Any = None  # procrastinate.App, imported lazily (api.queue)
+    dossier_slots: asyncio.Semaphore | None = None
+    # Awaited at shutdown, in order, before the engine is disposed.
+    on_close: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)

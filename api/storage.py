@@ -30,11 +30,9 @@ def make_storage(cfg: StorageSettings) -> Storage:
 
 def get_storage(state: StateDep) -> Storage:
     """This app's storage (made on first use)."""
-    storage: Storage | None = state.extras.get("storage")
-    if storage is None:
-        storage = make_storage(state.settings.storage)
-        state.extras["storage"] = storage
-    return storage
+    if state.storage is None:
+        state.storage = make_storage(state.settings.storage)
+    return state.storage
 
 
 StorageDep = Annotated[Storage, Depends(get_storage)]

@@ -41,11 +41,6 @@ def make_engine(
     )
 
 
-# Settings of every connection: JIT off (see make_engine), timestamps rendered in UTC by the
-# JSON PostgreSQL builds for the hot read paths.
-SERVER_SETTINGS = {"jit": "off", "application_name": "leadfactory", "TimeZone": "UTC"}
-
-
 def _server_settings(statement_timeout_ms: int | None) -> dict[str, str]:
     out = {"jit": "off", "application_name": "leadfactory"}
     if statement_timeout_ms is not None:
@@ -54,23 +49,18 @@ def _server_settings(statement_timeout_ms: int | None) -> dict[str, str]:
 
 
 class FairPool:
-    """Connections to PostgreSQL for the hot paths, handed out in arrival order.
+    """The tile service's connections to PostgreSQL (tiles.service), handed out in arrival
+    order. Everything else goes through SQLAlchemy's engine and sessions (:func:`make_engine`).
 
     * **In order.** asyncpg's pool queue lets a newcomer take a connection that was just
       released while the caller woken for it has not run yet; that caller then queues again, at
-      the back. Under load most callers got a connection at once and a few starved: the lead
-      detail at 50 clients waited 0 ms at the median and 116 ms at P95, its whole latency tail.
-      Here a FIFO semaphore of the pool's size (asyncio's is FIFO since Python 3.11.1) serves
-      callers in order: every caller waits its share, P95/P50 went from ~4 to ~1.5.
-    * **Plain connections.** The pool keeps asyncpg connections itself: asyncpg's pool cost
-      ~70 µs of CPU per acquire and release (a task to shield the release, a timeout scope, a
-      proxy object, an idle timer), a tenth of a lead detail's. Connections open on first use
-      (the app starts while the database is down), are never reset (these paths change no
-      session state) and are dropped, not reused, when closed, left in a transaction, or left
-      by anything but a completed statement (a cancelled query may still be running).
-
-    The query helpers take a connection for one statement; ``acquire()`` keeps one for several
-    (a caller then queues once, not once per statement).
+      the back: under a map's burst of tiles most got a connection at once and a few starved.
+      A FIFO semaphore of the pool's size (asyncio's is FIFO since Python 3.11.1) serves
+      callers in order.
+    * **Plain connections.** Connections open on first use (the app starts while the database
+      is down), are never reset (tiles change no session state) and are dropped, not reused,
+      when closed, left in a transaction, or left by anything but a completed statement (a
+      cancelled query may still be running).
     """
 
     def __init__(self, dsn: str, size: int, **connect: Any) -> None:
@@ -136,30 +126,6 @@ class FairPool:
         idle, self._idle = self._idle, []
         for conn in idle:
             await conn.close()
-
-
-# Where the hot paths' helpers run a statement: the pool (a connection each time) or a connection.
-Queryable = asyncpg.Connection | FairPool
-
-
-def make_pg_pool(url: str, *, size: int = 10, statement_timeout_ms: int | None = None) -> FairPool:
-    """The connections of the hot paths (lead list, detail, create, authentication), opened
-    on first use.
-
-    SQLAlchemy's session, ORM and statement compilation cost ~1 ms of CPU per query, several
-    times the query itself; these paths send hand-written SQL (prepared and cached per
-    connection by asyncpg) and let PostgreSQL build the JSON. ``url`` is a SQLAlchemy URL or a
-    plain ``postgresql://`` one.
-    """
-    dsn = url.replace("postgresql+asyncpg://", "postgresql://", 1)
-    return FairPool(
-        dsn,
-        size,
-        server_settings={**SERVER_SETTINGS, **_server_settings(statement_timeout_ms)},
-        # The list's SQL text varies with the filters given (a few hundred shapes): keep them all
-        # prepared rather than re-parsing and re-planning evicted ones.
-        statement_cache_size=1024,
-    )
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -3,13 +3,12 @@
 Leads (:func:`lead_visibility`): the REST list, tiles and OGC items. Documents that carry owners'
 personal data (:func:`document_visibility`) and the activity entries that name them
 (:func:`activity_visibility`): the document routes, the lead detail, the activity log, the lead
-workbook and the dossier's annexes. The plain-SQL hot paths take the same clauses as SQL text
-(:func:`visibility_sql`, :func:`clause_sql`).
+workbook and the dossier's annexes. The lead detail's JSON statement takes the document and
+activity clauses as SQL text (:func:`clause_sql`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,7 +57,7 @@ def lead_visibility(viewer: Viewer, leads: FromClause | type[Lead] = Lead) -> Co
     OPS: leads assigned to them plus public ones; COMMERCIAL: CLIENT_READY and SOLD only;
     MANAGER and ADMIN: everything. ``leads`` may be the ORM class or an aliased table.
     """
-    cols = leads.c if isinstance(leads, FromClause) else leads.__table__.c  # type: ignore[union-attr]
+    cols = leads.c if isinstance(leads, FromClause) else leads.__table__.c
     if viewer.role in (Role.ADMIN, Role.MANAGER):
         return true()
     if viewer.role is Role.COMMERCIAL:
@@ -76,22 +75,6 @@ def search_visibility(viewer: Viewer) -> ColumnElement[bool]:
     if viewer.role is Role.OPS:
         return SiteSearch.owner_id == viewer.user_id
     return false()
-
-
-def visibility_sql(viewer: Viewer, alias: str, bind: Callable[[Any], str]) -> str:
-    """:func:`lead_visibility` as SQL text, for the plain-SQL hot paths (api.services.leads_sql).
-
-    ``bind(value)`` binds a parameter and returns its placeholder. Tests check that both forms
-    select the same leads for every role.
-    """
-    if viewer.role in (Role.ADMIN, Role.MANAGER):
-        return "TRUE"
-    if viewer.role is Role.COMMERCIAL:
-        statuses = ", ".join(f"'{s.value}'" for s in COMMERCIAL_STATUSES)
-        return f"{alias}.status IN ({statuses})"
-    if viewer.role is Role.OPS:
-        return f"({alias}.assignee_id = {bind(viewer.user_id)} OR {alias}.is_public)"
-    return "FALSE"
 
 
 # Documents that name the owners (deeds, signed promises) and dossiers made for internal use
@@ -157,7 +140,7 @@ def activity_visibility(
 
 
 def clause_sql(clause: ColumnElement[bool]) -> str:
-    """A clause of this module as PostgreSQL text for the plain-SQL hot paths (its values are
+    """A clause of this module as PostgreSQL text for SQL written as text (its values are
     this module's constants, rendered as literals; nothing user-supplied goes through here),
     in parentheses so that it can be ANDed as it is."""
     sql = clause.compile(dialect=asyncpg_dialect(), compile_kwargs={"literal_binds": True})

@@ -7,9 +7,9 @@ from typing import Any
 
 
 async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-    """Answer the worker's pid and its LFS_HOT_POOL_SIZE to any HTTP request."""
+    """Answer the worker's pid to any HTTP request."""
     if scope["type"] != "http":
         return
     await send({"type": "http.response.start", "status": 200, "headers": []})
-    body = f"{os.getpid()} {os.environ.get('LFS_HOT_POOL_SIZE')}"
+    body = str(os.getpid())
     await send({"type": "http.response.body", "body": body.encode()})

@@ -12,7 +12,7 @@ from api.deps import SessionDep, StateDep, ViewerDep, require_role
 from api.routers.leads import FiltersDep
 from api.schemas.analytics import Departments, Funnel, Scores, StageTimes, Throughput, Weekly
 from api.services import analytics as svc
-from api.services.analytics_cache import AnalyticsCache, cache_for, leads_version
+from api.services.analytics_cache import AnalyticsCache, leads_version
 from api.services.leads_query import LeadFilters
 from api.state import AppState
 from geo.models import Role
@@ -22,10 +22,7 @@ router = APIRouter(prefix="/analytics", tags=["analytics"])
 
 
 def _cache(state: AppState) -> AnalyticsCache:
-    s = state.settings.leads
-    return cache_for(
-        state.extras, s.analytics_cache_ttl_s, s.analytics_cache_entries, s.analytics_max_stale_s
-    )
+    return state.analytics
 
 
 Compute = Callable[[AsyncSession, Viewer, LeadFilters], Awaitable[dict[str, Any]]]

@@ -10,13 +10,12 @@ from fastapi.security import OAuth2PasswordRequestForm
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.deps import ClaimsDep, CurrentUser, SessionDep, SettingsDep, StateDep
+from api.deps import ClaimsDep, CurrentUser, SessionDep, SettingsDep
 from api.metrics import LOGIN_FAILURES
 from api.schemas.users import LoginIn, Message, PasswordChange, TokenOut, UserOut
 from api.security import create_token
 from api.services import users as svc
 from api.settings import Settings
-from api.tile_access import forget_sessions
 from geo.errors import NotAuthenticated
 from geo.models import RevokedToken, User
 
@@ -68,7 +67,7 @@ async def token_form(
 
 
 @router.post("/logout", response_model=Message)
-async def logout(claims: ClaimsDep, session: SessionDep, state: StateDep) -> Message:
+async def logout(claims: ClaimsDep, session: SessionDep) -> Message:
     """Revoke the current token and the tile tokens minted with it: refused from now on."""
     # A tile token names the access token it was minted with (its ``sid``): this one row
     # revokes them too (api.deps.authenticate).
@@ -78,7 +77,6 @@ async def logout(claims: ClaimsDep, session: SessionDep, state: StateDep) -> Mes
         .on_conflict_do_nothing()
     )
     await session.commit()
-    forget_sessions(state, claims.user_id)
     return Message(detail="logged out")
 
 
@@ -94,7 +92,6 @@ async def change_password(
     user: CurrentUser,
     session: SessionDep,
     settings: SettingsDep,
-    state: StateDep,
 ) -> Message:
     """Change my own password; every token of mine, this one included, stops working."""
     auth = settings.auth
@@ -107,5 +104,4 @@ async def change_password(
         auth.password_min_score,
     )
     await session.commit()
-    forget_sessions(state, user.id)
     return Message(detail="password changed: log in again with the new one")

@@ -25,15 +25,14 @@ router = APIRouter(
 
 async def queue_of(state: AppState):  # noqa: ANN202 - procrastinate.App, imported lazily
     """The app's procrastinate queue, opened on first use (closed with the app)."""
-    queue = state.extras.get("queue")
-    if queue is None:
+    if state.queue is None:
         from api.queue import make_queue
 
         queue = make_queue(state.settings)
         await queue.open_async()
-        state.extras["queue"] = queue
-        state.extras.setdefault("on_close", []).append(queue.close_async)
-    return queue
+        state.queue = queue
+        state.on_close.append(queue.close_async)
+    return state.queue
 
 
 @router.post(

@@ -51,11 +51,9 @@ RENDER_SLOTS = 2
 
 
 def _render_slots(state: AppState) -> asyncio.Semaphore:
-    slots: asyncio.Semaphore | None = state.extras.get("dossier_slots")
-    if slots is None:
-        slots = asyncio.Semaphore(RENDER_SLOTS)
-        state.extras["dossier_slots"] = slots
-    return slots
+    if state.dossier_slots is None:
+        state.dossier_slots = asyncio.Semaphore(RENDER_SLOTS)
+    return state.dossier_slots
 
 
 def _read_annexes(storage: Storage, rows: list[dict[str, Any]]) -> list[Annex]:

@@ -13,7 +13,6 @@ from api.deps import (
     CurrentUser,
     SessionDep,
     SettingsDep,
-    SignedClaims,
     StateDep,
     ViewerDep,
     require_role,
@@ -32,10 +31,9 @@ from api.schemas.leads import (
 from api.schemas.strict import BBOX_PATTERN, DateTime, UserId
 from api.schemas.text import SINGLE_LINE
 from api.services import leads as svc
-from api.services.analytics_cache import cache_for
+from api.services.leads_detail import lead_detail_json
 from api.services.leads_geometry import GeometryLimits
-from api.services.leads_query import LeadFilters, SortKey
-from api.services.leads_sql import lead_detail_json, list_page
+from api.services.leads_query import LeadFilters, SortKey, list_page
 from api.settings import Settings
 from geo.errors import InvalidInput
 from geo.models import LeadStatus, Role
@@ -200,44 +198,41 @@ async def _respond(
 
 
 @router.post("", response_model=LeadOut, status_code=status.HTTP_201_CREATED)
-async def create_lead(state: StateDep, claims: SignedClaims, body: LeadCreate) -> Response:
+async def create_lead(
+    session: SessionDep,
+    viewer: ViewerDep,
+    settings: SettingsDep,
+    body: LeadCreate,
+    response: Response,
+) -> LeadOut:
     """Create a lead from a polygon, parcel ids or a point (ADMIN, MANAGER, OPS; one
     transaction)."""
-    # The token is a dependency: a missing or bad one is a 401 before the body is validated.
-    assert state.pg is not None
-    lead = await svc.create_lead(state.pg, claims, body, limits_of(state.settings))
-    return Response(
-        content=lead.body,
-        status_code=status.HTTP_201_CREATED,
-        media_type="application/json",
-        headers={"Location": f"/api/leads/{lead.id}", "ETag": _etag(lead.version)},
-    )
+    # The caller is a dependency: a missing or bad token is a 401 before the body's 422.
+    lead = await svc.create_lead(session, viewer, body, limits_of(settings))
+    await session.commit()
+    response.headers["Location"] = f"/api/leads/{lead.id}"
+    return await _respond(session, viewer, lead.id, response)
 
 
 @router.get("", response_model=LeadPage)
 async def list_leads(
     request: Request,
     state: StateDep,
-    claims: SignedClaims,
+    session: SessionDep,
+    viewer: ViewerDep,
     params: Annotated[LeadListQuery, Query()],
-) -> Response:
+) -> LeadPage:
     """List the leads the caller may see, filtered, sorted and paged."""
     _reject_unknown(request.query_params, request, LeadListQuery)
-    s = state.settings.leads
-    cache = cache_for(
-        state.extras, s.analytics_cache_ttl_s, s.analytics_cache_entries, s.analytics_max_stale_s
-    )
-    assert state.pg is not None
-    content = await list_page(
-        state.pg,
-        cache,
-        claims,
+    return await list_page(
+        session,
+        state.analytics,
+        viewer,
         filters_from(params),
         sort=params.sort,
         page=params.page,
         page_size=params.page_size,
     )
-    return Response(content=content, media_type="application/json")
 
 
 # ``:int`` on the lead's own path: /leads/export.csv is another resource (a PATCH of it is a
@@ -253,11 +248,10 @@ async def list_leads(
     },
 )
 async def get_lead(
-    lead_id: LeadId, request: Request, state: StateDep, claims: SignedClaims
+    lead_id: LeadId, request: Request, state: StateDep, session: SessionDep, viewer: ViewerDep
 ) -> Response:
     """One lead with every related table, documents, comments and activity."""
-    assert state.pg is not None
-    detail = await lead_detail_json(state.pg, claims, lead_id, state.cipher)
+    detail = await lead_detail_json(session, viewer, lead_id, state.cipher)
     headers = {"ETag": _etag(detail.version)}
     if GEOJSON in request.headers.get("accept", ""):
         props = orjson.loads(detail.body)

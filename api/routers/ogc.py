@@ -10,6 +10,7 @@ import asyncpg
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 
+from api.deps import OptionalViewerDep, get_optional_viewer
 from api.routers.tiles import (
     TILE_RESPONSES,
     MVTResponse,
@@ -20,7 +21,7 @@ from api.routers.tiles import (
     data_tag,
     serve_tile,
 )
-from api.tile_access import OptionalViewerDep, TileAccess, TileAccessDep, get_optional_viewer
+from api.tile_access import TileAccess, TileAccessDep
 from geo.errors import BadRequest, NotFound
 from tiles import cql2, documents, ogc_openapi
 from tiles import features as ft

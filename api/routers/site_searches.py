@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Response, status
 from pydantic import BaseModel, Field
 
-from api.deps import ClaimsDep, SessionDep, SettingsDep, StateDep, ViewerDep
+from api.deps import SessionDep, SettingsDep, StateDep, ViewerDep
 from api.routers.enrichment import queue_of
 from api.routers.leads import limits_of
 from api.schemas.site_searches import (
@@ -22,6 +22,7 @@ from api.schemas.site_searches import (
     SiteSearchUpdate,
 )
 from api.services import site_searches as svc
+from api.services.leads_geometry import driver_connection
 from geo.models import EnvZoneType, UrbanZoneType
 
 router = APIRouter(prefix="/site-searches", tags=["site finder"])
@@ -156,17 +157,21 @@ async def leads_from_sites(
     body: LeadsFromSitesIn,
     session: SessionDep,
     viewer: ViewerDep,
-    claims: ClaimsDep,
     state: StateDep,
 ) -> LeadsFromSitesOut:
     """Turn sites into leads (source site_finder) in one transaction, then queue their
     enrichment; 409 if a parcel is already in an open lead."""
     await svc.get_run(session, viewer, search_id, run_id)
     name = (await svc.get_search(session, viewer, search_id)).name
-    await session.rollback()  # nothing held while the leads are written on the pool
-    assert state.pg is not None
+    await session.rollback()  # nothing held: the leads are made in their own transaction
     created = await svc.leads_from_sites(
-        state.pg, claims, search_id, name, run_id, body, limits_of(state.settings)
+        await driver_connection(session),
+        viewer,
+        search_id,
+        name,
+        run_id,
+        body,
+        limits_of(state.settings),
     )
     job_id = None
     if body.enrich and created:

@@ -9,7 +9,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 
-from api.tile_access import OptionalViewerDep, TileAccess, TileAccessDep
+from api.deps import OptionalViewerDep
+from api.tile_access import TileAccess, TileAccessDep
 from geo.errors import BadRequest, NotAuthenticated, NotFound
 from geo.visibility import Viewer
 from tiles import documents

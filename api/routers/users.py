@@ -8,11 +8,10 @@ from fastapi import APIRouter, Depends, Query, Response, status
 from pydantic import BaseModel, Field
 from sqlalchemy import func, or_, select
 
-from api.deps import CurrentUser, SessionDep, SettingsDep, StateDep, require_role
+from api.deps import CurrentUser, SessionDep, SettingsDep, require_role
 from api.schemas.strict import Page, UserId
 from api.schemas.users import UserCreate, UserOut, UserPage, UserUpdate
 from api.services import users as svc
-from api.tile_access import forget_sessions
 from geo.errors import Conflict
 from geo.models import Role, User
 
@@ -84,7 +83,6 @@ async def update_user(
     body: UserUpdate,
     session: SessionDep,
     settings: SettingsDep,
-    state: StateDep,
     me: CurrentUser,
 ) -> User:
     """Change a user's name, role, active flag or password (a new password ends their sessions)."""
@@ -102,8 +100,6 @@ async def update_user(
             user, body.password, settings.auth.bcrypt_rounds, settings.auth.password_min_score
         )
     await session.commit()
-    if body.password is not None:
-        forget_sessions(state, user.id)
     return user
 
 
@@ -115,7 +111,7 @@ class PasswordReset(BaseModel):
 
 @router.post("/{user_id}/password-reset", response_model=PasswordReset, dependencies=admin_only)
 async def reset_password(
-    user_id: UserId, session: SessionDep, settings: SettingsDep, state: StateDep
+    user_id: UserId, session: SessionDep, settings: SettingsDep
 ) -> PasswordReset:
     """Give a user a generated password (the admin passes it on); their sessions end."""
     user = await svc.get_user(session, user_id)
@@ -123,7 +119,6 @@ async def reset_password(
         user, settings.auth.bcrypt_rounds, settings.auth.password_min_score
     )
     await session.commit()
-    forget_sessions(state, user.id)
     return PasswordReset(password=password)
 
 

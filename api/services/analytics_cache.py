@@ -124,17 +124,6 @@ class AnalyticsCache:
             await asyncio.gather(*tasks, return_exceptions=True)
 
 
-def cache_for(
-    extras: dict[str, Any], ttl_s: float, max_entries: int, max_stale_s: float = 0.0
-) -> AnalyticsCache:
-    """The app's cache (one per process), closed with the app."""
-    cache = extras.get("analytics_cache")
-    if cache is None:
-        cache = extras["analytics_cache"] = AnalyticsCache(ttl_s, max_entries, max_stale_s)
-        extras.setdefault("on_close", []).append(cache.close)
-    return cache  # type: ignore[no-any-return]
-
-
 async def leads_version(session: AsyncSession) -> int:
     """The current data version of the leads layer (0 before any write)."""
     v = await session.scalar(select(LayerVersion.version).where(LayerVersion.layer == "leads"))

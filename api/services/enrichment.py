@@ -46,13 +46,11 @@ def enrichment_config(settings: Settings) -> EnrichmentConfig:
 
 def pvgis_client(state: AppState) -> PvgisClient:
     """The app's PVGIS client (one per process; its rate limit is the database's, shared)."""
-    client = state.extras.get("pvgis")
-    if client is None:
+    if state.pvgis is None:
         # One budget for every process on this database (enrichment.pvgis.SharedBucket).
-        client = PvgisClient(enrichment_config(state.settings).pvgis, engine=state.engine)
-        state.extras["pvgis"] = client
-        state.extras.setdefault("on_close", []).append(client.aclose)
-    return client
+        state.pvgis = PvgisClient(enrichment_config(state.settings).pvgis, engine=state.engine)
+        state.on_close.append(state.pvgis.aclose)
+    return state.pvgis
 
 
 async def select_batch_leads(

@@ -11,7 +11,6 @@ import orjson
 from geoalchemy2 import WKBElement
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.deps import authenticated_viewer, check_role
 from api.schemas.leads import (
     AssignIn,
     FoncierIn,
@@ -21,7 +20,6 @@ from api.schemas.leads import (
     LeadUpdate,
     TransitionIn,
 )
-from api.security import TokenClaims
 from api.services.leads_geometry import (
     Conn,
     GeometryLimits,
@@ -36,10 +34,8 @@ from api.services.leads_geometry import (
     read_geojson,
 )
 from api.services.leads_query import lead_out, lead_out_select
-from api.services.leads_sql import CREATE_SQL
 from geo.activity import bump_layer_version, log_activity
 from geo.crypto import FieldCipher
-from geo.db import FairPool
 from geo.errors import Conflict, InvalidInput, NotFound, PermissionDenied, PreconditionFailed
 from geo.leads import get_visible_lead
 from geo.models import (
@@ -108,24 +104,25 @@ async def _check_assignee(conn: Conn, assignee_id: int) -> None:
         )
 
 
-CREATORS = {Role.ADMIN, Role.MANAGER, Role.OPS}
+CREATORS = (Role.ADMIN, Role.MANAGER, Role.OPS)
 
 
-async def _authenticate_and_place(
-    conn: asyncpg.Connection, claims: TokenClaims, body: LeadCreate, limits: GeometryLimits
-) -> tuple[Viewer, PlacedGeometry]:
-    """The caller (401 or 403 unless they create leads), then the lead's geometry: no
-    geometry work for a revoked token or a role that can't create."""
-    viewer = await authenticated_viewer(conn, claims)
-    check_role(viewer.role, CREATORS)
+async def _place(
+    conn: asyncpg.Connection, viewer: Viewer, body: LeadCreate, limits: GeometryLimits
+) -> PlacedGeometry:
+    """403 unless the caller creates leads, then the lead's geometry (no geometry work for a
+    role that can't create)."""
+    if viewer.role not in CREATORS:
+        names = ", ".join(sorted(r.value for r in CREATORS))
+        raise PermissionDenied(f"this action needs one of the roles: {names}")
     if body.geometry is not None:
         row = await read_geojson(conn, body.geometry.model_dump(), limits, repair=body.repair)
-        return viewer, placed_from(row, limits, repair=body.repair)
+        return placed_from(row, limits, repair=body.repair)
     if body.parcel_ids:
-        return viewer, await place_parcels(conn, body.parcel_ids, limits)
+        return await place_parcels(conn, body.parcel_ids, limits)
     assert body.point is not None
     pid = await parcel_at(conn, body.point.lat, body.point.lon)
-    return viewer, await place_parcels(conn, [pid], limits)
+    return await place_parcels(conn, [pid], limits)
 
 
 async def _commune(
@@ -139,41 +136,68 @@ async def _commune(
     return insee, name, dept or department_of(insee)
 
 
+# A new lead in one statement, hence one transaction with the caller's: the commune's name
+# counter, the lead, its sourcing, land (parcels given), first status period, activity entry
+# and the leads-layer version bump (last: concurrent creations queue on that row only until
+# commit).
+# $1 name prefix, $2 name, $3 assignee, $4 author, $5 public, $6 INSEE, $7 commune name,
+# $8 department, $9 notes, $10 EWKB, $11 source, $12 parcel ids, $13 parcels, $14 activity.
+CREATE_SQL = f"""
+WITH counter AS (
+    INSERT INTO lead_name_counters AS c (prefix, last_seq) VALUES ($1, 1)
+    ON CONFLICT (prefix) DO UPDATE SET last_seq = c.last_seq + 1
+    RETURNING last_seq
+), l AS (
+    INSERT INTO leads (internal_name, name, status, status_changed_at, assignee_id,
+                       created_by_id, is_public, commune_insee, commune_name, department, notes,
+                       geom, enrichment_stale)
+    SELECT $1 || '-' || lpad(last_seq::text, greatest(4, length(last_seq::text)), '0'), $2,
+           '{LeadStatus.NEW.value}', now(), $3, $4, $5, $6, $7, $8, $9, ST_GeomFromEWKB($10), true
+    FROM counter
+    RETURNING *
+), sourcing AS (
+    INSERT INTO lead_sourcing (lead_id, source, found_by_id, found_at, source_notes, parcel_ids)
+    SELECT id, $11, $4, now(), $9, $12::jsonb FROM l
+), land AS (
+    INSERT INTO lead_foncier (lead_id, parcels) SELECT id, $13::jsonb FROM l WHERE $13 IS NOT NULL
+), history AS (
+    INSERT INTO lead_status_history (lead_id, status, entered_at, changed_by_id)
+    SELECT id, status, status_changed_at, $4 FROM l
+), activity AS (
+    INSERT INTO activity_log (lead_id, user_id, action, entity, entity_id, after)
+    SELECT id, $4, 'create', 'lead', id,
+           $14::jsonb || jsonb_build_object('internal_name', internal_name) FROM l
+), bump AS (
+    INSERT INTO layer_versions AS v (layer, version) VALUES ('leads', 1)
+    ON CONFLICT (layer) DO UPDATE SET version = v.version + 1, updated_at = now()
+)
+SELECT l.id, l.internal_name FROM l
+"""
+
+
 @dataclass(frozen=True)
 class CreatedLead:
-    """A new lead: id, version and its LeadOut as JSON bytes."""
+    """A new lead's id and internal name."""
 
     id: int
-    version: int
-    body: bytes
+    internal_name: str
 
 
 async def create_lead(
-    pool: FairPool, claims: TokenClaims, body: LeadCreate, limits: GeometryLimits
+    session: AsyncSession, viewer: Viewer, body: LeadCreate, limits: GeometryLimits
 ) -> CreatedLead:
-    """Validate, name and insert a lead with sourcing, history, land and activity.
-
-    Plain SQL on the pool (see api.services.leads_sql): the checks read (the token's with the
-    polygon's), then one statement writes everything, so a refusal writes nothing and a success
-    is one transaction.
-    """
-    # One connection for the whole creation: the request queues for the pool once.
-    async with pool.acquire() as conn:
-        return await _create(conn, claims, body, limits)
+    """Validate, name and insert a lead with sourcing, history, land and activity, in the
+    session's transaction (the caller commits): the checks read, then one statement writes
+    everything, so a refusal writes nothing."""
+    return await create_lead_on(await driver_connection(session), viewer, body, limits)
 
 
 async def create_lead_on(
-    conn: asyncpg.Connection, claims: TokenClaims, body: LeadCreate, limits: GeometryLimits
+    conn: asyncpg.Connection, viewer: Viewer, body: LeadCreate, limits: GeometryLimits
 ) -> CreatedLead:
-    """:func:`create_lead` on a connection the caller holds, inside the caller's transaction
-    when it has one (the site finder makes several leads in one)."""
-    return await _create(conn, claims, body, limits)
-
-
-async def _create(
-    conn: asyncpg.Connection, claims: TokenClaims, body: LeadCreate, limits: GeometryLimits
-) -> CreatedLead:
-    viewer, placed = await _authenticate_and_place(conn, claims, body, limits)
+    """:func:`create_lead` on the driver connection of a session, inside its transaction (the
+    site finder makes several leads in one)."""
+    placed = await _place(conn, viewer, body, limits)
     assignee_id = body.assignee_id
     if viewer.role is Role.OPS:
         if assignee_id not in (None, viewer.user_id):
@@ -209,7 +233,7 @@ async def _create(
         orjson.dumps(activity).decode(),
     )
     assert row is not None
-    return CreatedLead(row["id"], row["version"], row["card"].encode())
+    return CreatedLead(row["id"], row["internal_name"])
 
 
 async def get_lead_out(session: AsyncSession, viewer: Viewer, lead_id: int) -> LeadOut:

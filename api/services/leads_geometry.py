@@ -13,12 +13,11 @@ import shapely
 import shapely.geometry
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from geo.db import Queryable
 from geo.errors import InvalidInput
 
-# Plain asyncpg (a pool, or the connection under a session: see driver_connection): the lead
-# create path runs without SQLAlchemy, and edits share these checks inside their transaction.
-Conn = Queryable
+# The asyncpg connection under a session (driver_connection): the create and the edits run
+# these checks inside their transaction.
+Conn = asyncpg.Connection
 
 # Validity (with PostGIS's reason), the repaired polygon, its area, the France-bounds test and
 # the commune: one function (migration 0013), whose plan is prepared once per connection.

@@ -1,5 +1,5 @@
-"""Lead filters under RBAC as SQLAlchemy expressions (exports, analytics, batch enrichment; the
-list uses their SQL-text twin in api.services.leads_sql), sort keys and LeadOut rows."""
+"""Lead filters under RBAC as SQLAlchemy expressions, defined once for the list, exports,
+analytics and batch enrichment; sort keys, LeadOut rows and the list's page."""
 
 from __future__ import annotations
 
@@ -11,8 +11,10 @@ from functools import cache
 from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, Select, func, literal_column, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.schemas.leads import LatLon, LeadOut
+from api.schemas.leads import LatLon, LeadOut, LeadPage
+from api.services.analytics_cache import AnalyticsCache, leads_version
 from geo.models import Lead, LeadStatus, User
 from geo.models.leads import SEARCH_EXPR
 from geo.visibility import Viewer, lead_visibility
@@ -169,3 +171,41 @@ def order_by(sort: SortKey) -> list[Any]:
         first = column.desc().nulls_last() if key in _NULLABLE else column.desc()
         return [first, Lead.id.desc()]
     return [column.asc(), Lead.id.asc()]
+
+
+async def list_page(
+    session: AsyncSession,
+    cache: AnalyticsCache,
+    viewer: Viewer,
+    filters: LeadFilters,
+    *,
+    sort: SortKey,
+    page: int,
+    page_size: int,
+) -> LeadPage:
+    """A page of the leads ``viewer`` may see under ``filters``, with their total.
+
+    Counting up to 100k leads costs more than the page itself, so the total is cached per
+    (filters, viewer scope) with the leads-layer version it was counted at (bumped by every
+    lead write, in the writing transaction), and counted again only when a write moved it.
+    """
+    where = filter_clauses(viewer, filters)
+    stmt = (
+        lead_out_select()
+        .where(*where)
+        .order_by(*order_by(sort))
+        .offset((page - 1) * page_size)
+        .limit(page_size)
+    )
+    items = [lead_out(row) for row in (await session.execute(stmt)).all()]
+    key = ("count", filters.key(), viewer.scope)
+    # The version is read before counting: a write in between leaves an older tag on a newer
+    # count, which the next page counts again (never a stale total under a current tag).
+    version = await leads_version(session)
+    known = cache.peek(key)
+    if known is not None and known[0] == version:
+        total = int(known[1])
+    else:
+        total = int(await session.scalar(select(func.count()).select_from(Lead).where(*where)) or 0)
+        cache.put(key, version, total)
+    return LeadPage(items=items, total=total, page=page, page_size=page_size)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import asyncpg
 import orjson
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
@@ -23,7 +24,6 @@ from api.schemas.site_searches import (
     SiteSearchUpdate,
     TerritoryIn,
 )
-from api.security import TokenClaims
 from api.services.enrichment import enrichment_config
 from api.services.leads import create_lead_on
 from api.services.leads_geometry import (
@@ -34,7 +34,6 @@ from api.services.leads_geometry import (
 )
 from api.settings import Settings
 from enrichment.site_finder import FinderBounds, Territory, find_sites, store_sites
-from geo.db import FairPool
 from geo.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from geo.models import LeadSource, Role, SiteSearch, SiteSearchResult, SiteSearchRun
 from geo.pipeline import OPEN_STATUSES
@@ -325,9 +324,14 @@ ORDER BY p.id
 """
 
 
+def _json(v: Any) -> Any:
+    """A jsonb value, decoded or not by the connection's codecs."""
+    return orjson.loads(v) if isinstance(v, str | bytes) else v
+
+
 async def leads_from_sites(
-    pool: FairPool,
-    claims: TokenClaims,
+    conn: asyncpg.Connection,
+    viewer: Viewer,
     search_id: int,
     search_name: str,
     run_id: int,
@@ -339,12 +343,10 @@ async def leads_from_sites(
     was already turned into a lead), and nothing is created."""
     ranks = sorted(set(body.ranks))
     created: list[LeadFromSite] = []
-    async with pool.acquire() as conn, conn.transaction():
+    async with conn.transaction():
         rows = await conn.fetch(_SITES, run_id, ranks)
         sites = [
-            _Site(
-                r["rank"], r["id"], orjson.loads(r["parcel_ids"]), r["buildable_m2"], r["lead_id"]
-            )
+            _Site(r["rank"], r["id"], _json(r["parcel_ids"]), r["buildable_m2"], r["lead_id"])
             for r in rows
         ]
         missing = sorted(set(ranks) - {s.rank for s in sites})
@@ -375,7 +377,7 @@ async def leads_from_sites(
             ha = f"{s.buildable_m2 / 10_000:.2f}".replace(".", ",")
             lead = await create_lead_on(
                 conn,
-                claims,
+                viewer,
                 LeadCreate(
                     parcel_ids=s.parcel_ids,
                     name=f"{search_name} — site {s.rank}"[:200],
@@ -390,8 +392,7 @@ async def leads_from_sites(
             await conn.execute(
                 "UPDATE site_search_results SET lead_id = $1 WHERE id = $2", lead.id, s.id
             )
-            card = orjson.loads(lead.body)
             created.append(
-                LeadFromSite(rank=s.rank, lead_id=lead.id, internal_name=card["internal_name"])
+                LeadFromSite(rank=s.rank, lead_id=lead.id, internal_name=lead.internal_name)
             )
     return created

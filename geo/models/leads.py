@@ -96,10 +96,6 @@ class Lead(Timestamps, Base):
     rejection_reason: Mapped[str | None] = mapped_column(Text)
     # Optimistic concurrency: every write bumps it; a stale If-Match gets 412.
     version: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("1"))
-    # The lead's list item (LeadOut JSON), set by the trigger leads_card
-    # (migrations 0010, 0016: with the assignee's name) on every write and when the assignee is
-    # renamed; read by the list and the create (api/services/leads_sql.py) only.
-    card: Mapped[str] = mapped_column(Text, nullable=False, deferred=True)
 
     __mapper_args__ = {"version_id_col": version}
     __table_args__ = (
@@ -121,37 +117,13 @@ class Lead(Timestamps, Base):
             text("id DESC"),
             postgresql_include=_include("quality_score"),
         ),
-        # The same per status (migration 0015): a list filtered on statuses merges one ordered
-        # range per status (api.services.leads_sql.ids_sql) instead of walking the whole sort
-        # order past every lead of the other statuses. The updated_at one also serves the
-        # Kanban's latest cards of a status.
-        Index(
-            "ix_leads_status_created_at",
-            "status",
-            "created_at",
-            "id",
-            postgresql_include=_include("status", "created_at"),
-        ),
+        # The Kanban's latest cards of a status.
         Index(
             "ix_leads_status_updated_at",
             "status",
             "updated_at",
             "id",
             postgresql_include=_include("status", "updated_at"),
-        ),
-        Index(
-            "ix_leads_status_area_m2",
-            "status",
-            "area_m2",
-            "id",
-            postgresql_include=_include("status", "area_m2"),
-        ),
-        Index(
-            "ix_leads_status_quality_score_desc",
-            "status",
-            text("quality_score DESC NULLS LAST"),
-            text("id DESC"),
-            postgresql_include=_include("status", "quality_score"),
         ),
         # Free-text search (?q=): trigram index on the searched text (api/services/leads_query.py
         # builds the very same expression, so the planner can match it).

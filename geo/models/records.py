@@ -9,10 +9,8 @@ from sqlalchemy import (
     BigInteger,
     DateTime,
     ForeignKey,
-    Identity,
     Index,
     Integer,
-    SmallInteger,
     String,
     Text,
     func,
@@ -106,42 +104,3 @@ class PvgisCache(Base):
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     response: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
     created_at: Mapped[datetime] = event_time()
-
-
-class LeadCount(Base):
-    """How many leads per (status, department, score bucket): exact list totals without
-    counting leads (api/services/leads_counts.py). Written only by triggers on leads (migration
-    0009) in the writing transaction, with :class:`LeadCountDelta`; a cell that reaches 0 is
-    deleted."""
-
-    __tablename__ = "lead_counts"
-
-    status: Mapped[str] = mapped_column(String(32), primary_key=True)
-    # '' when the lead has no department.
-    department: Mapped[str] = mapped_column(String(3), primary_key=True)
-    # floor(quality_score) clamped to [-32766, 32766] (NaN in 32766); -32768 when NULL; 32767:
-    # the total of the (status, department), every lead being counted there too.
-    score_bucket: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
-    n: Mapped[int] = mapped_column(Integer, nullable=False)
-    # Of those, the leads whose score equals the bucket (exact ``quality_score <= k``).
-    n_int: Mapped[int] = mapped_column(Integer, nullable=False)
-
-    __table_args__ = (Index("ix_lead_counts_score_bucket", "score_bucket", "status", "department"),)
-
-
-class LeadCountDelta(Base):
-    """Changes to :class:`LeadCount` not folded in yet: every writing statement appends its
-    change, and folds the pending ones in batches (migration 0011). Totals sum both tables,
-    through the cell index: the heap of this small, busy table spans hundreds of mostly empty
-    pages between vacuums, which a sequential scan reads on every list page (migration 0012)."""
-
-    __tablename__ = "lead_count_deltas"
-
-    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
-    status: Mapped[str] = mapped_column(String(32), nullable=False)
-    department: Mapped[str] = mapped_column(String(3), nullable=False)
-    score_bucket: Mapped[int] = mapped_column(SmallInteger, nullable=False)
-    n: Mapped[int] = mapped_column(Integer, nullable=False)
-    n_int: Mapped[int] = mapped_column(Integer, nullable=False)
-
-    __table_args__ = (Index("ix_lead_count_deltas_cell", "status", "department", "score_bucket"),)
