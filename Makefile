@@ -22,7 +22,7 @@ help:
 	@echo "make test   the same set-up, then the whole test suite"
 	@echo "make bench  the benchmarks (bench/)"
 	@echo "make fuzz   schemathesis over the OpenAPI document, ADMIN and OPS (LFS_FUZZ_SECONDS each)"
-	@echo "make lint   ruff"
+	@echo "make lint   ruff (lint and format) and mypy on the packages"
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -64,6 +64,7 @@ test: system-test setup db web
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 format: setup
 	$(BIN)/ruff format .
