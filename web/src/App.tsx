@@ -14,6 +14,7 @@ const PipelinePage = lazy(() => import("./pages/pipeline/PipelinePage"));
 const LeadPage = lazy(() => import("./pages/lead/LeadPage"));
 const AnalyticsPage = lazy(() => import("./pages/analytics/AnalyticsPage"));
 const AdminPage = lazy(() => import("./pages/admin/AdminPage"));
+const ProspectionPage = lazy(() => import("./pages/prospection/ProspectionPage"));
 
 function RequireAuth({ children, roles }: { children: ReactNode; roles?: Role[] }) {
   const { user, hasRole } = useAuth();
@@ -50,6 +51,14 @@ export default function App() {
             element={
               <RequireAuth roles={["ADMIN", "MANAGER", "OPS"]}>
                 <MapPage />
+              </RequireAuth>
+            }
+          />
+          <Route
+            path="prospection"
+            element={
+              <RequireAuth roles={["ADMIN", "MANAGER", "OPS"]}>
+                <ProspectionPage />
               </RequireAuth>
             }
           />
