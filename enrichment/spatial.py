@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from enrichment.config import EnrichmentConfig
 from enrichment.wording import num
+from tiles.layers import factor_layers, label_of
 
 # Metropolitan France and Corsica; beyond it our layers have nothing (overseas: not covered).
 FRANCE_BBOX = (-5.3, 41.3, 9.7, 51.2)
@@ -30,18 +31,13 @@ OUTSIDE_FRANCE = (
 )
 PLU_LAYER_EMPTY = "Couche du zonage PLU (urban_zones) vide : pas encore importée"
 ABSENT = "données absentes pour cette zone"
-# The layer each factor reads, and how the users name that data.
-LAYER_LABELS = {
-    "env_zones": "Zones protégées",
-    "substations": "Postes sources",
-    "urban_zones": "Zonage PLU",
-    "parcels": "Cadastre",
-}
+# The layer each factor reads, and how the users name that data (the map's layer registry).
+LAYER_LABELS = {layer.name: layer.label for layer in factor_layers()}
 
 
 def absent_message(layer: str) -> str:
     """``Zones protégées : données absentes pour cette zone``."""
-    return f"{LAYER_LABELS[layer]} : {ABSENT}"
+    return f"{label_of(layer)} : {ABSENT}"
 
 
 def no_poste_message(radius_m: float) -> str:
@@ -73,7 +69,7 @@ def _coverage(layer: str, layers: dict[str, Any], rows: list[Any]) -> dict[str, 
 def partial_message(layer: str, covered_pct: float) -> str:
     """``Zonage PLU : données sur 62 % du site seulement, absentes pour le reste``."""
     return (
-        f"{LAYER_LABELS[layer]} : données sur {num(covered_pct, 0)} % du site seulement, "
+        f"{label_of(layer)} : données sur {num(covered_pct, 0)} % du site seulement, "
         "absentes pour le reste"
     )
 

@@ -1,11 +1,16 @@
-"""The map layers served as tiles and OGC collections: tables, ids, attributes, zoom ranges.
+"""The map layers, declared once: tables, ids, attributes, zoom ranges, French label, style.
 
-Every SQL identifier used by tiles/ and OGC comes from this registry (never from a request).
+Every SQL identifier used by tiles/ and OGC comes from this registry (never from a request). The
+same entries drive the reference API (layer summaries, coverage and its "données absentes" mask,
+the imports' layer names), the enrichment's wording of a layer's absent data and the web map,
+which reads labels, zoom ranges and style hints from ``GET /api/reference/map-layers`` instead of
+repeating them. Adding a layer is one entry here (docs/extending.md).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 # Feature ids must be integers in MVT and stay below 2**53 so that MapLibre (JavaScript numbers)
 # can use them for feature-state. Parcels' and communes' keys are strings: a 64-bit hash masked to
@@ -25,6 +30,16 @@ class Attr:
 
 
 @dataclass(frozen=True)
+class Style:
+    """How the web map draws a layer it has no dedicated paint for (MapLibre layer type)."""
+
+    kind: str  # "fill" | "line" | "circle"
+    color: str  # CSS colour
+    visible: bool = False  # switched on when the map opens
+    z: int = 50  # drawing order on the web map, bottom (low) to top
+
+
+@dataclass(frozen=True)
 class Layer:
     """A layer of the map: one table, its geometry, attributes and zoom behaviour."""
 
@@ -39,7 +54,14 @@ class Layer:
     minzoom: int
     maxzoom: int  # clients overzoom beyond it; the server still answers up to MAX_ZOOM
     description: str = ""
+    label: str = ""  # French, as the users name the data (map switcher, "données absentes")
+    style: Style = Style("line", "#475569")
     reference: bool = True  # open reference data (public) vs business data (leads)
+    # Loaded by a geo.importers spec writing ``table``: its imports and coverages are recorded
+    # under this name (imports.layer, layer_coverage.layer).
+    imported: bool = False
+    # Read by the enrichment: where it has no coverage the map draws a "données absentes" mask.
+    factor: bool = False
     # Below this zoom, polygons are replaced by an aggregate (clustered centroids).
     cluster_below: int | None = None
     point_sql: str | None = None  # point geometry used for clusters
@@ -101,6 +123,10 @@ LAYERS: dict[str, Layer] = {
             minzoom=10,
             maxzoom=16,
             description="Etalab cadastre (PCI vecteur); z11-12: parcels of 2 ha+, z10: 5 ha+.",
+            label="Cadastre",
+            style=Style("line", "#78716c", visible=True, z=40),
+            imported=True,
+            factor=True,
             geom_3857="geom_3857",
             overview_below=13,
             # z10: 5 ha and more, z11-12: 2 ha and more; the z14 tile budget (≤ ~65 kB) holds.
@@ -135,6 +161,10 @@ LAYERS: dict[str, Layer] = {
             minzoom=5,
             maxzoom=14,
             description="HTB/HTA substations with their S3REnR capacities.",
+            label="Postes sources",
+            style=Style("circle", "#0f172a", visible=True, z=70),
+            imported=True,
+            factor=True,
             queryables=("id", "code", "name", "operator", "s3renr_region"),
         ),
         Layer(
@@ -154,6 +184,10 @@ LAYERS: dict[str, Layer] = {
             minzoom=6,
             maxzoom=15,
             description="INPN and other protected zones, typed.",
+            label="Zones protégées",
+            style=Style("fill", "#65a30d", visible=True, z=30),
+            imported=True,
+            factor=True,
             queryables=("id", "zone_type", "code", "name"),
         ),
         Layer(
@@ -172,6 +206,9 @@ LAYERS: dict[str, Layer] = {
             minzoom=6,
             maxzoom=14,
             description="French communes (INSEE).",
+            label="Communes",
+            style=Style("line", "#94a3b8", visible=True, z=10),
+            imported=True,
             queryables=("insee", "name", "department"),
         ),
         Layer(
@@ -191,6 +228,10 @@ LAYERS: dict[str, Layer] = {
             minzoom=10,
             maxzoom=16,
             description="Urban planning zones (Géoportail de l'Urbanisme).",
+            label="Zonage PLU",
+            style=Style("fill", "#fb923c", z=20),
+            imported=True,
+            factor=True,
             queryables=("id", "zone_type", "label", "commune_insee"),
         ),
         Layer(
@@ -218,6 +259,8 @@ LAYERS: dict[str, Layer] = {
             maxzoom=12,
             description="Where each reference layer's data is complete, one polygon per import: "
             "outside them, that layer's data is absent (données absentes), not 'nothing here'.",
+            label="Couverture des données",
+            style=Style("line", "#475569", z=45),
             queryables=("id", "layer", "method", "import_id"),
         ),
         Layer(
@@ -241,6 +284,8 @@ LAYERS: dict[str, Layer] = {
             minzoom=4,
             maxzoom=16,
             description="Leads the caller may see (role-filtered); clustered below z10.",
+            label="Leads",
+            style=Style("fill", "#2563eb", visible=True, z=60),
             reference=False,
             cluster_below=10,
             point_sql="t.centroid",
@@ -266,6 +311,38 @@ CLUSTER_ATTRS = (
     Attr("status", "", "String", "most frequent status"),
     Attr("quality_score", "", "Number", "mean quality score"),
 )
+
+
+def imported_layers() -> list[Layer]:
+    """The reference layers loaded by an importer (their imports and coverages bear the name)."""
+    return [la for la in LAYERS.values() if la.imported]
+
+
+def factor_layers() -> list[Layer]:
+    """The layers the enrichment reads, which have a "données absentes" mask on the map."""
+    return [la for la in LAYERS.values() if la.factor]
+
+
+def label_of(name: str) -> str:
+    """A layer's French label (its name when it has none or is unknown)."""
+    layer = LAYERS.get(name)
+    return (layer.label or layer.name) if layer else name
+
+
+def describe(layer: Layer) -> dict[str, Any]:
+    """What the web map needs of a layer (``GET /api/reference/map-layers``)."""
+    return {
+        "name": layer.name,
+        "label": layer.label or layer.name,
+        "geometry_type": layer.geometry_type,
+        "minzoom": layer.minzoom,
+        "maxzoom": layer.maxzoom,
+        "reference": layer.reference,
+        "factor": layer.factor,
+        "style": {"kind": layer.style.kind, "color": layer.style.color, "z": layer.style.z},
+        "visible": layer.style.visible,
+        "description": layer.description,
+    }
 
 
 def parse_layers(spec: str) -> list[Layer]:

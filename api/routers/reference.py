@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query
 
@@ -15,6 +15,8 @@ from api.schemas.reference import (
     ImportPage,
     LayerList,
     LayerSummary,
+    MapLayer,
+    MapLayerList,
     ParcelFeature,
     SearchHit,
     SearchResult,
@@ -23,6 +25,8 @@ from api.schemas.strict import Page
 from api.services import reference as svc
 from api.services.enrichment import enrichment_config
 from enrichment.criteria import describe
+from tiles.layers import LAYERS, factor_layers, imported_layers
+from tiles.layers import describe as describe_layer
 
 router = APIRouter(
     prefix="/reference",
@@ -30,11 +34,14 @@ router = APIRouter(
     dependencies=[Depends(get_current_user)],
 )
 
+# Layer names are checked against the registry (tiles.layers) by the service: a 422 lists them.
 LayerName = Annotated[
     str | None,
     Query(
-        pattern="^(parcels|substations|env_zones|communes|urban_zones)$",
-        description="Only the imports of this layer",
+        max_length=64,
+        description="Only this imported reference layer ("
+        + ", ".join(la.name for la in imported_layers())
+        + ")",
     ),
 ]
 
@@ -100,8 +107,13 @@ async def list_coverage(session: SessionDep, layer: LayerName = None) -> Coverag
 async def coverage_mask(
     session: SessionDep,
     layer: Annotated[
-        Literal["env_zones", "substations", "urban_zones", "parcels"],
-        Query(description="The factor's layer whose missing data to draw"),
+        str,
+        Query(
+            max_length=64,
+            description="The factor's layer whose missing data to draw ("
+            + ", ".join(la.name for la in factor_layers())
+            + ")",
+        ),
     ],
 ) -> CoverageMask:
     """Where a layer has no data in metropolitan France: the map's "données absentes" mask."""
@@ -113,3 +125,9 @@ async def list_criteria(state: StateDep) -> CriterionList:
     """The quality score's criteria: key, French label, configured weight, unit, in order."""
     weights = enrichment_config(state.settings).score.weights
     return CriterionList(items=[CriterionInfo(**c) for c in describe(weights)])
+
+
+@router.get("/map-layers", response_model=MapLayerList)
+async def list_map_layers() -> MapLayerList:
+    """The map's layers: French label, zoom range, geometry and style hints (tiles registry)."""
+    return MapLayerList(items=[MapLayer(**describe_layer(la)) for la in LAYERS.values()])

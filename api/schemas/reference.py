@@ -140,3 +140,32 @@ class CoverageMask(BaseModel):
     type: Literal["Feature"] = "Feature"
     geometry: dict[str, Any] | None
     properties: dict[str, str]
+
+
+class MapLayerStyle(BaseModel):
+    """How the web map draws a layer it has no dedicated paint for."""
+
+    kind: str = Field(description="MapLibre layer type: fill, line or circle.")
+    color: str
+    z: int = Field(description="Drawing order, bottom (low) to top.")
+
+
+class MapLayer(BaseModel):
+    """One layer of the map (tiles/layers.py): what the web switcher and style read."""
+
+    name: str = Field(description="Tile and OGC collection name.")
+    label: str = Field(description="French label.")
+    geometry_type: str
+    minzoom: int = Field(description="Tiles are served from this zoom.")
+    maxzoom: int = Field(description="Clients overzoom beyond it.")
+    reference: bool = Field(description="Open reference data (false: the leads).")
+    factor: bool = Field(description="Read by the enrichment: has a coverage mask.")
+    style: MapLayerStyle
+    visible: bool = Field(description="Shown when the map opens.")
+    description: str
+
+
+class MapLayerList(BaseModel):
+    """Every map layer, in the registry's order."""
+
+    items: list[MapLayer]

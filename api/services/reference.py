@@ -9,21 +9,38 @@ from typing import Any
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from geo.errors import NotFound
+from geo.errors import InvalidInput, NotFound
 from geo.importers.reader import FRANCE_BOUNDS
 from geo.models import ImportRecord
 from geo.models.reference import NAME_ACCENTS, NAME_PLAIN
+from tiles.layers import Layer, factor_layers, imported_layers
 
-# The reference tables (identifiers from this whitelist only).
-LAYER_TABLES = ("parcels", "substations", "env_zones", "communes", "urban_zones")
 _PARCEL_PREFIX = re.compile(r"^[0-9][0-9AB][0-9]{3}[0-9A-Z]{0,9}$")
 _INSEE_PREFIX = re.compile(r"^[0-9][0-9AB][0-9]{0,3}$")
+
+
+def imported_layer(name: str | None) -> str | None:
+    """``name`` if it is an imported reference layer (tiles.layers registry), else a 422."""
+    known = [la.name for la in imported_layers()]
+    if name is not None and name not in known:
+        raise InvalidInput(f"unknown layer {name!r}: one of {', '.join(known)}", layers=known)
+    return name
+
+
+def factor_layer(name: str) -> Layer:
+    """The factor layer ``name`` (one the enrichment reads), else a 422."""
+    layers = {la.name: la for la in factor_layers()}
+    if name not in layers:
+        known = list(layers)
+        raise InvalidInput(f"no mask for {name!r}: one of {', '.join(known)}", layers=known)
+    return layers[name]
 
 
 async def list_imports(
     session: AsyncSession, page: int, page_size: int, layer: str | None
 ) -> tuple[list[ImportRecord], int]:
     """Imports newest first, optionally of one layer."""
+    layer = imported_layer(layer)
     stmt = select(ImportRecord)
     if layer:
         stmt = stmt.where(ImportRecord.layer == layer)
@@ -166,7 +183,8 @@ async def parcel_feature(session: AsyncSession, parcel_id: str) -> dict[str, Any
 async def layer_summaries(session: AsyncSession) -> list[dict[str, Any]]:
     """Per layer: rows by source, data version, last successful import."""
     out = []
-    for table in LAYER_TABLES:
+    for la in imported_layers():
+        table = la.table
         counts: dict[str, int] = dict(
             (
                 await session.execute(
@@ -183,7 +201,7 @@ async def layer_summaries(session: AsyncSession) -> list[dict[str, Any]]:
         )
         out.append(
             {
-                "layer": table,
+                "layer": la.name,
                 "count": sum(counts.values()),
                 "sources": counts,
                 "version": version or 0,
@@ -210,6 +228,7 @@ _COVERAGE_TOTALS_SQL = text(
 
 async def coverage(session: AsyncSession, layer: str | None) -> dict[str, Any]:
     """Every import's coverage as GeoJSON features, and each layer's covered km²."""
+    layer = imported_layer(layer)
     rows = await session.execute(_COVERAGE_SQL, {"layer": layer})
     features = [
         {
@@ -257,9 +276,8 @@ _MASK_SQL = """WITH cov AS (
 async def coverage_mask(session: AsyncSession, layer: str) -> dict[str, Any]:
     """The "données absentes" mask of a layer as a GeoJSON Feature (null geometry: none)."""
     w, s, e, n = FRANCE_BOUNDS
-    if layer not in LAYER_TABLES:  # the identifier comes from this whitelist only
-        raise NotFound(f"no layer {layer}")
-    sql = text(_MASK_SQL.format(table=layer))
+    table = factor_layer(layer).table  # the identifier comes from the registry only
+    sql = text(_MASK_SQL.format(table=table))
     params = {"layer": layer, "w": w, "s": s, "e": e, "n": n}
     geojson = (await session.execute(sql, params)).scalar()
     geometry = json.loads(geojson) if geojson else None

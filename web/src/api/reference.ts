@@ -1,5 +1,5 @@
 // Hooks for reference data: search, parcel facts, users, analytics.
-import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useMutation, useQueries, useQuery, useQueryClient } from "@tanstack/react-query";
 import { api, withQuery } from "./client";
 import type { ParcelFeature, SearchItem, UserCreate, UserOut, UserPage, UserUpdate } from "./types";
 
@@ -15,17 +15,45 @@ export function useSearch(q: string) {
   });
 }
 
+type CoverageMask = { type: "Feature"; geometry: unknown; properties: Record<string, string> };
+
 /** Where a factor's layer has no data ("données absentes"): a GeoJSON Feature, null geometry
- * when covered everywhere. Fetched only while that layer is shown on the map. */
-export function useCoverageMask(layer: "env_zones" | "urban_zones" | "parcels" | "substations", enabled: boolean) {
+ * when covered everywhere. Fetched only while that layer is shown on the map; one query per
+ * factor layer of the registry (MapLayerDef.factor). */
+export function useCoverageMasks(layers: string[], shown: string[]) {
+  return useQueries({
+    queries: layers.map((layer) => ({
+      queryKey: ["coverage-mask", layer],
+      queryFn: () => api<CoverageMask>(withQuery("/api/reference/coverage/mask", { layer })),
+      enabled: shown.includes(layer),
+      staleTime: 300_000,
+    })),
+  });
+}
+
+/** A map layer as the server's registry declares it (tiles/layers.py): label, zoom range and
+ * style hints are read from there, never repeated in the web app. */
+export interface MapLayerDef {
+  name: string;
+  label: string;
+  geometry_type: string;
+  minzoom: number;
+  maxzoom: number;
+  reference: boolean;
+  /** Read by the enrichment: the map draws its "données absentes" mask. */
+  factor: boolean;
+  style: { kind: string; color: string; z: number };
+  /** Shown when the map opens. */
+  visible: boolean;
+  description: string;
+}
+
+/** The map's layers (GET /api/reference/map-layers), fetched once per session. */
+export function useMapLayers() {
   return useQuery({
-    queryKey: ["coverage-mask", layer],
-    queryFn: () =>
-      api<{ type: "Feature"; geometry: unknown; properties: Record<string, string> }>(
-        withQuery("/api/reference/coverage/mask", { layer }),
-      ),
-    enabled,
-    staleTime: 300_000,
+    queryKey: ["map-layers"],
+    queryFn: () => api<{ items: MapLayerDef[] }>("/api/reference/map-layers"),
+    staleTime: Infinity,
   });
 }
 
@@ -102,16 +130,5 @@ export function usePipelineSummary() {
   return useQuery({
     queryKey: ["leads", "pipeline"],
     queryFn: () => api<unknown>("/api/pipeline"),
-  });
-}
-
-/** A short-lived token for map tiles (`?token=`), renewed before it expires. */
-export function useTileToken(enabled: boolean) {
-  return useQuery({
-    queryKey: ["tile-token"],
-    queryFn: () => api<{ token: string; expires_in: number }>("/api/auth/tile-token", { method: "POST" }),
-    enabled,
-    staleTime: 10 * 60_000,
-    retry: false,
   });
 }

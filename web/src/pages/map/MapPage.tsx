@@ -4,11 +4,11 @@ import { useNavigate, useSearchParams } from "react-router-dom";
 import { useQuery } from "@tanstack/react-query";
 import maplibregl from "maplibre-gl";
 import { api } from "../../api/client";
-import { useCoverageMask } from "../../api/reference";
+import { useCoverageMasks, useMapLayers } from "../../api/reference";
 import Legend from "../../components/map/Legend";
 import SearchBox from "../../components/map/SearchBox";
-import { styleLayersOf } from "../../components/map/style";
-import type { LayerKey } from "../../components/map/style";
+import { defaultLayers, styleLayersOf } from "../../components/map/style";
+import type { LayerKey, MapLayerDef } from "../../components/map/style";
 import { useMap } from "../../components/map/useMap";
 import { Loading } from "../../components/ui";
 import { STATUS_LABEL } from "../../lib/status";
@@ -20,7 +20,8 @@ interface WebConfig {
   mapbox_token?: string | null;
 }
 
-/** The page: waits for the web config (optional Mapbox token), then shows the map. */
+/** The page: waits for the web config (optional Mapbox token) and the server's map layers, then
+ * shows the map. */
 export default function MapPage() {
   const config = useQuery({
     queryKey: ["web-config"],
@@ -28,8 +29,9 @@ export default function MapPage() {
     staleTime: Infinity,
     retry: false,
   });
-  if (config.isLoading) return <Loading label="Chargement de la carte…" />;
-  return <Explorer mapboxToken={config.data?.mapbox_token ?? null} />;
+  const mapLayers = useMapLayers();
+  if (config.isLoading || mapLayers.isLoading) return <Loading label="Chargement de la carte…" />;
+  return <Explorer mapboxToken={config.data?.mapbox_token ?? null} defs={mapLayers.data?.items ?? []} />;
 }
 
 /** A diagonal hatch (slate, 12 px) for the "données absentes" masks. */
@@ -48,10 +50,10 @@ function escapeHtml(s: unknown): string {
   return String(s ?? "").replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
-function Explorer({ mapboxToken }: { mapboxToken: string | null }) {
+function Explorer({ mapboxToken, defs }: { mapboxToken: string | null; defs: MapLayerDef[] }) {
   const [params, setParams] = useSearchParams();
   const navigate = useNavigate();
-  const initial = useRef(parseView(params)).current;
+  const initial = useRef(parseView(params, defs.map((d) => d.name), defaultLayers(defs))).current;
   const container = useRef<HTMLDivElement>(null);
   const map = useMap(container, { center: [initial.lon, initial.lat], zoom: initial.zoom, mapboxToken }, true);
   const [layers, setLayers] = useState<LayerKey[]>(initial.layers);
@@ -65,35 +67,32 @@ function Explorer({ mapboxToken }: { mapboxToken: string | null }) {
   // Layer visibility follows the switcher.
   useEffect(() => {
     if (!map) return;
-    for (const key of ["communes", "env_zones", "urban_zones", "parcels", "substations", "leads"] as LayerKey[]) {
-      for (const id of styleLayersOf(key)) {
-        if (map.getLayer(id)) map.setLayoutProperty(id, "visibility", layers.includes(key) ? "visible" : "none");
+    for (const def of defs) {
+      for (const id of styleLayersOf(def)) {
+        if (map.getLayer(id)) map.setLayoutProperty(id, "visibility", layers.includes(def.name) ? "visible" : "none");
       }
     }
-  }, [map, layers]);
+  }, [map, layers, defs]);
 
   // "Données absentes": where a shown factor layer has no data (outside every import's coverage),
   // a hatched mask, so an empty map area is never read as "nothing there".
-  const masks = {
-    env_zones: useCoverageMask("env_zones", layers.includes("env_zones")),
-    urban_zones: useCoverageMask("urban_zones", layers.includes("urban_zones")),
-    parcels: useCoverageMask("parcels", layers.includes("parcels")),
-    substations: useCoverageMask("substations", layers.includes("substations")),
-  };
+  const factors = defs.filter((d) => d.factor).map((d) => d.name);
+  const maskQueries = useCoverageMasks(factors, layers);
+  const maskData = maskQueries.map((q) => q.data);
   useEffect(() => {
     if (!map) return;
     if (!map.hasImage("lfs-hatch")) map.addImage("lfs-hatch", hatchImage());
-    for (const [key, query] of Object.entries(masks)) {
-      const feature = query.data;
+    factors.forEach((key, i) => {
+      const feature = maskData[i];
       const id = `absent-${key}`;
-      const shown = layers.includes(key as LayerKey) && !!feature?.geometry;
+      const shown = layers.includes(key) && !!feature?.geometry;
       if (shown && !map.getSource(id)) {
         map.addSource(id, { type: "geojson", data: feature as never });
         map.addLayer({ id, type: "fill", source: id, paint: { "fill-pattern": "lfs-hatch", "fill-opacity": 0.45 } });
       }
       if (map.getLayer(id)) map.setLayoutProperty(id, "visibility", shown ? "visible" : "none");
-    }
-  }, [map, layers, masks.env_zones.data, masks.urban_zones.data, masks.parcels.data, masks.substations.data]);
+    });
+  }, [map, layers, ...maskData]);
 
   // The view goes to the URL (replace: panning must not fill the history). setSearchParams changes
   // identity with every URL change, so it is read through a ref: depending on it would loop.
@@ -286,6 +285,7 @@ function Explorer({ mapboxToken }: { mapboxToken: string | null }) {
       </div>
       <div className="absolute bottom-8 left-3 z-10">
         <Legend
+          layers={defs}
           visible={layers}
           zoom={zoom}
           onToggle={(key) =>

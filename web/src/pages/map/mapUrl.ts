@@ -1,6 +1,5 @@
 // The explorer's view in the URL (?lat=&lon=&z=&layers=), so a view can be shared.
 import type { LayerKey } from "../../components/map/style";
-import { DEFAULT_LAYERS, LAYER_DEFS } from "../../components/map/style";
 
 export interface MapView {
   lat: number;
@@ -9,20 +8,19 @@ export interface MapView {
   layers: LayerKey[];
 }
 
-// The demo area (commune 69114, Beaujolais): the default view.
-export const DEFAULT_VIEW: MapView = { lat: 45.963, lon: 4.651, zoom: 14, layers: DEFAULT_LAYERS };
+// The demo area (commune 69114, Beaujolais): the default view (its layers: the registry's visible ones).
+export const DEFAULT_VIEW: MapView = { lat: 45.963, lon: 4.651, zoom: 14, layers: [] };
 
-/** Read a view from search params, falling back to the default for missing or bad values. */
-export function parseView(params: URLSearchParams): MapView {
+/** Read a view from search params, falling back to the default for missing or bad values; layers
+ * are kept when ``known`` (the server's map layers) has them, ``defaults`` when none is given. */
+export function parseView(params: URLSearchParams, known: LayerKey[] = [], defaults: LayerKey[] = []): MapView {
   const num = (key: string, min: number, max: number, fallback: number) => {
     const raw = params.get(key);
     const v = raw === null ? NaN : Number(raw);
     return Number.isFinite(v) && v >= min && v <= max ? v : fallback;
   };
   const layersParam = params.get("layers");
-  const layers = layersParam
-    ? (layersParam.split(",").filter((l) => l in LAYER_DEFS) as LayerKey[])
-    : DEFAULT_VIEW.layers;
+  const layers = layersParam ? layersParam.split(",").filter((l) => known.includes(l)) : defaults;
   return {
     lat: num("lat", -90, 90, DEFAULT_VIEW.lat),
     lon: num("lon", -180, 180, DEFAULT_VIEW.lon),
