@@ -40,13 +40,13 @@ export default function ScoreCard({
       <div className="flex items-center gap-4">
         <div className="text-4xl font-bold tabular-nums" data-testid="score">
           {score == null ? "–" : Math.round(score)}
-          <span className="text-base font-normal text-slate-400">/100</span>
+          <span className="text-base font-normal text-slate-500">/100</span>
         </div>
         <div className="text-sm text-slate-600">
           <p>
             Fiabilité des données : <strong>{completeness == null ? "–" : `${num(completeness * 100)} %`}</strong>
           </p>
-          <p className="text-xs text-slate-400">part du poids appuyée sur des données réelles</p>
+          <p className="text-xs text-slate-500">part du poids appuyée sur des données réelles</p>
         </div>
       </div>
       {exclusions.length > 0 && (
@@ -91,7 +91,7 @@ export default function ScoreCard({
           </tbody>
         </table>
       ) : (
-        <p className="mt-3 text-sm text-slate-400">
+        <p className="mt-3 text-sm text-slate-500">
           <ScoreBadge score={null} /> Le détail apparaîtra après l'enrichissement.
         </p>
       )}
