@@ -7,6 +7,9 @@ reads) and the dossier's criteria, without any other change.
 
 from __future__ import annotations
 
+import csv
+import io
+
 import pytest
 
 from api.settings import ScoreSettings
@@ -39,6 +42,18 @@ SIZE = cr.CriterionDef(
 )
 
 
+SLOPE = cr.CriterionDef(
+    key="slope",
+    label="Pente",
+    weight=0.0,  # shown, counted nowhere: the other criteria's points are unchanged
+    section="surface",
+    unit="%",
+    absent="Pente : données absentes pour cette zone",
+    evaluate=lambda x: Criterion(0.5, SLOPE.absent, "missing"),
+    description="Test criterion without data.",
+)
+
+
 def test_settings_weights_are_the_registry_defaults() -> None:
     """Each weight setting names a criterion and defaults to its registry weight."""
     s = ScoreSettings()
@@ -65,6 +80,7 @@ async def test_a_registered_criterion_flows_everywhere(
     client, state, auth_headers, make_user, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setitem(cr.CRITERIA, "size", SIZE)
+    monkeypatch.setitem(cr.CRITERIA, "slope", SLOPE)
     s = state.sessions
     await add_commune(s, "03001", "Testville", rect(-10_000, -10_000, 10_000, 10_000))
     await add_poste(s, "P1", pt(250 + 1800, 150), 50.0)
@@ -76,7 +92,15 @@ async def test_a_registered_criterion_flows_everywhere(
     assert r.status_code == 200, r.text
     score = r.json()["score"]
     crits = score["criteria"]
-    assert list(crits) == [*list(cr.CRITERIA)[:-1], "size"]  # the registry's order, size last
+    assert list(crits) == list(cr.CRITERIA)  # the registry's order: size and slope last
+    assert list(crits)[-2:] == ["size", "slope"]
+    assert crits["slope"] == {
+        "value": 0.5,
+        "weight": 0.0,
+        "points": 0.0,
+        "reason": "Pente : données absentes pour cette zone",
+        "data": "missing",
+    }
     size = crits["size"]
     total_w = 30 + 20 + 15 + 20 + 10 + 5 + 10
     value = SITE.area / TARGET_M2  # shapely, Lambert-93 (≈ the geodesic area here)
@@ -96,10 +120,22 @@ async def test_a_registered_criterion_flows_everywhere(
     assert stored["criteria"]["size"] == size
 
     r = await client.get("/api/reference/criteria", headers=headers)
-    last = r.json()["items"][-1]
-    assert (last["key"], last["label"], last["weight"]) == ("size", "Taille du site", 10.0)
+    size_info = r.json()["items"][-2]
+    assert (size_info["key"], size_info["label"], size_info["weight"]) == (
+        "size",
+        "Taille du site",
+        10.0,
+    )
+    assert r.json()["items"][-1]["absent"] == SLOPE.absent
 
+    # The dossier: its criteria in the registry's order with their labels (JSONB reorders keys).
     rows, exclusion = parse_breakdown(stored)
     assert exclusion is None
-    assert [(c.key, c.label) for c in rows][-1] == ("size", "Taille du site")
+    assert [(c.key, c.label) for c in rows][-2:] == [("size", "Taille du site"), ("slope", "Pente")]
     assert rows[0].label == "Réseau (distance et capacité)"
+
+    # The export's "données absentes" column carries the new criterion's wording.
+    r = await client.get("/api/leads/export.csv", headers=headers)
+    assert r.status_code == 200, r.text
+    rows_csv = {row["id"]: row for row in csv.DictReader(io.StringIO(r.text.lstrip("\ufeff")))}
+    assert SLOPE.absent in rows_csv[str(lead_id)]["missing_data"].split(" ; ")
