@@ -17,6 +17,8 @@ from geo.crypto import FieldCipher
 from reports.storage import Storage
 
 if TYPE_CHECKING:
+    from procrastinate import App  # imported on first use (api.queue)
+
     from api.tile_access import TileAccess  # imports this module
     from enrichment.pvgis import PvgisClient  # made on first use: not imported at startup
 
@@ -37,7 +39,7 @@ class AppState:
     tiles: TileAccess | None = None
     storage: Storage | None = None
     pvgis: PvgisClient | None = None
-    queue: Any = None  # procrastinate.App, imported lazily (api.queue)
+    queue: App | None = None
     dossier_slots: asyncio.Semaphore | None = None
     # Awaited at shutdown, in order, before the engine is disposed.
     on_close: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)

@@ -121,7 +121,7 @@ def seed(db: str, n: int, force: bool) -> dict[str, float]:
         for statement in SQL.read_text().split(";\n\n"):
             if statement.strip():
                 params = {"n": n} if "%(n)s" in statement else None
-                conn.execute(statement, params, prepare=False)  # type: ignore[arg-type]
+                conn.execute(statement, params, prepare=False)
         t2 = time.perf_counter()
         counts = {
             t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]  # type: ignore[index]

@@ -51,7 +51,7 @@ async def _cached(
     response.headers["Cache-Control"] = "private, no-cache"
     if stale:
         response.headers["X-Data-Stale"] = "true"
-    return result  # type: ignore[no-any-return]
+    return result
 
 
 @router.get("/funnel", response_model=Funnel)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import APIRouter, Depends, Path
 from fastapi.responses import JSONResponse
@@ -16,6 +16,9 @@ from enrichment.engine import Actor, enrich_lead
 from geo.leads import get_visible_lead
 from geo.models import Role
 
+if TYPE_CHECKING:
+    from procrastinate import App  # imported on first use (api.queue)
+
 router = APIRouter(
     prefix="/enrichment",
     tags=["enrichment"],
@@ -23,7 +26,7 @@ router = APIRouter(
 )
 
 
-async def queue_of(state: AppState):  # noqa: ANN202 - procrastinate.App, imported lazily
+async def queue_of(state: AppState) -> App:
     """The app's procrastinate queue, opened on first use (closed with the app)."""
     if state.queue is None:
         from api.queue import make_queue

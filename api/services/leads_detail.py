@@ -121,10 +121,9 @@ def _json_list(select_sql: str, fields: list[tuple[str, str]], order: str, alias
 
 def _one_to_one(model: type[Base]) -> str:
     """A lead's row of a one-to-one table as a JSON object of its columns but ``lead_id``."""
-    table = model.__table__
-    columns = ", ".join(f"t.{c.name}" for c in table.columns if c.name != "lead_id")
+    columns = ", ".join(f"t.{c.name}" for c in model.__table__.columns if c.name != "lead_id")
     return (
-        f"(SELECT row_to_json(x) FROM (SELECT {columns} FROM {table.name} t "
+        f"(SELECT row_to_json(x) FROM (SELECT {columns} FROM {model.__tablename__} t "
         "WHERE t.lead_id = l.id) x)"
     )
 

@@ -167,7 +167,7 @@ def count_crossings(geom: Any, *, stop_after: int) -> int:
     ring_id = np.concatenate([np.full(len(r) - 1, i) for i, r in enumerate(rings)])
     position = np.concatenate([np.arange(len(r) - 1) for r in rings])
     ring_edges = np.array([len(r) - 1 for r in rings])[ring_id]
-    edges = shapely.linestrings(np.stack([starts, ends], axis=1))
+    edges = np.asarray(shapely.linestrings(np.stack([starts, ends], axis=1)), dtype=object)
     tree = shapely.STRtree(edges)
     found = 0
     for lo in range(0, len(edges), 256):
