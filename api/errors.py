@@ -288,7 +288,8 @@ async def _db(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _pg(request: Request, exc: Exception) -> JSONResponse:
-    # The hot paths talk to asyncpg directly (geo.db.make_pg_pool): same answers as _db.
+    # Statements sent on an asyncpg connection itself (a lead's checks and insert on its
+    # session's driver connection, the tile service's pool): same answers as _db.
     sqlstate = getattr(exc, "sqlstate", None) or ""
     lost = isinstance(exc, OSError | asyncpg.InterfaceError)  # refused, reset, closed
     return _database_problem(request, exc, sqlstate, lost)

@@ -24,7 +24,7 @@ class User(Timestamps, Base):
     is_active: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("true"))
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # Moves on with each password change: a token issued for an earlier version is refused
-    # (api.deps.authenticate and the function token_auth, migration 0018).
+    # (api.deps.authenticate_claims, the one token check of every route).
     token_version: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
 
     # Emails are unique whatever their case.
