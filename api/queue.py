@@ -23,6 +23,7 @@ import procrastinate
 from procrastinate import JobContext, PsycopgConnector, RetryStrategy
 
 from api.services.enrichment import create_job, enrichment_config, record_failure
+from api.services.site_searches import SITE_QUEUE, SITE_TASK, run_chunk
 from api.settings import Settings
 from api.supervisor import parent_gone
 from enrichment.config import EnrichmentConfig
@@ -161,6 +162,20 @@ def make_queue(settings: Settings, concurrency: int = 1) -> procrastinate.App:
         finally:
             TASK_SECONDS.labels(outcome).observe(time.perf_counter() - started)
 
+    @app.task(
+        name=SITE_TASK,
+        queue=SITE_QUEUE,
+        pass_context=True,
+        retry=RetryStrategy(max_attempts=MAX_ATTEMPTS, wait=2),
+    )
+    async def site_run_chunk_task(context: JobContext, run_id: int, idx: int) -> None:
+        # A chunk of a site finder run (api.services.site_searches.run_chunk; issue 17).
+        ctx = holder.get("ctx")
+        if ctx is None:
+            ctx = holder["ctx"] = WorkerContext.build(settings, concurrency)
+        last_attempt = (context.job.attempts if context.job else MAX_ATTEMPTS) + 1 >= MAX_ATTEMPTS
+        await run_chunk(ctx.sessions, settings, run_id, idx, last_attempt=last_attempt)
+
     async def close() -> None:
         ctx = holder.pop("ctx", None)
         if ctx is not None:
@@ -207,7 +222,13 @@ async def create_batch(
 
 async def requeue_stalled(queue: procrastinate.App, seconds: float) -> int:
     """Put back the tasks of workers whose heartbeat is older than ``seconds``."""
-    stalled = await queue.job_manager.get_stalled_jobs(queue=QUEUE, seconds_since_heartbeat=seconds)
+    stalled = [
+        job
+        for name in (QUEUE, SITE_QUEUE)
+        for job in await queue.job_manager.get_stalled_jobs(
+            queue=name, seconds_since_heartbeat=seconds
+        )
+    ]
     n = 0
     for job in stalled:
         await queue.job_manager.retry_job(job)
@@ -245,7 +266,7 @@ async def run_worker(
         guard = asyncio.create_task(watchdog())
         runner = asyncio.create_task(
             queue.run_worker_async(
-                queues=[QUEUE],
+                queues=[QUEUE, SITE_QUEUE],
                 concurrency=n,
                 install_signal_handlers=True,
                 update_heartbeat_interval=max(min(stalled_after / 3, 10.0), 0.5),

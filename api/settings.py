@@ -256,9 +256,14 @@ class SiteFinderSettings(BaseModel):
         200, ge=1, le=2000, description="Candidate sites kept per run (the best by the ranking)."
     )
     max_territory_parcels: int = Field(
-        50_000,
+        1_500_000,
         ge=1,
-        description="Most parcels a synchronous run scans (about 8 communes); more: 422.",
+        description="Most parcels a run scans (a large département); more: 422.",
+    )
+    chunk_parcels: int = Field(
+        8_000,
+        ge=1,
+        description="Parcels per chunk of a run (whole communes; workers share the chunks).",
     )
     statement_timeout_ms: int = Field(
         30_000, ge=100, description="statement_timeout of each statement of a run (ms)."

@@ -73,6 +73,7 @@ class Territory:
     communes: tuple[str, ...] = ()
     departements: tuple[str, ...] = ()
     polygon: str | None = None  # GeoJSON text, already checked by the caller
+    chunk: tuple[str, ...] | None = None  # a polygon's chunk: its parcels of these communes
 
 
 @dataclass(frozen=True)
@@ -232,25 +233,61 @@ def _ranked(
     return out
 
 
-async def find_sites(
-    conn: AsyncConnection,
-    territory: Territory,
-    criteria: SiteCriteria,
-    bounds: FinderBounds,
-    score_cfg: ScoreConfig,
-) -> FinderResult:
-    """Run the search in the caller's transaction; the sites stay in ``sf_sites`` until commit."""
-    layers = dict((await conn.execute(statement("layers"))).mappings().one())
-    tracked = list(layers["tracked"] or [])
-    where = {
+def _where(territory: Territory) -> dict[str, Any]:
+    return {
         "communes": list(territory.communes),
         "departements": list(territory.departements),
         "polygon": territory.polygon,
     }
+
+
+async def territory_coverage(
+    conn: AsyncConnection, territory: Territory
+) -> tuple[dict[str, str], list[str]]:
+    """Per reference layer over the whole territory: covered | partial | absent, and the French
+    messages."""
+    layers = dict((await conn.execute(statement("layers"))).mappings().one())
+    loaded = {k: bool(layers[k]) for k in LAYER_LABELS}
+    return await _territory_coverage(conn, _where(territory), list(layers["tracked"] or []), loaded)
+
+
+async def plan_territory(conn: AsyncConnection, territory: Territory) -> list[tuple[str, int]]:
+    """The territory's parcels counted per cadastral commune, by code."""
+    rows = await conn.execute(text(load_sql("site_plan")), _where(territory))
+    return [(r.commune, int(r.parcels)) for r in rows]
+
+
+def chunk_communes(counts: list[tuple[str, int]], target: int) -> list[tuple[list[str], int]]:
+    """Whole communes packed in code order into chunks of about ``target`` parcels (a commune
+    larger than that is a chunk alone): neighbouring codes are often neighbouring communes, so
+    fewer sites cross a chunk's edge."""
+    chunks: list[tuple[list[str], int]] = []
+    cur: list[str] = []
+    n = 0
+    for code, parcels in counts:
+        if cur and n + parcels > target:
+            chunks.append((cur, n))
+            cur, n = [], 0
+        cur.append(code)
+        n += parcels
+    if cur:
+        chunks.append((cur, n))
+    return chunks
+
+
+async def judge_parcels(
+    conn: AsyncConnection, territory: Territory, criteria: SiteCriteria, bounds: FinderBounds
+) -> int:
+    """Steps 1a and 1b: the territory's parcels (bounded) judged into ``sf_parcels``; how many."""
     await conn.execute(
-        text(load_sql("site_territory")), {**where, "max_parcels": bounds.max_territory_parcels}
+        text(load_sql("site_territory")),
+        {
+            **_where(territory),
+            "chunk": list(territory.chunk) if territory.chunk is not None else None,
+            "max_parcels": bounds.max_territory_parcels,
+        },
     )
-    picked = (await conn.execute(text("SELECT count(*) FROM sf_picked"))).scalar_one()
+    picked = int((await conn.execute(text("SELECT count(*) FROM sf_picked"))).scalar_one())
     if picked > bounds.max_territory_parcels:
         raise InvalidInput(
             f"the territory holds more than {bounds.max_territory_parcels:,} parcels: too large "
@@ -258,8 +295,6 @@ async def find_sites(
             limit="max_territory_parcels",
             max=bounds.max_territory_parcels,
         )
-    loaded = {k: bool(layers[k]) for k in LAYER_LABELS}
-    coverage, messages = await _territory_coverage(conn, where, tracked, loaded)
     # The joins of step 1b go from each zone to its parcels' points.
     await conn.execute(text("CREATE INDEX ON sf_picked USING gist (pos)"))
     await conn.execute(text("ANALYZE sf_picked"))
@@ -275,6 +310,60 @@ async def find_sites(
             "plu_unknown_passes": criteria.plu_unknown_passes,
         },
     )
+    return picked
+
+
+async def set_aside_edges(
+    conn: AsyncConnection, criteria: SiteCriteria, others: list[str], polygon: str | None
+) -> int:
+    """A chunk's clusters that may continue in another chunk (communes ``others``) set aside
+    (``removed = 'edge'``) for the merge; how many parcels."""
+    if not others:
+        return 0
+    await conn.execute(
+        text(load_sql("site_edges")),
+        {
+            "gap_m": criteria.gap_m,
+            # More than gap_m in degrees of longitude up to 60° N (1° ≥ 55 km there).
+            "deg": (criteria.gap_m + 1.0) / 50_000.0,
+            "others": others,
+            "polygon": polygon,
+        },
+    )
+    n = (
+        await conn.execute(
+            text(
+                "UPDATE sf_parcels SET removed = 'edge' "
+                "WHERE id IN (SELECT id FROM sf_edge) RETURNING 1"
+            )
+        )
+    ).all()
+    return len(n)
+
+
+async def load_edges(conn: AsyncConnection, run_id: int) -> int:
+    """The merge's parcels: every chunk's edge parcels of a run, as judged there, in
+    ``sf_parcels`` (the table step 2 reads); how many."""
+    await conn.execute(
+        text(
+            """CREATE TEMPORARY TABLE sf_parcels ON COMMIT DROP AS
+               SELECT p.id, p.geom, ST_Transform(p.geom, 2154) AS g93, p.area_m2,
+                      CAST(NULL AS text) AS plu_type, CAST(NULL AS text) AS plu_label,
+                      CAST(e.plu_status AS text) AS plu_status, CAST(NULL AS text) AS removed
+               FROM site_search_edge_parcels AS e
+               JOIN parcels AS p ON p.id = e.parcel_id
+               WHERE e.run_id = :run_id"""
+        ),
+        {"run_id": run_id},
+    )
+    return int((await conn.execute(text("SELECT count(*) FROM sf_parcels"))).scalar_one())
+
+
+async def assemble_sites(
+    conn: AsyncConnection, criteria: SiteCriteria, bounds: FinderBounds, score_cfg: ScoreConfig
+) -> tuple[dict[str, int], list[dict[str, Any]]]:
+    """Steps 2–4 on ``sf_parcels``: the sites, the counts by reason and the kept sites ranked
+    (the largest ``max_results`` by buildable area); the sites stay in ``sf_sites``."""
     cap = criteria.min_capacity_mw
     min_ha = criteria.min_buildable_ha
     await conn.execute(
@@ -307,11 +396,29 @@ async def find_sites(
     ]
     sites = _ranked(rows, criteria, score_cfg, bounds.ha_per_mwc)
     counts["sites_returned"] = len(sites)
+    return counts, sites
+
+
+async def find_sites(
+    conn: AsyncConnection,
+    territory: Territory,
+    criteria: SiteCriteria,
+    bounds: FinderBounds,
+    score_cfg: ScoreConfig,
+) -> FinderResult:
+    """A whole territory at once in the caller's transaction (the benchmark's engine figure; the
+    API runs territories in chunks); the sites stay in ``sf_sites`` until commit."""
+    picked = await judge_parcels(conn, territory, criteria, bounds)
+    coverage, messages = await territory_coverage(conn, territory)
+    counts, sites = await assemble_sites(conn, criteria, bounds, score_cfg)
     if not picked:
-        messages.append(
-            f"{LAYER_LABELS['parcels']} : aucune parcelle dans ce territoire ({ABSENT})"
-        )
+        messages.append(no_parcels_message())
     return FinderResult(counts=counts, coverage=coverage, messages=messages, sites=sites)
+
+
+def no_parcels_message() -> str:
+    """What a territory without parcels says."""
+    return f"{LAYER_LABELS['parcels']} : aucune parcelle dans ce territoire ({ABSENT})"
 
 
 _STORE = """
@@ -322,6 +429,84 @@ SELECT :run_id, :rank, CAST(:parcel_ids AS jsonb), :area_m2, :buildable_m2, :sco
 FROM sf_sites AS s
 WHERE s.site_key = :site_key
 """
+
+
+_STAGE = """
+INSERT INTO site_search_staged
+    (run_id, chunk_idx, site_key, parcel_ids, area_m2, buildable_m2, score, completeness, facts,
+     geom)
+SELECT :run_id, :chunk_idx, s.site_key, CAST(:parcel_ids AS jsonb), :area_m2, :buildable_m2,
+       :score, :completeness, CAST(:facts AS jsonb), s.geom
+FROM sf_sites AS s
+WHERE s.site_key = :site_key
+"""
+
+
+async def stage_sites(
+    conn: AsyncConnection, run_id: int, chunk_idx: int, sites: list[dict[str, Any]]
+) -> None:
+    """Keep a chunk's scored sites (geometry from ``sf_sites``) and its edge parcels until the
+    run is merged (same transaction as the chunk's work)."""
+    await conn.execute(
+        text(
+            "INSERT INTO site_search_edge_parcels (run_id, parcel_id, chunk_idx, plu_status) "
+            "SELECT :run_id, id, :chunk_idx, plu_status FROM sf_parcels WHERE removed = 'edge'"
+        ),
+        {"run_id": run_id, "chunk_idx": chunk_idx},
+    )
+    if not sites:
+        return
+    await conn.execute(
+        text(_STAGE),
+        [
+            {
+                "run_id": run_id,
+                "chunk_idx": chunk_idx,
+                "site_key": s["site_key"],
+                "parcel_ids": orjson.dumps(s["parcel_ids"]).decode(),
+                "area_m2": s["area_m2"],
+                "buildable_m2": s["buildable_m2"],
+                "score": s["score"],
+                "completeness": s["completeness"],
+                "facts": orjson.dumps(s["facts"]).decode(),
+            }
+            for s in sites
+        ],
+    )
+
+
+# The run's results from its staged sites: the largest max_results by buildable area (the bound
+# of a run, as site_top.sql), ranked by score, then buildable area, then the site's key.
+_PUBLISH = """
+INSERT INTO site_search_results
+    (run_id, rank, parcel_ids, area_m2, buildable_m2, score, completeness, facts, geom)
+SELECT run_id,
+       row_number() OVER (ORDER BY score DESC, buildable_m2 DESC, site_key COLLATE "C"),
+       parcel_ids, area_m2, buildable_m2, score, completeness, facts, geom
+FROM (
+    SELECT * FROM site_search_staged
+    WHERE run_id = :run_id
+    ORDER BY buildable_m2 DESC, area_m2 DESC, site_key COLLATE "C"
+    LIMIT :max_results
+) AS top
+"""
+
+
+async def publish_sites(conn: AsyncConnection, run_id: int, max_results: int) -> int:
+    """Write a run's ranked results from its staged sites and drop what was staged; how many."""
+    n = (
+        await conn.execute(text(_PUBLISH), {"run_id": run_id, "max_results": max_results})
+    ).rowcount
+    await discard_staged(conn, run_id)
+    return int(n or 0)
+
+
+async def discard_staged(conn: AsyncConnection, run_id: int) -> None:
+    """Drop a run's staged sites and edge parcels (published, cancelled or failed)."""
+    await conn.execute(text("DELETE FROM site_search_staged WHERE run_id = :r"), {"r": run_id})
+    await conn.execute(
+        text("DELETE FROM site_search_edge_parcels WHERE run_id = :r"), {"r": run_id}
+    )
 
 
 async def store_sites(conn: AsyncConnection, run_id: int, sites: list[dict[str, Any]]) -> None:

@@ -12,7 +12,12 @@ has its own commune code and place, so the module's one database holds them all:
 - 03007 (x 7 km): PLU zones U, A, Npv2 and none, the PLU complete only around them;
 - 03005 (x 27 km): two sites turned into leads;
 - 03004 (x 40 km): outside the zones' and postes' coverage;
-- 03009 (x 60 km): a commune without parcels.
+- 03009 (x 60 km): a commune without parcels;
+- 03010 | 03011 (x 80 km): a 6 ha site of two 3 ha parcels on either side of a commune border.
+
+Runs go through the real queue: POST queues the run's chunks (one commune each here:
+``chunk_parcels`` 1) and :func:`drain` runs a procrastinate worker in process until the queue is
+empty, so every multi-commune run here is a chunked run merged at the end.
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ from pyproj import Geod
 from shapely.geometry import mapping
 from sqlalchemy import text
 
+from api.queue import make_queue
+from api.services.site_searches import SITE_QUEUE, run_chunk
 from api.settings import Settings
 from geo.models import Role
 from tests.conftest import make_settings
@@ -64,6 +71,7 @@ G = [rect(7_000 + 400 * i, 0, 7_300 + 400 * i, 300) for i in range(4)]  # U, A, 
 CAP = 4
 MAX_PARCELS = 15  # every scenario's commune holds fewer; the département more
 TIMEOUT_MS = 1_500  # every run here takes a few tens of ms
+F1, F2 = rect(80_000, 0, 80_150, 200), rect(80_152, 0, 80_302, 200)  # 3 ha each, 2 m apart
 
 
 @pytest.fixture(scope="module")
@@ -74,8 +82,13 @@ def settings(db_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
         "max_site_parcels": CAP,
         "max_territory_parcels": MAX_PARCELS,
         "statement_timeout_ms": TIMEOUT_MS,
+        "chunk_parcels": 1,  # one chunk per commune
     }
-    return make_settings(db_url, tmp, site_finder=limits)
+    SETTINGS[:] = [make_settings(db_url, tmp, site_finder=limits)]
+    return SETTINGS[0]
+
+
+SETTINGS: list[Settings] = []  # the module's settings, for drain()
 
 
 def geodesic_m2(geom: Any) -> float:
@@ -134,22 +147,56 @@ async def layout(state: Any) -> None:
     await add_poste(s, "PC", pt(20_150, 6_150), 100.0)
     await add_poste(s, "PE", pt(27_350, 350), 100.0)
     await add_poste(s, "PD", pt(40_100, 400), 100.0)  # outside the postes' coverage
+    await add_commune(s, "03010", "Bord ouest", rect(79_000, -500, 80_151, 1_500))
+    await add_commune(s, "03011", "Bord est", rect(80_151, -500, 81_500, 1_500))
+    await add_parcel(s, "03010000AH0001", F1)
+    await add_parcel(s, "03011000AH0002", F2)
     await _coverage(s, "env_zones", COVERED)
     await _coverage(s, "substations", COVERED)
     await _coverage(s, "urban_zones", rect(6_500, -500, 9_000, 1_000))  # only 03007's parcels
 
 
-async def _run(client: Any, headers: dict[str, str], territory: dict, **criteria: Any) -> dict:
-    """Save a search and run it: (search id, run, sites)."""
+async def drain(settings: Settings, concurrency: int = 2) -> None:
+    """Run the site finder's queued chunks with a procrastinate worker in process until none is
+    left (the worker's code: api.queue)."""
+    queue = make_queue(settings, concurrency)
+    async with queue.open_async():
+        await queue.run_worker_async(
+            queues=[SITE_QUEUE],
+            concurrency=concurrency,
+            wait=False,
+            install_signal_handlers=False,
+            listen_notify=False,
+            delete_jobs="successful",
+        )
+    await queue.close_context()
+
+
+async def _start(client: Any, headers: dict[str, str], territory: dict, **criteria: Any) -> dict:
+    """Save a search and queue a run: (search id, run as queued)."""
     body = {"name": "test", "territory": territory, "criteria": criteria}
     r = await client.post("/api/site-searches", json=body, headers=headers)
     assert r.status_code == 201, r.text
     sid = r.json()["id"]
     r = await client.post(f"/api/site-searches/{sid}/runs", json={}, headers=headers)
-    assert r.status_code == 201, r.text
+    assert r.status_code == 202, r.text
+    assert r.headers["location"] == f"/api/site-searches/{sid}/runs/{r.json()['id']}"
+    assert r.json()["status"] == "queued"
+    return {"search_id": sid, "run": r.json()}
+
+
+async def _run(client: Any, headers: dict[str, str], territory: dict, **criteria: Any) -> dict:
+    """Save a search, run it through the queue: (search id, run, sites)."""
+    started = await _start(client, headers, territory, **criteria)
+    sid, run_id = started["search_id"], started["run"]["id"]
+    await drain(SETTINGS[0])
+    r = await client.get(f"/api/site-searches/{sid}/runs/{run_id}", headers=headers)
     run = r.json()
+    assert run["status"] == "succeeded", run
+    assert run["progress"]["percent"] == 100.0
     r = await client.get(
-        f"/api/site-searches/{sid}/runs/{run['id']}/sites?geometry=true", headers=headers
+        f"/api/site-searches/{sid}/runs/{run_id}/sites?geometry=true&page_size=200",
+        headers=headers,
     )
     assert r.status_code == 200, r.text
     return {"search_id": sid, "run": run, "sites": r.json()["items"]}
@@ -338,7 +385,9 @@ async def test_invalid_criteria_and_territory_are_422(layout: None, client: Any,
         assert r.headers["content-type"].startswith("application/problem+json")
 
 
-async def test_sites_to_leads(layout: None, client: Any, auth_headers: Any, make_user: Any, state):
+async def test_sites_to_leads_skip_and_report(
+    layout: None, client: Any, auth_headers: Any, make_user: Any, state
+):
     ops = await make_user(Role.OPS)
     h = await auth_headers(user=ops)
     out = await _run(client, h, {"communes": ["03005"]}, **NO_PLU)
@@ -348,14 +397,29 @@ async def test_sites_to_leads(layout: None, client: Any, auth_headers: Any, make
     ]
     sid, run_id = out["search_id"], out["run"]["id"]
     by_parcel = {s["parcel_ids"][0]: s["rank"] for s in out["sites"]}
+    r1, r2 = by_parcel["03005000AE0001"], by_parcel["03005000AE0002"]
     url = f"/api/site-searches/{sid}/runs/{run_id}/leads"
-    r = await client.post(url, json={"ranks": [by_parcel["03005000AE0001"]]}, headers=h)
+    # Someone drew a lead over E2 since the run: E2 is skipped and named, E1 becomes a lead.
+    await make_lead(state.sessions, ewkt(E2), user_id=ops.id, assignee_id=ops.id)
+    r = await client.post(url, json={"ranks": [r1, r2]}, headers=h)
     assert r.status_code == 201, r.text
     (made,) = r.json()["created"]
+    assert made["rank"] == r1
+    assert r.json()["skipped"] == [
+        {
+            "rank": r2,
+            "reason": "parcels_in_active_lead",
+            "detail": "1 parcelle(s) déjà dans un lead actif : 03005000AE0002",
+            "parcel_ids": ["03005000AE0002"],
+            "lead_id": None,
+        }
+    ]
     job = await client.get(f"/api/enrichment/jobs/{r.json()['enrichment_job_id']}", headers=h)
     assert job.status_code == 200 and job.json()["total"] == 1
     lead = (await client.get(f"/api/leads/{made['lead_id']}", headers=h)).json()
     assert lead["assignee_id"] == ops.id
+    assert f"(#{sid}), exécution #{run_id}, site n° {r1}" in lead["notes"]
+    assert "surface constructible min. 5 ha" in lead["notes"]  # the run's criteria
     async with state.sessions() as session:
         row = (
             await session.execute(
@@ -364,17 +428,12 @@ async def test_sites_to_leads(layout: None, client: Any, auth_headers: Any, make
             )
         ).one()
     assert row.source == "site_finder" and row.parcel_ids == ["03005000AE0001"]
-    # The same site again: 409.
-    r = await client.post(url, json={"ranks": [by_parcel["03005000AE0001"]]}, headers=h)
-    assert r.status_code == 409
-    # Someone drew a lead over E2 meanwhile: 409 naming the parcel, and nothing is created,
-    # not even the site that was still free.
-    await make_lead(state.sessions, ewkt(E2), user_id=ops.id, assignee_id=ops.id)
-    r = await client.post(url, json={"ranks": [by_parcel["03005000AE0002"]]}, headers=h)
-    assert r.status_code == 409, r.text
-    assert r.json()["conflicts"] == [
-        {"rank": by_parcel["03005000AE0002"], "parcel_ids": ["03005000AE0002"]}
-    ]
+    # The same site again: skipped as already a lead (200: nothing made, no job).
+    r = await client.post(url, json={"ranks": [r1]}, headers=h)
+    assert r.status_code == 200, r.text
+    assert r.json()["created"] == [] and r.json()["enrichment_job_id"] is None
+    (skip,) = r.json()["skipped"]
+    assert skip["reason"] == "already_lead" and skip["lead_id"] == made["lead_id"]
     async with state.sessions() as session:
         n = await session.scalar(
             text(
@@ -387,8 +446,8 @@ async def test_sites_to_leads(layout: None, client: Any, auth_headers: Any, make
     out = await _run(client, h, {"communes": ["03005"]}, **NO_PLU)
     assert out["sites"] == []
     assert out["run"]["counts"]["parcels_in_active_leads"] == 2
-    # Unknown rank: 404.
-    r = await client.post(url, json={"ranks": [99]}, headers=h)
+    # Unknown rank: 404, nothing made.
+    r = await client.post(url, json={"ranks": [r2, 99]}, headers=h)
     assert r.status_code == 404
 
 
@@ -460,9 +519,9 @@ async def test_a_run_over_the_time_limit_writes_only_a_failed_run(
     layout: None, client: Any, auth_headers: Any, state: Any
 ):
     h = await auth_headers(Role.OPS)
-    body = {"name": "slow", "territory": {"communes": ["03001"]}}
-    sid = (await client.post("/api/site-searches", json=body, headers=h)).json()["id"]
-    # A writer holding the parcels makes the run wait past its statement timeout.
+    started = await _start(client, h, {"communes": ["03001", "03003"]})
+    sid, run_id = started["search_id"], started["run"]["id"]
+    # A writer holding the parcels makes the chunks wait past their statement timeout.
     locked, release = asyncio.Event(), asyncio.Event()
 
     async def hold() -> None:
@@ -474,20 +533,173 @@ async def test_a_run_over_the_time_limit_writes_only_a_failed_run(
     holder = asyncio.create_task(hold())
     await locked.wait()
     try:
-        r = await client.post(f"/api/site-searches/{sid}/runs", headers=h)
+        await drain(SETTINGS[0])
     finally:
         release.set()
         await holder
-    assert r.status_code == 422, r.text
-    assert r.json()["limit"] == "statement_timeout_ms"
-    (run,) = (await client.get(f"/api/site-searches/{sid}/runs", headers=h)).json()
-    assert run["id"] == r.json()["run_id"]
-    assert run["status"] == "failed" and "1.5 s" in run["error"]
-    async with state.sessions() as session:
-        n = await session.scalar(
-            text("SELECT count(*) FROM site_search_results WHERE run_id = :r"), {"r": run["id"]}
-        )
-    assert n == 0
+    run = (await client.get(f"/api/site-searches/{sid}/runs/{run_id}", headers=h)).json()
+    assert run["status"] == "failed" and "1.5 s" in run["error"], run
+    assert await _rows(state, run_id) == (0, 0, 0)
     # Once the parcels are free, the same search runs.
     r = await client.post(f"/api/site-searches/{sid}/runs", headers=h)
-    assert r.status_code == 201 and r.json()["status"] == "succeeded"
+    assert r.status_code == 202
+    await drain(SETTINGS[0])
+    r = await client.get(r.headers["location"], headers=h)
+    assert r.json()["status"] == "succeeded"
+
+
+async def _rows(state: Any, run_id: int) -> tuple[int, int, int]:
+    """A run's (results, staged sites, edge parcels)."""
+    async with state.sessions() as session:
+        row = (
+            await session.execute(
+                text(
+                    "SELECT (SELECT count(*) FROM site_search_results WHERE run_id = :r), "
+                    "(SELECT count(*) FROM site_search_staged WHERE run_id = :r), "
+                    "(SELECT count(*) FROM site_search_edge_parcels WHERE run_id = :r)"
+                ),
+                {"r": run_id},
+            )
+        ).one()
+    return (row[0], row[1], row[2])
+
+
+async def test_a_site_across_a_commune_border_is_merged_from_two_chunks(
+    layout: None, client: Any, auth_headers: Any
+):
+    h = await auth_headers(Role.OPS)
+    both = {"communes": ["03010", "03011"]}
+    out = await _run(client, h, both, max_poste_distance_m=None, **NO_PLU)
+    # Two 3 ha halves, each under the 5 ha minimum alone: one 6 ha site.
+    (site,) = out["sites"]
+    assert site["parcel_ids"] == ["03010000AH0001", "03011000AH0002"]
+    assert site["area_m2"] == pytest.approx(geodesic_m2(F1) + geodesic_m2(F2), rel=1e-4)
+    counts = out["run"]["counts"]
+    assert counts["chunks"] == 2 and counts["parcels_at_chunk_edges"] == 2
+    assert counts["sites_found"] == 1 and counts["removed_min_buildable_area"] == 0
+    assert out["run"]["progress"]["chunks_done"] == 2
+    # Each commune alone: its half is too small.
+    for code in ("03010", "03011"):
+        alone = await _run(client, h, {"communes": [code]}, max_poste_distance_m=None, **NO_PLU)
+        assert alone["sites"] == [] and alone["run"]["counts"]["removed_min_buildable_area"] == 1
+    # The same across chunks of a drawn polygon.
+    area = shapely.transform(
+        rect(79_900, -100, 80_400, 300).segmentize(50.0),
+        lambda c: np.column_stack(TO_WGS84.transform(c[:, 0], c[:, 1])),
+    )
+    out = await _run(
+        client,
+        h,
+        {"polygon": json.loads(json.dumps(mapping(area)))},
+        max_poste_distance_m=None,
+        **NO_PLU,
+    )
+    assert [s["parcel_ids"] for s in out["sites"]] == [["03010000AH0001", "03011000AH0002"]]
+    assert out["run"]["counts"]["chunks"] == 2
+
+
+async def test_progress_and_chunks_shared_by_workers(
+    layout: None, client: Any, auth_headers: Any, state: Any
+):
+    h = await auth_headers(Role.OPS)
+    territory = {"communes": ["03001", "03003", "03005", "03007"]}
+    started = await _start(client, h, territory, max_poste_distance_m=None, **NO_PLU)
+    run = started["run"]
+    assert run["progress"] == {
+        "chunks_total": 4,
+        "chunks_done": 0,
+        "parcels_total": 3 + 1 + 2 + 4,
+        "parcels_scanned": 0,
+        "sites_found": 0,
+        "percent": 0.0,
+    }
+    sid, run_id = started["search_id"], run["id"]
+    # Two workers on one chunk: one does it, the other finds it taken and leaves it.
+    outcomes = await asyncio.gather(
+        run_chunk(state.sessions, SETTINGS[0], run_id, 0),
+        run_chunk(state.sessions, SETTINGS[0], run_id, 0),
+    )
+    assert sorted(outcomes) in (["busy", "done"], ["done", "skipped"]), outcomes
+    r = await client.get(f"/api/site-searches/{sid}/runs/{run_id}", headers=h)
+    assert r.json()["status"] == "running"
+    progress = r.json()["progress"]
+    assert progress["chunks_done"] == 1 and progress["parcels_scanned"] == 3
+    assert progress["percent"] == 30.0
+    assert await _rows(state, run_id) == (0, 2, 0)  # staged, not yet results
+    await drain(SETTINGS[0], concurrency=2)  # the other chunks, two at a time
+    run = (await client.get(f"/api/site-searches/{sid}/runs/{run_id}", headers=h)).json()
+    assert run["status"] == "succeeded" and run["progress"]["percent"] == 100.0
+    assert run["counts"]["parcels_scanned"] == 10 and run["counts"]["chunks"] == 4
+    assert await _rows(state, run_id) == (run["counts"]["sites_returned"], 0, 0)
+    # The same sites as the communes run one by one.
+    r = await client.get(f"/api/site-searches/{sid}/runs/{run_id}/sites?page_size=200", headers=h)
+    chunked = sorted(tuple(s["parcel_ids"]) for s in r.json()["items"])
+    single = []
+    for code in territory["communes"]:
+        one = await _run(client, h, {"communes": [code]}, max_poste_distance_m=None, **NO_PLU)
+        single += [tuple(s["parcel_ids"]) for s in one["sites"]]
+    assert chunked == sorted(single) and len(chunked) >= 2 + 1 + 4  # 03005: leads maybe
+
+
+async def test_a_run_cancelled_midway_leaves_no_results(
+    layout: None, client: Any, auth_headers: Any, state: Any
+):
+    h = await auth_headers(Role.OPS)
+    started = await _start(client, h, {"communes": ["03001", "03003", "03005"]}, **NO_PLU)
+    sid, run_id = started["search_id"], started["run"]["id"]
+    base = f"/api/site-searches/{sid}/runs/{run_id}"
+    assert await run_chunk(state.sessions, SETTINGS[0], run_id, 0) == "done"
+    assert (await _rows(state, run_id))[1] > 0  # chunk 0's sites are staged
+    # Chunk 1 is held midway (a writer holds the postes) while the run is cancelled.
+    locked, release = asyncio.Event(), asyncio.Event()
+
+    async def hold() -> None:
+        async with state.sessions() as session, session.begin():
+            await session.execute(text("LOCK TABLE substations IN ACCESS EXCLUSIVE MODE"))
+            locked.set()
+            await release.wait()
+
+    holder = asyncio.create_task(hold())
+    await locked.wait()
+    chunk = asyncio.create_task(run_chunk(state.sessions, SETTINGS[0], run_id, 1))
+    try:
+        async with state.sessions() as session:
+            for _ in range(100):  # until the chunk waits for the postes
+                waiting = await session.scalar(
+                    text(
+                        "SELECT count(*) FROM pg_locks WHERE NOT granted "
+                        "AND relation = 'substations'::regclass"
+                    )
+                )
+                await session.rollback()
+                if waiting:
+                    break
+                await asyncio.sleep(0.01)
+        assert waiting, "the chunk never reached the postes"
+        r = await client.post(f"{base}/cancel", headers=h)
+        assert r.status_code == 200, r.text
+        assert r.json()["status"] == "cancelled"
+    finally:
+        release.set()
+        await holder
+    assert await chunk == "skipped"  # its work was rolled back at its end
+    await drain(SETTINGS[0])  # chunk 2: nothing to do
+    run = (await client.get(base, headers=h)).json()
+    assert run["status"] == "cancelled" and run["counts"] is None
+    assert await _rows(state, run_id) == (0, 0, 0)
+    async with state.sessions() as session:
+        states = (
+            (
+                await session.execute(
+                    text("SELECT status FROM site_search_chunks WHERE run_id = :r ORDER BY idx"),
+                    {"r": run_id},
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert states == ["done", "pending", "pending"]
+    # An ended run can't be cancelled; another's run is a 404.
+    assert (await client.post(f"{base}/cancel", headers=h)).status_code == 409
+    other = await auth_headers(Role.OPS)
+    assert (await client.post(f"{base}/cancel", headers=other)).status_code == 404

@@ -103,15 +103,27 @@ async def delete_search(search_id: SearchId, session: SessionDep, viewer: Viewer
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.post("/{search_id}/runs", response_model=RunOut, status_code=status.HTTP_201_CREATED)
+@router.post("/{search_id}/runs", response_model=RunOut, status_code=status.HTTP_202_ACCEPTED)
 async def run_search(
     search_id: SearchId, state: StateDep, viewer: ViewerDep, response: Response
 ) -> RunOut:
-    """Run the search now (synchronous: a territory of up to a few communes)."""
+    """Queue a run (a background job in chunks of communes that workers share); poll the run
+    at Location for its status and progress."""
     limits = limits_of(state.settings)
-    run = await svc.run_search(state.sessions, viewer, search_id, state.settings, limits)
+    run = await svc.start_run(
+        state.sessions, await queue_of(state), viewer, search_id, state.settings, limits
+    )
     response.headers["Location"] = f"/api/site-searches/{search_id}/runs/{run.id}"
     return svc.run_out(run)
+
+
+@router.post("/{search_id}/runs/{run_id}/cancel", response_model=RunOut)
+async def cancel_run(
+    search_id: SearchId, run_id: RunId, session: SessionDep, viewer: ViewerDep
+) -> RunOut:
+    """Cancel a queued or running run: it ends ``cancelled`` with no results (409 if it has
+    already ended)."""
+    return await svc.cancel_run(session, viewer, search_id, run_id)
 
 
 @router.get("/{search_id}/runs", response_model=list[RunOut])
@@ -158,21 +170,20 @@ async def leads_from_sites(
     session: SessionDep,
     viewer: ViewerDep,
     state: StateDep,
+    response: Response,
 ) -> LeadsFromSitesOut:
-    """Turn sites into leads (source site_finder) in one transaction, then queue their
-    enrichment; 409 if a parcel is already in an open lead."""
-    await svc.get_run(session, viewer, search_id, run_id)
+    """Turn sites into leads (source site_finder), one transaction each, then queue their
+    enrichment; sites already leads or with parcels now in an open lead are skipped and
+    reported (201 when a lead was made, 200 when every site was skipped)."""
+    run = await svc.get_run(session, viewer, search_id, run_id)
     name = (await svc.get_search(session, viewer, search_id)).name
-    await session.rollback()  # nothing held: the leads are made in their own transaction
-    created = await svc.leads_from_sites(
-        await driver_connection(session),
-        viewer,
-        search_id,
-        name,
-        run_id,
-        body,
-        limits_of(state.settings),
+    await session.rollback()  # nothing held: each lead is made in its own transaction
+    conn = await driver_connection(session)
+    created, skipped = await svc.leads_from_sites(
+        conn, viewer, search_id, name, run_id, run.criteria, body, limits_of(state.settings)
     )
+    if not created:
+        response.status_code = status.HTTP_200_OK
     job_id = None
     if body.enrich and created:
         # After the leads' commit, on the queue's own connection (procrastinate, psycopg): a
@@ -182,4 +193,4 @@ async def leads_from_sites(
         ids = [c.lead_id for c in created]
         chunk = state.settings.enrichment.task_chunk
         job_id = await create_batch(await queue_of(state), ids, viewer.user_id, chunk)
-    return LeadsFromSitesOut(created=created, enrichment_job_id=job_id)
+    return LeadsFromSitesOut(created=created, skipped=skipped, enrichment_job_id=job_id)

@@ -148,11 +148,11 @@ class SiteSearchPage(BaseModel):
 
 
 class RunOut(BaseModel):
-    """A run: the exact territory and criteria it ran with, its counts and coverage."""
+    """A run: the exact territory and criteria it ran with, its progress, counts and coverage."""
 
     id: int
     search_id: int
-    status: str
+    status: Literal["queued", "running", "succeeded", "failed", "cancelled"]
     territory: dict[str, Any]
     criteria: dict[str, Any]
     counts: dict[str, int] | None
@@ -161,6 +161,11 @@ class RunOut(BaseModel):
     )
     messages: list[str] | None
     error: str | None
+    progress: dict[str, Any] | None = Field(
+        None,
+        description="chunks_total, chunks_done, parcels_total, parcels_scanned, sites_found, "
+        "percent (100 once the results are written)",
+    )
     started_at: datetime
     finished_at: datetime | None
 
@@ -193,7 +198,7 @@ class SitePage(BaseModel):
 
 
 class LeadsFromSitesIn(BaseModel):
-    """Sites of a run to turn into leads, in one transaction."""
+    """Sites of a run to turn into leads, one transaction each."""
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"ranks": [1, 2]}]})
 
@@ -213,10 +218,24 @@ class LeadFromSite(BaseModel):
     internal_name: str
 
 
+class SkippedSite(BaseModel):
+    """A site not turned into a lead, and why."""
+
+    rank: int
+    reason: Literal["already_lead", "parcels_in_active_lead", "refused"] = Field(
+        description="already_lead: the site is already a lead; parcels_in_active_lead: some of "
+        "its parcels are now in an open lead (parcel_ids); refused: the leads' rules refused it"
+    )
+    detail: str
+    parcel_ids: list[str] | None = None
+    lead_id: int | None = None
+
+
 class LeadsFromSitesOut(BaseModel):
-    """The leads made, one per site."""
+    """The leads made, one per site, and the sites skipped with their reason."""
 
     created: list[LeadFromSite]
+    skipped: list[SkippedSite] = Field(default_factory=list)
     enrichment_job_id: int | None = Field(
         None, description="The batch enrichment job of the new leads (GET /enrichment/jobs/{id})"
     )

@@ -1,4 +1,4 @@
-"""Site searches: CRUD, runs (synchronous, one transaction each) and sites → leads."""
+"""Site searches: CRUD, runs as background jobs in chunks (api.queue) and sites → leads."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 import asyncpg
 import orjson
+from psycopg.types.json import Jsonb
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -22,6 +23,7 @@ from api.schemas.site_searches import (
     SiteSearchIn,
     SiteSearchOut,
     SiteSearchUpdate,
+    SkippedSite,
     TerritoryIn,
 )
 from api.services.enrichment import enrichment_config
@@ -33,7 +35,21 @@ from api.services.leads_geometry import (
     planar_shape,
 )
 from api.settings import Settings
-from enrichment.site_finder import FinderBounds, Territory, find_sites, store_sites
+from enrichment.site_finder import (
+    FinderBounds,
+    Territory,
+    assemble_sites,
+    chunk_communes,
+    discard_staged,
+    judge_parcels,
+    load_edges,
+    no_parcels_message,
+    plan_territory,
+    publish_sites,
+    set_aside_edges,
+    stage_sites,
+    territory_coverage,
+)
 from geo.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from geo.models import LeadSource, Role, SiteSearch, SiteSearchResult, SiteSearchRun
 from geo.pipeline import OPEN_STATUSES
@@ -159,68 +175,374 @@ def bounds_of(settings: Settings) -> FinderBounds:
     )
 
 
-async def run_search(
+SITE_QUEUE = "site_finder"
+SITE_TASK = "site_run_chunk"
+ACTIVE = ("queued", "running")
+
+
+def run_territory(territory: dict[str, Any]) -> Territory:
+    """The engine's territory from a search's or run's snapshot (checked when it was saved)."""
+    body = TerritoryIn.model_validate(territory)
+    if body.polygon is not None:
+        return Territory(polygon=orjson.dumps(body.polygon.model_dump()).decode())
+    if body.communes is not None:
+        return Territory(communes=tuple(sorted(set(body.communes))))
+    return Territory(departements=tuple(sorted(set(body.departements or ()))))
+
+
+async def start_run(
     sessions: async_sessionmaker[AsyncSession],
+    queue: Any,
     viewer: Viewer,
     search_id: int,
     settings: Settings,
     limits: GeometryLimits,
 ) -> SiteSearchRun:
-    """Run a search now: the run row and its sites in one transaction (all or nothing); a run
-    over the time limit is recorded as failed and answered 422 (the territory is too large for
-    a synchronous run)."""
+    """Queue a run: the territory's parcels counted per commune (422 over the bound), whole
+    communes packed into chunks of about ``chunk_parcels``, then the run row, its chunks and
+    one task per chunk written in ONE transaction on the queue's connection (a crash in
+    between leaves no run without its tasks)."""
     async with sessions() as session:
         search = await get_search(session, viewer, search_id)
-        territory_in = TerritoryIn.model_validate(search.territory)
-        territory = territory_of(territory_in, limits)
+        territory_of(TerritoryIn.model_validate(search.territory), limits)  # as saved: 422
+        territory = run_territory(search.territory)
         criteria = CriteriaIn.model_validate(search.criteria).to_criteria()
         snapshot = {"territory": search.territory, "criteria": criteria.as_dict()}
-    timeout_ms = settings.site_finder.statement_timeout_ms
+        conn = await session.connection()
+        await _timeout(conn, settings)
+        try:
+            counts = await plan_territory(conn, territory)
+        except DBAPIError as exc:
+            if getattr(exc.orig, "sqlstate", None) != "57014":
+                raise
+            raise InvalidInput(
+                "counting the territory's parcels took more than "
+                f"{settings.site_finder.statement_timeout_ms / 1000:g} s; try again later",
+                limit="statement_timeout_ms",
+            ) from exc
+        await session.rollback()
+    total = sum(n for _, n in counts)
+    bound = settings.site_finder.max_territory_parcels
+    if total > bound:
+        raise InvalidInput(
+            f"the territory holds {total:,} parcels, more than {bound:,}: choose fewer "
+            "communes or départements, or a smaller polygon",
+            limit="max_territory_parcels",
+            max=bound,
+        )
+    chunks = chunk_communes(counts, settings.site_finder.chunk_parcels) or [([], 0)]
+    progress = {
+        "chunks_total": len(chunks),
+        "chunks_done": 0,
+        "parcels_total": total,
+        "parcels_scanned": 0,
+        "sites_found": 0,
+        "percent": 0.0,
+    }
+    connector = queue.connector
+    async with connector.pool.connection() as pconn, pconn.transaction():
+        cur = await pconn.execute(
+            "INSERT INTO site_search_runs (search_id, created_by_id, status, territory, "
+            "criteria, progress) VALUES (%s, %s, 'queued', %s, %s, %s) RETURNING id",
+            (
+                search_id,
+                viewer.user_id,
+                Jsonb(snapshot["territory"]),
+                Jsonb(snapshot["criteria"]),
+                Jsonb(progress),
+            ),
+        )
+        row = await cur.fetchone()
+        assert row is not None
+        run_id = int(row[0])
+        async with pconn.cursor() as c:
+            await c.executemany(
+                "INSERT INTO site_search_chunks (run_id, idx, communes, parcels, status) "
+                "VALUES (%s, %s, %s, %s, 'pending')",
+                [(run_id, i, Jsonb(codes), n) for i, (codes, n) in enumerate(chunks)],
+            )
+        deferrer = queue.tasks[SITE_TASK].configure(connection=pconn)
+        await deferrer.batch_defer_async(
+            *[{"run_id": run_id, "idx": i} for i in range(len(chunks))]
+        )
+    async with sessions() as session:
+        return await session.get_one(SiteSearchRun, run_id)
+
+
+async def _timeout(conn: Any, settings: Settings) -> None:
+    await conn.execute(
+        text("SELECT set_config('statement_timeout', :v, true)"),
+        {"v": str(settings.site_finder.statement_timeout_ms)},
+    )
+
+
+class _Abandoned(Exception):
+    """The run was cancelled (or failed) while a chunk ran: the chunk's work is rolled back."""
+
+
+_CHUNK_DONE = """
+UPDATE site_search_runs SET progress = progress || jsonb_build_object(
+    'chunks_done', (progress ->> 'chunks_done')::int + 1,
+    'parcels_scanned', (progress ->> 'parcels_scanned')::int + :scanned,
+    'sites_found', (progress ->> 'sites_found')::int + :found,
+    'percent', least(99.0, round(100.0 * ((progress ->> 'parcels_scanned')::int + :scanned)
+                                 / greatest((progress ->> 'parcels_total')::int, 1), 1)))
+WHERE id = :run_id
+"""
+
+
+async def run_chunk(
+    sessions: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    run_id: int,
+    idx: int,
+    *,
+    last_attempt: bool = True,
+) -> str:
+    """A worker's part of a run: one chunk (whole communes) in one transaction — its parcels
+    judged, the clusters reaching another chunk set aside, its sites assembled, scored and
+    staged — committed only if the run is still going (checked under the run's row lock, so a
+    cancellation never leaves a chunk's sites behind). The worker that finishes the last chunk
+    merges the run. What happened: done | skipped | busy | failed."""
+    async with sessions() as session, session.begin():
+        status = await session.scalar(
+            text(
+                "UPDATE site_search_runs SET status = 'running' "
+                "WHERE id = :r AND status IN ('queued', 'running') RETURNING status"
+            ),
+            {"r": run_id},
+        )
+    if status is None:
+        return "skipped"  # cancelled, failed, finished or deleted
+    bounds = bounds_of(settings)
+    outcome = "done"
     try:
         async with sessions() as session, session.begin():
             conn = await session.connection()
+            await _timeout(conn, settings)
+            chunk = (
+                await conn.execute(
+                    text(
+                        "SELECT communes, status FROM site_search_chunks "
+                        "WHERE run_id = :r AND idx = :i FOR UPDATE SKIP LOCKED"
+                    ),
+                    {"r": run_id, "i": idx},
+                )
+            ).one_or_none()
+            if chunk is None:
+                return "busy"  # another worker has it (a retried task)
+            if chunk.status != "pending":
+                raise _Abandoned  # done by an earlier attempt: only the merge may be left
+            run = (
+                await conn.execute(
+                    text("SELECT territory, criteria FROM site_search_runs WHERE id = :r"),
+                    {"r": run_id},
+                )
+            ).one()
+            criteria = CriteriaIn.model_validate(run.criteria).to_criteria()
+            whole = run_territory(run.territory)
+            codes = tuple(chunk.communes)
+            part = (
+                Territory(polygon=whole.polygon, chunk=codes)
+                if whole.polygon is not None
+                else Territory(communes=codes)
+            )
+            others = [
+                c
+                for (cs,) in (
+                    await conn.execute(
+                        text(
+                            "SELECT communes FROM site_search_chunks "
+                            "WHERE run_id = :r AND idx <> :i"
+                        ),
+                        {"r": run_id, "i": idx},
+                    )
+                ).all()
+                for c in cs
+            ]
+            await conn.execute(text("SELECT set_config('lfs.chunk_started', now()::text, true)"))
+            scanned = await judge_parcels(conn, part, criteria, bounds)
+            edge = await set_aside_edges(conn, criteria, others, whole.polygon)
+            counts, sites = await assemble_sites(
+                conn, criteria, bounds, enrichment_config(settings).score
+            )
+            counts["parcels_at_chunk_edges"] = edge
+            counts.pop("sites_returned", None)
+            await stage_sites(conn, run_id, idx, sites)
+            # The end of the chunk, under the run's lock: a run cancelled meanwhile gets nothing.
+            current = await conn.scalar(
+                text("SELECT status FROM site_search_runs WHERE id = :r FOR NO KEY UPDATE"),
+                {"r": run_id},
+            )
+            if current != "running":
+                raise _Abandoned
             await conn.execute(
-                text("SELECT set_config('statement_timeout', :v, true)"), {"v": str(timeout_ms)}
+                text(
+                    "UPDATE site_search_chunks SET status = 'done', counts = CAST(:c AS jsonb), "
+                    "started_at = CAST(current_setting('lfs.chunk_started') AS timestamptz), "
+                    "finished_at = clock_timestamp() WHERE run_id = :r AND idx = :i"
+                ),
+                {"c": orjson.dumps(counts).decode(), "r": run_id, "i": idx},
             )
-            found = await find_sites(
-                conn, territory, criteria, bounds_of(settings), enrichment_config(settings).score
+            await conn.execute(
+                text(_CHUNK_DONE),
+                {"scanned": scanned, "found": counts["sites_found"], "run_id": run_id},
             )
-            run = SiteSearchRun(
-                search_id=search_id,
-                created_by_id=viewer.user_id,
-                status="succeeded",
-                counts=found.counts,
-                coverage=found.coverage,
-                messages=found.messages,
-                finished_at=func.clock_timestamp(),
-                **snapshot,
-            )
-            session.add(run)
-            await session.flush()
-            await store_sites(conn, run.id, found.sites)
-        async with sessions() as session:
-            return await session.get_one(SiteSearchRun, run.id)
-    except DBAPIError as exc:
-        if getattr(exc.orig, "sqlstate", None) != "57014":
-            raise
-    # The time limit: nothing of the run was written; record that it failed, and why.
-    detail = (
-        f"the search took more than {timeout_ms / 1000:g} s: the territory is too large for a "
-        "synchronous run; choose fewer communes or a smaller polygon"
-    )
-    async with sessions() as session, session.begin():
-        failed = SiteSearchRun(
-            search_id=search_id,
-            created_by_id=viewer.user_id,
-            status="failed",
-            error=detail,
-            finished_at=func.clock_timestamp(),
-            **snapshot,
+    except _Abandoned:
+        outcome = "skipped"
+    except (DBAPIError, InvalidInput) as exc:
+        timeout = isinstance(exc, DBAPIError) and (getattr(exc.orig, "sqlstate", None) == "57014")
+        if isinstance(exc, DBAPIError) and not timeout and not last_attempt:
+            raise  # procrastinate retries the chunk (its transaction left nothing)
+        detail = (
+            f"a statement of the run took more than "
+            f"{settings.site_finder.statement_timeout_ms / 1000:g} s (chunk {idx}); choose a "
+            "smaller territory or raise LFS_SITE_FINDER__STATEMENT_TIMEOUT_MS"
+            if timeout
+            else getattr(exc, "detail", None) or f"{type(exc).__name__}: {exc}"
         )
-        session.add(failed)
-        await session.flush()
-        run_id = failed.id
-    raise InvalidInput(detail, run_id=run_id, limit="statement_timeout_ms")
+        await fail_run(sessions, run_id, detail)
+        return "failed"
+    except Exception as exc:
+        if not last_attempt:
+            raise
+        await fail_run(sessions, run_id, f"{type(exc).__name__}: {exc}")
+        return "failed"
+    try:
+        await merge_run(sessions, settings, run_id)
+    except Exception as exc:
+        if not last_attempt:
+            raise  # the retried task finds its chunk done and merges again
+        await fail_run(sessions, run_id, f"merge: {type(exc).__name__}: {exc}")
+        return "failed"
+    return outcome
+
+
+_COUNT_KEYS = (
+    "parcels_scanned",
+    "parcels_in_active_leads",
+    "parcels_plu_not_allowed",
+    "parcels_at_chunk_edges",
+    "sites_found",
+    "removed_min_buildable_area",
+    "removed_poste_distance",
+    "removed_poste_capacity",
+    "sites_kept",
+)
+_SITE_KEYS = (
+    "sites_found",
+    "removed_min_buildable_area",
+    "removed_poste_distance",
+    "removed_poste_capacity",
+    "sites_kept",
+)
+
+
+async def merge_run(
+    sessions: async_sessionmaker[AsyncSession], settings: Settings, run_id: int
+) -> bool:
+    """Once every chunk is done: the clusters set aside at chunk edges assembled together (a
+    site across two communes is one site), the staged sites ranked into the run's results, the
+    counts summed and the coverage of the whole territory — in one transaction under the run's
+    lock; only the first caller to find every chunk done does it. Whether it did."""
+    async with sessions() as session, session.begin():
+        conn = await session.connection()
+        await _timeout(conn, settings)
+        run = (
+            await conn.execute(
+                text(
+                    "SELECT status, territory, criteria FROM site_search_runs "
+                    "WHERE id = :r FOR NO KEY UPDATE"
+                ),
+                {"r": run_id},
+            )
+        ).one_or_none()
+        if run is None or run.status != "running":
+            return False
+        chunks = (
+            await conn.execute(
+                text("SELECT status, counts FROM site_search_chunks WHERE run_id = :r"),
+                {"r": run_id},
+            )
+        ).all()
+        if any(c.status != "done" for c in chunks):
+            return False
+        criteria = CriteriaIn.model_validate(run.criteria).to_criteria()
+        totals = dict.fromkeys(_COUNT_KEYS, 0)
+        for c in chunks:
+            for k in _COUNT_KEYS:
+                totals[k] += int((c.counts or {}).get(k, 0))
+        if await load_edges(conn, run_id):
+            merged, sites = await assemble_sites(
+                conn, criteria, bounds_of(settings), enrichment_config(settings).score
+            )
+            for k in _SITE_KEYS:
+                totals[k] += merged[k]
+            await stage_sites(conn, run_id, -1, sites)
+        territory = run_territory(run.territory)
+        coverage, messages = await territory_coverage(conn, territory)
+        if not totals["parcels_scanned"]:
+            messages.append(no_parcels_message())
+        totals["chunks"] = len(chunks)
+        totals["sites_returned"] = await publish_sites(
+            conn, run_id, settings.site_finder.max_results
+        )
+        await conn.execute(
+            text(
+                "UPDATE site_search_runs SET status = 'succeeded', counts = CAST(:c AS jsonb), "
+                "coverage = CAST(:cov AS jsonb), messages = CAST(:m AS jsonb), "
+                "progress = progress || jsonb_build_object('percent', 100.0, "
+                "'sites_found', CAST(:found AS integer)), finished_at = clock_timestamp() "
+                "WHERE id = :r"
+            ),
+            {
+                "c": orjson.dumps(totals).decode(),
+                "cov": orjson.dumps(coverage).decode(),
+                "m": orjson.dumps(messages).decode(),
+                "found": totals["sites_found"],
+                "r": run_id,
+            },
+        )
+    return True
+
+
+async def fail_run(sessions: async_sessionmaker[AsyncSession], run_id: int, detail: str) -> None:
+    """End a run as failed with its reason; what its chunks staged is dropped."""
+    async with sessions() as session, session.begin():
+        conn = await session.connection()
+        done = await conn.scalar(
+            text(
+                "UPDATE site_search_runs SET status = 'failed', error = :e, "
+                "finished_at = clock_timestamp() "
+                "WHERE id = :r AND status IN ('queued', 'running') RETURNING id"
+            ),
+            {"e": detail, "r": run_id},
+        )
+        if done is not None:
+            await discard_staged(conn, run_id)
+
+
+async def cancel_run(session: AsyncSession, viewer: Viewer, search_id: int, run_id: int) -> RunOut:
+    """Cancel a queued or running run: the run's row lock orders this with each chunk's end, so
+    a chunk either committed before (its staged sites are dropped here) or sees the
+    cancellation and rolls back; no result is ever written. 409 when it already ended."""
+    run = await get_run(session, viewer, search_id, run_id)
+    await session.rollback()
+    async with session.begin():
+        conn = await session.connection()
+        done = await conn.scalar(
+            text(
+                "UPDATE site_search_runs SET status = 'cancelled', "
+                "error = 'annulée par l''utilisateur', finished_at = clock_timestamp() "
+                "WHERE id = :r AND status IN ('queued', 'running') RETURNING id"
+            ),
+            {"r": run_id},
+        )
+        if done is None:
+            raise Conflict(f"run {run_id} has already ended ({run.status})", run_status=run.status)
+        await discard_staged(conn, run_id)
+    session.expunge_all()
+    return await get_run(session, viewer, search_id, run_id)
 
 
 async def get_run(session: AsyncSession, viewer: Viewer, search_id: int, run_id: int) -> RunOut:
@@ -302,8 +624,8 @@ SELECT r.id, r.rank, r.parcel_ids, r.buildable_m2, r.lead_id
 FROM site_search_results AS r
 WHERE r.run_id = $1 AND r.rank = ANY($2::int[])
 ORDER BY r.rank
-FOR UPDATE
 """
+_SITE_FOR_UPDATE = "SELECT lead_id FROM site_search_results WHERE id = $1 FOR UPDATE"
 # One lock per parcel, in a fixed order (no deadlock between two conversions sharing parcels):
 # two users turning the same site into leads at once queue here, and the second one sees the
 # first one's lead.
@@ -324,9 +646,92 @@ ORDER BY p.id
 """
 
 
+def criteria_summary(criteria: dict[str, Any]) -> str:
+    """The run's main criteria in one French line, for the notes of a lead made from a site."""
+
+    def num(v: Any, unit: str) -> str:
+        return "aucun" if v is None else f"{v:g} {unit}".replace(".", ",")
+
+    cap = criteria.get("min_capacity_mw")
+    cap_txt = "selon le site" if cap == "site" else num(cap, "MW")
+    zones = criteria.get("excluded_zones") or {}
+    plu = criteria.get("plu_allowed_types")
+    return (
+        f"surface constructible min. {num(criteria.get('min_buildable_ha'), 'ha')}, "
+        f"poste à {num(criteria.get('max_poste_distance_m'), 'm')} max. "
+        f"(capacité {cap_txt}), écart {num(criteria.get('gap_m'), 'm')}, "
+        f"{len(zones)} types de zones exclus, "
+        f"PLU {'non vérifié' if plu is None else ', '.join(plu)}"
+    )
+
+
 def _json(v: Any) -> Any:
     """A jsonb value, decoded or not by the connection's codecs."""
     return orjson.loads(v) if isinstance(v, str | bytes) else v
+
+
+class _Skip(Exception):
+    """A site not turned into a lead, and why (its transaction is rolled back)."""
+
+    def __init__(self, site: SkippedSite) -> None:
+        super().__init__(site.detail)
+        self.site = site
+
+
+async def _lead_from_site(
+    conn: Any,
+    viewer: Viewer,
+    s: _Site,
+    body: LeadsFromSitesIn,
+    limits: GeometryLimits,
+    open_statuses: list[str],
+    origin: str,
+    name: str,
+    snapshot: str,
+) -> LeadFromSite:
+    """One site → one lead, in the caller's transaction; :class:`_Skip` when it can't be."""
+    lead_id = await conn.fetchval(_SITE_FOR_UPDATE, s.id)
+    if lead_id is not None:
+        raise _Skip(
+            SkippedSite(
+                rank=s.rank,
+                reason="already_lead",
+                detail=f"site déjà transformé en lead (#{lead_id})",
+                lead_id=lead_id,
+            )
+        )
+    await conn.fetchval(_LOCK_PARCELS, s.parcel_ids)
+    busy = [r["parcel_id"] for r in await conn.fetch(_BUSY, s.parcel_ids, open_statuses)]
+    if busy:
+        raise _Skip(
+            SkippedSite(
+                rank=s.rank,
+                reason="parcels_in_active_lead",
+                detail=f"{len(busy)} parcelle(s) déjà dans un lead actif : {', '.join(busy[:20])}",
+                parcel_ids=busy,
+            )
+        )
+    ha = f"{s.buildable_m2 / 10_000:.2f}".replace(".", ",")
+    try:
+        lead = await create_lead_on(
+            conn,
+            viewer,
+            LeadCreate(
+                parcel_ids=s.parcel_ids,
+                name=name,
+                source=LeadSource.SITE_FINDER,
+                notes=f"{origin} : {ha} ha constructibles. Critères : {snapshot}.",
+                is_public=body.is_public,
+                assignee_id=body.assignee_id,
+            ),
+            limits,
+        )
+    except (InvalidInput, Conflict) as exc:
+        # The leads' own rules refuse this site (its geometry, a race on its parcels): reported,
+        # the other sites go on.
+        raise _Skip(SkippedSite(rank=s.rank, reason="refused", detail=exc.detail)) from exc
+    await conn.execute("UPDATE site_search_results SET lead_id = $1 WHERE id = $2", lead.id, s.id)
+    return LeadFromSite(rank=s.rank, lead_id=lead.id, internal_name=lead.internal_name)
 
 
 async def leads_from_sites(
@@ -335,64 +740,46 @@ async def leads_from_sites(
     search_id: int,
     search_name: str,
     run_id: int,
+    criteria: dict[str, Any],
     body: LeadsFromSitesIn,
     limits: GeometryLimits,
-) -> list[LeadFromSite]:
-    """Turn sites of a run into leads (source ``site_finder``) in one transaction, through the
-    leads' own creation; 409 naming the parcels when any is now in an open lead (or the site
-    was already turned into a lead), and nothing is created."""
+) -> tuple[list[LeadFromSite], list[SkippedSite]]:
+    """Turn sites of a run into leads (source ``site_finder``) through the leads' own creation,
+    each in its own transaction, and say which were skipped and why: a site already turned into
+    a lead (``already_lead``), a site with parcels now in an open lead
+    (``parcels_in_active_lead``, naming them, checked under one advisory lock per parcel), or a
+    site the leads' creation refuses (``refused``, its reason). An unknown rank is a 404 and a
+    refused permission (``assignee_id``) a 403, before anything is made."""
     ranks = sorted(set(body.ranks))
     created: list[LeadFromSite] = []
-    async with conn.transaction():
-        rows = await conn.fetch(_SITES, run_id, ranks)
-        sites = [
-            _Site(r["rank"], r["id"], _json(r["parcel_ids"]), r["buildable_m2"], r["lead_id"])
-            for r in rows
-        ]
-        missing = sorted(set(ranks) - {s.rank for s in sites})
-        if missing:
-            raise NotFound(f"run {run_id} has no site of rank {', '.join(map(str, missing))}")
-        done = [s.rank for s in sites if s.lead_id is not None]
-        if done:
-            raise Conflict(
-                f"sites already turned into leads: ranks {', '.join(map(str, done))}",
-                ranks=done,
-            )
-        parcels = sorted({p for s in sites for p in s.parcel_ids})
-        await conn.fetchval(_LOCK_PARCELS, parcels)
-        open_statuses = sorted(st.value for st in OPEN_STATUSES)
-        busy = {r["parcel_id"] for r in await conn.fetch(_BUSY, parcels, open_statuses)}
-        if busy:
-            conflicts = [
-                {"rank": s.rank, "parcel_ids": sorted(busy & set(s.parcel_ids))}
-                for s in sites
-                if busy & set(s.parcel_ids)
-            ]
-            raise Conflict(
-                f"{len(busy)} parcels of these sites are now in an open lead: "
-                f"{', '.join(sorted(busy)[:20])}; nothing was created",
-                conflicts=conflicts,
-            )
-        for s in sites:
-            ha = f"{s.buildable_m2 / 10_000:.2f}".replace(".", ",")
-            lead = await create_lead_on(
-                conn,
-                viewer,
-                LeadCreate(
-                    parcel_ids=s.parcel_ids,
-                    name=f"{search_name} — site {s.rank}"[:200],
-                    source=LeadSource.SITE_FINDER,
-                    notes=f"Recherche de sites « {search_name} » (#{search_id}), exécution "
-                    f"#{run_id}, site n° {s.rank} : {ha} ha constructibles",
-                    is_public=body.is_public,
-                    assignee_id=body.assignee_id,
-                ),
-                limits,
-            )
-            await conn.execute(
-                "UPDATE site_search_results SET lead_id = $1 WHERE id = $2", lead.id, s.id
-            )
-            created.append(
-                LeadFromSite(rank=s.rank, lead_id=lead.id, internal_name=lead.internal_name)
-            )
-    return created
+    skipped: list[SkippedSite] = []
+    open_statuses = sorted(st.value for st in OPEN_STATUSES)
+    snapshot = criteria_summary(criteria)
+    rows = await conn.fetch(_SITES, run_id, ranks)
+    sites = [
+        _Site(r["rank"], r["id"], _json(r["parcel_ids"]), r["buildable_m2"], r["lead_id"])
+        for r in rows
+    ]
+    missing = sorted(set(ranks) - {s.rank for s in sites})
+    if missing:
+        raise NotFound(f"run {run_id} has no site of rank {', '.join(map(str, missing))}")
+    for s in sites:
+        try:
+            async with conn.transaction():  # rolled back when the site is skipped
+                created.append(
+                    await _lead_from_site(
+                        conn,
+                        viewer,
+                        s,
+                        body,
+                        limits,
+                        open_statuses,
+                        f"Recherche de sites « {search_name} » (#{search_id}), exécution "
+                        f"#{run_id}, site n° {s.rank}",
+                        f"{search_name} — site {s.rank}"[:200],
+                        snapshot,
+                    )
+                )
+        except _Skip as skip:
+            skipped.append(skip.site)
+    return created, skipped

@@ -1,0 +1,36 @@
+-- Site finder, a chunk's edge: the free parcels (sf_parcels, not removed) whose cluster — parcels
+-- touching or within :gap_m, as site_sites.sql assembles them — comes within :gap_m of a parcel
+-- of the territory in another chunk (:others, their communes; for a polygon's run, the parcels
+-- under it). Such a cluster may continue across the edge: its parcels are set aside (removed =
+-- 'edge') and assembled with the other side's when the run's chunks are merged. The search for
+-- neighbours goes through the parcels' GiST index in degrees (:deg, more than :gap_m anywhere in
+-- metropolitan France), then measures in Lambert-93.
+CREATE TEMPORARY TABLE sf_edge ON COMMIT DROP AS
+WITH territory AS (
+    SELECT ST_SetSRID(ST_GeomFromGeoJSON(CAST(:polygon AS text)), 4326) AS g
+    WHERE CAST(:polygon AS text) IS NOT NULL
+), free AS (
+    SELECT id, geom, g93 FROM sf_parcels WHERE removed IS NULL
+), touching AS (
+    SELECT id, ST_ClusterDBSCAN(g93, eps := CAST(:gap_m AS float8), minpoints := 1)
+               OVER (ORDER BY id) AS cid
+    FROM free
+), near AS (
+    SELECT DISTINCT t.cid
+    FROM touching AS t
+    JOIN free AS f USING (id)
+    WHERE cardinality(CAST(:others AS text[])) > 0
+      AND EXISTS (
+          SELECT 1
+          FROM parcels AS p
+          WHERE p.geom && ST_Expand(f.geom, CAST(:deg AS float8))
+            AND p.commune = ANY(CAST(:others AS text[]))
+            AND ST_DWithin(ST_Transform(p.geom, 2154), f.g93, CAST(:gap_m AS float8))
+            AND (CAST(:polygon AS text) IS NULL OR EXISTS (
+                SELECT 1 FROM territory AS t WHERE ST_Intersects(t.g, ST_PointOnSurface(p.geom))
+            ))
+      )
+)
+SELECT t.id
+FROM touching AS t
+JOIN near USING (cid)
