@@ -94,6 +94,16 @@ async def test_a_registered_layer_flows_everywhere(client, auth_headers, wind) -
     below = await client.get(f"/tiles/wind_zones/6/{tile.x >> 6}/{tile.y >> 6}.mvt")
     assert below.status_code == 204 or not below.content  # below its minzoom: nothing
 
+    # The server's MapLibre style: in the public reference source, drawn from its style hints.
+    style = (await client.get("/tiles/style.json")).json()
+    assert "wind_zones" in style["sources"]["reference"]["url"].split("/")[-1]
+    drawn = [la for la in style["layers"] if la.get("source-layer") == "wind_zones"]
+    assert [(la["id"], la["source"], la["type"]) for la in drawn] == [
+        ("wind_zones-fill", "reference", "fill"),
+        ("wind_zones-line", "reference", "line"),
+    ]
+    assert drawn[0]["paint"]["fill-color"] == "#0ea5e9"
+
     cols = (await client.get("/ogc/collections")).json()["collections"]
     assert "wind_zones" in [c["id"] for c in cols]
     items = (await client.get("/ogc/collections/wind_zones/items")).json()

@@ -155,6 +155,25 @@ def _match(field: str, colours: dict[str, str], default: str) -> list[Any]:
     return expr
 
 
+def generic_style_layers(layer: Layer, source: str) -> list[dict[str, Any]]:
+    """MapLibre layers of a layer the style has no dedicated paint for (tiles.layers.Style)."""
+    on = {"source": source, "source-layer": layer.name}
+    colour = layer.style.color
+    if layer.style.kind == "circle":
+        paint = {"circle-color": colour, "circle-radius": 4, "circle-stroke-color": "#ffffff"}
+        return [{"id": f"{layer.name}-circle", "type": "circle", **on, "paint": paint}]
+    line = {
+        "id": f"{layer.name}-line",
+        "type": "line",
+        **on,
+        "paint": {"line-color": colour, "line-width": 1.2},
+    }
+    if layer.style.kind != "fill":
+        return [line]
+    fill_paint = {"fill-color": colour, "fill-opacity": 0.25}
+    return [{"id": f"{layer.name}-fill", "type": "fill", **on, "paint": fill_paint}, line]
+
+
 def style(
     base_url: str, query: str, with_leads: bool = True, public_reference: bool = True
 ) -> dict[str, Any]:
@@ -258,6 +277,10 @@ def style(
             },
         },
     ]
+    drawn = {la.get("source-layer") for la in layers}
+    for layer in LAYERS.values():  # a layer without its own paint: drawn from its style hints
+        if layer.name not in drawn:
+            layers += generic_style_layers(layer, "reference" if layer.reference else "leads")
     if not with_leads:
         layers = [la for la in layers if la.get("source") != "leads"]
     return {
