@@ -112,6 +112,15 @@ async def test_a_registered_layer_flows_everywhere(client, auth_headers, wind) -
         pytest.approx(WIND.area, rel=1e-6)
     )
 
+    q = (await client.get("/ogc/collections/wind_zones/queryables")).json()
+    assert set(q["properties"]) >= {"id", "name"}
+    tilesets = await client.get("/ogc/collections/wind_zones/tiles")
+    assert tilesets.status_code == 200, tilesets.text
+    filtered = await client.get(
+        "/ogc/collections/wind_zones/items", params={"filter": "name = 'nope'"}
+    )
+    assert filtered.status_code == 200 and filtered.json()["features"] == []
+
     r = await client.get("/api/reference/map-layers", headers=h)
     assert r.status_code == 200, r.text
     entry = next(i for i in r.json()["items"] if i["name"] == "wind_zones")
