@@ -8,9 +8,11 @@ the public reference layers, and the leads with a tile token in the URL), so a f
 Here an origin outside ``settings.cors_origins`` never gets the credentials header; the
 configured ones get the credentialed answer as before (their own origin echoed).
 
-The ``*`` of /tiles and /ogc is set here too, on every answer (a 401, 404 or 400 as well as a
-tile): set by each handler, the error answers went without it and a cross-origin page saw a
-network failure instead of the 401 that tells it to renew its token.
+The ``*`` of /tiles and /ogc is set here and only here, on every answer (a 401, 404 or 400 as
+well as a tile, a request without ``Origin`` as well as a cross-origin one): set by each handler,
+the error answers went without it and a cross-origin page saw a network failure instead of the
+401 that tells it to renew its token. A request without ``Origin`` gets it too, so that a shared
+cache holding that answer (public, immutable tiles) can serve it to any page.
 """
 
 from __future__ import annotations
@@ -25,8 +27,28 @@ CREDENTIALS = "access-control-allow-credentials"
 PUBLIC_PREFIXES = ("/tiles/", "/ogc/")
 
 
+def _public(path: str) -> bool:
+    return path.startswith(PUBLIC_PREFIXES) or path == "/ogc"
+
+
 class CredentialedOriginsCORS(CORSMiddleware):
     """``CORSMiddleware`` whose credentials header goes to the configured origins only."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Starlette's CORS; /tiles and /ogc answers without ``Origin`` get ``*`` as well."""
+        if scope["type"] != "http" or not _public(scope["path"]):
+            await super().__call__(scope, receive, send)
+            return
+        if "origin" in Headers(scope=scope):
+            await super().__call__(scope, receive, send)
+            return
+
+        async def anywhere(msg: Message) -> None:
+            if msg["type"] == "http.response.start":
+                MutableHeaders(scope=msg)["access-control-allow-origin"] = "*"
+            await send(msg)
+
+        await self.app(scope, receive, anywhere)
 
     def _foreign(self, request_headers: Headers) -> bool:
         origin = request_headers.get("origin")
@@ -36,10 +58,7 @@ class CredentialedOriginsCORS(CORSMiddleware):
         self, scope: Scope, receive: Receive, send: Send, request_headers: Headers
     ) -> None:
         """Starlette's answer; on /tiles and /ogc, ``*`` for any other origin, errors included."""
-        path = scope["path"]
-        if not (path.startswith(PUBLIC_PREFIXES) or path == "/ogc") or not self._foreign(
-            request_headers
-        ):
+        if not _public(scope["path"]) or not self._foreign(request_headers):
             await super().simple_response(scope, receive, send, request_headers)
             return
 

@@ -9,6 +9,7 @@ import subprocess
 from pathlib import Path
 from urllib.parse import quote, unquote_plus
 
+import httpx
 import morecantile
 import pytest
 from shapely.geometry import box, shape
@@ -703,3 +704,57 @@ async def test_gdal_ogcapi_driver_and_the_vector_tiles(live_server, loaded) -> N
     # The same driver reads the collection's features when told to (3.6 does not fall back).
     out = _ogr(["-so", f"OGCAPI:{url}", "-oo", "API=ITEMS", "parcels"])
     assert f"Feature Count: {len(PARCELS)}" in out
+
+
+CORS_PAIRS = [
+    # (success, error) of each kind of /tiles and /ogc answer
+    ("/tiles/parcels/14/8405/5832.mvt", "/tiles/leads/12/2100/1457.mvt"),
+    ("/tiles/parcels.json", "/tiles/leads.json"),
+    ("/tiles/style.json", "/tiles/nope.json"),
+    ("/tiles/parcels/metadata.json", "/tiles/nope/metadata.json"),
+    ("/tiles/tileMatrixSets/WebMercatorQuad", "/tiles/parcels/a/0/0.mvt"),
+    ("/ogc", "/ogc/collections/nope"),
+    ("/ogc/api", "/ogc/collections/nope/queryables"),
+    ("/ogc/conformance", "/ogc/collections/leads/items"),
+    ("/ogc/collections/parcels/items?limit=1", "/ogc/collections/parcels/items?limit=x"),
+    ("/ogc/collections/parcels/tiles/WebMercatorQuad", "/ogc/collections/leads/tiles"),
+    (
+        "/ogc/tileMatrixSets/WebMercatorQuad",
+        "/ogc/collections/parcels/tiles/WebMercatorQuad/23/0/0",
+    ),
+]
+
+
+async def test_one_cors_policy_on_every_answer(app, client, loaded, settings) -> None:
+    """The CORS headers of /tiles and /ogc come from api/cors.py alone: the same on a success and
+    an error, with no Origin, a foreign one or a configured one."""
+    cors = ("access-control-allow-origin", "access-control-allow-credentials")
+    origins = [{}, {"Origin": "https://elsewhere.example"}, {"Origin": settings.cors_origins[0]}]
+    expected = [("*", None), ("*", None), (settings.cors_origins[0], "true")]
+    for ok_url, err_url in CORS_PAIRS:
+        for headers, want in zip(origins, expected, strict=True):
+            ok, err = (
+                await client.get(ok_url, headers=headers),
+                await client.get(err_url, headers=headers),
+            )
+            assert ok.status_code < 400 and err.status_code >= 400, (ok_url, err_url)
+            for r in (ok, err):
+                got = tuple(r.headers.get(name) for name in cors)
+                assert got == want, (r.url, headers, got)
+                assert len(r.headers.get_list("access-control-allow-origin")) == 1
+
+    # No handler sets them itself: the routes alone (no middleware) answer without them.
+    async def routes_only(scope, receive, send):  # noqa: ANN001, ANN202
+        from contextlib import AsyncExitStack
+
+        async with AsyncExitStack() as stack:  # what FastAPI's own outer middleware provides
+            scope["app"] = app
+            scope["fastapi_middleware_astack"] = scope["fastapi_inner_astack"] = stack
+            await app.router(scope, receive, send)
+
+    transport = httpx.ASGITransport(app=routes_only)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as bare:
+        for ok_url, _ in CORS_PAIRS:
+            r = await bare.get(ok_url, headers={"Origin": "https://elsewhere.example"})
+            assert r.status_code < 400, ok_url
+            assert not any(k.lower().startswith("access-control-") for k in r.headers), ok_url

@@ -92,10 +92,6 @@ class OpenAPIResponse(JSONResponse):
     media_type = OPENAPI
 
 
-def _json(doc: dict[str, Any]) -> JSONResponse:
-    return JSONResponse(doc, headers={"Access-Control-Allow-Origin": "*"})
-
-
 # Routes that copy ``?token=`` into their links verify it first (get_optional_viewer): a link
 # never carries anything but a valid tile token (an access token in a URL is refused).
 VERIFIED_TOKEN = [Depends(get_optional_viewer)]
@@ -155,7 +151,7 @@ async def _extent(access: TileAccess, layer: Layer) -> list[float]:
 async def landing(request: Request, access: TileAccessDep) -> JSONResponse:
     """OGC API landing page."""
     root, tq = base_url(request, access), _token_query(request)
-    return _json(
+    return JSONResponse(
         {
             "title": "LFS Lead Factory - OGC API Features",
             "description": "Reference layers and leads (role-filtered) as OGC API Features.",
@@ -183,7 +179,7 @@ async def landing(request: Request, access: TileAccessDep) -> JSONResponse:
 @router.get("/conformance", response_model=dict[str, Any])
 async def conformance() -> JSONResponse:
     """Conformance classes: Core, GeoJSON, OAS 3.0, Filter, Queryables, CQL2-text (see list)."""
-    return _json({"conformsTo": CONFORMANCE})
+    return JSONResponse({"conformsTo": CONFORMANCE})
 
 
 @router.head("/api", include_in_schema=False)
@@ -193,7 +189,7 @@ async def service_desc(request: Request, access: TileAccessDep) -> JSONResponse:
     doc = ogc_openapi.document(
         base_url(request, access), request.app.state.lfs.settings.tiles.max_items
     )
-    return JSONResponse(doc, media_type=OPENAPI, headers={"Access-Control-Allow-Origin": "*"})
+    return JSONResponse(doc, media_type=OPENAPI)
 
 
 @router.head("/collections", include_in_schema=False, dependencies=VERIFIED_TOKEN)
@@ -202,7 +198,7 @@ async def collections(request: Request, access: TileAccessDep) -> JSONResponse:
     """Every layer as a collection."""
     root, tq = base_url(request, access), _token_query(request)
     cols = [_collection(la, root, tq, await _extent(access, la)) for la in LAYERS.values()]
-    return _json(
+    return JSONResponse(
         {
             "links": [
                 {"href": f"{root}/ogc/collections{tq}", "rel": "self", "type": "application/json"}
@@ -220,7 +216,7 @@ async def collection(request: Request, collection_id: str, access: TileAccessDep
     """One collection's description."""
     layer = _layer(collection_id)
     root, tq = base_url(request, access), _token_query(request)
-    return _json(_collection(layer, root, tq, await _extent(access, layer)))
+    return JSONResponse(_collection(layer, root, tq, await _extent(access, layer)))
 
 
 @router.head("/collections/{collection_id}/queryables", include_in_schema=False)
@@ -340,7 +336,7 @@ async def items(
 
 def _item_headers(layer: Layer) -> dict[str, str]:
     cache = "public, no-cache" if layer.reference else "private, no-cache"
-    return {"Access-Control-Allow-Origin": "*", "Cache-Control": cache}
+    return {"Cache-Control": cache}
 
 
 @router.head("/collections/{collection_id}/items/{feature_id}", include_in_schema=False)

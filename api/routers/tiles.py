@@ -107,11 +107,8 @@ async def serve_tile(
     req = TileRequest(
         tuple(in_range), zi, xi, yi, tuple(versions.get(la.name, 0) for la in in_range), scope
     )
-    headers = {
-        "ETag": req.etag,
-        "Vary": "Accept-Encoding, Authorization",
-        "Access-Control-Allow-Origin": "*",
-    }
+    # CORS headers come from api/cors.py, the same on every answer of /tiles and /ogc.
+    headers = {"ETag": req.etag, "Vary": "Accept-Encoding, Authorization"}
     if private or not access.public_reference:
         headers["Cache-Control"] = "private, no-cache"
     elif request.query_params.get("v") == data_tag(layers, versions):
@@ -174,7 +171,7 @@ async def style(request: Request, access: TileAccessDep, viewer: OptionalViewerD
     doc = documents.style(
         base_url(request, access), _forward_query(request), authed, access.public_reference
     )
-    return JSONResponse(doc, headers={"Access-Control-Allow-Origin": "*"})
+    return JSONResponse(doc)
 
 
 @router.head("/tileMatrixSets/WebMercatorQuad", include_in_schema=False)
@@ -196,7 +193,7 @@ async def tilejson(
     query = _forward_query(request, {"v": data_tag(parsed, versions)})
     extent = await data_extent(access, parsed, viewer, versions)
     doc = documents.tilejson(parsed, base_url(request, access), query, extent=extent)
-    return JSONResponse(doc, headers={"Access-Control-Allow-Origin": "*"})
+    return JSONResponse(doc)
 
 
 @router.head("/{layer}/metadata.json", include_in_schema=False)
