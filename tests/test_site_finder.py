@@ -23,7 +23,10 @@ empty, so every multi-commune run here is a chunked run merged at the end.
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 import json
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -703,3 +706,71 @@ async def test_a_run_cancelled_midway_leaves_no_results(
     assert (await client.post(f"{base}/cancel", headers=h)).status_code == 409
     other = await auth_headers(Role.OPS)
     assert (await client.post(f"{base}/cancel", headers=other)).status_code == 404
+
+
+def ogrinfo(path: Path) -> str:
+    """GDAL's own summary of a file (an independent reader)."""
+    out = subprocess.run(
+        ["ogrinfo", "-ro", "-al", "-so", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return out.stdout
+
+
+async def test_exports_read_by_gdal_excel_and_geojson(
+    layout: None, client: Any, auth_headers: Any, tmp_path: Path
+):
+    h = await auth_headers(Role.OPS)
+    out = await _run(client, h, {"communes": ["03001"]}, **NO_PLU)
+    base = f"/api/site-searches/{out['search_id']}/runs/{out['run']['id']}/export"
+    by_rank = {s["rank"]: s for s in out["sites"]}
+    assert len(by_rank) == 2
+    # GeoJSON: the sites with their outline and facts, and the run's criteria.
+    r = await client.get(f"{base}?format=geojson", headers=h)
+    assert r.status_code == 200 and r.headers["content-type"] == "application/geo+json"
+    assert "attachment" in r.headers["content-disposition"]
+    fc = r.json()
+    assert [f["properties"]["rank"] for f in fc["features"]] == [1, 2]
+    for f in fc["features"]:
+        site = by_rank[f["properties"]["rank"]]
+        assert f["properties"]["parcel_ids"] == " ".join(site["parcel_ids"])
+        assert f["properties"]["buildable_ha"] == round(site["buildable_m2"] / 10_000, 2)
+        assert shapely.geometry.shape(f["geometry"]).equals_exact(
+            shapely.geometry.shape(site["geometry"]), 1e-6
+        )
+    assert fc["metadata"]["run"]["criteria"]["gap_m"] == 5.0
+    # CSV for French Excel: BOM, ';' and decimal commas.
+    r = await client.get(f"{base}?format=csv", headers=h)
+    assert r.status_code == 200 and r.content.startswith("\ufeff".encode())
+    rows = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig")), delimiter=";"))
+    head = rows[0]
+    assert head[:3] == ["rank", "score", "completeness"] and head[-2:] == ["latitude", "longitude"]
+    assert len(rows) == 3 and all(len(row) == len(head) for row in rows)
+    first = dict(zip(head, rows[1], strict=True))
+    assert first["rank"] == "1" and "," in first["area_ha"] and "." not in first["area_ha"]
+    assert float(first["latitude"].replace(",", ".")) == pytest.approx(46.5, abs=0.5)
+    # GeoPackage and KML: read back by GDAL's ogrinfo.
+    for fmt, driver in (("gpkg", "GPKG"), ("kml", "KML")):  # noqa: B007
+        r = await client.get(f"{base}?format={fmt}", headers=h)
+        assert r.status_code == 200, r.text
+        path = tmp_path / f"sites.{fmt}"
+        path.write_bytes(r.content)
+        info = ogrinfo(path)
+        assert f"{driver}' successful" in info, info  # KML: read by LIBKML, or KML
+        assert "Feature Count: 2" in info, info
+        if fmt == "gpkg":  # KML layers have no geometry type of their own
+            assert "Geometry: Multi Polygon" in info, info
+        assert "buildable_ha" in info and "parcel_ids" in info, info
+    # Nothing to export before the run succeeds; the search's RBAC holds.
+    started = await _start(client, h, {"communes": ["03001"]}, **NO_PLU)
+    queued = f"/api/site-searches/{started['search_id']}/runs/{started['run']['id']}/export"
+    assert (await client.get(queued, headers=h)).status_code == 409
+    await drain(SETTINGS[0])
+    other = await auth_headers(Role.OPS)
+    assert (await client.get(f"{base}?format=csv", headers=other)).status_code == 404
+    commercial = await auth_headers(Role.COMMERCIAL)
+    assert (await client.get(f"{base}?format=csv", headers=commercial)).status_code == 403
+    assert (await client.get(f"{base}?format=shp", headers=h)).status_code == 422

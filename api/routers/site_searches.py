@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+import asyncio
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Response, status
 from pydantic import BaseModel, Field
@@ -21,8 +22,10 @@ from api.schemas.site_searches import (
     SiteSearchPage,
     SiteSearchUpdate,
 )
+from api.services import site_exports as exports
 from api.services import site_searches as svc
 from api.services.leads_geometry import driver_connection
+from geo.errors import Conflict
 from geo.models import EnvZoneType, UrbanZoneType
 
 router = APIRouter(prefix="/site-searches", tags=["site finder"])
@@ -156,6 +159,53 @@ async def list_sites(
 ) -> SitePage:
     """The run's sites by rank, each with its parcels, surfaces, poste and verdicts."""
     return await svc.list_sites(session, viewer, search_id, run_id, page, page_size, geometry, sort)
+
+
+@router.get(
+    "/{search_id}/runs/{run_id}/export",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The run's sites as a file",
+            "content": {t: {} for t in exports.MEDIA_TYPES.values()},
+        }
+    },
+)
+async def export_sites(
+    search_id: SearchId,
+    run_id: RunId,
+    session: SessionDep,
+    viewer: ViewerDep,
+    format: Annotated[
+        exports.ExportFormat,
+        Query(description="gpkg (QGIS), geojson, kml (Google Earth), csv (;-separated, Excel)"),
+    ] = "geojson",
+) -> Response:
+    """A finished run's sites, by rank, with their outline, score, surfaces, poste and verdicts
+    (CSV: a point of each site instead of its outline); 409 while the run has not succeeded."""
+    run = await svc.get_run(session, viewer, search_id, run_id)
+    if run.status != "succeeded":
+        raise Conflict(f"run {run_id} is {run.status}: no sites to export", run_status=run.status)
+    search = await svc.get_search(session, viewer, search_id)
+    rows = await exports.run_rows(session, run_id)
+    if format == "geojson":
+        meta = {
+            "search": {"id": search_id, "name": search.name},
+            "run": run.model_dump(mode="json", include={"id", "criteria", "counts", "coverage"}),
+            "messages": run.messages or [],
+        }
+        body = exports.to_geojson(rows, meta)
+    elif format == "csv":
+        body = exports.to_csv(rows)
+    else:
+        driver: Literal["GPKG", "KML"] = "GPKG" if format == "gpkg" else "KML"
+        body = await asyncio.to_thread(exports.to_gdal, rows, driver, "candidates")
+    name = f"recherche-{search_id}-execution-{run_id}.{format}"
+    return Response(
+        body,
+        media_type=exports.MEDIA_TYPES[format],
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
 
 
 @router.post(

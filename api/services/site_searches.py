@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 import asyncpg
 import orjson
+import shapely
 from psycopg.types.json import Jsonb
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
@@ -80,7 +81,7 @@ def territory_of(body: TerritoryIn, limits: GeometryLimits) -> Territory:
         geojson = body.polygon.model_dump()
         check_shape(geojson, limits)
         check_validity(geojson, limits, repair=False)
-        x0, y0, x1, y1 = planar_shape(geojson).bounds
+        x0, y0, x1, y1 = shapely.bounds(planar_shape(geojson)).tolist()
         bx0, by0, bx1, by1 = limits.bbox
         if x0 < bx0 or y0 < by0 or x1 > bx1 or y1 > by1:
             raise InvalidInput("the territory is outside metropolitan France and Corsica")
