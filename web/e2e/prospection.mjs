@@ -82,10 +82,13 @@ async function launch(page) {
   );
   await page.getByRole("button", { name: "Lancer la recherche" }).click();
   const res = await started;
-  const location = res.headers()["location"];
-  await page.getByTestId("run-status").getByText(/Exécution n° \d+ : (terminée|échouée|annulée)/).waitFor({ timeout: RUN_TIMEOUT });
+  const id = (await res.json()).id;
+  const runPath = res.headers()["location"] ?? `${new URL(res.url()).pathname}/${id}`;
+  await page
+    .getByTestId("run-status")
+    .getByText(new RegExp(`Exécution n° ${id} : (terminée|échouée|annulée)`))
+    .waitFor({ timeout: RUN_TIMEOUT });
   const ms = Date.now() - t0;
-  const runPath = location ?? `${new URL(res.url()).pathname}/${(await res.json()).id}`;
   const run = await apiCall(page, "GET", runPath);
   check(run.status === 200, `the run reads back (HTTP ${run.status})`);
   log(`run ${run.body.id}: HTTP ${res.status()} then ${run.body.status} in ${ms} ms, ${run.body.counts?.sites_kept} sites kept`);
@@ -196,15 +199,16 @@ try {
   const scores = await page.locator("table[aria-label='Sites candidats'] tbody tr td:nth-child(3)").allTextContents();
   const nums = scores.map((s) => Number(s.replace(",", ".").replace(/[^\d.]/g, "")));
   check(nums.every((s, i) => i === 0 || s <= nums[i - 1] + 0.5), `scores descend with the rank (${nums})`);
-  await page.waitForFunction(
-    () => {
+  // Drawn on the map, every one of them (rendered features, so the map has a size and shows them).
+  const rendered = () =>
+    page.evaluate(() => {
       const m = window.__lfsMap;
-      return !!m && m.getSource("candidates") && m.querySourceFeatures("candidates").length > 0;
-    },
-    null,
-    { timeout: 60_000 },
-  );
-  figures.map_candidates = await page.evaluate(() => new Set(window.__lfsMap.querySourceFeatures("candidates").map((f) => f.properties.rank)).size);
+      if (!m || !m.getLayer("candidates-fill") || m.getCanvas().clientHeight < 200) return 0;
+      return new Set(m.queryRenderedFeatures({ layers: ["candidates-fill"] }).map((f) => f.properties.rank)).size;
+    });
+  const tMap = Date.now();
+  while ((await rendered()) < ranks.length && Date.now() - tMap < 60_000) await page.waitForTimeout(250);
+  figures.map_candidates = await rendered();
   check(figures.map_candidates === ranks.length, `every site on the map (${figures.map_candidates} of ${ranks.length})`);
 
   // 6. Sort by buildable area (descending, then back), open site 1's card.
@@ -239,8 +243,20 @@ try {
   for (const c of out.created) {
     await result.getByRole("link", { name: c.internal_name }).waitFor();
     const lead = await apiCall(page, "GET", `/api/leads/${c.lead_id}`);
-    check(lead.status === 200 && lead.body.source === "site_finder", `lead ${c.internal_name} exists from the site finder`);
+    const source = lead.body?.sourcing?.source ?? lead.body?.source;
+    check(lead.status === 200 && source === "site_finder", `lead ${c.internal_name} exists from the site finder (${source})`);
   }
+  // Their enrichment was queued in the same action: the worker enriches them.
+  const t0 = Date.now();
+  let statuses = [];
+  while (Date.now() - t0 < 120_000) {
+    statuses = [];
+    for (const c of out.created) statuses.push((await apiCall(page, "GET", `/api/leads/${c.lead_id}`)).body.status);
+    if (statuses.every((st) => st !== "NEW")) break;
+    await page.waitForTimeout(1000);
+  }
+  figures.leads_enriched_ms = Date.now() - t0;
+  check(out.enrichment_job_id != null && statuses.every((st) => st === "ENRICHED"), `the three leads are enriched (${statuses})`);
   // The table now links those sites to their leads, their checkboxes off.
   await page.locator("table[aria-label='Sites candidats'] tbody tr[data-rank='1']").getByRole("link", { name: "lead" }).waitFor();
   check(await page.getByRole("checkbox", { name: "Sélectionner le site n° 2" }).isDisabled(), "a site made lead can't be selected again");

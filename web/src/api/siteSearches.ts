@@ -178,6 +178,8 @@ export function useRun(url: string | null, poll: (run: Run | undefined) => boole
     queryKey: siteSearchKeys.run(url ?? ""),
     queryFn: () => api<Run>(url ?? ""),
     enabled: !!url,
+    // A finished run does not change: the synchronous answer put in the cache is not asked again.
+    staleTime: (q) => (poll(q.state.data) ? 0 : Infinity),
     refetchInterval: (q) => (poll(q.state.data) ? pollMs : false),
   });
 }

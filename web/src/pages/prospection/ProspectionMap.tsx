@@ -173,7 +173,9 @@ export default function ProspectionMap(props: MapProps) {
     <div className="relative h-72 w-full overflow-hidden rounded-lg border border-slate-200 sm:h-96 xl:h-full xl:min-h-[28rem]">
       <div
         ref={container}
-        className="absolute inset-0"
+        // Sized by its box, not "absolute inset-0": MapLibre's stylesheet makes the container
+        // position: relative, which would leave it 0 px high.
+        className="h-full w-full"
         role="region"
         aria-label={
           props.drawing

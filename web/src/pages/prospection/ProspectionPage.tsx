@@ -165,6 +165,7 @@ function Prospection({
       return;
     }
     setStarting(true);
+    setRun(null); // the previous run's figures go: they are not this run's
     setOutcome(null);
     setSelected(new Set());
     setFocused(null);
@@ -224,7 +225,7 @@ function Prospection({
 
   function focusSite(rank: number) {
     setFocused(rank);
-    setTimeout(() => cardRef.current?.querySelector("h2")?.scrollIntoView({ block: "nearest" }), 0);
+    setTimeout(() => cardRef.current?.querySelector("h2")?.scrollIntoView?.({ block: "nearest" }), 0);
   }
 
   function toggle(rank: number) {
@@ -261,8 +262,8 @@ function Prospection({
           <Plus className="h-4 w-4" aria-hidden /> Nouvelle recherche
         </Button>
       </PageHeader>
-      <div className="grid flex-1 gap-3 p-3 lg:grid-cols-[20rem_minmax(0,1fr)]">
-        <aside className="space-y-3" aria-label="Recherche">
+      <div className="grid flex-1 grid-cols-1 gap-3 p-3 lg:grid-cols-[20rem_minmax(0,1fr)]">
+        <aside className="min-w-0 space-y-3" aria-label="Recherche">
           <History
             searchId={search?.id ?? null}
             runId={current?.id ?? null}
@@ -388,7 +389,7 @@ function Prospection({
             </>
           )}
 
-          <div className="grid gap-3 xl:grid-cols-2">
+          <div className="grid grid-cols-1 gap-3 xl:grid-cols-[minmax(0,5fr)_minmax(0,7fr)]">
             <ProspectionMap
               sites={sites}
               selected={selected}
@@ -574,6 +575,7 @@ function LeadsResult({ outcome }: { outcome: LeadsOutcome }) {
           {outcome.refused}
         </p>
       )}
+      {outcome.created.length === 0 && !outcome.refused && <p className="font-medium text-amber-800">Aucun lead créé.</p>}
       {outcome.created.length > 0 && (
         <>
           <p className="font-medium text-green-800">

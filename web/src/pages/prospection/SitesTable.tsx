@@ -11,8 +11,8 @@ const COLUMNS: { key: SortKey; label: string; className?: string }[] = [
   { key: "rank", label: "Rang" },
   { key: "score", label: "Score" },
   { key: "buildable_m2", label: "Constructible" },
-  { key: "area_m2", label: "Surface" },
-  { key: "parcels", label: "Parcelles", className: "hidden sm:table-cell" },
+  { key: "area_m2", label: "Surface", className: "hidden 2xl:table-cell" },
+  { key: "parcels", label: "Parcelles", className: "hidden 2xl:table-cell" },
   { key: "poste_distance", label: "Poste source" },
   { key: "completeness", label: "Fiabilité", className: "hidden sm:table-cell" },
 ];
@@ -117,13 +117,16 @@ export default function SitesTable({
                   <ScoreBadge score={s.score} />
                 </td>
                 <td className="whitespace-nowrap px-2 py-1 tabular-nums">{surface(s.buildable_m2)}</td>
-                <td className="whitespace-nowrap px-2 py-1 tabular-nums">{surface(s.area_m2)}</td>
-                <td className="hidden px-2 py-1 tabular-nums sm:table-cell">{num(s.facts.parcel_count ?? s.parcel_ids.length)}</td>
+                <td className="hidden whitespace-nowrap px-2 py-1 tabular-nums 2xl:table-cell">{surface(s.area_m2)}</td>
+                <td className="hidden px-2 py-1 tabular-nums 2xl:table-cell">{num(s.facts.parcel_count ?? s.parcel_ids.length)}</td>
                 <td className="whitespace-nowrap px-2 py-1">
                   {poste ? (
-                    <>
-                      {poste.name ?? poste.code} <span className="text-slate-500">{distance(poste.distance_m)}</span>
-                    </>
+                    <span className="flex items-baseline gap-1">
+                      <span className="inline-block max-w-[7rem] truncate align-bottom" title={poste.name ?? poste.code ?? ""}>
+                        {poste.name ?? poste.code}
+                      </span>
+                      <span className="text-slate-500">{distance(poste.distance_m)}</span>
+                    </span>
                   ) : (
                     <span className="text-slate-500">données absentes</span>
                   )}

@@ -230,7 +230,7 @@ describe("Créer les leads", () => {
       skipped: [
         { rank: 2, reason: "parcels_in_active_lead", detail: "in lead 5", parcel_ids: ["69114000AB0001"] },
         { rank: 3, reason: "already_lead", detail: "site 3 is lead 9", lead_id: 9 },
-        { rank: 4, reason: "refused", detail: "géométrie invalide" },
+        { rank: 4, reason: "refused", detail: "geometry is not valid" },
       ],
       enrichment_job_id: 41,
     });
@@ -238,7 +238,7 @@ describe("Créer les leads", () => {
     expect(out.skipped).toEqual([
       { rank: 2, reason: "parcelle déjà dans un lead ouvert : 69114000AB0001" },
       { rank: 3, reason: "site déjà transformé en lead" },
-      { rank: 4, reason: "refusé par les règles des leads : géométrie invalide" },
+      { rank: 4, reason: "refusé par les règles de création des leads" },
     ]);
     expect(out.refused).toBeNull();
     expect(out.jobId).toBe(41);
@@ -252,7 +252,7 @@ describe("Créer les leads", () => {
     });
     const out = leadsOutcome(null, err);
     expect(out.created).toEqual([]);
-    expect(out.refused).toBe("Aucun lead créé : 2 parcels of these sites are now in an open lead");
+    expect(out.refused).toBe("Aucun lead créé : le serveur refuse la demande entière (voir les sites ci-dessous).");
     expect(out.skipped).toEqual([
       { rank: 2, reason: "site déjà transformé en lead" },
       { rank: 4, reason: "parcelles déjà dans un lead ouvert : A, B, C…" },

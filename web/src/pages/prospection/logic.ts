@@ -479,12 +479,13 @@ function parcelsReason(ids: string[] | undefined): string {
   return `${ids.length > 1 ? "parcelles déjà dans un lead ouvert" : "parcelle déjà dans un lead ouvert"} : ${shown}${ids.length > 3 ? "…" : ""}`;
 }
 
-/** A skipped site's reason in French (the API's code; its own detail for a refusal). */
+/** A skipped site's reason in French, from the API's reason code. */
 export function skipReason(s: { reason?: string; detail?: string; parcel_ids?: string[] | null }): string {
   if (s.reason === "already_lead") return "site déjà transformé en lead";
   if (s.reason === "parcels_in_active_lead") return parcelsReason(s.parcel_ids ?? undefined);
-  if (s.reason === "refused") return `refusé par les règles des leads${s.detail ? ` : ${s.detail}` : ""}`;
-  return s.detail ?? s.reason ?? parcelsReason(s.parcel_ids ?? undefined);
+  // The leads' own refusal: its detail is the API's English, never shown (lib/problems.ts).
+  if (s.reason === "refused") return "refusé par les règles de création des leads";
+  return parcelsReason(s.parcel_ids ?? undefined);
 }
 
 /** What "Créer les leads" did: the leads made, and each site left out with its reason — from the
@@ -504,7 +505,7 @@ export function leadsOutcome(answer: LeadsFromSitesOut | null, error?: unknown):
     const body = error.body as { conflicts?: { rank: number; parcel_ids?: string[] }[]; ranks?: number[] };
     for (const c of body.conflicts ?? []) skipped.push({ rank: c.rank, reason: parcelsReason(c.parcel_ids) });
     for (const r of body.ranks ?? []) skipped.push({ rank: r, reason: "site déjà transformé en lead" });
-    if (error.status === 409) refused = `Aucun lead créé : ${error.detail}`;
+    if (error.status === 409) refused = "Aucun lead créé : le serveur refuse la demande entière (voir les sites ci-dessous).";
   }
   return { created: [], skipped: skipped.sort((a, b) => a.rank - b.rank), refused, jobId: null };
 }

@@ -1,0 +1,198 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { fireEvent, render, screen, waitFor, within } from "@testing-library/react";
+import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
+import { MemoryRouter } from "react-router-dom";
+import { AuthProvider } from "../../api/auth";
+import { setToken } from "../../api/client";
+import ProspectionPage from "./ProspectionPage";
+
+// MapLibre needs WebGL, which jsdom has not: the map is the browser suite's (e2e/prospection.mjs).
+vi.mock("./ProspectionMap", () => ({ default: () => null }));
+
+const CRITERIA = {
+  gap_m: 5,
+  min_buildable_ha: 5,
+  max_poste_distance_m: 5000,
+  min_capacity_mw: "site",
+  excluded_zones: { rnn: 50 },
+  plu_allowed_types: ["U", "AU"],
+  plu_allowed_labels: ["Npv"],
+  plu_unknown_passes: true,
+  exclude_active_leads: true,
+};
+const DEFAULTS = {
+  criteria: CRITERIA,
+  zone_types: ["rnn", "znieff1"],
+  plu_types: ["U", "AU", "A", "N"],
+  max_communes: 200,
+  max_departements: 3,
+  max_ranks: 50,
+  max_results: 200,
+};
+const SEARCH = {
+  id: 3,
+  name: "Commune 69114",
+  owner_id: 1,
+  territory: { communes: ["69114"] },
+  criteria: CRITERIA,
+  created_at: "2026-12-06T02:00:00Z",
+  updated_at: "2026-12-06T02:00:00Z",
+};
+const run = (status: string, extra: Record<string, unknown> = {}) => ({
+  id: 11,
+  search_id: 3,
+  status,
+  territory: SEARCH.territory,
+  criteria: CRITERIA,
+  counts: null,
+  coverage: null,
+  messages: null,
+  error: null,
+  started_at: "2026-12-06T02:00:00Z",
+  finished_at: null,
+  ...extra,
+});
+const site = (rank: number, score: number, ha: number) => ({
+  id: rank,
+  rank,
+  parcel_ids: [`69114000AB000${rank}`],
+  area_m2: ha * 10_000,
+  buildable_m2: ha * 10_000,
+  score,
+  completeness: 1,
+  facts: {
+    parcel_count: 1,
+    chosen_poste: { id: 1, name: "AMPERE", distance_m: 4200, capacity_available_mw: 8.9 },
+    verdicts: { poste: { verdict: "pass", reason: "Poste AMPERE à ≈ 4,2 km" } },
+    breakdown: { grid: { weight: 30, points: 45.3, value: 0.75, reason: "Poste AMPERE", data: "real" } },
+  },
+  lead_id: null,
+  geometry: null,
+});
+const DONE = run("succeeded", {
+  counts: { parcels_scanned: 6032, sites_found: 35, sites_kept: 2 },
+  finished_at: "2026-12-06T02:00:02Z",
+});
+const SITES = { items: [site(1, 85.3, 6.02), site(2, 79.9, 12.5)], total: 2, page: 1, page_size: 200 };
+
+function json(body: unknown, status = 200, headers: Record<string, string> = {}) {
+  return new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json", ...headers } });
+}
+
+/** The API as the page talks to it; `startAnswer` is POST …/runs, `polls` the run's successive states. */
+function stubApi(startAnswer: () => Response, polls: unknown[]) {
+  const calls: string[] = [];
+  let poll = 0;
+  vi.stubGlobal(
+    "fetch",
+    vi.fn(async (input: string, init?: RequestInit) => {
+      const url = String(input);
+      const method = init?.method ?? "GET";
+      calls.push(`${method} ${url}`);
+      if (url === "/api/site-searches/defaults") return json(DEFAULTS);
+      if (url === "/api/web/config") return json({});
+      if (url === "/api/openapi.json") return json({ paths: {} });
+      if (url === "/api/site-searches" && method === "GET") return json({ items: [] });
+      if (url === "/api/site-searches" && method === "POST") return json(SEARCH, 201);
+      if (url === "/api/site-searches/3/runs" && method === "POST") return startAnswer();
+      if (url === "/api/site-searches/3/runs") return json([]);
+      if (url === "/api/site-searches/3/runs/11") return json(polls[Math.min(poll++, polls.length - 1)]);
+      if (url.startsWith("/api/site-searches/3/runs/11/sites")) return json(SITES);
+      if (url.startsWith("/api/reference/search")) return json({ items: [] });
+      return json({ title: "Not Found", detail: url }, 404);
+    }),
+  );
+  return calls;
+}
+
+function renderPage() {
+  const qc = new QueryClient({ defaultOptions: { queries: { retry: false } } });
+  return render(
+    <QueryClientProvider client={qc}>
+      <MemoryRouter>
+        <AuthProvider>
+          <ProspectionPage />
+        </AuthProvider>
+      </MemoryRouter>
+    </QueryClientProvider>,
+  );
+}
+
+async function pickCommuneAndRun() {
+  const box = await screen.findByRole("combobox", { name: /Commune ou département/ });
+  fireEvent.change(box, { target: { value: "69114" } });
+  await screen.findByRole("option", { name: /Commune 69114/ });
+  fireEvent.keyDown(box, { key: "Enter" });
+  await screen.findByRole("list", { name: "Territoire choisi" });
+  fireEvent.click(screen.getByRole("button", { name: /Lancer la recherche/ }));
+}
+
+beforeEach(() => {
+  sessionStorage.setItem("lfs.token", "t");
+  sessionStorage.setItem("lfs.user", JSON.stringify({ id: 1, email: "o@x.fr", full_name: "Olivia", role: "OPS" }));
+  setToken("t");
+});
+afterEach(() => {
+  vi.unstubAllGlobals();
+  sessionStorage.clear();
+});
+
+describe("ProspectionPage", () => {
+  it("starts from the server's defaults", async () => {
+    stubApi(() => json(DONE, 201), []);
+    renderPage();
+    expect(await screen.findByLabelText(/Surface constructible min\./)).toHaveValue("5");
+    expect(screen.getByLabelText(/Distance max\. au poste source/)).toHaveValue("5000");
+    expect(screen.getByLabelText("Réserve naturelle nationale")).toBeChecked();
+    expect(screen.getByLabelText("ZNIEFF type I")).not.toBeChecked();
+  });
+
+  it("polls a run the server queued (202) and shows its progress, then the ranked sites", async () => {
+    const calls = stubApi(
+      () => json(run("queued"), 202, { location: "/api/site-searches/3/runs/11" }),
+      [
+        run("running", { progress: { percent: 40, parcels_scanned: 2400, sites_found: 9 } }),
+        run("running", { progress: { percent: 40, parcels_scanned: 2400, sites_found: 9 } }),
+        DONE,
+      ],
+    );
+    renderPage();
+    await pickCommuneAndRun();
+    const bar = await screen.findByRole("progressbar", { name: "Avancement de la recherche" });
+    await waitFor(() => expect(bar).toHaveAttribute("aria-valuenow", "40"));
+    expect(screen.getByText(/2\s400 parcelles examinées/)).toBeInTheDocument();
+    const table = await screen.findByRole("table", { name: "Sites candidats" }, { timeout: 5000 });
+    const rows = within(table).getAllByRole("row").slice(1);
+    expect(rows.map((r) => r.getAttribute("data-rank"))).toEqual(["1", "2"]);
+    expect(within(rows[0]).getAllByText("6,02 ha").length).toBeGreaterThan(0);
+    expect(calls.filter((c) => c === "GET /api/site-searches/3/runs/11").length).toBeGreaterThanOrEqual(3);
+    expect(calls).toContain("POST /api/site-searches");
+    // Sorted by buildable area: the larger site first, the header says so.
+    fireEvent.click(within(table).getByRole("button", { name: "Constructible" }));
+    const sorted = within(table).getAllByRole("row").slice(1).map((r) => r.getAttribute("data-rank"));
+    expect(sorted).toEqual(["2", "1"]);
+    expect(within(table).getByRole("columnheader", { name: "Constructible" })).toHaveAttribute("aria-sort", "descending");
+    // A site's card: its criteria and score breakdown.
+    fireEvent.click(within(table).getByRole("button", { name: "Voir le site n° 1" }));
+    const card = await screen.findByTestId("site-card");
+    expect(within(card).getByText("Poste AMPERE à ≈ 4,2 km")).toBeInTheDocument();
+    expect(within(card).getByText("Réseau (distance, capacité)")).toBeInTheDocument();
+  }, 15_000);
+
+  it("takes a synchronous answer (201) as the finished run, without polling it", async () => {
+    const calls = stubApi(() => json(DONE, 201, { location: "/api/site-searches/3/runs/11" }), [DONE]);
+    renderPage();
+    await pickCommuneAndRun();
+    await screen.findByRole("table", { name: "Sites candidats" });
+    expect(screen.getByText(/Exécution n° 11 : terminée/)).toBeInTheDocument();
+    expect(calls).not.toContain("GET /api/site-searches/3/runs/11");
+  });
+
+  it("refuses to run without a territory, and says so", async () => {
+    const calls = stubApi(() => json(DONE, 201), []);
+    renderPage();
+    fireEvent.click(await screen.findByRole("button", { name: /Lancer la recherche/ }));
+    expect(await screen.findByText(/Choisir un territoire/)).toBeInTheDocument();
+    expect(calls.some((c) => c.startsWith("POST"))).toBe(false);
+  });
+});
