@@ -35,7 +35,8 @@ function Panel<T>({
   const { data, isLoading, error, refetch } = useAnalytics<T>(kind, params);
   return (
     <Card title={title}>
-      <div className="h-64" data-testid={`chart-${kind}`}>
+      {/* Focusable: the page scrolls, and a keyboard user scrolls by moving between charts. */}
+      <div className="h-64 rounded focus:outline-none focus-visible:ring-2 focus-visible:ring-brand-400" data-testid={`chart-${kind}`} tabIndex={0} role="group" aria-label={title}>
         {isLoading ? (
           <Loading />
         ) : error ? (

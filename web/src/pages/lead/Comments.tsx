@@ -54,7 +54,7 @@ export default function Comments({ leadId }: { leadId: number }) {
                 {(c.author_id === user?.id || user?.role === "ADMIN") && (
                   <button
                     type="button"
-                    className="text-slate-400 hover:text-red-600"
+                    className="text-slate-500 hover:text-red-600"
                     onClick={() => del.mutate(c.id, { onError: (err) => toast.error(errorMessage(err)) })}
                   >
                     Supprimer
@@ -66,7 +66,7 @@ export default function Comments({ leadId }: { leadId: number }) {
           ))}
         </ul>
       ) : (
-        <p className="text-sm text-slate-400">Aucun commentaire.</p>
+        <p className="text-sm text-slate-500">Aucun commentaire.</p>
       )}
     </Card>
   );

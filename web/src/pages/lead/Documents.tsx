@@ -121,7 +121,7 @@ export default function Documents({ leadId, canWrite }: { leadId: number; canWri
           ))}
         </ul>
       ) : (
-        <p className="text-sm text-slate-400">Aucun document.</p>
+        <p className="text-sm text-slate-500">Aucun document.</p>
       )}
     </Card>
   );

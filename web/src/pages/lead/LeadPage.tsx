@@ -11,7 +11,7 @@ import type { Geometry, LeadStatus } from "../../api/types";
 import ReasonDialog from "../../components/ReasonDialog";
 import { Button, ErrorState, Loading, PageHeader, StatusBadge, errorMessage } from "../../components/ui";
 import { date, surface } from "../../lib/format";
-import { STATUS_COLOR, STATUS_LABEL } from "../../lib/status";
+import { STATUS_BADGE, STATUS_LABEL } from "../../lib/status";
 import Comments from "./Comments";
 import Documents from "./Documents";
 import LeadMap from "./LeadMap";
@@ -119,7 +119,7 @@ export default function LeadPage() {
         ) : (
           <span className="text-slate-600">Responsable : {lead.assignee_name ?? "non assigné"}</span>
         )}
-        <span className="text-slate-400">créé le {date(lead.created_at)}</span>
+        <span className="text-slate-500">créé le {date(lead.created_at)}</span>
         {lead.enrichment_stale && (
           <span className="rounded bg-amber-100 px-1.5 py-0.5 text-xs text-amber-800">Enrichissement à refaire</span>
         )}
@@ -171,7 +171,7 @@ export default function LeadPage() {
               disabled={transition.isPending}
               onClick={() => move(s)}
               className="rounded-full border px-3 py-0.5 text-xs font-medium hover:bg-white focus:outline-none focus-visible:ring-2 focus-visible:ring-brand-400"
-              style={{ borderColor: STATUS_COLOR[s], color: STATUS_COLOR[s] }}
+              style={{ borderColor: STATUS_BADGE[s], color: STATUS_BADGE[s] }}
               data-transition={s}
             >
               {STATUS_LABEL[s]}

@@ -13,7 +13,7 @@ const asList = (v: unknown): Rec[] => (Array.isArray(v) ? (v as Rec[]) : []);
 const n = (v: unknown) => (typeof v === "number" ? v : v === null || v === undefined ? null : Number(v));
 
 function Missing({ children = "Pas encore enrichi." }: { children?: ReactNode }) {
-  return <p className="text-sm text-slate-400">{children}</p>;
+  return <p className="text-sm text-slate-500">{children}</p>;
 }
 
 const VERDICT: Record<string, [string, string]> = {

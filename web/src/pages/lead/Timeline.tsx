@@ -51,12 +51,12 @@ export default function Timeline({ leadId }: { leadId: number }) {
                 <strong>{a.user_name ?? "Système"}</strong> {ACTIONS[a.action] ?? a.action}{" "}
                 <span className="text-slate-600">{change(a.before, a.after)}</span>
               </p>
-              <p className="text-xs text-slate-400">{dateTime(a.created_at)}</p>
+              <p className="text-xs text-slate-500">{dateTime(a.created_at)}</p>
             </li>
           ))}
         </ol>
       ) : (
-        <p className="text-sm text-slate-400">Aucune activité.</p>
+        <p className="text-sm text-slate-500">Aucune activité.</p>
       )}
     </Card>
   );
