@@ -51,8 +51,9 @@ function fieldNames(p: ProblemBody): string {
 
 function invalid(p: ProblemBody): string {
   const errors = Array.isArray(p.errors) ? (p.errors as ProblemBody[]) : [];
-  if (errors.some((e) => e.type === "password_policy"))
-    return "Mot de passe trop faible : choisissez une phrase plus longue ou moins prévisible.";
+  // The password rules' message is the server's own French (api.security.password_problem).
+  const policy = errors.find((e) => e.type === "password_policy");
+  if (policy) return typeof policy.message === "string" && policy.message ? policy.message : "Mot de passe trop faible.";
   const names = fieldNames(p);
   return names ? `Valeur invalide : ${names}.` : "Une des valeurs envoyées est invalide.";
 }
