@@ -116,13 +116,7 @@ async def authenticate_claims(session: AsyncSession, claims: TokenClaims) -> Use
     return user
 
 
-async def _remember(
-    request: Request, session: AsyncSession, user: User, claims: TokenClaims
-) -> None:
-    # The check's transaction ends here: its connection goes back to the pool instead of
-    # being held while the route does other work (a tile waits for the tile service's own
-    # pool; under load the held connections emptied the engine's). The user stays loaded.
-    await session.commit()
+def _remember(request: Request, user: User, claims: TokenClaims) -> None:
     request.state.user = user
     request.state.claims = claims
     request.state.user_id = user.id  # for the request's log line (api.observe)
@@ -138,7 +132,7 @@ async def get_token_claims(
     if not token:
         raise NotAuthenticated("missing bearer token")
     user, claims = await authenticate(session, state, token)
-    await _remember(request, session, user, claims)
+    _remember(request, user, claims)
     return claims
 
 
@@ -184,12 +178,16 @@ async def get_optional_viewer(
     if token:
         user, claims = await authenticate(session, state, token, QUERY_KINDS)
         viewer = Viewer(user.id, user.role)
-        await _remember(request, session, user, claims)
+        _remember(request, user, claims)
     header = request.headers.get("authorization", "")
     if header[:7].lower() == "bearer " and header[7:].strip():
         user, claims = await authenticate(session, state, header[7:].strip(), HEADER_KINDS)
         viewer = Viewer(user.id, user.role)
-        await _remember(request, session, user, claims)
+        _remember(request, user, claims)
+    if viewer is not None:
+        # The check's transaction ends here: its connection goes back to the pool rather than
+        # being held while the tile waits for the tile service's own pool.
+        await session.commit()
     return viewer
 
 

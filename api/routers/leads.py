@@ -221,10 +221,10 @@ async def list_leads(
     session: SessionDep,
     viewer: ViewerDep,
     params: Annotated[LeadListQuery, Query()],
-) -> LeadPage:
+) -> Response:
     """List the leads the caller may see, filtered, sorted and paged."""
     _reject_unknown(request.query_params, request, LeadListQuery)
-    return await list_page(
+    content = await list_page(
         session,
         state.analytics,
         viewer,
@@ -233,6 +233,7 @@ async def list_leads(
         page=params.page,
         page_size=params.page_size,
     )
+    return Response(content=content, media_type="application/json")
 
 
 # ``:int`` on the lead's own path: /leads/export.csv is another resource (a PATCH of it is a

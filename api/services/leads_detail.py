@@ -19,6 +19,7 @@ from sqlalchemy import ColumnElement, Select, Text, cast, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.schemas.leads import ActivityOut, CommentOut
+from api.services.leads_query import LEAD_OUT_FIELDS, LEADS_L, USERS_A, json_object, ts
 from geo.crypto import FieldCipher
 from geo.errors import NotFound
 from geo.models import (
@@ -26,7 +27,6 @@ from geo.models import (
     Base,
     Comment,
     Document,
-    Lead,
     LeadEconomic,
     LeadFoncier,
     LeadNetwork,
@@ -73,48 +73,10 @@ def comment_out(comment: Comment, author_name: str | None) -> CommentOut:
     return out
 
 
-def ts(column: str) -> str:
-    """A timestamptz as RFC 3339 in UTC with ``Z``, as the pydantic models write it."""
-    return f"""to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"""
-
-
-def _object(pairs: list[tuple[str, str]]) -> str:
-    return "json_build_object(" + ", ".join(f"'{k}', {v}" for k, v in pairs) + ")"
-
-
-# The fields of LeadOut, in order, for a lead ``l`` joined to its assignee ``a``.
-LEAD_OUT_FIELDS: list[tuple[str, str]] = [
-    ("id", "l.id"),
-    ("internal_name", "l.internal_name"),
-    ("name", "l.name"),
-    ("status", "l.status"),
-    ("assignee_id", "l.assignee_id"),
-    ("assignee_name", "a.full_name"),
-    ("commune_insee", "l.commune_insee"),
-    ("commune_name", "l.commune_name"),
-    ("department", "l.department"),
-    ("area_m2", "l.area_m2"),
-    ("quality_score", "l.quality_score"),
-    ("completeness", "l.completeness"),
-    ("is_public", "l.is_public"),
-    ("enrichment_stale", "l.enrichment_stale"),
-    ("version", "l.version"),
-    ("created_at", ts("l.created_at")),
-    ("updated_at", ts("l.updated_at")),
-    ("status_changed_at", ts("l.status_changed_at")),
-    (
-        "centroid",
-        "CASE WHEN l.centroid IS NULL THEN NULL ELSE "
-        "json_build_object('lat', ST_Y(l.centroid), 'lon', ST_X(l.centroid)) END",
-    ),
-    ("geometry", "ST_AsGeoJSON(l.geom, 6)::json"),
-]
-
-
 def _json_list(select_sql: str, fields: list[tuple[str, str]], order: str, alias: str) -> str:
     """``json_agg`` of the rows of a (limited) sub-select, in order; ``[]`` when none."""
     return (
-        f"(SELECT coalesce(json_agg({_object(fields)} ORDER BY {order}), '[]'::json) "
+        f"(SELECT coalesce(json_agg({json_object(fields)} ORDER BY {order}), '[]'::json) "
         f"FROM ({select_sql}) {alias})"
     )
 
@@ -199,8 +161,8 @@ _HISTORY_SQL = _json_list(
     "h",
 )
 
-_L = Lead.__table__.alias("l")
-_A = User.__table__.alias("a")
+_L = LEADS_L
+_A = USERS_A
 _F = LeadFoncier.__table__.alias("f")
 
 
@@ -208,7 +170,7 @@ _F = LeadFoncier.__table__.alias("f")
 def _body(sees_owners: bool) -> ColumnElement[str]:
     """The lead's JSON with every related table but the land, whose owners only Python can
     decrypt."""
-    body = _object(
+    body = json_object(
         [
             *LEAD_OUT_FIELDS,
             ("created_by_id", "l.created_by_id"),
