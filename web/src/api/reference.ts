@@ -1,6 +1,7 @@
 // Hooks for reference data: search, parcel facts, users, analytics.
 import { useMutation, useQueries, useQuery, useQueryClient } from "@tanstack/react-query";
 import { api, withQuery } from "./client";
+import type { components } from "./schema";
 import type { ParcelFeature, SearchItem, UserCreate, UserOut, UserPage, UserUpdate } from "./types";
 
 /** Communes and parcels matching a text (from 2 characters). */
@@ -33,20 +34,7 @@ export function useCoverageMasks(layers: string[], shown: string[]) {
 
 /** A map layer as the server's registry declares it (tiles/layers.py): label, zoom range and
  * style hints are read from there, never repeated in the web app. */
-export interface MapLayerDef {
-  name: string;
-  label: string;
-  geometry_type: string;
-  minzoom: number;
-  maxzoom: number;
-  reference: boolean;
-  /** Read by the enrichment: the map draws its "données absentes" mask. */
-  factor: boolean;
-  style: { kind: string; color: string; z: number };
-  /** Shown when the map opens. */
-  visible: boolean;
-  description: string;
-}
+export type MapLayerDef = components["schemas"]["MapLayer"];
 
 /** The map's layers (GET /api/reference/map-layers), fetched once per session. */
 export function useMapLayers() {
@@ -58,15 +46,7 @@ export function useMapLayers() {
 }
 
 /** A criterion of the quality score, as the server's registry declares it (enrichment/criteria.py). */
-export interface CriterionInfo {
-  key: string;
-  label: string;
-  weight: number;
-  section: string;
-  unit: string;
-  absent: string;
-  description: string;
-}
+export type CriterionInfo = components["schemas"]["CriterionInfo"];
 
 /** The score's criteria in display order (labels are the server's: never repeated here). */
 export function useCriteria() {
