@@ -492,12 +492,20 @@ FROM (
 """
 
 
+# The map's cached ``candidates`` tiles are keyed by this version (tiles/layers.py).
+BUMP_CANDIDATES = """
+INSERT INTO layer_versions AS v (layer, version) VALUES ('candidates', 1)
+ON CONFLICT (layer) DO UPDATE SET version = v.version + 1, updated_at = now()
+"""
+
+
 async def publish_sites(conn: AsyncConnection, run_id: int, max_results: int) -> int:
     """Write a run's ranked results from its staged sites and drop what was staged; how many."""
     n = (
         await conn.execute(text(_PUBLISH), {"run_id": run_id, "max_results": max_results})
     ).rowcount
     await discard_staged(conn, run_id)
+    await conn.execute(text(BUMP_CANDIDATES))
     return int(n or 0)
 
 

@@ -63,6 +63,7 @@ async def test_landing_conformance_collections(client, loaded) -> None:
         "urban_zones",
         "coverage",
         "leads",
+        "candidates",  # the site finder's (tests/test_site_finder.py)
     ]
     parcels = (await client.get("/ogc/collections/parcels")).json()
     minx, miny, maxx, maxy = parcels["extent"]["spatial"]["bbox"][0]

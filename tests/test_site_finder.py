@@ -26,10 +26,13 @@ import asyncio
 import csv
 import io
 import json
+import math
+import os
 import subprocess
 from pathlib import Path
 from typing import Any
 
+import mapbox_vector_tile
 import numpy as np
 import pytest
 import shapely
@@ -774,3 +777,67 @@ async def test_exports_read_by_gdal_excel_and_geojson(
     commercial = await auth_headers(Role.COMMERCIAL)
     assert (await client.get(f"{base}?format=csv", headers=commercial)).status_code == 403
     assert (await client.get(f"{base}?format=shp", headers=h)).status_code == 422
+
+
+def _tile_of(lon: float, lat: float, z: int) -> tuple[int, int]:
+    """The WebMercatorQuad tile (x, y) holding a point."""
+    n = 1 << z
+    x = int((lon + 180.0) / 360.0 * n)
+    y = int((1.0 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2.0 * n)
+    return x, y
+
+
+async def test_candidates_layer_and_collection_follow_the_search_rbac(
+    layout: None, client: Any, auth_headers: Any, make_user: Any, live_server: Any
+):
+    owner = await make_user(Role.OPS)
+    h = await auth_headers(user=owner)
+    out = await _run(client, h, {"communes": ["03001"]}, **NO_PLU)
+    run_id = out["run"]["id"]
+    ranks = sorted(s["rank"] for s in out["sites"])
+    items = f"/ogc/collections/candidates/items?run_id={run_id}"
+    # OGC API Features: the owner and a manager see the run's sites; another OPS and a
+    # COMMERCIAL user see none of them.
+    r = await client.get(items, headers=h)
+    assert r.status_code == 200, r.text
+    assert sorted(f["properties"]["rank"] for f in r.json()["features"]) == ranks
+    assert {f["properties"]["run_id"] for f in r.json()["features"]} == {run_id}
+    manager = await auth_headers(Role.MANAGER)
+    assert len((await client.get(items, headers=manager)).json()["features"]) == len(ranks)
+    for role in (Role.OPS, Role.COMMERCIAL):
+        r = await client.get(items, headers=await auth_headers(role))
+        assert r.status_code == 200 and r.json()["features"] == [], role
+    # GDAL's OAPIF driver opens the collection (as QGIS does) with the owner's token.
+    env = {**os.environ, "GDAL_HTTP_HEADERS": f"Authorization: Bearer {h['Authorization'][7:]}"}
+    info = subprocess.run(
+        ["ogrinfo", "-ro", "-so", f"OAPIF:{live_server.url}/ogc", "candidates"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert info.returncode == 0, info.stderr
+    assert f"Feature Count: {len(ranks)}" in info.stdout, info.stdout  # the owner's only run
+    assert "score: " in info.stdout and "buildable_ha: Real" in info.stdout, info.stdout
+    # Vector tiles: the candidates with their score, for the owner's tile token only.
+    site = out["sites"][0]
+    lon, lat = shapely.geometry.shape(site["geometry"]).representative_point().coords[0]
+    x, y = _tile_of(lon, lat, 14)
+    path = f"/tiles/candidates/14/{x}/{y}.pbf"
+    token = (await client.post("/api/auth/tile-token", headers=h)).json()["token"]
+    r = await client.get(f"{path}?token={token}")
+    assert r.status_code == 200, r.text
+    layer = mapbox_vector_tile.decode(r.content)["candidates"]
+    mine = [f["properties"] for f in layer["features"] if f["properties"]["run_id"] == run_id]
+    assert site["rank"] in [p["rank"] for p in mine]
+    assert {p["rank"]: p["score"] for p in mine}[site["rank"]] == pytest.approx(site["score"])
+    other = await make_user(Role.OPS)
+    h_other = await auth_headers(user=other)
+    token = (await client.post("/api/auth/tile-token", headers=h_other)).json()["token"]
+    r = await client.get(f"{path}?token={token}")
+    assert r.status_code == 204 or not [
+        f
+        for f in mapbox_vector_tile.decode(r.content).get("candidates", {}).get("features", [])
+        if f["properties"]["run_id"] == run_id
+    ]
+    assert (await client.get(path)).status_code == 401  # no token, no candidates

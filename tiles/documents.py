@@ -192,7 +192,10 @@ def style(
         }
     }
     if with_leads:
-        leads = ",".join(name for name, la in LAYERS.items() if not la.reference)
+        # The site finder's candidates are drawn per run by the Prospection page, not here.
+        leads = ",".join(
+            name for name, la in LAYERS.items() if not la.reference and la.visibility == "leads"
+        )
         sources["leads"] = {"type": "vector", "url": f"{base_url}/tiles/{leads}.json{suffix}"}
     status = _match("status", STATUS_COLOURS, "#9e9e9e")
     layers: list[dict[str, Any]] = [
@@ -279,7 +282,7 @@ def style(
     ]
     drawn = {la.get("source-layer") for la in layers}
     for layer in LAYERS.values():  # a layer without its own paint: drawn from its style hints
-        if layer.name not in drawn:
+        if layer.name not in drawn and layer.visibility == "leads":
             layers += generic_style_layers(layer, "reference" if layer.reference else "leads")
     if not with_leads:
         layers = [la for la in layers if la.get("source") != "leads"]

@@ -119,7 +119,7 @@ def build_where(
     """The WHERE clause (alias ``t``): visibility, bbox, datetime, conditions and a CQL2 filter."""
     q = Query(layer, [], [])
     if not layer.reference:
-        vis, vparams = visibility_sql(viewer, "t", 0)
+        vis, vparams = visibility_sql(viewer, "t", 0, layer)
         q.where.append(f"({vis})")
         q.params.extend(vparams)
     if bbox is not None:

@@ -57,6 +57,9 @@ class Layer:
     label: str = ""  # French, as the users name the data (map switcher, "données absentes")
     style: Style = Style("line", "#475569")
     reference: bool = True  # open reference data (public) vs business data (leads)
+    # Who sees a business layer's rows (tiles.sql.visibility_sql): "leads" (the leads' RBAC) or
+    # "searches" (rows of a site search's runs: the people who may see that search).
+    visibility: str = "leads"
     # Loaded by a geo.importers spec writing ``table``: its imports and coverages are recorded
     # under this name (imports.layer, layer_coverage.layer).
     imported: bool = False
@@ -301,6 +304,40 @@ LAYERS: dict[str, Layer] = {
                 "is_public",
                 "commune_insee",
             ),
+        ),
+        Layer(
+            name="candidates",
+            title="Site finder candidates",
+            table="site_search_results",
+            pk="id",
+            pk_type="int",
+            fid_sql="t.id",
+            geometry_type="Polygon",
+            attrs=(
+                Attr("id", "t.id", "Number", "candidate id"),
+                Attr("run_id", "t.run_id", "Number", "the site search run that found it"),
+                Attr("rank", "t.rank", "Number", "rank in its run (1 = best)"),
+                Attr("score", "t.score", "Number", "score 0–100 (the leads' scorer)"),
+                Attr("completeness", "t.completeness", "Number", "share of criteria with data"),
+                Attr(
+                    "buildable_ha",
+                    "round((t.buildable_m2 / 10000)::numeric, 2)",
+                    "Number",
+                    "buildable area (ha)",
+                ),
+                Attr("parcel_count", "(t.facts ->> 'parcel_count')::int", "Number", "parcels"),
+                Attr("lead_id", "t.lead_id", "Number", "the lead made from it, if any"),
+            ),
+            minzoom=6,
+            maxzoom=16,
+            description="Candidate sites of site searches (issue 17), for the people who may "
+            "see the search; filter one run with run_id.",
+            label="Sites candidats",
+            style=Style("fill", "#f59e0b", z=55),
+            reference=False,
+            visibility="searches",
+            keep_small=True,
+            queryables=("id", "run_id", "rank", "score", "completeness", "lead_id"),
         ),
     )
 }

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy.dialects.postgresql import asyncpg as asyncpg_dialect
 
 from geo.models import Lead
-from geo.visibility import Viewer, lead_visibility
+from geo.visibility import Viewer, lead_visibility, search_visibility
 from tiles.layers import Layer
 
 EXTENT = 4096
@@ -39,14 +39,28 @@ _ENVELOPE = f"""WITH b AS (
 _DOLLAR = re.compile(r"\$(\d+)")
 
 
-def visibility_sql(viewer: Viewer | None, alias: str, offset: int) -> tuple[str, list[Any]]:
-    """``geo.visibility.lead_visibility`` compiled for asyncpg, parameters numbered after offset.
+def visibility_sql(
+    viewer: Viewer | None, alias: str, offset: int, layer: Layer | None = None
+) -> tuple[str, list[Any]]:
+    """``geo.visibility.lead_visibility`` compiled for asyncpg, parameters numbered after offset
+    (for a layer of site search results, ``search_visibility`` on the row's run's search).
 
     The RBAC predicate is written once in geo/visibility.py; here it is only rendered.
     """
     if viewer is None:
         return "false", []
-    pred = lead_visibility(viewer, Lead.__table__.alias(alias))
+    if layer is not None and layer.visibility == "searches":
+        sql, params = _compiled(search_visibility(viewer), offset)
+        return (
+            "EXISTS (SELECT 1 FROM site_search_runs AS vis_run JOIN site_searches "
+            "ON site_searches.id = vis_run.search_id "
+            f"WHERE vis_run.id = {alias}.run_id AND ({sql}))",
+            params,
+        )
+    return _compiled(lead_visibility(viewer, Lead.__table__.alias(alias)), offset)
+
+
+def _compiled(pred: Any, offset: int) -> tuple[str, list[Any]]:
     compiled = pred.compile(
         dialect=asyncpg_dialect.dialect(), compile_kwargs={"render_postcompile": True}
     )
@@ -113,7 +127,7 @@ def tile_sql(layers: list[Layer], z: int, viewer: Viewer | None) -> tuple[str, l
     for layer in layers:
         where = ""
         if not layer.reference:
-            vis, vparams = visibility_sql(viewer, "t", 3 + len(params))
+            vis, vparams = visibility_sql(viewer, "t", 3 + len(params), layer)
             params.extend(vparams)
             where = f" AND ({vis})"
         if layer.cluster_below is not None and z < layer.cluster_below:
@@ -142,7 +156,7 @@ def extent_sql(layer: Layer, viewer: Viewer | None) -> tuple[str, list[Any]]:
         )
         params: list[Any] = []
     else:
-        vis, params = visibility_sql(viewer, "t", 0)
+        vis, params = visibility_sql(viewer, "t", 0, layer)
         box = f"(SELECT ST_Extent(t.geom) FROM {layer.table} t WHERE {vis})"
     return (
         f"SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (SELECT {box} AS e) s",

@@ -37,6 +37,7 @@ from api.services.leads_geometry import (
 )
 from api.settings import Settings
 from enrichment.site_finder import (
+    BUMP_CANDIDATES,
     FinderBounds,
     Territory,
     assemble_sites,
@@ -158,6 +159,7 @@ async def delete_search(session: AsyncSession, viewer: Viewer, search_id: int) -
     """Delete a search with its runs and sites (leads made from them stay)."""
     s = await get_search(session, viewer, search_id, for_update=True)
     await session.delete(s)
+    await session.execute(text(BUMP_CANDIDATES))  # its sites leave the map
     await session.commit()
 
 
@@ -732,6 +734,7 @@ async def _lead_from_site(
         # the other sites go on.
         raise _Skip(SkippedSite(rank=s.rank, reason="refused", detail=exc.detail)) from exc
     await conn.execute("UPDATE site_search_results SET lead_id = $1 WHERE id = $2", lead.id, s.id)
+    await conn.execute(BUMP_CANDIDATES)  # the map's candidates carry lead_id
     return LeadFromSite(rank=s.rank, lead_id=lead.id, internal_name=lead.internal_name)
 
 
