@@ -182,7 +182,7 @@ def standin() -> Iterator[PvgisStandin]:
         s.stop()
 
 
-async def test_pvgis_outcomes(standin: PvgisStandin, state) -> None:  # noqa: ANN001
+async def test_pvgis_outcomes(standin: PvgisStandin, state) -> None:
     from prometheus_client import REGISTRY
 
     def outcome(name: str) -> float:

@@ -745,7 +745,7 @@ async def test_one_cors_policy_on_every_answer(app, client, loaded, settings) ->
                 assert len(r.headers.get_list("access-control-allow-origin")) == 1
 
     # No handler sets them itself: the routes alone (no middleware) answer without them.
-    async def routes_only(scope, receive, send):  # noqa: ANN001, ANN202
+    async def routes_only(scope, receive, send):
         from contextlib import AsyncExitStack
 
         async with AsyncExitStack() as stack:  # what FastAPI's own outer middleware provides
