@@ -40,7 +40,7 @@ STATUSES = ["NEW", "ENRICHED", "QUALIFIED", "IN_REVIEW", "CLIENT_READY", "SOLD",
 
 
 @pytest.fixture(scope="module")
-async def leads(client, people, db_url):  # noqa: ANN001, ANN201
+async def leads(client, people, db_url):
     """21 leads: three owners, public or not, every status, scores, two departments."""
     made = []
     for i in range(21):
@@ -160,7 +160,7 @@ def _key(sort: str, item: dict[str, typing.Any]) -> tuple[object, ...]:
     return (value, item["id"])
 
 
-async def test_list_selects_what_the_rules_say(client, state, people, leads) -> None:  # noqa: ANN001
+async def test_list_selects_what_the_rules_say(client, state, people, leads) -> None:
     """For every role and filter (bbox aside: geometry, tested by test_leads), the list's total
     and items are the leads the rules written out in Python select."""
     async with state.sessions() as session:
@@ -186,7 +186,7 @@ S = LeadStatus
 STATUS_SETS = [(), (S.NEW, S.SOLD), (S.SOLD, S.NEW, S.SOLD), (S.ARCHIVED,), tuple(S)]
 
 
-async def test_pages_follow_the_sort(client, people, leads) -> None:  # noqa: ANN001
+async def test_pages_follow_the_sort(client, people, leads) -> None:
     """Pages are slices of one order (ties broken by the id, NULL scores last when descending),
     for every sort key, with statuses, pages past the end included."""
     h = people["admin"][1]
@@ -208,7 +208,7 @@ async def test_pages_follow_the_sort(client, people, leads) -> None:  # noqa: AN
             assert r.json()["total"] == len(ids)
 
 
-async def test_list_json_is_a_lead_page(client, people, leads) -> None:  # noqa: ANN001
+async def test_list_json_is_a_lead_page(client, people, leads) -> None:
     r = await client.get("/api/leads", params={"page_size": 5}, headers=people["admin"][1])
     page = LeadPage.model_validate_json(r.content)
     assert page.total == 21 and len(page.items) == 5 and page.page == 1
@@ -217,7 +217,7 @@ async def test_list_json_is_a_lead_page(client, people, leads) -> None:  # noqa:
     assert set(first) == set(LeadOut.model_fields)
 
 
-async def test_list_total_follows_writes(client, people, leads) -> None:  # noqa: ANN001
+async def test_list_total_follows_writes(client, people, leads) -> None:
     h = people["manager"][1]
     before = (await client.get("/api/leads", params={"department": "01"}, headers=h)).json()
     r = await client.post(
@@ -232,7 +232,7 @@ async def test_list_total_follows_writes(client, people, leads) -> None:  # noqa
     await client.delete(f"/api/leads/{r.json()['id']}", headers=people["admin"][1])
 
 
-async def test_detail_json_is_a_lead_detail(client, people, leads) -> None:  # noqa: ANN001
+async def test_detail_json_is_a_lead_detail(client, people, leads) -> None:
     lead = leads[3]
     h = people["manager"][1]
     await client.post(f"/api/leads/{lead['id']}/comments", json={"body": "à voir"}, headers=h)
@@ -247,7 +247,7 @@ async def test_detail_json_is_a_lead_detail(client, people, leads) -> None:  # n
     assert set(r.json()) == set(LeadDetail.model_fields)
 
 
-async def test_detail_and_create_check_the_bearer_token_first(client, leads) -> None:  # noqa: ANN001
+async def test_detail_and_create_check_the_bearer_token_first(client, leads) -> None:
     """The detail and create routes take the caller from the one token dependency: the same
     401s (the create's before its body is validated), and their OpenAPI operations declare the
     bearer scheme."""
@@ -269,7 +269,7 @@ async def test_detail_and_create_check_the_bearer_token_first(client, leads) -> 
     }
 
 
-async def test_list_reads_its_query_in_one_validation(client, people, leads) -> None:  # noqa: ANN001
+async def test_list_reads_its_query_in_one_validation(client, people, leads) -> None:
     """The list validates its query string as one model (FastAPI's query model): 422s naming
     the field, the unknown parameters named, and the same OpenAPI parameters as the same filters
     on the exports route."""
@@ -305,7 +305,7 @@ async def test_list_reads_its_query_in_one_validation(client, people, leads) -> 
     assert all(ours[name] == fastapis[name] for name in fastapis)
 
 
-async def test_token_checked_at_each_request(client, people, leads, make_user, db_url) -> None:  # noqa: ANN001
+async def test_token_checked_at_each_request(client, people, leads, make_user, db_url) -> None:
     from tests.conftest import login
 
     user = await make_user(Role.MANAGER)
@@ -345,7 +345,7 @@ def test_claims_cache_checks_expiry_at_each_use() -> None:
         cache.decode(token + "x", "s" * 40)
 
 
-async def test_database_down_is_a_503(db_url, tmp_path) -> None:  # noqa: ANN001
+async def test_database_down_is_a_503(db_url, tmp_path) -> None:
     from asgi_lifespan import LifespanManager
 
     from api.app import create_app
