@@ -2,7 +2,8 @@
 // against the real API on PostGIS with the demo data. Usage: node e2e/prospection.mjs <base-url>
 // (users from E2E_USERS, password E2E_PASSWORD, as run.mjs). It creates searches, runs and three
 // leads. Prints one JSON line of figures at the end; exits non-zero on the first failed step.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -23,7 +24,8 @@ const here = dirname(fileURLToPath(import.meta.url));
 const ARTIFACTS = resolve(process.env.E2E_ARTIFACTS ?? join(here, "../../test-artifacts/web"));
 const STEP_TIMEOUT = 15_000;
 const RUN_TIMEOUT = 60_000;
-const figures = { screenshots: [] };
+const figures = { screenshots: [], axe: {} };
+const AXE = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
 
 mkdirSync(ARTIFACTS, { recursive: true });
 const profile = mkdtempSync(join(tmpdir(), "lfs-e2e-prospection-"));
@@ -40,6 +42,29 @@ async function shot(page, name, what) {
   const file = join(ARTIFACTS, `${name}.png`);
   await page.screenshot({ path: file, fullPage: true });
   figures.screenshots.push({ file: `${name}.png`, what });
+}
+
+/** axe-core on the page as it is: no serious or critical violation (WCAG 2.x A/AA rules), as
+ * daily.mjs checks the other pages. */
+async function axe(page, name) {
+  await page.evaluate(AXE);
+  const result = await page.evaluate(async () => {
+    // eslint-disable-next-line no-undef
+    const r = await axe.run(document, {
+      runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"] },
+      resultTypes: ["violations"],
+    });
+    return r.violations.map((v) => ({
+      id: v.id,
+      impact: v.impact,
+      help: v.help,
+      nodes: v.nodes.slice(0, 5).map((n) => `${n.target.join(" ")} — ${n.failureSummary?.split("\n")[1] ?? ""}`),
+    }));
+  });
+  const bad = result.filter((v) => v.impact === "serious" || v.impact === "critical");
+  figures.axe[name] = { serious_or_critical: bad.length, other: result.length - bad.length, ids: result.map((v) => v.id) };
+  check(bad.length === 0, `axe on ${name}: ${JSON.stringify(bad, null, 1)}`);
+  log(`axe ${name}: 0 serious/critical (${result.length} minor: ${result.map((v) => v.id).join(", ") || "none"})`);
 }
 
 async function login(page, role) {
@@ -115,6 +140,8 @@ const browser = await chromium.launchPersistentContext(profile, {
   ],
   viewport: { width: 1440, height: 900 },
   locale: "fr-FR",
+  // axe-core is injected as a script, which the app's CSP would refuse (run.mjs checks the CSP).
+  bypassCSP: true,
 });
 
 let failed = null;
@@ -122,10 +149,9 @@ const consoleErrors = [];
 try {
   const page = browser.pages()[0] ?? (await browser.newPage());
   page.setDefaultTimeout(STEP_TIMEOUT);
-  page.on("pageerror", (e) => consoleErrors.push(String(e)));
-  page.on("console", (m) => {
-    const text = m.text();
-    if (m.type() === "error" && /Content Security Policy/i.test(text) && !consoleErrors.includes(text)) consoleErrors.push(text);
+  page.on("pageerror", (e) => {
+    consoleErrors.push(String(e));
+    log(`page error: ${e}`);
   });
 
   // 1. COMMERCIAL: no "Prospection" in the navigation, the route sends home, the API refuses.
@@ -153,6 +179,7 @@ try {
     check(await page.locator(`input[type=checkbox][id$="-zone-${zone}"]`).isChecked(), `zone ${zone} excluded by default`);
   }
   check(await page.getByLabel("au moins les MWc estimés du site").isChecked(), "capacity: the site's MWc by default");
+  await axe(page, "prospection-form");
 
   // 3. The territory by keyboard: type the INSEE code, Enter picks it.
   const territory = page.getByRole("combobox", { name: /Commune ou département/ });
@@ -203,8 +230,8 @@ try {
   const rendered = () =>
     page.evaluate(() => {
       const m = window.__lfsMap;
-      if (!m || !m.getLayer("candidates-fill") || m.getCanvas().clientHeight < 200) return 0;
-      return new Set(m.queryRenderedFeatures({ layers: ["candidates-fill"] }).map((f) => f.properties.rank)).size;
+      if (!m || !m.getLayer("prospection-sites-fill") || m.getCanvas().clientHeight < 200) return 0;
+      return new Set(m.queryRenderedFeatures({ layers: ["prospection-sites-fill"] }).map((f) => f.properties.rank)).size;
     });
   const tMap = Date.now();
   while ((await rendered()) < ranks.length && Date.now() - tMap < 60_000) await page.waitForTimeout(250);
@@ -228,6 +255,7 @@ try {
   check((await card.locator("section[aria-label='Critères'] li").count()) >= 3, "the card lists the criteria's verdicts");
   check((await card.locator("section[aria-label='Détail du score'] tbody tr").count()) >= 1, "the card has the score's breakdown");
   await shot(page, "prospection-02-results", "Prospection: the run's sites on the map and in the table, site 1's card");
+  await axe(page, "prospection-results");
 
   // 7. Select three by keyboard-reachable checkboxes, "Créer les leads".
   for (const r of [1, 2, 3]) await page.getByRole("checkbox", { name: `Sélectionner le site n° ${r}` }).check();
@@ -297,6 +325,7 @@ try {
   check(overflow.doc <= 390 && overflow.main <= overflow.client + 1, `no horizontal overflow at 390 px (${JSON.stringify(overflow)})`);
   await page.getByRole("button", { name: "Lancer la recherche" }).scrollIntoViewIfNeeded();
   await shot(page, "prospection-04-phone-390", "Prospection at 390 px: navigation as icons, form and results stacked");
+  await axe(page, "prospection-phone");
 
   check(consoleErrors.length === 0, `no page errors (${consoleErrors.join(" | ")})`);
   figures.ok = true;

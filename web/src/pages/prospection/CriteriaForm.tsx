@@ -22,10 +22,10 @@ function Field({ id, label, unit, error, children, hint }: { id: string; label: 
     <div>
       <label htmlFor={id} className="mb-0.5 block text-xs text-slate-600">
         {label}
-        {unit && <span className="text-slate-400"> ({unit})</span>}
+        {unit && <span className="text-slate-500"> ({unit})</span>}
       </label>
       {children}
-      {hint && !error && <p className="mt-0.5 text-[11px] text-slate-400">{hint}</p>}
+      {hint && !error && <p className="mt-0.5 text-[11px] text-slate-500">{hint}</p>}
       {error && (
         <p id={`${id}-error`} className="mt-0.5 text-xs text-red-700">
           {error}
@@ -198,7 +198,7 @@ export default function CriteriaForm({
         </Check>
         <div className="mt-1 flex flex-wrap gap-x-3 gap-y-0.5" role="group" aria-label="Types de zone admis">
           {pluTypes.map((t) => (
-            <label key={t} className={`flex items-center gap-1 text-xs ${form.plu_on ? "text-slate-700" : "text-slate-400"}`}>
+            <label key={t} className={`flex items-center gap-1 text-xs ${form.plu_on ? "text-slate-700" : "text-slate-500"}`}>
               <input
                 type="checkbox"
                 disabled={!form.plu_on}

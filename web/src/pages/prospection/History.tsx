@@ -26,9 +26,9 @@ export default function History({
         <HistoryIcon className="h-4 w-4" aria-hidden /> Recherches enregistrées ({num(items.length)})
       </summary>
       <div className="space-y-3 border-t border-slate-100 p-3">
-        {searches.isLoading && <p className="text-xs text-slate-500">Chargement…</p>}
+        {searches.isLoading && <p className="text-xs text-slate-600">Chargement…</p>}
         {searches.error && <p role="alert" className="text-xs text-red-700">{errorMessage(searches.error)}</p>}
-        {!searches.isLoading && items.length === 0 && <p className="text-xs text-slate-500">Aucune recherche pour l'instant.</p>}
+        {!searches.isLoading && items.length === 0 && <p className="text-xs text-slate-600">Aucune recherche pour l'instant.</p>}
         <ul className="max-h-48 space-y-0.5 overflow-y-auto" aria-label="Recherches">
           {items.map((s) => (
             <li key={s.id}>
@@ -41,7 +41,7 @@ export default function History({
                 }`}
               >
                 <span className="block truncate">{s.name}</span>
-                <span className="block truncate text-slate-500">
+                <span className="block truncate text-slate-600">
                   {territoryLabel(s.territory)} · {dateTime(s.updated_at)}
                 </span>
               </button>
@@ -50,9 +50,9 @@ export default function History({
         </ul>
         {searchId != null && (
           <div>
-            <h3 className="mb-1 text-xs font-semibold text-slate-600">Exécutions de la recherche</h3>
-            {runs.isLoading && <p className="text-xs text-slate-500">Chargement…</p>}
-            {runs.data?.length === 0 && <p className="text-xs text-slate-500">Jamais lancée.</p>}
+            <h2 className="mb-1 text-xs font-semibold text-slate-600">Exécutions de la recherche</h2>
+            {runs.isLoading && <p className="text-xs text-slate-600">Chargement…</p>}
+            {runs.data?.length === 0 && <p className="text-xs text-slate-600">Jamais lancée.</p>}
             <ul className="max-h-40 space-y-0.5 overflow-y-auto" aria-label="Exécutions">
               {(runs.data ?? []).map((r) => (
                 <li key={r.id}>

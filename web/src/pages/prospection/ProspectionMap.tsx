@@ -39,44 +39,44 @@ function drawData(points: [number, number][], polygon: Geometry | null) {
 
 /** The candidates' and the drawing's sources and layers. */
 function addLayers(map: maplibregl.Map) {
-  map.addSource("candidates", { type: "geojson", data: EMPTY });
+  map.addSource("prospection-sites", { type: "geojson", data: EMPTY });
   map.addLayer({
-    id: "candidates-fill",
+    id: "prospection-sites-fill",
     type: "fill",
-    source: "candidates",
+    source: "prospection-sites",
     paint: {
       "fill-color": ["step", ["get", "score"], "#dc2626", 50, "#ca8a04", 70, "#16a34a"],
       "fill-opacity": ["case", ["get", "selected"], 0.75, 0.4],
     },
   });
   map.addLayer({
-    id: "candidates-line",
+    id: "prospection-sites-line",
     type: "line",
-    source: "candidates",
+    source: "prospection-sites",
     paint: {
       "line-color": ["case", ["get", "focused"], "#0f172a", ["get", "selected"], "#1d4ed8", "#334155"],
       "line-width": ["case", ["get", "focused"], 3.5, ["get", "selected"], 2.5, 1],
     },
   });
-  map.addSource("draw", { type: "geojson", data: EMPTY });
+  map.addSource("prospection-draw", { type: "geojson", data: EMPTY });
   map.addLayer({
-    id: "draw-fill",
+    id: "prospection-draw-fill",
     type: "fill",
-    source: "draw",
+    source: "prospection-draw",
     filter: ["==", ["geometry-type"], "Polygon"],
     paint: { "fill-color": "#0ea5e9", "fill-opacity": 0.08 },
   });
   map.addLayer({
-    id: "draw-line",
+    id: "prospection-draw-line",
     type: "line",
-    source: "draw",
+    source: "prospection-draw",
     filter: ["!=", ["geometry-type"], "Point"],
     paint: { "line-color": "#0284c7", "line-width": 2, "line-dasharray": [2, 1] },
   });
   map.addLayer({
-    id: "draw-points",
+    id: "prospection-draw-points",
     type: "circle",
-    source: "draw",
+    source: "prospection-draw",
     filter: ["==", ["geometry-type"], "Point"],
     paint: { "circle-radius": 4, "circle-color": "#0284c7", "circle-stroke-color": "#fff", "circle-stroke-width": 1.5 },
   });
@@ -89,19 +89,21 @@ export default function ProspectionMap(props: MapProps) {
   const latest = useRef(props);
   latest.current = props;
 
-  // Our sources: the candidates and the drawing; PLU and protected zones hidden (the sites say it).
+  // Our sources: this run's sites and the drawing (named apart from the server's layers: its
+  // "candidates" tile layer, every search's sites, is hidden here like the PLU and protected
+  // zones, which the sites' verdicts say).
   useEffect(() => {
     if (!map) return;
     for (const layer of map.getStyle().layers ?? [])
-      if (/^(urban_zones|env_zones)/.test(layer.id)) map.setLayoutProperty(layer.id, "visibility", "none");
-    if (!map.getSource("candidates")) addLayers(map);
+      if (/^(urban_zones|env_zones|candidates)-/.test(layer.id)) map.setLayoutProperty(layer.id, "visibility", "none");
+    if (!map.getSource("prospection-sites")) addLayers(map);
     const click = (e: maplibregl.MapMouseEvent) => {
       const p = latest.current;
       if (p.drawing) {
         p.onAddPoint([Number(e.lngLat.lng.toFixed(6)), Number(e.lngLat.lat.toFixed(6))]);
         return;
       }
-      const hit = map.queryRenderedFeatures(e.point, { layers: ["candidates-fill"] })[0];
+      const hit = map.queryRenderedFeatures(e.point, { layers: ["prospection-sites-fill"] })[0];
       if (!hit) return;
       const rank = Number(hit.properties?.rank);
       if (e.originalEvent.shiftKey) p.onToggle(rank);
@@ -120,23 +122,23 @@ export default function ProspectionMap(props: MapProps) {
     };
     map.on("click", click);
     map.on("dblclick", dblclick);
-    map.on("mouseenter", "candidates-fill", enter);
-    map.on("mouseleave", "candidates-fill", leave);
+    map.on("mouseenter", "prospection-sites-fill", enter);
+    map.on("mouseleave", "prospection-sites-fill", leave);
     return () => {
       map.off("click", click);
       map.off("dblclick", dblclick);
-      map.off("mouseenter", "candidates-fill", enter);
-      map.off("mouseleave", "candidates-fill", leave);
+      map.off("mouseenter", "prospection-sites-fill", enter);
+      map.off("mouseleave", "prospection-sites-fill", leave);
     };
   }, [map]);
 
   useEffect(() => {
-    const src = map?.getSource("candidates") as GeoJSONSource | undefined;
+    const src = map?.getSource("prospection-sites") as GeoJSONSource | undefined;
     src?.setData(sitesGeoJSON(props.sites, props.selected, props.focused) as never);
   }, [map, props.sites, props.selected, props.focused]);
 
   useEffect(() => {
-    const src = map?.getSource("draw") as GeoJSONSource | undefined;
+    const src = map?.getSource("prospection-draw") as GeoJSONSource | undefined;
     src?.setData(drawData(props.drawPoints, props.drawing ? null : props.polygon) as never);
   }, [map, props.drawPoints, props.polygon, props.drawing]);
 

@@ -125,10 +125,10 @@ export default function SitesTable({
                       <span className="inline-block max-w-[7rem] truncate align-bottom" title={poste.name ?? poste.code ?? ""}>
                         {poste.name ?? poste.code}
                       </span>
-                      <span className="text-slate-500">{distance(poste.distance_m)}</span>
+                      <span className="text-slate-600">{distance(poste.distance_m)}</span>
                     </span>
                   ) : (
-                    <span className="text-slate-500">données absentes</span>
+                    <span className="text-slate-600">données absentes</span>
                   )}
                 </td>
                 <td className="hidden px-2 py-1 tabular-nums sm:table-cell">{num(s.completeness * 100)} %</td>
@@ -138,7 +138,7 @@ export default function SitesTable({
                       lead
                     </Link>
                   ) : (
-                    <span className="text-slate-400">—</span>
+                    <span className="text-slate-600">—</span>
                   )}
                 </td>
               </tr>

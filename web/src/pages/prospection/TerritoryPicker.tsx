@@ -150,10 +150,10 @@ export default function TerritoryPicker(props: TerritoryProps) {
             aria-label="Territoires trouvés"
             className="absolute z-20 mt-1 max-h-64 w-full overflow-y-auto rounded-md border border-slate-200 bg-white text-sm shadow-lg"
           >
-            {search.isFetching && options.length === 0 && <li className="px-3 py-2 text-slate-400">Recherche…</li>}
+            {search.isFetching && options.length === 0 && <li className="px-3 py-2 text-slate-500">Recherche…</li>}
             {search.error && <li className="px-3 py-2 text-red-600">Recherche indisponible</li>}
             {!search.isFetching && !search.error && options.length === 0 && (
-              <li className="px-3 py-2 text-slate-400">Aucun résultat</li>
+              <li className="px-3 py-2 text-slate-500">Aucun résultat</li>
             )}
             {options.map((o, i) => (
               <li
