@@ -257,6 +257,28 @@ try {
   await shot(page, "prospection-02-results", "Prospection: the run's sites on the map and in the table, site 1's card");
   await axe(page, "prospection-results");
 
+  // Exports: every format the page offers (those the API describes, else the sites as GeoJSON)
+  // downloads a non-empty file of that kind.
+  const exportButtons = page.getByRole("group", { name: "Exports" }).getByRole("button");
+  const labels = await exportButtons.allTextContents();
+  check(labels.length >= 1, "at least one export");
+  figures.exports = {};
+  for (let i = 0; i < labels.length; i++) {
+    const [download] = await Promise.all([page.waitForEvent("download", { timeout: RUN_TIMEOUT }), exportButtons.nth(i).click()]);
+    const path = await download.path();
+    const body = readFileSync(path);
+    const name = download.suggestedFilename();
+    figures.exports[labels[i].trim()] = { file: name, bytes: body.length };
+    check(body.length > 0, `export ${labels[i]} is not empty`);
+    if (/\.geojson$/.test(name)) {
+      const fc = JSON.parse(body.toString("utf8"));
+      check(fc.type === "FeatureCollection" && fc.features.length === ranks.length, `GeoJSON has the ${ranks.length} sites (${fc.features?.length})`);
+    } else if (/\.gpkg$/.test(name)) check(body.subarray(0, 15).toString("latin1") === "SQLite format 3", "a GeoPackage is SQLite");
+    else if (/\.kml$/.test(name)) check(body.toString("utf8").includes("<kml"), "a KML document");
+    else if (/\.csv$/.test(name)) check(body.toString("utf8").split(/\r?\n/).filter(Boolean).length === ranks.length + 1, "a CSV line per site");
+  }
+  log(`exports: ${JSON.stringify(figures.exports)}`);
+
   // 7. Select three by keyboard-reachable checkboxes, "Créer les leads".
   for (const r of [1, 2, 3]) await page.getByRole("checkbox", { name: `Sélectionner le site n° ${r}` }).check();
   await page.getByText("3 sélectionnés").waitFor();

@@ -463,7 +463,7 @@ function Prospection({
                 <p className="px-3 py-4 text-sm text-slate-500">Les sites de la recherche s'afficheront ici.</p>
               )}
               {sites.length > 0 && (
-                <div className="flex flex-wrap items-center gap-2 border-t border-slate-100 px-3 py-2 text-xs" aria-label="Exports">
+                <div role="group" className="flex flex-wrap items-center gap-2 border-t border-slate-100 px-3 py-2 text-xs" aria-label="Exports">
                   <span className="text-slate-600">Exporter :</span>
                   {exports.map((x) => (
                     <Button
@@ -543,7 +543,10 @@ function RunSummary({ run, counts }: { run: Run; counts: Record<string, number> 
           L'exécution a échoué{run.error ? ` : ${run.error}` : "."}
         </p>
       )}
-      <p className="text-xs text-slate-500">{territoryLabel(run.territory)}</p>
+      <p className="text-xs text-slate-500">
+        {territoryLabel(run.territory)}
+        {run.finished_at && ` · ${num((Date.parse(run.finished_at) - Date.parse(run.started_at)) / 1000, 1)} s sur le serveur`}
+      </p>
       {counts && (
         <ul className="grid grid-cols-1 gap-x-4 text-xs text-slate-700 sm:grid-cols-2" data-testid="run-counts">
           {COUNT_LABEL.filter(([k]) => counts[k] != null).map(([k, label]) => (
