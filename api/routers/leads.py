@@ -33,7 +33,7 @@ from api.schemas.text import SINGLE_LINE
 from api.services import leads as svc
 from api.services.leads_detail import lead_detail_json
 from api.services.leads_geometry import GeometryLimits
-from api.services.leads_query import LeadFilters, SortKey, list_page
+from api.services.leads_query import LeadFilters, SortKey, lead_json, list_page
 from api.settings import Settings
 from geo.errors import InvalidInput
 from geo.models import LeadStatus, Role
@@ -190,11 +190,20 @@ def _etag(version: int) -> str:
 
 
 async def _respond(
-    session: SessionDep, viewer: ViewerDep, lead_id: int, response: Response
-) -> LeadOut:
-    out = await svc.get_lead_out(session, viewer, lead_id)
-    response.headers["ETag"] = _etag(out.version)
-    return out
+    session: SessionDep,
+    viewer: ViewerDep,
+    lead_id: int,
+    status_code: int = status.HTTP_200_OK,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """The lead's ``LeadOut`` JSON (built by PostgreSQL, as the list's items) with its ETag."""
+    content, version = await lead_json(session, viewer, lead_id)
+    return Response(
+        content=content,
+        status_code=status_code,
+        media_type="application/json",
+        headers={**(headers or {}), "ETag": _etag(version)},
+    )
 
 
 @router.post("", response_model=LeadOut, status_code=status.HTTP_201_CREATED)
@@ -203,15 +212,14 @@ async def create_lead(
     viewer: ViewerDep,
     settings: SettingsDep,
     body: LeadCreate,
-    response: Response,
-) -> LeadOut:
+) -> Response:
     """Create a lead from a polygon, parcel ids or a point (ADMIN, MANAGER, OPS; one
     transaction)."""
     # The caller is a dependency: a missing or bad token is a 401 before the body's 422.
     lead = await svc.create_lead(session, viewer, body, limits_of(settings))
     await session.commit()
-    response.headers["Location"] = f"/api/leads/{lead.id}"
-    return await _respond(session, viewer, lead.id, response)
+    location = {"Location": f"/api/leads/{lead.id}"}
+    return await _respond(session, viewer, lead.id, status.HTTP_201_CREATED, location)
 
 
 @router.get("", response_model=LeadPage)
@@ -270,14 +278,13 @@ async def update_lead(
     user: CurrentUser,
     viewer: ViewerDep,
     settings: SettingsDep,
-    response: Response,
     if_match: IfMatch = None,
-) -> LeadOut:
+) -> Response:
     """Edit a lead's fields or geometry (If-Match: its ETag; 412 when stale)."""
     expected = svc.parse_if_match(if_match)
     await svc.update_lead(session, user, lead_id, body, expected, limits_of(settings))
     await session.commit()
-    return await _respond(session, viewer, lead_id, response)
+    return await _respond(session, viewer, lead_id)
 
 
 @router.delete(
@@ -304,12 +311,11 @@ async def assign_lead(
     session: SessionDep,
     user: CurrentUser,
     viewer: ViewerDep,
-    response: Response,
-) -> LeadOut:
+) -> Response:
     """Assign the lead to a user, or unassign it (MANAGER/ADMIN)."""
     await svc.assign_lead(session, user, lead_id, body)
     await session.commit()
-    return await _respond(session, viewer, lead_id, response)
+    return await _respond(session, viewer, lead_id)
 
 
 @router.post("/{lead_id}/transition", response_model=LeadOut)
@@ -319,13 +325,12 @@ async def transition_lead(
     session: SessionDep,
     user: CurrentUser,
     viewer: ViewerDep,
-    response: Response,
     if_match: IfMatch = None,
-) -> LeadOut:
+) -> Response:
     """Move the lead to another status (409 wrong state, 403 wrong role; says what is allowed)."""
     await svc.transition_lead(session, user, lead_id, body, svc.parse_if_match(if_match))
     await session.commit()
-    return await _respond(session, viewer, lead_id, response)
+    return await _respond(session, viewer, lead_id)
 
 
 @router.put(

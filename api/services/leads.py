@@ -16,7 +16,6 @@ from api.schemas.leads import (
     FoncierIn,
     FoncierOut,
     LeadCreate,
-    LeadOut,
     LeadUpdate,
     TransitionIn,
 )
@@ -33,10 +32,9 @@ from api.services.leads_geometry import (
     placed_from,
     read_geojson,
 )
-from api.services.leads_query import lead_out, lead_out_select
 from geo.activity import bump_layer_version, log_activity
 from geo.crypto import FieldCipher
-from geo.errors import Conflict, InvalidInput, NotFound, PermissionDenied, PreconditionFailed
+from geo.errors import Conflict, InvalidInput, PermissionDenied, PreconditionFailed
 from geo.leads import get_visible_lead
 from geo.models import (
     Lead,
@@ -46,7 +44,7 @@ from geo.models import (
     User,
 )
 from geo.pipeline import OPEN_STATUSES, apply_transition, check_may_change
-from geo.visibility import Viewer, lead_visibility
+from geo.visibility import Viewer
 
 STAFF = (Role.ADMIN, Role.MANAGER)
 
@@ -234,16 +232,6 @@ async def create_lead_on(
     )
     assert row is not None
     return CreatedLead(row["id"], row["internal_name"])
-
-
-async def get_lead_out(session: AsyncSession, viewer: Viewer, lead_id: int) -> LeadOut:
-    """A visible lead as LeadOut (404 otherwise)."""
-    row = (
-        await session.execute(lead_out_select().where(Lead.id == lead_id, lead_visibility(viewer)))
-    ).first()
-    if row is None:
-        raise NotFound(f"lead {lead_id} not found")
-    return lead_out(row)
 
 
 _EDITABLE = ("name", "notes", "is_public", "commune_insee")

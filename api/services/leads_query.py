@@ -3,11 +3,9 @@ analytics and batch enrichment; sort keys, LeadOut rows and the list's page."""
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cache
 from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, Select, Text, cast, func, literal_column, select
@@ -15,8 +13,8 @@ from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import FromClause
 
-from api.schemas.leads import LatLon, LeadOut
 from api.services.analytics_cache import AnalyticsCache
+from geo.errors import NotFound
 from geo.models import LayerVersion, Lead, LeadStatus, User
 from geo.models.leads import SEARCH_EXPR
 from geo.visibility import Viewer, lead_visibility
@@ -123,46 +121,6 @@ def filter_clauses(viewer: Viewer, f: LeadFilters) -> list[ColumnElement[bool]]:
     return clauses
 
 
-@cache
-def lead_out_select(*, with_geometry: bool = True) -> Select[Any]:
-    """The columns of LeadOut, with the assignee's name (built once: statements are immutable)."""
-    cols: list[Any] = [
-        Lead.id,
-        Lead.internal_name,
-        Lead.name,
-        Lead.status,
-        Lead.assignee_id,
-        User.full_name.label("assignee_name"),
-        Lead.commune_insee,
-        Lead.commune_name,
-        Lead.department,
-        Lead.area_m2,
-        Lead.quality_score,
-        Lead.completeness,
-        Lead.is_public,
-        Lead.enrichment_stale,
-        Lead.version,
-        Lead.created_at,
-        Lead.updated_at,
-        Lead.status_changed_at,
-        func.ST_Y(Lead.centroid).label("lat"),
-        func.ST_X(Lead.centroid).label("lon"),
-    ]
-    if with_geometry:
-        cols.append(func.ST_AsGeoJSON(Lead.geom, 6).label("geometry"))
-    return select(*cols).select_from(Lead).outerjoin(User, User.id == Lead.assignee_id)
-
-
-def lead_out(row: Any) -> LeadOut:
-    """A LeadOut from a row of :func:`lead_out_select`."""
-    data = dict(row._mapping)
-    lat, lon = data.pop("lat"), data.pop("lon")
-    data["centroid"] = LatLon(lat=lat, lon=lon) if lat is not None else None
-    geometry = data.pop("geometry", None)
-    data["geometry"] = json.loads(geometry) if geometry else None
-    return LeadOut.model_validate(data)
-
-
 def order_by(sort: SortKey, leads: FromClause | type[Lead] = Lead) -> list[Any]:
     """ORDER BY for a whitelisted sort key, with the id as tie-breaker (stable pages);
     ``leads`` may be the ORM class or an aliased table."""
@@ -245,6 +203,21 @@ def page_select(
     )
     version = select(LayerVersion.version).where(LayerVersion.layer == "leads").scalar_subquery()
     return select(cast(items, Text).label("items"), version.label("version"))
+
+
+async def lead_json(session: AsyncSession, viewer: Viewer, lead_id: int) -> tuple[bytes, int]:
+    """A visible lead's ``LeadOut`` as JSON bytes (the list's item) and its version (404
+    otherwise): the answer of a creation and of each edit."""
+    leads, users = LEADS_L, USERS_A
+    stmt = (
+        select(literal_column(f"{json_object(LEAD_OUT_FIELDS)}::text", Text), leads.c.version)
+        .select_from(leads.outerjoin(users, users.c.id == leads.c.assignee_id))
+        .where(leads.c.id == lead_id, lead_visibility(viewer, leads))
+    )
+    row = (await session.execute(stmt)).first()
+    if row is None:
+        raise NotFound(f"lead {lead_id} not found")
+    return row[0].encode(), int(row[1])
 
 
 async def list_page(
