@@ -216,7 +216,20 @@ try {
   check(csv.startsWith("\ufeffN°;Référence;Nom;Statut;"), `CSV header ${JSON.stringify(csv.slice(0, 60))}`);
   check(csv.includes(";Nouveau;"), "statuses in French in the CSV");
   figures.csv_bytes = csv.length;
+
+  // A new tab (a pasted lead URL) opens on the lead, not the login page: the open tab shares its
+  // session; logging out in one tab ends the other's, which says why in French.
+  const tab = await browser.newPage();
+  tab.on("pageerror", (e) => pageErrors.push(String(e)));
+  await tab.goto(`${BASE}/leads/${leads[0].id}`);
+  await tab.getByRole("heading", { name: "Quotidien 1" }).waitFor();
+  check(new URL(tab.url()).pathname === `/leads/${leads[0].id}`, `the new tab stays on the lead (${tab.url()})`);
+  await tab.reload();
+  await tab.getByRole("heading", { name: "Quotidien 1" }).waitFor();
   await logout(page);
+  await tab.waitForURL(/\/login/);
+  await tab.getByTestId("session-ended").getByText("Vous vous êtes déconnecté dans un autre onglet.").waitFor();
+  await tab.close();
 
   // 5. MANAGER: analytics (its scroll region reachable), the map, prospection.
   await login(page, "MANAGER");
@@ -310,8 +323,8 @@ try {
   figures.ok = false;
   figures.error = String(err && err.stack ? err.stack : err);
   try {
-    const page = browser.pages()[0];
-    if (page) await page.screenshot({ path: join(ARTIFACTS, "failure.png") });
+    const pages = browser.pages();
+    for (const [i, p] of pages.entries()) await p.screenshot({ path: join(ARTIFACTS, i ? `failure-${i}.png` : "failure.png") });
   } catch {
     // no screenshot of a dead page
   }

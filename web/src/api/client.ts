@@ -36,6 +36,20 @@ export function setToken(token: string | null): void {
   listeners.forEach((l) => l(token));
 }
 
+let sessionEnd: string | null = null;
+
+/** Say why the session ended (shown once by the login page). */
+export function noteSessionEnd(reason: string): void {
+  sessionEnd = reason;
+}
+
+/** Why the session ended, once (null after a deliberate logout or when it never started). */
+export function takeSessionEnd(): string | null {
+  const reason = sessionEnd;
+  sessionEnd = null;
+  return reason;
+}
+
 /** Called when the token changes (login, logout, 401). */
 export function onTokenChange(listener: TokenListener): () => void {
   listeners.add(listener);
@@ -103,7 +117,10 @@ export async function apiResponse(path: string, opts: RequestOptions = {}): Prom
   if (!res.ok) {
     const error = await parseError(res);
     // An expired or revoked token: forget it, the router sends the user back to the login page.
-    if (res.status === 401 && currentToken && !path.startsWith("/api/auth/login")) setToken(null);
+    if (res.status === 401 && currentToken && !path.startsWith("/api/auth/login")) {
+      noteSessionEnd(error.message);
+      setToken(null);
+    }
     throw error;
   }
   return res;
@@ -132,7 +149,10 @@ export function uploadWithProgress<T>(
       }
       if (xhr.status >= 200 && xhr.status < 300) resolve(body as T);
       else {
-        if (xhr.status === 401) setToken(null);
+        if (xhr.status === 401 && currentToken) {
+          noteSessionEnd(new ApiError(401, body).message);
+          setToken(null);
+        }
         reject(new ApiError(xhr.status, body));
       }
     };

@@ -4,6 +4,7 @@ import type { FormEvent } from "react";
 import { Navigate, useLocation, useNavigate } from "react-router-dom";
 import { Sun } from "lucide-react";
 import { useAuth } from "../../api/auth";
+import { takeSessionEnd } from "../../api/client";
 import { Button, errorMessage } from "../../components/ui";
 
 /** The login form. */
@@ -14,6 +15,8 @@ export default function LoginPage() {
   const [email, setEmail] = useState("");
   const [password, setPassword] = useState("");
   const [error, setError] = useState<string | null>(null);
+  // Why the previous session ended (expired, revoked, logged out in another tab), said once.
+  const [ended] = useState(() => takeSessionEnd());
   const [busy, setBusy] = useState(false);
   const from = (location.state as { from?: string } | null)?.from ?? "/";
 
@@ -34,7 +37,7 @@ export default function LoginPage() {
   }
 
   return (
-    <div className="flex min-h-full items-center justify-center bg-gradient-to-br from-slate-900 via-slate-800 to-sky-900 p-4">
+    <main className="flex min-h-full items-center justify-center bg-gradient-to-br from-slate-900 via-slate-800 to-sky-900 p-4">
       <form
         onSubmit={submit}
         className="w-full max-w-sm space-y-4 rounded-xl bg-white p-8 shadow-xl"
@@ -74,6 +77,11 @@ export default function LoginPage() {
             className="mt-1 w-full rounded-md border border-slate-300 px-3 py-2 focus:border-sky-500 focus:outline-none focus:ring-1 focus:ring-sky-500"
           />
         </label>
+        {ended && !error && (
+          <p role="status" className="rounded bg-amber-50 px-3 py-2 text-sm text-amber-900" data-testid="session-ended">
+            {ended}
+          </p>
+        )}
         {error && (
           <p role="alert" className="rounded bg-red-50 px-3 py-2 text-sm text-red-700">
             {error}
@@ -83,6 +91,6 @@ export default function LoginPage() {
           Se connecter
         </Button>
       </form>
-    </div>
+    </main>
   );
 }
