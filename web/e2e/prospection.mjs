@@ -106,6 +106,7 @@ async function launch(page) {
     { timeout: RUN_TIMEOUT },
   );
   await page.getByRole("button", { name: "Lancer la recherche" }).click();
+  await page.getByRole("progressbar", { name: "Avancement de la recherche" }).waitFor({ state: "attached" });
   const res = await started;
   const id = (await res.json()).id;
   const runPath = res.headers()["location"] ?? `${new URL(res.url()).pathname}/${id}`;
@@ -280,7 +281,13 @@ try {
   log(`exports: ${JSON.stringify(figures.exports)}`);
 
   // 7. Select three by keyboard-reachable checkboxes, "Créer les leads".
-  for (const r of [1, 2, 3]) await page.getByRole("checkbox", { name: `Sélectionner le site n° ${r}` }).check();
+  // By keyboard: focus a site's checkbox, Space ticks it.
+  for (const r of [1, 2, 3]) {
+    const box = page.getByRole("checkbox", { name: `Sélectionner le site n° ${r}` });
+    await box.focus();
+    await page.keyboard.press("Space");
+    check(await box.isChecked(), `site ${r} selected by keyboard`);
+  }
   await page.getByText("3 sélectionnés").waitFor();
   const made = page.waitForResponse((r) => /\/runs\/\d+\/leads$/.test(new URL(r.url()).pathname), { timeout: RUN_TIMEOUT });
   await page.getByRole("button", { name: "Créer les leads" }).click();

@@ -188,6 +188,37 @@ describe("ProspectionPage", () => {
     expect(calls).not.toContain("GET /api/site-searches/3/runs/11");
   });
 
+  it("cancels a running run where the API has the route", async () => {
+    let cancelled = false;
+    const calls = stubApi(
+      () => json(run("queued"), 202, { location: "/api/site-searches/3/runs/11" }),
+      [run("running", { progress: { percent: 10 } })],
+    );
+    const inner = globalThis.fetch as unknown as (u: string, i?: RequestInit) => Promise<Response>;
+    vi.stubGlobal(
+      "fetch",
+      vi.fn(async (input: string, init?: RequestInit) => {
+        const url = String(input);
+        if (url === "/api/openapi.json")
+          return json({ paths: { "/api/site-searches/{search_id}/runs/{run_id}/cancel": { post: {} } } });
+        if (url === "/api/site-searches/3/runs/11/cancel" && init?.method === "POST") {
+          cancelled = true;
+          calls.push("POST cancel");
+          return json(run("cancelled"));
+        }
+        if (url === "/api/site-searches/3/runs/11" && cancelled) return json(run("cancelled", { finished_at: "2026-12-06T02:00:01Z" }));
+        return inner(input, init);
+      }),
+    );
+    renderPage();
+    await pickCommuneAndRun();
+    fireEvent.click(await screen.findByRole("button", { name: /Annuler l'exécution/ }));
+    expect(await screen.findByText(/Exécution n° 11 : annulée/, {}, { timeout: 5000 })).toBeInTheDocument();
+    expect(calls).toContain("POST cancel");
+    expect(screen.queryByRole("button", { name: /Annuler l'exécution/ })).toBeNull();
+    expect(screen.queryByRole("table", { name: "Sites candidats" })).toBeNull();
+  });
+
   it("refuses to run without a territory, and says so", async () => {
     const calls = stubApi(() => json(DONE, 201), []);
     renderPage();
