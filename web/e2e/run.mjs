@@ -295,7 +295,8 @@ try {
   await page.waitForFunction((id) => document.querySelector(`[data-column="IN_REVIEW"] [data-lead-id="${id}"]`), lead.id);
   const refused = await dragCard(page, lead.id, "CLIENT_READY");
   check(refused === 403, `OPS can't approve (HTTP ${refused})`);
-  await page.getByText(/Déplacement refusé : Le rôle OPS ne peut pas faire passer/).first().waitFor();
+  // The refusal in French from its code (transition.role_refused), statuses and role by their labels.
+  await page.getByText("Déplacement refusé : Le rôle Opérations ne peut pas faire passer un lead de « En revue » à « Prêt client ».").first().waitFor();
   await page.waitForFunction((id) => document.querySelector(`[data-column="IN_REVIEW"] [data-lead-id="${id}"]`), lead.id);
   check((await cardColumn(page, lead.id)) === "IN_REVIEW", "refused card snapped back");
   await page.waitForTimeout(600); // the toast's entrance animation
