@@ -3,7 +3,7 @@ import { History } from "lucide-react";
 import { useActivity } from "../../api/leads";
 import type { LeadStatus } from "../../api/types";
 import { Card, ErrorState, Loading } from "../../components/ui";
-import { dateTime } from "../../lib/format";
+import { dateTime, score } from "../../lib/format";
 import { STATUS_LABEL } from "../../lib/status";
 
 const ACTIONS: Record<string, string> = {
@@ -27,9 +27,10 @@ function change(before: unknown, after: unknown): string {
   const a = (after ?? {}) as Record<string, unknown>;
   if (typeof a.status === "string") {
     const from = typeof b.status === "string" ? STATUS_LABEL[b.status as LeadStatus] ?? b.status : "";
-    return `${from ? from + " → " : ""}${STATUS_LABEL[a.status as LeadStatus] ?? a.status}`;
+    const reason = typeof a.reason === "string" && a.reason ? ` — motif : ${a.reason}` : "";
+    return `${from ? from + " → " : ""}${STATUS_LABEL[a.status as LeadStatus] ?? a.status}${reason}`;
   }
-  if (a.quality_score !== undefined) return `score ${a.quality_score ?? "–"}`;
+  if (a.quality_score !== undefined) return `score ${score(a.quality_score as number | null)}`;
   return "";
 }
 
