@@ -224,7 +224,7 @@ try {
   await page.locator("table[aria-label='Sites candidats'] tbody tr").first().waitFor();
   const ranks = await tableRanks(page);
   check(ranks.length >= 3 && ranks.every((r, i) => r === i + 1), `ranked 1..n (${ranks})`);
-  const scores = await page.locator("table[aria-label='Sites candidats'] tbody tr td:nth-child(3)").allTextContents();
+  const scores = await page.locator("table[aria-label='Sites candidats'] tbody tr td:nth-child(3) > :first-child").allTextContents();
   const nums = scores.map((s) => Number(s.replace(",", ".").replace(/[^\d.]/g, "")));
   check(nums.every((s, i) => i === 0 || s <= nums[i - 1] + 0.5), `scores descend with the rank (${nums})`);
   // Drawn on the map, every one of them (rendered features, so the map has a size and shows them).

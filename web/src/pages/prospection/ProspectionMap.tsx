@@ -45,7 +45,7 @@ function addLayers(map: maplibregl.Map) {
     type: "fill",
     source: "prospection-sites",
     paint: {
-      "fill-color": ["step", ["get", "score"], "#dc2626", 50, "#ca8a04", 70, "#16a34a"],
+      "fill-color": ["step", ["get", "score"], "#dc2626", 40, "#ca8a04", 70, "#16a34a"],
       "fill-opacity": ["case", ["get", "selected"], 0.75, 0.4],
     },
   });
@@ -205,8 +205,8 @@ export default function ProspectionMap(props: MapProps) {
       )}
       <div className="pointer-events-none absolute bottom-6 right-2 rounded bg-white/90 px-2 py-1 text-[11px] text-slate-700 shadow">
         <span className="mr-1 inline-block h-2.5 w-2.5 rounded-sm bg-green-600 align-middle" /> score ≥ 70
-        <span className="mx-1 ml-2 inline-block h-2.5 w-2.5 rounded-sm bg-yellow-600 align-middle" /> 50–70
-        <span className="mx-1 ml-2 inline-block h-2.5 w-2.5 rounded-sm bg-red-600 align-middle" /> &lt; 50
+        <span className="mx-1 ml-2 inline-block h-2.5 w-2.5 rounded-sm bg-yellow-600 align-middle" /> 40–70
+        <span className="mx-1 ml-2 inline-block h-2.5 w-2.5 rounded-sm bg-red-600 align-middle" /> &lt; 40
       </div>
     </div>
   );

@@ -14,7 +14,7 @@ const COLUMNS: { key: SortKey; label: string; className?: string }[] = [
   { key: "area_m2", label: "Surface", className: "hidden 2xl:table-cell" },
   { key: "parcels", label: "Parcelles", className: "hidden 2xl:table-cell" },
   { key: "poste_distance", label: "Poste source" },
-  { key: "completeness", label: "Fiabilité", className: "hidden sm:table-cell" },
+  { key: "completeness", label: "Fiabilité", className: "hidden 2xl:table-cell" },
 ];
 
 export default function SitesTable({
@@ -113,8 +113,14 @@ export default function SitesTable({
                     n° {s.rank}
                   </button>
                 </td>
-                <td className="px-2 py-1">
+                <td className="whitespace-nowrap px-2 py-1">
                   <ScoreBadge score={s.score} />
+                  {s.completeness < 1 && (
+                    // Where the reliability column is hidden: a site partly on missing data says so.
+                    <span className="ml-1 text-[11px] text-amber-800 2xl:hidden" title="Fiabilité des données">
+                      fiab. {num(s.completeness * 100)} %
+                    </span>
+                  )}
                 </td>
                 <td className="whitespace-nowrap px-2 py-1 tabular-nums">{surface(s.buildable_m2)}</td>
                 <td className="hidden whitespace-nowrap px-2 py-1 tabular-nums 2xl:table-cell">{surface(s.area_m2)}</td>
@@ -131,7 +137,7 @@ export default function SitesTable({
                     <span className="text-slate-600">données absentes</span>
                   )}
                 </td>
-                <td className="hidden px-2 py-1 tabular-nums sm:table-cell">{num(s.completeness * 100)} %</td>
+                <td className="hidden px-2 py-1 tabular-nums 2xl:table-cell">{num(s.completeness * 100)} %</td>
                 <td className="px-2 py-1">
                   {s.lead_id != null ? (
                     <Link to={`/leads/${s.lead_id}`} className="text-sky-700 underline">

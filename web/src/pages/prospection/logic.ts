@@ -278,13 +278,6 @@ export const COUNT_LABEL: [string, string][] = [
   ["sites_kept", "sites retenus"],
 ];
 
-/** The score's colour (red → amber → green), as on the map. */
-export function scoreColor(score: number): string {
-  if (score >= 70) return "#16a34a";
-  if (score >= 50) return "#ca8a04";
-  return "#dc2626";
-}
-
 /** A FeatureCollection of sites (for the map and the GeoJSON download). */
 export function sitesGeoJSON(sites: Site[], selected: Set<number> = new Set(), focused: number | null = null) {
   return {
