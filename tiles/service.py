@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
+from isal import igzip
 
 from geo.db import FairPool
 from geo.errors import ServiceUnavailable
@@ -62,11 +62,13 @@ class TileService:
         pool_size: int = 10,
         statement_timeout_ms: int = 5000,
         cache_bytes: int = 64 * 1024 * 1024,
-        gzip_level: int = 5,
+        gzip_level: int = 1,
     ) -> None:
         self.dsn = dsn
         self.pool_size = pool_size
         self.statement_timeout_ms = statement_timeout_ms
+        # ISA-L's gzip (standard gzip output, levels 0-3): a 55 kB z14 tile costs 0.16 ms at level
+        # 1 against 1.2-2.0 ms with zlib at level 1-5, for 6 % more bytes (docs/decisions.md).
         self.gzip_level = gzip_level
         self.cache = TileCache(cache_bytes)
         self._extents: dict[tuple[str, int, str], tuple[float, float, float, float] | None] = {}
@@ -119,7 +121,7 @@ class TileService:
             data = await self.fetchval(sql, [req.z, req.x, req.y, *params])
             if not data:
                 return b""
-            return gzip.compress(bytes(data), compresslevel=self.gzip_level, mtime=0)
+            return igzip.compress(bytes(data), compresslevel=self.gzip_level, mtime=0)
 
         names = ",".join(layer.name for layer in req.layers)
         data = self.cache.get(req.key)
