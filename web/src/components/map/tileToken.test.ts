@@ -117,6 +117,18 @@ describe("the map's tile token", () => {
     expect(await m.unauthorized("t2")).toBeNull();
     expect(m.snapshot().status).toBe("error");
     expect(ep.calls).toHaveLength(2);
+    expect(clock.pending()).toEqual([]); // no renewal on its own after the error
+  });
+
+  it("a refused token is not kept when the renewal after the 401 fails: error, not a quiet retry", async () => {
+    const clock = new FakeClock();
+    const ep = endpoint([{ token: "t1", expires_in: HOUR }, new Error("503")]);
+    const m = new TileTokenManager(ep.fetch, clock);
+    await m.ensure();
+    expect(await m.unauthorized("t1")).toBeNull();
+    expect(m.current()).toBeNull();
+    expect(m.snapshot().status).toBe("error");
+    expect(clock.pending()).toEqual([]);
   });
 
   it("forgets everything on reset (logout): no token, no timer, late answers dropped", async () => {

@@ -99,6 +99,7 @@ export class TileTokenManager {
           this.schedule(RETRY_MS);
           return this.snap.token;
         }
+        this.cancelTimer(); // no renewal on its own any more: "Réessayer" does it
         this.set({ ...this.snap, status: "error" });
         return null;
       })
@@ -116,9 +117,12 @@ export class TileTokenManager {
     if (this.inflight) return this.inflight;
     if (this.snap.status === "error") return Promise.resolve(null);
     if (usedToken !== null && this.renewedAfter401 === usedToken) {
+      this.cancelTimer();
       this.set({ ...this.snap, status: "error" });
       return Promise.resolve(null);
     }
+    // The server refused this token: it is not kept as a fallback if the renewal fails.
+    this.set({ ...this.snap, expiresAt: Math.min(this.snap.expiresAt, this.clock.now()) });
     return this.renew().then((t) => {
       this.renewedAfter401 = t;
       return t;
@@ -130,13 +134,17 @@ export class TileTokenManager {
     this.generation += 1;
     this.inflight = null;
     this.renewedAfter401 = null;
-    if (this.timer !== null) this.clock.clearTimeout(this.timer);
-    this.timer = null;
+    this.cancelTimer();
     this.set({ status: "idle", token: null, expiresAt: 0 });
   }
 
-  private schedule(ms: number): void {
+  private cancelTimer(): void {
     if (this.timer !== null) this.clock.clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  private schedule(ms: number): void {
+    this.cancelTimer();
     this.timer = this.clock.setTimeout(() => {
       this.timer = null;
       void this.renew();
