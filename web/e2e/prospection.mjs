@@ -315,7 +315,7 @@ try {
   figures.leads_enriched_ms = Date.now() - t0;
   check(out.enrichment_job_id != null && statuses.every((st) => st === "ENRICHED"), `the three leads are enriched (${statuses})`);
   // The table now links those sites to their leads, their checkboxes off.
-  await page.locator("table[aria-label='Sites candidats'] tbody tr[data-rank='1']").getByRole("link", { name: "lead" }).waitFor();
+  await page.locator("table[aria-label='Sites candidats'] tbody tr[data-rank='1']").getByRole("link", { name: "Lead du site n° 1" }).waitFor();
   check(await page.getByRole("checkbox", { name: "Sélectionner le site n° 2" }).isDisabled(), "a site made lead can't be selected again");
   await shot(page, "prospection-03-leads-created", "Prospection: three sites turned into leads, links to them");
 
@@ -327,7 +327,7 @@ try {
   await page.getByRole("list", { name: "Exécutions" }).getByRole("button").first().waitFor();
   figures.runs_listed = await page.getByRole("list", { name: "Exécutions" }).getByRole("button").count();
   check(figures.runs_listed === (figures.relaxed_run ? 2 : 1), `the search's runs are listed (${figures.runs_listed})`);
-  await page.locator("table[aria-label='Sites candidats'] tbody tr[data-rank='3']").getByRole("link", { name: "lead" }).waitFor();
+  await page.locator("table[aria-label='Sites candidats'] tbody tr[data-rank='3']").getByRole("link", { name: "Lead du site n° 3" }).waitFor();
 
   // 9. A drawn polygon as the territory (click four corners, Enter), run it.
   await page.getByRole("button", { name: "Nouvelle recherche" }).click();

@@ -389,7 +389,7 @@ function Prospection({
             </>
           )}
 
-          <div className="grid grid-cols-1 gap-3 xl:grid-cols-[minmax(0,5fr)_minmax(0,7fr)]">
+          <div className="grid grid-cols-1 gap-3 xl:grid-cols-[minmax(0,4fr)_minmax(0,7fr)]">
             <ProspectionMap
               sites={sites}
               selected={selected}

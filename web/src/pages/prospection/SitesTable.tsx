@@ -43,7 +43,7 @@ export default function SitesTable({
       <table className="w-full text-sm" aria-label="Sites candidats">
         <thead className="sticky top-0 bg-slate-50 text-left text-xs text-slate-600">
           <tr>
-            <th scope="col" className="px-2 py-1.5">
+            <th scope="col" className="px-1.5 py-1.5">
               <input
                 type="checkbox"
                 aria-label="Sélectionner tous les sites"
@@ -60,7 +60,7 @@ export default function SitesTable({
                   key={c.key}
                   scope="col"
                   aria-sort={active ? (sort.dir === "asc" ? "ascending" : "descending") : "none"}
-                  className={`px-2 py-1.5 font-medium ${c.className ?? ""}`}
+                  className={`px-1.5 py-1.5 font-medium ${c.className ?? ""}`}
                 >
                   <button
                     type="button"
@@ -78,7 +78,7 @@ export default function SitesTable({
                 </th>
               );
             })}
-            <th scope="col" className="px-2 py-1.5 font-medium">
+            <th scope="col" className="px-1.5 py-1.5 font-medium">
               Lead
             </th>
           </tr>
@@ -92,7 +92,7 @@ export default function SitesTable({
                 data-rank={s.rank}
                 className={`border-t border-slate-100 ${focused === s.rank ? "bg-sky-50" : selected.has(s.rank) ? "bg-blue-50/50" : ""}`}
               >
-                <td className="px-2 py-1">
+                <td className="px-1.5 py-1">
                   <input
                     type="checkbox"
                     aria-label={`Sélectionner le site n° ${s.rank}`}
@@ -102,7 +102,7 @@ export default function SitesTable({
                     className="h-4 w-4 accent-slate-900"
                   />
                 </td>
-                <td className="px-2 py-1">
+                <td className="px-1.5 py-1">
                   <button
                     type="button"
                     onClick={() => onFocus(s.rank)}
@@ -113,7 +113,7 @@ export default function SitesTable({
                     n° {s.rank}
                   </button>
                 </td>
-                <td className="whitespace-nowrap px-2 py-1">
+                <td className="whitespace-nowrap px-1.5 py-1">
                   <ScoreBadge score={s.score} />
                   {s.completeness < 1 && (
                     // Where the reliability column is hidden: a site partly on missing data says so.
@@ -122,10 +122,10 @@ export default function SitesTable({
                     </span>
                   )}
                 </td>
-                <td className="whitespace-nowrap px-2 py-1 tabular-nums">{surface(s.buildable_m2)}</td>
-                <td className="hidden whitespace-nowrap px-2 py-1 tabular-nums 2xl:table-cell">{surface(s.area_m2)}</td>
-                <td className="hidden px-2 py-1 tabular-nums 2xl:table-cell">{num(s.facts.parcel_count ?? s.parcel_ids.length)}</td>
-                <td className="whitespace-nowrap px-2 py-1">
+                <td className="whitespace-nowrap px-1.5 py-1 tabular-nums">{surface(s.buildable_m2)}</td>
+                <td className="hidden whitespace-nowrap px-1.5 py-1 tabular-nums 2xl:table-cell">{surface(s.area_m2)}</td>
+                <td className="hidden px-1.5 py-1 tabular-nums 2xl:table-cell">{num(s.facts.parcel_count ?? s.parcel_ids.length)}</td>
+                <td className="whitespace-nowrap px-1.5 py-1">
                   {poste ? (
                     <span className="flex items-baseline gap-1">
                       <span className="inline-block max-w-[7rem] truncate align-bottom" title={poste.name ?? poste.code ?? ""}>
@@ -137,10 +137,10 @@ export default function SitesTable({
                     <span className="text-slate-600">données absentes</span>
                   )}
                 </td>
-                <td className="hidden px-2 py-1 tabular-nums 2xl:table-cell">{num(s.completeness * 100)} %</td>
-                <td className="px-2 py-1">
+                <td className="hidden px-1.5 py-1 tabular-nums 2xl:table-cell">{num(s.completeness * 100)} %</td>
+                <td className="px-1.5 py-1">
                   {s.lead_id != null ? (
-                    <Link to={`/leads/${s.lead_id}`} className="text-sky-700 underline">
+                    <Link to={`/leads/${s.lead_id}`} aria-label={`Lead du site n° ${s.rank}`} className="text-sky-700 underline">
                       lead
                     </Link>
                   ) : (
