@@ -224,6 +224,13 @@ try {
   await tab.goto(`${BASE}/leads/${leads[0].id}`);
   await tab.getByRole("heading", { name: "Quotidien 1" }).waitFor();
   check(new URL(tab.url()).pathname === `/leads/${leads[0].id}`, `the new tab stays on the lead (${tab.url()})`);
+  figures.session_share_ms = await tab.evaluate(() => {
+    const [asked] = performance.getEntriesByName("lfs:session-asked");
+    const [shared] = performance.getEntriesByName("lfs:session-shared");
+    return asked && shared ? Math.round(shared.startTime - asked.startTime) : null;
+  });
+  check(figures.session_share_ms !== null, "the new tab asked and was answered");
+  log(`new tab: session shared in ${figures.session_share_ms} ms`);
   await tab.reload();
   await tab.getByRole("heading", { name: "Quotidien 1" }).waitFor();
   await logout(page);

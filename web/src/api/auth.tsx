@@ -54,6 +54,7 @@ function bus(): BroadcastChannel | null {
       const { token, user } = readStored();
       if (token && user && getToken() === token) channel?.postMessage({ type: "share", token, user } satisfies SessionMessage);
     } else if (msg?.type === "share" && !getToken() && typeof msg.token === "string" && msg.user) {
+      performance.mark?.("lfs:session-shared"); // the browser suite reports the wait
       keep(msg.token, msg.user);
       setToken(msg.token);
     } else if (msg?.type === "logout" && getToken()) {
@@ -76,7 +77,10 @@ export function restoreSession(): void {
   const { token } = readStored();
   if (token) setToken(token);
   bus();
-  if (!token) tell({ type: "ask" });
+  if (!token) {
+    performance.mark?.("lfs:session-asked");
+    tell({ type: "ask" });
+  }
 }
 
 /** Provides the current user, login and logout. */
