@@ -219,6 +219,18 @@ describe("ProspectionPage", () => {
     expect(screen.queryByRole("table", { name: "Sites candidats" })).toBeNull();
   });
 
+  it("says a run failed in French, the server's reason behind a disclosure", async () => {
+    stubApi(
+      () => json(run("queued"), 202, { location: "/api/site-searches/3/runs/11" }),
+      [run("failed", { error: "QueryCanceledError: canceling statement due to statement timeout", finished_at: "2026-12-06T02:00:30Z" })],
+    );
+    renderPage();
+    await pickCommuneAndRun();
+    expect(await screen.findByText(/L'exécution a échoué : aucun résultat n'est gardé/)).toBeInTheDocument();
+    expect(screen.getByText("Détail technique")).toBeInTheDocument();
+    expect(screen.queryByRole("table", { name: "Sites candidats" })).toBeNull();
+  });
+
   it("refuses to run without a territory, and says so", async () => {
     const calls = stubApi(() => json(DONE, 201), []);
     renderPage();

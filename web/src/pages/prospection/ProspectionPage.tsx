@@ -539,9 +539,19 @@ function RunSummary({ run, counts }: { run: Run; counts: Record<string, number> 
   return (
     <div className="space-y-1">
       {run.status === "failed" && (
-        <p role="alert" className="text-red-700">
-          L'exécution a échoué{run.error ? ` : ${run.error}` : "."}
-        </p>
+        <div role="alert" className="text-red-700">
+          <p>L'exécution a échoué : aucun résultat n'est gardé. Réduire le territoire ou relancer.</p>
+          {run.error && (
+            // The server's reason is technical (and may be in English): there, not as the message.
+            <details className="text-xs text-red-800">
+              <summary className="cursor-pointer">Détail technique</summary>
+              <p className="break-all font-mono">{run.error}</p>
+            </details>
+          )}
+        </div>
+      )}
+      {(run.status === "cancelled" || run.status === "canceled") && (
+        <p className="text-slate-700">Exécution annulée : aucun résultat n'est gardé.</p>
       )}
       <p className="text-xs text-slate-500">
         {territoryLabel(run.territory)}
