@@ -841,3 +841,34 @@ async def test_candidates_layer_and_collection_follow_the_search_rbac(
         if f["properties"]["run_id"] == run_id
     ]
     assert (await client.get(path)).status_code == 401  # no token, no candidates
+
+
+async def test_a_merge_over_the_time_limit_fails_the_run_with_nothing_written(
+    layout: None, client: Any, auth_headers: Any, state: Any
+):
+    h = await auth_headers(Role.OPS)
+    started = await _start(
+        client, h, {"communes": ["03010", "03011"]}, max_poste_distance_m=None, **NO_PLU
+    )
+    sid, run_id = started["search_id"], started["run"]["id"]
+    # Both halves of the border site are set aside: the chunks stage no site, and the merge is
+    # the first to write one — held past its statement timeout by a lock on the staging table,
+    # released after 3 s (the run's failure then drops what was staged).
+    locked = asyncio.Event()
+
+    async def hold() -> None:
+        async with state.sessions() as session, session.begin():
+            await session.execute(text("LOCK TABLE site_search_staged IN SHARE MODE"))
+            locked.set()
+            await asyncio.sleep(3)
+
+    holder = asyncio.create_task(hold())
+    await locked.wait()
+    try:
+        assert await run_chunk(state.sessions, SETTINGS[0], run_id, 0) == "done"
+        assert await run_chunk(state.sessions, SETTINGS[0], run_id, 1) == "failed"
+    finally:
+        await holder
+    run = (await client.get(f"/api/site-searches/{sid}/runs/{run_id}", headers=h)).json()
+    assert run["status"] == "failed" and "across chunk edges" in run["error"], run
+    assert await _rows(state, run_id) == (0, 0, 0)

@@ -279,6 +279,11 @@ async def _timeout(conn: Any, settings: Settings) -> None:
     )
 
 
+def _timed_out(exc: BaseException) -> bool:
+    """Whether a statement ran over its ``statement_timeout`` (no use retrying it)."""
+    return isinstance(exc, DBAPIError) and getattr(exc.orig, "sqlstate", None) == "57014"
+
+
 class _Abandoned(Exception):
     """The run was cancelled (or failed) while a chunk ran: the chunk's work is rolled back."""
 
@@ -414,6 +419,15 @@ async def run_chunk(
     try:
         await merge_run(sessions, settings, run_id)
     except Exception as exc:
+        if _timed_out(exc):
+            await fail_run(
+                sessions,
+                run_id,
+                "assembling the sites across chunk edges took more than "
+                f"{settings.site_finder.statement_timeout_ms / 1000:g} s; choose a smaller "
+                "territory or raise LFS_SITE_FINDER__STATEMENT_TIMEOUT_MS",
+            )
+            return "failed"
         if not last_attempt:
             raise  # the retried task finds its chunk done and merges again
         await fail_run(sessions, run_id, f"merge: {type(exc).__name__}: {exc}")
