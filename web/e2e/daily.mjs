@@ -245,6 +245,12 @@ try {
   await page.getByTestId("chart-stage-times").waitFor();
   await page.waitForTimeout(500);
   check((await page.getByText(/0\.000/).count()) === 0, "no raw fractions of days");
+  const note = await page.getByTestId("funnel-note").textContent();
+  // Every lead accounted for: the main path plus the rejected and archived ones make the total.
+  const parts = /^(\d+) leads : (\d+) sur le chemin principal ; (\d+) rejetés? et (\d+) archivés?, hors de l'entonnoir$/.exec(
+    note.replace(/\s+/g, " ").trim(),
+  );
+  check(parts && +parts[1] === +parts[2] + +parts[3] + +parts[4] && +parts[1] >= 2, `funnel note: ${note}`);
   await axe(page, "analytics");
   await page.goto(`${BASE}/map`);
   await page.getByTestId("map").waitFor();

@@ -61,33 +61,42 @@ export default function AnalyticsPage() {
       <div className="grid gap-4 p-4 xl:grid-cols-2">
         <Panel<Funnel> title="Entonnoir de conversion" kind="funnel" isEmpty={(d) => d.total === 0}>
           {(d) => (
-            <ResponsiveContainer>
-              <BarChart
-                layout="vertical"
-                data={d.stages.map((s) => ({
-                  label: STATUS_LABEL[s.status as LeadStatus],
-                  status: s.status,
-                  reached: s.reached,
-                  conv: s.conversion_to_next,
-                }))}
-                margin={{ left: 20 }}
-              >
-                <CartesianGrid strokeDasharray="3 3" horizontal={false} />
-                <XAxis type="number" tick={tick} allowDecimals={false} />
-                <YAxis type="category" dataKey="label" tick={tick} width={80} />
-                <Tooltip
-                  formatter={(v: number, _n, item) => {
-                    const conv = (item.payload as { conv: number | null }).conv;
-                    return [`${num(v)}${conv != null ? ` (→ ${percent(conv)} au suivant)` : ""}`, "Leads atteignant l'étape"];
-                  }}
-                />
-                <Bar dataKey="reached" isAnimationActive={false}>
-                  {d.stages.map((s) => (
-                    <Cell key={s.status} fill={STATUS_COLOR[s.status as LeadStatus]} />
-                  ))}
-                </Bar>
-              </BarChart>
-            </ResponsiveContainer>
+            <div className="flex h-full flex-col">
+              {/* Every lead is accounted for: the closed ones off the main path are said. */}
+              <p className="mb-1 text-xs text-slate-600" data-testid="funnel-note">
+                {num(d.total)} leads : {num(d.total - d.rejected - d.archived)} sur le chemin principal ; {num(d.rejected)}{" "}
+                rejeté{d.rejected > 1 ? "s" : ""} et {num(d.archived)} archivé{d.archived > 1 ? "s" : ""}, hors de l'entonnoir
+              </p>
+              <div className="min-h-0 flex-1">
+                <ResponsiveContainer>
+                  <BarChart
+                    layout="vertical"
+                    data={d.stages.map((s) => ({
+                      label: STATUS_LABEL[s.status as LeadStatus],
+                      status: s.status,
+                      reached: s.reached,
+                      conv: s.conversion_to_next,
+                    }))}
+                    margin={{ left: 20 }}
+                  >
+                    <CartesianGrid strokeDasharray="3 3" horizontal={false} />
+                    <XAxis type="number" tick={tick} allowDecimals={false} />
+                    <YAxis type="category" dataKey="label" tick={tick} width={80} />
+                    <Tooltip
+                      formatter={(v: number, _n, item) => {
+                        const conv = (item.payload as { conv: number | null }).conv;
+                        return [`${num(v)}${conv != null ? ` (→ ${percent(conv)} au suivant)` : ""}`, "Leads atteignant l'étape"];
+                      }}
+                    />
+                    <Bar dataKey="reached" isAnimationActive={false}>
+                      {d.stages.map((s) => (
+                        <Cell key={s.status} fill={STATUS_COLOR[s.status as LeadStatus]} />
+                      ))}
+                    </Bar>
+                  </BarChart>
+                </ResponsiveContainer>
+              </div>
+            </div>
           )}
         </Panel>
         <Panel<Weekly> title="Activité hebdomadaire" kind="weekly" params={{ weeks: 12 }} isEmpty={(d) => d.weeks.length === 0}>
