@@ -320,10 +320,14 @@ try {
   await shot(page, "prospection-03-leads-created", "Prospection: three sites turned into leads, links to them");
 
   // 8. The history: the saved search and its runs, reopened after a reload.
+  check(new URL(page.url()).searchParams.get("run") === String(shown.id), `the run is in the URL (${page.url()})`);
   await page.reload();
+  // The URL reopens the search and its run.
+  await page.locator("table[aria-label='Sites candidats'] tbody tr[data-rank='2']").getByRole("link", { name: "Lead du site n° 2" }).waitFor();
   await page.getByText(/Recherches enregistrées/).click();
   const searches = page.getByRole("list", { name: "Recherches" });
-  await searches.getByRole("button").first().click();
+  // The reopened search is the current one of the list; opening it again shows its latest run.
+  await searches.locator("button[aria-current='true']").click();
   await page.getByRole("list", { name: "Exécutions" }).getByRole("button").first().waitFor();
   figures.runs_listed = await page.getByRole("list", { name: "Exécutions" }).getByRole("button").count();
   check(figures.runs_listed === (figures.relaxed_run ? 2 : 1), `the search's runs are listed (${figures.runs_listed})`);

@@ -94,6 +94,7 @@ function stubApi(startAnswer: () => Response, polls: unknown[]) {
       if (url === "/api/openapi.json") return json({ paths: {} });
       if (url === "/api/site-searches" && method === "GET") return json({ items: [] });
       if (url === "/api/site-searches" && method === "POST") return json(SEARCH, 201);
+      if (url === "/api/site-searches/3" && method === "GET") return json(SEARCH);
       if (url === "/api/site-searches/3/runs" && method === "POST") return startAnswer();
       if (url === "/api/site-searches/3/runs") return json([]);
       if (url === "/api/site-searches/3/runs/11") return json(polls[Math.min(poll++, polls.length - 1)]);
@@ -105,11 +106,11 @@ function stubApi(startAnswer: () => Response, polls: unknown[]) {
   return calls;
 }
 
-function renderPage() {
+function renderPage(path = "/prospection") {
   const qc = new QueryClient({ defaultOptions: { queries: { retry: false } } });
   return render(
     <QueryClientProvider client={qc}>
-      <MemoryRouter>
+      <MemoryRouter initialEntries={[path]}>
         <AuthProvider>
           <ProspectionPage />
         </AuthProvider>
@@ -229,6 +230,17 @@ describe("ProspectionPage", () => {
     expect(await screen.findByText(/L'exécution a échoué : aucun résultat n'est gardé/)).toBeInTheDocument();
     expect(screen.getByText("Détail technique")).toBeInTheDocument();
     expect(screen.queryByRole("table", { name: "Sites candidats" })).toBeNull();
+  });
+
+  it("opens the search and run named in the URL (a reload, a shared link)", async () => {
+    const calls = stubApi(() => json(DONE, 201), [DONE]);
+    renderPage("/prospection?search=3&run=11");
+    const table = await screen.findByRole("table", { name: "Sites candidats" });
+    expect(within(table).getAllByRole("row")).toHaveLength(3);
+    expect(screen.getByLabelText("Nom de la recherche")).toHaveValue("Commune 69114");
+    expect(screen.getByText(/Exécution n° 11 : terminée/)).toBeInTheDocument();
+    expect(calls).toContain("GET /api/site-searches/3");
+    expect(calls.some((c) => c.startsWith("POST"))).toBe(false);
   });
 
   it("refuses to run without a territory, and says so", async () => {

@@ -2,7 +2,7 @@
 // best into leads. Territory + criteria (the server's defaults) → run (progress) → the sites on the
 // map and in a sortable table, a site's card, multi-select and "Créer les leads", exports, history.
 import { useEffect, useMemo, useRef, useState } from "react";
-import { Link } from "react-router-dom";
+import { Link, useSearchParams } from "react-router-dom";
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { Download, Play, Plus, Square } from "lucide-react";
 import { api, downloadFile } from "../../api/client";
@@ -124,7 +124,8 @@ function Prospection({
     setStartError(null);
   }
 
-  function openSearch(s: SiteSearch) {
+  /** Open a saved search: its run `runId`, or its latest. */
+  function openSearch(s: SiteSearch, runId?: number) {
     setSearch(s);
     setName(s.name);
     setTerritory(s.territory);
@@ -135,6 +136,10 @@ function Prospection({
     setFocused(null);
     setOutcome(null);
     setStartError(null);
+    if (runId) {
+      setRun({ searchId: s.id, runId, url: runUrl(s.id, runId) });
+      return;
+    }
     void qc.fetchQuery({ queryKey: siteSearchKeys.runs(s.id), queryFn: () => api<Run[]>(`/api/site-searches/${s.id}/runs`) })
       .then((runs) => {
         if (runs.length) setRun({ searchId: s.id, runId: runs[0].id, url: runUrl(s.id, runs[0].id) });
@@ -148,6 +153,32 @@ function Prospection({
     setFocused(null);
     setOutcome(null);
   }
+
+  // The open search and run are in the URL (?search=3&run=11): a reload or a shared link opens
+  // them again. setSearchParams changes identity with the URL: read through a ref.
+  const [params, setParams] = useSearchParams();
+  const setParamsRef = useRef(setParams);
+  setParamsRef.current = setParams;
+  const restored = useRef(false);
+  useEffect(() => {
+    if (restored.current) return;
+    restored.current = true;
+    const sid = Number(params.get("search"));
+    const rid = Number(params.get("run"));
+    if (!Number.isInteger(sid) || sid < 1) return;
+    api<SiteSearch>(`/api/site-searches/${sid}`)
+      .then((s) => openSearch(s, Number.isInteger(rid) && rid > 0 ? rid : undefined))
+      .catch((err) => setStartError(err));
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, []);
+  const shownRun = current?.id ?? run?.runId ?? null;
+  useEffect(() => {
+    if (!restored.current) return;
+    const next = new URLSearchParams();
+    if (search) next.set("search", String(search.id));
+    if (search && shownRun && run?.searchId === search.id) next.set("run", String(shownRun));
+    if (next.toString() !== window.location.search.slice(1)) setParamsRef.current(next, { replace: true });
+  }, [search, shownRun, run?.searchId]);
 
   const hasTerritory = !!(territory.communes?.length || territory.departements?.length || territory.polygon);
 
