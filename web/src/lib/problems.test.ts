@@ -36,6 +36,7 @@ describe("problem messages", () => {
   it("names invalid fields in French and formats limits", () => {
     const body = { code: "request.invalid", errors: [{ field: "body.email", type: "value_error", message: "x" }] };
     expect(problemMessage(422, body)).toBe("Valeur invalide : adresse e-mail.");
+    expect(problemMessage(422, { code: "request.invalid", field: "file" })).toBe("Valeur invalide : fichier.");
     expect(problemMessage(413, { code: "upload.too_large", limit: 10 * 1024 * 1024 })).toBe(
       "Fichier trop volumineux : la limite est de 10 Mo.",
     );

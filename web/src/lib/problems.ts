@@ -54,7 +54,8 @@ function invalid(p: ProblemBody): string {
   // The password rules' message is the server's own French (api.security.password_problem).
   const policy = errors.find((e) => e.type === "password_policy");
   if (policy) return typeof policy.message === "string" && policy.message ? policy.message : "Mot de passe trop faible.";
-  const names = fieldNames(p);
+  const single = typeof p.field === "string" ? FIELD_LABEL[p.field.split(".").pop() ?? ""] ?? p.field : "";
+  const names = fieldNames(p) || single;
   return names ? `Valeur invalide : ${names}.` : "Une des valeurs envoyées est invalide.";
 }
 
