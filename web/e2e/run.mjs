@@ -178,11 +178,59 @@ try {
   check(page.url().endsWith("/pipeline"), `back to the deep link after login (got ${page.url()})`);
   await page.goto(`${BASE}/`);
   await page.waitForURL(/\/map/);
+  const tileReqs = [];
+  const onTileReq = (r) => {
+    if (r.url().includes("/tiles/")) tileReqs.push({ url: r.url(), auth: r.headers()["authorization"] ?? null });
+  };
+  page.on("request", onTileReq);
   await page.goto(`${BASE}/map?lat=45.9630&lon=4.6510&z=15&layers=communes,env_zones,urban_zones,parcels,substations,leads`);
   await waitMapIdle(page);
   const rendered = await page.evaluate(() => window.__lfsMap.queryRenderedFeatures({ layers: ["parcels-fill"] }).length);
   check(rendered > 50, `parcels rendered at z15 (got ${rendered})`);
   figures.parcels_rendered_z15 = rendered;
+
+  // The leads' tiles carry the tile token in their URL; the public reference layers nothing.
+  const leadTiles = () => tileReqs.filter((r) => r.url.includes("/tiles/leads/"));
+  const tokenOf = (url) => new URL(url).searchParams.get("token");
+  check(leadTiles().length > 0 && leadTiles().every((r) => tokenOf(r.url) && !r.auth), "leads tiles carry ?token=, no header");
+  const refTiles = tileReqs.filter((r) => r.url.includes("/tiles/parcels/"));
+  check(refTiles.length > 0 && refTiles.every((r) => !tokenOf(r.url) && !r.auth), "reference tiles carry no credential");
+  // A leads tile refused (token revoked): one renewal, the leads reload with the new token.
+  const firstToken = tokenOf(leadTiles()[0].url);
+  let refuse = 1;
+  await page.route("**/tiles/leads/**", (route) =>
+    refuse-- > 0
+      ? route.fulfill({ status: 401, contentType: "application/problem+json", body: '{"status":401,"title":"Unauthorized"}' })
+      : route.continue(),
+  );
+  const renewed = page.waitForResponse((r) => r.url().endsWith("/api/auth/tile-token") && r.request().method() === "POST");
+  const reloadLeads = () =>
+    page.evaluate(() => {
+      const src = window.__lfsMap.getSource("leads");
+      src.setTiles(src.tiles);
+    });
+  await reloadLeads();
+  check((await renewed).status() === 200, "a 401 on a leads tile renews the tile token");
+  const reloadedBy = Date.now() + MAP_TIMEOUT;
+  while (!leadTiles().some((r) => tokenOf(r.url) && tokenOf(r.url) !== firstToken)) {
+    check(Date.now() < reloadedBy, "the leads reload with the renewed token");
+    await page.waitForTimeout(100);
+  }
+  // Renewal impossible (the token endpoint down): "Réessayer" instead of spinning; parcels stay.
+  refuse = 1_000;
+  await page.route("**/api/auth/tile-token", (route) => route.fulfill({ status: 503, body: "{}" }));
+  await reloadLeads();
+  const alert = page.locator(".lfs-tile-token");
+  await alert.getByText("Réessayer").waitFor({ state: "visible", timeout: MAP_TIMEOUT });
+  const still = await page.evaluate(() => window.__lfsMap.queryRenderedFeatures({ layers: ["parcels-fill"] }).length);
+  check(still > 50, `parcels still drawn while the leads are refused (got ${still})`);
+  await page.unroute("**/api/auth/tile-token");
+  refuse = 0;
+  await alert.getByText("Réessayer").click();
+  await alert.waitFor({ state: "hidden", timeout: MAP_TIMEOUT });
+  await page.unroute("**/tiles/leads/**");
+  page.off("request", onTileReq);
+  figures.tile_token_recovery = "ok";
 
   // Panning: time from the end of the move until tiles are loaded and drawn (performance marks).
   const pans = [];
