@@ -240,10 +240,10 @@ export function cancelRun(path: string) {
   return api<unknown>(path, { method: "POST" });
 }
 
-/** Turn sites of a run into leads. */
-export function leadsFromSites(searchId: number, runId: number, ranks: number[]) {
+/** Turn sites of a run into leads (MANAGER/ADMIN may name who gets them; OPS get them). */
+export function leadsFromSites(searchId: number, runId: number, ranks: number[], assigneeId?: number | null) {
   return api<LeadsFromSitesOut>(`${base}/${searchId}/runs/${runId}/leads`, {
     method: "POST",
-    body: { ranks },
+    body: assigneeId ? { ranks, assignee_id: assigneeId } : { ranks },
   });
 }

@@ -243,6 +243,54 @@ describe("ProspectionPage", () => {
     expect(calls.some((c) => c.startsWith("POST"))).toBe(false);
   });
 
+  it("lets a manager give the new leads to someone, and lists what was made and skipped", async () => {
+    sessionStorage.setItem("lfs.user", JSON.stringify({ id: 2, email: "m@x.fr", full_name: "Marc", role: "MANAGER" }));
+    const calls = stubApi(() => json(DONE, 201, { location: "/api/site-searches/3/runs/11" }), [DONE]);
+    const inner = globalThis.fetch as unknown as (u: string, i?: RequestInit) => Promise<Response>;
+    let sent: unknown = null;
+    vi.stubGlobal(
+      "fetch",
+      vi.fn(async (input: string, init?: RequestInit) => {
+        const url = String(input);
+        if (url.startsWith("/api/users"))
+          return json({
+            items: [
+              { id: 7, email: "o@x.fr", full_name: "Olivia Ops", role: "OPS", is_active: true },
+              { id: 8, email: "s@x.fr", full_name: "Chloé Commerciale", role: "COMMERCIAL", is_active: true },
+            ],
+            total: 2,
+          });
+        if (url === "/api/site-searches/3/runs/11/leads" && init?.method === "POST") {
+          sent = JSON.parse(String(init.body));
+          return json(
+            {
+              created: [{ rank: 1, lead_id: 812, internal_name: "69-114-0001" }],
+              skipped: [{ rank: 2, reason: "parcels_in_active_lead", detail: "…", parcel_ids: ["69114000AB0002"] }],
+              enrichment_job_id: 41,
+            },
+            201,
+          );
+        }
+        return inner(input, init);
+      }),
+    );
+    renderPage();
+    await pickCommuneAndRun();
+    await screen.findByRole("table", { name: "Sites candidats" });
+    const who = screen.getByLabelText("Responsable");
+    expect(within(who).queryByText("Chloé Commerciale")).toBeNull(); // sales can't be given leads
+    fireEvent.change(who, { target: { value: "7" } });
+    fireEvent.click(screen.getByRole("checkbox", { name: "Sélectionner le site n° 1" }));
+    fireEvent.click(screen.getByRole("checkbox", { name: "Sélectionner le site n° 2" }));
+    fireEvent.click(screen.getByRole("button", { name: "Créer les leads" }));
+    const result = await screen.findByTestId("leads-result");
+    expect(sent).toEqual({ ranks: [1, 2], assignee_id: 7 });
+    expect(within(result).getByText(/1 lead créé — enrichissement lancé/)).toBeInTheDocument();
+    expect(within(result).getByRole("link", { name: "69-114-0001" })).toHaveAttribute("href", "/leads/812");
+    expect(within(result).getByText(/Site n° 2 : parcelle déjà dans un lead ouvert : 69114000AB0002/)).toBeInTheDocument();
+    expect(calls).toContain("GET /api/site-searches/3/runs/11/sites?page=1&page_size=200&geometry=true");
+  });
+
   it("refuses to run without a territory, and says so", async () => {
     const calls = stubApi(() => json(DONE, 201), []);
     renderPage();

@@ -5,7 +5,9 @@ import { useEffect, useMemo, useRef, useState } from "react";
 import { Link, useSearchParams } from "react-router-dom";
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { Download, Play, Plus, Square } from "lucide-react";
+import { useAuth } from "../../api/auth";
 import { api, downloadFile } from "../../api/client";
+import { useUsers } from "../../api/reference";
 import {
   cancelRun,
   createSearch,
@@ -74,6 +76,10 @@ function Prospection({
   mapboxToken: string | null;
 }) {
   const qc = useQueryClient();
+  const { hasRole } = useAuth();
+  const manager = hasRole("ADMIN", "MANAGER");
+  const users = useUsers({}, manager);
+  const [assignee, setAssignee] = useState("");
   const fresh = () => formFromCriteria(defaults.criteria, defaults.zone_types);
   const [search, setSearch] = useState<SiteSearch | null>(null);
   const [name, setName] = useState("");
@@ -242,7 +248,7 @@ function Prospection({
     setCreating(true);
     const ranks = [...selected].sort((a, b) => a - b);
     try {
-      const answer = await leadsFromSites(current.search_id, current.id, ranks);
+      const answer = await leadsFromSites(current.search_id, current.id, ranks, assignee ? Number(assignee) : null);
       setOutcome(leadsOutcome(answer));
       setSelected(new Set());
     } catch (err) {
@@ -454,6 +460,25 @@ function Prospection({
                   <span className="text-xs text-slate-500" aria-live="polite">
                     {num(selected.size)} sélectionné{selected.size > 1 ? "s" : ""}
                   </span>
+                  {manager && (
+                    <label className="flex items-center gap-1 text-xs text-slate-600">
+                      Responsable
+                      <select
+                        value={assignee}
+                        onChange={(e) => setAssignee(e.target.value)}
+                        className="rounded border border-slate-300 px-1 py-1 text-xs focus:outline-none focus-visible:ring-2 focus-visible:ring-brand-400"
+                      >
+                        <option value="">moi</option>
+                        {(users.data?.items ?? [])
+                          .filter((u) => u.is_active && u.role !== "COMMERCIAL")
+                          .map((u) => (
+                            <option key={u.id} value={u.id}>
+                              {u.full_name || u.email}
+                            </option>
+                          ))}
+                      </select>
+                    </label>
+                  )}
                   <Button onClick={() => void createLeads()} disabled={selected.size === 0} busy={creating}>
                     Créer les leads
                   </Button>
