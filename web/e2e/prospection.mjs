@@ -333,21 +333,7 @@ try {
   check(figures.runs_listed === (figures.relaxed_run ? 2 : 1), `the search's runs are listed (${figures.runs_listed})`);
   await page.locator("table[aria-label='Sites candidats'] tbody tr[data-rank='3']").getByRole("link", { name: "Lead du site n° 3" }).waitFor();
 
-  // 9. A drawn polygon as the territory (click four corners, Enter), run it.
-  await page.getByRole("button", { name: "Nouvelle recherche" }).click();
-  await page.getByRole("button", { name: "Dessiner un polygone" }).click();
-  const mapBox = await page.getByTestId("prospection-map").boundingBox();
-  for (const [fx, fy] of [[0.3, 0.3], [0.7, 0.3], [0.7, 0.7], [0.3, 0.7]]) {
-    await page.mouse.click(mapBox.x + mapBox.width * fx, mapBox.y + mapBox.height * fy);
-  }
-  await page.getByRole("button", { name: /Terminer le polygone \(4 sommets\)/ }).click();
-  check((await page.getByTestId("territory-summary").textContent()) === "Polygone dessiné (4 sommets)", "the polygon is the territory");
-  const drawn = await launch(page);
-  figures.polygon_run = { http: drawn.http, ms: drawn.ms, status: drawn.run.status, parcels: drawn.run.counts?.parcels_scanned };
-  check(drawn.run.territory.polygon?.type === "Polygon", "the run's territory is the drawn polygon");
-  check(drawn.run.status === "succeeded", `the polygon run succeeded (${drawn.run.error})`);
-
-  // 10. A phone (390 px): nothing wider than the screen; the form and the results stack.
+  // 9. A phone (390 px) with the results: nothing wider than the screen; form and results stack.
   await page.setViewportSize({ width: 390, height: 844 });
   await page.waitForTimeout(400);
   const overflow = await page.evaluate(() => {
@@ -356,9 +342,27 @@ try {
   });
   figures.phone = overflow;
   check(overflow.doc <= 390 && overflow.main <= overflow.client + 1, `no horizontal overflow at 390 px (${JSON.stringify(overflow)})`);
-  await page.getByRole("button", { name: "Lancer la recherche" }).scrollIntoViewIfNeeded();
-  await shot(page, "prospection-04-phone-390", "Prospection at 390 px: navigation as icons, form and results stacked");
+  await page.getByRole("table", { name: "Sites candidats" }).scrollIntoViewIfNeeded();
+  await shot(page, "prospection-04-phone-390", "Prospection at 390 px: navigation as icons, the run's sites in the table below the map");
   await axe(page, "prospection-phone");
+
+  await page.setViewportSize({ width: 1440, height: 900 });
+
+  // 10. A drawn polygon as the territory (click four corners, Enter), run it.
+  await page.getByRole("button", { name: "Nouvelle recherche" }).click();
+  await page.getByRole("button", { name: "Dessiner un polygone" }).click();
+  const mapBox = await page.getByTestId("prospection-map").boundingBox();
+  for (const [fx, fy] of [[0.3, 0.3], [0.7, 0.3], [0.7, 0.7], [0.3, 0.7]]) {
+    await page.mouse.click(mapBox.x + mapBox.width * fx, mapBox.y + mapBox.height * fy);
+  }
+  await page.getByRole("button", { name: /Terminer le polygone \(4 sommets\)/ }).waitFor();
+  await page.keyboard.press("Enter"); // the map has the focus after the clicks
+  check((await page.getByTestId("territory-summary").textContent()) === "Polygone dessiné (4 sommets)", "the polygon is the territory");
+  const drawn = await launch(page);
+  figures.polygon_run = { http: drawn.http, ms: drawn.ms, status: drawn.run.status, parcels: drawn.run.counts?.parcels_scanned };
+  check(drawn.run.territory.polygon?.type === "Polygon", "the run's territory is the drawn polygon");
+  check(drawn.run.status === "succeeded", `the polygon run succeeded (${drawn.run.error})`);
+  await shot(page, "prospection-05-polygon", "Prospection: a drawn polygon as the territory, its run's counts and coverage");
 
   check(consoleErrors.length === 0, `no page errors (${consoleErrors.join(" | ")})`);
   figures.ok = true;
