@@ -43,6 +43,7 @@ from sqlalchemy import text
 from api.queue import make_queue
 from api.services.site_searches import SITE_QUEUE, run_chunk
 from api.settings import Settings
+from enrichment.site_finder import CommuneCount, chunk_communes
 from geo.models import Role
 from tests.conftest import make_settings
 from tests.enrichment_helpers import (
@@ -554,6 +555,19 @@ async def test_a_run_over_the_time_limit_writes_only_a_failed_run(
     assert r.json()["status"] == "succeeded"
 
 
+async def _chunk_of(state: Any, run_id: int, commune: str) -> int:
+    """The index of the chunk of a run holding ``commune`` (chunks follow the communes'
+    positions, not their codes)."""
+    async with state.sessions() as session:
+        return await session.scalar(
+            text(
+                "SELECT idx FROM site_search_chunks WHERE run_id = :r "
+                "AND communes @> CAST(:c AS jsonb)"
+            ),
+            {"r": run_id, "c": json.dumps([commune])},
+        )
+
+
 async def _rows(state: Any, run_id: int) -> tuple[int, int, int]:
     """A run's (results, staged sites, edge parcels)."""
     async with state.sessions() as session:
@@ -621,9 +635,10 @@ async def test_progress_and_chunks_shared_by_workers(
     }
     sid, run_id = started["search_id"], run["id"]
     # Two workers on one chunk: one does it, the other finds it taken and leaves it.
+    first = await _chunk_of(state, run_id, "03001")
     outcomes = await asyncio.gather(
-        run_chunk(state.sessions, SETTINGS[0], run_id, 0),
-        run_chunk(state.sessions, SETTINGS[0], run_id, 0),
+        run_chunk(state.sessions, SETTINGS[0], run_id, first),
+        run_chunk(state.sessions, SETTINGS[0], run_id, first),
     )
     assert sorted(outcomes) in (["busy", "done"], ["done", "skipped"]), outcomes
     r = await client.get(f"/api/site-searches/{sid}/runs/{run_id}", headers=h)
@@ -654,8 +669,10 @@ async def test_a_run_cancelled_midway_leaves_no_results(
     started = await _start(client, h, {"communes": ["03001", "03003", "03005"]}, **NO_PLU)
     sid, run_id = started["search_id"], started["run"]["id"]
     base = f"/api/site-searches/{sid}/runs/{run_id}"
-    assert await run_chunk(state.sessions, SETTINGS[0], run_id, 0) == "done"
-    assert (await _rows(state, run_id))[1] > 0  # chunk 0's sites are staged
+    first = await _chunk_of(state, run_id, "03001")
+    held = await _chunk_of(state, run_id, "03003")
+    assert await run_chunk(state.sessions, SETTINGS[0], run_id, first) == "done"
+    assert (await _rows(state, run_id))[1] > 0  # 03001's sites are staged
     # Chunk 1 is held midway (a writer holds the postes) while the run is cancelled.
     locked, release = asyncio.Event(), asyncio.Event()
 
@@ -667,7 +684,7 @@ async def test_a_run_cancelled_midway_leaves_no_results(
 
     holder = asyncio.create_task(hold())
     await locked.wait()
-    chunk = asyncio.create_task(run_chunk(state.sessions, SETTINGS[0], run_id, 1))
+    chunk = asyncio.create_task(run_chunk(state.sessions, SETTINGS[0], run_id, held))
     try:
         async with state.sessions() as session:
             for _ in range(100):  # until the chunk waits for the postes
@@ -689,7 +706,7 @@ async def test_a_run_cancelled_midway_leaves_no_results(
         release.set()
         await holder
     assert await chunk == "skipped"  # its work was rolled back at its end
-    await drain(SETTINGS[0])  # chunk 2: nothing to do
+    await drain(SETTINGS[0])  # the third chunk: nothing to do
     run = (await client.get(base, headers=h)).json()
     assert run["status"] == "cancelled" and run["counts"] is None
     assert await _rows(state, run_id) == (0, 0, 0)
@@ -697,14 +714,17 @@ async def test_a_run_cancelled_midway_leaves_no_results(
         states = (
             (
                 await session.execute(
-                    text("SELECT status FROM site_search_chunks WHERE run_id = :r ORDER BY idx"),
-                    {"r": run_id},
+                    text(
+                        "SELECT status FROM site_search_chunks WHERE run_id = :r "
+                        "ORDER BY idx <> :first, idx"
+                    ),
+                    {"r": run_id, "first": first},
                 )
             )
             .scalars()
             .all()
         )
-    assert states == ["done", "pending", "pending"]
+    assert states == ["done", "pending", "pending"]  # 03001's, then the others
     # An ended run can't be cancelled; another's run is a 404.
     assert (await client.post(f"{base}/cancel", headers=h)).status_code == 409
     other = await auth_headers(Role.OPS)
@@ -872,3 +892,28 @@ async def test_a_merge_over_the_time_limit_fails_the_run_with_nothing_written(
     run = (await client.get(f"/api/site-searches/{sid}/runs/{run_id}", headers=h)).json()
     assert run["status"] == "failed" and "across chunk edges" in run["error"], run
     assert await _rows(state, run_id) == (0, 0, 0)
+
+
+def test_chunks_are_neighbouring_communes() -> None:
+    # A 4 × 4 grid of communes of 10 parcels each, coded row by row: code order would make
+    # chunks of 4 a row each (every commune on an edge); along the Hilbert curve each chunk is
+    # a 2 × 2 block.
+    grid = [
+        CommuneCount(f"99{4 * j + i:03d}", 10, 4.0 + 0.1 * i, 45.0 + 0.1 * j)
+        for j in range(4)
+        for i in range(4)
+    ]
+    chunks = chunk_communes(list(reversed(grid)), 40)
+    assert [n for _, n in chunks] == [40, 40, 40, 40]
+    blocks = []
+    for codes, _ in chunks:
+        cells = {(int(c[2:]) % 4, int(c[2:]) // 4) for c in codes}
+        xs, ys = {x for x, _ in cells}, {y for _, y in cells}
+        blocks.append(len(xs) == 2 and len(ys) == 2 and min(xs) % 2 == 0 and min(ys) % 2 == 0)
+    assert all(blocks), chunks
+    # A commune larger than the target is a chunk alone; none is lost.
+    big = [*grid[:3], CommuneCount("99999", 100, 4.05, 45.05)]
+    out = chunk_communes(big, 40)
+    assert sorted(c for codes, _ in out for c in codes) == sorted(c.code for c in big)
+    assert (["99999"], 100) in out
+    assert chunk_communes([], 40) == []

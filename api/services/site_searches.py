@@ -224,7 +224,7 @@ async def start_run(
                 limit="statement_timeout_ms",
             ) from exc
         await session.rollback()
-    total = sum(n for _, n in counts)
+    total = sum(c.parcels for c in counts)
     bound = settings.site_finder.max_territory_parcels
     if total > bound:
         raise InvalidInput(
