@@ -172,15 +172,22 @@ export function useRuns(searchId: number | null) {
   });
 }
 
-/** One run, polled every `pollMs` while `poll` says it is still going. */
-export function useRun(url: string | null, poll: (run: Run | undefined) => boolean, pollMs = 700) {
+/** How often to ask a running run: every 300 ms for its first 5 s (a commune takes about a
+ * second, so the page shows it done at once), then every second. */
+export function pollInterval(run: Run | undefined, now = Date.now()): number {
+  const started = run ? Date.parse(run.started_at) : NaN;
+  return Number.isFinite(started) && now - started > 5_000 ? 1_000 : 300;
+}
+
+/** One run, polled while `poll` says it is still going. */
+export function useRun(url: string | null, poll: (run: Run | undefined) => boolean) {
   return useQuery({
     queryKey: siteSearchKeys.run(url ?? ""),
     queryFn: () => api<Run>(url ?? ""),
     enabled: !!url,
     // A finished run does not change: the synchronous answer put in the cache is not asked again.
     staleTime: (q) => (poll(q.state.data) ? 0 : Infinity),
-    refetchInterval: (q) => (poll(q.state.data) ? pollMs : false),
+    refetchInterval: (q) => (poll(q.state.data) ? pollInterval(q.state.data) : false),
   });
 }
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ApiError } from "../../api/client";
+import { pollInterval } from "../../api/siteSearches";
 import type { Criteria, Run, Site } from "../../api/siteSearches";
 import {
   boundsOf,
@@ -166,6 +167,12 @@ describe("runs", () => {
     expect(isActive(run("failed"))).toBe(false);
     expect(isActive(run("cancelled"))).toBe(false);
     expect(isActive(undefined)).toBe(false);
+  });
+  it("asks a young run often, an old one every second", () => {
+    const t0 = Date.parse("2026-12-06T02:00:00Z");
+    expect(pollInterval(run("running"), t0 + 2_000)).toBe(300);
+    expect(pollInterval(run("running"), t0 + 30_000)).toBe(1_000);
+    expect(pollInterval(undefined, t0)).toBe(300);
   });
   it("reads the progress a background run reports, and says nothing it does not know", () => {
     expect(progressOf(run("running", { progress: { percent: 42, parcels_scanned: 2500, sites_found: 7 } }))).toEqual({
