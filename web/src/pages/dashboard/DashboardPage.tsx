@@ -1,6 +1,6 @@
 // Dashboard: my leads and tasks; for managers the team's pipeline and what waits for review.
 import { Link } from "react-router-dom";
-import { ClipboardCheck, ListTodo, Users } from "lucide-react";
+import { ClipboardCheck, KanbanSquare, ListTodo, Map, Users } from "lucide-react";
 import { useAuth } from "../../api/auth";
 import { useLeads, usePipelineBoard } from "../../api/leads";
 import type { LeadFilters, LeadOut, LeadStatus, Role } from "../../api/types";
@@ -61,6 +61,9 @@ function TeamPipeline({ role }: { role: Role }) {
   );
 }
 
+const SHORTCUT =
+  "inline-flex min-h-[2.5rem] items-center gap-1.5 rounded-md border border-slate-300 bg-white px-3 text-sm font-medium text-slate-800 hover:bg-slate-100 focus:outline-none focus-visible:ring-2 focus-visible:ring-brand-400";
+
 /** The dashboard. */
 export default function DashboardPage() {
   const { user, hasRole } = useAuth();
@@ -69,7 +72,19 @@ export default function DashboardPage() {
   const isCommercial = user.role === "COMMERCIAL";
   return (
     <div>
-      <PageHeader title={`Bonjour ${user.full_name || user.email}`} />
+      <PageHeader title={`Bonjour ${user.full_name || user.email}`}>
+        {/* Shortcuts within a thumb's reach on a phone (and focusable content for the keyboard). */}
+        <nav aria-label="Raccourcis" className="flex gap-2">
+          {!isCommercial && (
+            <Link to="/map" className={SHORTCUT}>
+              <Map className="h-4 w-4" aria-hidden /> Carte
+            </Link>
+          )}
+          <Link to="/pipeline" className={SHORTCUT}>
+            <KanbanSquare className="h-4 w-4" aria-hidden /> Pipeline
+          </Link>
+        </nav>
+      </PageHeader>
       <div className="grid gap-4 p-4 lg:grid-cols-2">
         {isCommercial ? (
           <>
