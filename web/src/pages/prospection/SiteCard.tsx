@@ -4,7 +4,7 @@ import { X } from "lucide-react";
 import type { Site } from "../../api/siteSearches";
 import { Card, Facts } from "../../components/ui";
 import { distance, num, surface } from "../../lib/format";
-import { BREAKDOWN_LABEL, VERDICT_CRITERION, VERDICT_LABEL } from "./logic";
+import { BREAKDOWN_LABEL, VERDICT_CRITERION, VERDICT_LABEL, posteOf } from "./logic";
 
 const VERDICT_STYLE: Record<string, string> = {
   pass: "bg-green-100 text-green-800",
@@ -16,7 +16,7 @@ const DATA_LABEL: Record<string, string> = { estimated: "estimé", missing: "don
 
 export default function SiteCard({ site, onClose }: { site: Site; onClose: () => void }) {
   const f = site.facts;
-  const poste = f.chosen_poste;
+  const { poste, note } = posteOf(site);
   const verdicts = Object.entries(f.verdicts ?? {});
   const breakdown = Object.entries(f.breakdown ?? {});
   return (
@@ -45,8 +45,8 @@ export default function SiteCard({ site, onClose }: { site: Site; onClose: () =>
               poste
                 ? `${poste.name ?? poste.code} à ${distance(poste.distance_m)}${
                     poste.capacity_available_mw != null ? `, ${num(poste.capacity_available_mw, 1)} MW disponibles` : ""
-                  }`
-                : "données absentes",
+                  }${note ? ` — ${note}` : ""}`
+                : (note ?? "données absentes"),
             ],
             ["Fiabilité des données", `${num(site.completeness * 100)} %`],
           ]}

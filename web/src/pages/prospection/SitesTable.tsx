@@ -5,6 +5,7 @@ import { ArrowDown, ArrowUp } from "lucide-react";
 import type { Site } from "../../api/siteSearches";
 import { ScoreBadge } from "../../components/ui";
 import { distance, num, surface } from "../../lib/format";
+import { posteOf } from "./logic";
 import type { SortDir, SortKey } from "./logic";
 
 const COLUMNS: { key: SortKey; label: string; className?: string }[] = [
@@ -85,7 +86,7 @@ export default function SitesTable({
         </thead>
         <tbody>
           {sites.map((s) => {
-            const poste = s.facts.chosen_poste;
+            const { poste, note } = posteOf(s);
             return (
               <tr
                 key={s.rank}
@@ -132,9 +133,11 @@ export default function SitesTable({
                         {poste.name ?? poste.code}
                       </span>
                       <span className="text-slate-600">{distance(poste.distance_m)}</span>
+                      {note && <span className="sr-only">({note})</span>}
+                      {note && <span aria-hidden title={note} className="text-slate-600">*</span>}
                     </span>
                   ) : (
-                    <span className="text-slate-600">données absentes</span>
+                    <span className="text-slate-600">{note}</span>
                   )}
                 </td>
                 <td className="hidden px-1.5 py-1 tabular-nums 2xl:table-cell">{num(s.completeness * 100)} %</td>

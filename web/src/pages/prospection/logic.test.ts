@@ -12,6 +12,7 @@ import {
   isActive,
   leadsOutcome,
   parseDecimal,
+  posteOf,
   polygonOf,
   progressOf,
   sameCriteria,
@@ -151,6 +152,17 @@ describe("sorting the sites", () => {
     expect(sortSites(sites, "poste_distance", "asc").map((s) => s.rank)).toEqual([3, 1, 2]);
     expect(sortSites(sites, "poste_distance", "desc").map((s) => s.rank)).toEqual([1, 3, 2]);
     expect(sites.map((s) => s.rank)).toEqual([1, 2, 3]); // not sorted in place
+  });
+  it("says why a site has no chosen poste", () => {
+    const near = { id: 2, name: "JOUX", distance_m: 6000 };
+    const far = { id: 3, name: "QUINCIEUX", distance_m: 9000 };
+    expect(posteOf(site(1)).poste?.name).toBe("P");
+    const off = site(2, {}, null);
+    off.facts = { ...off.facts, postes: [far, near], verdicts: { poste: { verdict: "off" } } };
+    expect(posteOf(off)).toEqual({ poste: near, note: "le plus proche (critère non appliqué)" });
+    const absent = site(3, {}, null);
+    absent.facts = { ...absent.facts, verdicts: { poste: { verdict: "absent", reason: "Postes sources : données absentes" } } };
+    expect(posteOf(absent)).toEqual({ poste: null, note: "données absentes" });
   });
   it("finds the bounds of the geometries", () => {
     const g = { type: "MultiPolygon", coordinates: [[[[4.6, 45.9], [4.7, 45.9], [4.7, 46.0], [4.6, 45.9]]]] };

@@ -1,7 +1,7 @@
 // The Prospection page's logic, free of React: the criteria form, sorting, run progress, exports,
 // the answer of "Créer les leads", territory labels. Tested in logic.test.ts.
 import { ApiError } from "../../api/client";
-import type { Criteria, LeadFromSite, LeadsFromSitesOut, Run, Site, Territory } from "../../api/siteSearches";
+import type { Criteria, LeadFromSite, LeadsFromSitesOut, Poste, Run, Site, Territory } from "../../api/siteSearches";
 import { num } from "../../lib/format";
 
 // ---------------------------------------------------------------- numbers typed the French way
@@ -224,7 +224,7 @@ function sortValue(s: Site, key: SortKey): number | null {
     case "parcels":
       return s.facts.parcel_count ?? s.parcel_ids.length;
     case "poste_distance":
-      return s.facts.chosen_poste?.distance_m ?? null;
+      return posteOf(s).poste?.distance_m ?? null; // as the table shows it
     case "completeness":
       return s.completeness;
   }
@@ -241,6 +241,17 @@ export function sortSites(sites: Site[], key: SortKey, dir: SortDir): Site[] {
     if (va !== null && vb !== null && va !== vb) return (va - vb) * sign;
     return a.rank - b.rank;
   });
+}
+
+/** What a site says of its poste: the chosen one; without one, why (the criterion off: the
+ * nearest, said so; no data there: "données absentes"; none in range otherwise). */
+export function posteOf(s: Site): { poste: Poste | null; note: string | null } {
+  if (s.facts.chosen_poste) return { poste: s.facts.chosen_poste, note: null };
+  const verdict = s.facts.verdicts?.poste?.verdict;
+  const nearest = [...(s.facts.postes ?? [])].sort((a, b) => (a.distance_m ?? Infinity) - (b.distance_m ?? Infinity))[0] ?? null;
+  if (verdict === "off") return { poste: nearest, note: nearest ? "le plus proche (critère non appliqué)" : "critère non appliqué" };
+  if (verdict === "absent") return { poste: null, note: "données absentes" };
+  return { poste: null, note: "aucun poste à portée" };
 }
 
 export const VERDICT_LABEL: Record<string, string> = {
