@@ -54,7 +54,8 @@ export function errorMessage(error: unknown): string {
 
 /** An error box with an optional retry. */
 export function ErrorState({ error, retry }: { error: unknown; retry?: () => void }) {
-  const notYet = error instanceof ApiError && error.status === 404 && error.title === "Not Found";
+  // No such route on the server (an older API than this app): not the user's doing.
+  const notYet = error instanceof ApiError && error.code === "http.not_found";
   return (
     <div role="alert" className="m-4 flex items-start gap-3 rounded-lg border border-red-200 bg-red-50 p-4 text-red-800">
       <AlertTriangle className="mt-0.5 h-5 w-5 shrink-0" aria-hidden />
