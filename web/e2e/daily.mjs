@@ -328,6 +328,11 @@ try {
   await fitsWidth(page, "map");
   await axe(page, "map-390");
   await shot(page, "06-map-390", "The map on a 390×844 phone (for looking)");
+  check((await page.getByRole("heading", { name: "Couches" }).count()) === 0, "the layer list is folded on a phone");
+  await page.getByRole("button", { name: "Couches" }).click();
+  await page.getByRole("heading", { name: "Couches" }).waitFor();
+  await page.getByRole("button", { name: "Masquer les couches" }).click();
+  await page.getByRole("heading", { name: "Couches" }).waitFor({ state: "detached" });
   check(pageErrors.length === 0, `no page errors (${pageErrors.join(" | ")})`);
   figures.ok = true;
 } catch (err) {

@@ -11,6 +11,7 @@ import { defaultLayers, styleLayersOf } from "../../components/map/style";
 import type { LayerKey, MapLayerDef } from "../../components/map/style";
 import { useMap } from "../../components/map/useMap";
 import { Loading } from "../../components/ui";
+import { useNarrow } from "../pipeline/filters";
 import { STATUS_LABEL } from "../../lib/status";
 import type { LeadStatus } from "../../api/types";
 import { formatView, parseView } from "./mapUrl";
@@ -60,6 +61,9 @@ function Explorer({ mapboxToken, defs }: { mapboxToken: string | null; defs: Map
   const [zoom, setZoom] = useState(initial.zoom);
   const [selected, setSelected] = useState<string[]>([]);
   const [focused, setFocused] = useState<string | null>(null);
+  // On a phone the layer list would hide half the map: folded behind a "Couches" button.
+  const narrow = useNarrow();
+  const [legendOpen, setLegendOpen] = useState(false);
   const selectedRef = useRef<Set<string>>(new Set());
   const layersRef = useRef(layers);
   layersRef.current = layers;
@@ -283,15 +287,27 @@ function Explorer({ mapboxToken, defs }: { mapboxToken: string | null; defs: Map
           }}
         />
       </div>
-      <div className="absolute bottom-8 left-3 z-10">
-        <Legend
-          layers={defs}
-          visible={layers}
-          zoom={zoom}
-          onToggle={(key) =>
-            setLayers((ls) => (ls.includes(key) ? ls.filter((l) => l !== key) : [...ls, key]))
-          }
-        />
+      <div className="absolute bottom-8 left-3 z-10 flex flex-col items-start gap-2">
+        {narrow && (
+          <button
+            type="button"
+            aria-expanded={legendOpen}
+            onClick={() => setLegendOpen((o) => !o)}
+            className="min-h-[2.5rem] rounded-md bg-white/95 px-3 text-sm font-medium text-slate-800 shadow-lg focus:outline-none focus-visible:ring-2 focus-visible:ring-brand-400"
+          >
+            {legendOpen ? "Masquer les couches" : "Couches"}
+          </button>
+        )}
+        {(!narrow || legendOpen) && (
+          <Legend
+            layers={defs}
+            visible={layers}
+            zoom={zoom}
+            onToggle={(key) =>
+              setLayers((ls) => (ls.includes(key) ? ls.filter((l) => l !== key) : [...ls, key]))
+            }
+          />
+        )}
       </div>
       {zoom < 13 && layers.includes("parcels") && (
         <p className="absolute left-1/2 top-3 z-10 -translate-x-1/2 rounded bg-slate-900/80 px-3 py-1 text-xs text-white">
