@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import statistics
 import time
@@ -77,7 +78,9 @@ async def one_run(
                     "SELECT status, counts, progress, error, "
                     "extract(epoch FROM finished_at - started_at) AS db_s, "
                     "(SELECT max(extract(epoch FROM finished_at - started_at)) "
-                    " FROM site_search_chunks WHERE run_id = r.id) AS slowest_chunk_s "
+                    " FROM site_search_chunks WHERE run_id = r.id) AS slowest_chunk_s, "
+                    "extract(epoch FROM r.finished_at - (SELECT max(finished_at) "
+                    " FROM site_search_chunks WHERE run_id = r.id)) AS merge_s "
                     "FROM site_search_runs AS r WHERE id = :i"
                 ),
                 {"i": run.id},
@@ -90,9 +93,54 @@ async def one_run(
         "total_s": total,
         "queue_s": queued,
         "slowest_chunk_s": float(row.slowest_chunk_s or 0),
+        "merge_s": float(row.merge_s or 0),
         "counts": row.counts,
         "progress": row.progress,
     }
+
+
+async def warm_runs(
+    settings: Settings, sessions: Any, search_id: int, workers: int, limits: Any, repeat: int
+) -> list[float]:
+    """As under ``serve --with-worker``: a worker already listening (LISTEN/NOTIFY) before the
+    runs; each run timed from queueing to ``succeeded`` seen by polling every 20 ms, as a client
+    polls its Location."""
+    queue = make_queue(settings, workers)
+    viewer = Viewer(1, Role.ADMIN)
+    times = []
+    async with queue.open_async():
+        worker = asyncio.create_task(
+            queue.run_worker_async(
+                queues=[SITE_QUEUE],
+                concurrency=workers,
+                install_signal_handlers=False,
+                delete_jobs="successful",
+            )
+        )
+        await asyncio.sleep(1.0)  # the worker is up and listening
+        try:
+            for _ in range(repeat):
+                t0 = time.perf_counter()
+                run = await start_run(sessions, queue, viewer, search_id, settings, limits)
+                while True:
+                    async with sessions() as session:
+                        status = await session.scalar(
+                            text("SELECT status FROM site_search_runs WHERE id = :i"),
+                            {"i": run.id},
+                        )
+                    if status not in ("queued", "running"):
+                        break
+                    await asyncio.sleep(0.02)
+                if status != "succeeded":
+                    raise SystemExit(f"run {run.id} {status}")
+                times.append(time.perf_counter() - t0)
+                print(f"warm worker: run {run.id} succeeded {times[-1]:.2f} s after queueing")
+        finally:
+            worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await worker
+    await queue.close_context()  # type: ignore[attr-defined]
+    return times
 
 
 async def main() -> None:
@@ -104,6 +152,9 @@ async def main() -> None:
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--chunk-parcels", type=int, default=None)
     p.add_argument("--criteria", default="{}", help="JSON criteria (defaults: DOMAIN.md's)")
+    p.add_argument(
+        "--warm", action="store_true", help="a worker already running; runs polled as a client"
+    )
     args = p.parse_args()
     url = os.environ.get("BENCH_DATABASE_URL") or os.environ["DATABASE_URL"]
     site_finder: dict[str, Any] = {"statement_timeout_ms": 120_000}
@@ -129,6 +180,15 @@ async def main() -> None:
         search_id = search.id
     print(f"territory: {str(territory)[:120]}")
     try:
+        if args.warm:
+            times = await warm_runs(
+                settings, sessions, search_id, args.workers[0], limits, args.repeat
+            )
+            print(
+                f"warm worker: median {statistics.median(times):.2f} s, min {min(times):.2f} s, "
+                f"max {max(times):.2f} s over {len(times)} runs"
+            )
+            return
         for workers in args.workers:
             times = []
             for _ in range(args.repeat):
@@ -138,7 +198,8 @@ async def main() -> None:
                 print(
                     f"workers={workers} run={out['run']}: {out['total_s']:.2f} s "
                     f"(queueing {out['queue_s']:.2f} s, slowest chunk "
-                    f"{out['slowest_chunk_s']:.2f} s) — {c['parcels_scanned']:,} parcels, "
+                    f"{out['slowest_chunk_s']:.2f} s, merge {out['merge_s']:.2f} s) — "
+                    f"{c['parcels_scanned']:,} parcels, "
                     f"{c['chunks']} chunks, {c['parcels_at_chunk_edges']:,} at chunk edges, "
                     f"{c['sites_found']} sites found, {c['sites_kept']} kept, "
                     f"{c['sites_returned']} returned"
