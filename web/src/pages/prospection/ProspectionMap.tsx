@@ -203,11 +203,13 @@ export default function ProspectionMap(props: MapProps) {
           Cliquer pour ajouter un sommet ({props.drawPoints.length}) — double-clic ou Entrée pour terminer
         </p>
       )}
-      <div className="pointer-events-none absolute bottom-6 right-2 rounded bg-white/90 px-2 py-1 text-[11px] text-slate-700 shadow">
-        <span className="mr-1 inline-block h-2.5 w-2.5 rounded-sm bg-green-600 align-middle" /> score ≥ 70
-        <span className="mx-1 ml-2 inline-block h-2.5 w-2.5 rounded-sm bg-yellow-600 align-middle" /> 40–70
-        <span className="mx-1 ml-2 inline-block h-2.5 w-2.5 rounded-sm bg-red-600 align-middle" /> &lt; 40
-      </div>
+      {!props.drawing && (
+        <div className="pointer-events-none absolute left-2 top-2 rounded bg-white/90 px-2 py-1 text-[11px] text-slate-700 shadow">
+          <span className="mr-1 inline-block h-2.5 w-2.5 rounded-sm bg-green-600 align-middle" /> score ≥ 70
+          <span className="mx-1 ml-2 inline-block h-2.5 w-2.5 rounded-sm bg-yellow-600 align-middle" /> 40–70
+          <span className="mx-1 ml-2 inline-block h-2.5 w-2.5 rounded-sm bg-red-600 align-middle" /> &lt; 40
+        </div>
+      )}
     </div>
   );
 }
