@@ -204,6 +204,10 @@ try {
   let second = null;
   if (kept === 0) {
     await page.getByText("Aucun site ne passe ces critères").waitFor();
+    // What removed them, largest first, with what to loosen.
+    const reasons = await page.getByTestId("main-reasons").locator("li").allTextContents();
+    figures.main_reasons = reasons;
+    check(reasons.length >= 1 && /surface minimale|poste|PLU/.test(reasons.join(" ")), `the reasons are listed (${reasons})`);
     check(!STRICT, "with the default criteria the demo must give ranked candidates (E2E_STRICT_DEFAULTS=1)");
     await shot(page, "prospection-01-defaults-none", "Prospection, 69114 with the defaults: no site passes, the counts say why");
     // Looser criteria typed in the form (French decimals), the same search saved again and re-run.

@@ -37,6 +37,7 @@ import {
   formFromCriteria,
   isActive,
   leadsOutcome,
+  mainReasons,
   polygonOf,
   progressOf,
   sameCriteria,
@@ -487,8 +488,14 @@ function Prospection({
               {current?.status === "succeeded" && sitesQuery.data && sites.length === 0 ? (
                 <Empty
                   title="Aucun site ne passe ces critères"
-                  hint="Les chiffres ci-dessus disent ce qui a écarté les parcelles et les sites : assouplir un critère et relancer."
-                />
+                  hint="Ce qui a écarté les parcelles et les sites : assouplir un critère et relancer."
+                >
+                  <ul className="text-left text-xs text-slate-700" data-testid="main-reasons">
+                    {mainReasons(counts).map((r) => (
+                      <li key={r}>• {r}</li>
+                    ))}
+                  </ul>
+                </Empty>
               ) : sites.length > 0 ? (
                 <div className="max-h-[32rem] overflow-y-auto">
                   <SitesTable

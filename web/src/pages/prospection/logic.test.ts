@@ -11,6 +11,7 @@ import {
   formFromCriteria,
   isActive,
   leadsOutcome,
+  mainReasons,
   parseDecimal,
   posteOf,
   polygonOf,
@@ -197,6 +198,27 @@ describe("runs", () => {
     expect(progressOf(run("queued")).percent).toBeNull(); // an indeterminate bar
     const done = progressOf(run("succeeded", { counts: { parcels_scanned: 6032, sites_found: 35 } }));
     expect(done).toEqual({ percent: 100, parcels: 6032, sites: 35 });
+  });
+});
+
+describe("a run that kept nothing", () => {
+  it("lists what removed the most first, with what to loosen", () => {
+    const counts = {
+      parcels_scanned: 6032,
+      parcels_plu_not_allowed: 3629,
+      removed_min_buildable_area: 19,
+      removed_poste_distance: 13,
+      removed_poste_capacity: 3,
+      parcels_in_active_leads: 0,
+      sites_kept: 0,
+    };
+    expect(mainReasons(counts)).toEqual([
+      "3\u202f629 parcelles refusées par le PLU : admettre d'autres zones", // fr-FR groups with a narrow space
+      "19 sites sous la surface minimale : la baisser",
+      "13 sites sans poste source assez proche : allonger la distance",
+      "3 sites sans capacité suffisante au poste : « peu importe » ou un seuil en MW",
+    ]);
+    expect(mainReasons(null)).toEqual([]);
   });
 });
 

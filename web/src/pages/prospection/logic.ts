@@ -289,6 +289,23 @@ export const COUNT_LABEL: [string, string][] = [
   ["sites_kept", "sites retenus"],
 ];
 
+/** What removed the most, for a run that kept nothing: its reasons by count, largest first,
+ * each with the criterion to loosen ("16 sites sous la surface minimale : la baisser"). */
+export function mainReasons(counts: Record<string, number> | null | undefined): string[] {
+  if (!counts) return [];
+  const loosen: [string, string][] = [
+    ["removed_min_buildable_area", "sites sous la surface minimale : la baisser"],
+    ["removed_poste_distance", "sites sans poste source assez proche : allonger la distance"],
+    ["removed_poste_capacity", "sites sans capacité suffisante au poste : « peu importe » ou un seuil en MW"],
+    ["parcels_plu_not_allowed", "parcelles refusées par le PLU : admettre d'autres zones"],
+    ["parcels_in_active_leads", "parcelles déjà dans un lead ouvert"],
+  ];
+  return loosen
+    .filter(([k]) => (counts[k] ?? 0) > 0)
+    .sort(([a], [b]) => counts[b] - counts[a])
+    .map(([k, text]) => `${num(counts[k])} ${text}`);
+}
+
 /** A FeatureCollection of sites (for the map and the GeoJSON download). */
 export function sitesGeoJSON(sites: Site[], selected: Set<number> = new Set(), focused: number | null = null) {
   return {
