@@ -10,7 +10,7 @@ import { useCreateUser, useUpdateUser, useUsers } from "../../api/reference";
 import type { Role, UserOut } from "../../api/types";
 import Modal from "../../components/Modal";
 import { Button, Empty, ErrorState, Loading, PageHeader, errorMessage } from "../../components/ui";
-import { dateTime } from "../../lib/format";
+import { dateTime, num } from "../../lib/format";
 import { ROLE_LABEL } from "../../lib/status";
 
 const ROLES: Role[] = ["ADMIN", "MANAGER", "OPS", "COMMERCIAL"];
@@ -289,7 +289,7 @@ export default function AdminPage() {
                 ))}
               </tbody>
             </table>
-            <p className="px-3 py-2 text-xs text-slate-600">{data.total} utilisateur(s)</p>
+            <p className="px-3 py-2 text-xs text-slate-600">{num(data.total)} utilisateur{data.total > 1 ? "s" : ""}</p>
           </div>
         )}
       </div>

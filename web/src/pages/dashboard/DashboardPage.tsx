@@ -5,7 +5,7 @@ import { useAuth } from "../../api/auth";
 import { useLeads, usePipelineBoard } from "../../api/leads";
 import type { LeadFilters, LeadOut, LeadStatus, Role } from "../../api/types";
 import { Card, Empty, ErrorState, Loading, PageHeader, ScoreBadge, StatusBadge } from "../../components/ui";
-import { age, surface } from "../../lib/format";
+import { age, num, surface } from "../../lib/format";
 import { STATUS_COLOR, STATUS_LABEL, boardStatuses } from "../../lib/status";
 
 function LeadList({ filters, empty, testId }: { filters: LeadFilters; empty: string; testId?: string }) {
@@ -33,7 +33,7 @@ function LeadList({ filters, empty, testId }: { filters: LeadFilters; empty: str
       ))}
       {data.total > data.items.length && (
         <li className="pt-2 text-xs text-slate-500">
-          {data.total - data.items.length} de plus dans le <Link to="/pipeline" className="underline">pipeline</Link>
+          {num(data.total - data.items.length)} de plus dans le <Link to="/pipeline" className="underline">pipeline</Link>
         </li>
       )}
     </ul>
@@ -54,7 +54,7 @@ function TeamPipeline({ role }: { role: Role }) {
           <div className="h-4 flex-1 rounded bg-slate-100">
             <div className="h-4 rounded" style={{ width: `${(c.count / max) * 100}%`, backgroundColor: STATUS_COLOR[c.status] }} />
           </div>
-          <span className="w-10 text-right tabular-nums">{c.count}</span>
+          <span className="w-10 text-right tabular-nums">{num(c.count)}</span>
         </li>
       ))}
     </ul>

@@ -4,7 +4,7 @@ import { Gauge } from "lucide-react";
 import { useCriteria } from "../../api/reference";
 import type { CriterionInfo } from "../../api/reference";
 import { Card, ScoreBadge } from "../../components/ui";
-import { num } from "../../lib/format";
+import { num, score as formatScore } from "../../lib/format";
 
 type Criterion = { value?: number; weight?: number; points?: number; reason?: string; data?: string };
 
@@ -39,7 +39,7 @@ export default function ScoreCard({
     <Card title="Score de qualité" icon={<Gauge className="h-4 w-4 text-slate-600" />}>
       <div className="flex items-center gap-4">
         <div className="text-4xl font-bold tabular-nums" data-testid="score">
-          {score == null ? "–" : Math.round(score)}
+          {score == null ? "–" : formatScore(score)}
           <span className="text-base font-normal text-slate-500">/100</span>
         </div>
         <div className="text-sm text-slate-600">

@@ -1,6 +1,7 @@
 // One Kanban column: a drop target with its count and cards.
 import { useState } from "react";
 import type { BoardCard, LeadStatus } from "../../api/types";
+import { num } from "../../lib/format";
 import { STATUS_COLOR, STATUS_LABEL } from "../../lib/status";
 import LeadCard from "./LeadCard";
 
@@ -48,7 +49,7 @@ export default function Column({
           {STATUS_LABEL[status]}
         </span>
         <span className="rounded-full bg-white px-2 text-xs font-medium text-slate-600" data-testid={`count-${status}`}>
-          {total}
+          {num(total)}
         </span>
       </header>
       <ul className="flex-1 space-y-2 overflow-y-auto p-1.5">
@@ -57,7 +58,7 @@ export default function Column({
           <LeadCard key={card.id} lead={card} statuses={statuses} onMove={onMove} />
         ))}
         {total > cards.length && (
-          <li className="text-center text-xs text-slate-500">+ {total - cards.length} autres</li>
+          <li className="text-center text-xs text-slate-500">+ {num(total - cards.length)} autres</li>
         )}
       </ul>
     </section>

@@ -3,7 +3,7 @@
 import { Link } from "react-router-dom";
 import type { BoardCard, LeadStatus } from "../../api/types";
 import { ScoreBadge, StatusBadge } from "../../components/ui";
-import { age, surface } from "../../lib/format";
+import { age, num, surface } from "../../lib/format";
 import { STATUS_LABEL } from "../../lib/status";
 
 /** Leads of every column, one list per status. */
@@ -23,7 +23,7 @@ export default function LeadList({
       {columns.map((col) => (
         <section key={col.status} aria-label={STATUS_LABEL[col.status]} data-list-status={col.status}>
           <h2 className="mb-1 flex items-center gap-2 text-sm font-semibold text-slate-700">
-            <StatusBadge status={col.status} /> <span data-testid={`list-count-${col.status}`}>{col.count}</span>
+            <StatusBadge status={col.status} /> <span data-testid={`list-count-${col.status}`}>{num(col.count)}</span>
           </h2>
           {col.cards.length === 0 ? (
             <p className="px-2 text-xs text-slate-600">Aucun lead</p>
@@ -60,7 +60,7 @@ export default function LeadList({
                 );
               })}
               {col.count > col.cards.length && (
-                <li className="px-3 py-2 text-center text-xs text-slate-600">+ {col.count - col.cards.length} autres</li>
+                <li className="px-3 py-2 text-center text-xs text-slate-600">+ {num(col.count - col.cards.length)} autres</li>
               )}
             </ul>
           )}
