@@ -11,7 +11,10 @@ export default function History({
   runId,
   onOpenSearch,
   onOpenRun,
+  ownerOf,
 }: {
+  /** Who made a search not the caller's (MANAGER/ADMIN see everyone's), or null. */
+  ownerOf?: (ownerId: number | null) => string | null;
   searchId: number | null;
   runId: number | null;
   onOpenSearch: (s: SiteSearch) => void;
@@ -43,6 +46,7 @@ export default function History({
                 <span className="block truncate">{s.name}</span>
                 <span className="block truncate text-slate-600">
                   {territoryLabel(s.territory)} · {dateTime(s.updated_at)}
+                  {ownerOf?.(s.owner_id) && ` · par ${ownerOf(s.owner_id)}`}
                 </span>
               </button>
             </li>

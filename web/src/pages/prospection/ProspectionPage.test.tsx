@@ -260,6 +260,8 @@ describe("ProspectionPage", () => {
             ],
             total: 2,
           });
+        if (url === "/api/site-searches" && (init?.method ?? "GET") === "GET")
+          return json({ items: [{ ...SEARCH, id: 4, name: "Les Brosses", owner_id: 7 }, { ...SEARCH, owner_id: 2 }] });
         if (url === "/api/site-searches/3/runs/11/leads" && init?.method === "POST") {
           sent = JSON.parse(String(init.body));
           return json(
@@ -277,6 +279,9 @@ describe("ProspectionPage", () => {
     renderPage();
     await pickCommuneAndRun();
     await screen.findByRole("table", { name: "Sites candidats" });
+    // Another's search says whose it is; the manager's own does not.
+    expect(await screen.findByText(/· par Olivia Ops/)).toBeInTheDocument();
+    expect(screen.getAllByText(/· par /)).toHaveLength(1);
     const who = screen.getByLabelText("Responsable");
     expect(within(who).queryByText("Chloé Commerciale")).toBeNull(); // sales can't be given leads
     fireEvent.change(who, { target: { value: "7" } });

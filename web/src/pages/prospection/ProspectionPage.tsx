@@ -77,7 +77,7 @@ function Prospection({
   mapboxToken: string | null;
 }) {
   const qc = useQueryClient();
-  const { hasRole } = useAuth();
+  const { hasRole, user } = useAuth();
   const manager = hasRole("ADMIN", "MANAGER");
   const users = useUsers({}, manager);
   const [assignee, setAssignee] = useState("");
@@ -307,6 +307,11 @@ function Prospection({
             runId={current?.id ?? null}
             onOpenSearch={openSearch}
             onOpenRun={openRun}
+            ownerOf={(id) => {
+              if (!manager || id == null || id === user?.id) return null;
+              const u = users.data?.items.find((x) => x.id === id);
+              return u ? u.full_name || u.email : `utilisateur n° ${id}`;
+            }}
           />
           <form
             className="space-y-3 rounded-md border border-slate-200 bg-white p-3"
