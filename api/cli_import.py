@@ -15,6 +15,8 @@ from api.settings import PROJECT_ROOT, Settings
 DEMO_DIR = PROJECT_ROOT / "data"
 # The keys of geo.importers.LAYERS, spelled out so that `leadfactory --help` stays fast.
 LAYER_NAMES = ["communes", "env-zones", "parcels", "substations", "urban-zones"]
+# Not a vector layer: terrain models kept as rasters (enrichment.terrain).
+DEM = "dem"
 
 
 def register(sub: Any) -> dict[str, Callable[[argparse.Namespace, Settings], int]]:
@@ -23,9 +25,10 @@ def register(sub: Any) -> dict[str, Callable[[argparse.Namespace, Settings], int
         "import",
         help="import reference geodata files (one transaction per file)",
         description="Import GeoJSON(.gz), GeoPackage, zipped Shapefile or CSV files into a "
-        "reference layer. Idempotent: re-importing a file changes nothing.",
+        "reference layer, or IGN terrain models (dem: ESRI ASCII grid .asc or GeoTIFF, "
+        "Lambert-93). Idempotent: re-importing a file changes nothing.",
     )
-    p.add_argument("layer", choices=LAYER_NAMES)
+    p.add_argument("layer", choices=[*LAYER_NAMES, DEM])
     p.add_argument("files", nargs="+", type=Path, metavar="FILE")
     p.add_argument("--crs", help="CRS of the file when it doesn't say (e.g. EPSG:2154)")
     p.add_argument("--zone-type", help="env-zones: the type if the file has none (e.g. znieff1)")
@@ -82,6 +85,8 @@ def _progress(label: str) -> tuple[Callable[[int], object] | None, Callable[[], 
 
 
 def _import(args: argparse.Namespace, settings: Settings) -> int:
+    if args.layer == DEM:
+        return _import_dem(args, settings)
     from geo.db import session_scope
     from geo.errors import DomainError
     from geo.importers import LAYERS, ImportOptions, import_file
@@ -114,6 +119,38 @@ def _import(args: argparse.Namespace, settings: Settings) -> int:
                 return 1
             close()
             print(result.summary())
+        return 0
+
+    return _run(settings, job)
+
+
+def _import_dem(args: argparse.Namespace, settings: Settings) -> int:
+    """Each terrain file converted to a tiled GeoTIFF under ``data_dir/terrain`` (the mosaic of
+    its cell size rebuilt) and its footprint recorded, one transaction per file."""
+    from enrichment.terrain import TerrainError, convert, record_import
+    from geo.db import session_scope
+
+    terrain_dir = settings.data_dir / "terrain"
+
+    async def job(factory: Any) -> int:
+        for path in args.files:
+            try:
+                dem = await asyncio.to_thread(convert, path, terrain_dir, args.crs)
+                async with session_scope(factory) as session:
+                    done = await record_import(session, path, dem, terrain_dir, args.data_date)
+            except TerrainError as exc:
+                print(f"error: {path.name}: {exc}", file=sys.stderr)
+                return 1
+            except Exception as exc:  # noqa: BLE001 - one line naming the file, never a trace
+                detail = " ".join(str(exc).split())[:300]
+                print(f"error: {path.name}: {type(exc).__name__}: {detail}", file=sys.stderr)
+                return 1
+            w, s, e, n = dem.bounds
+            print(
+                f"dem {path.name}: {done['status']}, {dem.cells:,} cells of {dem.cellsize:g} m "
+                f"({dem.valid_cells:,} with a height), Lambert-93 {w:.0f} {s:.0f} {e:.0f} {n:.0f}"
+                f" → {dem.raster.relative_to(terrain_dir)}"
+            )
         return 0
 
     return _run(settings, job)

@@ -116,4 +116,5 @@ def test_test_only_libraries_are_not_runtime_dependencies() -> None:
         for r in PYPROJECT["project"]["optional-dependencies"]["dev"]
     }
     assert {"geopandas", "mapbox-vector-tile"} <= dev
-    assert not {"geopandas", "mapbox-vector-tile", "pvlib", "rasterio"} & declared
+    # rasterio is runtime again: enrichment.terrain reads the terrain models (issue 17).
+    assert not {"geopandas", "mapbox-vector-tile", "pvlib"} & declared
