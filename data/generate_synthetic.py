@@ -7,13 +7,16 @@ own commune outline (69114 postdates the 2018 communes file). This script derive
 real cadastre of 69114, and every feature says ``"source": "synthetic"``:
 - commune-69114-synthetic.geojson: the outline of 69114 = union of its parcels (roads closed);
 - plu-69114-synthetic.geojson: PLU zones following the cadastral sections (U, AUc, AUs, A, N and
-  the solar sectors Npv and Aenr), as real PLU zones follow parcel lines;
+  the solar sectors Npv and Aenr), as real PLU zones follow parcel lines, plus three small sectors
+  (an activity zone Ui, an Aenr and an Npv sector of 6–9 ha) cut out of the sections nearest the
+  real poste source AMPÈRE (8.9 MW available), so that the demo's default search finds sites;
 - env-zones-synthetic.geojson: a ZNIEFF I, a ZNIEFF II, a Natura 2000 ZSC, a réserve naturelle
   régionale, an APPB, a zone humide, a PPRI red zone and a friche, in and around 69114.
 """
 
 from __future__ import annotations
 
+import gzip
 import json
 from pathlib import Path
 
@@ -26,6 +29,63 @@ from shapely.geometry import LineString, Point, mapping
 HERE = Path(__file__).resolve().parent
 SEED = 69114
 L93 = 2154
+# The sectors near the poste with capacity: (kind, target ha). Sizes between the site finder's
+# default minimum (5 ha) and what AMPÈRE's 8.9 MW take at 1.5 ha/MWc (13 ha).
+SECTORS = [("Ui", 9.0), ("Aenr", 7.5), ("Npv", 6.5)]
+ANCHOR_POSTE = "AMPE5"  # AMPÈRE, in the real Caparéseau map file of data/
+SECTOR_MAX_M = 5_300.0  # sector parcels this close to the poste
+SECTOR_CENTRE_M = 4_800.0  # and each sector's centre this close (the default criterion is 5 km)
+SECTOR_GAP_M = 30.0  # sectors apart, and apart from other PV-allowed land (site gap is 5 m)
+ALLOWED = {"U", "AUc", "AUs", "Npv", "Aenr", "Ui"}
+
+
+def _poste_l93(code: str) -> Point:
+    """A poste's Lambert-93 position from the Caparéseau map file of data/."""
+    with gzip.open(HERE / "capareseau_map_2026-03.json.gz", "rt", encoding="utf-8") as f:
+        rows = json.load(f)
+    row = next(r for r in rows if r["code"].strip() == code)
+    return Point(row["X_l93"], row["Y_l93"])
+
+
+def _grow(free: gpd.GeoDataFrame, seed: int, target_ha: float, poste: Point) -> list[int] | None:
+    """Touching parcels from the seed, nearest to the poste first, up to target_ha; None when
+    they run out or the group's centre ends up beyond SECTOR_CENTRE_M."""
+    group, area = [seed], free.geometry[seed].area
+    while area < target_ha * 10_000:
+        shape = shapely.union_all(free.geometry[group].to_list()).buffer(1)
+        nxt = [i for i in free.index if i not in group and free.geometry[i].intersects(shape)]
+        if not nxt:
+            return None
+        group.append(nxt[0])  # free is sorted by distance to the poste: a compact sector
+        area += free.geometry[nxt[0]].area
+    centre = shapely.union_all(free.geometry[group].to_list()).centroid
+    return group if centre.distance(poste) <= SECTOR_CENTRE_M else None
+
+
+def _sectors(parcels: gpd.GeoDataFrame, kinds: dict[str, str]) -> dict[int, str]:
+    """Parcel index → sector kind: compact groups of touching parcels grown from the parcels
+    nearest the poste, each kept SECTOR_GAP_M from the others and from PV-allowed sections."""
+    poste = _poste_l93(ANCHOR_POSTE)
+    dist = parcels.geometry.distance(poste)
+    near = parcels[dist <= SECTOR_MAX_M]
+    allowed_elsewhere = shapely.union_all(
+        parcels.geometry[parcels.section.map(kinds).isin(ALLOWED)].to_list()
+    )
+    taken: dict[int, str] = {}
+    for kind, target_ha in SECTORS:
+        blocked = shapely.union_all(
+            [parcels.geometry[i] for i in taken] + [allowed_elsewhere]
+        ).buffer(SECTOR_GAP_M)
+        free = near[~near.geometry.intersects(blocked)]
+        free = free.loc[dist[free.index].sort_values().index]
+        group = next(
+            (g for seed in free.index if (g := _grow(free, seed, target_ha, poste)) is not None),
+            None,
+        )
+        if group is None:
+            raise SystemExit(f"no room for the {kind} sector of {target_ha} ha")
+        taken |= dict.fromkeys(group, kind)
+    return taken
 
 
 def _write(path: Path, features: list[dict]) -> None:
@@ -81,6 +141,14 @@ def main() -> None:
     kinds = ["U", "AUc", "AUs", "Npv", "Aenr"]
     kinds += list(rng.choice(["A", "A", "A", "N", "N", "U"], len(sections) - len(kinds)))
     rng.shuffle(kinds)
+    kinds_of = dict(zip(sections, kinds, strict=True))
+    # Around the poste with capacity: the residential sections there become agricultural (as
+    # Ub they would merge with the sectors into sites too large for the poste), and the sectors
+    # are cut out of the sections, as real PLUs draw Ui/Aenr/Npv sectors over a few parcels.
+    poste = _poste_l93(ANCHOR_POSTE)
+    near = set(parcels.section[parcels.geometry.distance(poste) <= SECTOR_MAX_M])
+    kinds_of |= {s: "A" for s in near if kinds_of[s] == "U"}
+    sector_of = _sectors(parcels, kinds_of)
     labels = {
         "U": ("Ub", "Zone urbaine à dominante d'habitat"),
         "AUc": ("1AU", "Zone à urbaniser ouverte"),
@@ -89,12 +157,17 @@ def main() -> None:
         "N": ("N", "Zone naturelle et forestière"),
         "Npv": ("Npv", "Secteur naturel destiné aux installations photovoltaïques au sol"),
         "Aenr": ("Aenr", "Secteur agricole destiné aux énergies renouvelables"),
+        "Ui": ("Ui", "Zone urbaine d'activités économiques"),
     }
+    in_sector = parcels.index.isin(list(sector_of))
+    parts = [(kinds_of[s], (parcels.section == s) & ~in_sector) for s in sections]
+    for k, _ in SECTORS:
+        parts.append((k, parcels.index.isin([i for i, x in sector_of.items() if x == k])))
     zones = []
-    for n, (section, kind) in enumerate(zip(sections, kinds, strict=True), 1):
-        geom = shapely.union_all(parcels.geometry[parcels.section == section].buffer(3))
+    for n, (kind, mask) in enumerate(parts, 1):
+        geom = shapely.union_all(parcels.geometry[mask].buffer(3))
         geom = geom.buffer(-3).simplify(2)
-        ztype = {"Npv": "N", "Aenr": "A"}.get(kind, kind)
+        ztype = {"Npv": "N", "Aenr": "A", "Ui": "U"}.get(kind, kind)
         label, long_label = labels[kind]
         zones.append(
             _feature(
