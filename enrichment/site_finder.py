@@ -30,9 +30,13 @@ DEFAULT_EXCLUDED_ZONES = {
     for t, (kind, _) in sorted(DEFAULT_ZONE_RULES.items())
     if kind == "exclusion"
 }
-# DOMAIN.md: U/AU may allow ground PV; A/N only in a dedicated sector (Npv, Nenr, Aenr, Ne).
-DEFAULT_PLU_TYPES = ("U", "AU", "AUc", "AUs")
-DEFAULT_PLU_LABELS = ("Npv", "Nenr", "Aenr", "Ne")
+# DOMAIN.md's site-selection default: "U/AU activity zones, Npv/Nenr/Aenr sectors" — no whole
+# family (a residential Ub or 1AU zone does not pass), the sectors and the activity zones by label.
+DEFAULT_PLU_TYPES: tuple[str, ...] = ()
+DEFAULT_PLU_LABELS = (
+    *("Npv", "Nenr", "Aenr", "Ne"),
+    *("Ui", "Ux", "Uy", "AUi", "AUx", "AUy", "1AUi", "1AUx", "1AUy"),
+)
 # What removes a site (or a parcel), as the counts name them.
 REMOVAL_REASONS = (
     "parcels_in_active_leads",
@@ -61,7 +65,8 @@ class SiteCriteria:
     def as_dict(self) -> dict[str, Any]:
         """The criteria as stored with a run (every value, defaults included)."""
         d = asdict(self)
-        d["plu_allowed_types"] = list(self.plu_allowed_types) if self.plu_allowed_types else None
+        types = self.plu_allowed_types
+        d["plu_allowed_types"] = list(types) if types is not None else None
         d["plu_allowed_labels"] = list(self.plu_allowed_labels)
         return d
 

@@ -673,6 +673,7 @@ def criteria_summary(criteria: dict[str, Any]) -> str:
     cap_txt = "selon le site" if cap == "site" else num(cap, "MW")
     zones = criteria.get("excluded_zones") or {}
     plu = criteria.get("plu_allowed_types")
+    plu = None if plu is None else [*plu, *(criteria.get("plu_allowed_labels") or [])]
     return (
         f"surface constructible min. {num(criteria.get('min_buildable_ha'), 'ha')}, "
         f"poste à {num(criteria.get('max_poste_distance_m'), 'm')} max. "
