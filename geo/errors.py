@@ -46,6 +46,10 @@ CODES: dict[str, str] = {
     "transition.refused": "The lead's status can't move to the target status.",
     "transition.role_refused": "The caller's role may not make this move.",
     "transition.reason_required": "This move needs a reason.",
+    "transition.needs_enrichment": "Entering ENRICHED needs a completed enrichment.",
+    "transition.needs_score": "Entering QUALIFIED needs a quality score.",
+    "lead.parcels_taken": "A parcel is already in an active lead (see other_leads); "
+    "send allow_duplicate with a duplicate_reason to proceed.",
     # imports
     "import.failed": "A file that can't be imported; nothing was written.",
 }

@@ -4,10 +4,17 @@ Refusal messages are in French: the web app shows them to its (French) users as 
 
 NEW → ENRICHED → QUALIFIED → IN_REVIEW → CLIENT_READY → SOLD; IN_REVIEW → QUALIFIED when QA sends
 it back; REJECTED (reason required) and ARCHIVED from any open state (DOMAIN.md).
+
+Beyond the table, two moves need facts about the lead (:func:`check_ready`): entering ENRICHED
+needs a completed enrichment (``enriched_at``), entering QUALIFIED a score (``quality_score``).
+A REJECTED lead is reopened by a MANAGER or ADMIN to a prospecting stage (NEW, ENRICHED or
+QUALIFIED, with the same facts required; QA starts again from there) or archived (docs/api.md,
+"Workflow").
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import update
@@ -38,12 +45,72 @@ for _open in OPEN_STATUSES:
     TRANSITIONS[(_open, S.REJECTED)] = _rejecters
     TRANSITIONS[(_open, S.ARCHIVED)] = STAFF
 
+# A rejected lead: a manager reopens it to a prospecting stage (QA starts again from there) or
+# archives it for good.
+for _reopen in (S.NEW, S.ENRICHED, S.QUALIFIED):
+    TRANSITIONS[(S.REJECTED, _reopen)] = STAFF
+TRANSITIONS[(S.REJECTED, S.ARCHIVED)] = STAFF
+
 REASON_REQUIRED = frozenset({S.REJECTED})
 
 
+@dataclass(frozen=True)
+class LeadFacts:
+    """What a lead holds that some moves need: a completed enrichment, a score."""
+
+    enriched: bool
+    scored: bool
+
+    @classmethod
+    def of(cls, enriched_at: object, quality_score: object) -> LeadFacts:
+        """The facts from a lead's ``enriched_at`` and ``quality_score``."""
+        return cls(enriched=enriched_at is not None, scored=quality_score is not None)
+
+
 def allowed_targets(status: LeadStatus, role: Role) -> list[LeadStatus]:
-    """The statuses ``role`` may move a lead to from ``status``."""
+    """The statuses ``role`` may move a lead to from ``status`` (the table only)."""
     return [to for (frm, to), roles in TRANSITIONS.items() if frm == status and role in roles]
+
+
+def readiness_refusal(target: LeadStatus, facts: LeadFacts) -> Conflict | None:
+    """The 409 a move to ``target`` gets for a lead missing what that stage needs, else None."""
+    if target is S.ENRICHED and not facts.enriched:
+        return Conflict(
+            "Le lead n'a pas été enrichi : lancez l'enrichissement avant de le passer à ENRICHED",
+            code="transition.needs_enrichment",
+            target_status=target.value,
+        )
+    if target is S.QUALIFIED and not facts.scored:
+        return Conflict(
+            "Le lead n'a pas de score : enrichissez-le avant de le passer à QUALIFIED",
+            code="transition.needs_score",
+            target_status=target.value,
+        )
+    return None
+
+
+def allowed_moves(
+    status: LeadStatus,
+    role: Role,
+    facts: LeadFacts,
+    *,
+    user_id: int | None = None,
+    assignee_id: int | None = None,
+) -> list[LeadStatus]:
+    """The moves this user may make now on this lead: the ones :func:`apply_transition` would
+    accept (role, assignment and the lead's facts; a reason is asked for when needed). The
+    lead detail and the Kanban cards show exactly these."""
+    if not may_change(role, user_id, assignee_id):
+        return []
+    return [t for t in allowed_targets(status, role) if readiness_refusal(t, facts) is None]
+
+
+def check_ready(target: LeadStatus, facts: LeadFacts) -> None:
+    """Conflict (409, ``transition.needs_enrichment`` / ``transition.needs_score``) unless the
+    lead has what ``target`` needs."""
+    refusal = readiness_refusal(target, facts)
+    if refusal is not None:
+        raise refusal
 
 
 def may_change(role: Role, user_id: int | None, assignee_id: int | None) -> bool:
@@ -133,6 +200,7 @@ async def apply_transition(
     previous = lead.status
     check_may_change(role, user_id, lead.id, lead.assignee_id)
     check_transition(previous, target, role, reason)
+    check_ready(target, LeadFacts.of(lead.enriched_at, lead.quality_score))
     now = datetime.now(UTC)
     await session.execute(
         update(LeadStatusHistory)
@@ -148,6 +216,8 @@ async def apply_transition(
     lead.status_changed_at = now
     if target is S.REJECTED:
         lead.rejection_reason = reason
+    elif previous is S.REJECTED and target is not S.ARCHIVED:
+        lead.rejection_reason = None  # reopened: the reason stays in the history and the log
     await log_activity(
         session,
         action="transition",

@@ -54,7 +54,9 @@ class Viewer:
 def lead_visibility(viewer: Viewer, leads: FromClause | type[Lead] = Lead) -> ColumnElement[bool]:
     """The WHERE clause restricting leads to what ``viewer`` may see.
 
-    OPS: leads assigned to them plus public ones; COMMERCIAL: CLIENT_READY and SOLD only;
+    OPS: leads assigned to them, public ones and the ones they created (a creator keeps read
+    access and the timeline after a reassignment; editing follows the assignment,
+    ``geo.pipeline.may_change``); COMMERCIAL: CLIENT_READY and SOLD only;
     MANAGER and ADMIN: everything. ``leads`` may be the ORM class or an aliased table.
     """
     cols = leads.c if isinstance(leads, FromClause) else leads.__table__.c
@@ -63,7 +65,11 @@ def lead_visibility(viewer: Viewer, leads: FromClause | type[Lead] = Lead) -> Co
     if viewer.role is Role.COMMERCIAL:
         return cols.status.in_([s.value for s in COMMERCIAL_STATUSES])
     if viewer.role is Role.OPS:
-        return or_(cols.assignee_id == viewer.user_id, cols.is_public.is_(True))
+        return or_(
+            cols.assignee_id == viewer.user_id,
+            cols.is_public.is_(True),
+            cols.created_by_id == viewer.user_id,
+        )
     return false()
 
 

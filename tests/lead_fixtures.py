@@ -122,3 +122,15 @@ async def make_people(make_user: Any, auth_headers: Any) -> dict[str, tuple[Any,
         user = await make_user(Role(role), full_name=name)
         out[key] = (user, await auth_headers(user=user))
     return out
+
+
+def mark_enriched(db_url: str, lead_id: int, score: float | None = 55.0) -> None:
+    """Give a lead what a completed enrichment leaves (``enriched_at``, a score): the moves to
+    ENRICHED and QUALIFIED need them (geo.pipeline.check_ready). The enrichment itself is
+    tested in tests/test_enrichment*.py."""
+    with psycopg.connect(sync_url(db_url)) as conn:
+        conn.execute(
+            "UPDATE leads SET enriched_at = now(), quality_score = %s, enrichment_stale = false "
+            "WHERE id = %s",
+            (score, lead_id),
+        )

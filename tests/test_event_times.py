@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from geo.models import ActivityLog, Base, Lead, LeadStatus, Role
 from tests.enrichment_helpers import ewkt, make_lead, rect
+from tests.lead_fixtures import mark_enriched
 
 N_MOVES = 50
 
@@ -42,9 +43,11 @@ async def test_activity_sorted_by_time_follows_concurrent_moves(
     client,
     state,
     auth_headers,
+    db_url,
 ) -> None:
     headers = await auth_headers(Role.ADMIN)
     lead_id = await make_lead(state.sessions, ewkt(rect(0, 0, 300, 300)))
+    mark_enriched(db_url, lead_id)  # ENRICHED needs an enrichment, QUALIFIED a score
     for status in ("ENRICHED", "QUALIFIED"):
         r = await client.post(
             f"/api/leads/{lead_id}/transition", json={"status": status}, headers=headers

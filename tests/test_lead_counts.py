@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from api.state import AppState
-from tests.lead_fixtures import square
+from tests.lead_fixtures import mark_enriched, square
 
 SHAPES: list[dict[str, Any]] = [
     {},
@@ -57,11 +57,12 @@ async def made(client: Any, people: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 async def test_totals_follow_every_write(
-    client: Any, people: dict[str, Any], made: list[dict[str, Any]]
+    client: Any, people: dict[str, Any], made: list[dict[str, Any]], db_url: str
 ) -> None:
     admin, manager = people["admin"][1], people["manager"][1]
     seen = await _check_totals(client, people)
     first, second, third = made[0], made[1], made[2]
+    mark_enriched(db_url, first["id"])  # ENRICHED needs an enrichment
     # A move in the pipeline (status), an assignment (OPS visibility), an edit (search text),
     # an archive (leaves the default list), a creation.
     r = await client.post(

@@ -120,7 +120,11 @@ async def test_matrix(client, world, db_url, row, role) -> None:
         assert r.status_code == 201, r.text
         lead_id = r.json()["id"]
         with psycopg.connect(sync_url(db_url), autocommit=True) as conn:
-            conn.execute("UPDATE leads SET status=%s WHERE id=%s", (status, lead_id))
+            # enriched and scored: the matrix is about roles, not about the lead's facts
+            conn.execute(
+                "UPDATE leads SET status=%s, enriched_at=now(), quality_score=50 WHERE id=%s",
+                (status, lead_id),
+            )
             conn.execute(
                 "UPDATE lead_status_history SET status=%s WHERE lead_id=%s", (status, lead_id)
             )

@@ -10,7 +10,7 @@ import pytest
 
 from geo.models import Role
 from tests.conftest import assert_problem, login
-from tests.lead_fixtures import square, sync_url
+from tests.lead_fixtures import count_rows, load_parcels, mark_enriched, square, sync_url
 
 
 @pytest.fixture(scope="module")
@@ -44,9 +44,10 @@ async def move(client, people, role, lead_id, status, **kw):
     )
 
 
-async def test_full_path_by_roles(client, people) -> None:
+async def test_full_path_by_roles(client, people, db_url) -> None:
     lead = await new_lead(client, people)
     lid = lead["id"]
+    mark_enriched(db_url, lid)
     for role, status in [
         (Role.OPS, "ENRICHED"),
         (Role.OPS, "QUALIFIED"),
@@ -84,7 +85,7 @@ async def test_refusals_say_what_is_allowed(client, people, db_url) -> None:
     lead = await new_lead(client, people)
     lid = lead["id"]
     body = assert_problem(await move(client, people, Role.OPS, lid, "SOLD"), 409)
-    assert set(body["allowed_transitions"]) == {"ENRICHED", "REJECTED"}
+    assert set(body["allowed_transitions"]) == {"ENRICHED", "REJECTED"}  # the table's moves
     assert body["current_status"] == "NEW"
     body = assert_problem(await move(client, people, Role.OPS, lid, "ARCHIVED"), 403)
     assert "ENRICHED" in body["allowed_transitions"]
@@ -132,6 +133,7 @@ async def test_concurrent_transitions_one_wins(live_server, people, db_url) -> N
         for round_ in range(6):
             lead = await new_lead(a, {Role.OPS: (None, ha)})
             lid = lead["id"]
+            mark_enriched(db_url, lid)
             if round_ % 2 == 0:  # the same move twice
                 ra, rb = await asyncio.gather(
                     a.post(f"/api/leads/{lid}/transition", json={"status": "ENRICHED"}, headers=ha),
@@ -211,3 +213,120 @@ async def test_pipeline_kanban(client, people) -> None:
         ),
         422,
     )
+
+
+async def test_enriched_needs_enrichment_qualified_needs_score(client, people, db_url) -> None:
+    lid = (await new_lead(client, people))["id"]
+    ops = people[Role.OPS][1]
+    detail = (await client.get(f"/api/leads/{lid}", headers=ops)).json()
+    assert detail["allowed_transitions"] == ["REJECTED"]  # no enrichment: ENRICHED not offered
+    body = assert_problem(await move(client, people, Role.OPS, lid, "ENRICHED"), 409)
+    assert body["code"] == "transition.needs_enrichment"
+    assert body["target_status"] == "ENRICHED"
+    # Enriched but with no score (a failed scoring): ENRICHED yes, QUALIFIED no.
+    mark_enriched(db_url, lid, score=None)
+    detail = (await client.get(f"/api/leads/{lid}", headers=ops)).json()
+    assert set(detail["allowed_transitions"]) == {"ENRICHED", "REJECTED"}
+    assert (await move(client, people, Role.OPS, lid, "ENRICHED")).status_code == 200
+    detail = (await client.get(f"/api/leads/{lid}", headers=ops)).json()
+    assert detail["allowed_transitions"] == ["REJECTED"]
+    body = assert_problem(await move(client, people, Role.MANAGER, lid, "QUALIFIED"), 409)
+    assert body["code"] == "transition.needs_score"
+    mark_enriched(db_url, lid, score=61.5)
+    detail = (await client.get(f"/api/leads/{lid}", headers=ops)).json()
+    assert set(detail["allowed_transitions"]) == {"QUALIFIED", "REJECTED"}
+    # The Kanban card carries the same moves (drag targets and the ⇄ menu).
+    board = (await client.get("/api/pipeline", params={"per_status": 100}, headers=ops)).json()
+    card = next(c for col in board["columns"] for c in col["cards"] if c["id"] == lid)
+    assert set(card["allowed_transitions"]) == {"QUALIFIED", "REJECTED"}
+    assert (await move(client, people, Role.OPS, lid, "QUALIFIED")).status_code == 200
+    # Every move the detail offers is accepted by the server, and only those.
+    mgr = people[Role.MANAGER][1]
+    offered = (await client.get(f"/api/leads/{lid}", headers=mgr)).json()["allowed_transitions"]
+    assert set(offered) == {"IN_REVIEW", "REJECTED", "ARCHIVED"}
+
+
+async def test_rejection_reason_shown_then_reopen_and_archive(client, people, db_url) -> None:
+    lid = (await new_lead(client, people))["id"]
+    mark_enriched(db_url, lid)
+    assert (await move(client, people, Role.OPS, lid, "ENRICHED")).status_code == 200
+    r = await move(client, people, Role.OPS, lid, "REJECTED", reason="zone Natura 2000 ZPS")
+    assert r.status_code == 200
+    mgr, ops = people[Role.MANAGER][1], people[Role.OPS][1]
+    d = (await client.get(f"/api/leads/{lid}", headers=mgr)).json()
+    assert d["rejection_reason"] == "zone Natura 2000 ZPS"
+    assert d["status_history"][-1]["reason"] == "zone Natura 2000 ZPS"  # the timeline
+    assert set(d["allowed_transitions"]) == {"NEW", "ENRICHED", "QUALIFIED", "ARCHIVED"}
+    board = (await client.get("/api/pipeline", params={"per_status": 100}, headers=mgr)).json()
+    card = next(c for col in board["columns"] for c in col["cards"] if c["id"] == lid)
+    assert card["rejection_reason"] == "zone Natura 2000 ZPS"  # the card
+    # The OPS can't reopen; the manager reopens to a prospecting stage.
+    assert (await client.get(f"/api/leads/{lid}", headers=ops)).json()["allowed_transitions"] == []
+    body = assert_problem(await move(client, people, Role.OPS, lid, "ENRICHED"), 403)
+    assert body["code"] == "transition.role_refused"
+    assert_problem(await move(client, people, Role.MANAGER, lid, "IN_REVIEW"), 409)
+    r = await move(client, people, Role.MANAGER, lid, "ENRICHED", reason="PLU révisé")
+    assert r.status_code == 200 and r.json()["status"] == "ENRICHED"
+    d = (await client.get(f"/api/leads/{lid}", headers=mgr)).json()
+    assert d["rejection_reason"] is None  # reopened; the reason stays in the history
+    assert [h["reason"] for h in d["status_history"]][-2:] == ["zone Natura 2000 ZPS", "PLU révisé"]
+    # Rejected again, then archived for good (the ADMIN's DELETE too takes a rejected lead).
+    await move(client, people, Role.MANAGER, lid, "REJECTED", reason="propriétaire refuse")
+    r = await client.delete(f"/api/leads/{lid}", headers=people[Role.ADMIN][1])
+    assert r.status_code == 204, r.text
+    d = (await client.get(f"/api/leads/{lid}", headers=mgr)).json()
+    assert d["status"] == "ARCHIVED" and d["allowed_transitions"] == []
+    assert d["rejection_reason"] == "propriétaire refuse"
+
+
+DUP_PARCELS = ["69114000AA0005", "69114000AA0006", "69114000AA0007"]
+
+
+async def test_duplicate_parcels_need_a_reason(client, people, db_url) -> None:
+    load_parcels(db_url, DUP_PARCELS)
+    ops, mgr = people[Role.OPS][1], people[Role.MANAGER][1]
+    first = await client.post("/api/leads", json={"parcel_ids": DUP_PARCELS[:2]}, headers=ops)
+    assert first.status_code == 201, first.text
+    first_id = first.json()["id"]
+    # A neighbour sharing an edge only is no duplicate.
+    r = await client.post("/api/leads", json={"parcel_ids": DUP_PARCELS[2:]}, headers=ops)
+    assert r.status_code == 201, r.text
+    third = r.json()["id"]
+    before = count_rows(db_url, "leads")
+    body = assert_problem(
+        await client.post("/api/leads", json={"parcel_ids": DUP_PARCELS[1:2]}, headers=mgr), 409
+    )
+    assert body["code"] == "lead.parcels_taken"
+    assert [o["id"] for o in body["other_leads"]] == [first_id]
+    assert body["other_leads"][0]["parcel_ids"] == [DUP_PARCELS[1]]
+    assert body["other_leads"][0]["internal_name"] == first.json()["internal_name"]
+    assert count_rows(db_url, "leads") == before  # nothing written
+    # Proceeding needs a reason.
+    assert_problem(
+        await client.post(
+            "/api/leads",
+            json={"parcel_ids": DUP_PARCELS[1:], "allow_duplicate": True},
+            headers=mgr,
+        ),
+        422,
+    )
+    r = await client.post(
+        "/api/leads",
+        json={
+            "parcel_ids": DUP_PARCELS[1:],
+            "allow_duplicate": True,
+            "duplicate_reason": "variante avec le voisin",
+        },
+        headers=mgr,
+    )
+    assert r.status_code == 201, r.text
+    dup = (await client.get(f"/api/leads/{r.json()['id']}", headers=mgr)).json()
+    created = next(a for a in dup["activity"] if a["action"] == "create")
+    assert created["after"]["duplicate_of"] == [first_id, third]
+    assert created["after"]["duplicate_reason"] == "variante avec le voisin"
+    # A rejected lead no longer holds its parcels.
+    await move(client, people, Role.MANAGER, first_id, "REJECTED", reason="abandon")
+    await move(client, people, Role.MANAGER, third, "REJECTED", reason="abandon")
+    await move(client, people, Role.MANAGER, r.json()["id"], "REJECTED", reason="abandon")
+    r = await client.post("/api/leads", json={"parcel_ids": DUP_PARCELS[:1]}, headers=ops)
+    assert r.status_code == 201, r.text

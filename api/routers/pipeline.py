@@ -12,6 +12,7 @@ from api.deps import SessionDep, ViewerDep
 from api.schemas.pipeline import Pipeline, PipelineCard, PipelineColumn
 from api.schemas.strict import UserId
 from geo.models import Lead, LeadStatus, Role, User
+from geo.pipeline import LeadFacts, allowed_moves
 from geo.visibility import COMMERCIAL_STATUSES, lead_visibility
 
 router = APIRouter(tags=["pipeline"])
@@ -75,6 +76,8 @@ async def pipeline(
                     User.full_name.label("assignee_name"),
                     Lead.status_changed_at,
                     Lead.version,
+                    Lead.rejection_reason,
+                    Lead.enriched_at,
                 )
                 .outerjoin(User, User.id == Lead.assignee_id)
                 .where(and_(*where), Lead.status == status.value)
@@ -83,8 +86,16 @@ async def pipeline(
             )
             cards = [
                 PipelineCard(
-                    **r._mapping,
+                    **{k: v for k, v in r._mapping.items() if k != "enriched_at"},
                     days_in_status=round((now - r.status_changed_at).total_seconds() / 86400, 2),
+                    # the moves the server would accept for this card (drag targets, ⇄ menu)
+                    allowed_transitions=allowed_moves(
+                        status,
+                        viewer.role,
+                        LeadFacts.of(r.enriched_at, r.quality_score),
+                        user_id=viewer.user_id,
+                        assignee_id=r.assignee_id,
+                    ),
                 )
                 for r in rows
             ]

@@ -86,12 +86,20 @@ class LeadCreate(BaseModel):
     notes: Notes | None = None
     is_public: bool = False
     assignee_id: UserId | None = Field(None, description="MANAGER/ADMIN only; OPS get the lead")
+    allow_duplicate: bool = Field(
+        False,
+        description="Create the lead even though a parcel is already in an active lead "
+        "(otherwise 409 lead.parcels_taken); needs duplicate_reason, logged in the activity",
+    )
+    duplicate_reason: Annotated[str, StringConstraints(max_length=2000), MULTI_LINE] | None = None
 
     @model_validator(mode="after")
     def _exactly_one_shape(self) -> LeadCreate:
         given = [x for x in (self.geometry, self.parcel_ids, self.point) if x is not None]
         if len(given) != 1:
             raise ValueError("give exactly one of geometry, parcel_ids or point")
+        if self.allow_duplicate and not (self.duplicate_reason and self.duplicate_reason.strip()):
+            raise ValueError("allow_duplicate needs a duplicate_reason")
         return self
 
 

@@ -24,6 +24,12 @@ class PipelineCard(BaseModel):
     status_changed_at: datetime
     days_in_status: float = Field(description="Days since the lead entered its status")
     version: int
+    rejection_reason: str | None = Field(None, description="Why the lead was rejected")
+    allowed_transitions: list[LeadStatus] = Field(
+        default_factory=list,
+        description="The moves the caller may make now (the server's rule: role, assignment, "
+        "enrichment for ENRICHED, score for QUALIFIED)",
+    )
 
 
 class PipelineColumn(BaseModel):

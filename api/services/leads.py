@@ -104,6 +104,53 @@ async def _check_assignee(conn: Conn, assignee_id: int) -> None:
 
 CREATORS = (Role.ADMIN, Role.MANAGER, Role.OPS)
 
+# One advisory lock per parcel (the site finder takes the same keys), so that two creations
+# with a common parcel serialise and the second one sees the first.
+_LOCK_PARCELS = """
+SELECT count(pg_advisory_xact_lock(k))
+FROM (SELECT DISTINCT hashtextextended('parcel:' || p, 0) AS k FROM unnest($1::text[]) AS p
+      ORDER BY 1) AS keys
+"""
+# The active leads holding any of these parcels: more than 1 m² of the parcel inside the lead
+# (a neighbour sharing an edge holds none of it).
+_TAKEN = """
+SELECT l.id, l.internal_name, l.status, array_agg(DISTINCT p.id ORDER BY p.id) AS parcel_ids
+FROM parcels AS p
+JOIN leads AS l ON l.geom && p.geom AND l.status = ANY($2::text[])
+               AND ST_Intersects(l.geom, p.geom)
+               AND ST_Area(ST_Intersection(l.geom, p.geom)::geography) > 1.0
+WHERE p.id = ANY($1::text[])
+GROUP BY l.id ORDER BY l.id
+"""
+
+
+async def _check_parcels_free(conn: Conn, body: LeadCreate, parcel_ids: list[str]) -> list[int]:
+    """409 ``lead.parcels_taken`` naming the active leads that hold one of ``parcel_ids``,
+    unless the request allows the duplicate (with its reason); the ids of those leads."""
+    if not parcel_ids:
+        return []
+    await conn.fetchval(_LOCK_PARCELS, parcel_ids)
+    open_statuses = sorted(s.value for s in OPEN_STATUSES)
+    rows = await conn.fetch(_TAKEN, parcel_ids, open_statuses)
+    if rows and not body.allow_duplicate:
+        others = [
+            {
+                "id": r["id"],
+                "internal_name": r["internal_name"],
+                "status": r["status"],
+                "parcel_ids": list(r["parcel_ids"]),
+            }
+            for r in rows
+        ]
+        names = ", ".join(o["internal_name"] for o in others)
+        raise Conflict(
+            f"Une parcelle est déjà dans un lead actif ({names}) : envoyez allow_duplicate "
+            "avec un duplicate_reason pour créer ce lead quand même",
+            code="lead.parcels_taken",
+            other_leads=others,
+        )
+    return [r["id"] for r in rows]
+
 
 async def _place(
     conn: asyncpg.Connection, viewer: Viewer, body: LeadCreate, limits: GeometryLimits
@@ -205,7 +252,8 @@ async def create_lead_on(
         await _check_assignee(conn, assignee_id)
     insee, commune_name, dept = await _commune(conn, placed, body.commune_insee)
     parcel_ids = [p["id"] for p in placed.parcels] or None
-    activity = {
+    duplicates = await _check_parcels_free(conn, body, parcel_ids or [])
+    activity: dict[str, Any] = {
         "status": LeadStatus.NEW.value,
         "source": body.source.value,
         "area_m2": round(placed.area_m2, 1),
@@ -213,6 +261,9 @@ async def create_lead_on(
         "parcel_ids": parcel_ids,
         "repaired": placed.repaired,
     }
+    if duplicates:  # allowed by the request: who decided it is the entry's author
+        activity["duplicate_of"] = duplicates
+        activity["duplicate_reason"] = body.duplicate_reason
     row = await conn.fetchrow(
         CREATE_SQL,
         name_prefix(insee),
@@ -315,13 +366,15 @@ async def transition_lead(
 
 
 async def archive_lead(session: AsyncSession, user: User, lead_id: int) -> None:
-    """Soft delete: an open lead moves to ARCHIVED through the state machine (ADMIN)."""
+    """Soft delete: an open or rejected lead moves to ARCHIVED through the state machine
+    (ADMIN)."""
     lead = await get_visible_lead(session, viewer_of(user), lead_id, for_update=True)
     if lead.status is LeadStatus.ARCHIVED:
         return
-    if lead.status not in OPEN_STATUSES:
+    if lead.status not in OPEN_STATUSES and lead.status is not LeadStatus.REJECTED:
         raise Conflict(
-            f"a {lead.status.value} lead is kept as it is; only open leads are archived",
+            f"a {lead.status.value} lead is kept as it is; only open or rejected leads are "
+            "archived",
             current_status=lead.status.value,
         )
     await apply_transition(session, lead, LeadStatus.ARCHIVED, user_id=user.id, role=user.role)

@@ -36,7 +36,7 @@ from geo.models import (
     LeadTechnical,
     User,
 )
-from geo.pipeline import allowed_targets, may_change
+from geo.pipeline import LeadFacts, allowed_moves
 from geo.visibility import (
     Viewer,
     activity_visibility,
@@ -199,6 +199,8 @@ def detail_select(viewer: Viewer, lead_id: int) -> Select[Any]:
             _L.c.status,
             _L.c.assignee_id,
             _L.c.version,
+            _L.c.enriched_at,
+            _L.c.quality_score,
             _body(viewer.sees_owners),
             (_F.c.lead_id.is_not(None)).label("has_foncier"),
             cast(_F.c.parcels, Text).label("parcels"),
@@ -231,9 +233,15 @@ async def lead_detail_json(
     if row is None:
         raise NotFound(f"lead {lead_id} not found")
     status = LeadStatus(row.status)
-    allowed: list[LeadStatus] = []  # OPS see public leads but move only their own
-    if may_change(viewer.role, viewer.user_id, row.assignee_id):
-        allowed = allowed_targets(status, viewer.role)
+    # The moves the server would accept now (OPS see public and created leads but move only
+    # their own; ENRICHED needs an enrichment, QUALIFIED a score).
+    allowed = allowed_moves(
+        status,
+        viewer.role,
+        LeadFacts.of(row.enriched_at, row.quality_score),
+        user_id=viewer.user_id,
+        assignee_id=row.assignee_id,
+    )
     foncier: dict[str, Any] | None = None
     if row.has_foncier:
         owners = None

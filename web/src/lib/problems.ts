@@ -99,6 +99,13 @@ export const PROBLEM_MESSAGES: Record<string, Message> = {
       p.current_status,
     )} à ${status(p.target_status)}.`,
   "transition.reason_required": (p) => `Un motif est obligatoire pour passer un lead à ${status(p.target_status)}.`,
+  "transition.needs_enrichment": "Ce lead n'a pas encore été enrichi : lancez l'enrichissement avant de le passer à « Enrichi ».",
+  "transition.needs_score": "Ce lead n'a pas de score : enrichissez-le avant de le passer à « Qualifié ».",
+  "lead.parcels_taken": (p) => {
+    const others = (p.other_leads as { internal_name?: string }[] | undefined) ?? [];
+    const names = others.map((o) => o.internal_name).filter(Boolean).join(", ");
+    return `Une parcelle est déjà dans un lead actif${names ? ` (${names})` : ""} : confirmez le doublon en donnant un motif.`;
+  },
   "import.failed": "Le fichier n'a pas pu être importé ; rien n'a été enregistré.",
 };
 
