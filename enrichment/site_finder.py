@@ -10,16 +10,20 @@ its layer has no data there) — never a pass or a zero in place of missing data
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import orjson
+import shapely
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from enrichment.config import DEFAULT_ZONE_RULES, ScoreConfig
 from enrichment.score import grid_criterion, score, surface_criterion
 from enrichment.spatial import ABSENT, LAYER_LABELS, load_sql, statement
+from enrichment.terrain import FLAT_PCT, TerrainReader, mosaics
 from geo.errors import InvalidInput
 from geo.pipeline import OPEN_STATUSES
 
@@ -37,6 +41,10 @@ DEFAULT_PLU_LABELS = (
     *("Npv", "Nenr", "Aenr", "Ne"),
     *("Ui", "Ux", "Uy", "AUi", "AUx", "AUy", "1AUi", "1AUx", "1AUy"),
 )
+# DOMAIN.md: slope < 5 % ideal, 5–15 % acceptable if facing south-ish, > 15 % or north-facing
+# poor → at most 15 % on average, and at most half of the site facing north.
+DEFAULT_MAX_SLOPE_PCT = 15.0
+DEFAULT_MAX_NORTH_SHARE = 50.0
 # What removes a site (or a parcel), as the counts name them.
 REMOVAL_REASONS = (
     "parcels_in_active_leads",
@@ -44,6 +52,8 @@ REMOVAL_REASONS = (
     "removed_min_buildable_area",
     "removed_poste_distance",
     "removed_poste_capacity",
+    "removed_slope",
+    "removed_north_share",
 )
 
 
@@ -61,6 +71,10 @@ class SiteCriteria:
     plu_allowed_labels: tuple[str, ...] = DEFAULT_PLU_LABELS
     plu_unknown_passes: bool = True
     exclude_active_leads: bool = True
+    # Terrain (when a terrain model covers the site, else "données absentes"): mean slope (%)
+    # and share of north-facing cells (%) of the buildable area.
+    max_slope_pct: float | None = DEFAULT_MAX_SLOPE_PCT
+    max_north_share: float | None = DEFAULT_MAX_NORTH_SHARE
 
     def as_dict(self) -> dict[str, Any]:
         """The criteria as stored with a run (every value, defaults included)."""
@@ -93,6 +107,7 @@ class FinderBounds:
     min_width_m: float = 10.0
     poste_candidates: int = 10
     ha_per_mwc: float = 1.5
+    terrain_dir: Path | None = None  # where `leadfactory import dem` keeps the mosaics
 
 
 @dataclass
@@ -191,7 +206,38 @@ def _verdicts(site: dict[str, Any], criteria: SiteCriteria) -> dict[str, dict[st
     else:
         v["plu"] = {"verdict": "pass", "reason": "Zones PLU admises"}
     v["active_leads"] = {"verdict": "pass" if criteria.exclude_active_leads else "off"}
+    v.update(_terrain_verdicts(site.get("terrain"), criteria))
     return v
+
+
+def _terrain_verdicts(
+    terrain: dict[str, Any] | None, criteria: SiteCriteria
+) -> dict[str, dict[str, Any]]:
+    """The slope and north-facing verdicts of a kept site (it passed, or no terrain there)."""
+    out: dict[str, dict[str, Any]] = {}
+    for key, limit in (
+        ("slope", criteria.max_slope_pct),
+        ("north_share", criteria.max_north_share),
+    ):
+        label = "Pente" if key == "slope" else "Exposition nord"
+        if limit is None:
+            out[key] = {"verdict": "off"}
+        elif terrain is None:
+            out[key] = {"verdict": "absent", "reason": f"{label} : {ABSENT}"}
+        elif key == "slope":
+            out[key] = {
+                "verdict": "pass",
+                "reason": f"Pente moyenne {terrain['mean_slope_pct']:.1f} % ≤ {limit:g} %".replace(
+                    ".", ","
+                ),
+            }
+        else:
+            out[key] = {
+                "verdict": "pass",
+                "reason": f"{terrain['north_share_pct']:.0f} % de la surface exposée au nord "
+                f"≤ {limit:g} %".replace(".", ","),
+            }
+    return out
 
 
 def _ranked(
@@ -227,6 +273,7 @@ def _ranked(
                     "excluded_zones": r["zones"] or [],
                     "postes": r["postes"] or [],
                     "chosen_poste": chosen,
+                    "terrain": r.get("terrain"),
                     "verdicts": _verdicts(r, criteria),
                     "breakdown": result["criteria"],
                 },
@@ -429,12 +476,14 @@ async def assemble_sites(
             "poste_candidates": bounds.poste_candidates,
         },
     )
+    terrain, removed = await judge_terrain(conn, criteria, bounds)
     counts = {
         k: int(v)
         for k, v in (await conn.execute(text(load_sql("site_counts")))).mappings().one().items()
     }
+    counts.update(removed)
     rows = [
-        dict(r)
+        {**r, "terrain": terrain.get(r["site_key"])}
         for r in (
             await conn.execute(text(load_sql("site_top")), {"max_results": bounds.max_results})
         ).mappings()
@@ -442,6 +491,52 @@ async def assemble_sites(
     sites = _ranked(rows, criteria, score_cfg, bounds.ha_per_mwc)
     counts["sites_returned"] = len(sites)
     return counts, sites
+
+
+_KEPT_BUILDABLE = """
+SELECT site_key, ST_AsBinary(coalesce(buildable_g93, ST_Transform(geom, 2154))) AS wkb
+FROM sf_sites WHERE removed IS NULL
+"""
+
+
+def _terrain_stats(paths: list[Path], rows: list[Any]) -> dict[Any, dict[str, Any] | None]:
+    """Each site's terrain statistics (None: no terrain under it), read in a worker thread."""
+    with TerrainReader(paths) as reader:
+        return {key: reader.site(shapely.from_wkb(wkb)) for key, wkb in rows}
+
+
+async def judge_terrain(
+    conn: AsyncConnection, criteria: SiteCriteria, bounds: FinderBounds
+) -> tuple[dict[Any, dict[str, Any]], dict[str, int]]:
+    """The kept sites' mean slope and north-facing share over their buildable area (before
+    slivers are dropped) from the terrain mosaics; a site over a limit is removed in
+    ``sf_sites`` (``slope``, then ``north_share``) and counted. A site with no terrain under it
+    is kept: its verdicts say "données absentes"."""
+    removed = {"removed_slope": 0, "removed_north_share": 0}
+    max_slope, max_north = criteria.max_slope_pct, criteria.max_north_share
+    if max_slope is None and max_north is None:
+        return {}, removed
+    paths = await asyncio.to_thread(mosaics, bounds.terrain_dir)
+    if not paths:
+        return {}, removed
+    rows = [(r.site_key, bytes(r.wkb)) for r in await conn.execute(text(_KEPT_BUILDABLE))]
+    if not rows:
+        return {}, removed
+    stats = await asyncio.to_thread(_terrain_stats, paths, rows)
+    verdicts = []
+    for key, st in stats.items():
+        if st is None:
+            continue
+        st["flat_below_pct"] = FLAT_PCT
+        if max_slope is not None and st["mean_slope_pct"] > max_slope:
+            verdicts.append({"k": key, "why": "slope"})
+        elif max_north is not None and st["north_share_pct"] > max_north:
+            verdicts.append({"k": key, "why": "north_share"})
+    if verdicts:
+        await conn.execute(text("UPDATE sf_sites SET removed = :why WHERE site_key = :k"), verdicts)
+    for v in verdicts:
+        removed[f"removed_{v['why']}"] += 1
+    return {k: v for k, v in stats.items() if v is not None}, removed
 
 
 async def find_sites(

@@ -12,6 +12,8 @@ from api.schemas.patch import omittable
 from api.schemas.strict import RowId
 from enrichment.site_finder import (
     DEFAULT_EXCLUDED_ZONES,
+    DEFAULT_MAX_NORTH_SHARE,
+    DEFAULT_MAX_SLOPE_PCT,
     DEFAULT_PLU_LABELS,
     DEFAULT_PLU_TYPES,
     SiteCriteria,
@@ -84,6 +86,20 @@ class CriteriaIn(BaseModel):
         True, description="Whether parcels under no PLU zone (carte communale, RNU) pass"
     )
     exclude_active_leads: bool = Field(True, description="Leave out parcels in an open lead")
+    max_slope_pct: float | None = Field(
+        DEFAULT_MAX_SLOPE_PCT,
+        ge=0,
+        le=100,
+        description="Steepest mean slope (%) of the buildable area where a terrain model "
+        "covers the site (else données absentes); DOMAIN.md: > 15 % poor",
+    )
+    max_north_share: float | None = Field(
+        DEFAULT_MAX_NORTH_SHARE,
+        ge=0,
+        le=100,
+        description="Largest share (%) of the buildable area facing north (downhill within "
+        "±45° of north, slope > 2 %) where a terrain model covers the site",
+    )
 
     def to_criteria(self) -> SiteCriteria:
         """The engine's criteria."""
@@ -100,6 +116,8 @@ class CriteriaIn(BaseModel):
             plu_allowed_labels=tuple(self.plu_allowed_labels),
             plu_unknown_passes=self.plu_unknown_passes,
             exclude_active_leads=self.exclude_active_leads,
+            max_slope_pct=self.max_slope_pct,
+            max_north_share=self.max_north_share,
         )
 
 

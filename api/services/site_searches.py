@@ -175,6 +175,7 @@ def bounds_of(settings: Settings) -> FinderBounds:
         min_width_m=sf.min_width_m,
         poste_candidates=sf.poste_candidates,
         ha_per_mwc=settings.economics.ha_per_mwc,
+        terrain_dir=settings.data_dir / "terrain",  # leadfactory import dem (enrichment.terrain)
     )
 
 
@@ -444,6 +445,8 @@ _COUNT_KEYS = (
     "removed_min_buildable_area",
     "removed_poste_distance",
     "removed_poste_capacity",
+    "removed_slope",
+    "removed_north_share",
     "sites_kept",
 )
 _SITE_KEYS = (
@@ -451,6 +454,8 @@ _SITE_KEYS = (
     "removed_min_buildable_area",
     "removed_poste_distance",
     "removed_poste_capacity",
+    "removed_slope",
+    "removed_north_share",
     "sites_kept",
 )
 

@@ -203,6 +203,7 @@ SELECT m.site_key, m.parcel_ids, m.parcel_count, m.geom, m.area_m2, m.parcels_m2
        m.plu_off, m.plu_absent, m.plu_unknown,
        bu.buildable_m2, bu.zones, env.env_coverage,
        g.need_mw, g.postes, g.chosen, g.grid_status,
+       cu.g93 AS buildable_g93,  -- the terrain's zonal statistics read it (enrichment.terrain)
        CASE WHEN bu.site_key IS NULL AND CAST(:min_buildable_m2 AS float8) IS NOT NULL
                 THEN 'min_buildable_area'
             WHEN CAST(:min_buildable_m2 AS float8) IS NOT NULL
@@ -214,3 +215,4 @@ FROM measured AS m
 LEFT JOIN buildable AS bu USING (site_key)
 LEFT JOIN env USING (site_key)
 LEFT JOIN grid AS g USING (site_key)
+LEFT JOIN cut AS cu USING (site_key)
