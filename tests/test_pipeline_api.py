@@ -330,3 +330,26 @@ async def test_duplicate_parcels_need_a_reason(client, people, db_url) -> None:
     await move(client, people, Role.MANAGER, r.json()["id"], "REJECTED", reason="abandon")
     r = await client.post("/api/leads", json={"parcel_ids": DUP_PARCELS[:1]}, headers=ops)
     assert r.status_code == 201, r.text
+
+
+async def test_pipeline_takes_the_list_filters(client, people, db_url) -> None:
+    lead = await new_lead(client, people)
+    mark_enriched(db_url, lead["id"], score=77.0)
+    mgr = people[Role.MANAGER][1]
+    board = (
+        await client.get("/api/pipeline", params={"q": lead["name"], "score_min": 70}, headers=mgr)
+    ).json()
+    cards = [c for col in board["columns"] for c in col["cards"]]
+    listed = (
+        await client.get(
+            "/api/leads", params={"q": lead["name"], "score_min": 70, "page_size": 200}, headers=mgr
+        )
+    ).json()["items"]
+    assert {c["id"] for c in cards} == {x["id"] for x in listed} and lead["id"] in {
+        c["id"] for c in cards
+    }
+    none = (
+        await client.get("/api/pipeline", params={"q": lead["name"], "score_min": 80}, headers=mgr)
+    ).json()
+    assert sum(c["count"] for c in none["columns"]) == 0
+    assert_problem(await client.get("/api/pipeline", params={"q": "a\nb"}, headers=mgr), 422)

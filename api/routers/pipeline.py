@@ -6,14 +6,17 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+from pydantic import StringConstraints
 from sqlalchemy import and_, func, select
 
 from api.deps import SessionDep, ViewerDep
 from api.schemas.pipeline import Pipeline, PipelineCard, PipelineColumn
 from api.schemas.strict import UserId
+from api.schemas.text import SINGLE_LINE
+from api.services.leads_query import LeadFilters, filter_clauses
 from geo.models import Lead, LeadStatus, Role, User
 from geo.pipeline import LeadFacts, allowed_moves
-from geo.visibility import COMMERCIAL_STATUSES, lead_visibility
+from geo.visibility import COMMERCIAL_STATUSES
 
 router = APIRouter(tags=["pipeline"])
 
@@ -39,16 +42,28 @@ async def pipeline(
         str | None, Query(pattern=r"^(\d{2}|2A|2B|97\d)$", description="Department code")
     ] = None,
     include_archived: Annotated[bool, Query(description="Show the ARCHIVED column")] = False,
+    score_min: Annotated[float | None, Query(ge=0, le=100, description="Lowest score")] = None,
+    q: Annotated[
+        Annotated[str, StringConstraints(min_length=1, max_length=100), SINGLE_LINE] | None,
+        Query(description="Text in name/commune/notes, as the lead list's q"),
+    ] = None,
 ) -> Pipeline:
-    """Per status, the number of leads and the most recently updated cards."""
-    where = [lead_visibility(viewer)]
-    if assignee_id is not None:
-        where.append(Lead.assignee_id == assignee_id)
-    if department is not None:
-        where.append(Lead.department == department)
+    """Per status, the number of leads and the most recently updated cards, each card with the
+    moves the caller may make on it now."""
     statuses = [s for s in PIPELINE_ORDER if include_archived or s is not LeadStatus.ARCHIVED]
     if viewer.role is Role.COMMERCIAL:
         statuses = [s for s in statuses if s in COMMERCIAL_STATUSES]
+    # The lead list's own filters (and visibility): the board and the list select alike.
+    where = filter_clauses(
+        viewer,
+        LeadFilters(
+            status=tuple(statuses),
+            assignee_id=assignee_id,
+            department=department,
+            score_min=score_min,
+            q=q,
+        ),
+    )
     counts = dict(
         (
             await session.execute(
