@@ -39,7 +39,7 @@ DEFAULT_EXCLUDED_ZONES = {
 DEFAULT_PLU_TYPES: tuple[str, ...] = ()
 DEFAULT_PLU_LABELS = (
     *("Npv", "Nenr", "Aenr", "Ne"),
-    *("Ui", "Ux", "Uy", "AUi", "AUx", "AUy", "1AUi", "1AUx", "1AUy"),
+    *("Ui", "Ux", "Uy", "AUi", "AUx", "AUy"),  # 1AUi, 2AUx…: digits either side are ignored
 )
 # DOMAIN.md: slope < 5 % ideal, 5–15 % acceptable if facing south-ish, > 15 % or north-facing
 # poor → at most 15 % on average, and at most half of the site facing north.

@@ -44,7 +44,7 @@ WITH layer AS (
                WHEN plu.id IS NULL THEN
                    CASE WHEN CAST(:plu_unknown_passes AS boolean) THEN 'unknown' ELSE 'fail' END
                WHEN plu.zone_type = ANY(CAST(:plu_types AS text[]))
-                 OR lower(rtrim(plu.label, '0123456789')) = ANY(CAST(:plu_labels AS text[]))
+                 OR lower(btrim(plu.label, '0123456789')) = ANY(CAST(:plu_labels AS text[]))
                    THEN 'pass'
                ELSE 'fail'
            END AS plu_status
