@@ -36,7 +36,9 @@ ANCHOR_POSTE = "AMPE5"  # AMPÈRE, in the real Caparéseau map file of data/
 SECTOR_MAX_M = 5_300.0  # sector parcels this close to the poste
 SECTOR_CENTRE_M = 4_800.0  # and each sector's centre this close (the default criterion is 5 km)
 SECTOR_GAP_M = 30.0  # sectors apart, and apart from other PV-allowed land (site gap is 5 m)
-ALLOWED = {"U", "AUc", "AUs", "Npv", "Aenr", "Ui"}
+# The section kinds the site finder's default PLU criterion admits (sectors and activity zones by
+# label, DOMAIN.md): a sector is kept SECTOR_GAP_M from them, else both would make one site.
+ALLOWED = {"Npv", "Aenr", "Ui"}
 
 
 def _poste_l93(code: str) -> Point:
@@ -142,12 +144,8 @@ def main() -> None:
     kinds += list(rng.choice(["A", "A", "A", "N", "N", "U"], len(sections) - len(kinds)))
     rng.shuffle(kinds)
     kinds_of = dict(zip(sections, kinds, strict=True))
-    # Around the poste with capacity: the residential sections there become agricultural (as
-    # Ub they would merge with the sectors into sites too large for the poste), and the sectors
-    # are cut out of the sections, as real PLUs draw Ui/Aenr/Npv sectors over a few parcels.
-    poste = _poste_l93(ANCHOR_POSTE)
-    near = set(parcels.section[parcels.geometry.distance(poste) <= SECTOR_MAX_M])
-    kinds_of |= {s: "A" for s in near if kinds_of[s] == "U"}
+    # Near the poste with capacity, sectors cut out of the sections (of the village's Ub and the
+    # fields' A), as real PLUs draw Ui/Aenr/Npv sectors over a few parcels.
     sector_of = _sectors(parcels, kinds_of)
     labels = {
         "U": ("Ub", "Zone urbaine à dominante d'habitat"),
