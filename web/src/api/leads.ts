@@ -3,7 +3,6 @@ import { keepPreviousData, useMutation, useQuery, useQueryClient } from "@tansta
 import { api, uploadWithProgress, withQuery } from "./client";
 import type {
   ActivityOut,
-  BoardCard,
   BoardColumn,
   CommentOut,
   DocumentOut,
@@ -222,54 +221,38 @@ export function useGeneratePdf(id: number) {
 }
 
 /**
- * The Kanban columns. GET /api/pipeline gives every column's count and cards in one request;
- * it has no score or text filter, so with those the columns come from GET /api/leads per status.
+ * The Kanban columns: GET /api/pipeline gives every column's count and cards in one request, with
+ * the list's filters, and each card with the moves the server would accept for this user
+ * (`allowed_transitions`: the menu and the drag targets offer only those).
  */
 export function usePipelineBoard(
   statuses: LeadStatus[],
   filters: { assignee_id?: string; department?: string; score_min?: string; q?: string },
   perStatus = 50,
 ) {
-  const listMode = !!(filters.score_min || filters.q);
-  const base = { assignee_id: filters.assignee_id, department: filters.department };
   return useQuery({
     queryKey: ["leads", "board", statuses, filters, perStatus],
     placeholderData: keepPreviousData,
     queryFn: async ({ signal }): Promise<BoardColumn[]> => {
-      if (!listMode) {
-        const p = await api<Pipeline>(
-          withQuery("/api/pipeline", {
-            ...base,
-            per_status: perStatus,
-            include_archived: statuses.includes("ARCHIVED"),
-          }),
-          { signal },
-        );
-        return statuses.map((status) => {
-          const col = p.columns.find((c) => c.status === status);
-          return {
-            status,
-            count: col?.count ?? 0,
-            cards: (col?.cards ?? []).map((c) => ({ ...c, status })),
-          };
-        });
-      }
-      return Promise.all(
-        statuses.map(async (status) => {
-          const page = await api<Page<LeadOut>>(
-            withQuery("/api/leads", {
-              ...base,
-              score_min: filters.score_min,
-              q: filters.q,
-              status,
-              sort: "-updated_at",
-              page_size: perStatus,
-            }),
-            { signal },
-          );
-          return { status, count: page.total, cards: page.items as BoardCard[] };
+      const p = await api<Pipeline>(
+        withQuery("/api/pipeline", {
+          assignee_id: filters.assignee_id,
+          department: filters.department,
+          score_min: filters.score_min,
+          q: filters.q,
+          per_status: perStatus,
+          include_archived: statuses.includes("ARCHIVED"),
         }),
+        { signal },
       );
+      return statuses.map((status) => {
+        const col = p.columns.find((c) => c.status === status);
+        return {
+          status,
+          count: col?.count ?? 0,
+          cards: (col?.cards ?? []).map((c) => ({ ...c, status })),
+        };
+      });
     },
   });
 }

@@ -886,7 +886,8 @@ export interface paths {
         };
         /**
          * Pipeline
-         * @description Per status, the number of leads and the most recently updated cards.
+         * @description Per status, the number of leads and the most recently updated cards, each card with the
+         *     moves the caller may make on it now.
          */
         get: operations["pipeline_api_pipeline_get"];
         put?: never;
@@ -2372,6 +2373,14 @@ export interface components {
              * @description MANAGER/ADMIN only; OPS get the lead
              */
             assignee_id?: number | null;
+            /**
+             * Allow Duplicate
+             * @description Create the lead even though a parcel is already in an active lead (otherwise 409 lead.parcels_taken); needs duplicate_reason, logged in the activity
+             * @default false
+             */
+            allow_duplicate: boolean;
+            /** Duplicate Reason */
+            duplicate_reason?: string | null;
         };
         /**
          * LeadDetail
@@ -2966,6 +2975,16 @@ export interface components {
             days_in_status: number;
             /** Version */
             version: number;
+            /**
+             * Rejection Reason
+             * @description Why the lead was rejected
+             */
+            rejection_reason?: string | null;
+            /**
+             * Allowed Transitions
+             * @description The moves the caller may make now (the server's rule: role, assignment, enrichment for ENRICHED, score for QUALIFIED)
+             */
+            allowed_transitions?: components["schemas"]["LeadStatus"][];
         };
         /**
          * PipelineColumn
@@ -3011,7 +3030,7 @@ export interface components {
              * @description Stable machine code of the problem (docs/api.md, 'Error codes')
              * @enum {string}
              */
-            code: "auth.account_disabled" | "auth.bad_credentials" | "auth.forbidden" | "auth.required" | "auth.wrong_current_password" | "http.error" | "http.method_not_allowed" | "http.not_acceptable" | "http.not_found" | "import.failed" | "lead.not_assigned" | "lead.not_found" | "request.bad" | "request.invalid" | "request.malformed_json" | "request.rate_limited" | "resource.conflict" | "resource.not_found" | "resource.stale" | "server.error" | "service.not_ready" | "service.timeout" | "service.unavailable" | "transition.reason_required" | "transition.refused" | "transition.role_refused" | "upload.too_large" | "upload.unsupported_type" | "user.email_taken" | "user.not_found" | "user.self_demotion";
+            code: "auth.account_disabled" | "auth.bad_credentials" | "auth.forbidden" | "auth.required" | "auth.wrong_current_password" | "http.error" | "http.method_not_allowed" | "http.not_acceptable" | "http.not_found" | "import.failed" | "lead.not_assigned" | "lead.not_found" | "lead.parcels_taken" | "request.bad" | "request.invalid" | "request.malformed_json" | "request.rate_limited" | "resource.conflict" | "resource.not_found" | "resource.stale" | "server.error" | "service.not_ready" | "service.timeout" | "service.unavailable" | "transition.needs_enrichment" | "transition.needs_score" | "transition.reason_required" | "transition.refused" | "transition.role_refused" | "upload.too_large" | "upload.unsupported_type" | "user.email_taken" | "user.not_found" | "user.self_demotion";
             /**
              * Detail
              * @default null
@@ -7225,6 +7244,10 @@ export interface operations {
                 department?: string;
                 /** @description Show the ARCHIVED column */
                 include_archived?: boolean;
+                /** @description Lowest score */
+                score_min?: number;
+                /** @description Text in name/commune/notes, as the lead list's q */
+                q?: string;
             };
             header?: never;
             path?: never;

@@ -181,6 +181,8 @@ export interface PipelineCardShape {
   status_changed_at: string;
   days_in_status?: number;
   version: number;
+  rejection_reason?: string | null;
+  allowed_transitions?: LeadStatus[];
 }
 export type PipelineCard = Gen<"PipelineCard", PipelineCardShape>;
 export interface PipelineColumnShape {
@@ -203,6 +205,10 @@ export interface BoardCard {
   area_m2?: number | null;
   assignee_name?: string | null;
   status_changed_at: string;
+  /** Why the lead was rejected (REJECTED cards). */
+  rejection_reason?: string | null;
+  /** The moves the server would accept now for this user (role, assignment, enrichment, score). */
+  allowed_transitions?: LeadStatus[];
 }
 export interface BoardColumn {
   status: LeadStatus;

@@ -161,9 +161,14 @@ export default function LeadPage() {
           <EnrichProgress />
         </div>
       )}
+      {lead.status === "REJECTED" && lead.rejection_reason && (
+        <p className="border-b border-rose-200 bg-rose-50 px-6 py-2 text-sm text-rose-800" data-testid="rejection-reason">
+          <span className="font-medium">Motif du rejet :</span> {lead.rejection_reason}
+        </p>
+      )}
       {allowed.length > 0 && (
         <div className="flex flex-wrap items-center gap-2 border-b border-slate-200 bg-slate-50 px-6 py-2 text-sm" aria-label="Actions de statut">
-          <span className="text-slate-500">Passer à :</span>
+          <span className="text-slate-600">{lead.status === "REJECTED" ? "Rouvrir ou archiver :" : "Passer à :"}</span>
           {allowed.map((s) => (
             <button
               key={s}

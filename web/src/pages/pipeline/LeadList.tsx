@@ -5,6 +5,7 @@ import type { BoardCard, LeadStatus } from "../../api/types";
 import { ScoreBadge, StatusBadge } from "../../components/ui";
 import { age, num, surface } from "../../lib/format";
 import { STATUS_LABEL } from "../../lib/status";
+import { movesOf } from "./LeadCard";
 
 /** Leads of every column, one list per status. */
 export default function LeadList({
@@ -31,6 +32,7 @@ export default function LeadList({
             <ul className="divide-y divide-slate-100 rounded-lg border border-slate-200 bg-white">
               {col.cards.map((lead) => {
                 const name = lead.name || lead.internal_name;
+                const moves = movesOf(lead, statuses);
                 return (
                   <li key={lead.id} data-lead-id={lead.id} className="flex items-center gap-2 px-3 py-2">
                     <Link to={`/leads/${lead.id}`} className="min-w-0 flex-1 py-1 focus:outline-none focus-visible:ring-2 focus-visible:ring-brand-400">
@@ -39,22 +41,25 @@ export default function LeadList({
                         {lead.commune_name ?? lead.commune_insee ?? "Commune inconnue"} · {surface(lead.area_m2)} ·{" "}
                         {age(lead.status_changed_at)} · {lead.assignee_name ?? "Non assigné"}
                       </span>
+                      {lead.rejection_reason && (
+                        <span className="block truncate text-xs text-rose-700">Motif : {lead.rejection_reason}</span>
+                      )}
                     </Link>
                     <ScoreBadge score={lead.quality_score} />
                     <select
                       aria-label={`Déplacer ${name}`}
                       value=""
+                      disabled={moves.length === 0}
+                      title={moves.length ? undefined : "Aucun déplacement possible pour vous"}
                       onChange={(e) => e.target.value && onMove(lead, e.target.value as LeadStatus)}
-                      className="h-10 w-24 shrink-0 rounded-md border border-slate-300 bg-white px-1 text-xs text-slate-700"
+                      className="h-10 w-24 shrink-0 rounded-md border border-slate-300 bg-white px-1 text-xs text-slate-700 disabled:opacity-50"
                     >
                       <option value="">Déplacer…</option>
-                      {statuses
-                        .filter((s) => s !== lead.status)
-                        .map((s) => (
-                          <option key={s} value={s}>
-                            {STATUS_LABEL[s]}
-                          </option>
-                        ))}
+                      {moves.map((s) => (
+                        <option key={s} value={s}>
+                          {STATUS_LABEL[s]}
+                        </option>
+                      ))}
                     </select>
                   </li>
                 );

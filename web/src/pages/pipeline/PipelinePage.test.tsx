@@ -7,7 +7,7 @@ import { AuthProvider } from "../../api/auth";
 import { setToken } from "../../api/client";
 import PipelinePage from "./PipelinePage";
 
-const card = (id: number, name: string) => ({
+const card = (id: number, name: string, extra: Record<string, unknown> = {}) => ({
   id,
   internal_name: `LFS-${id}`,
   name,
@@ -20,6 +20,8 @@ const card = (id: number, name: string) => ({
   status_changed_at: new Date().toISOString(),
   days_in_status: 0,
   version: 1,
+  allowed_transitions: ["ENRICHED", "REJECTED"],
+  ...extra,
 });
 
 const PIPELINE = {
@@ -33,6 +35,12 @@ const PIPELINE = {
     { status: "SOLD", count: 0, cards: [] },
     { status: "REJECTED", count: 0, cards: [] },
   ],
+};
+
+const REJECTED_CARD = card(2, "Le Marais", { allowed_transitions: [], rejection_reason: "zone humide (RAMSAR)" });
+const WITH_REJECTED = {
+  ...PIPELINE,
+  columns: PIPELINE.columns.map((c) => (c.status === "REJECTED" ? { ...c, count: 1, cards: [REJECTED_CARD] } : c)),
 };
 
 function json(body: unknown, status = 200) {
@@ -85,28 +93,56 @@ describe("PipelinePage", () => {
   });
 
   it("snaps a refused move back and shows the server's reason", async () => {
-    const detail = "the role OPS can't move a lead from NEW to SOLD";
-    const french = "Le rôle Opérations ne peut pas faire passer un lead de « Nouveau » à « Vendu ».";
+    // The board was read before someone else undid the enrichment: the server refuses.
+    const detail = "Le lead n'a pas été enrichi";
+    const french = "Ce lead n'a pas encore été enrichi : lancez l'enrichissement avant de le passer à « Enrichi ».";
     vi.stubGlobal(
       "fetch",
       vi.fn(async (url: string, init?: RequestInit) => {
         if (String(url).includes("/transition") && init?.method === "POST")
           return json(
-            { title: "Forbidden", status: 403, detail, code: "transition.role_refused", role: "OPS", current_status: "NEW", target_status: "SOLD" },
-            403,
+            { title: "Conflict", status: 409, detail, code: "transition.needs_enrichment", target_status: "ENRICHED" },
+            409,
           );
         return json(PIPELINE);
       }),
     );
     renderPage();
     await screen.findByText("Les Brosses");
-    fireEvent.change(screen.getByLabelText("Déplacer Les Brosses"), { target: { value: "SOLD" } });
+    fireEvent.change(screen.getByLabelText("Déplacer Les Brosses"), { target: { value: "ENRICHED" } });
     expect((await screen.findAllByText(new RegExp(french))).length).toBeGreaterThan(0);
-    expect(screen.queryByText(new RegExp(detail))).toBeNull(); // never the English detail
+    expect(screen.queryByText(new RegExp(detail))).toBeNull(); // the French message of the code
     await waitFor(() =>
       expect(within(screen.getByRole("region", { name: "Nouveau" })).getByText("Les Brosses")).toBeInTheDocument(),
     );
-    expect(within(screen.getByRole("region", { name: "Vendu" })).queryByText("Les Brosses")).toBeNull();
+    expect(within(screen.getByRole("region", { name: "Enrichi" })).queryByText("Les Brosses")).toBeNull();
+  });
+
+  it("offers only the moves the server accepts: in the ⇄ menu and as drag targets", async () => {
+    vi.stubGlobal("fetch", vi.fn(async () => json(WITH_REJECTED)));
+    renderPage();
+    await screen.findByText("Les Brosses");
+    const menu = screen.getByLabelText("Déplacer Les Brosses") as HTMLSelectElement;
+    const options = Array.from(menu.options).map((o) => o.value).filter(Boolean);
+    expect(options).toEqual(["ENRICHED", "REJECTED"]);
+    // No move for this user on the rejected card: its menu is off, it can't be dragged.
+    expect(screen.getByLabelText("Déplacer Le Marais")).toBeDisabled();
+    expect(screen.getByText("Le Marais").closest("li")).toHaveAttribute("draggable", "false");
+    // The rejection reason is on the card.
+    expect(screen.getByTestId("rejection-reason")).toHaveTextContent("Motif : zone humide (RAMSAR)");
+    // Dragging a card: before the drop, the allowed columns say so and the others are dimmed.
+    const li = screen.getByText("Les Brosses").closest("li")!;
+    const dataTransfer = { setData: vi.fn(), getData: () => "", types: ["application/x-lfs-lead"], effectAllowed: "" };
+    fireEvent.dragStart(li, { dataTransfer });
+    const region = (name: string) => screen.getByRole("region", { name });
+    await waitFor(() => expect(region("Enrichi")).toHaveAttribute("data-drop", "allowed"));
+    expect(region("Rejeté")).toHaveAttribute("data-drop", "allowed");
+    expect(within(region("Enrichi")).getByText("Déposer ici")).toBeInTheDocument();
+    expect(region("Qualifié")).toHaveAttribute("data-drop", "refused");
+    expect(region("Qualifié").className).toContain("opacity-40");
+    expect(region("Nouveau")).toHaveAttribute("data-drop", "home");
+    fireEvent.dragEnd(li);
+    await waitFor(() => expect(region("Qualifié")).not.toHaveAttribute("data-drop"));
   });
 
   it("follows the URL: a changed département replaces the old one, Back restores it", async () => {

@@ -27,6 +27,8 @@ export default function PipelinePage() {
   // Cards moved but not yet confirmed by the server: shown in their new column meanwhile.
   const [pending, setPending] = useState<Record<number, LeadStatus>>({});
   const [asking, setAsking] = useState<{ card: BoardCard; to: LeadStatus } | null>(null);
+  // The card being dragged: every column says before the drop whether the server would take it.
+  const [dragging, setDragging] = useState<BoardCard | null>(null);
 
   const filters = {
     assignee_id: params.get("assignee") ?? undefined,
@@ -234,6 +236,8 @@ export default function PipelinePage() {
               total={col.count}
               statuses={statuses}
               onMove={move}
+              dragging={dragging}
+              onDrag={setDragging}
             />
           ))}
         </div>
