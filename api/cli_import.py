@@ -127,15 +127,24 @@ def _import(args: argparse.Namespace, settings: Settings) -> int:
 def _import_dem(args: argparse.Namespace, settings: Settings) -> int:
     """Each terrain file converted to a tiled GeoTIFF under ``data_dir/terrain`` (the mosaic of
     its cell size rebuilt) and its footprint recorded, one transaction per file."""
-    from enrichment.terrain import TerrainError, convert, record_import
+    from enrichment.terrain import TerrainError, build_mosaic, convert, record_import
     from geo.db import session_scope
 
     terrain_dir = settings.data_dir / "terrain"
+    folders: set[Path] = set()  # mosaics rebuilt once at the end, even after an error
 
     async def job(factory: Any) -> int:
+        try:
+            return await each(factory)
+        finally:
+            for folder in sorted(folders):
+                await asyncio.to_thread(build_mosaic, folder)
+
+    async def each(factory: Any) -> int:
         for path in args.files:
             try:
-                dem = await asyncio.to_thread(convert, path, terrain_dir, args.crs)
+                dem = await asyncio.to_thread(convert, path, terrain_dir, args.crs, False)
+                folders.add(dem.raster.parent)
                 async with session_scope(factory) as session:
                     done = await record_import(session, path, dem, terrain_dir, args.data_date)
             except TerrainError as exc:

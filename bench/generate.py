@@ -6,6 +6,12 @@ Creates the database on the cluster of DATABASE_URL, migrates it, and COPYs ~1M 
 the region, its communes and sections, PLU zones, ~2,000 env zones and ~200 postes sources, all
 with source='synthetic'. Idempotent: when the database already holds the same seed and size
 (recorded in the database comment) it does nothing unless --force.
+
+    .venv/bin/python bench/generate.py --terrain DIR [--parcels 1000000] [--seed 42]
+
+writes, instead, a terrain model over the same area: BD ALTI-like ESRI ASCII grids (25 m cells,
+1,000 × 1,000 per tile, IGN's file names) of a seeded relief of rolling hills (slopes 0 to
+about 25 %, every orientation), for ``leadfactory import dem DIR/*.asc`` (docs/site-finder.md).
 """
 
 from __future__ import annotations
@@ -234,6 +240,54 @@ def generate(conn: psycopg.Connection, seed: int, n_parcels: int) -> dict[str, i
     return counts
 
 
+TERRAIN_CELL = 25.0
+TERRAIN_TILE = 1_000  # cells per side: 25 km tiles, on IGN's 25 km grid
+
+
+def relief(seed: int, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Heights (m) of a seeded relief at Lambert-93 points: a few sine waves of 1.5–8 km in
+    random directions over a 400 m plateau, the same wherever it is sampled (tiles join)."""
+    rng = np.random.default_rng(seed + 7)
+    z = np.full(np.broadcast(x, y).shape, 400.0)
+    for _ in range(6):
+        wavelength = rng.uniform(1_500, 8_000)
+        # Amplitude for a steepest slope of 2–6 % per wave: sums to 0–25 % with its neighbours.
+        amp = rng.uniform(0.02, 0.06) * wavelength / (2 * np.pi)
+        theta = rng.uniform(0, 2 * np.pi)
+        phase = rng.uniform(0, 2 * np.pi)
+        k = 2 * np.pi / wavelength
+        z += amp * np.sin(k * (np.cos(theta) * x + np.sin(theta) * y) + phase)
+    return z
+
+
+def write_terrain(folder: Path, seed: int, n_parcels: int) -> list[Path]:
+    """The tiles covering the benchmark region (its square around synth.CENTER_L93)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    side = float(np.sqrt(n_parcels * synth.MEAN_PARCEL_M2 * 1.04))
+    cx, cy = synth.CENTER_L93
+    span = TERRAIN_CELL * TERRAIN_TILE
+    x0 = np.floor((cx - side / 2 - 1_000) / span) * span
+    y0 = np.floor((cy - side / 2 - 1_000) / span) * span
+    x1, y1 = cx + side / 2 + 1_000, cy + side / 2 + 1_000
+    written = []
+    for tx in np.arange(x0, x1, span):
+        for ty in np.arange(y0, y1, span):
+            # IGN's name: the upper-left corner in km.
+            name = f"BDALTIV2_25M_FXX_{tx / 1000:04.0f}_{(ty + span) / 1000:04.0f}"
+            path = folder / f"{name}_MNT_LAMB93_IGN69.asc"
+            c = tx + TERRAIN_CELL * (np.arange(TERRAIN_TILE) + 0.5)
+            r = ty + span - TERRAIN_CELL * (np.arange(TERRAIN_TILE) + 0.5)
+            z = relief(seed, c[None, :], r[:, None])
+            with path.open("w") as f:
+                f.write(
+                    f"ncols {TERRAIN_TILE}\nnrows {TERRAIN_TILE}\nxllcorner {tx:.2f}\n"
+                    f"yllcorner {ty:.2f}\ncellsize {TERRAIN_CELL:g}\nNODATA_value -99999.00\n"
+                )
+                np.savetxt(f, z, fmt="%.2f")
+            written.append(path)
+    return written
+
+
 def main(argv: list[str] | None = None) -> int:
     """Create, migrate and fill lfs_bench; print the figures."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
@@ -241,7 +295,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--db", default=DB_NAME, help="database name (default lfs_bench)")
     ap.add_argument("--force", action="store_true", help="rebuild even when up to date")
+    ap.add_argument(
+        "--terrain",
+        type=Path,
+        metavar="DIR",
+        help="write BD ALTI-like terrain tiles over the area into DIR (no database work)",
+    )
     args = ap.parse_args(argv)
+    if args.terrain is not None:
+        t0 = time.perf_counter()
+        tiles = write_terrain(args.terrain, args.seed, args.parcels)
+        print(f"{len(tiles)} terrain tiles in {args.terrain} ({time.perf_counter() - t0:.1f}s)")
+        print(f"leadfactory import dem {args.terrain}/*.asc")
+        return 0
 
     admin = server_url("postgres")
     want = marker(args.seed, args.parcels)

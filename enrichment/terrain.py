@@ -131,9 +131,10 @@ def _crs_of(path: Path, found: CRS | None, given: str | None) -> CRS:
     return crs
 
 
-def convert(path: Path, terrain_dir: Path, crs: str | None = None) -> DemFile:
+def convert(path: Path, terrain_dir: Path, crs: str | None = None, mosaic: bool = True) -> DemFile:
     """Check an elevation file (ESRI ASCII grid or GeoTIFF) and keep it as a tiled, compressed
-    Float32 GeoTIFF under ``terrain_dir/<cellsize>m/``, then rebuild that folder's mosaic."""
+    Float32 GeoTIFF under ``terrain_dir/<cellsize>m/``, then rebuild that folder's mosaic
+    (``mosaic=False``: the caller rebuilds it once after a batch of files)."""
     suffix = path.suffix.lower()
     if not path.is_file():
         raise TerrainError("no such file")
@@ -190,7 +191,8 @@ def convert(path: Path, terrain_dir: Path, crs: str | None = None) -> DemFile:
         tmp.unlink(missing_ok=True)
         raise TerrainError("no height in the file (every cell is NODATA)")
     os.replace(tmp, out)
-    build_mosaic(folder)
+    if mosaic:
+        build_mosaic(folder)
     return DemFile(
         raster=out,
         cellsize=cellsize,
@@ -280,7 +282,7 @@ def _stats_on(ds: Any, geom: Any) -> tuple[float, dict[str, Any] | None]:
     factor = max(1, math.ceil(math.sqrt(rows * cols / MAX_WINDOW_CELLS)))
     out_rows, out_cols = math.ceil(rows / factor), math.ceil(cols / factor)
     cell = res * factor
-    x0, y0 = ds.transform * (col0, row0)
+    x0, y0 = ds.transform @ (col0, row0)
     transform = from_origin(x0, y0, cell, cell)
     z = np.full((out_rows, out_cols), np.nan, dtype="float32")
     # The output cells wholly inside the mosaic are read; outside it: no height.
