@@ -353,3 +353,44 @@ async def test_pipeline_takes_the_list_filters(client, people, db_url) -> None:
     ).json()
     assert sum(c["count"] for c in none["columns"]) == 0
     assert_problem(await client.get("/api/pipeline", params={"q": "a\nb"}, headers=mgr), 422)
+
+
+async def test_enrichment_outdated_only_when_outline_or_reference_changed(
+    client, people, db_url
+) -> None:
+    lead = await new_lead(client, people)
+    lid, ops = lead["id"], people[Role.OPS][1]
+
+    async def outdated():
+        return (await client.get(f"/api/leads/{lid}", headers=ops)).json()["enrichment_outdated"]
+
+    assert await outdated() is None  # never enriched: "pas encore enrichi", not "à refaire"
+    mark_enriched(db_url, lid)
+    assert await outdated() == []  # just enriched: nothing to redo
+    # The outline changes: redo, and why.
+    r = await client.patch(
+        f"/api/leads/{lid}", json={"geometry": square(5.9, 44.1, 0.003)}, headers=ops
+    )
+    assert r.status_code == 200, r.text
+    reasons = await outdated()
+    assert [x["reason"] for x in reasons] == ["geometry"] and reasons[0]["at"].endswith("Z")
+    # A name edit is no reason.
+    mark_enriched(db_url, lid)
+    await client.patch(f"/api/leads/{lid}", json={"name": "renommé"}, headers=ops)
+    assert await outdated() == []
+    # A reference layer the enrichment reads is reloaded after it: redo, naming the layer.
+    with psycopg.connect(sync_url(db_url), autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO layer_versions AS v (layer, version) VALUES ('env_zones', 1) "
+            "ON CONFLICT (layer) DO UPDATE SET version = v.version + 1, "
+            "updated_at = clock_timestamp()"
+        )
+        conn.execute(  # a layer it does not read changes nothing
+            "INSERT INTO layer_versions AS v (layer, version) VALUES ('parcels', 1) "
+            "ON CONFLICT (layer) DO UPDATE SET version = v.version + 1, "
+            "updated_at = clock_timestamp()"
+        )
+    reasons = await outdated()
+    assert [(x["reason"], x["layer"]) for x in reasons] == [("reference", "env_zones")]
+    mark_enriched(db_url, lid)  # enriched again since
+    assert await outdated() == []

@@ -277,6 +277,15 @@ class StatusPeriod(BaseModel):
     reason: str | None = None
 
 
+class OutdatedReason(BaseModel):
+    """Why a lead's enrichment is out of date: its outline changed after it (``geometry``) or a
+    reference layer it reads was reloaded after it (``reference``, with the layer)."""
+
+    reason: Literal["geometry", "reference"]
+    layer: str | None = Field(None, description="env_zones, urban_zones or substations")
+    at: datetime = Field(description="When the outline or the layer changed")
+
+
 class LeadDetail(LeadOut):
     """A lead with every related table, its documents, comments and activity."""
 
@@ -297,4 +306,8 @@ class LeadDetail(LeadOut):
     status_history: list[StatusPeriod] = []
     allowed_transitions: list[LeadStatus] = Field(
         [], description="Statuses the caller may move this lead to now"
+    )
+    enrichment_outdated: list[OutdatedReason] | None = Field(
+        None,
+        description="Why the enrichment should be redone ([]: up to date; null: never enriched)",
     )

@@ -161,6 +161,27 @@ _HISTORY_SQL = _json_list(
     "h",
 )
 
+# The reference layers an enrichment reads (zones, PLU, postes): reloaded after a lead's
+# enrichment, they make it out of date (their layer_versions row's updated_at).
+ENRICHMENT_LAYERS = ("env_zones", "urban_zones", "substations")
+_LAYERS_SQL = ", ".join(f"'{name}'" for name in ENRICHMENT_LAYERS)
+# Why the enrichment is out of date, oldest first: the outline changed after it (the last
+# geometry edit in the activity log) or a reference layer was reloaded after it; [] when up to
+# date, null when never enriched.
+_OUTDATED_SQL = f"""(CASE WHEN l.enriched_at IS NULL THEN NULL ELSE (
+SELECT coalesce(json_agg(json_build_object('reason', r.reason, 'layer', r.layer,
+                                           'at', {ts("r.at")}) ORDER BY r.at, r.layer), '[]'::json)
+FROM (
+    SELECT 'geometry' AS reason, NULL::text AS layer, max(e.created_at) AS at
+    FROM activity_log e
+    WHERE e.lead_id = l.id AND e.action = 'update' AND e.after -> 'geometry' IS NOT NULL
+      AND e.created_at > l.enriched_at
+    HAVING max(e.created_at) IS NOT NULL
+    UNION ALL
+    SELECT 'reference', v.layer::text, v.updated_at FROM layer_versions v
+    WHERE v.layer IN ({_LAYERS_SQL}) AND v.updated_at > l.enriched_at
+) r) END)"""
+
 _L = LEADS_L
 _A = USERS_A
 _F = LeadFoncier.__table__.alias("f")
@@ -187,6 +208,7 @@ def _body(sees_owners: bool) -> ColumnElement[str]:
             ("comments", _COMMENTS_SQL),
             ("activity", _activity_sql(sees_owners)),
             ("status_history", _HISTORY_SQL),
+            ("enrichment_outdated", _OUTDATED_SQL),
         ]
     )
     return literal_column(f"{body}::text", Text).label("body")

@@ -2500,6 +2500,11 @@ export interface components {
              * @default []
              */
             allowed_transitions: components["schemas"]["LeadStatus"][];
+            /**
+             * Enrichment Outdated
+             * @description Why the enrichment should be redone ([]: up to date; null: never enriched)
+             */
+            enrichment_outdated?: components["schemas"]["OutdatedReason"][] | null;
         };
         /**
          * LeadFromSite
@@ -2801,6 +2806,29 @@ export interface components {
             rejected: number;
             /** Assigned Now */
             assigned_now: number;
+        };
+        /**
+         * OutdatedReason
+         * @description Why a lead's enrichment is out of date: its outline changed after it (``geometry``) or a
+         *     reference layer it reads was reloaded after it (``reference``, with the layer).
+         */
+        OutdatedReason: {
+            /**
+             * Reason
+             * @enum {string}
+             */
+            reason: "geometry" | "reference";
+            /**
+             * Layer
+             * @description env_zones, urban_zones or substations
+             */
+            layer?: string | null;
+            /**
+             * At
+             * Format: date-time
+             * @description When the outline or the layer changed
+             */
+            at: string;
         };
         /**
          * Owner

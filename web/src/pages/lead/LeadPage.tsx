@@ -11,6 +11,7 @@ import type { Geometry, LeadStatus } from "../../api/types";
 import ReasonDialog from "../../components/ReasonDialog";
 import { Button, ErrorState, Loading, PageHeader, StatusBadge, errorMessage } from "../../components/ui";
 import { date, surface } from "../../lib/format";
+import { outdatedReasons } from "./outdated";
 import { STATUS_BADGE, STATUS_LABEL } from "../../lib/status";
 import Comments from "./Comments";
 import Documents from "./Documents";
@@ -57,6 +58,7 @@ export default function LeadPage() {
   if (error || !lead) return <ErrorState error={error ?? new Error("Lead introuvable")} retry={refetch} />;
 
   const allowed = (lead.allowed_transitions ?? []) as LeadStatus[];
+  const outdated = outdatedReasons(lead.enrichment_outdated);
   const canWork = hasRole("ADMIN", "MANAGER", "OPS");
 
   function move(status: LeadStatus, reason?: string) {
@@ -120,8 +122,14 @@ export default function LeadPage() {
           <span className="text-slate-600">Responsable : {lead.assignee_name ?? "non assigné"}</span>
         )}
         <span className="text-slate-500">créé le {date(lead.created_at)}</span>
-        {lead.enrichment_stale && (
-          <span className="rounded bg-amber-100 px-1.5 py-0.5 text-xs text-amber-800">Enrichissement à refaire</span>
+        {outdated.length > 0 && (
+          <span
+            className="rounded bg-amber-100 px-1.5 py-0.5 text-xs text-amber-800"
+            data-testid="enrichment-outdated"
+            title={outdated.join(" ; ")}
+          >
+            Enrichissement à refaire : {outdated.join(" ; ")}
+          </span>
         )}
         <div className="ml-auto flex flex-wrap items-center gap-2">
           {canWork && (
