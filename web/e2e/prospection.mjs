@@ -16,10 +16,6 @@ const USERS = {
   COMMERCIAL: "sales@lfs.test",
   ...JSON.parse(process.env.E2E_USERS ?? "{}"),
 };
-// With E2E_STRICT_DEFAULTS=1 the run with the server's default criteria must itself find at least
-// three ranked candidates; otherwise the page's answer is checked as it is and the scenario goes
-// on with looser criteria typed in the form (min 2 ha, poste within 10 km).
-const STRICT = process.env.E2E_STRICT_DEFAULTS === "1";
 const here = dirname(fileURLToPath(import.meta.url));
 const ARTIFACTS = resolve(process.env.E2E_ARTIFACTS ?? join(here, "../../test-artifacts/web"));
 const STEP_TIMEOUT = 15_000;
@@ -121,6 +117,13 @@ async function launch(page) {
   return { http: res.status(), run: run.body, ms };
 }
 
+/** JSON with object keys sorted (the stored criteria are JSONB: their key order is not ours). */
+function canonical(v) {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(",")}]`;
+  if (v && typeof v === "object") return `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${canonical(v[k])}`).join(",")}}`;
+  return JSON.stringify(v ?? null);
+}
+
 /** The ranks shown in the table, top to bottom. */
 async function tableRanks(page) {
   return page.locator("table[aria-label='Sites candidats'] tbody tr").evaluateAll((rows) => rows.map((r) => Number(r.getAttribute("data-rank"))));
@@ -190,39 +193,43 @@ try {
   await page.getByRole("list", { name: "Territoire choisi" }).getByText(/69114/).waitFor();
   check((await page.getByTestId("territory-summary").textContent()).includes("69114"), "the territory says 69114");
 
-  // 4. Run with the defaults; the page shows what the run answered.
+  // 4. A first run with a minimum the demo can't meet, typed in French ("10 000"): no site, and
+  // the page says what removed them. Then the defaults typed back, the same search saved and
+  // re-run: the demo's default criteria give ranked candidates (issue 17).
+  const frInt = (n) => new Intl.NumberFormat("fr-FR").format(n).replace(/\s/g, " ");
+  await minHa.fill("50");
+  await poste.fill("10 000");
   const first = await launch(page);
-  figures.defaults_run = { http: first.http, ms: first.ms, status: first.run.status, counts: first.run.counts };
-  check(first.run.status === "succeeded", `the default run succeeded (${first.run.status}: ${first.run.error})`);
-  const kept = first.run.counts.sites_kept;
+  figures.strict_run = { http: first.http, ms: first.ms, status: first.run.status, counts: first.run.counts };
+  check(first.run.status === "succeeded", `the 50 ha run succeeded (${first.run.status}: ${first.run.error})`);
+  check(first.run.criteria.min_buildable_ha === 50 && first.run.criteria.max_poste_distance_m === 10000, "the run used the typed criteria");
+  check(first.run.counts.sites_kept === 0, `no 50 ha site in 69114 (${first.run.counts.sites_kept})`);
   const counts = page.getByTestId("run-counts");
   await counts.getByText(/parcelles examinées/).waitFor();
   const countsText = (await counts.textContent()).replace(/\s/g, " ");
-  const frInt = (n) => new Intl.NumberFormat("fr-FR").format(n).replace(/\s/g, " ");
   check(countsText.includes(`${frInt(first.run.counts.parcels_scanned)} parcelles examinées`), `counts in French (${countsText})`);
-  check(countsText.includes(`${frInt(kept)} sites retenus`), "the kept sites are counted");
-  let second = null;
-  if (kept === 0) {
-    await page.getByText("Aucun site ne passe ces critères").waitFor();
-    // What removed them, largest first, with what to loosen.
-    const reasons = await page.getByTestId("main-reasons").locator("li").allTextContents();
-    figures.main_reasons = reasons;
-    check(reasons.length >= 1 && /surface minimale|poste|PLU/.test(reasons.join(" ")), `the reasons are listed (${reasons})`);
-    check(!STRICT, "with the default criteria the demo must give ranked candidates (E2E_STRICT_DEFAULTS=1)");
-    await shot(page, "prospection-01-defaults-none", "Prospection, 69114 with the defaults: no site passes, the counts say why");
-    // Looser criteria typed in the form (French decimals), the same search saved again and re-run.
-    await minHa.fill("2");
-    await poste.fill("10 000");
-    second = await launch(page);
-    figures.relaxed_run = { http: second.http, ms: second.ms, status: second.run.status, counts: second.run.counts };
-    check(second.run.criteria.min_buildable_ha === 2 && second.run.criteria.max_poste_distance_m === 10000, "the run used the typed criteria");
-    check(second.run.search_id === first.run.search_id, "the same search, saved with the new criteria");
-    check(second.run.counts.sites_kept >= 3, `the looser run finds at least 3 sites (${second.run.counts.sites_kept})`);
-  } else {
-    check(kept >= 3, `the default run keeps at least 3 sites (${kept})`);
-  }
+  check(countsText.includes("0 sites retenus"), "the kept sites are counted");
+  await page.getByText("Aucun site ne passe ces critères").waitFor();
+  // What removed them, largest first, with what to loosen.
+  const reasons = await page.getByTestId("main-reasons").locator("li").allTextContents();
+  figures.main_reasons = reasons;
+  check(reasons.length >= 1 && /surface minimale/.test(reasons.join(" ")), `the reasons are listed (${reasons})`);
+  await shot(page, "prospection-01-none", "Prospection, 69114 with a 50 ha minimum: no site passes, the counts say why");
+  await minHa.fill(fr(defaults.criteria.min_buildable_ha));
+  await poste.fill(fr(defaults.criteria.max_poste_distance_m));
+  const second = await launch(page);
+  figures.defaults_run = { http: second.http, ms: second.ms, status: second.run.status, counts: second.run.counts };
+  check(second.run.status === "succeeded", `the default run succeeded (${second.run.status}: ${second.run.error})`);
+  check(second.run.search_id === first.run.search_id, "the same search, saved with the new criteria");
+  const sameAsDefaults = ["min_buildable_ha", "max_poste_distance_m", "min_capacity_mw", "gap_m", "plu_allowed_types", "plu_allowed_labels", "excluded_zones"]
+    .filter((k) => canonical(second.run.criteria[k]) !== canonical(defaults.criteria[k]));
+  check(sameAsDefaults.length === 0, `the run used the default criteria (differs: ${sameAsDefaults})`);
+  const kept = second.run.counts.sites_kept;
+  check(kept >= 3, `the default run keeps at least 3 sites (${kept})`);
+  const keptText = (await counts.textContent()).replace(/\s/g, " ");
+  check(keptText.includes(`${frInt(kept)} sites retenus`), `the kept sites are counted (${keptText})`);
   figures.candidates_with_defaults = kept;
-  const shown = figures.relaxed_run ? second.run : first.run;
+  const shown = second.run;
 
   // 5. Ranked candidates in the table and on the map.
   await page.locator("table[aria-label='Sites candidats'] tbody tr").first().waitFor();
@@ -334,7 +341,7 @@ try {
   await searches.locator("button[aria-current='true']").click();
   await page.getByRole("list", { name: "Exécutions" }).getByRole("button").first().waitFor();
   figures.runs_listed = await page.getByRole("list", { name: "Exécutions" }).getByRole("button").count();
-  check(figures.runs_listed === (figures.relaxed_run ? 2 : 1), `the search's runs are listed (${figures.runs_listed})`);
+  check(figures.runs_listed === 2, `the search's runs are listed (${figures.runs_listed})`);
   await page.locator("table[aria-label='Sites candidats'] tbody tr[data-rank='3']").getByRole("link", { name: "Lead du site n° 3" }).waitFor();
 
   // 9. A phone (390 px) with the results: nothing wider than the screen; form and results stack.
