@@ -8,7 +8,7 @@ real cadastre of 69114, and every feature says ``"source": "synthetic"``:
 - commune-69114-synthetic.geojson: the outline of 69114 = union of its parcels (roads closed);
 - plu-69114-synthetic.geojson: PLU zones following the cadastral sections (U, AUc, AUs, A, N and
   the solar sectors Npv and Aenr), as real PLU zones follow parcel lines, plus three small sectors
-  (an activity zone Ui, an Aenr and an Npv sector of 6–9 ha) cut out of the sections nearest the
+  (an activity zone Ui, an Aenr and an Npv sector, 6.6–9.2 ha) cut out of the sections nearest the
   real poste source AMPÈRE (8.9 MW available), so that the demo's default search finds sites;
 - env-zones-synthetic.geojson: a ZNIEFF I, a ZNIEFF II, a Natura 2000 ZSC, a réserve naturelle
   régionale, an APPB, a zone humide, a PPRI red zone and a friche, in and around 69114.
