@@ -279,6 +279,12 @@ async def test_rejection_reason_shown_then_reopen_and_archive(client, people, db
     assert d["rejection_reason"] == "propriétaire refuse"
 
 
+async def parcel_props(client, parcel_id: str, headers) -> dict:
+    r = await client.get(f"/api/reference/parcels/{parcel_id}", headers=headers)
+    assert r.status_code == 200, r.text
+    return r.json()["properties"]
+
+
 DUP_PARCELS = ["69114000AA0005", "69114000AA0006", "69114000AA0007"]
 
 
@@ -324,12 +330,22 @@ async def test_duplicate_parcels_need_a_reason(client, people, db_url) -> None:
     created = next(a for a in dup["activity"] if a["action"] == "create")
     assert created["after"]["duplicate_of"] == [first_id, third]
     assert created["after"]["duplicate_reason"] == "variante avec le voisin"
+    # The parcel panel says which leads hold the parcel: those the caller may see by name, the
+    # others counted.
+    props = await parcel_props(client, DUP_PARCELS[1], mgr)
+    assert [x["id"] for x in props["leads"]] == [first_id, r.json()["id"]]
+    assert props["hidden_leads"] == 0
+    props = await parcel_props(client, DUP_PARCELS[1], ops)
+    assert [x["id"] for x in props["leads"]] == [first_id] and props["hidden_leads"] == 1
+    assert props["leads"][0]["internal_name"] == first.json()["internal_name"]
     # A rejected lead no longer holds its parcels.
     await move(client, people, Role.MANAGER, first_id, "REJECTED", reason="abandon")
     await move(client, people, Role.MANAGER, third, "REJECTED", reason="abandon")
     await move(client, people, Role.MANAGER, r.json()["id"], "REJECTED", reason="abandon")
     r = await client.post("/api/leads", json={"parcel_ids": DUP_PARCELS[:1]}, headers=ops)
     assert r.status_code == 201, r.text
+    props = await parcel_props(client, DUP_PARCELS[1], mgr)
+    assert props["leads"] == [] and props["hidden_leads"] == 0
 
 
 async def test_pipeline_takes_the_list_filters(client, people, db_url) -> None:

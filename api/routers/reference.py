@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query
 
-from api.deps import SessionDep, StateDep, get_current_user
+from api.deps import SessionDep, StateDep, ViewerDep, get_current_user
 from api.schemas.enrichment import CriterionInfo, CriterionList
 from api.schemas.reference import (
     CoverageCollection,
@@ -83,12 +83,13 @@ async def search(
 @router.get("/parcels/{parcel_id}", response_model=ParcelFeature)
 async def get_parcel(
     session: SessionDep,
+    viewer: ViewerDep,
     parcel_id: Annotated[
         str, Path(min_length=14, max_length=14, description="14-character cadastral id")
     ],
 ) -> ParcelFeature:
-    """Facts of one parcel as a GeoJSON Feature."""
-    return ParcelFeature(**await svc.parcel_feature(session, parcel_id))
+    """Facts of one parcel as a GeoJSON Feature, with the active leads that hold it."""
+    return ParcelFeature(**await svc.parcel_feature(session, parcel_id, viewer))
 
 
 @router.get("/layers", response_model=LayerList)

@@ -56,6 +56,15 @@ class SearchResult(BaseModel):
     items: list[SearchHit]
 
 
+class ParcelLead(BaseModel):
+    """An active lead that holds a parcel (more than 1 m² of it)."""
+
+    id: int
+    internal_name: str
+    name: str | None = None
+    status: str
+
+
 class ParcelProperties(BaseModel):
     """Facts of a cadastral parcel."""
 
@@ -70,6 +79,12 @@ class ParcelProperties(BaseModel):
     source: str
     source_updated: date | None = None
     import_id: int | None = None
+    leads: list[ParcelLead] = Field(
+        [], description="The active leads holding this parcel that the caller may see"
+    )
+    hidden_leads: int = Field(
+        0, description="How many other active leads hold it (not visible to the caller)"
+    )
 
 
 class ParcelFeature(BaseModel):

@@ -11,8 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from geo.errors import InvalidInput, NotFound
 from geo.importers.reader import FRANCE_BOUNDS
-from geo.models import ImportRecord
+from geo.models import ImportRecord, Lead
 from geo.models.reference import NAME_ACCENTS, NAME_PLAIN
+from geo.pipeline import OPEN_STATUSES
+from geo.visibility import Viewer, clause_sql, lead_visibility
 from tiles.layers import Layer, factor_layers, imported_layers
 
 _PARCEL_PREFIX = re.compile(r"^[0-9][0-9AB][0-9]{3}[0-9A-Z]{0,9}$")
@@ -151,8 +153,43 @@ async def search(session: AsyncSession, q: str, limit: int) -> list[dict[str, An
     return hits
 
 
-async def parcel_feature(session: AsyncSession, parcel_id: str) -> dict[str, Any]:
-    """A parcel as a GeoJSON Feature with its facts; NotFound if absent."""
+# The active leads holding a parcel (more than 1 m² of it inside the lead, as the duplicate
+# check of a lead's creation), with whether the viewer may see each.
+_PARCEL_LEADS = """
+SELECT l.id, l.internal_name, l.name, l.status, {visible} AS visible
+FROM parcels AS p
+JOIN leads AS l ON l.geom && p.geom AND l.status = ANY(:open)
+               AND ST_Intersects(l.geom, p.geom)
+               AND ST_Area(ST_Intersection(l.geom, p.geom)::geography) > 1.0
+WHERE p.id = :id
+ORDER BY l.id
+"""
+
+
+async def parcel_leads(
+    session: AsyncSession, parcel_id: str, viewer: Viewer
+) -> tuple[list[dict[str, Any]], int]:
+    """The active leads holding a parcel that ``viewer`` may see, and how many others do."""
+    visible = clause_sql(lead_visibility(viewer, Lead.__table__.alias("l")))
+    rows = (
+        await session.execute(
+            text(_PARCEL_LEADS.format(visible=visible)),
+            {"id": parcel_id, "open": sorted(s.value for s in OPEN_STATUSES)},
+        )
+    ).all()
+    seen = [
+        {"id": r.id, "internal_name": r.internal_name, "name": r.name, "status": r.status}
+        for r in rows
+        if r.visible
+    ]
+    return seen, len(rows) - len(seen)
+
+
+async def parcel_feature(
+    session: AsyncSession, parcel_id: str, viewer: Viewer | None = None
+) -> dict[str, Any]:
+    """A parcel as a GeoJSON Feature with its facts and (for a viewer) the active leads
+    holding it; NotFound if absent."""
     row = (
         await session.execute(
             text(
@@ -171,6 +208,8 @@ async def parcel_feature(session: AsyncSession, parcel_id: str) -> dict[str, Any
     keys = ["id", "commune", "commune_name", "prefixe", "section", "numero", "contenance_m2"]
     keys += ["area_m2", "source", "source_updated", "import_id"]
     props = dict(zip(keys, row[:11], strict=True))
+    if viewer is not None:
+        props["leads"], props["hidden_leads"] = await parcel_leads(session, row[0], viewer)
     return {
         "type": "Feature",
         "id": row[0],
