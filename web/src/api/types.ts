@@ -122,6 +122,9 @@ export interface LeadCreate {
   notes?: string;
   is_public?: boolean;
   assignee_id?: number;
+  /** Create it although a parcel is in an active lead (else 409 lead.parcels_taken); with a reason. */
+  allow_duplicate?: boolean;
+  duplicate_reason?: string;
 }
 
 export interface SearchItem {

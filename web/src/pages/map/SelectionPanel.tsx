@@ -1,10 +1,16 @@
 // The right panel of the explorer: facts of the clicked parcel, the selection, "Créer un lead".
-import { useState } from "react";
+import { useEffect, useState } from "react";
 import toast from "react-hot-toast";
 import { Plus, X } from "lucide-react";
 import { useCreateLead } from "../../api/leads";
 import { useParcel } from "../../api/reference";
+import { ApiError } from "../../api/client";
 import { Button, Facts, Loading, errorMessage } from "../../components/ui";
+import { STATUS_LABEL } from "../../lib/status";
+import type { LeadStatus } from "../../api/types";
+
+type ParcelLead = { id: number; internal_name: string; name?: string | null; status: string };
+type TakenBy = { id: number; internal_name: string; status: string; parcel_ids: string[] };
 import { num, surface } from "../../lib/format";
 
 function ParcelFacts({ id }: { id: string }) {
@@ -17,12 +23,22 @@ function ParcelFacts({ id }: { id: string }) {
     ["Commune", String(p.commune_name ?? p.commune ?? id.slice(0, 5))],
     ["Section / n°", `${p.section ?? id.slice(8, 10)} ${p.numero ?? Number(id.slice(10))}`],
     ["Surface mesurée", surface(p.area_m2 as number | undefined)],
-    ["Contenance déclarée", p.contenance ? `${num(p.contenance)} m²` : "—"],
+    ["Contenance déclarée", p.contenance_m2 ? `${num(p.contenance_m2 as number)} m²` : "—"],
   ];
+  // The active leads holding this parcel (those the user may see by name, the others counted).
+  const leads = (p.leads ?? []) as ParcelLead[];
+  const hidden = Number(p.hidden_leads ?? 0);
+  if (leads.length || hidden)
+    rows.push([
+      "Déjà dans un lead",
+      [
+        ...leads.map((l) => `${l.name || l.internal_name} (${STATUS_LABEL[l.status as LeadStatus] ?? l.status})`),
+        ...(hidden ? [`${hidden} lead${hidden > 1 ? "s" : ""} non visible${hidden > 1 ? "s" : ""}`] : []),
+      ].join(", "),
+    ]);
   for (const [k, label] of [
     ["plu_zone", "Zone PLU"],
     ["zones", "Zones protégées"],
-    ["lead_ids", "Leads"],
   ] as const) {
     const v = p[k];
     if (v !== undefined && v !== null && !(Array.isArray(v) && v.length === 0))
@@ -49,6 +65,14 @@ export default function SelectionPanel({
 }) {
   const create = useCreateLead();
   const [name, setName] = useState("");
+  // A 409 lead.parcels_taken: the leads that hold the parcels; creating anyway needs a reason.
+  const [taken, setTaken] = useState<TakenBy[] | null>(null);
+  const [reason, setReason] = useState("");
+  const selection = selected.join(",");
+  useEffect(() => {
+    setTaken(null); // another selection: ask again
+    setReason("");
+  }, [selection]);
   if (selected.length === 0) {
     return (
       <aside className="absolute right-3 top-24 z-10 w-72 rounded-lg bg-white/95 p-3 text-sm text-slate-600 shadow-lg">
@@ -90,15 +114,24 @@ export default function SelectionPanel({
         className="space-y-2 border-t p-3"
         onSubmit={(e) => {
           e.preventDefault();
+          const duplicate = taken && reason.trim() ? { allow_duplicate: true, duplicate_reason: reason.trim() } : {};
           create.mutate(
-            { parcel_ids: selected, source: "map", name: name.trim() || undefined },
+            { parcel_ids: selected, source: "map", name: name.trim() || undefined, ...duplicate },
             {
               onSuccess: (lead) => {
                 toast.success(`Lead ${lead.internal_name} créé`);
                 setName("");
+                setTaken(null);
+                setReason("");
                 onCreated(lead.id);
               },
-              onError: (err) => toast.error(`Création refusée : ${errorMessage(err)}`),
+              onError: (err) => {
+                if (err instanceof ApiError && err.code === "lead.parcels_taken") {
+                  setTaken((err.body.other_leads ?? []) as TakenBy[]);
+                  return;
+                }
+                toast.error(`Création refusée : ${errorMessage(err)}`);
+              },
             },
           );
         }}
@@ -110,8 +143,24 @@ export default function SelectionPanel({
           aria-label="Nom du site"
           className="w-full rounded-md border border-slate-300 px-2 py-1.5 text-sm"
         />
-        <Button type="submit" busy={create.isPending} className="w-full">
-          <Plus className="h-4 w-4" aria-hidden /> Créer un lead
+        {taken && (
+          <div role="alert" className="space-y-1.5 rounded-md border border-amber-300 bg-amber-50 p-2 text-xs text-amber-900" data-testid="parcels-taken">
+            <p>
+              Parcelle{taken.length > 1 ? "s" : ""} déjà dans un lead actif :{" "}
+              {taken.map((t) => `${t.internal_name} (${t.parcel_ids.join(", ")})`).join(" ; ")}.
+            </p>
+            <label className="block">
+              Motif pour créer le doublon
+              <input
+                value={reason}
+                onChange={(e) => setReason(e.target.value)}
+                className="mt-0.5 w-full rounded border border-amber-300 bg-white px-2 py-1 text-sm text-slate-900"
+              />
+            </label>
+          </div>
+        )}
+        <Button type="submit" busy={create.isPending} disabled={!!taken && !reason.trim()} className="w-full">
+          <Plus className="h-4 w-4" aria-hidden /> {taken ? "Créer quand même" : "Créer un lead"}
         </Button>
       </form>
     </aside>
