@@ -1175,7 +1175,7 @@ export interface paths {
         };
         /**
          * Get Parcel
-         * @description Facts of one parcel as a GeoJSON Feature.
+         * @description Facts of one parcel as a GeoJSON Feature, with the active leads that hold it.
          */
         get: operations["get_parcel_api_reference_parcels__parcel_id__get"];
         put?: never;
@@ -2869,6 +2869,20 @@ export interface components {
             properties: components["schemas"]["ParcelProperties"];
         };
         /**
+         * ParcelLead
+         * @description An active lead that holds a parcel (more than 1 m² of it).
+         */
+        ParcelLead: {
+            /** Id */
+            id: number;
+            /** Internal Name */
+            internal_name: string;
+            /** Name */
+            name?: string | null;
+            /** Status */
+            status: string;
+        };
+        /**
          * ParcelProperties
          * @description Facts of a cadastral parcel.
          */
@@ -2901,6 +2915,18 @@ export interface components {
             source_updated?: string | null;
             /** Import Id */
             import_id?: number | null;
+            /**
+             * Leads
+             * @description The active leads holding this parcel that the caller may see
+             * @default []
+             */
+            leads: components["schemas"]["ParcelLead"][];
+            /**
+             * Hidden Leads
+             * @description How many other active leads hold it (not visible to the caller)
+             * @default 0
+             */
+            hidden_leads: number;
         };
         /**
          * PartOut
