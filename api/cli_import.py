@@ -127,7 +127,14 @@ def _import(args: argparse.Namespace, settings: Settings) -> int:
 def _import_dem(args: argparse.Namespace, settings: Settings) -> int:
     """Each terrain file converted to a tiled GeoTIFF under ``data_dir/terrain`` (the mosaic of
     its cell size rebuilt) and its footprint recorded, one transaction per file."""
-    from enrichment.terrain import TerrainError, build_mosaic, convert, record_import
+    from enrichment.terrain import (
+        TerrainError,
+        build_mosaic,
+        convert,
+        discard,
+        publish_file,
+        record_import,
+    )
     from geo.db import session_scope
 
     terrain_dir = settings.data_dir / "terrain"
@@ -142,15 +149,23 @@ def _import_dem(args: argparse.Namespace, settings: Settings) -> int:
 
     async def each(factory: Any) -> int:
         for path in args.files:
+            dem = None
             try:
                 dem = await asyncio.to_thread(convert, path, terrain_dir, args.crs, False)
-                folders.add(dem.raster.parent)
                 async with session_scope(factory) as session:
                     done = await record_import(session, path, dem, terrain_dir, args.data_date)
+                # The file goes in place once its record is committed: no terrain is read
+                # without its footprint, and a failed record leaves no file behind.
+                publish_file(dem)
+                folders.add(dem.raster.parent)
             except TerrainError as exc:
+                if dem is not None:
+                    discard(dem)
                 print(f"error: {path.name}: {exc}", file=sys.stderr)
                 return 1
             except Exception as exc:  # noqa: BLE001 - one line naming the file, never a trace
+                if dem is not None:
+                    discard(dem)
                 detail = " ".join(str(exc).split())[:300]
                 print(f"error: {path.name}: {type(exc).__name__}: {detail}", file=sys.stderr)
                 return 1

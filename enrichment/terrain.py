@@ -63,6 +63,7 @@ class DemFile:
     cells: int
     valid_cells: int
     checksum: str
+    pending: Path | None = None  # written, not yet in place (``publish_file`` or ``discard``)
 
 
 def file_checksum(path: Path) -> str:
@@ -131,10 +132,11 @@ def _crs_of(path: Path, found: CRS | None, given: str | None) -> CRS:
     return crs
 
 
-def convert(path: Path, terrain_dir: Path, crs: str | None = None, mosaic: bool = True) -> DemFile:
+def convert(path: Path, terrain_dir: Path, crs: str | None = None, publish: bool = True) -> DemFile:
     """Check an elevation file (ESRI ASCII grid or GeoTIFF) and keep it as a tiled, compressed
-    Float32 GeoTIFF under ``terrain_dir/<cellsize>m/``, then rebuild that folder's mosaic
-    (``mosaic=False``: the caller rebuilds it once after a batch of files)."""
+    Float32 GeoTIFF under ``terrain_dir/<cellsize>m/``, then rebuild that folder's mosaic.
+    ``publish=False``: the file is left aside (``DemFile.pending``) until the caller's database
+    record is committed — then ``publish_file`` and ``build_mosaic`` — or fails: ``discard``."""
     suffix = path.suffix.lower()
     if not path.is_file():
         raise TerrainError("no such file")
@@ -186,21 +188,37 @@ def convert(path: Path, terrain_dir: Path, crs: str | None = None, mosaic: bool 
     except TerrainError:
         raise
     except RasterioError as exc:
+        if "tmp" in locals():
+            tmp.unlink(missing_ok=True)
         raise TerrainError(f"unreadable: {' '.join(str(exc).split())[:200]}") from None
     if not valid:
         tmp.unlink(missing_ok=True)
         raise TerrainError("no height in the file (every cell is NODATA)")
-    os.replace(tmp, out)
-    if mosaic:
-        build_mosaic(folder)
-    return DemFile(
+    dem = DemFile(
         raster=out,
         cellsize=cellsize,
         bounds=(left, bottom, right, top),
         cells=cells,
         valid_cells=valid,
         checksum=file_checksum(path),
+        pending=tmp,
     )
+    if publish:
+        publish_file(dem)
+        build_mosaic(folder)
+    return dem
+
+
+def publish_file(dem: DemFile) -> None:
+    """Put a converted file in place (atomically: a reader sees the old or the new one)."""
+    if dem.pending is not None:
+        os.replace(dem.pending, dem.raster)
+
+
+def discard(dem: DemFile) -> None:
+    """Drop a converted file that was not recorded."""
+    if dem.pending is not None:
+        dem.pending.unlink(missing_ok=True)
 
 
 def build_mosaic(folder: Path) -> Path:

@@ -257,6 +257,49 @@ def test_bad_files_one_line_error_nothing_written(
     assert _rows(settings.database_url, "SELECT count(*) FROM imports") == before
 
 
+def test_a_failed_record_leaves_no_file(
+    settings: Settings, tmp_path: Path, monkeypatch, capsys
+) -> None:
+    # The database refuses this file's import row (a trigger): no GeoTIFF may stay behind to be
+    # read without its footprint, and the next file of the command is not attempted.
+    with psycopg.connect(settings.database_url, autocommit=True) as conn:
+        conn.execute(
+            "CREATE FUNCTION refuse_dem() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+            "IF NEW.file_name LIKE 'REFUSED%' THEN RAISE EXCEPTION 'refused by the test'; END IF;"
+            " RETURN NEW; END $$"
+        )
+        conn.execute(
+            "CREATE TRIGGER refuse_dem BEFORE INSERT ON imports FOR EACH ROW "
+            "EXECUTE FUNCTION refuse_dem()"
+        )
+    try:
+        x0, y0 = OX + 80_000, OY
+        bad = write_asc(tmp_path / "REFUSED_MNT_LAMB93.asc", x0, y0, 20, 20, 25, 0, 0.05)
+        nxt = write_asc(tmp_path / ign_name(x0, y0), x0, y0, 20, 20, 25, 0, 0.05)
+        code, _, err = _cli(settings, monkeypatch, capsys, str(bad), str(nxt))
+    finally:
+        with psycopg.connect(settings.database_url, autocommit=True) as conn:
+            conn.execute("DROP TRIGGER refuse_dem ON imports")
+            conn.execute("DROP FUNCTION refuse_dem()")
+    assert code == 1 and "refused by the test" in err and err.count("\n") == 1
+    folder = settings.data_dir / "terrain" / "25m"
+    assert not (folder / "REFUSED_MNT_LAMB93.tif").exists()
+    assert not list(folder.glob(".*.part"))
+    assert not (folder / nxt.with_suffix(".tif").name).exists()
+
+
+def test_a_file_of_nodata_only_is_refused(
+    settings: Settings, tmp_path: Path, monkeypatch, capsys
+) -> None:
+    path = tmp_path / "vide_MNT_LAMB93.asc"
+    path.write_text(
+        "ncols 3\nnrows 2\nxllcorner 700000\nyllcorner 6600000\ncellsize 25\n"
+        "NODATA_value -99999\n-99999 -99999 -99999\n-99999 -99999 -99999\n"
+    )
+    code, _, err = _cli(settings, monkeypatch, capsys, str(path))
+    assert code == 1 and "every cell is NODATA" in err
+
+
 def test_the_real_command_exit_code(settings: Settings, tmp_path: Path) -> None:
     from tests.importing import cli
 
