@@ -117,6 +117,36 @@ async function dragCard(page, leadId, toStatus) {
   return (await done).status();
 }
 
+// A drag held over a column, with the real mouse: what the columns say before the drop (each
+// column's data-drop: allowed, refused or home), then the drop. Returns the columns' states and
+// whether a transition request went out.
+async function dragAndLook(page, leadId, toStatus, beforeDrop) {
+  const card = page.locator(`[data-lead-id="${leadId}"]`);
+  await card.waitFor({ timeout: STEP_TIMEOUT });
+  let sent = false;
+  const onRequest = (r) => {
+    if (r.url().endsWith(`/api/leads/${leadId}/transition`)) sent = true;
+  };
+  page.on("request", onRequest);
+  const target = page.locator(`[data-column="${toStatus}"]`);
+  await target.scrollIntoViewIfNeeded();
+  const from = await card.boundingBox();
+  const to = await target.boundingBox();
+  await page.mouse.move(from.x + from.width / 2, from.y + 10);
+  await page.mouse.down();
+  await page.mouse.move(from.x + from.width / 2 + 20, from.y + 20, { steps: 4 });
+  await page.mouse.move(to.x + to.width / 2, to.y + 60, { steps: 8 });
+  await page.waitForSelector(`[data-column="${toStatus}"][data-drop]`, { timeout: STEP_TIMEOUT });
+  const drops = await page.$$eval("[data-column]", (els) =>
+    Object.fromEntries(els.map((el) => [el.getAttribute("data-column"), el.getAttribute("data-drop")])),
+  );
+  if (beforeDrop) await beforeDrop();
+  await page.mouse.up();
+  await page.waitForTimeout(400);
+  page.off("request", onRequest);
+  return { drops, sent };
+}
+
 async function cardColumn(page, leadId) {
   return page.locator(`[data-lead-id="${leadId}"]`).evaluate((el) => el.closest("[data-column]")?.getAttribute("data-column"));
 }
@@ -339,16 +369,24 @@ try {
   await page.getByTestId("kanban").waitFor();
   check((await dragCard(page, lead.id, "QUALIFIED")) === 200, "OPS qualifies");
   await page.waitForFunction((id) => document.querySelector(`[data-column="QUALIFIED"] [data-lead-id="${id}"]`), lead.id);
-  check((await dragCard(page, lead.id, "IN_REVIEW")) === 200, "OPS submits for review");
+  // The board says before the drop where the card may go (the server's allowed_transitions for
+  // this user): from Qualifié an OPS may submit or reject, nothing else.
+  const looked = await dragAndLook(page, lead.id, "IN_REVIEW", () =>
+    shot(page, "04-pipeline-ops-refused", "Kanban as OPS dragging a qualified lead: the columns it may go to marked, the others dimmed, before the drop"),
+  );
+  check(
+    looked.drops.IN_REVIEW === "allowed" &&
+      looked.drops.REJECTED === "allowed" &&
+      looked.drops.QUALIFIED === "home" &&
+      ["NEW", "ENRICHED", "CLIENT_READY", "SOLD"].every((s) => looked.drops[s] === "refused"),
+    `OPS: only En revue and Rejeté offered before the drop (${JSON.stringify(looked.drops)})`,
+  );
+  check(looked.sent, "OPS submits for review (dropped on an allowed column)");
   await page.waitForFunction((id) => document.querySelector(`[data-column="IN_REVIEW"] [data-lead-id="${id}"]`), lead.id);
-  const refused = await dragCard(page, lead.id, "CLIENT_READY");
-  check(refused === 403, `OPS can't approve (HTTP ${refused})`);
-  // The refusal in French from its code (transition.role_refused), statuses and role by their labels.
-  await page.getByText("Déplacement refusé : Le rôle Opérations ne peut pas faire passer un lead de « En revue » à « Prêt client ».").first().waitFor();
-  await page.waitForFunction((id) => document.querySelector(`[data-column="IN_REVIEW"] [data-lead-id="${id}"]`), lead.id);
-  check((await cardColumn(page, lead.id)) === "IN_REVIEW", "refused card snapped back");
-  await page.waitForTimeout(600); // the toast's entrance animation
-  await shot(page, "04-pipeline-ops-refused", "Kanban as OPS: a refused move snapped back, the server's reason in a toast");
+  // In review, an OPS has no move left (QA decides): the card can't be dragged, its menu is off.
+  const inReview = page.locator(`[data-lead-id="${lead.id}"]`);
+  check((await inReview.getAttribute("draggable")) === "false", "an OPS can't drag a lead in review");
+  check(await inReview.getByRole("combobox").isDisabled(), "an OPS's ⇄ menu is off on a lead in review");
   await logout(page);
 
   // 6. MANAGER approves: IN_REVIEW → CLIENT_READY, then generates the PDF.
