@@ -76,11 +76,13 @@ class CriteriaIn(BaseModel):
     )
     plu_allowed_types: list[UrbanZoneType] | None = Field(
         [UrbanZoneType(t) for t in DEFAULT_PLU_TYPES],
-        description="PLU zone types allowed; null: PLU not checked",
+        description="PLU zone types allowed whole ([] by default: by label only); null: PLU "
+        "not checked",
     )
     plu_allowed_labels: Annotated[list[PluLabel], Field(max_length=50)] = Field(
         list(DEFAULT_PLU_LABELS),
-        description="PLU sectors allowed besides the types (Npv, Nenr…; trailing digits ignored)",
+        description="PLU sectors and zones allowed by label besides the types (Npv, Ui…; "
+        "case and digits on either side ignored: 1AUi = AUi)",
     )
     plu_unknown_passes: bool = Field(
         True, description="Whether parcels under no PLU zone (carte communale, RNU) pass"

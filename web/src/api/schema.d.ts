@@ -1444,6 +1444,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/site-searches/{search_id}/runs/{run_id}/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Export Sites
+         * @description A finished run's sites, by rank, with their outline, score, surfaces, poste and verdicts
+         *     (CSV: a point of each site instead of its outline); 409 while the run has not succeeded.
+         */
+        get: operations["export_sites_api_site_searches__search_id__runs__run_id__export_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/site-searches/{search_id}/runs/{run_id}/leads": {
         parameters: {
             query?: never;
@@ -1816,23 +1837,24 @@ export interface components {
             } | null;
             /**
              * Plu Allowed Types
-             * @description PLU zone types allowed; null: PLU not checked
-             * @default [
-             *       "U",
-             *       "AU",
-             *       "AUc",
-             *       "AUs"
-             *     ]
+             * @description PLU zone types allowed whole ([] by default: by label only); null: PLU not checked
+             * @default []
              */
             plu_allowed_types: components["schemas"]["UrbanZoneType"][] | null;
             /**
              * Plu Allowed Labels
-             * @description PLU sectors allowed besides the types (Npv, Nenr…; trailing digits ignored)
+             * @description PLU sectors and zones allowed by label besides the types (Npv, Ui…; case and digits on either side ignored: 1AUi = AUi)
              * @default [
              *       "Npv",
              *       "Nenr",
              *       "Aenr",
-             *       "Ne"
+             *       "Ne",
+             *       "Ui",
+             *       "Ux",
+             *       "Uy",
+             *       "AUi",
+             *       "AUx",
+             *       "AUy"
              *     ]
              */
             plu_allowed_labels: string[];
@@ -1848,6 +1870,18 @@ export interface components {
              * @default true
              */
             exclude_active_leads: boolean;
+            /**
+             * Max Slope Pct
+             * @description Steepest mean slope (%) of the buildable area where a terrain model covers the site (else données absentes); DOMAIN.md: > 15 % poor
+             * @default 15
+             */
+            max_slope_pct: number | null;
+            /**
+             * Max North Share
+             * @description Largest share (%) of the buildable area facing north (downhill within ±45° of north, slope > 2 %) where a terrain model covers the site
+             * @default 50
+             */
+            max_north_share: number | null;
         };
         /**
          * CriterionInfo
@@ -9671,6 +9705,82 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["SitePage"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    export_sites_api_site_searches__search_id__runs__run_id__export_get: {
+        parameters: {
+            query?: {
+                /** @description gpkg (QGIS), geojson, kml (Google Earth), csv (;-separated, Excel) */
+                format?: "geojson" | "kml" | "csv" | "gpkg";
+            };
+            header?: never;
+            path: {
+                /** @description Site search id */
+                search_id: number;
+                /** @description Run id */
+                run_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The run's sites as a file */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/geo+json": unknown;
+                    "application/vnd.google-earth.kml+xml": unknown;
+                    "text/csv; charset=utf-8": unknown;
+                    "application/geopackage+sqlite3": unknown;
                 };
             };
             /** @description Not authenticated */
