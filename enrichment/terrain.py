@@ -150,7 +150,8 @@ def convert(path: Path, terrain_dir: Path, crs: str | None = None, publish: bool
                 raise TerrainError(f"{src.count} bands: an elevation model has one")
             the_crs = _crs_of(path, src.crs, crs)
             xres, yres = src.res
-            if not math.isclose(xres, yres, rel_tol=1e-6) or src.transform.b or src.transform.d:
+            t = src.transform
+            if not math.isclose(xres, yres, rel_tol=1e-6) or t.b or t.d or t.e >= 0:
                 raise TerrainError("cells must be square and north-up")
             cellsize = float(xres)
             folder = terrain_dir / f"{cellsize:g}m"

@@ -13,7 +13,7 @@ import numpy as np
 import psycopg
 import pytest
 import rasterio
-from rasterio.transform import from_origin
+from rasterio.transform import Affine, from_origin
 from shapely.geometry import box
 
 from api.cli import main
@@ -225,6 +225,7 @@ BAD = [
     ("no crs", "nocrs", "unknown CRS: the file declares none"),
     ("wgs84 tif", "wgs84", "CRS EPSG:4326 not supported"),
     ("other format", "txt", "unknown format .txt"),
+    ("south-up tif", "southup", "cells must be square and north-up"),
     ("missing", "missing", "no such file"),
 ]
 
@@ -242,6 +243,20 @@ def test_bad_files_one_line_error_nothing_written(
         path = write_asc(tmp_path / "mnt.asc", x0, y0, 10, 10, 25, 0, 0)
     elif kind == "wgs84":
         path = write_tif(tmp_path / "mnt.tif", 3.0, 46.0, 10, 0.001, 0, 0, epsg=4326)
+    elif kind == "southup":
+        path = tmp_path / "mnt_sud.tif"
+        with rasterio.open(
+            path,
+            "w",
+            driver="GTiff",
+            width=10,
+            height=10,
+            count=1,
+            dtype="float32",
+            crs="EPSG:2154",
+            transform=Affine(25, 0, x0, 0, 25, y0),
+        ) as dst:
+            dst.write(np.zeros((10, 10), dtype="float32"), 1)
     elif kind == "txt":
         path = tmp_path / "mnt.txt"
         path.write_text("ncols 10\n")
