@@ -60,8 +60,11 @@ async def test_polygon_lead_area_and_name(client, ops, parcels) -> None:
 async def test_parcel_union_and_sequence(client, ops, db_url) -> None:
     union = unary_union([shape(cadastre()[p]["geometry"]) for p in (P1, P2)])
     names = []
+    # The same parcels twice (and already in this module's other leads): declared duplicates,
+    # else 409 lead.parcels_taken (tests/test_pipeline_api.py).
+    dup = {"allow_duplicate": True, "duplicate_reason": "variante"}
     for _ in range(2):
-        r = await client.post("/api/leads", json={"parcel_ids": [P1, P2]}, headers=ops)
+        r = await client.post("/api/leads", json={"parcel_ids": [P1, P2], **dup}, headers=ops)
         assert r.status_code == 201, r.text
         names.append(r.json()["internal_name"])
         assert r.json()["area_m2"] == pytest.approx(area_l93(mapping(union)), rel=0.005)
