@@ -121,6 +121,36 @@ export default function CriteriaForm({
             sans limite
           </Check>
         </Field>
+        <Field
+          id={`${uid}-slope`}
+          label="Pente moyenne max."
+          unit="%"
+          error={errors.max_slope_pct}
+          hint="où un modèle de terrain est chargé"
+        >
+          <DecimalInput
+            id={`${uid}-slope`}
+            value={form.max_slope_pct}
+            disabled={!form.slope_on}
+            error={errors.max_slope_pct}
+            onChange={(v) => set("max_slope_pct", v)}
+          />
+          <Check checked={!form.slope_on} onChange={(v) => set("slope_on", !v)}>
+            sans limite
+          </Check>
+        </Field>
+        <Field id={`${uid}-north`} label="Part exposée au nord max." unit="%" error={errors.max_north_share} hint="de la surface constructible">
+          <DecimalInput
+            id={`${uid}-north`}
+            value={form.max_north_share}
+            disabled={!form.north_on}
+            error={errors.max_north_share}
+            onChange={(v) => set("max_north_share", v)}
+          />
+          <Check checked={!form.north_on} onChange={(v) => set("north_on", !v)}>
+            sans limite
+          </Check>
+        </Field>
         <Field id={`${uid}-gap`} label="Écart max. entre parcelles d'un site" unit="m" error={errors.gap_m} hint="un chemin, un fossé">
           <DecimalInput id={`${uid}-gap`} value={form.gap_m} error={errors.gap_m} onChange={(v) => set("gap_m", v)} />
         </Field>

@@ -19,6 +19,8 @@ const CRITERIA = {
   plu_allowed_labels: ["Npv"],
   plu_unknown_passes: true,
   exclude_active_leads: true,
+  max_slope_pct: 15,
+  max_north_share: 50,
 };
 const DEFAULTS = {
   criteria: CRITERIA,
@@ -63,7 +65,12 @@ const site = (rank: number, score: number, ha: number) => ({
   facts: {
     parcel_count: 1,
     chosen_poste: { id: 1, name: "AMPERE", distance_m: 4200, capacity_available_mw: 8.9 },
-    verdicts: { poste: { verdict: "pass", reason: "Poste AMPERE à ≈ 4,2 km" } },
+    verdicts: {
+      poste: { verdict: "pass", reason: "Poste AMPERE à ≈ 4,2 km" },
+      slope: { verdict: "pass", reason: "Pente moyenne 6,0 % ≤ 15 %" },
+      north_share: { verdict: "absent", reason: "Exposition nord : données absentes pour cette zone" },
+    },
+    terrain: null,
     breakdown: { grid: { weight: 30, points: 45.3, value: 0.75, reason: "Poste AMPERE", data: "real" } },
   },
   lead_id: null,
@@ -100,6 +107,8 @@ function stubApi(startAnswer: () => Response, polls: unknown[]) {
       if (url === "/api/site-searches/3/runs/11") return json(polls[Math.min(poll++, polls.length - 1)]);
       if (url.startsWith("/api/site-searches/3/runs/11/sites")) return json(SITES);
       if (url.startsWith("/api/reference/search")) return json({ items: [] });
+      if (url === "/api/reference/criteria")
+        return json({ items: [{ key: "grid", label: "Réseau (distance et capacité)", weight: 30 }] });
       return json({ title: "Not Found", detail: url }, 404);
     }),
   );
@@ -146,6 +155,63 @@ describe("ProspectionPage", () => {
     expect(screen.getByLabelText(/Distance max\. au poste source/)).toHaveValue("5000");
     expect(screen.getByLabelText("Réserve naturelle nationale")).toBeChecked();
     expect(screen.getByLabelText("ZNIEFF type I")).not.toBeChecked();
+    expect(screen.getByLabelText(/Pente moyenne max\./)).toHaveValue("15");
+    expect(screen.getByLabelText(/Part exposée au nord max\./)).toHaveValue("50");
+  });
+
+  it("sends the terrain criteria typed the French way, switched off as null, and holds them to 0–100", async () => {
+    const calls = stubApi(() => json(DONE, 201), []);
+    const inner = globalThis.fetch as unknown as (u: string, i?: RequestInit) => Promise<Response>;
+    let sent: { criteria?: Record<string, unknown> } | null = null;
+    vi.stubGlobal(
+      "fetch",
+      vi.fn(async (input: string, init?: RequestInit) => {
+        if (String(input) === "/api/site-searches" && init?.method === "POST") sent = JSON.parse(String(init.body));
+        return inner(input, init);
+      }),
+    );
+    renderPage();
+    const slope = await screen.findByLabelText(/Pente moyenne max\./);
+    fireEvent.change(slope, { target: { value: "120" } });
+    await pickCommuneAndRun();
+    expect(await screen.findByText("Entre 0 et 100")).toBeInTheDocument();
+    expect(slope).toHaveAttribute("aria-invalid", "true");
+    expect(calls.some((c) => c.startsWith("POST"))).toBe(false);
+    fireEvent.change(slope, { target: { value: "7,5" } });
+    const north = screen.getByLabelText(/Part exposée au nord max\./);
+    const off = within(north.parentElement!).getByRole("checkbox", { name: "sans limite" });
+    fireEvent.click(off);
+    expect(north).toBeDisabled();
+    fireEvent.click(screen.getByRole("button", { name: /Lancer la recherche/ }));
+    await waitFor(() => expect(sent).not.toBeNull());
+    expect(sent!.criteria).toMatchObject({ max_slope_pct: 7.5, max_north_share: null });
+  });
+
+  it("says what removed the most when the terrain removed every site", async () => {
+    const none = run("succeeded", {
+      counts: { parcels_scanned: 6032, sites_found: 35, removed_slope: 4, removed_north_share: 31, sites_kept: 0 },
+      finished_at: "2026-12-06T02:00:02Z",
+    });
+    stubApi(() => json(none, 201, { location: "/api/site-searches/3/runs/11" }), [none]);
+    const inner = globalThis.fetch as unknown as (u: string, i?: RequestInit) => Promise<Response>;
+    vi.stubGlobal(
+      "fetch",
+      vi.fn(async (input: string, init?: RequestInit) =>
+        String(input).startsWith("/api/site-searches/3/runs/11/sites")
+          ? json({ items: [], total: 0, page: 1, page_size: 200 })
+          : inner(input, init),
+      ),
+    );
+    renderPage();
+    await pickCommuneAndRun();
+    const reasons = await screen.findByTestId("main-reasons");
+    expect(within(reasons).getAllByRole("listitem").map((li) => li.textContent)).toEqual([
+      "• 31 sites trop exposés au nord : relever la part exposée au nord admise",
+      "• 4 sites trop pentus : relever la pente maximale",
+    ]);
+    const counts = screen.getByTestId("run-counts");
+    expect(within(counts).getByText("sites trop pentus")).toBeInTheDocument();
+    expect(within(counts).getByText("sites trop exposés au nord")).toBeInTheDocument();
   });
 
   it("polls a run the server queued (202) and shows its progress, then the ranked sites", async () => {
@@ -177,7 +243,15 @@ describe("ProspectionPage", () => {
     fireEvent.click(within(table).getByRole("button", { name: "Voir le site n° 1" }));
     const card = await screen.findByTestId("site-card");
     expect(within(card).getByText("Poste AMPERE à ≈ 4,2 km")).toBeInTheDocument();
-    expect(within(card).getByText("Réseau (distance, capacité)")).toBeInTheDocument();
+    // The terrain's verdicts, by name, and its absent figures said so.
+    expect(within(card).getByText("Pente")).toBeInTheDocument();
+    expect(within(card).getByText("Pente moyenne 6,0 % ≤ 15 %")).toBeInTheDocument();
+    expect(within(card).getByText("Exposition nord")).toBeInTheDocument();
+    expect(within(card).getByText("Exposition nord : données absentes pour cette zone")).toBeInTheDocument();
+    expect(within(card).getByText("Terrain").nextElementSibling).toHaveTextContent("données absentes");
+    // The breakdown's label is the server's criteria registry's, not a copy.
+    expect(await within(card).findByText("Réseau (distance et capacité)")).toBeInTheDocument();
+    expect(calls).toContain("GET /api/reference/criteria");
   }, 15_000);
 
   it("takes a synchronous answer (201) as the finished run, without polling it", async () => {

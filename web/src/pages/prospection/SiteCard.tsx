@@ -1,10 +1,15 @@
-// A candidate site: surfaces, poste, each criterion's verdict with its reason, the score's breakdown.
+// A candidate site: surfaces, poste, each criterion's verdict with its reason (the terrain's:
+// slope and north-facing share), the score's breakdown — its labels and order are the server's
+// criteria registry's (GET /api/reference/criteria), as on a lead's ScoreCard.
 import { Link } from "react-router-dom";
 import { X } from "lucide-react";
+import { useCriteria } from "../../api/reference";
 import type { Site } from "../../api/siteSearches";
 import { Card, Facts } from "../../components/ui";
 import { distance, num, surface } from "../../lib/format";
-import { BREAKDOWN_LABEL, VERDICT_CRITERION, VERDICT_LABEL, posteOf } from "./logic";
+import { orderedCriteria } from "../lead/ScoreCard";
+import { VERDICT_CRITERION, VERDICT_LABEL, posteOf, terrainText } from "./logic";
+import type { Terrain } from "./logic";
 
 const VERDICT_STYLE: Record<string, string> = {
   pass: "bg-green-100 text-green-800",
@@ -18,7 +23,8 @@ export default function SiteCard({ site, onClose }: { site: Site; onClose: () =>
   const f = site.facts;
   const { poste, note } = posteOf(site);
   const verdicts = Object.entries(f.verdicts ?? {});
-  const breakdown = Object.entries(f.breakdown ?? {});
+  const registry = useCriteria();
+  const breakdown = orderedCriteria(f.breakdown ?? {}, registry.data?.items);
   return (
     <Card
       title={`Site n° ${site.rank} — score ${num(site.score, 1)}/100`}
@@ -48,6 +54,8 @@ export default function SiteCard({ site, onClose }: { site: Site; onClose: () =>
                   }${note ? ` — ${note}` : ""}`
                 : (note ?? "données absentes"),
             ],
+            // Runs from before the terrain criteria have no `terrain` fact at all: no row.
+            ...("terrain" in f ? [["Terrain", terrainText(f.terrain as Terrain | null)] as [string, string]] : []),
             ["Fiabilité des données", `${num(site.completeness * 100)} %`],
           ]}
         />
@@ -103,10 +111,10 @@ export default function SiteCard({ site, onClose }: { site: Site; onClose: () =>
                 </tr>
               </thead>
               <tbody>
-                {breakdown.map(([key, c]) => (
+                {breakdown.map(([key, label, c]) => (
                   <tr key={key} className="border-t border-slate-100 align-top">
                     <td className="py-1 pr-2">
-                      <p className="font-medium">{BREAKDOWN_LABEL[key] ?? key}</p>
+                      <p className="font-medium">{label}</p>
                       <p className="text-xs text-slate-500">
                         {c.reason}
                         {c.data && c.data !== "real" && (

@@ -1,9 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { ApiError } from "../../api/client";
 import { pollInterval } from "../../api/siteSearches";
-import type { Criteria, Run, Site } from "../../api/siteSearches";
+import type { Run, Site } from "../../api/siteSearches";
 import {
   boundsOf,
+  COUNT_LABEL,
   cancelPath,
   criteriaFromForm,
   defaultSearchName,
@@ -19,11 +20,14 @@ import {
   sameCriteria,
   sortSites,
   territoryLabel,
+  terrainText,
+  VERDICT_CRITERION,
 } from "./logic";
+import type { SearchCriteria } from "./logic";
 import { territoryOptions } from "./TerritoryPicker";
 
 // The server's defaults as GET /api/site-searches/defaults gives them (docs/site-finder.md).
-const DEFAULTS: Criteria = {
+const DEFAULTS: SearchCriteria = {
   gap_m: 5,
   min_buildable_ha: 5,
   max_poste_distance_m: 5000,
@@ -33,6 +37,8 @@ const DEFAULTS: Criteria = {
   plu_allowed_labels: ["Npv", "Nenr", "Aenr", "Ne"],
   plu_unknown_passes: true,
   exclude_active_leads: true,
+  max_slope_pct: 15,
+  max_north_share: 50,
 };
 const ZONES = ["natura2000_zsc", "rnn", "appb", "zone_humide", "friche"];
 
@@ -138,6 +144,38 @@ describe("the criteria form", () => {
     expect(form.zones.rnn).toEqual({ on: false, buffer: "50" });
     expect(sameCriteria(criteriaFromForm(form).criteria, saved)).toBe(true);
   });
+
+  it("shows the terrain criteria from the defaults, reads French decimals and switches them off as null", () => {
+    const form = formFromCriteria(DEFAULTS, ZONES);
+    expect(form).toMatchObject({ slope_on: true, max_slope_pct: "15", north_on: true, max_north_share: "50" });
+    expect(criteriaFromForm(form).criteria).toMatchObject({ max_slope_pct: 15, max_north_share: 50 });
+    const typed = criteriaFromForm({ ...form, max_slope_pct: "7,5", north_on: false });
+    expect(typed.errors).toEqual({});
+    expect(typed.criteria.max_slope_pct).toBe(7.5);
+    expect(typed.criteria.max_north_share).toBeNull();
+    expect(sameCriteria(typed.criteria, DEFAULTS)).toBe(false);
+    // Off, the field keeps the value to come back to, and the saved search reads back the same.
+    const saved = { ...DEFAULTS, max_slope_pct: null, max_north_share: 30 };
+    const back = formFromCriteria(saved, ZONES, DEFAULTS);
+    expect(back).toMatchObject({ slope_on: false, max_slope_pct: "15", north_on: true, max_north_share: "30" });
+    expect(sameCriteria(criteriaFromForm(back).criteria, saved)).toBe(true);
+  });
+
+  it("holds the terrain criteria to the server's bounds (0–100 %)", () => {
+    const form = formFromCriteria(DEFAULTS, ZONES);
+    const { errors } = criteriaFromForm({ ...form, max_slope_pct: "120", max_north_share: "-1" });
+    expect(errors).toEqual({ max_slope_pct: "Entre 0 et 100", max_north_share: "Entre 0 et 100" });
+    expect(criteriaFromForm({ ...form, max_slope_pct: "raide" }).errors).toEqual({ max_slope_pct: "Saisir un nombre" });
+    expect(criteriaFromForm({ ...form, max_slope_pct: "0", max_north_share: "100" }).errors).toEqual({});
+    // Switched off, a bad value is not the search's: no error.
+    expect(criteriaFromForm({ ...form, slope_on: false, max_slope_pct: "abc" }).errors).toEqual({});
+  });
+
+  it("applies the server's defaults to a search saved before the terrain criteria", () => {
+    const { max_slope_pct: _s, max_north_share: _n, ...old } = DEFAULTS;
+    const form = formFromCriteria(old, ZONES, { ...DEFAULTS, max_slope_pct: 12 });
+    expect(form).toMatchObject({ slope_on: true, max_slope_pct: "12", north_on: true, max_north_share: "50" });
+  });
 });
 
 describe("sorting the sites", () => {
@@ -219,6 +257,30 @@ describe("a run that kept nothing", () => {
       "3 sites sans capacité suffisante au poste : « peu importe » ou un seuil en MW",
     ]);
     expect(mainReasons(null)).toEqual([]);
+  });
+
+  it("names the terrain's removals, in the run's counts and in what to loosen", () => {
+    const counts = { sites_found: 40, removed_min_buildable_area: 2, removed_slope: 5, removed_north_share: 31, sites_kept: 0 };
+    expect(mainReasons(counts)).toEqual([
+      "31 sites trop exposés au nord : relever la part exposée au nord admise",
+      "5 sites trop pentus : relever la pente maximale",
+      "2 sites sous la surface minimale : la baisser",
+    ]);
+    const keys = COUNT_LABEL.map(([k]) => k);
+    expect(keys.indexOf("removed_slope")).toBeGreaterThan(keys.indexOf("removed_poste_capacity")); // applied after the poste
+    expect(keys.indexOf("removed_north_share")).toBeLessThan(keys.indexOf("sites_kept"));
+    expect(Object.fromEntries(COUNT_LABEL).removed_north_share).toBe("sites trop exposés au nord");
+  });
+});
+
+describe("a site's terrain", () => {
+  it("says its slope and north-facing share, or that the data are absent (never 0)", () => {
+    expect(terrainText({ mean_slope_pct: 6.24, north_share_pct: 9, cellsize_m: 25 })).toBe(
+      "pente moyenne 6,2 %, 9 % exposé au nord (maille 25 m)",
+    );
+    expect(terrainText(null)).toBe("données absentes");
+    expect(VERDICT_CRITERION.slope).toBe("Pente");
+    expect(VERDICT_CRITERION.north_share).toBe("Exposition nord");
   });
 });
 

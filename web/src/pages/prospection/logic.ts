@@ -23,6 +23,10 @@ export function formatDecimal(n: number | null | undefined): string {
 
 // ---------------------------------------------------------------- the criteria form
 
+/** The criteria with the terrain ones (docs/site-finder.md); optional: a search saved before them
+ * has neither, and the server's defaults then apply. */
+export type SearchCriteria = Criteria & { max_slope_pct?: number | null; max_north_share?: number | null };
+
 export interface CriteriaForm {
   gap_m: string;
   min_buildable_on: boolean;
@@ -37,6 +41,10 @@ export interface CriteriaForm {
   plu_labels: string;
   plu_unknown_passes: boolean;
   exclude_active_leads: boolean;
+  slope_on: boolean;
+  max_slope_pct: string;
+  north_on: boolean;
+  max_north_share: string;
 }
 
 /** The buffer a zone type gets when ticked without one of its own (the default of the others). */
@@ -46,7 +54,7 @@ function defaultBuffer(c: Criteria): number {
 }
 
 /** The form showing some criteria (the server's defaults, or a saved search's). */
-export function formFromCriteria(c: Criteria, zoneTypes: string[], defaults?: Criteria): CriteriaForm {
+export function formFromCriteria(c: SearchCriteria, zoneTypes: string[], defaults?: SearchCriteria): CriteriaForm {
   const fallback = defaults ?? c;
   const zones: CriteriaForm["zones"] = {};
   const types = [...new Set([...zoneTypes, ...Object.keys(c.excluded_zones ?? {})])];
@@ -69,6 +77,11 @@ export function formFromCriteria(c: Criteria, zoneTypes: string[], defaults?: Cr
     plu_labels: (c.plu_allowed_labels ?? []).join(", "),
     plu_unknown_passes: c.plu_unknown_passes,
     exclude_active_leads: c.exclude_active_leads,
+    // Absent (a search saved before the terrain criteria): the server applies its default.
+    slope_on: c.max_slope_pct !== null,
+    max_slope_pct: formatDecimal(c.max_slope_pct ?? fallback.max_slope_pct ?? 15),
+    north_on: c.max_north_share !== null,
+    max_north_share: formatDecimal(c.max_north_share ?? fallback.max_north_share ?? 50),
   };
 }
 
@@ -93,7 +106,7 @@ function bounded(
 }
 
 /** The criteria the form says, or the errors to show beside its fields (the server's bounds). */
-export function criteriaFromForm(f: CriteriaForm): { criteria: Criteria; errors: FormErrors } {
+export function criteriaFromForm(f: CriteriaForm): { criteria: SearchCriteria; errors: FormErrors } {
   const errors: FormErrors = {};
   const gap = bounded(errors, "gap_m", f.gap_m, 0, 50);
   const minHa = f.min_buildable_on ? bounded(errors, "min_buildable_ha", f.min_buildable_ha, 0, 10_000) : null;
@@ -107,6 +120,8 @@ export function criteriaFromForm(f: CriteriaForm): { criteria: Criteria; errors:
   for (const [t, z] of Object.entries(f.zones)) {
     if (z.on) zones[t] = bounded(errors, `zone_${t}`, z.buffer, 0, 1000);
   }
+  const maxSlope = f.slope_on ? bounded(errors, "max_slope_pct", f.max_slope_pct, 0, 100) : null;
+  const maxNorth = f.north_on ? bounded(errors, "max_north_share", f.max_north_share, 0, 100) : null;
   const labels = f.plu_labels
     .split(/[\s,;]+/)
     .map((s) => s.trim())
@@ -126,6 +141,8 @@ export function criteriaFromForm(f: CriteriaForm): { criteria: Criteria; errors:
       plu_allowed_labels: labels,
       plu_unknown_passes: f.plu_unknown_passes,
       exclude_active_leads: f.exclude_active_leads,
+      max_slope_pct: maxSlope,
+      max_north_share: maxNorth,
     },
     errors,
   };
@@ -143,8 +160,8 @@ function canonical(v: unknown): string {
 }
 
 /** Whether two criteria are the same search (key order and the order of type lists aside). */
-export function sameCriteria(a: Criteria, b: Criteria): boolean {
-  const norm = (c: Criteria) =>
+export function sameCriteria(a: SearchCriteria, b: SearchCriteria): boolean {
+  const norm = (c: SearchCriteria) =>
     canonical({
       ...c,
       plu_allowed_types: c.plu_allowed_types ? [...c.plu_allowed_types].sort() : null,
@@ -254,6 +271,16 @@ export function posteOf(s: Site): { poste: Poste | null; note: string | null } {
   return { poste: null, note: "aucun poste à portée" };
 }
 
+export type Terrain = { mean_slope_pct?: number | null; north_share_pct?: number | null; cellsize_m?: number | null };
+
+/** The terrain's figures in words; null (no terrain model under the site) is "données absentes". */
+export function terrainText(t: Terrain | null): string {
+  if (!t || t.mean_slope_pct == null) return "données absentes";
+  const north = t.north_share_pct != null ? `, ${num(t.north_share_pct)} % exposé au nord` : "";
+  const cell = t.cellsize_m != null ? ` (maille ${num(t.cellsize_m)} m)` : "";
+  return `pente moyenne ${num(t.mean_slope_pct, 1)} %${north}${cell}`;
+}
+
 export const VERDICT_LABEL: Record<string, string> = {
   pass: "respecté",
   absent: "données absentes",
@@ -266,15 +293,8 @@ export const VERDICT_CRITERION: Record<string, string> = {
   excluded_zones: "Zones exclues",
   plu: "Urbanisme (PLU)",
   active_leads: "Leads en cours",
-};
-
-export const BREAKDOWN_LABEL: Record<string, string> = {
-  grid: "Réseau (distance, capacité)",
-  surface: "Surface",
-  sun: "Ensoleillement",
-  environment: "Environnement",
-  urbanism: "Urbanisme",
-  owners: "Propriétaires",
+  slope: "Pente",
+  north_share: "Exposition nord",
 };
 
 /** The run's counts in French, in the order a run applies them. */
@@ -286,6 +306,8 @@ export const COUNT_LABEL: [string, string][] = [
   ["removed_min_buildable_area", "sites sous la surface minimale"],
   ["removed_poste_distance", "sites sans poste source assez proche"],
   ["removed_poste_capacity", "sites sans capacité suffisante au poste"],
+  ["removed_slope", "sites trop pentus"],
+  ["removed_north_share", "sites trop exposés au nord"],
   ["sites_kept", "sites retenus"],
 ];
 
@@ -297,6 +319,8 @@ export function mainReasons(counts: Record<string, number> | null | undefined): 
     ["removed_min_buildable_area", "sites sous la surface minimale : la baisser"],
     ["removed_poste_distance", "sites sans poste source assez proche : allonger la distance"],
     ["removed_poste_capacity", "sites sans capacité suffisante au poste : « peu importe » ou un seuil en MW"],
+    ["removed_slope", "sites trop pentus : relever la pente maximale"],
+    ["removed_north_share", "sites trop exposés au nord : relever la part exposée au nord admise"],
     ["parcels_plu_not_allowed", "parcelles refusées par le PLU : admettre d'autres zones"],
     ["parcels_in_active_leads", "parcelles déjà dans un lead ouvert"],
   ];
