@@ -57,7 +57,7 @@ export default function Column({
         onDrag?.(null);
         if (card && (card.allowed_transitions ?? []).includes(status)) onMove(card, status);
       }}
-      className={`flex min-w-[8.75rem] max-w-[22rem] flex-1 basis-0 flex-col rounded-lg border bg-slate-100 transition-opacity ${
+      className={`flex min-w-[8.75rem] max-w-[22rem] flex-1 basis-0 flex-col rounded-lg border bg-slate-100 ${
         over
           ? "border-sky-400 ring-2 ring-sky-200"
           : drop === "allowed"
