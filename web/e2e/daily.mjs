@@ -260,6 +260,32 @@ try {
   await page.getByRole("heading", { level: 1 }).first().waitFor();
   await page.waitForTimeout(500);
   await axe(page, "prospection");
+  // Workflow rules the server holds (issue 20): a parcel already in an active lead is refused
+  // naming that lead, unless the request says to go on with a reason; a rejected lead shows
+  // its reason and offers a manager to reopen it (not to Enrichi: never enriched) or archive it.
+  const dup = await apiCall(page, "POST", "/api/leads", { parcel_ids: [PARCELS[0]], name: "Doublon" });
+  check(
+    dup.status === 409 && dup.body.code === "lead.parcels_taken" && dup.body.other_leads.some((o) => o.id === leads[0].id),
+    `a duplicate names the other lead (${dup.status} ${JSON.stringify(dup.body)})`,
+  );
+  const dup2 = await apiCall(page, "POST", "/api/leads", {
+    parcel_ids: [PARCELS[0]],
+    name: "Doublon voulu",
+    allow_duplicate: true,
+    duplicate_reason: "variante avec le voisin",
+  });
+  check(dup2.status === 201, `a declared duplicate is made (${dup2.status} ${JSON.stringify(dup2.body)})`);
+  const rejected = await apiCall(page, "POST", `/api/leads/${dup2.body.id}/transition`, { status: "REJECTED", reason: "zone humide" });
+  check(rejected.status === 200, `rejected (${rejected.status})`);
+  await page.goto(`${BASE}/leads/${dup2.body.id}`);
+  await page.getByTestId("rejection-reason").getByText("zone humide").waitFor();
+  const moves = page.getByLabel("Actions de statut");
+  await moves.locator('[data-transition="NEW"]').waitFor();
+  await moves.locator('[data-transition="ARCHIVED"]').waitFor();
+  check((await moves.locator('[data-transition="ENRICHED"]').count()) === 0, "no reopening to Enrichi without an enrichment");
+  await page.waitForTimeout(300);
+  await axe(page, "lead-rejected");
+  await shot(page, "lead-rejected", "A rejected lead: its reason, and a manager's reopen / archive moves");
   await page.goto(`${BASE}/dashboard`);
   await page.getByRole("heading", { level: 1 }).first().waitFor();
   await page.waitForTimeout(300);
