@@ -58,6 +58,7 @@ run: system-run demo web
 
 test: system-test setup db web
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	@if [ -f web/package.json ]; then cd web && npm test --silent; fi
 	$(BIN)/pytest -q -p no:cacheprovider
 
