@@ -219,9 +219,9 @@ async def test_typed_values_stay_typed(client, hostile, people) -> None:
     """The writer changes no typed value: ids and dates of the list export stay typed."""
     lead_id, _ = hostile
     r = await client.get("/api/leads/export.xlsx", headers=people["admin"][1])
-    ws = load_workbook(io.BytesIO(r.content))["leads"]
+    ws = load_workbook(io.BytesIO(r.content))["Leads"]  # French headers (the workbook's dialect)
     header = [c.value for c in ws[1]]
-    ids = [row[header.index("id")] for row in ws.iter_rows(min_row=2, values_only=True)]
+    ids = [row[header.index("N°")] for row in ws.iter_rows(min_row=2, values_only=True)]
     assert lead_id in ids and all(isinstance(i, int) for i in ids)
-    created = [row[header.index("created_at")] for row in ws.iter_rows(min_row=2, values_only=True)]
+    created = [row[header.index("Créé le")] for row in ws.iter_rows(min_row=2, values_only=True)]
     assert all(isinstance(c, datetime) for c in created)
