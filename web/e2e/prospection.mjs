@@ -2,97 +2,15 @@
 // against the real API on PostGIS with the demo data. Usage: node e2e/prospection.mjs <base-url>
 // (users from E2E_USERS, password E2E_PASSWORD, as run.mjs). It creates searches, runs and three
 // leads. Prints one JSON line of figures at the end; exits non-zero on the first failed step.
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createRequire } from "node:module";
-import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { chromium } from "playwright-core";
 
-const BASE = (process.argv[2] ?? "http://127.0.0.1:8000").replace(/\/$/, "");
-const PASSWORD = process.env.E2E_PASSWORD ?? "correct-horse-battery";
-const USERS = {
-  OPS: "ops@lfs.test",
-  COMMERCIAL: "sales@lfs.test",
-  ...JSON.parse(process.env.E2E_USERS ?? "{}"),
-};
-const here = dirname(fileURLToPath(import.meta.url));
-const ARTIFACTS = resolve(process.env.E2E_ARTIFACTS ?? join(here, "../../test-artifacts/web"));
-const STEP_TIMEOUT = 15_000;
+import { harness } from "./common.mjs";
+
+const { BASE, USERS, ARTIFACTS, STEP_TIMEOUT, figures, profile, log, check, shot, axe, login, logout, apiCall } =
+  harness("prospection", { fullPage: true });
 const RUN_TIMEOUT = 60_000;
-const figures = { screenshots: [], axe: {} };
-const AXE = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
-
-mkdirSync(ARTIFACTS, { recursive: true });
-const profile = mkdtempSync(join(tmpdir(), "lfs-e2e-prospection-"));
-
-function log(msg) {
-  process.stderr.write(`[prospection] ${msg}\n`);
-}
-
-function check(cond, msg) {
-  if (!cond) throw new Error(`check failed: ${msg}`);
-}
-
-async function shot(page, name, what) {
-  const file = join(ARTIFACTS, `${name}.png`);
-  await page.screenshot({ path: file, fullPage: true });
-  figures.screenshots.push({ file: `${name}.png`, what });
-}
-
-/** axe-core on the page as it is: no serious or critical violation (WCAG 2.x A/AA rules), as
- * daily.mjs checks the other pages. */
-async function axe(page, name) {
-  await page.evaluate(AXE);
-  const result = await page.evaluate(async () => {
-    // eslint-disable-next-line no-undef
-    const r = await axe.run(document, {
-      runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"] },
-      resultTypes: ["violations"],
-    });
-    return r.violations.map((v) => ({
-      id: v.id,
-      impact: v.impact,
-      help: v.help,
-      nodes: v.nodes.slice(0, 5).map((n) => `${n.target.join(" ")} — ${n.failureSummary?.split("\n")[1] ?? ""}`),
-    }));
-  });
-  const bad = result.filter((v) => v.impact === "serious" || v.impact === "critical");
-  figures.axe[name] = { serious_or_critical: bad.length, other: result.length - bad.length, ids: result.map((v) => v.id) };
-  check(bad.length === 0, `axe on ${name}: ${JSON.stringify(bad, null, 1)}`);
-  log(`axe ${name}: 0 serious/critical (${result.length} minor: ${result.map((v) => v.id).join(", ") || "none"})`);
-}
-
-async function login(page, role) {
-  await page.goto(`${BASE}/login`);
-  await page.getByLabel("Adresse e-mail").fill(USERS[role]);
-  await page.getByLabel("Mot de passe").fill(PASSWORD);
-  await page.getByRole("button", { name: "Se connecter" }).click();
-  await page.waitForURL((u) => !u.pathname.startsWith("/login"), { timeout: STEP_TIMEOUT });
-  await page.getByTestId("current-user").waitFor({ state: "attached" });
-  log(`logged in as ${role}`);
-}
-
-async function logout(page) {
-  await page.getByRole("button", { name: "Se déconnecter" }).click();
-  await page.waitForURL(/\/login/, { timeout: STEP_TIMEOUT });
-}
-
-/** The API through the page's own session. */
-async function apiCall(page, method, path, body) {
-  return page.evaluate(
-    async ({ method, path, body }) => {
-      const token = sessionStorage.getItem("lfs.token");
-      const res = await fetch(path, {
-        method,
-        headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-      return { status: res.status, body: await res.json().catch(() => null) };
-    },
-    { method, path, body },
-  );
-}
 
 /** Click "Lancer la recherche" and wait until the page shows the run finished; the run's answer. */
 async function launch(page) {

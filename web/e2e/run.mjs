@@ -1,75 +1,16 @@
 // End-to-end test of the web app in Debian's Chromium, against the real API on PostGIS with the
 // demo data. Usage: node e2e/run.mjs <base-url>   (users from E2E_USERS, password E2E_PASSWORD)
 // Prints one JSON line of figures at the end; exits non-zero on the first failed step.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { chromium } from "playwright-core";
 
-const BASE = (process.argv[2] ?? "http://127.0.0.1:8000").replace(/\/$/, "");
-const PASSWORD = process.env.E2E_PASSWORD ?? "correct-horse-battery";
-const USERS = {
-  ADMIN: "admin@lfs.test",
-  MANAGER: "manager@lfs.test",
-  OPS: "ops@lfs.test",
-  COMMERCIAL: "sales@lfs.test",
-  ...JSON.parse(process.env.E2E_USERS ?? "{}"),
-};
-const here = dirname(fileURLToPath(import.meta.url));
-const ARTIFACTS = resolve(process.env.E2E_ARTIFACTS ?? join(here, "../../test-artifacts/web"));
-const STEP_TIMEOUT = 15_000;
+import { harness } from "./common.mjs";
+
+const { BASE, USERS, ARTIFACTS, STEP_TIMEOUT, figures, profile, log, check, shot, axe, login, logout, apiCall } =
+  harness("e2e");
 // Software WebGL on a shared machine: map steps get more time (the figures are reported apart).
 const MAP_TIMEOUT = 60_000;
-const figures = { screenshots: [] };
-
-mkdirSync(ARTIFACTS, { recursive: true });
-const profile = mkdtempSync(join(tmpdir(), "lfs-e2e-chromium-"));
-
-function log(msg) {
-  process.stderr.write(`[e2e] ${msg}\n`);
-}
-
-function check(cond, msg) {
-  if (!cond) throw new Error(`check failed: ${msg}`);
-}
-
-async function shot(page, name, what) {
-  const file = join(ARTIFACTS, `${name}.png`);
-  await page.screenshot({ path: file });
-  figures.screenshots.push({ file: `${name}.png`, what });
-}
-
-async function login(page, role) {
-  await page.goto(`${BASE}/login`);
-  await page.getByLabel("Adresse e-mail").fill(USERS[role]);
-  await page.getByLabel("Mot de passe").fill(PASSWORD);
-  await page.getByRole("button", { name: "Se connecter" }).click();
-  await page.waitForURL((u) => !u.pathname.startsWith("/login"), { timeout: STEP_TIMEOUT });
-  await page.getByTestId("current-user").waitFor();
-  log(`logged in as ${role}`);
-}
-
-async function logout(page) {
-  await page.getByRole("button", { name: "Se déconnecter" }).click();
-  await page.waitForURL(/\/login/, { timeout: STEP_TIMEOUT });
-}
-
-/** The API through the page's own session (same token as the app). */
-async function apiCall(page, method, path, body) {
-  return page.evaluate(
-    async ({ method, path, body }) => {
-      const token = sessionStorage.getItem("lfs.token");
-      const res = await fetch(path, {
-        method,
-        headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-      return { status: res.status, body: await res.json().catch(() => null) };
-    },
-    { method, path, body },
-  );
-}
 
 async function waitMapIdle(page) {
   await page.waitForFunction(() => window.__lfsMap && window.__lfsMap.loaded() && !window.__lfsMap.isMoving(), null, {
