@@ -6,6 +6,7 @@ import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"];
@@ -100,5 +101,24 @@ export function harness(tag, { subdir = "", fullPage = false } = {}) {
     );
   }
 
-  return { BASE, PASSWORD, USERS, ARTIFACTS, STEP_TIMEOUT, figures, profile, log, check, shot, axe, login, logout, apiCall };
+  /** Debian's Chromium, headless, with this scenario's profile; `options` adds the viewport etc. */
+  function openBrowser(options) {
+    return chromium.launchPersistentContext(profile, {
+      executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+      headless: true,
+      args: [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+      ],
+      ...options,
+    });
+  }
+
+  return { openBrowser, BASE, PASSWORD, USERS, ARTIFACTS, STEP_TIMEOUT, figures, profile, log, check, shot, axe, login, logout, apiCall };
 }

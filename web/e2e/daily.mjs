@@ -6,11 +6,9 @@
 // Prints one JSON line of figures at the end; exits non-zero on the first failed step.
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { chromium } from "playwright-core";
-
 import { harness } from "./common.mjs";
 
-const { BASE, PASSWORD, USERS, ARTIFACTS, STEP_TIMEOUT, figures, profile, log, check, shot, axe, login, logout, apiCall } =
+const { openBrowser, BASE, PASSWORD, USERS, ARTIFACTS, STEP_TIMEOUT, figures, profile, log, check, shot, axe, login, logout, apiCall } =
   harness("daily", { subdir: "daily" });
 const PARCELS = JSON.parse(process.env.E2E_PARCELS ?? "[]");
 const DISABLED = process.env.E2E_DISABLED ?? "";
@@ -24,19 +22,7 @@ async function fitsWidth(page, what) {
   check(doc <= width + 1, `${what}: the page is ${doc} px wide on a ${width} px screen`);
 }
 
-const browser = await chromium.launchPersistentContext(profile, {
-  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-  headless: true,
-  args: [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-  ],
+const browser = await openBrowser({
   viewport: { width: 1280, height: 800 },
   locale: "fr-FR",
   timezoneId: "Europe/Paris",

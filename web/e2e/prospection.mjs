@@ -4,11 +4,9 @@
 // leads. Prints one JSON line of figures at the end; exits non-zero on the first failed step.
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { chromium } from "playwright-core";
-
 import { harness } from "./common.mjs";
 
-const { BASE, USERS, ARTIFACTS, STEP_TIMEOUT, figures, profile, log, check, shot, axe, login, logout, apiCall } =
+const { openBrowser, BASE, USERS, ARTIFACTS, STEP_TIMEOUT, figures, profile, log, check, shot, axe, login, logout, apiCall } =
   harness("prospection", { fullPage: true });
 const RUN_TIMEOUT = 60_000;
 
@@ -47,19 +45,7 @@ async function tableRanks(page) {
   return page.locator("table[aria-label='Sites candidats'] tbody tr").evaluateAll((rows) => rows.map((r) => Number(r.getAttribute("data-rank"))));
 }
 
-const browser = await chromium.launchPersistentContext(profile, {
-  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-  headless: true,
-  args: [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-  ],
+const browser = await openBrowser({
   viewport: { width: 1440, height: 900 },
   locale: "fr-FR",
   // axe-core is injected as a script, which the app's CSP would refuse (run.mjs checks the CSP).

@@ -3,11 +3,9 @@
 // Prints one JSON line of figures at the end; exits non-zero on the first failed step.
 import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { chromium } from "playwright-core";
-
 import { harness } from "./common.mjs";
 
-const { BASE, USERS, ARTIFACTS, STEP_TIMEOUT, figures, profile, log, check, shot, axe, login, logout, apiCall } =
+const { openBrowser, BASE, USERS, ARTIFACTS, STEP_TIMEOUT, figures, profile, log, check, shot, axe, login, logout, apiCall } =
   harness("e2e");
 // Software WebGL on a shared machine: map steps get more time (the figures are reported apart).
 const MAP_TIMEOUT = 60_000;
@@ -92,19 +90,7 @@ async function cardColumn(page, leadId) {
   return page.locator(`[data-lead-id="${leadId}"]`).evaluate((el) => el.closest("[data-column]")?.getAttribute("data-column"));
 }
 
-const browser = await chromium.launchPersistentContext(profile, {
-  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-  headless: true,
-  args: [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-  ],
+const browser = await openBrowser({
   viewport: { width: 1440, height: 900 },
   locale: "fr-FR",
 });
