@@ -9,14 +9,12 @@ as tests/test_web_e2e.py (its fixtures), plus a deactivated user and free parcel
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 
 import psycopg
 import pytest
 
 from api.settings import Settings
-from tests.conftest import PASSWORD, LiveServer
+from tests.conftest import LiveServer
 from tests.lead_fixtures import sync_url
 from tests.test_web_e2e import (  # noqa: F401  (fixtures: the bundle, PVGIS stand-in, settings)
     ARTIFACTS,
@@ -25,6 +23,7 @@ from tests.test_web_e2e import (  # noqa: F401  (fixtures: the bundle, PVGIS sta
     WEB,
     _seed,
     bundle,
+    run_scenario,
     settings,
     standin,
 )
@@ -57,31 +56,15 @@ async def test_web_daily(settings: Settings, db_url: str) -> None:  # noqa: F811
     assert len(parcels) >= 2, parcels
     server = LiveServer(settings).start()
     try:
-        env = {
-            **os.environ,
-            "E2E_USERS": json.dumps({role: email for role, (email, _) in USERS.items()}),
-            "E2E_PASSWORD": PASSWORD,
-            "E2E_PARCELS": json.dumps(parcels),
-            "E2E_DISABLED": DISABLED,
-            "E2E_ARTIFACTS": str(ARTIFACTS),
-            "CHROMIUM": CHROMIUM,
-        }
-        proc = subprocess.run(
-            ["node", str(WEB / "e2e" / "daily.mjs"), server.url],
-            cwd=WEB,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=600,
+        figures = run_scenario(
+            "daily.mjs",
+            server.url,
+            "daily/failure.png",
+            E2E_PARCELS=json.dumps(parcels),
+            E2E_DISABLED=DISABLED,
         )
     finally:
         server.stop()
-    lines = proc.stdout.strip().splitlines()
-    figures = json.loads(lines[-1]) if lines else {}
-    assert proc.returncode == 0 and figures.get("ok"), (
-        f"daily e2e failed (see {ARTIFACTS}/daily/failure.png)\n{figures.get('error')}\n"
-        f"{proc.stderr[-4000:]}"
-    )
     axe = figures["axe"]
     strict = {k: v for k, v in axe.items() if v["strict"]}
     assert len(strict) >= 15 and all(v["serious_or_critical"] == 0 for v in strict.values()), axe

@@ -92,32 +92,40 @@ async def _seed(settings: Settings) -> None:
         await engine.dispose()
 
 
-async def test_web_app_end_to_end(settings: Settings) -> None:
-    await _seed(settings)
-    server = LiveServer(settings).start()
-    try:
-        env = {
+def run_scenario(script: str, url: str, failure: str, **env: str) -> dict:
+    """Run ``web/e2e/<script>`` in Chromium against ``url``; its figures, once it has passed
+    (``failure`` names the screenshot it leaves otherwise)."""
+    proc = subprocess.run(
+        ["node", str(WEB / "e2e" / script), url],
+        cwd=WEB,
+        env={
             **os.environ,
             "E2E_USERS": json.dumps({role: email for role, (email, _) in USERS.items()}),
             "E2E_PASSWORD": PASSWORD,
             "E2E_ARTIFACTS": str(ARTIFACTS),
             "CHROMIUM": CHROMIUM,
-        }
-        proc = subprocess.run(
-            ["node", str(WEB / "e2e" / "run.mjs"), server.url],
-            cwd=WEB,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
-    finally:
-        server.stop()
+            **env,
+        },
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     lines = proc.stdout.strip().splitlines()
     figures = json.loads(lines[-1]) if lines else {}
     assert proc.returncode == 0 and figures.get("ok"), (
-        f"e2e failed (see {ARTIFACTS}/failure.png)\n{figures.get('error')}\n{proc.stderr[-4000:]}"
+        f"{script} failed (see {ARTIFACTS / failure})\n{figures.get('error')}\n"
+        f"{proc.stderr[-4000:]}"
     )
+    return figures
+
+
+async def test_web_app_end_to_end(settings: Settings) -> None:
+    await _seed(settings)
+    server = LiveServer(settings).start()
+    try:
+        figures = run_scenario("run.mjs", server.url, "failure.png")
+    finally:
+        server.stop()
     shots = {s["file"] for s in figures["screenshots"]}
     assert len(shots) == 12 and all((ARTIFACTS / f).is_file() for f in shots)
     assert figures["parcels_rendered_z15"] > 50

@@ -11,8 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
-import subprocess
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -32,6 +30,7 @@ from tests.test_web_e2e import (  # noqa: F401 (fixtures)
     WEB,
     _seed,
     bundle,
+    run_scenario,
     settings,
     standin,
 )
@@ -131,27 +130,7 @@ def test_defaults_for_the_form(live: LiveServer, settings: Settings) -> None:  #
 
 
 def test_prospection_page_end_to_end(live: LiveServer) -> None:
-    env = {
-        **os.environ,
-        "E2E_USERS": json.dumps({role: email for role, (email, _) in USERS.items()}),
-        "E2E_PASSWORD": PASSWORD,
-        "E2E_ARTIFACTS": str(ARTIFACTS),
-        "CHROMIUM": CHROMIUM,
-    }
-    proc = subprocess.run(
-        ["node", str(WEB / "e2e" / "prospection.mjs"), live.url],
-        cwd=WEB,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    lines = proc.stdout.strip().splitlines()
-    figures = json.loads(lines[-1]) if lines else {}
-    assert proc.returncode == 0 and figures.get("ok"), (
-        f"prospection e2e failed (see {ARTIFACTS}/prospection-failure.png)\n"
-        f"{figures.get('error')}\n{proc.stderr[-4000:]}"
-    )
+    figures = run_scenario("prospection.mjs", live.url, "prospection-failure.png")
     shots = {s["file"] for s in figures["screenshots"]}
     assert all((ARTIFACTS / f).is_file() for f in shots) and len(shots) >= 4
     assert len(figures["leads"]) == 3
