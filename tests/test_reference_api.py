@@ -81,6 +81,44 @@ async def test_search_communes_and_parcels(client, auth_headers, loaded) -> None
     assert_problem(await client.get("/api/reference/search", headers=h, params={"q": "x"}), 422)
 
 
+async def test_search_by_cadastral_reference(client, auth_headers, loaded, state) -> None:
+    h = await auth_headers(Role.COMMERCIAL)
+    f = next(f for f in loaded["features"] if f["properties"]["id"] == "69114000AA0030")
+    src = shape(f["geometry"])
+    for q in ("AA 30", "aa30", "AA0030", "000AA0030", "69114 AA 30", "69114 000 AA 0030"):
+        r = await client.get("/api/reference/search", headers=h, params={"q": q})
+        assert r.status_code == 200, (q, r.text)
+        hits = [x for x in r.json()["items"] if x["kind"] == "parcel"]
+        assert [x["id"] for x in hits] == ["69114000AA0030"], q
+        assert hits[0]["label"] == "69114 AA 30"
+        assert hits[0]["bbox"] == pytest.approx(list(src.bounds), abs=1e-7)
+        assert src.contains(shapely.Point(hits[0]["center"]))
+    # Another commune, another prefix, a number that does not exist: nothing.
+    for q in ("69123 AA 30", "001AA0030", "AA 9999", "ZZ 30"):
+        r = await client.get("/api/reference/search", headers=h, params={"q": q})
+        assert [x for x in r.json()["items"] if x["kind"] == "parcel"] == [], q
+    # Bounded by limit.
+    r = await client.get("/api/reference/search", headers=h, params={"q": "AA 30", "limit": 1})
+    assert len(r.json()["items"]) == 1
+    # An index lookup, never a sequential scan of the parcels.
+    from sqlalchemy import text
+
+    from api.services.reference import _PARCELS_BY_REF, _PARCELS_BY_REF_IN_COMMUNE
+
+    params = {"s2": "AA", "s1": "AA", "n4": "0030", "n": "30", "prefixe": None, "limit": 10}
+    async with state.sessions() as s:
+        await s.execute(text("SET enable_seqscan = off"))  # a 150-row table: force the choice
+        for sql, extra in (
+            (_PARCELS_BY_REF, {}),
+            (_PARCELS_BY_REF_IN_COMMUNE, {"commune": "69114"}),
+        ):
+            plan = "\n".join(
+                r[0] for r in await s.execute(text("EXPLAIN " + sql.text), {**params, **extra})
+            )
+            assert "Seq Scan on parcels" not in plan, plan
+            assert "ix_parcels_commune_section" in plan or "parcels_pkey" in plan, plan
+
+
 async def test_parcel_feature(client, auth_headers, loaded) -> None:
     h = await auth_headers(Role.MANAGER)
     f = loaded["features"][7]

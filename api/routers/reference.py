@@ -71,12 +71,15 @@ async def search(
         Query(
             min_length=2,
             max_length=100,
-            description="Commune name prefix, INSEE code, or parcel id prefix",
+            description=(
+                "Commune name prefix, INSEE code, parcel id prefix or cadastral reference"
+                " (AN 63, 0A0285, 69114 AN 63)"
+            ),
         ),
     ],
     limit: Annotated[int, Query(ge=1, le=50, description="Maximum hits")] = 10,
 ) -> SearchResult:
-    """Find communes (by name or INSEE code) and parcels (by id prefix) to zoom to."""
+    """Find communes (by name or INSEE code) and parcels (by id prefix or reference)."""
     return SearchResult(items=[SearchHit(**h) for h in await svc.search(session, q, limit)])
 
 

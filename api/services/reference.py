@@ -19,6 +19,12 @@ from tiles.layers import Layer, factor_layers, imported_layers
 
 _PARCEL_PREFIX = re.compile(r"^[0-9][0-9AB][0-9]{3}[0-9A-Z]{0,9}$")
 _INSEE_PREFIX = re.compile(r"^[0-9][0-9AB][0-9]{0,3}$")
+# A cadastral reference: [commune] [prefixe] section number, e.g. "AN 63", "0A0285",
+# "000AN0063", "69114 AN 63". A section holds a letter (so a bare INSEE code is never one).
+_CADASTRAL_REF = re.compile(
+    r"^(?:(?P<commune>(?:[0-9]{2}|2[AB])[0-9]{3})\s*)?(?:(?P<prefixe>[0-9]{3})\s*)?"
+    r"(?P<section>[0-9A-Z]?[A-Z])\s*(?P<numero>[0-9]{1,4})$"
+)
 
 
 def imported_layer(name: str | None) -> str | None:
@@ -109,8 +115,77 @@ _PARCELS_SQL = text(
 )
 
 
+_REF_COLUMNS = """p.id, p.commune, p.prefixe, p.section, p.numero, p.source,
+              ST_XMin(p.geom), ST_YMin(p.geom), ST_XMax(p.geom), ST_YMax(p.geom),
+              ST_X(ST_PointOnSurface(p.geom)), ST_Y(ST_PointOnSurface(p.geom))"""
+_REF_MATCH = """p.section IN (:s2, :s1) AND p.numero IN (:n4, :n)
+                AND (CAST(:prefixe AS text) IS NULL OR p.prefixe = :prefixe)"""
+# In one commune: the (commune, section) index.
+_PARCELS_BY_REF_IN_COMMUNE = text(
+    f"""SELECT {_REF_COLUMNS} FROM parcels p
+        WHERE p.commune = :commune AND {_REF_MATCH}
+        ORDER BY p.id LIMIT :limit"""
+)
+# In any commune: a loose index scan over the distinct communes of the (commune, section)
+# index, then one index probe per commune -- never a sequential scan of the parcels.
+_PARCELS_BY_REF = text(
+    f"""WITH RECURSIVE cs(c) AS (
+            SELECT min(commune) FROM parcels
+            UNION ALL
+            SELECT (SELECT min(commune) FROM parcels WHERE commune > cs.c)
+              FROM cs WHERE cs.c IS NOT NULL)
+        SELECT hit.* FROM cs CROSS JOIN LATERAL (
+            SELECT {_REF_COLUMNS} FROM parcels p
+             WHERE p.commune = cs.c AND {_REF_MATCH}
+             ORDER BY p.id) AS hit
+        WHERE cs.c IS NOT NULL
+        LIMIT :limit"""
+)
+
+
+def parcel_ref_label(commune: str, prefixe: str, section: str, numero: str) -> str:
+    """A parcel's cadastral reference as people write it: "69114 AN 63"."""
+    sec = section.lstrip("0") or section
+    num = str(int(numero)) if numero.isdigit() else numero
+    pre = f" {prefixe}" if prefixe and prefixe != "000" else ""
+    return f"{commune}{pre} {sec} {num}"
+
+
+async def search_by_reference(session: AsyncSession, q: str, limit: int) -> list[dict[str, Any]]:
+    """Parcels by cadastral reference ("AN 63", "0A0285", "69114 AN 63"), id order."""
+    m = _CADASTRAL_REF.match(" ".join(q.upper().split()))
+    if not m:
+        return []
+    section, numero = m["section"], m["numero"]
+    params = {
+        "s2": section.rjust(2, "0"),
+        "s1": section.lstrip("0") or section,
+        "n4": numero.rjust(4, "0"),
+        "n": str(int(numero)),
+        "prefixe": m["prefixe"],
+        "limit": limit,
+    }
+    if m["commune"]:
+        rows = await session.execute(
+            _PARCELS_BY_REF_IN_COMMUNE, {**params, "commune": m["commune"]}
+        )
+    else:
+        rows = await session.execute(_PARCELS_BY_REF, params)
+    return [
+        {
+            "kind": "parcel",
+            "id": pid,
+            "label": parcel_ref_label(commune, prefixe, sec, num),
+            "bbox": list(box[:4]),
+            "center": list(box[4:]),
+            "source": source,
+        }
+        for pid, commune, prefixe, sec, num, source, *box in rows
+    ]
+
+
 async def search(session: AsyncSession, q: str, limit: int) -> list[dict[str, Any]]:
-    """Communes by name prefix or INSEE code, parcels by id prefix."""
+    """Communes by name prefix or INSEE code, parcels by id prefix or cadastral reference."""
     q = q.strip()
     hits: list[dict[str, Any]] = []
     code = q.upper()
@@ -138,18 +213,22 @@ async def search(session: AsyncSession, q: str, limit: int) -> list[dict[str, An
             _PARCELS_SQL,
             {"lo": pid, "hi": _next_string(pid), "n": len(pid), "limit": limit - len(hits)},
         )
-        for pid_, commune, section, numero, cname, source, *box in rows:
-            where = f"{cname} ({commune})" if cname else commune
+        for pid_, commune, section, numero, _cname, source, *box in rows:
             hits.append(
                 {
                     "kind": "parcel",
                     "id": pid_,
-                    "label": f"{pid_} — section {section.lstrip('0')} n°{int(numero)}, {where}",
+                    "label": parcel_ref_label(commune, pid_[5:8], section, numero),
                     "bbox": list(box[:4]),
                     "center": list(box[4:]),
                     "source": source,
                 }
             )
+    if len(hits) < limit:
+        seen = {h["id"] for h in hits}
+        for hit in await search_by_reference(session, q, limit - len(hits)):
+            if hit["id"] not in seen:
+                hits.append(hit)
     return hits
 
 
