@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
+import numpy as np
 import orjson
+import shapely.geometry
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response, status
 from pydantic import BaseModel, Field, StringConstraints
 
@@ -31,6 +34,7 @@ from api.schemas.leads import (
 from api.schemas.strict import BBOX_PATTERN, DateTime, UserId
 from api.schemas.text import SINGLE_LINE
 from api.services import leads as svc
+from api.services import site_exports as exports
 from api.services.leads_detail import lead_detail_json
 from api.services.leads_geometry import GeometryLimits
 from api.services.leads_query import LeadFilters, SortKey, lead_json, list_page
@@ -350,3 +354,78 @@ async def put_foncier(
     row = await svc.put_foncier(session, user, lead_id, body, state.cipher)
     await session.commit()
     return svc.foncier_out(row, viewer, state.cipher)
+
+
+# A lead's main properties in its GeoJSON / KML export (the outline is the geometry).
+_EXPORT_FIELDS = (
+    "id",
+    "internal_name",
+    "name",
+    "status",
+    "assignee_name",
+    "commune_insee",
+    "commune_name",
+    "department",
+    "area_ha",
+    "quality_score",
+    "completeness",
+    "updated_at",
+)
+
+
+def _export_properties(lead: dict[str, Any]) -> dict[str, Any]:
+    area = lead.get("area_m2")
+    values = {**lead, "area_ha": round(float(area) / 10_000, 2) if area is not None else None}
+    return {k: values.get(k) for k in _EXPORT_FIELDS}
+
+
+@router.get(
+    "/{lead_id:int}/export.{fmt}",
+    responses={
+        200: {
+            "content": {GEOJSON: {}, exports.MEDIA_TYPES["kml"]: {}},
+            "description": "The lead's outline and main properties as a file",
+        }
+    },
+)
+async def export_lead(
+    lead_id: LeadId,
+    fmt: Annotated[Literal["geojson", "kml"], Path(description="geojson or kml")],
+    session: SessionDep,
+    viewer: ViewerDep,
+) -> Response:
+    """One lead as a GeoJSON Feature or a KML placemark (404 for a lead one may not see)."""
+    content, _version = await lead_json(session, viewer, lead_id)
+    lead = orjson.loads(content)
+    props = _export_properties(lead)
+    if fmt == "geojson":
+        feature = {
+            "type": "Feature",
+            "id": lead_id,
+            "geometry": lead["geometry"],
+            "properties": props,
+        }
+        body = orjson.dumps({"type": "FeatureCollection", "features": [feature]})
+    else:
+        wkb = shapely.geometry.shape(lead["geometry"]).wkb
+        title = lead.get("name") or lead["internal_name"]
+        # GDAL's KML driver takes "name"/"description" (any case) as the placemark's own.
+        extended = [k for k in _EXPORT_FIELDS if k != "name"]
+        fields = ["Name", "Description", *extended]
+        data = [
+            np.array([f"Lead {lead_id} — {title}"], dtype=object),
+            np.array(
+                [f"{props['status']}, {props['commune_name'] or props['commune_insee'] or ''}"],
+                dtype=object,
+            ),
+            *(
+                np.array(["" if props[k] is None else str(props[k])], dtype=object)
+                for k in extended
+            ),
+        ]
+        body = await asyncio.to_thread(exports.write_gdal, "KML", "lead", [wkb], fields, data)
+    return Response(
+        body,
+        media_type=GEOJSON if fmt == "geojson" else exports.MEDIA_TYPES["kml"],
+        headers={"Content-Disposition": f'attachment; filename="lead-{lead_id}.{fmt}"'},
+    )

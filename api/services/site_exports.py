@@ -144,6 +144,34 @@ def _field_arrays(rows: list[Any]) -> list[np.ndarray]:
     return out
 
 
+def write_gdal(
+    driver: Literal["GPKG", "KML"],
+    layer: str,
+    wkbs: list[bytes],
+    fields: list[str],
+    data: list[np.ndarray],
+    geometry_type: str = "MultiPolygon",
+) -> bytes:
+    """Features (WKB, EPSG:4326, one array per field) written by GDAL's ``driver`` as one file:
+    the writer of the site finder's and the leads' GeoPackage and KML exports (for KML, fields
+    "Name" and "Description" become the placemark's name and balloon text)."""
+    geometry = np.array(wkbs, dtype=object)
+    with tempfile.TemporaryDirectory(prefix="lfs-export-") as tmp:
+        path = Path(tmp) / f"{layer}.{driver.lower()}"
+        pyogrio.raw.write(
+            str(path),
+            geometry,
+            data,
+            fields,
+            layer=layer,
+            driver=driver,
+            geometry_type=geometry_type,
+            crs="EPSG:4326",
+            encoding="UTF-8",
+        )
+        return path.read_bytes()
+
+
 def to_gdal(rows: list[Any], driver: Literal["GPKG", "KML"], layer: str) -> bytes:
     """The sites written by GDAL's ``driver`` (GeoPackage layer ``layer``; KML placemarks named
     "Site n" with the attributes as ExtendedData), EPSG:4326."""
@@ -156,18 +184,4 @@ def to_gdal(rows: list[Any], driver: Literal["GPKG", "KML"], layer: str) -> byte
             np.array([_values(r)["verdicts"] for r in rows], dtype=object),
             *data,
         ]
-    geometry = np.array([bytes(r.wkb) for r in rows], dtype=object)
-    with tempfile.TemporaryDirectory(prefix="lfs-sites-") as tmp:
-        path = Path(tmp) / f"{layer}.{driver.lower()}"
-        pyogrio.raw.write(
-            str(path),
-            geometry,
-            data,
-            fields,
-            layer=layer,
-            driver=driver,
-            geometry_type="MultiPolygon",
-            crs="EPSG:4326",
-            encoding="UTF-8",
-        )
-        return path.read_bytes()
+    return write_gdal(driver, layer, [bytes(r.wkb) for r in rows], fields, data)
