@@ -1,4 +1,5 @@
-// Search a commune (name or INSEE code) or a parcel id; choosing a result flies the map there.
+// Search a commune (name or INSEE code) or a parcel (id or cadastral reference: "AN 63",
+// "69114 AN 63"); choosing a result flies the map there (a parcel also joins the selection).
 import { useEffect, useState } from "react";
 import { Search } from "lucide-react";
 import { useSearch } from "../../api/reference";
@@ -32,7 +33,7 @@ export default function SearchBox({ onPick }: { onPick: (item: SearchItem) => vo
         aria-expanded={open && items.length > 0}
         aria-controls="search-results"
         aria-label="Rechercher une commune ou une parcelle"
-        placeholder="Commune, code INSEE ou parcelle…"
+        placeholder="Commune, code INSEE ou parcelle (69114 AN 63)…"
         value={text}
         onChange={(e) => {
           setText(e.target.value);

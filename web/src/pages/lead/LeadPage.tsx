@@ -15,6 +15,7 @@ import { outdatedReasons } from "./outdated";
 import { STATUS_BADGE, STATUS_LABEL } from "../../lib/status";
 import Comments from "./Comments";
 import Documents from "./Documents";
+import ExportMenu from "./ExportMenu";
 import LeadMap from "./LeadMap";
 import ScoreCard from "./ScoreCard";
 import {
@@ -162,6 +163,7 @@ export default function LeadPage() {
               <FileDown className="h-4 w-4" aria-hidden /> Générer PDF
             </Button>
           )}
+          <ExportMenu leadId={id} name={lead.internal_name} />
         </div>
       </div>
       {enrich.isPending && (
