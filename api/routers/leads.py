@@ -11,6 +11,7 @@ import orjson
 import shapely.geometry
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response, status
 from pydantic import BaseModel, Field, StringConstraints
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import (
     CurrentUser,
@@ -41,6 +42,7 @@ from api.services.leads_query import LeadFilters, SortKey, lead_json, list_page
 from api.settings import Settings
 from geo.errors import InvalidInput
 from geo.models import LeadStatus, Role
+from geo.visibility import Viewer
 
 router = APIRouter(prefix="/leads", tags=["leads"])
 
@@ -379,22 +381,31 @@ def _export_properties(lead: dict[str, Any]) -> dict[str, Any]:
     return {k: values.get(k) for k in _EXPORT_FIELDS}
 
 
-@router.get(
-    "/{lead_id:int}/export.{fmt}",
-    responses={
-        200: {
-            "content": {GEOJSON: {}, exports.MEDIA_TYPES["kml"]: {}},
-            "description": "The lead's outline and main properties as a file",
-        }
-    },
-)
-async def export_lead(
-    lead_id: LeadId,
-    fmt: Annotated[Literal["geojson", "kml"], Path(description="geojson or kml")],
-    session: SessionDep,
-    viewer: ViewerDep,
+_LEAD_FILE: dict[int | str, dict[str, Any]] = {
+    200: {
+        "content": {GEOJSON: {}, exports.MEDIA_TYPES["kml"]: {}},
+        "description": "The lead's outline and main properties as a file",
+    }
+}
+
+
+# Two fixed paths, not ``export.{fmt}``: a path parameter there would also take
+# /leads/{id}/export.xlsx (the lead's workbook, api/routers/lead_reports.py) and answer 422.
+@router.get("/{lead_id:int}/export.geojson", responses=_LEAD_FILE)
+async def export_lead_geojson(lead_id: LeadId, session: SessionDep, viewer: ViewerDep) -> Response:
+    """One lead as a GeoJSON Feature (404 for a lead one may not see)."""
+    return await _export_lead(session, viewer, lead_id, "geojson")
+
+
+@router.get("/{lead_id:int}/export.kml", responses=_LEAD_FILE)
+async def export_lead_kml(lead_id: LeadId, session: SessionDep, viewer: ViewerDep) -> Response:
+    """One lead as a KML placemark (404 for a lead one may not see)."""
+    return await _export_lead(session, viewer, lead_id, "kml")
+
+
+async def _export_lead(
+    session: AsyncSession, viewer: Viewer, lead_id: int, fmt: Literal["geojson", "kml"]
 ) -> Response:
-    """One lead as a GeoJSON Feature or a KML placemark (404 for a lead one may not see)."""
     content, _version = await lead_json(session, viewer, lead_id)
     lead = orjson.loads(content)
     props = _export_properties(lead)
