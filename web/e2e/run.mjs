@@ -223,12 +223,15 @@ try {
   await search.press("Enter");
   await page.waitForFunction(() => !window.__lfsMap.isMoving(), null, { timeout: MAP_TIMEOUT, polling: 100 });
 
-  // A parcel found by its id joins the selection (lead creation without a mouse).
-  await search.fill("69114000AA0030");
-  await page.getByRole("option", { name: /69114000AA0030/ }).waitFor();
-  await search.press("Enter");
-  await page.getByTestId("selection-panel").getByText("1 parcelle sélectionnée").waitFor();
-  await page.getByRole("button", { name: "Vider la sélection" }).click();
+  // A parcel found by its id, then by its cadastral reference, joins the selection (lead creation
+  // without a mouse); results are labelled by reference.
+  for (const q of ["69114000AA0030", "AA 30"]) {
+    await search.fill(q);
+    await page.getByRole("option", { name: /69114 AA 30/ }).waitFor();
+    await search.press("Enter");
+    await page.getByTestId("selection-panel").getByText("1 parcelle sélectionnée").waitFor();
+    await page.getByRole("button", { name: "Vider la sélection" }).click();
+  }
 
   // 3. Click a parcel for its facts, shift-click to select several, create a lead from one.
   await page.evaluate(() => window.__lfsMap.jumpTo({ center: [4.651, 45.963], zoom: 16.5 }));
