@@ -1,7 +1,7 @@
 // What every browser scenario (run.mjs, daily.mjs, prospection.mjs) shares: the server and users
 // from the command line and environment, the artifacts folder, a Chromium profile, and the steps
 // written once — log in and out, the API through the page's session, screenshots, axe-core.
-import { mkdirSync, mkdtempSync, readFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -120,5 +120,18 @@ export function harness(tag, { subdir = "", fullPage = false } = {}) {
     });
   }
 
-  return { openBrowser, BASE, PASSWORD, USERS, ARTIFACTS, STEP_TIMEOUT, figures, profile, log, check, shot, axe, login, logout, apiCall };
+  /** The scenario's end: the browser closed, its profile removed, the figures written to
+   * `figuresFile` and printed as the last line; exit 1 after a failed step. */
+  async function finish(browser, failed, figuresFile) {
+    await browser.close();
+    rmSync(profile, { recursive: true, force: true });
+    writeFileSync(join(ARTIFACTS, figuresFile), JSON.stringify(figures, null, 2));
+    process.stdout.write(JSON.stringify(figures) + "\n");
+    if (failed) {
+      log(`FAILED: ${failed}`);
+      process.exit(1);
+    }
+  }
+
+  return { finish, openBrowser, BASE, PASSWORD, USERS, ARTIFACTS, STEP_TIMEOUT, figures, profile, log, check, shot, axe, login, logout, apiCall };
 }

@@ -4,11 +4,11 @@
 // serious or critical violation) and a 390×844 pass over the main pages.
 // Usage: node e2e/daily.mjs <base-url>   (E2E_USERS, E2E_PASSWORD, E2E_PARCELS, E2E_DISABLED)
 // Prints one JSON line of figures at the end; exits non-zero on the first failed step.
-import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { harness } from "./common.mjs";
 
-const { openBrowser, BASE, PASSWORD, USERS, ARTIFACTS, STEP_TIMEOUT, figures, profile, log, check, shot, axe, login, logout, apiCall } =
+const { finish, openBrowser, BASE, PASSWORD, USERS, ARTIFACTS, STEP_TIMEOUT, figures, profile, log, check, shot, axe, login, logout, apiCall } =
   harness("daily", { subdir: "daily" });
 const PARCELS = JSON.parse(process.env.E2E_PARCELS ?? "[]");
 const DISABLED = process.env.E2E_DISABLED ?? "";
@@ -272,12 +272,5 @@ try {
     // no screenshot of a dead page
   }
 } finally {
-  await browser.close();
-  rmSync(profile, { recursive: true, force: true });
-}
-writeFileSync(join(ARTIFACTS, "figures.json"), JSON.stringify(figures, null, 2));
-process.stdout.write(JSON.stringify(figures) + "\n");
-if (failed) {
-  log(`FAILED: ${failed}`);
-  process.exit(1);
+  await finish(browser, failed, "figures.json");
 }

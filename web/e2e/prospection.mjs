@@ -2,11 +2,11 @@
 // against the real API on PostGIS with the demo data. Usage: node e2e/prospection.mjs <base-url>
 // (users from E2E_USERS, password E2E_PASSWORD, as run.mjs). It creates searches, runs and three
 // leads. Prints one JSON line of figures at the end; exits non-zero on the first failed step.
-import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { harness } from "./common.mjs";
 
-const { openBrowser, BASE, USERS, ARTIFACTS, STEP_TIMEOUT, figures, profile, log, check, shot, axe, login, logout, apiCall } =
+const { finish, openBrowser, BASE, USERS, ARTIFACTS, STEP_TIMEOUT, figures, profile, log, check, shot, axe, login, logout, apiCall } =
   harness("prospection", { fullPage: true });
 const RUN_TIMEOUT = 60_000;
 
@@ -292,12 +292,5 @@ try {
     // no screenshot of a dead page
   }
 } finally {
-  await browser.close();
-  rmSync(profile, { recursive: true, force: true });
-}
-writeFileSync(join(ARTIFACTS, "prospection-figures.json"), JSON.stringify(figures, null, 2));
-process.stdout.write(JSON.stringify(figures) + "\n");
-if (failed) {
-  log(`FAILED: ${failed}`);
-  process.exit(1);
+  await finish(browser, failed, "prospection-figures.json");
 }

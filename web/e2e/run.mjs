@@ -1,11 +1,10 @@
 // End-to-end test of the web app in Debian's Chromium, against the real API on PostGIS with the
 // demo data. Usage: node e2e/run.mjs <base-url>   (users from E2E_USERS, password E2E_PASSWORD)
 // Prints one JSON line of figures at the end; exits non-zero on the first failed step.
-import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { harness } from "./common.mjs";
 
-const { openBrowser, BASE, USERS, ARTIFACTS, STEP_TIMEOUT, figures, profile, log, check, shot, axe, login, logout, apiCall } =
+const { finish, openBrowser, BASE, USERS, ARTIFACTS, STEP_TIMEOUT, figures, profile, log, check, shot, axe, login, logout, apiCall } =
   harness("e2e");
 // Software WebGL on a shared machine: map steps get more time (the figures are reported apart).
 const MAP_TIMEOUT = 60_000;
@@ -398,12 +397,5 @@ try {
     // no screenshot of a dead page
   }
 } finally {
-  await browser.close();
-  rmSync(profile, { recursive: true, force: true });
-}
-writeFileSync(join(ARTIFACTS, "figures.json"), JSON.stringify(figures, null, 2));
-process.stdout.write(JSON.stringify(figures) + "\n");
-if (failed) {
-  log(`FAILED: ${failed}`);
-  process.exit(1);
+  await finish(browser, failed, "figures.json");
 }
