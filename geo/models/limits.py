@@ -1,10 +1,10 @@
-"""Rate budgets shared by every process that uses the database (one row per budget)."""
+"""State shared by every process that uses the database: rate budgets, counters, cached answers."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, String
+from sqlalchemy import BigInteger, DateTime, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from geo.models.base import Base
@@ -17,3 +17,27 @@ class RateSlot(Base):
 
     name: Mapped[str] = mapped_column(String(32), primary_key=True)
     next_slot: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
+class SharedCounter(Base):
+    """A fixed-window counter shared by every process (``api.shared_state``; UNLOGGED)."""
+
+    __tablename__ = "shared_counters"
+    __table_args__ = {"prefixes": ["UNLOGGED"], "postgresql_with": {"fillfactor": 70}}
+
+    key: Mapped[str] = mapped_column(Text, primary_key=True)
+    count: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
+class SharedCacheEntry(Base):
+    """An answer cached for every process with the data version it was computed at (UNLOGGED)."""
+
+    __tablename__ = "shared_cache"
+    __table_args__ = {"prefixes": ["UNLOGGED"]}
+
+    key: Mapped[str] = mapped_column(Text, primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    value: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    stored_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
