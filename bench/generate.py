@@ -49,9 +49,10 @@ def server_url(dbname: str) -> str:
     return url.rsplit("/", 1)[0] + "/" + dbname
 
 
-def marker(seed: int, n: int) -> str:
+def marker(seed: int, n: int, departements: int = 1) -> str:
     """What the database comment says once a generation completed."""
-    return f"lfs-bench v{FORMAT_VERSION} seed={seed} parcels={n} complete"
+    deps = f" departements={departements}" if departements > 1 else ""
+    return f"lfs-bench v{FORMAT_VERSION} seed={seed} parcels={n}{deps} complete"
 
 
 def _copy(conn: psycopg.Connection, table: str, cols: Sequence[str], rows: Iterable[str]) -> None:
@@ -91,12 +92,44 @@ def _record_import(conn: psycopg.Connection, layer: str, count: int, seed: int) 
     return int(row[0])
 
 
-def generate(conn: psycopg.Connection, seed: int, n_parcels: int) -> dict[str, int]:
-    """Write every layer; returns the row counts."""
+# The départements of a multi-département build, in order (Auvergne-Rhône-Alpes, region 84): the
+# first is the 1 M dataset itself (same seed, same place, same codes).
+DEPARTEMENTS = ("42", "43", "69", "01", "03", "63", "07", "26", "38", "15", "73", "74")
+
+
+def departement_layout(
+    n: int, seed: int, n_parcels: int
+) -> list[tuple[str, int, tuple[float, float]]]:
+    """(code, seed, Lambert-93 centre) of each of n départements: squares side by side around
+    synth.CENTER_L93, nearest first; département 0 keeps the seed and centre of the 1 M build."""
+    if n > len(DEPARTEMENTS):
+        raise SystemExit(f"at most {len(DEPARTEMENTS)} départements")
+    step = synth.region_side(n_parcels) + 2_000.0
+    cells = sorted(
+        ((i, j) for i in range(-2, 3) for j in range(-2, 3)),
+        key=lambda c: (max(abs(c[0]), abs(c[1])), abs(c[0]) + abs(c[1]), -c[1], -c[0]),
+    )
+    cx, cy = synth.CENTER_L93
+    return [
+        (DEPARTEMENTS[d], seed + 1000 * d, (cx + step * cells[d][0], cy + step * cells[d][1]))
+        for d in range(n)
+    ]
+
+
+def generate(
+    conn: psycopg.Connection,
+    seed: int,
+    n_parcels: int,
+    department: str = synth.DEPARTMENT,
+    center: tuple[float, float] = synth.CENTER_L93,
+) -> dict[str, int]:
+    """Write every layer of one département; returns the row counts."""
     counts: dict[str, int] = {}
     t0 = time.perf_counter()
-    communes, insee, parcels = synth.make_region(seed, n_parcels)
+    communes, insee, parcels = synth.make_region(seed, n_parcels, center, department)
     rng = np.random.default_rng(seed + 1)
+    # Codes that must be unique across départements (the first keeps the 1 M build's).
+    tag = "" if department == synth.DEPARTMENT else department
     print(f"  geometry of {len(parcels.rings):,} parcels built in {time.perf_counter() - t0:.1f}s")
 
     # Communes.
@@ -108,7 +141,7 @@ def generate(conn: psycopg.Connection, seed: int, n_parcels: int) -> dict[str, i
         "communes",
         ["insee", "name", "department", "region", "geom", "source", "import_id"],
         (
-            f"{c}\t{n}\t{synth.DEPARTMENT}\t{synth.REGION}\t{g}\tsynthetic\t{imp}\n"
+            f"{c}\t{n}\t{department}\t{synth.REGION}\t{g}\tsynthetic\t{imp}\n"
             for c, n, g in zip(insee, names, wkb, strict=True)
         ),
     )
@@ -194,8 +227,10 @@ def generate(conn: psycopg.Connection, seed: int, n_parcels: int) -> dict[str, i
         elong = rng.uniform(1.0, emax, count)
         rings = synth.star_polygons(rng, centers, radius, elong, 40)
         for j, g in enumerate(synth.ewkb_multipolygons(synth.to_wgs84(rings))):
-            code = f"SYN-{ztype.upper()}-{j + 1:04d}"
-            name = f"{ztype.replace('_', ' ').title()} synthétique n°{j + 1}"
+            code = f"SYN-{tag}{'-' if tag else ''}{ztype.upper()}-{j + 1:04d}"
+            name = (
+                f"{ztype.replace('_', ' ').title()} synthétique {tag}{' ' if tag else ''}n°{j + 1}"
+            )
             rows.append(f"{ztype}\t{code}\t{name}\t{g}\tsynthetic\t{imp}\n")
     _copy(
         conn,
@@ -214,8 +249,10 @@ def generate(conn: psycopg.Connection, seed: int, n_parcels: int) -> dict[str, i
     available = np.round(np.maximum(reserved - allocated, 0), 1)
     voltage = rng.choice(["63/20", "63/20", "63/20", "90/20", "225/20"], n_sub)
     imp = _record_import(conn, "substations", n_sub, seed)
+    sub_tag = f"{tag} " if tag else ""
     rows = [
-        f"BENCH{j + 1:04d}\tPOSTE SYNTH {j + 1}\tEnedis\t{v}\t{g}\tAuvergne-Rhône-Alpes\t"
+        f"BENCH{tag}{j + 1:04d}\tPOSTE SYNTH {sub_tag}{j + 1}\tEnedis\t{v}\t{g}\t"
+        "Auvergne-Rhône-Alpes\t"
         f"{r}\t{a}\t{av}\t23.45\t2026-04-28\tsynthetic\t{imp}\n"
         for j, (v, g, r, a, av) in enumerate(
             zip(
@@ -296,6 +333,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--db", default=DB_NAME, help="database name (default lfs_bench)")
     ap.add_argument("--force", action="store_true", help="rebuild even when up to date")
     ap.add_argument(
+        "--departements",
+        type=int,
+        default=None,
+        help="spread the parcels over N départements side by side (default: one per million "
+        "parcels, so --parcels 10000000 builds 10; the first is the 1 M build itself)",
+    )
+    ap.add_argument(
         "--terrain",
         type=Path,
         metavar="DIR",
@@ -309,8 +353,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"leadfactory import dem {args.terrain}/*.asc")
         return 0
 
+    n_dep = args.departements or max(1, round(args.parcels / 1_000_000))
     admin = server_url("postgres")
-    want = marker(args.seed, args.parcels)
+    want = marker(args.seed, args.parcels, n_dep)
     with psycopg.connect(admin, autocommit=True) as conn:
         row = conn.execute(
             "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = %s",
@@ -335,19 +380,35 @@ def main(argv: list[str] | None = None) -> int:
         conn.execute("SET maintenance_work_mem = '512MB'")
         dropped = {t: _drop_secondary_indexes(conn, t) for t in LAYERS}
         t1 = time.perf_counter()
-        counts = generate(conn, args.seed, args.parcels)
+        counts: dict[str, int] = {}
+        if n_dep == 1:
+            counts = generate(conn, args.seed, args.parcels)
+        else:
+            per = args.parcels // n_dep
+            for k, (code, seed, center) in enumerate(departement_layout(n_dep, args.seed, per)):
+                print(f"département {code} ({k + 1}/{n_dep}), seed {seed}", flush=True)
+                for layer, c in generate(conn, seed, per, code, center).items():
+                    counts[layer] = counts.get(layer, 0) + c
+                print(f"  {time.perf_counter() - t1:.0f}s so far", flush=True)
         t_copy = time.perf_counter() - t1
         t1 = time.perf_counter()
         for defs in dropped.values():
             for d in defs:
+                t2 = time.perf_counter()
                 conn.execute(d)  # type: ignore[arg-type]
+                print(f"  {time.perf_counter() - t2:.1f}s {d[:90]}", flush=True)
         t_idx = time.perf_counter() - t1
         conn.commit()
     t1 = time.perf_counter()
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE")
-        size = conn.execute("SELECT pg_size_pretty(pg_database_size(current_database()))")
-        size_txt = size.fetchone()[0]  # type: ignore[index]
+        size = conn.execute(
+            """SELECT pg_size_pretty(pg_database_size(current_database())),
+                      pg_size_pretty(pg_table_size('parcels')),
+                      pg_size_pretty(pg_indexes_size('parcels'))"""
+        ).fetchone()
+        assert size is not None
+        size_txt = f"{size[0]} (parcels table {size[1]}, its indexes {size[2]})"
         conn.execute(f"COMMENT ON DATABASE \"{args.db}\" IS '{want}'")  # type: ignore[arg-type]
     t_an = time.perf_counter() - t1
     total = time.perf_counter() - t0

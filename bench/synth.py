@@ -100,15 +100,20 @@ def split_until(
     return out_q[order], out_o[order]
 
 
-def commune_grid(rng: np.random.Generator, side_m: float, n: int) -> np.ndarray:
-    """An n×n grid of convex quads (n², 4, 2) covering a square of side_m around CENTER_L93."""
+def commune_grid(
+    rng: np.random.Generator,
+    side_m: float,
+    n: int,
+    center: tuple[float, float] = CENTER_L93,
+) -> np.ndarray:
+    """An n×n grid of convex quads (n², 4, 2) covering a square of side_m around center."""
     step = side_m / n
     gx, gy = np.meshgrid(np.arange(n + 1) * step, np.arange(n + 1) * step, indexing="ij")
     jitter = rng.uniform(-0.2, 0.2, (n + 1, n + 1, 2)) * step
     jitter[[0, -1], :, 0] = 0  # keep the outline straight
     jitter[:, [0, -1], 1] = 0
     nodes = np.stack([gx, gy], axis=-1) + jitter
-    nodes += np.array(CENTER_L93) - side_m / 2
+    nodes += np.array(center) - side_m / 2
     i, j = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")
     i, j = i.ravel(), j.ravel()
     return np.stack([nodes[i, j], nodes[i + 1, j], nodes[i + 1, j + 1], nodes[i, j + 1]], axis=1)
@@ -203,13 +208,24 @@ class Parcels:
     numero: np.ndarray  # 1-based within the section
 
 
-def make_region(seed: int, n_parcels: int) -> tuple[np.ndarray, list[str], Parcels]:
-    """Communes (rings, INSEE codes) and parcels tiling them, about n_parcels of them."""
+def region_side(n_parcels: int) -> float:
+    """Side (m) of the square region holding about n_parcels parcels."""
+    return float(np.sqrt(n_parcels * MEAN_PARCEL_M2 * 1.04))
+
+
+def make_region(
+    seed: int,
+    n_parcels: int,
+    center: tuple[float, float] = CENTER_L93,
+    department: str = DEPARTMENT,
+) -> tuple[np.ndarray, list[str], Parcels]:
+    """Communes (rings, INSEE codes) and parcels tiling them, about n_parcels of them, in a
+    square around center (Lambert-93) with the INSEE codes of department."""
     rng = np.random.default_rng(seed)
-    side = float(np.sqrt(n_parcels * MEAN_PARCEL_M2 * 1.04))
+    side = region_side(n_parcels)
     n_comm = max(2, min(30, round(side / 3_800)))  # communes of ~14 km²
-    communes = commune_grid(rng, side, n_comm)
-    insee = [f"{DEPARTMENT}{i + 1:03d}" for i in range(len(communes))]
+    communes = commune_grid(rng, side, n_comm, center)
+    insee = [f"{department}{i + 1:03d}" for i in range(len(communes))]
     sections, sec_comm = split_until(
         communes, np.arange(len(communes)), rng, 700_000, 0.4, 250_000, 2_000_000
     )
