@@ -101,24 +101,24 @@ def admin_url(db: str = "postgres") -> str:
     return base.rsplit("/", 1)[0] + "/" + db
 
 
-def prepare_db() -> None:
-    """Clone lfs_bench, migrate it, add users and leads (idempotent)."""
+def prepare_db(src: str = SRC_DB, db: str = DB) -> None:
+    """Clone src (lfs_bench), migrate the clone, add users and leads (idempotent)."""
     with psycopg.connect(admin_url(), autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DB,)).fetchone()
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (db,)).fetchone()
         if not exists:
             for attempt in range(30):
                 try:
-                    conn.execute(f'CREATE DATABASE "{DB}" TEMPLATE "{SRC_DB}"')
+                    conn.execute(f'CREATE DATABASE "{db}" TEMPLATE "{src}"')
                     break
                 except psycopg.errors.ObjectInUse:
-                    print("lfs_bench is in use; waiting to clone it…", flush=True)
+                    print(f"{src} is in use; waiting to clone it…", flush=True)
                     time.sleep(5 + attempt)
             else:
-                raise SystemExit("could not clone lfs_bench (always in use)")
+                raise SystemExit(f"could not clone {src} (always in use)")
     from api.cli import run_migrations
 
-    run_migrations(admin_url(DB))
-    with psycopg.connect(admin_url(DB)) as conn:
+    run_migrations(admin_url(db))
+    with psycopg.connect(admin_url(db)) as conn:
         have = conn.execute("SELECT count(*) FROM leads").fetchone()[0]
         if have >= N_LEADS:
             return
@@ -154,9 +154,9 @@ def prepare_db() -> None:
         conn.execute("ANALYZE leads")
 
 
-def extent() -> tuple[float, float, float, float]:
+def extent(db: str = DB) -> tuple[float, float, float, float]:
     """The bench region (communes' extent)."""
-    with psycopg.connect(admin_url(DB)) as conn:
+    with psycopg.connect(admin_url(db)) as conn:
         row = conn.execute(
             "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) "
             "FROM (SELECT ST_Extent(geom) e FROM communes) s"
@@ -386,18 +386,18 @@ def fmt(res: dict) -> str:
     )
 
 
-def start(name: str, secret: str, cache_mb: str) -> tuple[Server, object]:
+def start(name: str, secret: str, cache_mb: str, db: str = DB) -> tuple[Server, object]:
     """Start tipg or ours on the bench database; return the server and its path function."""
     if name == "tipg":
         env = {
-            "DATABASE_URL": admin_url(DB),
+            "DATABASE_URL": admin_url(db),
             "TIPG_NAME": "tipg-bench",
             "TIPG_DB_TABLES": json.dumps([f"public.{t}" for t in LAYERS]),
             "TIPG_DB_SCHEMAS": '["public"]',
         }
         return Server("tipg", ["tipg.main:app"], env, "/collections"), tipg_url
     env = {
-        "DATABASE_URL": admin_url(DB),
+        "DATABASE_URL": admin_url(db),
         "LFS_ENVIRONMENT": "test",
         "LFS_AUTH__JWT_SECRET": secret,
         "LFS_CRYPTO__KEYS": "bench:" + "A" * 43 + "=",
@@ -443,7 +443,9 @@ def interleaved(args: argparse.Namespace, lists: dict, conns: list[int]) -> None
             server.stop()
 
 
-def floor_run(tiles: list[tuple[str, int, int, int]], conns: int, duration: int) -> dict:
+def floor_run(
+    tiles: list[tuple[str, int, int, int]], conns: int, duration: int, db: str = DB
+) -> dict:
     """Tiles/s of our tile statement on asyncpg directly: ``conns`` connections, no HTTP."""
     import asyncpg
 
@@ -452,7 +454,7 @@ def floor_run(tiles: list[tuple[str, int, int, int]], conns: int, duration: int)
 
     async def run() -> dict:
         pool = await asyncpg.create_pool(
-            admin_url(DB), min_size=conns, max_size=conns, server_settings={"jit": "off"}
+            admin_url(db), min_size=conns, max_size=conns, server_settings={"jit": "off"}
         )
         lat: list[float] = []
         stop = time.monotonic() + duration
@@ -517,6 +519,151 @@ def per_zoom(args: argparse.Namespace, bounds: tuple[float, float, float, float]
             server.stop()
 
 
+def _timed(c: httpx.Client, method: str, path: str, ok: int, **kw: object) -> tuple[float, dict]:
+    """Seconds of one request (asserting its status) and its JSON body."""
+    t0 = time.perf_counter()
+    r = c.request(method, path, **kw)  # type: ignore[arg-type]
+    elapsed = time.perf_counter() - t0
+    if r.status_code != ok:
+        raise SystemExit(f"{method} {path}: {r.status_code} {r.text[:300]}")
+    return elapsed, r.json()
+
+
+def scale_probe(db: str, n: int) -> dict:
+    """What the scale runner asks of one database: tiles per zoom, commune centres for bbox
+    pages, groups of 1-3 touching parcels for lead creation (seeded, the same on every run)."""
+    rnd = random.Random(22)
+    bounds = extent(db)
+    with psycopg.connect(admin_url(db)) as conn:
+        conn.execute("SET statement_timeout = '300s'")
+        parcels = conn.execute(
+            "SELECT reltuples::bigint FROM pg_class WHERE oid = 'parcels'::regclass"
+        ).fetchone()[0]
+        centres = conn.execute(
+            "SELECT ST_X(c), ST_Y(c) FROM (SELECT ST_PointOnSurface(geom) c FROM communes "
+            "ORDER BY md5(insee) LIMIT %s) s",
+            (n,),
+        ).fetchall()
+        groups = conn.execute(
+            """SELECT (SELECT array_agg(id) FROM (
+                         SELECT q.id FROM parcels q WHERE q.geom && p.geom
+                         ORDER BY q.id = p.id DESC, q.id LIMIT 1 + abs(hashtext(p.id)) %% 3) g)
+               FROM (SELECT id, geom FROM parcels ORDER BY md5(id) LIMIT %s) p""",
+            (n,),
+        ).fetchall()
+    return {
+        "bounds": bounds,
+        "parcels": int(parcels),
+        "centres": [(float(x), float(y)) for x, y in centres],
+        "groups": [list(g[0]) for g in groups],
+        "tiles": {
+            z: rnd.sample(
+                [("parcels", *t) for t in tiles_in(bounds, range(z, z + 1))],
+                min(3000, len(tiles_in(bounds, range(z, z + 1)))),
+            )
+            for z in (14, 15)
+        },
+    }
+
+
+def scale_round(base: str, token: str, probe: dict, db: str, args: argparse.Namespace) -> dict:
+    """One round of the per-request figures on one database; returns name -> seconds list or
+    wrk/floor results."""
+    out: dict = {}
+    c = int(args.connections.split(",")[0])
+    for z, tiles in probe["tiles"].items():
+        out[f"tiles z{z} ours"] = run_wrk(
+            base, [ours_url(*t) for t in tiles], None, c, args.duration
+        )
+        out[f"tiles z{z} floor"] = floor_run(tiles, c, args.duration, db)
+    h = {"Authorization": f"Bearer {token}"}
+    items = "/ogc/collections/parcels/items"
+    deep = int(probe["parcels"] * 0.9)
+    with httpx.Client(base_url=base, timeout=120, headers=h) as cl:
+        out["ogc first page"] = [_timed(cl, "GET", f"{items}?limit=100", 200)[0] for _ in range(5)]
+        out["ogc offset 100k"] = [
+            _timed(cl, "GET", f"{items}?limit=100&offset={100_000 + 100 * k}", 200)[0]
+            for k in range(5)
+        ]
+        out["ogc offset 90 %"] = [
+            _timed(cl, "GET", f"{items}?limit=100&offset={deep + 100 * k}", 200)[0]
+            for k in range(3)
+        ]
+        pages: list[float] = []
+        for x, y in probe["centres"]:
+            url: str | None = f"{items}?limit=100&bbox={x - 0.01},{y - 0.01},{x + 0.01},{y + 0.01}"
+            for _ in range(5):  # the first page, then next links
+                if url is None:
+                    break
+                dt, body = _timed(cl, "GET", url, 200)
+                pages.append(dt)
+                url = next((ln["href"] for ln in body["links"] if ln["rel"] == "next"), None)
+        out["ogc bbox pages"] = pages
+        out["lead by parcels"] = [
+            _timed(cl, "POST", "/api/leads", 201, json={"parcel_ids": g, "name": "bench scale"})[0]
+            for g in probe["groups"]
+        ]
+    return out
+
+
+def scale(args: argparse.Namespace) -> None:
+    """1 M vs 10 M (``--scale lfs_bench,lfs_bench_10m``): per-request figures on each database's
+    clone, rounds interleaved database by database; medians over the rounds and the ratio to
+    the first database."""
+    dbs = args.scale.split(",")
+    clones = {src: (DB if src == SRC_DB else f"{src}_tiles") for src in dbs}
+    secret = secrets.token_urlsafe(48)
+    probes, tokens, servers = {}, {}, {}
+    for src, db in clones.items():
+        t0 = time.perf_counter()
+        prepare_db(src, db)
+        probes[src] = scale_probe(db, args.scale_samples)
+        with psycopg.connect(admin_url(db)) as conn:
+            manager = conn.execute("SELECT id FROM users WHERE email = 'bench-manager@lfs'")
+            tokens[src] = create_token(
+                manager.fetchone()[0], Role.MANAGER, secret, timedelta(hours=4)
+            )[0]
+        print(
+            f"[scale] {src} → {db}: ~{probes[src]['parcels']:,} parcels, extent "
+            f"{tuple(round(v, 3) for v in probes[src]['bounds'])}, "
+            f"{len(probes[src]['tiles'][14])} z14 tiles sampled "
+            f"(ready in {time.perf_counter() - t0:.0f}s)",
+            flush=True,
+        )
+    try:
+        for src, db in clones.items():
+            servers[src] = start("ours", secret, "0", db)[0]
+        results: dict[str, dict[str, list]] = {src: {} for src in dbs}
+        for r in range(args.runs):
+            for src, db in clones.items():
+                load = os.getloadavg()[0]
+                res = scale_round(servers[src].url, tokens[src], probes[src], db, args)
+                for k, v in res.items():
+                    results[src].setdefault(k, []).append(v)
+                print(f"[scale] round {r + 1} {src} done (load {load:.1f})", flush=True)
+    finally:
+        for server in servers.values():
+            server.stop()
+
+    def figure(v: list) -> tuple[float, str]:
+        """The median over the rounds of a wrk/floor result (p50 ms) or of latencies (ms)."""
+        if isinstance(v[0], dict):
+            p50 = statistics.median(x["p50"] / 1000 for x in v)
+            rps = statistics.median(x["rps"] for x in v)
+            return p50, f"p50 {p50:7.1f} ms, {rps:7.1f} req/s"
+        flat = sorted(t * 1000 for run in v for t in run)
+        p50, p95 = statistics.median(flat), flat[int(0.95 * (len(flat) - 1))]
+        return p50, f"p50 {p50:7.1f} ms, p95 {p95:7.1f} ms (n={len(flat)})"
+
+    base = dbs[0]
+    print(f"[scale] medians over {args.runs} interleaved rounds; ratio = p50 / p50 on {base}")
+    for k in results[base]:
+        p_base, _ = figure(results[base][k])
+        for src in dbs:
+            p, txt = figure(results[src][k])
+            print(f"[scale] {k:18} {src:16} {txt}  ratio {p / p_base:.2f}", flush=True)
+
+
 def main() -> int:
     """Run every workload on both servers and print the figures."""
     ap = argparse.ArgumentParser(description=__doc__)
@@ -533,9 +680,20 @@ def main() -> int:
         "--per-zoom", action="store_true", help="parcels per zoom: ours, tipg and the floor"
     )
     ap.add_argument("--zooms", default="14,15,16", help="zooms of --per-zoom")
+    ap.add_argument(
+        "--scale",
+        metavar="DB,DB",
+        help="per-request figures (parcel tiles z14/z15 ours and floor, OGC items paging, lead "
+        "creation by parcels) on clones of these databases, interleaved, e.g. "
+        "lfs_bench,lfs_bench_10m; uses --runs, --duration and the first of --connections",
+    )
+    ap.add_argument("--scale-samples", type=int, default=20, help="bbox pages and leads per round")
     args = ap.parse_args()
     conns = [int(c) for c in args.connections.split(",")]
     wanted = set(args.workloads.split(","))
+    if args.scale:
+        scale(args)
+        return 0
 
     prepare_db()
     bounds = extent()
