@@ -234,9 +234,9 @@ async def test_facts_answer_like_the_join(state, ctx, monkeypatch) -> None:
 
     for v in viewers:
         for f in filters:
-            # OPS see the leads they created (geo.visibility), a column lead_stage_facts
-            # doesn't copy yet: their answers take the join.
-            assert (svc.fact_clauses(v, f) is None) is (v.role is Role.OPS)
+            # Every scope reads the facts: OPS see the leads they created (geo.visibility), a
+            # column lead_stage_facts copies since migration 0027.
+            assert svc.fact_clauses(v, f) is not None, (v, f)
             fast = await answers(v, f)
             with monkeypatch.context() as m:
                 m.setattr(svc, "fact_clauses", lambda *_: None)

@@ -43,7 +43,7 @@ from geo.models.site_search import (
     SiteSearchRun,
     SiteSearchStaged,
 )
-from geo.models.users import RevokedToken, User
+from geo.models.users import RefreshToken, RevokedToken, User
 
 __all__ = [
     "SRID",
@@ -75,6 +75,7 @@ __all__ = [
     "LeadTechnical",
     "Parcel",
     "PvgisCache",
+    "RefreshToken",
     "RevokedToken",
     "Role",
     "SiteSearch",

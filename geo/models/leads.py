@@ -47,10 +47,11 @@ STAGE_FACT_LEAD_COLUMNS = (
     "commune_insee",
     "quality_score",
     "created_at",
+    "created_by_id",  # migration 0027: analytics filter by creator too
 )
 # The columns the lead list filters on, included in each sort index (migration 0010) but the
 # sorted one.
-LIST_FILTER_COLUMNS = (*STAGE_FACT_LEAD_COLUMNS, "created_by_id")
+LIST_FILTER_COLUMNS = STAGE_FACT_LEAD_COLUMNS
 
 
 def _include(*keys: str) -> list[str]:
@@ -195,6 +196,7 @@ class LeadStageFact(Base):
     commune_insee: Mapped[str | None] = mapped_column(String(5))
     quality_score: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    created_by_id: Mapped[int | None] = mapped_column(Integer)
 
     __table_args__ = (
         Index(

@@ -83,6 +83,8 @@ class Parcel(Base):
 
     __table_args__ = (
         Index("ix_parcels_commune_section", "commune", "section"),
+        # A cadastral reference searched nationally ("AN 63"): one probe (migration 0027).
+        Index("ix_parcels_section_numero", "section", "numero"),
         # The tiles' z10-12 overview: parcels of 2 ha or more (tiles.layers.LARGE_PARCEL_M2).
         Index(
             "idx_parcels_geom_3857_large",
