@@ -1,11 +1,13 @@
 """Time ``leadfactory import parcels`` on the 1M-parcel GeoJSON file (bench/make_geojson.py).
 
     .venv/bin/python bench/bench_import.py [--file bench/out/cadastre-bench-parcelles.json]
-        [--reimport] [--keep]
+        [--reimport] [--keep] [--into lfs_bench_10m]
 
 Imports into a fresh database ``lfs_bench_import`` (created and migrated here, dropped after
 unless --keep) through the real command in a child process, and prints the file size, wall
 time, rows/s and the child's peak RSS. --reimport also times a second, idempotent import.
+--into DB imports into a clone of DB instead (one more département on top of the 1 M or 10 M
+parcels: ``make_geojson.py --departement 73``); the rows counted are the rows added.
 """
 
 from __future__ import annotations
@@ -87,23 +89,34 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--file", type=Path, default=FILE)
     ap.add_argument("--reimport", action="store_true")
     ap.add_argument("--keep", action="store_true")
+    ap.add_argument("--into", metavar="DB", help="import into a clone of DB (e.g. lfs_bench_10m)")
     args = ap.parse_args(argv)
     if not args.file.exists():
         print(f"{args.file} is missing: run bench/make_geojson.py first", file=sys.stderr)
         return 2
     with psycopg.connect(server_url("postgres"), autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{DB}" WITH (FORCE)')  # type: ignore[arg-type]
-        conn.execute(f'CREATE DATABASE "{DB}"')  # type: ignore[arg-type]
+        template = f' TEMPLATE "{args.into}"' if args.into else ""
+        t0 = time.perf_counter()
+        conn.execute(f'CREATE DATABASE "{DB}"{template}')  # type: ignore[arg-type]
+        if args.into:
+            print(f"cloned {args.into} in {time.perf_counter() - t0:.0f}s")
     url = server_url(DB)
     try:
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
         run_migrations(url)
+        count_sql = "SELECT count(*) FROM parcels"
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("VACUUM ANALYZE parcels")
+            before = conn.execute(count_sql).fetchone()[0]  # type: ignore[index]
         size = args.file.stat().st_size
         wall, summary = timed_import(url, args.file)
         rss_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         with psycopg.connect(url) as conn:
-            rows = conn.execute("SELECT count(*) FROM parcels").fetchone()[0]  # type: ignore[index]
+            rows = conn.execute(count_sql).fetchone()[0] - before  # type: ignore[index]
+        if before:
+            print(f"into a clone of {args.into}: {before:,} parcels before the import")
         print(summary)
         print(
             f"import parcels: {size / 1e6:.0f} MB GeoJSON, {rows:,} rows in {wall:.1f}s "

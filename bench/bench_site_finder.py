@@ -33,6 +33,33 @@ from geo.db import make_engine, make_sessionmaker
 from geo.models import Role, SiteSearch
 from geo.visibility import Viewer
 
+LAYERS = ("communes", "parcels", "urban_zones", "env_zones", "substations")
+
+
+async def declare_coverage(sessions: Any) -> None:
+    """Declare each reference import's coverage (its rows' envelope, method 'declared') where
+    none is: the benchmark databases are written without the importer (bench/generate.py)."""
+    async with sessions() as session, session.begin():
+        imports = await session.execute(
+            text(
+                "SELECT i.id, i.layer FROM imports i WHERE i.layer = ANY(:layers) "
+                "AND i.status = 'succeeded' AND NOT EXISTS "
+                "(SELECT 1 FROM layer_coverage c WHERE c.import_id = i.id) ORDER BY i.id"
+            ),
+            {"layers": list(LAYERS)},
+        )
+        for import_id, layer in imports.all():
+            await session.execute(
+                text(
+                    "INSERT INTO layer_coverage (import_id, layer, method, areas, geom) "
+                    "SELECT :i, :layer, 'declared', '[]'::jsonb, ST_Multi(ST_Envelope(e)) "
+                    f"FROM (SELECT ST_Extent(geom)::geometry e FROM {layer} "
+                    "WHERE import_id = :i) s WHERE e IS NOT NULL"
+                ),
+                {"i": import_id, "layer": layer},
+            )
+            print(f"coverage declared for import {import_id} ({layer})")
+
 
 async def territory_of(sessions: Any, args: argparse.Namespace) -> dict[str, list[str]]:
     """Communes given, the N largest communes by parcels, or départements."""
@@ -155,6 +182,11 @@ async def main() -> None:
     p.add_argument(
         "--warm", action="store_true", help="a worker already running; runs polled as a client"
     )
+    p.add_argument(
+        "--declare-coverage",
+        action="store_true",
+        help="declare the coverage of reference imports that have none (generated databases)",
+    )
     args = p.parse_args()
     url = os.environ.get("BENCH_DATABASE_URL") or os.environ["DATABASE_URL"]
     site_finder: dict[str, Any] = {"statement_timeout_ms": 120_000}
@@ -170,6 +202,8 @@ async def main() -> None:
     sessions = make_sessionmaker(engine)
     import orjson
 
+    if args.declare_coverage:
+        await declare_coverage(sessions)
     territory = await territory_of(sessions, args)
     async with sessions() as session, session.begin():
         search = SiteSearch(
@@ -199,8 +233,10 @@ async def main() -> None:
                     f"workers={workers} run={out['run']}: {out['total_s']:.2f} s "
                     f"(queueing {out['queue_s']:.2f} s, slowest chunk "
                     f"{out['slowest_chunk_s']:.2f} s, merge {out['merge_s']:.2f} s) — "
-                    f"{c['parcels_scanned']:,} parcels, "
-                    f"{c['chunks']} chunks, {c['parcels_at_chunk_edges']:,} at chunk edges, "
+                    f"{c['parcels_scanned']:,} parcels "
+                    f"({c['parcels_scanned'] / out['total_s']:,.0f} parcels/s, "
+                    f"load {os.getloadavg()[0]:.1f}), {c['chunks']} chunks, "
+                    f"{c['parcels_at_chunk_edges']:,} at chunk edges, "
                     f"{c['sites_found']} sites found, {c['sites_kept']} kept, "
                     f"{c['sites_returned']} returned"
                 )

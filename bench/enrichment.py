@@ -62,17 +62,17 @@ def server_url(dbname: str) -> str:
     return url.rsplit("/", 1)[0] + "/" + dbname
 
 
-def prepare(n_leads: int) -> str:
-    """Clone lfs_bench once, migrate it, seed ``n_leads`` NEW leads (1–20 ha squares)."""
-    url = server_url(DB_NAME)
+def prepare(n_leads: int, source: str = SOURCE_DB) -> str:
+    """Clone ``source`` (lfs_bench) once, migrate it, seed ``n_leads`` NEW leads (1–20 ha
+    squares). The clone of lfs_bench is lfs_bench_enrich; of another database, NAME_enrich."""
+    db = DB_NAME if source == SOURCE_DB else f"{source}_enrich"
+    url = server_url(db)
     with psycopg.connect(server_url("postgres"), autocommit=True) as admin:
-        exists = admin.execute(
-            "SELECT 1 FROM pg_database WHERE datname = %s", (DB_NAME,)
-        ).fetchone()
+        exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (db,)).fetchone()
         if not exists:
             for attempt in range(40):  # the template must have no other session
                 try:
-                    admin.execute(f'CREATE DATABASE "{DB_NAME}" TEMPLATE "{SOURCE_DB}"')
+                    admin.execute(f'CREATE DATABASE "{db}" TEMPLATE "{source}"')
                     break
                 except psycopg.errors.ObjectInUse:
                     if attempt == 39:
@@ -173,8 +173,8 @@ async def bench_spatial(url: str, sample: int) -> None:
     await engine.dispose()
     p50, p95, f50, f95 = pct(full, 0.5), pct(full, 0.95), pct(floor, 0.5), pct(floor, 0.95)
     print(
-        f"spatial part, {len(full)} leads: P50 {p50:.1f} ms  P95 {p95:.1f} ms  "
-        f"max {pct(full, 1.0):.1f} ms"
+        f"spatial part ({url.rsplit('/', 1)[1]}), {len(full)} leads: P50 {p50:.1f} ms  "
+        f"P95 {p95:.1f} ms  max {pct(full, 1.0):.1f} ms"
     )
     print(f"bare SQL of the same joins (floor): P50 {f50:.1f} ms  P95 {f95:.1f} ms")
     print(f"ratio spatial / floor: P50 {p50 / f50:.2f}  P95 {p95 / f95:.2f}")
@@ -311,8 +311,13 @@ def main() -> None:
     parser.add_argument("--max-seconds", type=float, default=900, help="give up after")
     parser.add_argument("--skip-queue", action="store_true")
     parser.add_argument("--skip-spatial", action="store_true")
+    parser.add_argument(
+        "--db",
+        default=SOURCE_DB,
+        help="the database to clone (lfs_bench; lfs_bench_10m for the 10 M figures)",
+    )
     args = parser.parse_args()
-    url = prepare(args.leads)
+    url = prepare(args.leads, args.db)
     if not args.skip_spatial:
         asyncio.run(bench_spatial(url, args.sample))
     if not args.skip_queue:

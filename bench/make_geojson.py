@@ -1,6 +1,11 @@
 """Write a 1M-parcel GeoJSON file shaped like an Etalab cadastre file (streamed, seeded).
 
 .venv/bin/python bench/make_geojson.py [--parcels 1000000] [--seed 7] [--out bench/out/...]
+    [--departement 73]
+
+--departement CODE places the file on that département's square of generate.py's layout (codes
+of generate.DEPARTEMENTS; 73 is the 11th, next to the 10 M build's ten) with its INSEE codes:
+one more département to import on top of lfs_bench or lfs_bench_10m.
 """
 
 from __future__ import annotations
@@ -24,9 +29,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--parcels", type=int, default=1_000_000)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--out", type=Path, default=OUT)
+    ap.add_argument("--departement", help="a code of generate.DEPARTEMENTS (default: 42's place)")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
-    _, insee, parcels = synth.make_region(args.seed, args.parcels)
+    if args.departement:
+        from generate import DEPARTEMENTS, departement_layout
+
+        k = DEPARTEMENTS.index(args.departement)
+        code, _, center = departement_layout(k + 1, args.seed, args.parcels)[k]
+        _, insee, parcels = synth.make_region(args.seed + 1000 * k, args.parcels, center, code)
+    else:
+        _, insee, parcels = synth.make_region(args.seed, args.parcels)
     ids = synth.parcel_ids(insee, parcels)
     area = synth.shoelace(parcels.rings)
     rng = np.random.default_rng(args.seed)
