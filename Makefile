@@ -15,12 +15,13 @@ LOCAL_DB := 1
 export DATABASE_URL := $(shell scripts/pg.sh url)
 endif
 
-.PHONY: help run test setup db db-stop migrate demo web lint format bench fuzz clean
+.PHONY: help run test setup db db-stop migrate demo web lint format bench bench-scale fuzz clean
 
 help:
 	@echo "make run    install what is missing, start PostGIS, migrate, load the demo, serve"
 	@echo "make test   the same set-up, then the whole test suite"
 	@echo "make bench  the benchmarks (bench/)"
+	@echo "make bench-scale  1 M vs 10 M parcels (long: ~1 h; docs/scale.md)"
 	@echo "make fuzz   schemathesis over the OpenAPI document, ADMIN and OPS (LFS_FUZZ_SECONDS each)"
 	@echo "make lint   ruff (lint and format) and mypy on the packages"
 
@@ -74,6 +75,12 @@ format: setup
 bench: system-bench setup db web
 	$(BIN)/pip install -q -e '.[dev,bench]'  # tipg, the peer of the tile benchmark
 	bench/run.sh
+
+# Not part of `make bench`: builds lfs_bench_10m (10 M parcels, ~6 GB) and measures it beside
+# lfs_bench (1 M), interleaved; figures in docs/benchmarks.md and docs/scale.md.
+bench-scale: system-bench setup db
+	$(BIN)/pip install -q -e '.[dev,bench]'
+	bench/run.sh scale
 
 # Not part of `make test`: 5 minutes per role by default (LFS_FUZZ_SECONDS=60 for a quick try);
 # fails on any 5xx the server answered.
