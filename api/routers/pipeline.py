@@ -10,15 +10,19 @@ from pydantic import StringConstraints
 from sqlalchemy import and_, func, select
 
 from api.deps import SessionDep, ViewerDep
+from api.routers import bulk
 from api.schemas.pipeline import Pipeline, PipelineCard, PipelineColumn
 from api.schemas.strict import UserId
 from api.schemas.text import SINGLE_LINE
 from api.services.leads_query import LeadFilters, filter_clauses
-from geo.models import Lead, LeadStatus, Role, User
+from geo.models import Lead, LeadStatus, LeadTechnical, Role, User
 from geo.pipeline import LeadFacts, allowed_moves
 from geo.visibility import COMMERCIAL_STATUSES
 
 router = APIRouter(tags=["pipeline"])
+# The pipeline as a team uses it (issue 20): bulk actions on the lead list, mounted with the
+# board (/api/leads/bulk: no route of the leads router takes that path).
+router.include_router(bulk.router)
 
 PIPELINE_ORDER = [
     LeadStatus.NEW,
@@ -64,15 +68,24 @@ async def pipeline(
             q=q,
         ),
     )
-    counts = dict(
-        (
-            await session.execute(
-                select(Lead.status, func.count())
-                .where(*where, Lead.status.in_([s.value for s in statuses]))
-                .group_by(Lead.status)
+    # One aggregate query: per status the count and the column's totals (area, installable
+    # power where the enrichment computed it).
+    totals = {
+        r.status: r
+        for r in await session.execute(
+            select(
+                Lead.status,
+                func.count().label("count"),
+                func.coalesce(func.sum(Lead.area_m2), 0.0).label("area_m2"),
+                func.sum(LeadTechnical.installable_mwc).label("mwc"),
+                func.count(LeadTechnical.installable_mwc).label("with_mwc"),
             )
-        ).all()
-    )
+            .outerjoin(LeadTechnical, LeadTechnical.lead_id == Lead.id)
+            .where(*where, Lead.status.in_([s.value for s in statuses]))
+            .group_by(Lead.status)
+        )
+    }
+    counts = {status: r.count for status, r in totals.items()}
     now = datetime.now(UTC)
     columns = []
     for status in statuses:
@@ -114,5 +127,15 @@ async def pipeline(
                 )
                 for r in rows
             ]
-        columns.append(PipelineColumn(status=status, count=counts.get(status, 0), cards=cards))
+        total = totals.get(status)
+        columns.append(
+            PipelineColumn(
+                status=status,
+                count=counts.get(status, 0),
+                cards=cards,
+                area_m2_total=float(total.area_m2) if total else 0.0,
+                mwc_total=float(total.mwc) if total and total.mwc is not None else None,
+                mwc_known=int(total.with_mwc) if total else 0,
+            )
+        )
     return Pipeline(columns=columns, cards_per_status=per_status)

@@ -38,6 +38,13 @@ class PipelineColumn(BaseModel):
     status: LeadStatus
     count: int
     cards: list[PipelineCard]
+    area_m2_total: float = Field(0.0, description="Total area of the column's leads (m²)")
+    mwc_total: float | None = Field(
+        None,
+        description="Total installable power (MWc) of the column's enriched leads; null when "
+        "none has one (données absentes)",
+    )
+    mwc_known: int = Field(0, description="How many of the column's leads have a power figure")
 
 
 class Pipeline(BaseModel):
