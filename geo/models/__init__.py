@@ -43,6 +43,7 @@ from geo.models.site_search import (
     SiteSearchRun,
     SiteSearchStaged,
 )
+from geo.models.team import Notification, NotificationKind, SavedView
 from geo.models.users import RefreshToken, RevokedToken, User
 
 __all__ = [
@@ -73,10 +74,13 @@ __all__ = [
     "LeadStatus",
     "LeadStatusHistory",
     "LeadTechnical",
+    "Notification",
+    "NotificationKind",
     "Parcel",
     "PvgisCache",
     "RefreshToken",
     "RevokedToken",
+    "SavedView",
     "Role",
     "SiteSearch",
     "SiteSearchChunk",
