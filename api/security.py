@@ -25,9 +25,32 @@ MAX_PASSWORD_BYTES = 72
 MIN_PASSWORD_CHARS = 8
 
 
-def hash_password(password: str, rounds: int = 12) -> str:
+# bcrypt's cost, from OWASP's password storage guidance (bcrypt: a work factor of 10 or more).
+# Measured on the 2-core development machine (bcrypt 5): cost 10 checks a password in 47 ms of
+# CPU, 11 in 94 ms, 12 in 191 ms — at 12 a morning's logins queued behind each other and the
+# login missed its 100 ms P95 alone (docs/decisions.md, "The password hash's cost").
+# ``LFS_AUTH__BCRYPT_ROUNDS`` raises it; a login rehashes a password stored at another cost.
+DEFAULT_ROUNDS = 10
+
+
+def hash_password(password: str, rounds: int = DEFAULT_ROUNDS) -> str:
     """bcrypt hash of a password."""
     return bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=rounds)).decode()
+
+
+def hash_cost(hashed: str) -> int | None:
+    """The cost a bcrypt hash was made with (``$2b$10$…`` → 10), None when it is not one."""
+    parts = hashed.split("$")
+    if len(parts) != 4 or parts[1] not in ("2a", "2b", "2y") or not parts[2].isdigit():
+        return None
+    return int(parts[2])
+
+
+def needs_rehash(password: str, hashed: str, rounds: int) -> bool:
+    """Whether a password that just verified should be stored again at ``rounds``: its hash was
+    made at another cost (raised or lowered since). A password over bcrypt's 72 bytes (a bcrypt 4
+    hash, made before the 72-byte rule) keeps its hash: bcrypt 5 hashes no such password."""
+    return hash_cost(hashed) != rounds and len(password.encode()) <= MAX_PASSWORD_BYTES
 
 
 def verify_password(password: str, hashed: str) -> bool:

@@ -28,7 +28,9 @@ class AuthSettings(BaseModel):
     )
     token_ttl_minutes: int = Field(480, ge=1, description="Lifetime of an access token.")
     tile_token_ttl_minutes: int = Field(60, ge=1, description="Lifetime of a map tile token.")
-    bcrypt_rounds: int = Field(12, ge=10, le=16, description="bcrypt cost factor (>= 10).")
+    bcrypt_rounds: int = Field(
+        10, ge=10, le=16, description="bcrypt cost factor (>= 10, OWASP); rehashed at login."
+    )
     password_min_score: int = Field(
         3,
         ge=0,

@@ -308,3 +308,99 @@ async def test_login_does_not_hold_up_other_requests(client, make_user, state) -
     assert r.status_code == 200 and health.status_code == 200
     assert login_done > 0.5  # the login really took long (cost 14)
     assert health_done < login_done / 2, (health_done, login_done)
+
+
+async def _stored_hash(state: AppState, user_id: int) -> str:
+    async with state.sessions() as s:
+        return str(await s.scalar(select(User.password_hash).where(User.id == user_id)))
+
+
+async def test_login_rehashes_a_password_stored_at_another_cost(
+    client: httpx.AsyncClient, make_user: UserFactory, state: AppState, settings: Settings
+) -> None:
+    """The cost setting reaches every account at its next login: a hash made at another cost
+    (11 here, the tests' setting being 10) is replaced by one at the setting's; one already at
+    it is left as it is."""
+    from api.security import hash_cost, hash_password
+
+    assert settings.auth.bcrypt_rounds == 10
+    older = await make_user(Role.OPS)
+    dearer = hash_password(PASSWORD, rounds=11)
+    async with state.sessions() as s:
+        await s.execute(update(User).where(User.id == older.id).values(password_hash=dearer))
+        await s.commit()
+    await login(client, older.email)
+    stored = await _stored_hash(state, older.id)
+    assert stored != dearer and hash_cost(stored) == 10
+    await login(client, older.email)  # the new hash opens with the same password
+    assert await _stored_hash(state, older.id) == stored  # already at the cost: kept
+    # A refused login changes nothing.
+    r = await client.post("/api/auth/login", json={"email": older.email, "password": "wrong-1"})
+    assert_problem(r, 401)
+    assert await _stored_hash(state, older.id) == stored
+
+
+async def test_login_keeps_the_hash_of_a_password_over_72_bytes(
+    client: httpx.AsyncClient, make_user: UserFactory, state: AppState
+) -> None:
+    # bcrypt 5 hashes no password over 72 bytes: a bcrypt 4 hash of one, at another cost, stays.
+    legacy = bcrypt.hashpw(LONG_UTF8.encode()[:72], bcrypt.gensalt(rounds=11)).decode()
+    user = await make_user(Role.OPS)
+    async with state.sessions() as s:
+        await s.execute(update(User).where(User.id == user.id).values(password_hash=legacy))
+        await s.commit()
+    await login(client, user.email, LONG_UTF8)
+    assert await _stored_hash(state, user.id) == legacy
+
+
+def test_hash_cost_and_needs_rehash() -> None:
+    from api.security import hash_cost, hash_password, needs_rehash
+
+    h10 = hash_password("un mot de passe", rounds=10)
+    assert hash_cost(h10) == 10
+    assert hash_cost("$2a$12$" + "x" * 53) == 12
+    assert hash_cost("") is None and hash_cost("$argon2id$v=19$m=19456,t=2,p=1$x$y") is None
+    assert not needs_rehash("un mot de passe", h10, 10)
+    assert needs_rehash("un mot de passe", h10, 12)
+    assert needs_rehash("un mot de passe", "not a hash", 10)
+    assert not needs_rehash("é" * 40, h10, 12)  # 80 bytes: bcrypt 5 would refuse to hash it
+
+
+async def test_password_hashing_runs_one_at_a_time() -> None:
+    """A burst of logins hashes one after the other (api.services.users.HASH_SLOTS), in worker
+    threads: the event loop stays free meanwhile."""
+    import asyncio
+    import threading
+    import time
+
+    from api.services import users
+
+    running = 0
+    most = 0
+    lock = threading.Lock()
+    loop_thread = threading.get_ident()
+
+    def hash_like() -> int:
+        nonlocal running, most
+        with lock:
+            running += 1
+            most = max(most, running)
+        time.sleep(0.05)
+        with lock:
+            running -= 1
+        return threading.get_ident()
+
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    tick = asyncio.create_task(ticker())
+    threads = await asyncio.gather(*(users._bcrypt(hash_like) for _ in range(6)))
+    tick.cancel()
+    assert most == users.HASH_SLOTS == 1
+    assert loop_thread not in threads
+    assert ticks >= 10  # ~0.3 s of hashing: the loop went on ticking beside it

@@ -37,10 +37,14 @@ def _issue(user: User, settings: Settings) -> TokenOut:
     )
 
 
-async def _checked_password(session: AsyncSession, email: str, password: str) -> User:
+async def _checked_password(
+    session: AsyncSession, email: str, password: str, settings: Settings
+) -> User:
     """The user of these credentials; a refusal is counted (``lfs_login_failures``)."""
     try:
-        return await svc.authenticate_password(session, email, password)
+        return await svc.authenticate_password(
+            session, email, password, settings.auth.bcrypt_rounds
+        )
     except NotAuthenticated:
         LOGIN_FAILURES.inc()
         raise
@@ -49,7 +53,7 @@ async def _checked_password(session: AsyncSession, email: str, password: str) ->
 @router.post("/login", response_model=TokenOut)
 async def login(body: LoginIn, session: SessionDep, settings: SettingsDep) -> TokenOut:
     """Exchange email and password for a JWT (rate-limited per IP)."""
-    user = await _checked_password(session, body.email, body.password)
+    user = await _checked_password(session, body.email, body.password, settings)
     await session.commit()
     return _issue(user, settings)
 
@@ -61,7 +65,7 @@ async def token_form(
     settings: SettingsDep,
 ) -> TokenOut:
     """OAuth2 password flow (form fields username/password), for the /docs Authorize button."""
-    user = await _checked_password(session, form.username, form.password)
+    user = await _checked_password(session, form.username, form.password, settings)
     await session.commit()
     return _issue(user, settings)
 

@@ -2,27 +2,58 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
+import weakref
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import TypeVar
 
 import anyio.to_thread
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.security import DUMMY_HASH, check_new_password, hash_password, verify_password
+from api.security import (
+    DEFAULT_ROUNDS,
+    DUMMY_HASH,
+    check_new_password,
+    hash_password,
+    needs_rehash,
+    verify_password,
+)
 from geo.errors import Conflict, InvalidInput, NotAuthenticated, NotFound
 from geo.models import Role, User
 
+T = TypeVar("T")
 
-# bcrypt is ~0.25 s of CPU at cost 12 and releases the GIL: on the event loop, every login held
-# up every other request of the process for that long (the load test's P95s at 300 people were
-# login queues). In a worker thread, the loop keeps serving.
+# bcrypt is tens of milliseconds of CPU and releases the GIL: on the event loop, every login
+# held up every other request of the process for that long, so it runs in a worker thread. And
+# one hash at a time per API process: on 2 cores, a burst of logins hashing side by side took
+# both cores from the requests of everyone already at work (the load test's P95s at 300 people
+# were login queues); queued here, a burst waits for itself (~21 logins/s per process at cost
+# 10) and the rest of the process keeps its share of the machine.
+HASH_SLOTS = 1
+# One semaphore per event loop (tests run several loops one after the other).
+_slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+async def _bcrypt(fn: Callable[..., T], *args: object) -> T:
+    loop = asyncio.get_running_loop()
+    slots = _slots.get(loop)
+    if slots is None:
+        slots = _slots[loop] = asyncio.Semaphore(HASH_SLOTS)
+    async with slots:
+        return await anyio.to_thread.run_sync(fn, *args)
+
+
 async def _verify(password: str, hashed: str) -> bool:
-    return await anyio.to_thread.run_sync(verify_password, password, hashed)
+    return await _bcrypt(verify_password, password, hashed)
 
 
 async def _hash(password: str, rounds: int) -> str:
-    return await anyio.to_thread.run_sync(hash_password, password, rounds)
+    return await _bcrypt(hash_password, password, rounds)
 
 
 async def get_by_email(session: AsyncSession, email: str) -> User | None:
@@ -36,7 +67,7 @@ async def create_user(
     password: str,
     role: Role,
     full_name: str = "",
-    bcrypt_rounds: int = 12,
+    bcrypt_rounds: int = DEFAULT_ROUNDS,
     min_score: int = 3,
 ) -> User:
     """Add a user (caller commits); a duplicate email is a Conflict, a weak password a 422."""
@@ -54,8 +85,12 @@ async def create_user(
     return user
 
 
-async def authenticate_password(session: AsyncSession, email: str, password: str) -> User:
-    """The active user with these credentials; one error for every failure (no enumeration)."""
+async def authenticate_password(
+    session: AsyncSession, email: str, password: str, bcrypt_rounds: int = DEFAULT_ROUNDS
+) -> User:
+    """The active user with these credentials; one error for every failure (no enumeration).
+    A password stored at another bcrypt cost than ``bcrypt_rounds`` is stored again at it
+    (caller commits): the cost setting reaches every account at its next login."""
     user = await get_by_email(session, email)
     ok = await _verify(password, user.password_hash if user else DUMMY_HASH)
     if user is None or not ok:
@@ -63,6 +98,8 @@ async def authenticate_password(session: AsyncSession, email: str, password: str
     if not user.is_active:
         # Said only to whoever knows the password: it tells nothing to someone guessing.
         raise NotAuthenticated("this account is deactivated", code="auth.account_disabled")
+    if needs_rehash(password, user.password_hash, bcrypt_rounds):
+        user.password_hash = await _hash(password, bcrypt_rounds)
     user.last_login_at = datetime.now(UTC)
     return user
 
@@ -76,7 +113,11 @@ async def get_user(session: AsyncSession, user_id: int) -> User:
 
 
 async def set_password(
-    user: User, new: str, bcrypt_rounds: int = 12, min_score: int = 3, field: str = "body.password"
+    user: User,
+    new: str,
+    bcrypt_rounds: int = DEFAULT_ROUNDS,
+    min_score: int = 3,
+    field: str = "body.password",
 ) -> None:
     """Give a user a new password (caller commits); every token issued to them before stops
     working (their ``token_version`` moves on), a weak password is a 422 naming ``field``."""
@@ -90,7 +131,9 @@ def generate_password() -> str:
     return secrets.token_urlsafe(12)
 
 
-async def reset_password(user: User, bcrypt_rounds: int = 12, min_score: int = 3) -> str:
+async def reset_password(
+    user: User, bcrypt_rounds: int = DEFAULT_ROUNDS, min_score: int = 3
+) -> str:
     """An ADMIN's reset: a generated password (returned once, never stored in clear) replaces
     the user's, and every session they had ends (caller commits)."""
     password = generate_password()
@@ -103,7 +146,7 @@ async def change_password(
     user: User,
     current: str,
     new: str,
-    bcrypt_rounds: int = 12,
+    bcrypt_rounds: int = DEFAULT_ROUNDS,
     min_score: int = 3,
 ) -> None:
     """Change a user's own password after checking the current one."""
@@ -116,7 +159,7 @@ async def ensure_admin(
     session: AsyncSession,
     email: str,
     password: str | None,
-    bcrypt_rounds: int = 12,
+    bcrypt_rounds: int = DEFAULT_ROUNDS,
     min_score: int = 3,
 ) -> tuple[User, str | None] | None:
     """Create the first ADMIN when there is none; return it and the generated password, if any."""
