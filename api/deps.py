@@ -102,17 +102,18 @@ async def authenticate_claims(session: AsyncSession, claims: TokenClaims) -> Use
     jtis = [claims.jti] if claims.session is None else [claims.jti, claims.session]
     revoked = select(RevokedToken.jti).where(RevokedToken.jti.in_(jtis)).exists()
     row = (await session.execute(select(User, revoked).where(User.id == claims.user_id))).first()
+    # Each refusal names its cause (the web app says it in French on its login page).
     if row is None:
         if await session.scalar(select(revoked)):
-            raise NotAuthenticated("token revoked")
+            raise NotAuthenticated("token revoked", code="auth.session_revoked")
         raise NotAuthenticated("user unknown or disabled")
     user, is_revoked = row
     if is_revoked:
-        raise NotAuthenticated("token revoked")
+        raise NotAuthenticated("token revoked", code="auth.session_revoked")
     if not user.is_active:
-        raise NotAuthenticated("user unknown or disabled")
+        raise NotAuthenticated("user unknown or disabled", code="auth.account_disabled")
     if user.token_version != claims.version:
-        raise NotAuthenticated("token revoked")
+        raise NotAuthenticated("token revoked", code="auth.password_changed")
     return user
 
 

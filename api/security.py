@@ -190,7 +190,7 @@ def decode_token(token: str, secret: str, kind: str = "access") -> TokenClaims:
             token, secret, algorithms=[ALGORITHM], options={"require": ["exp", "sub", "jti"]}
         )
     except jwt.ExpiredSignatureError as exc:
-        raise NotAuthenticated("token expired") from exc
+        raise NotAuthenticated("token expired", code="auth.session_expired") from exc
     except jwt.PyJWTError as exc:
         raise NotAuthenticated("invalid token") from exc
     if payload.get("typ", "access") != kind:
@@ -234,5 +234,5 @@ class ClaimsCache:
                 self._data.clear()
             self._data[key] = claims
         elif claims.expires_at.timestamp() <= time.time():
-            raise NotAuthenticated("token expired")
+            raise NotAuthenticated("token expired", code="auth.session_expired")
         return claims

@@ -28,6 +28,18 @@ class AuthSettings(BaseModel):
     )
     token_ttl_minutes: int = Field(480, ge=1, description="Lifetime of an access token.")
     tile_token_ttl_minutes: int = Field(60, ge=1, description="Lifetime of a map tile token.")
+    session_ttl_days: int = Field(
+        14,
+        ge=1,
+        le=90,
+        description="A web session's life without use: its refresh cookie (renewed at each use) "
+        "expires after this many days.",
+    )
+    cookie_secure: bool = Field(
+        True,
+        description="Send the session cookie with the Secure flag (HTTPS only; browsers accept it "
+        "on http://localhost). False only for a plain-HTTP test server on another host.",
+    )
     bcrypt_rounds: int = Field(
         10, ge=10, le=16, description="bcrypt cost factor (>= 10, OWASP); rehashed at login."
     )

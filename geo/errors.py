@@ -35,8 +35,12 @@ CODES: dict[str, str] = {
     "server.error": "An unexpected server error.",
     # authentication and users
     "auth.bad_credentials": "Wrong email or password.",
-    "auth.account_disabled": "The account is deactivated (said only after a correct password).",
+    "auth.account_disabled": "The account is deactivated (said only after a correct password, "
+    "or to a session of that account).",
     "auth.wrong_current_password": "The current password given to change it is wrong.",
+    "auth.session_expired": "The access token or the web session expired: log in again.",
+    "auth.session_revoked": "The session was ended (logout, or a replayed refresh cookie).",
+    "auth.password_changed": "The user's password changed since this session began.",
     "user.not_found": "No such user.",
     "user.email_taken": "A user with this email already exists.",
     "user.self_demotion": "An admin can't demote or deactivate themselves.",

@@ -2,39 +2,25 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Response
 from fastapi.security import OAuth2PasswordRequestForm
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import ClaimsDep, CurrentUser, SessionDep, SettingsDep
 from api.metrics import LOGIN_FAILURES
+from api.routers import auth_session
+from api.routers.auth_session import issue_token, open_web_session, revoke_access
 from api.schemas.users import LoginIn, Message, PasswordChange, TokenOut, UserOut
-from api.security import create_token
+from api.services import sessions
 from api.services import users as svc
 from api.settings import Settings
 from geo.errors import NotAuthenticated
-from geo.models import RevokedToken, User
+from geo.models import User
 
 router = APIRouter(prefix="/auth", tags=["auth"])
-
-
-def _issue(user: User, settings: Settings) -> TokenOut:
-    assert settings.auth.jwt_secret is not None
-    ttl = timedelta(minutes=settings.auth.token_ttl_minutes)
-    token, _ = create_token(
-        user.id,
-        user.role,
-        settings.auth.jwt_secret.get_secret_value(),
-        ttl,
-        version=user.token_version,
-    )
-    return TokenOut(
-        access_token=token, expires_in=int(ttl.total_seconds()), user=UserOut.model_validate(user)
-    )
+router.include_router(auth_session.router)
 
 
 async def _checked_password(
@@ -51,11 +37,15 @@ async def _checked_password(
 
 
 @router.post("/login", response_model=TokenOut)
-async def login(body: LoginIn, session: SessionDep, settings: SettingsDep) -> TokenOut:
-    """Exchange email and password for a JWT (rate-limited per IP)."""
+async def login(
+    body: LoginIn, session: SessionDep, settings: SettingsDep, response: Response
+) -> TokenOut:
+    """Exchange email and password for a JWT (rate-limited per IP). The answer also opens a web
+    session: an httpOnly refresh cookie for ``/api/auth/session`` (scripts may ignore it)."""
     user = await _checked_password(session, body.email, body.password, settings)
+    await open_web_session(session, response, user, settings)
     await session.commit()
-    return _issue(user, settings)
+    return issue_token(user, settings)
 
 
 @router.post("/token", response_model=TokenOut, include_in_schema=True)
@@ -67,19 +57,16 @@ async def token_form(
     """OAuth2 password flow (form fields username/password), for the /docs Authorize button."""
     user = await _checked_password(session, form.username, form.password, settings)
     await session.commit()
-    return _issue(user, settings)
+    return issue_token(user, settings)
 
 
 @router.post("/logout", response_model=Message)
 async def logout(claims: ClaimsDep, session: SessionDep) -> Message:
     """Revoke the current token and the tile tokens minted with it: refused from now on."""
     # A tile token names the access token it was minted with (its ``sid``): this one row
-    # revokes them too (api.deps.authenticate).
-    await session.execute(
-        insert(RevokedToken)
-        .values(jti=claims.jti, user_id=claims.user_id, expires_at=claims.expires_at)
-        .on_conflict_do_nothing()
-    )
+    # revokes them too (api.deps.authenticate). The web app ends its cookie session with
+    # DELETE /api/auth/session, which does this too.
+    await revoke_access(session, claims)
     await session.commit()
     return Message(detail="logged out")
 
@@ -107,5 +94,6 @@ async def change_password(
         auth.bcrypt_rounds,
         auth.password_min_score,
     )
+    await sessions.revoke_user(session, user.id)
     await session.commit()
     return Message(detail="password changed: log in again with the new one")

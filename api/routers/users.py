@@ -11,6 +11,7 @@ from sqlalchemy import func, or_, select
 from api.deps import CurrentUser, SessionDep, SettingsDep, require_role
 from api.schemas.strict import Page, UserId
 from api.schemas.users import UserCreate, UserOut, UserPage, UserUpdate
+from api.services import sessions
 from api.services import users as svc
 from geo.errors import Conflict
 from geo.models import Role, User
@@ -99,6 +100,9 @@ async def update_user(
         await svc.set_password(
             user, body.password, settings.auth.bcrypt_rounds, settings.auth.password_min_score
         )
+    if body.password is not None or body.is_active is False:
+        # Their web sessions end for good: a reactivation doesn't bring them back.
+        await sessions.revoke_user(session, user.id)
     await session.commit()
     return user
 
@@ -118,6 +122,7 @@ async def reset_password(
     password = await svc.reset_password(
         user, settings.auth.bcrypt_rounds, settings.auth.password_min_score
     )
+    await sessions.revoke_user(session, user.id)
     await session.commit()
     return PasswordReset(password=password)
 
@@ -129,5 +134,6 @@ async def deactivate_user(user_id: UserId, session: SessionDep, me: CurrentUser)
     if user.id == me.id:
         raise Conflict("an admin can't disable themselves", code="user.self_demotion")
     user.is_active = False
+    await sessions.revoke_user(session, user.id)
     await session.commit()
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -28,6 +28,15 @@ describe("problem messages", () => {
     );
   });
 
+  it("says why a session ended, one message per cause", () => {
+    const causes = ["auth.session_expired", "auth.session_revoked", "auth.password_changed", "auth.account_disabled"];
+    const texts = causes.map((code) => problemMessage(401, { code }));
+    expect(new Set(texts).size).toBe(causes.length);
+    expect(texts[0]).toMatch(/expiré/);
+    expect(texts[1]).toMatch(/fermée/);
+    expect(texts[2]).toMatch(/mot de passe a été changé/);
+  });
+
   it("says a deactivated account is deactivated", () => {
     expect(problemMessage(401, { code: "auth.account_disabled" })).toMatch(/désactivé/);
     expect(problemMessage(401, { code: "auth.bad_credentials" })).toBe("Adresse e-mail ou mot de passe incorrect.");

@@ -86,6 +86,11 @@ export const PROBLEM_MESSAGES: Record<string, Message> = {
   "auth.bad_credentials": "Adresse e-mail ou mot de passe incorrect.",
   "auth.account_disabled": "Ce compte est désactivé : demandez à un administrateur de le réactiver.",
   "auth.wrong_current_password": "Le mot de passe actuel est incorrect.",
+  // Why a session ended, said on the login page (docs/security.md, "Web sessions").
+  "auth.session_expired": "Votre session a expiré : reconnectez-vous.",
+  "auth.session_revoked": "Votre session a été fermée (déconnexion ailleurs) : reconnectez-vous.",
+  "auth.password_changed":
+    "Votre mot de passe a été changé depuis l'ouverture de cette session : reconnectez-vous avec le nouveau.",
   "user.not_found": "Utilisateur introuvable.",
   "user.email_taken": "Un utilisateur existe déjà avec cette adresse e-mail.",
   "user.self_demotion": "Un administrateur ne peut pas retirer son propre rôle ni désactiver son propre compte.",
