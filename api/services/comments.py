@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.schemas.leads import CommentOut
 from api.services.leads_detail import comment_out, comment_select
+from api.services.notifications import notify_mentions
 from geo.activity import log_activity
 from geo.errors import NotFound, PermissionDenied
 from geo.leads import get_visible_lead
@@ -46,10 +47,12 @@ async def _own_comment(session: AsyncSession, user: User, lead_id: int, comment_
 
 async def add_comment(session: AsyncSession, user: User, lead_id: int, body: str) -> Comment:
     """Add a comment to a visible lead, with its activity entry."""
-    await get_visible_lead(session, Viewer(user.id, user.role), lead_id)
+    lead = await get_visible_lead(session, Viewer(user.id, user.role), lead_id)
     comment = Comment(lead_id=lead_id, author_id=user.id, body=body)
     session.add(comment)
     await session.flush()
+    # @Prénom Nom / @email: the people mentioned are told, in this transaction.
+    await notify_mentions(session, lead, user.id, comment.id, body)
     await log_activity(
         session,
         action="comment_create",
@@ -71,6 +74,8 @@ async def edit_comment(
         raise PermissionDenied("only the author edits a comment")
     before = comment.body
     comment.body = body
+    lead = await get_visible_lead(session, Viewer(user.id, user.role), lead_id)
+    await notify_mentions(session, lead, user.id, comment.id, body, before=before)
     await log_activity(
         session,
         action="comment_update",

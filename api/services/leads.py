@@ -32,6 +32,7 @@ from api.services.leads_geometry import (
     placed_from,
     read_geojson,
 )
+from api.services.notifications import notify, notify_status_changed
 from geo.activity import bump_layer_version, log_activity
 from geo.crypto import FieldCipher
 from geo.errors import Conflict, InvalidInput, PermissionDenied, PreconditionFailed
@@ -43,10 +44,12 @@ from geo.models import (
     Role,
     User,
 )
+from geo.models.team import NotificationKind
 from geo.pipeline import OPEN_STATUSES, apply_transition, check_may_change
 from geo.visibility import Viewer
 
 STAFF = (Role.ADMIN, Role.MANAGER)
+ASSIGNED_TO_ME = NotificationKind.ASSIGNED_TO_ME
 
 
 def viewer_of(user: User) -> Viewer:
@@ -345,6 +348,7 @@ async def assign_lead(session: AsyncSession, user: User, lead_id: int, body: Ass
         before=before,
         after={"assignee_id": body.assignee_id},
     )
+    await notify(session, [body.assignee_id], ASSIGNED_TO_ME, lead.id, user.id)
     await bump_layer_version(session, "leads")
     await session.flush()
 
@@ -359,9 +363,10 @@ async def transition_lead(
     """Move a lead in the pipeline under the row lock (concurrent moves serialise)."""
     lead = await get_visible_lead(session, viewer_of(user), lead_id, for_update=True)
     check_version(lead, expected_version)
-    await apply_transition(  # OPS move only their own leads: checked there (geo.pipeline)
+    previous = await apply_transition(  # OPS move only their own leads: checked there
         session, lead, body.status, user_id=user.id, role=user.role, reason=body.reason
     )
+    await notify_status_changed(session, lead, previous.value, user.id)
     await session.flush()
 
 
@@ -377,7 +382,10 @@ async def archive_lead(session: AsyncSession, user: User, lead_id: int) -> None:
             "archived",
             current_status=lead.status.value,
         )
-    await apply_transition(session, lead, LeadStatus.ARCHIVED, user_id=user.id, role=user.role)
+    previous = await apply_transition(
+        session, lead, LeadStatus.ARCHIVED, user_id=user.id, role=user.role
+    )
+    await notify_status_changed(session, lead, previous.value, user.id)
     await session.flush()
 
 
