@@ -45,6 +45,7 @@ from api.urlguard import NulGuard
 from api.version import __version__
 from geo.crypto import FieldCipher
 from geo.db import make_engine, make_sessionmaker
+from geo.shared_state import make_shared_state, start_sweeper
 
 log = logging.getLogger(__name__)
 
@@ -71,13 +72,16 @@ def build_state(settings: Settings) -> AppState:
     )
     assert settings.crypto.keys is not None
     s = settings.leads
+    redis_url = settings.redis_url.get_secret_value() if settings.redis_url else None
+    shared = make_shared_state(engine, redis_url, settings.redis_prefix)
     return AppState(
         settings=settings,
         engine=engine,
         sessions=make_sessionmaker(engine),
         cipher=FieldCipher.from_spec(settings.crypto.keys.get_secret_value()),
+        shared=shared,
         analytics=AnalyticsCache(
-            s.analytics_cache_ttl_s, s.analytics_cache_entries, s.analytics_max_stale_s
+            shared, s.analytics_cache_ttl_s, s.analytics_cache_entries, s.analytics_max_stale_s
         ),
     )
 
@@ -114,7 +118,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         install_token_redaction()
         state = build_state(settings)
         app.state.lfs = state
+        limits.store = state.shared  # rate limits count in the deployment's shared state
         state.on_close.append(state.analytics.close)
+        if state.shared.backend == "postgresql":  # Redis expires its keys itself
+            state.on_close.append(start_sweeper(state.shared))
+        state.on_close.append(state.shared.aclose)
         state.on_close.append(start_pool_sampler(state))
         # Everything built so far (routes, models, SQLAlchemy metadata) lives as long as the
         # process: out of the collector's sight, a full collection no longer walks it (those
@@ -128,6 +136,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await close()
             await state.engine.dispose()
 
+    # Counted in the shared state once the lifespan has built it.
+    limits = RateLimits(settings.rate_limit.login_per_minute, settings.rate_limit.api_per_minute)
     app = FastAPI(
         title="LFS Lead Factory",
         version=__version__,
@@ -165,7 +175,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_headers=["Authorization", "Content-Type", "If-Match", "If-None-Match"],
         expose_headers=["ETag", "Location", "Retry-After", "Content-Disposition", "X-Data-Stale"],
     )
-    limits = RateLimits(settings.rate_limit.login_per_minute, settings.rate_limit.api_per_minute)
     app.add_middleware(RateLimitMiddleware, limits=limits)
     app.add_middleware(NulGuard)  # a NUL in the URL: 422 before any route (api.urlguard)
     # No body is read or parsed past its cap.

@@ -33,6 +33,7 @@ from enrichment.pvgis import PvgisClient
 from geo.db import make_engine, make_sessionmaker
 from geo.errors import DomainError
 from geo.models import EnrichmentJob, Role, User
+from geo.shared_state import SharedState, make_shared_state
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,7 @@ class WorkerContext:
     sessions: Any
     pvgis: PvgisClient
     actors: dict[int, Actor]
+    shared: SharedState
 
     @classmethod
     def build(cls, settings: Settings, concurrency: int) -> WorkerContext:
@@ -62,13 +64,17 @@ class WorkerContext:
             max_overflow=concurrency + 2,
         )
         config = enrichment_config(settings)
+        redis_url = settings.redis_url.get_secret_value() if settings.redis_url else None
+        shared = make_shared_state(engine, redis_url, settings.redis_prefix)
         return cls(
             settings,
             config,
             engine,
             make_sessionmaker(engine),
-            PvgisClient(config.pvgis, engine=engine),  # the deployment's shared budget
+            # The deployment's shared budget (the database's slot, or Redis).
+            PvgisClient(config.pvgis, engine=engine, shared=shared),
             {},
+            shared,
         )
 
     async def actor(self, job_id: int) -> Actor:
@@ -87,6 +93,7 @@ class WorkerContext:
     async def close(self) -> None:
         """Release the pool and the HTTP client."""
         await self.pvgis.aclose()
+        await self.shared.aclose()
         await self.engine.dispose()
 
 

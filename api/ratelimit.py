@@ -1,68 +1,61 @@
-"""Per-IP rate limits as a pure ASGI middleware (login attempts and API requests)."""
+"""Per-IP rate limits as a pure ASGI middleware (login attempts and API requests), counted in the
+deployment's shared state (:mod:`geo.shared_state`): the limit holds across every process and
+machine behind the load balancer, not per process."""
 
 from __future__ import annotations
 
+import logging
 import math
-import time
-from collections import deque
 
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.errors import problem_response
+from geo.shared_state import SharedState, Throttled
+
+log = logging.getLogger(__name__)
 
 LOGIN_PATHS = frozenset({"/api/auth/login", "/api/auth/token"})
 # Paths a map or a browser fetches by the hundred: never counted against the API limit.
 EXEMPT_PREFIXES = ("/tiles", "/ogc", "/assets", "/api/health", "/api/ready")
-
-
-class SlidingWindow:
-    """Counts events per key over the last ``window`` seconds (exact sliding log)."""
-
-    def __init__(self, limit: int, window: float = 60.0) -> None:
-        self.limit = limit
-        self.window = window
-        self._hits: dict[str, deque[float]] = {}
-
-    def hit(self, key: str, now: float | None = None) -> int:
-        """Record a hit; return 0 when allowed, else the seconds until the next one is."""
-        now = time.monotonic() if now is None else now
-        q = self._hits.setdefault(key, deque())
-        cutoff = now - self.window
-        while q and q[0] <= cutoff:
-            q.popleft()
-        if len(q) >= self.limit:
-            return max(1, math.ceil(q[0] + self.window - now))
-        q.append(now)
-        if len(self._hits) > 100_000:  # bound memory under a scan of many source IPs
-            self._prune(cutoff)
-        return 0
-
-    def _prune(self, cutoff: float) -> None:
-        for key in [k for k, q in self._hits.items() if not q or q[-1] <= cutoff]:
-            del self._hits[key]
+WINDOW_S = 60.0  # the limits are per minute, in fixed windows opened by a client's first request
 
 
 class RateLimits:
-    """The login and API limits of one process (0 disables a limit)."""
+    """The login and API limits per client address (0 disables a limit)."""
 
-    def __init__(self, login_per_minute: int, api_per_minute: int) -> None:
-        self.login = SlidingWindow(login_per_minute) if login_per_minute else None
-        self.api = SlidingWindow(api_per_minute) if api_per_minute else None
+    def __init__(
+        self, login_per_minute: int, api_per_minute: int, store: SharedState | None = None
+    ) -> None:
+        self.login = login_per_minute
+        self.api = api_per_minute
+        # Set by the app's lifespan (api.app); until then, and whenever the store does not
+        # answer, requests go through (fail open) with a log line.
+        self.store = store
+        self._warn = Throttled(log)
 
-    def refusal(self, scope: Scope) -> Response | None:
+    async def refusal(self, scope: Scope) -> Response | None:
         """Count an HTTP request; its 429 + Retry-After when it is over a limit, else None."""
         path: str = scope["path"]
+        if self.login and path in LOGIN_PATHS and scope["method"] == "POST":
+            kind, limit, what = "login", self.login, "login attempts"
+        elif self.api and path.startswith("/api/") and not path.startswith(EXEMPT_PREFIXES):
+            kind, limit, what = "api", self.api, "API requests"
+        else:
+            return None
         client = scope.get("client")
         ip = client[0] if client else "unknown"
-        wait = 0
-        what = ""
-        if self.login and path in LOGIN_PATHS and scope["method"] == "POST":
-            wait, what = self.login.hit(ip), "login attempts"
-        elif self.api and path.startswith("/api/") and not path.startswith(EXEMPT_PREFIXES):
-            wait, what = self.api.hit(ip), "API requests"
-        if not wait:
+        if self.store is None:
+            self._warn.warning("rate limits not applied: no shared state yet")
             return None
+        try:
+            hit = await self.store.hit(f"ratelimit:{kind}:{ip}", WINDOW_S)
+        except Exception as exc:  # the backend is down: serve rather than refuse everyone
+            self._warn.warning("rate limits not applied (%s): requests are let through", exc)
+            return None
+        if hit.count <= limit:
+            return None
+        wait = max(1, math.ceil(hit.reset_s))
         return problem_response(
             429,
             f"Too many {what} from this address; retry in {wait} s.",
@@ -81,7 +74,7 @@ class RateLimitMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Count the request and refuse it when over a limit."""
-        if scope["type"] == "http" and (response := self.limits.refusal(scope)) is not None:
+        if scope["type"] == "http" and (response := await self.limits.refusal(scope)) is not None:
             await response(scope, receive, send)
             return
         await self.app(scope, receive, send)

@@ -316,6 +316,17 @@ class Settings(BaseSettings):
         description="statement_timeout of the API's connections (ms): no request holds a database "
         "backend longer (a 503 with Retry-After). Tiles have their own, shorter one.",
     )
+    redis_url: SecretStr | None = Field(
+        None,
+        description="Redis URL (redis://host:6379/0) for the state every process shares: rate "
+        "limits, cached analytics answers and list totals, the PVGIS budget; unset: PostgreSQL "
+        "holds it (docs/operations.md).",
+    )
+    redis_prefix: str = Field(
+        "lfs:",
+        max_length=64,
+        description="Prefix of this deployment's Redis keys (several deployments on one Redis).",
+    )
     max_body_mb: float = Field(
         2.0,
         gt=0,

@@ -14,6 +14,7 @@ from api.security import ClaimsCache
 from api.services.analytics_cache import AnalyticsCache
 from api.settings import Settings
 from geo.crypto import FieldCipher
+from geo.shared_state import SharedState
 from reports.storage import Storage
 
 if TYPE_CHECKING:
@@ -31,7 +32,9 @@ class AppState:
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     cipher: FieldCipher
-    # Answers of the analytics and list totals, tagged with the leads-layer version.
+    # Rate-limit counters, cached answers, the PVGIS budget: PostgreSQL or Redis (geo.shared_state).
+    shared: SharedState
+    # Answers of the analytics and list totals, tagged with the leads-layer version (in ``shared``).
     analytics: AnalyticsCache
     claims: ClaimsCache = field(default_factory=ClaimsCache)
     # Made on first use (api.tile_access, api.storage, api.services.enrichment,

@@ -8,6 +8,7 @@ numbers come back as strings ("0.93", even "?(0)").
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import re
 import time
@@ -22,7 +23,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from enrichment.config import PvgisConfig
 from enrichment.metrics import PVGIS_CALLS, pvgis_outcome
 from enrichment.wording import num
+from geo.shared_state import SharedState, SharedStateUnavailable, Throttled
 
+log = logging.getLogger(__name__)
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504, 529})
 
 
@@ -89,6 +92,40 @@ class SharedBucket:
         async with self.engine.begin() as conn:
             params = {"name": self.name, "interval": self.interval}
             wait = float((await conn.execute(self._RESERVE, params)).scalar_one())
+        if wait > 0:
+            await asyncio.sleep(wait)
+
+
+class StateBucket:
+    """The shared budget in the deployment's shared state (:mod:`geo.shared_state`: Redis when
+    ``LFS_REDIS_URL`` is set, else the database's ``rate_slots`` row, as :class:`SharedBucket`).
+
+    When Redis does not answer, ``fallback`` (the database's slot) paces the calls: the budget
+    stays shared by every process that fell back, at worst twice PVGIS' pace while some
+    processes still reach Redis and others don't.
+    """
+
+    def __init__(
+        self,
+        state: SharedState,
+        rate: float,
+        fallback: SharedBucket | TokenBucket,
+        name: str = "pvgis",
+    ) -> None:
+        self.state = state
+        self.interval = 1.0 / rate
+        self.fallback = fallback
+        self.name = name
+        self._warn = Throttled(log)
+
+    async def acquire(self) -> None:
+        """Reserve the next slot of the shared budget and wait for it."""
+        try:
+            wait = await self.state.reserve_slot(self.name, self.interval)
+        except SharedStateUnavailable as exc:
+            self._warn.warning("PVGIS budget from the database's slot (%s)", exc)
+            await self.fallback.acquire()
+            return
         if wait > 0:
             await asyncio.sleep(wait)
 
@@ -162,15 +199,19 @@ class PvgisClient:
         config: PvgisConfig,
         http: httpx.AsyncClient | None = None,
         engine: AsyncEngine | None = None,
+        shared: SharedState | None = None,
     ) -> None:
         self.config = config
         self._own_http = http is None
         self.http = http or httpx.AsyncClient(timeout=config.timeout_s)
         # With the database: one budget for the whole deployment; without: this process's.
-        self.bucket: TokenBucket | SharedBucket = (
-            SharedBucket(engine, config.max_calls_per_second)
-            if engine is not None
-            else TokenBucket(config.max_calls_per_second)
+        rate = config.max_calls_per_second
+        base = SharedBucket(engine, rate) if engine is not None else TokenBucket(rate)
+        # With the deployment's shared state on Redis, the budget is held there.
+        self.bucket: TokenBucket | SharedBucket | StateBucket = (
+            StateBucket(shared, rate, base)
+            if shared is not None and shared.backend != "postgresql"
+            else base
         )
         # Answers already read from the database cache or PVGIS, kept in process (LRU) so a
         # batch doesn't re-read the same cell's answer for every lead.

@@ -5,8 +5,8 @@ set -euo pipefail
 
 want=(postgresql-15 postgresql-15-postgis-3)
 case "${1:-run}" in
-  test) want+=(gdal-bin poppler-utils chromium) ;;
-  bench) want+=(gdal-bin poppler-utils wrk) ;;
+  test) want+=(gdal-bin poppler-utils chromium redis-server) ;;
+  bench) want+=(gdal-bin poppler-utils wrk redis-server) ;;
 esac
 
 missing=()

@@ -1,5 +1,7 @@
 """Readiness for a load balancer: the database answers, its schema is at the migrations' head,
-and an enrichment worker's heartbeat is recent; a 503 problem saying which check failed."""
+and an enrichment worker's heartbeat is recent; a 503 problem saying which check failed. With
+``LFS_REDIS_URL`` set, Redis is checked too: when it is down the instance still serves (rate
+limits not applied, caches computed), so the check says "degraded: …" without failing."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from api.deps import StateDep
 from api.errors import problem_response
 from api.settings import PROJECT_ROOT
 from api.state import AppState
+from geo.shared_state import SharedStateUnavailable
 
 router = APIRouter(tags=["health"])
 
@@ -34,6 +37,19 @@ class Ready(BaseModel):
 
     status: str = Field(description='"ready".')
     checks: dict[str, str] = Field(description="Each check and its result: ok.")
+
+
+async def shared_state_check(state: AppState) -> str | None:
+    """Redis' state when it holds the shared state ("ok" or "degraded: …"); None without it."""
+    if state.shared.backend == "postgresql":
+        return None  # the database check covers it
+    try:
+        async with asyncio.timeout(CHECK_TIMEOUT_S):
+            await state.shared.check()
+    except Exception as exc:
+        reason = str(exc) if isinstance(exc, SharedStateUnavailable) else type(exc).__name__
+        return f"degraded: {reason}; rate limits not applied, caches computed"
+    return "ok"
 
 
 @lru_cache(maxsize=1)
@@ -68,7 +84,13 @@ async def readiness(state: AppState) -> dict[str, str]:
         checks["worker"] = "no enrichment worker running"
     elif float(heartbeat_age) > max_age:
         checks["worker"] = f"last heartbeat {float(heartbeat_age):.0f} s ago (limit {max_age:g} s)"
+    if (shared := await shared_state_check(state)) is not None:
+        checks["shared_state"] = shared
     return checks
+
+
+def _passes(result: str) -> bool:
+    return result in ("ok", "not checked") or result.startswith("degraded")
 
 
 @router.get(
@@ -79,9 +101,9 @@ async def readiness(state: AppState) -> dict[str, str]:
 async def ready(state: StateDep) -> Ready | JSONResponse:
     """Say whether this instance should get traffic: database, migrations and worker checks."""
     checks = await readiness(state)
-    if all(v in ("ok", "not checked") for v in checks.values()):
+    failed = ", ".join(f"{k}: {v}" for k, v in checks.items() if not _passes(v))
+    if not failed:
         return Ready(status="ready", checks=checks)
-    failed = ", ".join(f"{k}: {v}" for k, v in checks.items() if v not in ("ok", "not checked"))
     return problem_response(
         503,
         f"Not ready: {failed}.",

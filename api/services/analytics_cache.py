@@ -1,88 +1,110 @@
-"""The cache of analytics answers and list totals, keyed on the leads-layer data version."""
+"""The cache of analytics answers and list totals, shared by every process and keyed on the
+leads-layer data version."""
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
-import time
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
+import orjson
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from geo.models import LayerVersion
+from geo.shared_state import Cached, SharedState, Throttled
 
 log = logging.getLogger(__name__)
 Key = tuple[Any, ...]
 
 
-@dataclass
-class _Entry:
-    version: int
-    at: float
-    value: Any
+def _default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return float(value)
+    raise TypeError(f"not JSON: {type(value).__name__}")
+
+
+def encode(value: Any) -> bytes:
+    """An answer as JSON bytes (what the shared store keeps)."""
+    return orjson.dumps(value, default=_default, option=orjson.OPT_NON_STR_KEYS)
+
+
+def store_key(key: Key) -> str:
+    """The store's key of ``key``: its endpoint, then a digest of its parts (their repr is the
+    same in every process: strings, numbers, tuples, datetimes, no sets)."""
+    digest = hashlib.blake2b(repr(key).encode(), digest_size=16).hexdigest()
+    return f"cache:{key[0]}:{digest}"
 
 
 class AnalyticsCache:
-    """An LRU of answers keyed by (endpoint, params, viewer scope), tagged with the data version.
+    """Answers keyed by (endpoint, params, viewer scope), tagged with the data version, kept in
+    the deployment's shared state (:mod:`geo.shared_state`: PostgreSQL or Redis).
 
     The ``leads`` layer version is bumped in the same transaction as every lead write and lives
-    in the database, so comparing it (one primary-key lookup) tells every instance whether an
-    answer predates the last committed write. :meth:`get` is strict: a write invalidates.
+    in the database, so comparing it tells every process whether an answer predates the last
+    committed write, whichever process computed it. :meth:`get` is strict: a write invalidates.
     :meth:`get_swr` may serve an answer computed less than ``max_stale_s`` ago while one
-    background task per key recomputes it (stale-while-revalidate), so a busy pipeline does not
-    pay a full aggregation on every call after each write.
+    background task recomputes it (stale-while-revalidate; one process of the deployment does,
+    the others serve the recent answer meanwhile), so a busy pipeline does not pay a full
+    aggregation on every call after each write. When the store does not answer, the answer is
+    computed (logged, at most twice a minute).
     """
 
-    def __init__(self, ttl_s: float, max_entries: int, max_stale_s: float = 0.0) -> None:
+    def __init__(
+        self, store: SharedState, ttl_s: float, max_entries: int, max_stale_s: float = 0.0
+    ) -> None:
+        self.store = store
         self.ttl_s = ttl_s
-        self.max_entries = max_entries
+        # 0 entries disables the cache; the store bounds its size by the TTL (expired answers
+        # are swept or expire), not by a count.
+        self.enabled = max_entries > 0 and ttl_s > 0
         self.max_stale_s = max_stale_s
-        self._data: OrderedDict[Key, _Entry] = OrderedDict()
-        self._refreshing: dict[Key, asyncio.Task[None]] = {}
-        self.hits = self.misses = self.stale = 0
+        self._refreshing: dict[str, asyncio.Task[None]] = {}
+        self._warn = Throttled(log)
+        self.hits = self.misses = self.stale = 0  # this process's, for tests and metrics
 
-    def _store(self, key: Key, version: int, at: float, value: Any) -> None:
-        if not self.max_entries or self.ttl_s <= 0:
+    async def _load(self, skey: str) -> Cached | None:
+        if not self.enabled:
+            return None
+        try:
+            return await self.store.get(skey)
+        except Exception as exc:
+            self._warn.warning("analytics cache not read (%s): answers are computed", exc)
+            return None
+
+    async def _store(self, skey: str, version: int, value: Any) -> None:
+        if not self.enabled:
             return
-        self._data[key] = _Entry(version, at, value)
-        self._data.move_to_end(key)
-        while len(self._data) > self.max_entries:
-            self._data.popitem(last=False)
+        try:
+            await self.store.set(skey, version, encode(value), self.ttl_s)
+        except Exception as exc:
+            self._warn.warning("analytics cache not written (%s)", exc)
 
-    def _fresh(self, key: Key, version: int, now: float) -> _Entry | None:
-        entry = self._data.get(key)
-        if entry is not None and entry.version == version and now - entry.at < self.ttl_s:
-            self._data.move_to_end(key)
-            return entry
-        return None
-
-    def peek(self, key: Key) -> tuple[int, Any] | None:
+    async def peek(self, key: Key) -> tuple[int, Any] | None:
         """(version, answer) stored for ``key`` if younger than the TTL: the caller compares
         the version with the one its own query read (the lead list's total)."""
-        entry = self._data.get(key)
-        if entry is None or time.monotonic() - entry.at >= self.ttl_s:
+        entry = await self._load(store_key(key))
+        if entry is None:
             return None
-        self._data.move_to_end(key)
-        return entry.version, entry.value
+        return entry.version, orjson.loads(entry.value)
 
-    def put(self, key: Key, version: int, value: Any) -> None:
+    async def put(self, key: Key, version: int, value: Any) -> None:
         """Store an answer computed at ``version``."""
-        self._store(key, version, time.monotonic(), value)
+        await self._store(store_key(key), version, value)
 
     async def get(self, key: Key, version: int, compute: Callable[[], Awaitable[Any]]) -> Any:
         """The answer for ``key`` at ``version``: cached while fresh, else computed now."""
-        now = time.monotonic()
-        entry = self._fresh(key, version, now)
-        if entry is not None:
+        skey = store_key(key)
+        entry = await self._load(skey)
+        if entry is not None and entry.version == version:
             self.hits += 1
-            return entry.value
+            return orjson.loads(entry.value)
         self.misses += 1
         value = await compute()
-        self._store(key, version, now, value)
+        await self._store(skey, version, value)
         return value
 
     async def get_swr(
@@ -92,30 +114,39 @@ class AnalyticsCache:
 
         ``compute`` must open its own session: it may run after the request has finished.
         """
-        now = time.monotonic()
-        entry = self._fresh(key, version, now)
-        if entry is not None:
+        skey = store_key(key)
+        entry = await self._load(skey)
+        if entry is not None and entry.version == version:
             self.hits += 1
-            return entry.value, False
-        entry = self._data.get(key)
-        if entry is not None and now - entry.at < self.max_stale_s:
+            return orjson.loads(entry.value), False
+        if entry is not None and entry.version < version and entry.age_s < self.max_stale_s:
             self.stale += 1
-            if key not in self._refreshing:
-                self._refreshing[key] = asyncio.create_task(self._refresh(key, version, compute))
-            return entry.value, True
+            if skey not in self._refreshing and await self._first_to_refresh(skey, version):
+                self._refreshing[skey] = asyncio.create_task(self._refresh(skey, version, compute))
+            return orjson.loads(entry.value), True
         self.misses += 1
         value = await compute()
-        self._store(key, version, now, value)
+        await self._store(skey, version, value)
         return value, False
 
-    async def _refresh(self, key: Key, version: int, compute: Callable[[], Awaitable[Any]]) -> None:
-        started = time.monotonic()
+    async def _first_to_refresh(self, skey: str, version: int) -> bool:
+        """Whether this process recomputes ``skey`` at ``version`` (the first to ask, in any
+        process, within the stale window); True when the store does not answer."""
         try:
-            self._store(key, version, started, await compute())
+            hit = await self.store.hit(f"refresh:{skey}:{version}", max(self.max_stale_s, 1.0))
+        except Exception:
+            return True
+        return hit.count == 1
+
+    async def _refresh(
+        self, skey: str, version: int, compute: Callable[[], Awaitable[Any]]
+    ) -> None:
+        try:
+            await self._store(skey, version, await compute())
         except Exception:  # a failed refresh leaves the previous answer; the next call retries
-            log.exception("analytics refresh failed for %s", key[0])
+            log.exception("analytics refresh failed for %s", skey)
         finally:
-            self._refreshing.pop(key, None)
+            self._refreshing.pop(skey, None)
 
     async def close(self) -> None:
         """Wait for background refreshes (app shutdown)."""

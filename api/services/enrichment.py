@@ -47,8 +47,10 @@ def enrichment_config(settings: Settings) -> EnrichmentConfig:
 def pvgis_client(state: AppState) -> PvgisClient:
     """The app's PVGIS client (one per process; its rate limit is the database's, shared)."""
     if state.pvgis is None:
-        # One budget for every process on this database (enrichment.pvgis.SharedBucket).
-        state.pvgis = PvgisClient(enrichment_config(state.settings).pvgis, engine=state.engine)
+        # One budget for every process of the deployment (the database's slot, or Redis).
+        state.pvgis = PvgisClient(
+            enrichment_config(state.settings).pvgis, engine=state.engine, shared=state.shared
+        )
         state.on_close.append(state.pvgis.aclose)
     return state.pvgis
 

@@ -245,7 +245,7 @@ async def list_page(
     ).one()
     version = int(row.version or 0)
     key = ("count", filters.key(), viewer.scope)
-    known = cache.peek(key)
+    known = await cache.peek(key)
     if known is not None and known[0] == version:
         total = int(known[1])
     else:
@@ -253,6 +253,6 @@ async def list_page(
         # newer count, which the next page counts again (never a stale total kept as current).
         where = filter_clauses(viewer, filters)
         total = int(await session.scalar(select(func.count()).select_from(Lead).where(*where)) or 0)
-        cache.put(key, version, total)
+        await cache.put(key, version, total)
     tail = f',"total":{total},"page":{page},"page_size":{page_size}}}'
     return ('{"items":' + (row.items or "[]") + tail).encode()

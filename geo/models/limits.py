@@ -20,7 +20,7 @@ class RateSlot(Base):
 
 
 class SharedCounter(Base):
-    """A fixed-window counter shared by every process (``api.shared_state``; UNLOGGED)."""
+    """A fixed-window counter shared by every process (``geo.shared_state``; UNLOGGED)."""
 
     __tablename__ = "shared_counters"
     __table_args__ = {"prefixes": ["UNLOGGED"], "postgresql_with": {"fillfactor": 70}}

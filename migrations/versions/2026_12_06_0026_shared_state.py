@@ -10,7 +10,7 @@ Without Redis (``LFS_REDIS_URL`` unset) they live in two UNLOGGED tables (no WAL
 empties them, which loses nothing that matters: counters restart, answers are recomputed):
 
 * ``shared_counters``: a fixed-window counter per key (``ratelimit:api:<ip>``…), bumped and
-  read in one ``INSERT … ON CONFLICT DO UPDATE … RETURNING`` (api.shared_state);
+  read in one ``INSERT … ON CONFLICT DO UPDATE … RETURNING`` (geo.shared_state);
 * ``shared_cache``: an answer per key with the data version it was computed at and its expiry.
 
 Expired rows are reused in place by the next upsert of their key and swept periodically.

@@ -1,0 +1,334 @@
+"""State every API process and worker shares: fixed-window counters, cached answers, call slots.
+
+Two backends behind one small interface (:class:`SharedState`):
+
+* :class:`PostgresState` (default, no new service): the UNLOGGED tables ``shared_counters`` and
+  ``shared_cache`` (migration 0026) and ``rate_slots`` (0021), each operation one autocommit
+  statement (one round trip, no BEGIN/COMMIT);
+* :class:`RedisState` when ``LFS_REDIS_URL`` is set: INCR + PEXPIRE in one script, SET PX/GET,
+  the slot reservation in one script on Redis' clock.
+
+A Redis that does not answer raises :class:`SharedStateUnavailable` at once for
+``RETRY_AFTER_S`` after a failure (no connect timeout paid per request); the callers fail in a
+documented way (docs/operations.md): the rate limits let the request through with a log line,
+the caches compute the answer, the PVGIS budget falls back to the database's slot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import struct
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+log = logging.getLogger(__name__)
+
+RETRY_AFTER_S = 5.0  # after a Redis failure, how long operations fail without trying
+REDIS_TIMEOUT_S = 0.5  # connect and read timeout of one Redis command
+SWEEP_EVERY_S = 60.0
+
+
+class SharedStateUnavailable(Exception):
+    """The shared state's backend did not answer (Redis down or unreachable)."""
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A counter after one hit: the hits in the current window and the seconds it has left."""
+
+    count: int
+    reset_s: float
+
+
+@dataclass(frozen=True)
+class Cached:
+    """A cached answer: the data version it was computed at, its age (s) and its bytes."""
+
+    version: int
+    age_s: float
+    value: bytes
+
+
+class SharedState(ABC):
+    """Counters, a versioned TTL cache and call slots shared by every process."""
+
+    backend: str
+
+    @abstractmethod
+    async def hit(self, key: str, window_s: float) -> Hit:
+        """Count one hit of ``key`` in a fixed window of ``window_s`` seconds that starts at the
+        window's first hit; the count includes this hit."""
+
+    @abstractmethod
+    async def get(self, key: str) -> Cached | None:
+        """The answer stored under ``key`` if it has not expired."""
+
+    @abstractmethod
+    async def set(self, key: str, version: int, value: bytes, ttl_s: float) -> None:
+        """Store an answer computed at ``version`` for ``ttl_s`` seconds."""
+
+    @abstractmethod
+    async def invalidate(self, key: str) -> None:
+        """Forget the answer stored under ``key``."""
+
+    @abstractmethod
+    async def reserve_slot(self, name: str, interval_s: float) -> float:
+        """Reserve the next free slot of the budget ``name`` (one slot every ``interval_s``);
+        the seconds to wait for it (0 when free now)."""
+
+    @abstractmethod
+    async def check(self) -> None:
+        """Raise :class:`SharedStateUnavailable` when the backend does not answer."""
+
+    async def sweep(self) -> int:
+        """Delete expired entries (rows or keys); how many. Redis expires keys itself."""
+        return 0
+
+    async def aclose(self) -> None:  # noqa: B027 - PostgreSQL has nothing of its own to close
+        """Release the backend's connections."""
+
+
+class PostgresState(SharedState):
+    """The shared state in this deployment's PostgreSQL (UNLOGGED tables)."""
+
+    backend = "postgresql"
+
+    _HIT = text(
+        """INSERT INTO shared_counters AS c (key, count, expires_at)
+           VALUES (:key, 1, statement_timestamp() + make_interval(secs => :window))
+           ON CONFLICT (key) DO UPDATE
+           SET count = CASE WHEN c.expires_at <= statement_timestamp() THEN 1
+                            ELSE c.count + 1 END,
+               expires_at = CASE WHEN c.expires_at <= statement_timestamp()
+                                 THEN excluded.expires_at ELSE c.expires_at END
+           RETURNING count,
+                     CAST(extract(epoch FROM expires_at - statement_timestamp()) AS float8)"""
+    )
+    _GET = text(
+        """SELECT version,
+                  CAST(extract(epoch FROM statement_timestamp() - stored_at) AS float8),
+                  value
+           FROM shared_cache WHERE key = :key AND expires_at > statement_timestamp()"""
+    )
+    _SET = text(
+        """INSERT INTO shared_cache (key, version, value, stored_at, expires_at)
+           VALUES (:key, :version, :value, statement_timestamp(),
+                   statement_timestamp() + make_interval(secs => :ttl))
+           ON CONFLICT (key) DO UPDATE
+           SET version = excluded.version, value = excluded.value,
+               stored_at = excluded.stored_at, expires_at = excluded.expires_at
+           -- an answer of an older version (a slow request) never replaces a newer one
+           WHERE shared_cache.version <= excluded.version
+              OR shared_cache.expires_at <= statement_timestamp()"""
+    )
+    _RESERVE = text(
+        """INSERT INTO rate_slots AS r (name, next_slot)
+           VALUES (:name, clock_timestamp() + make_interval(secs => :interval))
+           ON CONFLICT (name) DO UPDATE
+           SET next_slot = greatest(r.next_slot, clock_timestamp())
+                           + make_interval(secs => :interval)
+           RETURNING CAST(extract(epoch FROM r.next_slot - clock_timestamp()) AS float8)
+                     - :interval"""
+    )
+    _SWEEP = text(
+        """WITH c AS (DELETE FROM shared_counters WHERE expires_at <= statement_timestamp()
+                      RETURNING 1),
+                k AS (DELETE FROM shared_cache WHERE expires_at <= statement_timestamp()
+                      RETURNING 1)
+           SELECT (SELECT count(*) FROM c) + (SELECT count(*) FROM k)"""
+    )
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        # Autocommit: each operation is one statement, one round trip (no BEGIN/COMMIT).
+        self.engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+
+    async def _one(self, stmt: Any, params: dict[str, Any]) -> Any:
+        async with self.engine.connect() as conn:
+            return (await conn.execute(stmt, params)).first()
+
+    async def hit(self, key: str, window_s: float) -> Hit:
+        """See :meth:`SharedState.hit`."""
+        row = await self._one(self._HIT, {"key": key, "window": float(window_s)})
+        return Hit(int(row[0]), max(0.0, float(row[1])))
+
+    async def get(self, key: str) -> Cached | None:
+        """See :meth:`SharedState.get`."""
+        row = await self._one(self._GET, {"key": key})
+        return None if row is None else Cached(int(row[0]), max(0.0, float(row[1])), row[2])
+
+    async def set(self, key: str, version: int, value: bytes, ttl_s: float) -> None:
+        """See :meth:`SharedState.set`."""
+        params = {"key": key, "version": version, "value": value, "ttl": float(ttl_s)}
+        async with self.engine.connect() as conn:
+            await conn.execute(self._SET, params)
+
+    async def invalidate(self, key: str) -> None:
+        """See :meth:`SharedState.invalidate`."""
+        async with self.engine.connect() as conn:
+            await conn.execute(text("DELETE FROM shared_cache WHERE key = :key"), {"key": key})
+
+    async def reserve_slot(self, name: str, interval_s: float) -> float:
+        """See :meth:`SharedState.reserve_slot`."""
+        row = await self._one(self._RESERVE, {"name": name, "interval": float(interval_s)})
+        return max(0.0, float(row[0]))
+
+    async def check(self) -> None:
+        """See :meth:`SharedState.check`."""
+        await self._one(text("SELECT 1"), {})
+
+    async def sweep(self) -> int:
+        """See :meth:`SharedState.sweep`."""
+        row = await self._one(self._SWEEP, {})
+        return int(row[0])
+
+
+# One round trip each, atomic on the server (Lua scripts run alone).
+_HIT_LUA = """
+local n = redis.call('INCR', KEYS[1])
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+  ttl = tonumber(ARGV[1])
+end
+return {n, ttl}
+"""
+_RESERVE_LUA = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local nxt = tonumber(redis.call('GET', KEYS[1]) or '0')
+local slot = math.max(nxt, now)
+redis.call('SET', KEYS[1], string.format('%.6f', slot + tonumber(ARGV[1])), 'PX', 3600000)
+return string.format('%.6f', slot - now)
+"""
+_HEADER = struct.Struct(">qd")  # version, stored at (Unix time) before the answer's bytes
+
+
+class RedisState(SharedState):
+    """The shared state in Redis (``LFS_REDIS_URL``); keys under ``prefix``."""
+
+    backend = "redis"
+
+    def __init__(self, url: str, prefix: str = "lfs:") -> None:
+        from redis.asyncio import Redis
+        from redis.asyncio.retry import Retry
+        from redis.backoff import NoBackoff
+
+        self.prefix = prefix
+        self.client = Redis.from_url(
+            url,
+            socket_connect_timeout=REDIS_TIMEOUT_S,
+            socket_timeout=REDIS_TIMEOUT_S,
+            retry=Retry(NoBackoff(), 0),  # a down Redis costs one attempt, not three
+        )
+        self._hit = self.client.register_script(_HIT_LUA)
+        self._reserve = self.client.register_script(_RESERVE_LUA)
+        self._down_until = 0.0
+
+    async def _call(self, op: Callable[[], Awaitable[Any]]) -> Any:
+        from redis.exceptions import RedisError
+
+        if time.monotonic() < self._down_until:
+            raise SharedStateUnavailable("redis unreachable (recent failure)")
+        try:
+            return await op()
+        except (TimeoutError, RedisError, OSError) as exc:
+            self._down_until = time.monotonic() + RETRY_AFTER_S
+            raise SharedStateUnavailable(f"redis unreachable ({type(exc).__name__})") from exc
+
+    async def hit(self, key: str, window_s: float) -> Hit:
+        """See :meth:`SharedState.hit`."""
+        ms = max(1, int(window_s * 1000))
+        n, ttl = await self._call(lambda: self._hit(keys=[self.prefix + key], args=[ms]))
+        return Hit(int(n), max(0.0, int(ttl) / 1000))
+
+    async def get(self, key: str) -> Cached | None:
+        """See :meth:`SharedState.get`."""
+        blob = await self._call(lambda: self.client.get(self.prefix + key))
+        if blob is None or len(blob) < _HEADER.size:
+            return None
+        version, stored_at = _HEADER.unpack_from(blob)
+        return Cached(version, max(0.0, time.time() - stored_at), bytes(blob[_HEADER.size :]))
+
+    async def set(self, key: str, version: int, value: bytes, ttl_s: float) -> None:
+        """See :meth:`SharedState.set`."""
+        blob = _HEADER.pack(version, time.time()) + value
+        ms = max(1, int(ttl_s * 1000))
+        await self._call(lambda: self.client.set(self.prefix + key, blob, px=ms))
+
+    async def invalidate(self, key: str) -> None:
+        """See :meth:`SharedState.invalidate`."""
+        await self._call(lambda: self.client.delete(self.prefix + key))
+
+    async def reserve_slot(self, name: str, interval_s: float) -> float:
+        """See :meth:`SharedState.reserve_slot`."""
+        key = f"{self.prefix}slot:{name}"
+        wait = await self._call(lambda: self._reserve(keys=[key], args=[f"{interval_s:.6f}"]))
+        return max(0.0, float(wait))
+
+    async def check(self) -> None:
+        """See :meth:`SharedState.check`."""
+        # Always asks (even within RETRY_AFTER_S): /health and /api/ready say what is now.
+        from redis.exceptions import RedisError
+
+        try:
+            await self.client.ping()
+        except (TimeoutError, RedisError, OSError) as exc:
+            self._down_until = time.monotonic() + RETRY_AFTER_S
+            raise SharedStateUnavailable(f"redis unreachable ({type(exc).__name__})") from exc
+        self._down_until = 0.0
+
+    async def aclose(self) -> None:
+        """See :meth:`SharedState.aclose`."""
+        await self.client.aclose()
+
+
+def make_shared_state(engine: AsyncEngine, redis_url: str | None, prefix: str) -> SharedState:
+    """Redis when a URL is configured, else this database."""
+    if redis_url:
+        return RedisState(redis_url, prefix)
+    return PostgresState(engine)
+
+
+class Throttled:
+    """A warning logged at most once per ``every_s`` (a down backend fails every request)."""
+
+    def __init__(self, logger: logging.Logger, every_s: float = 30.0) -> None:
+        self.logger = logger
+        self.every_s = every_s
+        self._last = -every_s
+
+    def warning(self, msg: str, *args: Any) -> None:
+        """Log ``msg`` unless one was logged less than ``every_s`` ago."""
+        now = time.monotonic()
+        if now - self._last >= self.every_s:
+            self._last = now
+            self.logger.warning(msg, *args)
+
+
+def start_sweeper(
+    state: SharedState, every_s: float = SWEEP_EVERY_S
+) -> Callable[[], Awaitable[None]]:
+    """Sweep expired rows every ``every_s`` in the background; the callable stops it."""
+
+    async def loop() -> None:
+        while True:
+            await asyncio.sleep(every_s)
+            try:
+                await state.sweep()
+            except Exception:  # the next round tries again; rows are reused in place anyway
+                log.warning("shared state sweep failed", exc_info=True)
+
+    task = asyncio.create_task(loop())
+
+    async def stop() -> None:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+    return stop
