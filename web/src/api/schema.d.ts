@@ -433,7 +433,8 @@ export interface paths {
         };
         /**
          * Health
-         * @description Say "ok" once the database answers; an ADMIN token adds the service and database versions.
+         * @description Say "ok" once the database answers ("degraded" when the configured Redis does not); an
+         *     ADMIN token adds the service and database versions.
          */
         get: operations["health_api_health_get"];
         put?: never;
@@ -464,6 +465,34 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/auth/session": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Refresh
+         * @description A new access token for the browser's session (its refresh cookie, rotated: each one is
+         *     used once). A 401's ``code`` says why the session ended: ``auth.session_expired``,
+         *     ``auth.session_revoked`` (logged out, or a used cookie replayed: the session is revoked),
+         *     ``auth.password_changed``, ``auth.account_disabled``; ``auth.required`` without a session.
+         */
+        post: operations["refresh_api_auth_session_post"];
+        /**
+         * End
+         * @description End the browser's session: its refresh cookie's family is revoked and the cookie cleared;
+         *     with an ``Authorization: Bearer`` access token, that token is revoked too (as a logout).
+         */
+        delete: operations["end_api_auth_session_delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/auth/login": {
         parameters: {
             query?: never;
@@ -475,7 +504,8 @@ export interface paths {
         put?: never;
         /**
          * Login
-         * @description Exchange email and password for a JWT (rate-limited per IP).
+         * @description Exchange email and password for a JWT (rate-limited per IP). The answer also opens a web
+         *     session: an httpOnly refresh cookie for ``/api/auth/session`` (scripts may ignore it).
          */
         post: operations["login_api_auth_login_post"];
         delete?: never;
@@ -809,6 +839,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/leads/{lead_id}/export.geojson": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Export Lead Geojson
+         * @description One lead as a GeoJSON Feature (404 for a lead one may not see).
+         */
+        get: operations["export_lead_geojson_api_leads__lead_id__export_geojson_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/leads/{lead_id}/export.kml": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Export Lead Kml
+         * @description One lead as a KML placemark (404 for a lead one may not see).
+         */
+        get: operations["export_lead_kml_api_leads__lead_id__export_kml_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/leads/{lead_id}/comments": {
         parameters: {
             query?: never;
@@ -875,6 +945,179 @@ export interface paths {
         options?: never;
         head?: never;
         patch?: never;
+        trace?: never;
+    };
+    "/api/leads/bulk": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Bulk Action
+         * @description Assign or move up to 500 leads: each in its own transaction, under the single-lead
+         *     rules (workflow 409s, RBAC; no If-Match), with one result per lead.
+         */
+        post: operations["bulk_action_api_leads_bulk_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/leads/bulk/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Bulk Export
+         * @description The selected leads as the list's export (XLSX, or CSV; ``fr``: for French Excel).
+         */
+        post: operations["bulk_export_api_leads_bulk_export_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/notifications": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Notifications
+         * @description My notifications (assigned to me, a lead I created or am assigned to changed status,
+         *     mentioned in a comment), newest first, with the unread count; only about leads I may still
+         *     see.
+         */
+        get: operations["list_notifications_api_notifications_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/notifications/read-all": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Read All
+         * @description Mark all my notifications read.
+         */
+        post: operations["read_all_api_notifications_read_all_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/notifications/{notification_id}/read": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Read One
+         * @description Mark one of my notifications read (404 for another user's).
+         */
+        post: operations["read_one_api_notifications__notification_id__read_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/leads/{lead_id}/mentionable": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Mentionable
+         * @description The people a comment on this lead may mention: active users who may see it (the comment
+         *     box's @ completion).
+         */
+        get: operations["mentionable_api_leads__lead_id__mentionable_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/saved-views": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Views
+         * @description My saved views, then those shared with the team.
+         */
+        get: operations["list_views_api_saved_views_get"];
+        put?: never;
+        /**
+         * Create View
+         * @description Save the list's current filters under a name (409: I have one of that name already; 422:
+         *     filters the list would refuse; 403: sharing is for MANAGER/ADMIN).
+         */
+        post: operations["create_view_api_saved_views_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/saved-views/{view_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Delete View
+         * @description Delete one of my views.
+         */
+        delete: operations["delete_view_api_saved_views__view_id__delete"];
+        options?: never;
+        head?: never;
+        /**
+         * Update View
+         * @description Change one of my views (another's shared view: 403).
+         */
+        patch: operations["update_view_api_saved_views__view_id__patch"];
         trace?: never;
     };
     "/api/pipeline": {
@@ -1155,7 +1398,7 @@ export interface paths {
         };
         /**
          * Search
-         * @description Find communes (by name or INSEE code) and parcels (by id prefix) to zoom to.
+         * @description Find communes (by name or INSEE code) and parcels (by id prefix or reference).
          */
         get: operations["search_api_reference_search_get"];
         put?: never;
@@ -1651,6 +1894,116 @@ export interface components {
              * Format: password
              */
             client_secret?: string | null;
+        };
+        /**
+         * BulkAssign
+         * @description Assign every lead to one user (or unassign them: null).
+         */
+        BulkAssign: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            action: "assign";
+            /**
+             * Ids
+             * @description Lead ids (1 to 500)
+             */
+            ids: number[];
+            /** Assignee Id */
+            assignee_id: number | null;
+        };
+        /**
+         * BulkExportIn
+         * @description The selected leads as a file.
+         */
+        BulkExportIn: {
+            /**
+             * Ids
+             * @description Lead ids (1 to 500)
+             */
+            ids: number[];
+            /**
+             * Format
+             * @default xlsx
+             * @enum {string}
+             */
+            format: "xlsx" | "csv";
+            /**
+             * Dialect
+             * @default fr
+             * @enum {string}
+             */
+            dialect: "standard" | "fr";
+            /**
+             * Sort
+             * @default -created_at
+             * @enum {string}
+             */
+            sort: "created_at" | "-created_at" | "updated_at" | "-updated_at" | "quality_score" | "-quality_score" | "area_m2" | "-area_m2" | "status_changed_at" | "-status_changed_at" | "internal_name" | "-internal_name";
+        };
+        /**
+         * BulkOut
+         * @description One result per lead, in the order of the request's ids.
+         */
+        BulkOut: {
+            /** Results */
+            results: components["schemas"]["BulkResult"][];
+            /** Ok */
+            ok: number;
+            /** Failed */
+            failed: number;
+        };
+        /**
+         * BulkResult
+         * @description What happened to one lead: ok, or the refusal's status, code and French message.
+         */
+        BulkResult: {
+            /** Id */
+            id: number;
+            /** Ok */
+            ok: boolean;
+            /**
+             * Status
+             * @description The HTTP status the single-lead route would have answered
+             */
+            status: number;
+            /**
+             * Code
+             * @description The problem's machine code when refused
+             */
+            code?: string | null;
+            /**
+             * Message
+             * @description Why it was refused, in French
+             */
+            message?: string | null;
+            /**
+             * Extensions
+             * @description The problem's extensions (current_status, allowed_transitions…)
+             */
+            extensions?: {
+                [key: string]: unknown;
+            } | null;
+        };
+        /**
+         * BulkTransition
+         * @description Move every lead to one status (a reason for REJECTED).
+         */
+        BulkTransition: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            action: "transition";
+            /**
+             * Ids
+             * @description Lead ids (1 to 500)
+             */
+            ids: number[];
+            status: components["schemas"]["LeadStatus"];
+            /** Reason */
+            reason?: string | null;
         };
         /**
          * CommentIn
@@ -2174,7 +2527,7 @@ export interface components {
         Health: {
             /**
              * Status
-             * @description "ok": the service and its database answer.
+             * @description "ok": the service and its database answer; "degraded": they do, but the Redis of LFS_REDIS_URL does not (rate limits not applied, caches computed).
              */
             status: string;
             /**
@@ -2799,6 +3152,18 @@ export interface components {
             z: number;
         };
         /**
+         * MentionCandidate
+         * @description Someone a comment on this lead may mention (active, and may see the lead).
+         */
+        MentionCandidate: {
+            /** Id */
+            id: number;
+            /** Full Name */
+            full_name: string;
+            /** Email */
+            email: string;
+        };
+        /**
          * Message
          * @description A plain acknowledgement.
          */
@@ -2818,6 +3183,57 @@ export interface components {
             type: "MultiPolygon";
             /** Coordinates */
             coordinates: number[][][][];
+        };
+        /**
+         * NotificationKind
+         * @description Why someone is told: a lead was assigned to them, a lead they created or are assigned to
+         *     changed status, they were mentioned in a comment.
+         * @enum {string}
+         */
+        NotificationKind: "assigned_to_me" | "status_changed" | "mentioned";
+        /**
+         * NotificationOut
+         * @description One notification of the caller.
+         */
+        NotificationOut: {
+            /** Id */
+            id: number;
+            kind: components["schemas"]["NotificationKind"];
+            /** Lead Id */
+            lead_id: number;
+            /** Lead Name */
+            lead_name: string;
+            /** Actor Id */
+            actor_id: number | null;
+            /** Actor Name */
+            actor_name: string | null;
+            /** Data */
+            data: {
+                [key: string]: unknown;
+            };
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Read At */
+            read_at: string | null;
+        };
+        /**
+         * NotificationPage
+         * @description A page of the caller's notifications, newest first, with the unread count.
+         */
+        NotificationPage: {
+            /** Items */
+            items: components["schemas"]["NotificationOut"][];
+            /** Total */
+            total: number;
+            /** Unread */
+            unread: number;
+            /** Page */
+            page: number;
+            /** Page Size */
+            page_size: number;
         };
         /**
          * OpsThroughput
@@ -3084,6 +3500,23 @@ export interface components {
             count: number;
             /** Cards */
             cards: components["schemas"]["PipelineCard"][];
+            /**
+             * Area M2 Total
+             * @description Total area of the column's leads (m²)
+             * @default 0
+             */
+            area_m2_total: number;
+            /**
+             * Mwc Total
+             * @description Total installable power (MWc) of the column's enriched leads; null when none has one (données absentes)
+             */
+            mwc_total?: number | null;
+            /**
+             * Mwc Known
+             * @description How many of the column's leads have a power figure
+             * @default 0
+             */
+            mwc_known: number;
         };
         /**
          * PolygonGeometry
@@ -3118,7 +3551,7 @@ export interface components {
              * @description Stable machine code of the problem (docs/api.md, 'Error codes')
              * @enum {string}
              */
-            code: "auth.account_disabled" | "auth.bad_credentials" | "auth.forbidden" | "auth.required" | "auth.wrong_current_password" | "http.error" | "http.method_not_allowed" | "http.not_acceptable" | "http.not_found" | "import.failed" | "lead.not_assigned" | "lead.not_found" | "lead.parcels_taken" | "request.bad" | "request.invalid" | "request.malformed_json" | "request.rate_limited" | "resource.conflict" | "resource.not_found" | "resource.stale" | "server.error" | "service.not_ready" | "service.timeout" | "service.unavailable" | "transition.needs_enrichment" | "transition.needs_score" | "transition.reason_required" | "transition.refused" | "transition.role_refused" | "upload.too_large" | "upload.unsupported_type" | "user.email_taken" | "user.not_found" | "user.self_demotion";
+            code: "auth.account_disabled" | "auth.bad_credentials" | "auth.forbidden" | "auth.password_changed" | "auth.required" | "auth.session_expired" | "auth.session_revoked" | "auth.wrong_current_password" | "http.error" | "http.method_not_allowed" | "http.not_acceptable" | "http.not_found" | "import.failed" | "lead.not_assigned" | "lead.not_found" | "lead.parcels_taken" | "request.bad" | "request.invalid" | "request.malformed_json" | "request.rate_limited" | "resource.conflict" | "resource.not_found" | "resource.stale" | "server.error" | "service.not_ready" | "service.timeout" | "service.unavailable" | "transition.needs_enrichment" | "transition.needs_score" | "transition.reason_required" | "transition.refused" | "transition.role_refused" | "upload.too_large" | "upload.unsupported_type" | "user.email_taken" | "user.not_found" | "user.self_demotion";
             /**
              * Detail
              * @default null
@@ -3210,6 +3643,64 @@ export interface components {
             started_at: string;
             /** Finished At */
             finished_at: string | null;
+        };
+        /**
+         * SavedViewIn
+         * @description A new saved view.
+         */
+        SavedViewIn: {
+            /** Name */
+            name: string;
+            filters: components["schemas"]["ViewFilters"];
+            /**
+             * Shared
+             * @description Shown to the whole team (MANAGER/ADMIN only)
+             * @default false
+             */
+            shared: boolean;
+        };
+        /**
+         * SavedViewOut
+         * @description A saved view: the caller's own, or one shared by a MANAGER/ADMIN.
+         */
+        SavedViewOut: {
+            /** Id */
+            id: number;
+            /** Name */
+            name: string;
+            /** Filters */
+            filters: {
+                [key: string]: unknown;
+            };
+            /** Shared */
+            shared: boolean;
+            /** Owner Id */
+            owner_id: number;
+            /** Owner Name */
+            owner_name: string;
+            /** Mine */
+            mine: boolean;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+        };
+        /**
+         * SavedViewPatch
+         * @description A change to one's saved view.
+         */
+        SavedViewPatch: {
+            /** Name */
+            name?: string | null;
+            filters?: components["schemas"]["ViewFilters"] | null;
+            /** Shared */
+            shared?: boolean | null;
         };
         /**
          * ScoreBucket
@@ -3701,6 +4192,32 @@ export interface components {
             is_active?: boolean;
             /** Password */
             password?: string;
+        };
+        /**
+         * ViewFilters
+         * @description The list/Kanban state a saved view keeps: the page's URL query, checked as the list's.
+         */
+        ViewFilters: {
+            /** Status */
+            status?: components["schemas"]["LeadStatus"][] | null;
+            /** Assignee */
+            assignee?: number | null;
+            /** Department */
+            department?: string | null;
+            /** Score Min */
+            score_min?: number | null;
+            /** Score Max */
+            score_max?: number | null;
+            /** Q */
+            q?: string | null;
+            /** Sort */
+            sort?: ("created_at" | "-created_at" | "updated_at" | "-updated_at" | "quality_score" | "-quality_score" | "area_m2" | "-area_m2" | "status_changed_at" | "-status_changed_at" | "internal_name" | "-internal_name") | null;
+            /** View */
+            view?: ("board" | "list") | null;
+            /** Archived */
+            archived?: boolean | null;
+            /** Columns */
+            columns?: ("commune" | "area" | "score" | "assignee" | "age" | "mwc")[] | null;
         };
         /**
          * WebConfig
@@ -5119,6 +5636,95 @@ export interface operations {
             };
             /** @description Not ready: the problem's `checks` say which check failed. */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    refresh_api_auth_session_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: {
+                /** @description The refresh token set by the login (httpOnly: the browser sends it) */
+                lfs_refresh?: string;
+            };
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TokenOut"];
+                };
+            };
+            /** @description No session, or it ended (the code says why) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    end_api_auth_session_delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: {
+                /** @description The refresh token set by the login (httpOnly: the browser sends it) */
+                lfs_refresh?: string;
+            };
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6898,6 +7504,146 @@ export interface operations {
             };
         };
     };
+    export_lead_geojson_api_leads__lead_id__export_geojson_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Lead id */
+                lead_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The lead's outline and main properties as a file */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                    "application/geo+json": unknown;
+                    "application/vnd.google-earth.kml+xml": unknown;
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    export_lead_kml_api_leads__lead_id__export_kml_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Lead id */
+                lead_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The lead's outline and main properties as a file */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                    "application/geo+json": unknown;
+                    "application/vnd.google-earth.kml+xml": unknown;
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     list_comments_api_leads__lead_id__comments_get: {
         parameters: {
             query?: {
@@ -7294,6 +8040,752 @@ export interface operations {
             };
             /** @description Not found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    bulk_action_api_leads_bulk_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BulkAssign"] | components["schemas"]["BulkTransition"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BulkOut"];
+                };
+            };
+            /** @description Bad request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Payload too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    bulk_export_api_leads_bulk_export_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BulkExportIn"];
+            };
+        };
+        responses: {
+            /** @description One row per selected lead the caller may see */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": unknown;
+                    "text/csv": unknown;
+                };
+            };
+            /** @description Bad request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Payload too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    list_notifications_api_notifications_get: {
+        parameters: {
+            query?: {
+                /** @description Page number, from 1 */
+                page?: number;
+                /** @description Notifications per page */
+                page_size?: number;
+                /** @description Only the unread ones */
+                unread_only?: boolean;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotificationPage"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    read_all_api_notifications_read_all_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    read_one_api_notifications__notification_id__read_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Notification id */
+                notification_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    mentionable_api_leads__lead_id__mentionable_get: {
+        parameters: {
+            query?: {
+                /** @description Start of a name or e-mail */
+                q?: string;
+            };
+            header?: never;
+            path: {
+                /** @description Lead id */
+                lead_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MentionCandidate"][];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    list_views_api_saved_views_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SavedViewOut"][];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    create_view_api_saved_views_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SavedViewIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SavedViewOut"];
+                };
+            };
+            /** @description Bad request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Payload too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    delete_view_api_saved_views__view_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Saved view id */
+                view_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    update_view_api_saved_views__view_id__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Saved view id */
+                view_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SavedViewPatch"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SavedViewOut"];
+                };
+            };
+            /** @description Bad request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Payload too large */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8573,7 +10065,7 @@ export interface operations {
     search_api_reference_search_get: {
         parameters: {
             query: {
-                /** @description Commune name prefix, INSEE code, or parcel id prefix */
+                /** @description Commune name prefix, INSEE code, parcel id prefix or cadastral reference (AN 63, 0A0285, 69114 AN 63) */
                 q: string;
                 /** @description Maximum hits */
                 limit?: number;
