@@ -32,6 +32,7 @@ from api.routers import exports as exports_router
 from api.routers import lead_reports as lead_reports_router
 from api.routers import leads as leads_router
 from api.routers import ogc as ogc_router
+from api.routers import parcels as parcels_router
 from api.routers import pipeline as pipeline_router
 from api.routers import reference as reference_router
 from api.routers import site_searches as site_searches_router
@@ -102,6 +103,7 @@ def api_router() -> APIRouter:
     router.include_router(documents_router.router)
     router.include_router(lead_reports_router.router)
     router.include_router(reference_router.router)
+    router.include_router(parcels_router.router)
     router.include_router(site_searches_router.router)
     router.include_router(web_app.router)
     return router

@@ -183,6 +183,78 @@ class MapboxSettings(BaseModel):
     api_url: str = Field("https://api.mapbox.com", description="Mapbox API root.")
 
 
+# The IGN Géoplateforme's public WMTS (no key), asked tile by tile in the WebMercator matrix set
+# "PM": TILEMATRIX is the zoom, TILEROW the y and TILECOL the x of an XYZ template.
+IGN_WMTS = (
+    "https://data.geopf.fr/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0&LAYER={layer}"
+    "&STYLE=normal&TILEMATRIXSET=PM&FORMAT={format}&TILEMATRIX={{z}}&TILEROW={{y}}&TILECOL={{x}}"
+)
+
+
+class BasemapSource(BaseModel):
+    """One basemap the map can show under the data layers."""
+
+    key: str = Field(pattern=r"^[a-z0-9_-]{1,32}$", description="Stable identifier (URL state).")
+    label: str = Field(min_length=1, max_length=40, description="French name in the switcher.")
+    kind: Literal["plan", "photo"] = Field(description="Plan (a map) or Photo (aerial imagery).")
+    type: Literal["raster"] = Field(
+        "raster", description="raster: an XYZ template ({z}/{x}/{y}, a WMTS GetTile KVP URL too)."
+    )
+    url: str = Field(
+        pattern=r"^https?://", description="Tile URL template with {z}, {x} and {y} placeholders."
+    )
+    tile_size: int = Field(256, ge=64, le=1024, description="Tile size in pixels.")
+    max_zoom: int = Field(19, ge=0, le=24, description="Deepest zoom the source serves.")
+    attribution: str = Field("", max_length=200, description="Credit shown on the map.")
+
+
+def _ign_basemaps() -> list[BasemapSource]:
+    return [
+        BasemapSource(
+            key="plan-ign",
+            label="Plan",
+            kind="plan",
+            url=IGN_WMTS.format(layer="GEOGRAPHICALGRIDSYSTEMS.PLANIGNV2", format="image/png"),
+            max_zoom=19,
+            attribution="Plan IGN © IGN Géoplateforme",
+        ),
+        BasemapSource(
+            key="ortho-ign",
+            label="Photo",
+            kind="photo",
+            url=IGN_WMTS.format(layer="ORTHOIMAGERY.ORTHOPHOTOS", format="image/jpeg"),
+            max_zoom=19,
+            attribution="Photographies aériennes © IGN Géoplateforme",
+        ),
+    ]
+
+
+class BasemapSettings(BaseModel):
+    """Basemaps under the data layers (``LFS_BASEMAP__*``): docs/web.md."""
+
+    sources: list[BasemapSource] = Field(
+        default_factory=_ign_basemaps,
+        description="Basemap sources (JSON list); default the IGN Géoplateforme's Plan IGN and "
+        "orthophotos WMTS. With a public Mapbox token, Mapbox's streets and satellite styles are "
+        "offered too. An empty list: no basemap (the map says so).",
+    )
+    default: str | None = Field(
+        "plan-ign", description="Key of the basemap shown when the map opens (null: none)."
+    )
+
+
+class GeocoderSettings(BaseModel):
+    """Address search through a geocoder speaking the BAN protocol (``LFS_GEOCODER__*``)."""
+
+    base_url: str | None = Field(
+        None,
+        description="Base URL of a BAN-protocol geocoder (GET {base}/search/?q=&limit=), e.g. "
+        "the national Base Adresse Nationale API; unset: no address search.",
+    )
+    timeout_s: float = Field(2.5, gt=0, le=30, description="Timeout of one geocoder call (s).")
+    limit: int = Field(5, ge=1, le=20, description="Addresses asked for per search.")
+
+
 class TilesSettings(BaseModel):
     """Vector tiles and OGC API Features (``LFS_TILES__*``)."""
 
@@ -366,6 +438,8 @@ class Settings(BaseSettings):
     openai: OpenAISettings = Field(default_factory=OpenAISettings)
     storage: StorageSettings = Field(default_factory=StorageSettings)
     mapbox: MapboxSettings = Field(default_factory=MapboxSettings)
+    basemap: BasemapSettings = Field(default_factory=BasemapSettings)
+    geocoder: GeocoderSettings = Field(default_factory=GeocoderSettings)
     leads: LeadSettings = Field(default_factory=LeadSettings)
     tiles: TilesSettings = Field(default_factory=TilesSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)

@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 from starlette.convertors import Convertor, register_url_convertor
 
 from api.deps import SettingsDep
+from api.services.basemaps import basemap_origins, public_mapbox_token
 from api.settings import Settings
 from geo.errors import NotFound
 
@@ -51,20 +52,11 @@ async def web_config(settings: SettingsDep) -> WebConfig:
     return WebConfig(mapbox_token=public_mapbox_token(settings))
 
 
-def public_mapbox_token(settings: Settings) -> str | None:
-    """The Mapbox token browsers may see: a public one (pk.*) only."""
-    token = settings.mapbox.token.get_secret_value() if settings.mapbox.token else None
-    return token if token and token.startswith("pk.") else None
-
-
 def content_security_policy(settings: Settings) -> str:
     """The web app's CSP: its own origin only, plus what MapLibre needs (workers from ``blob:``,
-    images from ``data:``/``blob:``) and, with a public Mapbox token, Mapbox's API for the
-    basemap (web/src/components/map/style.ts)."""
-    extra = ""
-    if public_mapbox_token(settings):
-        scheme, _, rest = settings.mapbox.api_url.partition("://")
-        extra = f" {scheme}://{rest.split('/', 1)[0]}"
+    images from ``data:``/``blob:``) and the origins of the basemaps' tiles (the configured
+    sources, Mapbox's API with a public token: api/services/basemaps.py)."""
+    extra = "".join(f" {origin}" for origin in basemap_origins(settings))
     return (
         # Inline styles: React and recharts set style attributes (MapLibre's CSP notes ask for
         # it too); scripts stay strictly our own files.

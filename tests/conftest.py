@@ -118,6 +118,8 @@ def make_settings(db_url: str, tmp: Path, **overrides: object) -> Settings:
         "storage": {"local_dir": tmp / "files"},
         "pvgis": {"base_url": "http://127.0.0.1:9/api", "retries": 0, "timeout_s": 2},
         "web_dist": tmp / "no-web",
+        # No basemap: a test never asks the IGN Géoplateforme for tiles (tests/tile_standin.py).
+        "basemap": {"sources": []},
     }
     for key, value in overrides.items():
         if isinstance(value, dict) and isinstance(base.get(key), dict):

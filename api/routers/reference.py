@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query
 
-from api.deps import SessionDep, StateDep, ViewerDep, get_current_user
+from api.deps import SessionDep, SettingsDep, StateDep, ViewerDep, get_current_user
 from api.schemas.enrichment import CriterionInfo, CriterionList
 from api.schemas.reference import (
+    BasemapList,
     CoverageCollection,
     CoverageMask,
     ImportOut,
@@ -20,10 +22,13 @@ from api.schemas.reference import (
     ParcelFeature,
     SearchHit,
     SearchResult,
+    SearchWarning,
 )
 from api.schemas.strict import Page
 from api.services import reference as svc
+from api.services.basemaps import basemaps
 from api.services.enrichment import enrichment_config
+from api.services.geocoder import GeocoderError, geocode
 from enrichment.criteria import describe
 from tiles.layers import LAYERS, factor_layers, imported_layers
 from tiles.layers import describe as describe_layer
@@ -66,21 +71,41 @@ async def list_imports(
 @router.get("/search", response_model=SearchResult)
 async def search(
     session: SessionDep,
+    settings: SettingsDep,
     q: Annotated[
         str,
         Query(
             min_length=2,
             max_length=100,
             description=(
-                "Commune name prefix, INSEE code, parcel id prefix or cadastral reference"
-                " (AN 63, 0A0285, 69114 AN 63)"
+                "Commune name prefix, INSEE code, parcel id prefix, cadastral reference"
+                " (AN 63, 0A0285, 69114 AN 63) or an address (with a geocoder configured)"
             ),
         ),
     ],
-    limit: Annotated[int, Query(ge=1, le=50, description="Maximum hits")] = 10,
+    limit: Annotated[int, Query(ge=1, le=50, description="Maximum communes and parcels")] = 10,
 ) -> SearchResult:
-    """Find communes (by name or INSEE code) and parcels (by id prefix or reference)."""
-    return SearchResult(items=[SearchHit(**h) for h in await svc.search(session, q, limit)])
+    """Find communes (by name or INSEE code) and parcels (by id prefix or reference), then
+    addresses from the geocoder when one is configured (``LFS_GEOCODER__BASE_URL``, at most
+    ``LFS_GEOCODER__LIMIT`` more hits). A geocoder that fails or times out adds a warning
+    instead of the addresses: the search still answers."""
+    config = settings.geocoder
+    task = None
+    if config.base_url and len(q.strip()) >= 3:  # the BAN protocol wants 3 characters or more
+        task = asyncio.create_task(geocode(config, q.strip()))
+    try:
+        hits = await svc.search(session, q, limit)
+    except BaseException:
+        if task is not None:
+            task.cancel()
+        raise
+    warnings: list[SearchWarning] = []
+    if task is not None:
+        try:
+            hits += await task
+        except GeocoderError as exc:
+            warnings.append(SearchWarning(code=exc.code, message=exc.message))
+    return SearchResult(items=[SearchHit(**h) for h in hits], warnings=warnings)
 
 
 @router.get("/parcels/{parcel_id}", response_model=ParcelFeature)
@@ -129,6 +154,14 @@ async def list_criteria(state: StateDep) -> CriterionList:
     """The quality score's criteria: key, French label, configured weight, unit, in order."""
     weights = enrichment_config(state.settings).score.weights
     return CriterionList(items=[CriterionInfo(**c) for c in describe(weights)])
+
+
+@router.get("/basemaps", response_model=BasemapList)
+async def list_basemaps(settings: SettingsDep) -> BasemapList:
+    """The basemaps the map offers under the data layers (raster XYZ/WMTS templates: the IGN
+    Géoplateforme's Plan IGN and orthophotos by default, Mapbox's with a public token) and the
+    one shown at opening; an empty list when none is configured."""
+    return BasemapList(**basemaps(settings))
 
 
 @router.get("/map-layers", response_model=MapLayerList)

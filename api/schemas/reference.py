@@ -40,20 +40,57 @@ class ImportPage(BaseModel):
 
 
 class SearchHit(BaseModel):
-    """A commune or a parcel matching the search, with where to zoom."""
+    """A commune, a parcel or an address matching the search, with where to zoom."""
 
-    kind: Literal["commune", "parcel"]
+    kind: Literal["commune", "parcel", "address"]
     id: str
     label: str
     bbox: list[float] = Field(description="[minlon, minlat, maxlon, maxlat]")
     center: list[float] = Field(description="[lon, lat], a point inside the feature")
     source: str
+    # An address (the geocoder's answer, BAN protocol): its kind and where it is.
+    score: float | None = Field(None, description="Address: the geocoder's score (0–1)")
+    type: str | None = Field(
+        None, description="Address: housenumber, street, locality or municipality"
+    )
+    city: str | None = None
+    postcode: str | None = None
+    citycode: str | None = Field(None, description="Address: INSEE code of its commune")
+    context: str | None = Field(None, description="Address: département, région")
+
+
+class SearchWarning(BaseModel):
+    """A part of the search that could not answer (the other hits are still given)."""
+
+    code: Literal["geocoder.unavailable", "geocoder.timeout"]
+    message: str = Field(description="In French, for the user")
 
 
 class SearchResult(BaseModel):
-    """Search hits: communes first, then parcels."""
+    """Search hits: communes first, then parcels, then addresses (when a geocoder is set)."""
 
     items: list[SearchHit]
+    warnings: list[SearchWarning] = Field(default_factory=list)
+
+
+class Basemap(BaseModel):
+    """A basemap under the data layers: raster tiles from an XYZ/WMTS URL template."""
+
+    key: str
+    label: str = Field(description="French name in the switcher (Plan, Photo…)")
+    kind: Literal["plan", "photo"]
+    type: Literal["raster"]
+    url: str = Field(description="Tile URL template with {z}, {x}, {y}")
+    tile_size: int
+    max_zoom: int
+    attribution: str
+
+
+class BasemapList(BaseModel):
+    """The basemaps offered (empty: none configured) and the one shown at opening."""
+
+    items: list[Basemap]
+    default: str | None
 
 
 class ParcelLead(BaseModel):
