@@ -4,6 +4,22 @@ Each simulated person logs in once, then works with think time between actions (
 proportions of a prospecting team (OPS most, then sales, managers, an admin). The request names
 are route templates, so locust's statistics are per route.
 
+What keeps it a working day rather than a request loop:
+
+- People arrive over a ramp (``bench/loadtest.py`` starts 2 a second: a team of 500 in about
+  four minutes, a harsher morning than a real one) and log in once each. The login and
+  tile-token figures are those of that ramp; every other route's figures are taken once
+  everyone has arrived (the statistics are reset then, the two ramp routes kept), so they are
+  the steady state at that many people, not an average over a half-empty ramp.
+- A sales person exports now and then (about once every five minutes of work: weight 1 of 46
+  actions, 2–10 s apart), and exports what the web app's buttons request (the pipeline page:
+  ``export.xlsx`` or ``export.csv?dialect=fr`` with the page's filters — a department most
+  times, a lowest score sometimes, no status: everything the role may see), not a fixed
+  CLIENT_READY slice every minute.
+- ``FastHttpUser`` (geventhttpclient): the generator runs on the same 2 cores as the server, and
+  the requests-based ``HttpUser`` costs several times its CPU per request; ``bench/loadtest.py``
+  measures and prints the generator's CPU beside the server's.
+
 Environment: ``LFS_LOAD_PASSWORD`` (the seeded users' password), ``LFS_LOAD_MAX_LEAD`` (the
 highest lead id), ``LFS_LOAD_USERS`` (JSON: role → list of e-mails).
 """
@@ -15,8 +31,12 @@ import math
 import os
 import random
 from typing import Any
+from urllib.parse import urlencode
 
-from locust import HttpUser, between, task
+from locust import between, events, task
+from locust.contrib.fasthttp import FastHttpUser
+from locust.env import Environment
+from locust.stats import StatsEntry
 
 PASSWORD = os.environ.get("LFS_LOAD_PASSWORD", "bench-password-123")
 MAX_LEAD = int(os.environ.get("LFS_LOAD_MAX_LEAD", "100000"))
@@ -26,6 +46,30 @@ DEPARTMENTS = ["15", "17", "27", "69"]
 SORTS = ["-created_at", "-quality_score", "area_m2", "-updated_at"]
 # Prospecting areas (lon, lat) in the seeded départements.
 CENTRES = [(2.45, 45.03), (-0.63, 45.75), (1.15, 49.1), (4.65, 45.97)]
+# Requests made while arriving: their figures are the ramp's (see _steady_state).
+RAMP_ROUTES = {"/api/auth/login", "/api/auth/tile-token"}
+
+
+@events.init.add_listener
+def _on_init(environment: Environment, **_: Any) -> None:
+    environment.events.spawning_complete.add_listener(lambda **_: _steady_state(environment))
+
+
+def _steady_state(environment: Environment) -> None:
+    """Everyone has arrived: from now on the statistics are the steady state at this many
+    people; the logins and tile tokens of the ramp are kept (they happen only then)."""
+    stats = environment.stats
+    if stats is None:
+        return
+    kept = []
+    for (name, method), entry in stats.entries.items():
+        if name in RAMP_ROUTES:
+            copy = StatsEntry(stats, name, method, entry.use_response_times_cache)
+            copy.extend(entry)
+            kept.append(copy)
+    stats.reset_all()
+    for copy in kept:
+        stats.entries[(copy.name, copy.method)] = copy
 
 
 def tile_of(lon: float, lat: float, z: int) -> tuple[int, int]:
@@ -36,7 +80,7 @@ def tile_of(lon: float, lat: float, z: int) -> tuple[int, int]:
     return x, y
 
 
-class Person(HttpUser):
+class Person(FastHttpUser):
     """What every role does: log in once, look at the map, the list and leads."""
 
     abstract = True
@@ -56,8 +100,10 @@ class Person(HttpUser):
         self.centre = random.choice(CENTRES)
         self.my_leads: list[int] = []
 
-    def get(self, path: str, name: str, **kw: Any) -> Any:
-        return self.client.get(path, headers=self.auth, name=name, **kw)
+    def get(self, path: str, name: str, params: dict[str, Any] | None = None) -> Any:
+        if params:
+            path = f"{path}?{urlencode(params, doseq=True)}"
+        return self.client.get(path, headers=self.auth, name=name)
 
     def map_move(self) -> None:
         """A pan or zoom: the 3 x 2 tiles of the view, leads and communes layers."""
@@ -69,8 +115,7 @@ class Person(HttpUser):
         for dx in range(3):
             for dy in range(2):
                 self.client.get(
-                    f"/tiles/leads,communes/{z}/{x0 + dx}/{y0 + dy}.mvt",
-                    params={"token": self.tile_token},
+                    f"/tiles/leads,communes/{z}/{x0 + dx}/{y0 + dy}.mvt?token={self.tile_token}",
                     name="/tiles/{layers}/{z}/{x}/{y}.mvt",
                 )
 
@@ -199,25 +244,34 @@ class Manager(Person):
 
 
 class Sales(Person):
-    """Sales: client-ready leads, their details, exports."""
+    """Sales: client-ready leads, their details, an export now and then."""
 
     role = "COMMERCIAL"
     weight = 20
 
-    @task(4)
+    @task(20)
     def browse(self) -> None:
         self.list_page(status=["CLIENT_READY"])
 
-    @task(4)
+    @task(20)
     def open_lead(self) -> None:
         self.detail()
 
     @task(1)
     def export(self) -> None:
-        params = {"status": "CLIENT_READY", "department": random.choice(DEPARTMENTS)}
-        self.get("/api/leads/export.csv", "/api/leads/export.csv", params=params)
+        """The pipeline page's buttons: the workbook or the French CSV of the page's filters."""
+        params: dict[str, Any] = {}
+        if random.random() < 0.6:
+            params["department"] = random.choice(DEPARTMENTS)
+        if random.random() < 0.25:
+            params["score_min"] = random.choice([40, 60, 80])
+        if random.random() < 0.5:
+            self.get("/api/leads/export.xlsx", "/api/leads/export.xlsx", params=params)
+        else:
+            params["dialect"] = "fr"
+            self.get("/api/leads/export.csv", "/api/leads/export.csv", params=params)
 
-    @task(1)
+    @task(5)
     def map(self) -> None:
         self.map_move()
 

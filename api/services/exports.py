@@ -6,7 +6,7 @@ import asyncio
 import csv
 import io
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Sequence
 from contextlib import aclosing
 from datetime import datetime
 from typing import Any, Literal
@@ -192,14 +192,15 @@ def export_select(viewer: Viewer, f: LeadFilters, sort: SortKey) -> Select[Any]:
     )
 
 
-async def _rows(
+async def _batches(
     sessions: async_sessionmaker[AsyncSession], stmt: Select[Any]
-) -> AsyncGenerator[list[Any], None]:
+) -> AsyncGenerator[Sequence[Any], None]:
+    """The rows, ``BATCH`` at a time, through a server-side cursor: the export never holds the
+    whole answer."""
     async with sessions() as session, session.begin():
         result = await session.stream(stmt.execution_options(yield_per=BATCH))
         async for partition in result.partitions(BATCH):
-            for row in partition:
-                yield list(row)
+            yield partition
 
 
 def _take(buf: io.StringIO) -> bytes:
@@ -222,17 +223,25 @@ async def csv_chunks(
     french = dialect == "fr"
     writer = csv.writer(buf, delimiter=";" if french else ",")
     writer.writerow([french_header(h) for h in HEADERS] if french else HEADERS)
-    n = 0
-    async with aclosing(_rows(sessions, stmt)) as rows:
-        async for row in rows:
+
+    def write(rows: Sequence[Any]) -> bytes:
+        for row in rows:
             if french:
                 writer.writerow([_csv_field_fr(h, v) for h, v in zip(HEADERS, row, strict=True)])
             else:
                 writer.writerow([csv_field(v) for v in row])
-            n += 1
-            if n % BATCH == 0:
-                yield _take(buf)
-    yield _take(buf)
+        return _take(buf)
+
+    # Formatting is the export's main cost (~0.12 ms a row, twice the query's): each
+    # batch is written in a worker thread, one at a time and in order, so a large export shares
+    # the process with the other requests instead of holding the event loop ~120 ms a batch.
+    sent = False
+    async with aclosing(_batches(sessions, stmt)) as batches:
+        async for rows in batches:
+            yield await asyncio.to_thread(write, rows)
+            sent = True
+    if not sent:
+        yield _take(buf)  # the header alone
 
 
 class StreamAborted(RuntimeError):
@@ -286,7 +295,7 @@ async def xlsx_bytes(sessions: async_sessionmaker[AsyncSession], stmt: Select[An
     ws.append(header)
     formats = [NUMBER_FORMATS.get(c[2]) for c in COLUMNS]
 
-    def append(rows: list[list[Any]]) -> None:
+    def append(rows: Sequence[Any]) -> None:
         for row in rows:
             ws.append(
                 [
@@ -302,13 +311,9 @@ async def xlsx_bytes(sessions: async_sessionmaker[AsyncSession], stmt: Select[An
 
     # openpyxl is CPU-bound: each batch goes to a worker thread (one at a time, in order) so a
     # large export does not stall the event loop serving everyone else.
-    batch: list[list[Any]] = []
-    async for row in _rows(sessions, stmt):
-        batch.append(row)
-        if len(batch) >= BATCH:
-            await asyncio.to_thread(append, batch)
-            batch = []
-    await asyncio.to_thread(append, batch)
+    async with aclosing(_batches(sessions, stmt)) as batches:
+        async for rows in batches:
+            await asyncio.to_thread(append, rows)
     return await asyncio.to_thread(save)
 
 
