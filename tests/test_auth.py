@@ -367,7 +367,7 @@ def test_hash_cost_and_needs_rehash() -> None:
 
 
 async def test_password_hashing_runs_one_at_a_time() -> None:
-    """A burst of logins hashes one after the other (api.services.users.HASH_SLOTS), in worker
+    """A burst of logins hashes one after the other (api.services.users.HASHING), in worker
     threads: the event loop stays free meanwhile."""
     import asyncio
     import threading
@@ -399,8 +399,8 @@ async def test_password_hashing_runs_one_at_a_time() -> None:
             ticks += 1
 
     tick = asyncio.create_task(ticker())
-    threads = await asyncio.gather(*(users._bcrypt(hash_like) for _ in range(6)))
+    threads = await asyncio.gather(*(users.HASHING.run(hash_like) for _ in range(6)))
     tick.cancel()
-    assert most == users.HASH_SLOTS == 1
+    assert most == users.HASHING.n == 1
     assert loop_thread not in threads
     assert ticks >= 10  # ~0.3 s of hashing: the loop went on ticking beside it

@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import secrets
-import weakref
-from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TypeVar
 
-import anyio.to_thread
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,10 +16,9 @@ from api.security import (
     needs_rehash,
     verify_password,
 )
+from api.slots import Slots
 from geo.errors import Conflict, InvalidInput, NotAuthenticated, NotFound
 from geo.models import Role, User
-
-T = TypeVar("T")
 
 # bcrypt is tens of milliseconds of CPU and releases the GIL: on the event loop, every login
 # held up every other request of the process for that long, so it runs in a worker thread. And
@@ -32,28 +26,15 @@ T = TypeVar("T")
 # both cores from the requests of everyone already at work (the load test's P95s at 300 people
 # were login queues); queued here, a burst waits for itself (~21 logins/s per process at cost
 # 10) and the rest of the process keeps its share of the machine.
-HASH_SLOTS = 1
-# One semaphore per event loop (tests run several loops one after the other).
-_slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-async def _bcrypt(fn: Callable[..., T], *args: object) -> T:
-    loop = asyncio.get_running_loop()
-    slots = _slots.get(loop)
-    if slots is None:
-        slots = _slots[loop] = asyncio.Semaphore(HASH_SLOTS)
-    async with slots:
-        return await anyio.to_thread.run_sync(fn, *args)
+HASHING = Slots(1)
 
 
 async def _verify(password: str, hashed: str) -> bool:
-    return await _bcrypt(verify_password, password, hashed)
+    return await HASHING.run(verify_password, password, hashed)
 
 
 async def _hash(password: str, rounds: int) -> str:
-    return await _bcrypt(hash_password, password, rounds)
+    return await HASHING.run(hash_password, password, rounds)
 
 
 async def get_by_email(session: AsyncSession, email: str) -> User | None:
