@@ -26,7 +26,7 @@ from enrichment.spatial import (
     absent_message,
     no_poste_message,
 )
-from enrichment.wording import SEP
+from enrichment.wording import SEP, num
 
 if TYPE_CHECKING:
     from enrichment.config import EnrichmentConfig
@@ -131,6 +131,32 @@ def _owners(x: ScoreInput) -> sc.Criterion:
     return sc.owners_criterion(x.facts.owner_count)
 
 
+def _terrain(x: ScoreInput) -> sc.Criterion:
+    terrain = x.parts.get("terrain")
+    if terrain is None or terrain.partial or not terrain.data:
+        why = SEP.join(terrain.messages) if terrain is not None and terrain.messages else ""
+        return sc.Criterion(0.5, why or TERRAIN_ABSENT, "missing")
+    return terrain_criterion(terrain.data["mean_slope_pct"], terrain.data["north_share_pct"])
+
+
+def terrain_criterion(mean_slope_pct: float, north_share_pct: float) -> sc.Criterion:
+    """Slope (DOMAIN.md: < 5 % ideal, 5–15 % acceptable, > 15 % poor: 1 → 0.5 at 15 % → 0 at
+    25 %) and north-facing share (none: 1, half the site: 0.5, all: 0); the lower of the two."""
+    if mean_slope_pct <= 15:
+        slope = sc._lin(mean_slope_pct, 5, 15, 1.0, 0.5)
+    else:
+        slope = sc._lin(mean_slope_pct, 15, 25, 0.5, 0.0)
+    north = sc._lin(north_share_pct, 0, 100, 1.0, 0.0)
+    reason = (
+        f"Pente moyenne {num(mean_slope_pct, 1)} %, "
+        f"{num(north_share_pct)} % de la surface exposée au nord"
+    )
+    return sc.Criterion(min(slope, north), reason)
+
+
+TERRAIN_ABSENT = "Relief (pente, exposition) : données absentes pour cette zone"
+
+
 CRITERIA: dict[str, CriterionDef] = {
     c.key: c
     for c in (
@@ -198,6 +224,37 @@ CRITERIA: dict[str, CriterionDef] = {
 }
 
 
+# Criteria a site of the site finder is scored with besides the leads' (a lead has no terrain
+# model reading yet): its weight is ours, DOMAIN.md gives none (docs/site-finder.md).
+SITE_ONLY: dict[str, CriterionDef] = {
+    c.key: c
+    for c in (
+        CriterionDef(
+            key="terrain",
+            label="Relief (pente et exposition)",
+            weight=10.0,
+            section="terrain",
+            unit="%",
+            absent=TERRAIN_ABSENT,
+            evaluate=_terrain,
+            description="Mean slope and north-facing share of a site's buildable area "
+            "(site finder only, from a loaded terrain model).",
+        ),
+    )
+}
+
+
+def site_criteria() -> dict[str, CriterionDef]:
+    """What a site of the site finder is scored with: every criterion of the registry, then the
+    site-only ones."""
+    return {**CRITERIA, **SITE_ONLY}
+
+
+def evaluate_site(x: ScoreInput) -> dict[str, sc.Criterion]:
+    """Every criterion of :func:`site_criteria` for one site, in order."""
+    return {key: c.evaluate(x) for key, c in site_criteria().items()}
+
+
 def default_weights() -> dict[str, float]:
     """Every criterion's default weight, in the registry's order."""
     return {c.key: c.weight for c in CRITERIA.values()}
@@ -220,8 +277,11 @@ def evaluate_all(x: ScoreInput) -> dict[str, sc.Criterion]:
     return {key: c.evaluate(x) for key, c in CRITERIA.items()}
 
 
-def describe(weights: dict[str, float]) -> list[dict[str, Any]]:
-    """The criteria as the API lists them (``weights``: the configured ones), in order."""
+def describe(
+    weights: dict[str, float], criteria: dict[str, CriterionDef] | None = None
+) -> list[dict[str, Any]]:
+    """The criteria as the API lists them (``weights``: the configured ones), in order; the
+    registry's by default, or ``criteria`` (e.g. :func:`site_criteria`)."""
     return [
         {
             "key": c.key,
@@ -232,5 +292,5 @@ def describe(weights: dict[str, float]) -> list[dict[str, Any]]:
             "absent": c.absent,
             "description": c.description,
         }
-        for c in CRITERIA.values()
+        for c in (CRITERIA if criteria is None else criteria).values()
     ]

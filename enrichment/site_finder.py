@@ -11,7 +11,7 @@ its layer has no data there) — never a pass or a zero in place of missing data
 from __future__ import annotations
 
 import asyncio
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +20,23 @@ import shapely
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from enrichment.config import DEFAULT_ZONE_RULES, ScoreConfig
-from enrichment.score import grid_criterion, score, surface_criterion
-from enrichment.spatial import ABSENT, LAYER_LABELS, load_sql, statement
+from enrichment import criteria as cr
+from enrichment.config import DEFAULT_ZONE_RULES, EnrichmentConfig, PvgisConfig
+from enrichment.estimate import estimate_sun
+from enrichment.pvgis import PvgisClient, PvgisError, SunResult, parse_pvcalc
+from enrichment.score import score
+from enrichment.spatial import (
+    ABSENT,
+    LAYER_LABELS,
+    LeadFacts,
+    Part,
+    absent_message,
+    load_sql,
+    partial_message,
+    statement,
+)
 from enrichment.terrain import FLAT_PCT, TerrainReader, mosaics
+from enrichment.wording import num
 from geo.errors import InvalidInput
 from geo.pipeline import OPEN_STATUSES
 
@@ -45,6 +58,8 @@ DEFAULT_PLU_LABELS = (
 # poor → at most 15 % on average, and at most half of the site facing north.
 DEFAULT_MAX_SLOPE_PCT = 15.0
 DEFAULT_MAX_NORTH_SHARE = 50.0
+# DOMAIN.md: "specific yield ≥ 1,100 kWh/kWc" (a typical target site; the site finder's default).
+DEFAULT_MIN_YIELD = 1_100.0
 # What removes a site (or a parcel), as the counts name them.
 REMOVAL_REASONS = (
     "parcels_in_active_leads",
@@ -52,6 +67,7 @@ REMOVAL_REASONS = (
     "removed_min_buildable_area",
     "removed_poste_distance",
     "removed_poste_capacity",
+    "removed_yield",
     "removed_slope",
     "removed_north_share",
 )
@@ -75,6 +91,9 @@ class SiteCriteria:
     # and share of north-facing cells (%) of the buildable area.
     max_slope_pct: float | None = DEFAULT_MAX_SLOPE_PCT
     max_north_share: float | None = DEFAULT_MAX_NORTH_SHARE
+    # Specific yield (kWh/kWc/an) at the site's centroid: the PVGIS answer cached for its
+    # 0.05° cell, else the offline estimate (labelled as such).
+    min_specific_yield: float | None = DEFAULT_MIN_YIELD
 
     def as_dict(self) -> dict[str, Any]:
         """The criteria as stored with a run (every value, defaults included)."""
@@ -206,6 +225,15 @@ def _verdicts(site: dict[str, Any], criteria: SiteCriteria) -> dict[str, dict[st
     else:
         v["plu"] = {"verdict": "pass", "reason": "Zones PLU admises"}
     v["active_leads"] = {"verdict": "pass" if criteria.exclude_active_leads else "off"}
+    sun = site.get("sun")
+    if criteria.min_specific_yield is None:
+        v["yield"] = {"verdict": "off"}
+    elif sun is not None:
+        v["yield"] = {
+            "verdict": "pass",
+            "reason": f"Productible {num(sun['specific_yield_kwh_kwc'])} kWh/kWc/an ≥ "
+            f"{num(criteria.min_specific_yield)} ({sun['label']})",
+        }
     v.update(_terrain_verdicts(site.get("terrain"), criteria))
     return v
 
@@ -240,23 +268,129 @@ def _terrain_verdicts(
     return out
 
 
+def _site_parts(
+    r: dict[str, Any], facts: list[dict[str, Any]], criteria: SiteCriteria
+) -> dict[str, Part]:
+    """A kept site's facts as the leads' enrichment parts, for the criteria registry: the poste
+    chosen, the buildable area, the protected zones over it, the PLU zones under its parcels
+    and the terrain — each partial (données absentes) where its layer has no data there."""
+    grid = Part(data={"nearest": r["postes"] or []})
+    status = r["grid_status"]
+    if status == "absent":
+        grid.note(absent_message("substations"))
+    elif status == "off":
+        grid.note("Postes sources non recherchés : critère de distance au poste non demandé")
+    env_layer = r["env_layer"]
+    env = Part(
+        data={
+            "zones": [
+                {
+                    "type": f["zone_type"],
+                    "code": f["code"],
+                    "name": f["name"],
+                    "overlap_m2": round(f["m2"], 2),
+                    "overlap_pct": round(100.0 * f["m2"] / f["total_m2"], 3)
+                    if f["total_m2"]
+                    else 0.0,
+                }
+                for f in facts
+                if f["fact"] == "env"
+            ],
+            "coverage": {"status": env_layer},
+        }
+    )
+    if env_layer == "absent":
+        env.note(absent_message("env_zones"))
+    elif env_layer == "partial":
+        env.note(f"{LAYER_LABELS['env_zones']} : données sur une partie du site seulement")
+    plu_rows = [f for f in facts if f["fact"].startswith("plu_")]
+    total = sum(f["m2"] for f in plu_rows)
+    absent_m2 = sum(f["m2"] for f in plu_rows if f["fact"] == "plu_absent")
+    zones = [f for f in plu_rows if f["fact"] == "plu_zone" and f["zone_type"] is not None]
+    plu_status = "absent" if total and absent_m2 >= total else "partial" if absent_m2 else "covered"
+    urb = Part(
+        data={
+            "plu_zones": [
+                {
+                    "type": f["zone_type"],
+                    "label": f["name"],
+                    "overlap_m2": round(f["m2"], 2),
+                    "share_pct": round(100.0 * f["m2"] / total, 3) if total else 0.0,
+                }
+                for f in sorted(zones, key=lambda f: (-f["m2"], f["name"] or ""))
+            ],
+            "coverage": {"plu": {"status": plu_status}},
+        }
+    )
+    if not total or (r["plu_absent"] and plu_status == "absent"):
+        urb.note(absent_message("urban_zones"))
+    elif plu_status == "partial":
+        urb.note(partial_message("urban_zones", 100.0 * (1 - absent_m2 / total)))
+    terrain = Part(data=dict(r.get("terrain") or {}))
+    if not terrain.data:
+        off = criteria.max_slope_pct is None and criteria.max_north_share is None
+        terrain.note(
+            "Relief non lu : critères de pente et d'exposition non demandés"
+            if off
+            else cr.TERRAIN_ABSENT
+        )
+    surface = Part(data={"usable_surface_m2": float(r["buildable_m2"] or 0.0)})
+    return {
+        "grid": grid,
+        "environment": env,
+        "urbanism": urb,
+        "surface": surface,
+        "terrain": terrain,
+    }
+
+
+def _sun_of(site_sun: dict[str, Any] | None) -> SunResult | None:
+    if site_sun is None:
+        return None
+    return SunResult(
+        source=site_sun["source"],
+        specific_yield_kwh_kwc=site_sun["specific_yield_kwh_kwc"],
+        irradiation_kwh_m2=None,
+        optimal_tilt_deg=None,
+        azimuth_deg=None,
+        radiation_database=None,
+    )
+
+
 def _ranked(
-    rows: list[dict[str, Any]], criteria: SiteCriteria, score_cfg: ScoreConfig, ha_per_mwc: float
+    rows: list[dict[str, Any]],
+    facts: dict[Any, list[dict[str, Any]]],
+    criteria: SiteCriteria,
+    config: EnrichmentConfig,
+    ha_per_mwc: float,
 ) -> list[dict[str, Any]]:
-    """Score each kept site with the leads' scorer (grid and surface, the facts a site has) and
-    rank: score, then buildable area, then the site's key (stable)."""
+    """Score each kept site with the leads' scorer through the criteria registry (grid,
+    surface, sun, environment, urbanism, owners) and the site-only ones (terrain), a factor
+    without data counting as missing in the completeness as for a lead; then rank: score, then
+    buildable area, then the site's key (stable)."""
+    weights = {k: c.weight for k, c in cr.SITE_ONLY.items()} | config.score.weights
+    score_cfg = replace(config.score, weights=weights)
     out = []
     for r in rows:
         buildable = float(r["buildable_m2"] or 0.0)
         mwc = buildable / 10_000.0 / ha_per_mwc
-        chosen = r["chosen"] if r["grid_status"] == "pass" else None
-        grid = grid_criterion(chosen, mwc, partial=r["grid_status"] != "pass")
-        if r["grid_status"] in ("absent", "absent_capacity", "off"):
-            grid.reason = "Postes sources : données absentes ou critère non demandé"
-        criteria_scores = {"grid": grid, "surface": surface_criterion(buildable)}
-        if r["env_coverage"] not in ("covered", "off"):
-            criteria_scores["surface"].data = "missing"
-        result = score(criteria_scores, [], score_cfg)
+        postes = r["postes"] or []
+        # The nearest poste with enough capacity (SQL), else the nearest (as for a lead).
+        chosen = r["chosen"] or (postes[0] if postes else None)
+        if r["grid_status"] in ("absent", "off"):
+            chosen = None
+        parts = _site_parts(r, facts.get(r["site_key"], []), criteria)
+        x = cr.ScoreInput(
+            facts=LeadFacts(0, "", False, r["lat"], r["lon"], buildable, None),
+            sun=_sun_of(r.get("sun")),
+            parts=parts,
+            config=config,
+            mwc=mwc,
+            chosen=chosen,
+            no_poste=False,  # a site without a poste in range is removed, or the criterion off
+            environment=cr.environment_assessment(parts, config),
+        )
+        result = score(cr.evaluate_site(x), x.environment.exclusions, score_cfg)
         out.append(
             {
                 "site_key": r["site_key"],
@@ -271,11 +405,15 @@ def _ranked(
                     "estimated_mwc": round(mwc, 2),
                     "need_mw": r["need_mw"],
                     "excluded_zones": r["zones"] or [],
-                    "postes": r["postes"] or [],
+                    "postes": postes,
                     "chosen_poste": chosen,
+                    "sun": r.get("sun"),
+                    "env_zones": parts["environment"].data["zones"],
+                    "plu_zones": parts["urbanism"].data["plu_zones"],
                     "terrain": r.get("terrain"),
                     "verdicts": _verdicts(r, criteria),
                     "breakdown": result["criteria"],
+                    "exclusion_reasons": result["exclusion_reasons"],
                 },
             }
         )
@@ -452,10 +590,11 @@ async def load_edges(conn: AsyncConnection, run_id: int) -> int:
 
 
 async def assemble_sites(
-    conn: AsyncConnection, criteria: SiteCriteria, bounds: FinderBounds, score_cfg: ScoreConfig
+    conn: AsyncConnection, criteria: SiteCriteria, bounds: FinderBounds, config: EnrichmentConfig
 ) -> tuple[dict[str, int], list[dict[str, Any]]]:
     """Steps 2–4 on ``sf_parcels``: the sites, the counts by reason and the kept sites ranked
-    (the largest ``max_results`` by buildable area); the sites stay in ``sf_sites``."""
+    (the largest ``max_results`` by buildable area) with the score's facts; the sites stay in
+    ``sf_sites``."""
     cap = criteria.min_capacity_mw
     min_ha = criteria.min_buildable_ha
     await conn.execute(
@@ -476,6 +615,7 @@ async def assemble_sites(
             "poste_candidates": bounds.poste_candidates,
         },
     )
+    suns = await judge_yield(conn, criteria, config.pvgis)
     terrain, removed = await judge_terrain(conn, criteria, bounds)
     counts = {
         k: int(v)
@@ -483,14 +623,94 @@ async def assemble_sites(
     }
     counts.update(removed)
     rows = [
-        {**r, "terrain": terrain.get(r["site_key"])}
+        {**r, "terrain": terrain.get(r["site_key"]), "sun": suns.get(r["site_key"])}
         for r in (
             await conn.execute(text(load_sql("site_top")), {"max_results": bounds.max_results})
         ).mappings()
     ]
-    sites = _ranked(rows, criteria, score_cfg, bounds.ha_per_mwc)
+    facts: dict[Any, list[dict[str, Any]]] = {}
+    if rows:
+        for f in (
+            await conn.execute(
+                text(load_sql("site_facts")), {"keys": [r["site_key"] for r in rows]}
+            )
+        ).mappings():
+            facts.setdefault(f["site_key"], []).append(dict(f))
+    sites = _ranked(rows, facts, criteria, config, bounds.ha_per_mwc)
     counts["sites_returned"] = len(sites)
     return counts, sites
+
+
+_KEPT_CENTROIDS = """
+SELECT site_key, ST_Y(ST_Centroid(geom)) AS lat, ST_X(ST_Centroid(geom)) AS lon
+FROM sf_sites WHERE removed IS NULL
+"""
+
+
+def _cell_keys(config: PvgisConfig) -> PvgisClient:
+    """The PVGIS client's cache-key maker only (no HTTP client: the site finder never calls
+    PVGIS, it reads what the enrichment cached per 0.05° cell)."""
+    keys = PvgisClient.__new__(PvgisClient)
+    keys.config = config
+    return keys
+
+
+async def site_suns(
+    conn: AsyncConnection, points: dict[Any, tuple[float, float]], config: PvgisConfig
+) -> dict[Any, dict[str, Any]]:
+    """Each site's specific yield at its centroid: the PVGIS answer cached for its cell (the
+    enrichment's cache, same key), else the offline estimate — labelled as such."""
+    keys = _cell_keys(config)
+    cell = {k: keys.cache_key(lat, lon) for k, (lat, lon) in points.items()}
+    bodies: dict[str, Any] = {}
+    if config.enabled and cell:
+        rows = await conn.execute(
+            text("SELECT key, response FROM pvgis_cache WHERE key = ANY(CAST(:k AS text[]))"),
+            {"k": sorted(set(cell.values()))},
+        )
+        bodies = {k: body for k, body in rows}
+    out: dict[Any, dict[str, Any]] = {}
+    for k, (lat, lon) in points.items():
+        sun: SunResult | None = None
+        if cell[k] in bodies:
+            try:
+                sun = parse_pvcalc(bodies[cell[k]], {})
+            except PvgisError:
+                sun = None
+        p = keys.params(lat, lon)
+        if sun is not None:
+            label = "PVGIS, maille de 0,05°"
+        else:
+            sun = estimate_sun(lat, lon, config.loss_pct)
+            label = "estimation hors ligne"
+        out[k] = {
+            "source": sun.source,
+            "specific_yield_kwh_kwc": round(sun.specific_yield_kwh_kwc, 1),
+            "label": label,
+            "cell": {"lat": p["lat"], "lon": p["lon"]},
+        }
+    return out
+
+
+async def judge_yield(
+    conn: AsyncConnection, criteria: SiteCriteria, config: PvgisConfig
+) -> dict[Any, dict[str, Any]]:
+    """The kept sites' specific yield (:func:`site_suns`); a site under the minimum is removed
+    in ``sf_sites`` (``yield``, counted by ``site_counts.sql``)."""
+    points = {
+        r.site_key: (float(r.lat), float(r.lon)) for r in await conn.execute(text(_KEPT_CENTROIDS))
+    }
+    suns = await site_suns(conn, points, config)
+    low = criteria.min_specific_yield
+    if low is not None:
+        out = [{"k": k} for k, v in suns.items() if v["specific_yield_kwh_kwc"] < low]
+        if out:
+            await conn.execute(
+                text("UPDATE sf_sites SET removed = 'yield' WHERE site_key = :k"), out
+            )
+            for o in out:
+                del suns[o["k"]]
+    return suns
 
 
 _KEPT_BUILDABLE = """
@@ -544,13 +764,13 @@ async def find_sites(
     territory: Territory,
     criteria: SiteCriteria,
     bounds: FinderBounds,
-    score_cfg: ScoreConfig,
+    config: EnrichmentConfig,
 ) -> FinderResult:
     """A whole territory at once in the caller's transaction (the benchmark's engine figure; the
     API runs territories in chunks); the sites stay in ``sf_sites`` until commit."""
     picked = await judge_parcels(conn, territory, criteria, bounds)
     coverage, messages = await territory_coverage(conn, territory)
-    counts, sites = await assemble_sites(conn, criteria, bounds, score_cfg)
+    counts, sites = await assemble_sites(conn, criteria, bounds, config)
     if not picked:
         messages.append(no_parcels_message())
     return FinderResult(counts=counts, coverage=coverage, messages=messages, sites=sites)

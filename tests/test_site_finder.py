@@ -226,13 +226,22 @@ async def test_assembly_across_a_ditch_not_a_gap(layout: None, client: Any, auth
     assert pair["facts"]["verdicts"]["poste"]["verdict"] == "pass"
     assert pair["facts"]["verdicts"]["plu"]["verdict"] == "off"
     assert pair["geometry"]["type"] == "MultiPolygon"
-    # With 03003's site (9 ha, its poste 6 km away: a lower grid score), rank and area differ.
+    # The ZNIEFF I over the site is in its score, as for a lead: a strong penalty (0.7).
+    env = pair["facts"]["breakdown"]["environment"]
+    assert env["value"] == pytest.approx(0.3) and env["data"] == "real"
+    assert "ZNIEFF" in env["reason"] and "ZN-A" in env["reason"], env
+    assert pair["facts"]["env_zones"][0]["overlap_pct"] == pytest.approx(100.0, abs=0.01)
+    pair_grid = pair["facts"]["breakdown"]["grid"]["value"]
+    # With 03003's site (9 ha, its poste 6 km away: a lower grid score, but no zone), rank and
+    # area differ: the ZNIEFF costs the pair and the third 0.7 × 20 of 110 weight points.
     out2 = await _run(
         client, h, {"communes": ["03001", "03003"]}, max_poste_distance_m=6_500, **NO_PLU
     )
     base = f"/api/site-searches/{out2['search_id']}/runs/{out2['run']['id']}/sites"
     pair, third, c = "03001000AA0001", "03001000AA0003", "03003000AC0001"
-    assert [s["parcel_ids"][0] for s in out2["sites"]] == [pair, third, c]  # by score
+    assert [s["parcel_ids"][0] for s in out2["sites"]] == [c, pair, third]  # by score
+    top = out2["sites"][0]["facts"]["breakdown"]
+    assert top["environment"]["value"] == 1.0 and top["grid"]["value"] < pair_grid
     r = await client.get(f"{base}?sort=-buildable_m2", headers=h)
     assert [s["parcel_ids"][0] for s in r.json()["items"]] == [pair, c, third]  # 12, 9, 5.4 ha
     r = await client.get(f"{base}?sort=-buildable_m2&page=2&page_size=1", headers=h)

@@ -438,3 +438,33 @@ async def test_terrain_criteria_out_of_range_are_422(client: Any, auth_headers: 
         body = {"name": "x", "territory": {"communes": ["03001"]}, "criteria": bad}
         r = await client.post("/api/site-searches", json=body, headers=h)
         assert r.status_code == 422, (bad, r.text)
+
+
+async def test_terrain_in_the_score_and_its_completeness(
+    terrain_layout: None, client: Any, auth_headers: Any, settings: Settings
+) -> None:
+    # Four 12 ha sites alike but for their terrain (no poste, zone or PLU criterion): the
+    # site-only criterion "terrain" (weight 10 of 110) reads slope and north share; where no
+    # terrain model covers the site it is missing (0.5), never a flat 0 %.
+    h = await auth_headers(Role.OPS)
+    out = await _run(client, settings, h, max_slope_pct=100, max_north_share=100)
+    b = {k: s["facts"]["breakdown"] for k, s in out["sites"].items()}
+    assert set(b) == {"1", "2", "3", "4"}
+    assert b["1"]["terrain"]["value"] == 1.0 and b["1"]["terrain"]["data"] == "real"
+    assert b["1"]["terrain"]["reason"].startswith("Pente moyenne 3,0 %, 0 % de la surface")
+    assert b["2"]["terrain"]["value"] == pytest.approx(0.25, abs=0.03)  # 20 %: 0.5 → 0 at 25 %
+    assert b["3"]["terrain"]["value"] == 0.0  # all of it facing north
+    assert b["4"]["terrain"] == {
+        "value": 0.5,
+        "weight": 10.0,
+        "points": pytest.approx(0.5 * 10 * 100 / 110, abs=0.01),
+        "reason": f"Relief (pente, exposition) : {ABSENT}",
+        "data": "missing",
+    }
+    for other in b["1"]:
+        if other not in ("terrain", "sun"):  # the sun: another place, another estimate
+            assert b["1"][other] == b["4"][other], other
+    s = out["sites"]
+    assert s["1"]["score"] - s["4"]["score"] == pytest.approx(0.5 * 10 * 100 / 110, abs=0.1)
+    assert s["1"]["completeness"] - s["4"]["completeness"] == pytest.approx(10 / 110, abs=1e-3)
+    assert [s[k]["rank"] for k in ("1", "4", "2", "3")] == [1, 2, 3, 4]

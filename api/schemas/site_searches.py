@@ -14,6 +14,7 @@ from enrichment.site_finder import (
     DEFAULT_EXCLUDED_ZONES,
     DEFAULT_MAX_NORTH_SHARE,
     DEFAULT_MAX_SLOPE_PCT,
+    DEFAULT_MIN_YIELD,
     DEFAULT_PLU_LABELS,
     DEFAULT_PLU_TYPES,
     SiteCriteria,
@@ -103,6 +104,15 @@ class CriteriaIn(BaseModel):
         "±45° of north, slope > 2 %) where a terrain model covers the site",
     )
 
+    min_specific_yield: float | None = Field(
+        DEFAULT_MIN_YIELD,
+        ge=500,
+        le=2_000,
+        description="Smallest specific yield (kWh/kWc/an) at the site's centroid: the PVGIS "
+        "answer cached for its 0.05° cell, else the offline estimate (labelled); DOMAIN.md: "
+        "≥ 1,100",
+    )
+
     def to_criteria(self) -> SiteCriteria:
         """The engine's criteria."""
         zones = self.excluded_zones or {}
@@ -120,6 +130,7 @@ class CriteriaIn(BaseModel):
             exclude_active_leads=self.exclude_active_leads,
             max_slope_pct=self.max_slope_pct,
             max_north_share=self.max_north_share,
+            min_specific_yield=self.min_specific_yield,
         )
 
 

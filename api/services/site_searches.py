@@ -373,7 +373,7 @@ async def run_chunk(
             scanned = await judge_parcels(conn, part, criteria, bounds)
             edge = await set_aside_edges(conn, criteria, others, whole.polygon)
             counts, sites = await assemble_sites(
-                conn, criteria, bounds, enrichment_config(settings).score
+                conn, criteria, bounds, enrichment_config(settings)
             )
             counts["parcels_at_chunk_edges"] = edge
             counts.pop("sites_returned", None)
@@ -445,6 +445,7 @@ _COUNT_KEYS = (
     "removed_min_buildable_area",
     "removed_poste_distance",
     "removed_poste_capacity",
+    "removed_yield",
     "removed_slope",
     "removed_north_share",
     "sites_kept",
@@ -454,6 +455,7 @@ _SITE_KEYS = (
     "removed_min_buildable_area",
     "removed_poste_distance",
     "removed_poste_capacity",
+    "removed_yield",
     "removed_slope",
     "removed_north_share",
     "sites_kept",
@@ -496,7 +498,7 @@ async def merge_run(
                 totals[k] += int((c.counts or {}).get(k, 0))
         if await load_edges(conn, run_id):
             merged, sites = await assemble_sites(
-                conn, criteria, bounds_of(settings), enrichment_config(settings).score
+                conn, criteria, bounds_of(settings), enrichment_config(settings)
             )
             for k in _SITE_KEYS:
                 totals[k] += merged[k]

@@ -6,5 +6,6 @@ SELECT (SELECT count(*) FROM sf_parcels) AS parcels_scanned,
        count(*) FILTER (WHERE removed = 'min_buildable_area') AS removed_min_buildable_area,
        count(*) FILTER (WHERE removed = 'poste_distance') AS removed_poste_distance,
        count(*) FILTER (WHERE removed = 'poste_capacity') AS removed_poste_capacity,
+       count(*) FILTER (WHERE removed = 'yield') AS removed_yield,
        count(*) FILTER (WHERE removed IS NULL) AS sites_kept
 FROM sf_sites

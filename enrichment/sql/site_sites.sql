@@ -126,6 +126,13 @@ WITH layer AS (
                 WHEN cov.share > 0.001 THEN 'partial'
                 ELSE 'absent'
            END AS env_coverage,
+           -- The same, whether or not zones are excluded: the score's environment criterion.
+           CASE WHEN NOT layer.env_loaded THEN 'absent'
+                WHEN NOT 'env_zones' = ANY(layer.tracked) THEN 'covered'
+                WHEN cov.share >= 0.999 THEN 'covered'
+                WHEN cov.share > 0.001 THEN 'partial'
+                ELSE 'absent'
+           END AS env_layer,
            CASE WHEN NOT layer.grid_loaded THEN false
                 WHEN NOT 'substations' = ANY(layer.tracked) THEN true
                 ELSE EXISTS (
@@ -201,7 +208,8 @@ SELECT m.site_key, m.parcel_ids, m.parcel_count, m.geom, m.area_m2, m.parcels_m2
        m.parcel_count > CAST(:max_site_parcels AS integer)
            OR m.parcels_m2 > CAST(:max_site_m2 AS float8) AS over_cap,
        m.plu_off, m.plu_absent, m.plu_unknown,
-       bu.buildable_m2, bu.zones, env.env_coverage,
+       bu.buildable_m2, bu.zones, env.env_coverage, env.env_layer,
+       ST_Y(m.centroid) AS lat, ST_X(m.centroid) AS lon,
        g.need_mw, g.postes, g.chosen, g.grid_status,
        cu.g93 AS buildable_g93,  -- the terrain's zonal statistics read it (enrichment.terrain)
        CASE WHEN bu.site_key IS NULL AND CAST(:min_buildable_m2 AS float8) IS NOT NULL
