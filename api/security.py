@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import secrets
 import time
@@ -133,9 +134,12 @@ def check_new_password(
         )
 
 
-# A valid hash of a random password: verifying against it when the email is unknown costs the same
-# time as a real check, so response times don't reveal which emails exist.
-DUMMY_HASH = hash_password(secrets.token_urlsafe(16), rounds=10)
+@functools.cache
+def dummy_hash(rounds: int) -> str:
+    """A valid hash of a random password at ``rounds``: verifying against it when the email is
+    unknown costs the same time as a real check at the configured cost, so response times don't
+    reveal which emails exist (made once per cost, ~50–200 ms)."""
+    return hash_password(secrets.token_urlsafe(16), rounds=rounds)
 
 
 @dataclass(frozen=True)

@@ -366,6 +366,15 @@ def test_hash_cost_and_needs_rehash() -> None:
     assert not needs_rehash("é" * 40, h10, 12)  # 80 bytes: bcrypt 5 would refuse to hash it
 
 
+def test_unknown_emails_are_checked_at_the_configured_cost() -> None:
+    """The dummy hash an unknown email is checked against has the setting's cost (it was 10 while
+    the default was 12: a refusal 4 times faster told that the email did not exist)."""
+    from api.security import dummy_hash, hash_cost
+
+    assert hash_cost(dummy_hash(11)) == 11 and hash_cost(dummy_hash(10)) == 10
+    assert dummy_hash(11) is dummy_hash(11)  # made once per cost
+
+
 async def test_password_hashing_runs_one_at_a_time() -> None:
     """A burst of logins hashes one after the other (api.services.users.HASHING), in worker
     threads: the event loop stays free meanwhile."""

@@ -10,8 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.security import (
     DEFAULT_ROUNDS,
-    DUMMY_HASH,
     check_new_password,
+    dummy_hash,
     hash_password,
     needs_rehash,
     verify_password,
@@ -73,7 +73,11 @@ async def authenticate_password(
     A password stored at another bcrypt cost than ``bcrypt_rounds`` is stored again at it
     (caller commits): the cost setting reaches every account at its next login."""
     user = await get_by_email(session, email)
-    ok = await _verify(password, user.password_hash if user else DUMMY_HASH)
+    if user is not None:
+        hashed = user.password_hash
+    else:
+        hashed = await HASHING.run(dummy_hash, bcrypt_rounds)
+    ok = await _verify(password, hashed)
     if user is None or not ok:
         raise NotAuthenticated("wrong email or password", code="auth.bad_credentials")
     if not user.is_active:
