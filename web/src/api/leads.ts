@@ -220,6 +220,13 @@ export function useGeneratePdf(id: number) {
   });
 }
 
+/** A Kanban column's totals for the current filters (the server's one aggregate query). */
+export interface ColumnTotals {
+  area_m2_total?: number;
+  mwc_total?: number | null;
+  mwc_known?: number;
+}
+
 /**
  * The Kanban columns: GET /api/pipeline gives every column's count and cards in one request, with
  * the list's filters, and each card with the moves the server would accept for this user
@@ -233,7 +240,7 @@ export function usePipelineBoard(
   return useQuery({
     queryKey: ["leads", "board", statuses, filters, perStatus],
     placeholderData: keepPreviousData,
-    queryFn: async ({ signal }): Promise<BoardColumn[]> => {
+    queryFn: async ({ signal }): Promise<(BoardColumn & ColumnTotals)[]> => {
       const p = await api<Pipeline>(
         withQuery("/api/pipeline", {
           assignee_id: filters.assignee_id,
@@ -251,6 +258,9 @@ export function usePipelineBoard(
           status,
           count: col?.count ?? 0,
           cards: (col?.cards ?? []).map((c) => ({ ...c, status })),
+          area_m2_total: col?.area_m2_total ?? 0,
+          mwc_total: col?.mwc_total ?? null,
+          mwc_known: col?.mwc_known ?? 0,
         };
       });
     },

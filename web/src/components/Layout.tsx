@@ -5,6 +5,7 @@ import { BarChart3, KanbanSquare, LayoutDashboard, LogOut, Map, ScanSearch, Sun,
 import { useAuth } from "../api/auth";
 import type { Role } from "../api/types";
 import { ROLE_LABEL } from "../lib/status";
+import NotificationBell from "./NotificationBell";
 import { Loading } from "./ui";
 
 const NAV: { to: string; label: string; icon: typeof Map; roles?: Role[] }[] = [
@@ -49,6 +50,7 @@ export default function Layout() {
           ))}
         </ul>
         <div className="border-t border-slate-700 p-2 text-sm sm:p-3">
+          <NotificationBell />
           <p className="sr-only truncate font-medium text-white sm:not-sr-only" data-testid="current-user">
             {user?.full_name || user?.email}
           </p>

@@ -1,9 +1,11 @@
-// Comments of a lead: list and add.
+// Comments of a lead: list and add (with @mentions).
 import { useState } from "react";
 import { MessageSquare } from "lucide-react";
 import toast from "react-hot-toast";
 import { useAuth } from "../../api/auth";
 import { useAddComment, useComments, useDeleteComment } from "../../api/leads";
+import { useMentionable } from "../../api/team";
+import MentionBox from "../../components/MentionBox";
 import { Button, Card, ErrorState, Loading, errorMessage } from "../../components/ui";
 import { dateTime } from "../../lib/format";
 
@@ -14,6 +16,9 @@ export default function Comments({ leadId }: { leadId: number }) {
   const add = useAddComment(leadId);
   const del = useDeleteComment(leadId);
   const [body, setBody] = useState("");
+  // The people one may @mention, loaded at the first "@".
+  const [wantPeople, setWantPeople] = useState(false);
+  const people = useMentionable(leadId, wantPeople);
   return (
     <Card title="Commentaires" icon={<MessageSquare className="h-4 w-4 text-slate-600" />}>
       <form
@@ -27,13 +32,13 @@ export default function Comments({ leadId }: { leadId: number }) {
           });
         }}
       >
-        <textarea
-          aria-label="Nouveau commentaire"
-          placeholder="Ajouter un commentaire…"
-          rows={2}
+        <MentionBox
+          label="Nouveau commentaire"
+          placeholder="Ajouter un commentaire… (@ pour mentionner)"
           value={body}
-          onChange={(e) => setBody(e.target.value)}
-          className="flex-1 rounded-md border border-slate-300 px-2 py-1 text-sm"
+          onChange={setBody}
+          people={people.data ?? []}
+          onWantPeople={() => setWantPeople(true)}
         />
         <Button type="submit" busy={add.isPending} disabled={!body.trim()}>
           Publier

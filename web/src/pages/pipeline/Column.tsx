@@ -4,6 +4,7 @@ import type { BoardCard, LeadStatus } from "../../api/types";
 import { num } from "../../lib/format";
 import { STATUS_COLOR, STATUS_LABEL } from "../../lib/status";
 import LeadCard from "./LeadCard";
+import { type Totals, totalsText, totalsTitle } from "./totals";
 
 export const DRAG_TYPE = "application/x-lfs-lead";
 
@@ -16,6 +17,7 @@ export default function Column({
   onMove,
   dragging = null,
   onDrag,
+  totals = {},
 }: {
   status: LeadStatus;
   cards: BoardCard[];
@@ -25,6 +27,8 @@ export default function Column({
   /** The card being dragged, if any: the column says before the drop whether it takes it. */
   dragging?: BoardCard | null;
   onDrag?: (card: BoardCard | null) => void;
+  /** The column's area and power totals (the server's). */
+  totals?: Omit<Totals, "count">;
 }) {
   const [over, setOver] = useState(false);
   // While a card is dragged: "allowed" (the server would accept the move), "refused" (dimmed,
@@ -74,6 +78,9 @@ export default function Column({
           {num(total)}
         </span>
       </header>
+      <p className="border-b border-slate-200 px-2.5 py-1 text-xs tabular-nums text-slate-700" data-testid={`totals-${status}`} title={totalsTitle({ count: total, ...totals })}>
+        {totalsText({ count: total, ...totals })}
+      </p>
       {drop === "allowed" && (
         <p className="border-b border-emerald-200 bg-emerald-50 px-2.5 py-1 text-xs text-emerald-800">Déposer ici</p>
       )}

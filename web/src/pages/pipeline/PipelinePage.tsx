@@ -11,8 +11,10 @@ import type { BoardCard, LeadStatus, Role } from "../../api/types";
 import ReasonDialog from "../../components/ReasonDialog";
 import { Button, ErrorState, Loading, PageHeader, errorMessage } from "../../components/ui";
 import { STATUS_LABEL, boardStatuses } from "../../lib/status";
+import BulkBar from "./BulkBar";
 import Column from "./Column";
 import LeadList from "./LeadList";
+import SavedViews from "./SavedViews";
 import { DEPARTMENT, filterHref, useNarrow } from "./filters";
 
 /** The Kanban board. */
@@ -29,6 +31,15 @@ export default function PipelinePage() {
   const [asking, setAsking] = useState<{ card: BoardCard; to: LeadStatus } | null>(null);
   // The card being dragged: every column says before the drop whether the server would take it.
   const [dragging, setDragging] = useState<BoardCard | null>(null);
+  // The list's selected rows (MANAGER/ADMIN bulk actions).
+  const [selected, setSelected] = useState<Set<number>>(new Set());
+  function select(ids: number[], checked: boolean) {
+    setSelected((prev) => {
+      const next = new Set(prev);
+      ids.forEach((id) => (checked ? next.add(id) : next.delete(id)));
+      return next;
+    });
+  }
 
   const filters = {
     assignee_id: params.get("assignee") ?? undefined,
@@ -54,6 +65,12 @@ export default function PipelinePage() {
     }));
     return cols.map((col) => ({ ...col, cards: [...(moved.get(col.status) ?? []), ...col.cards] }));
   }, [board.data, pending]);
+
+  // Only the selected rows still shown (a filter change hides some: they are not acted on).
+  const visibleSelection = useMemo(
+    () => columns.flatMap((c) => c.cards.map((card) => card.id)).filter((id) => selected.has(id)),
+    [columns, selected],
+  );
 
   function move(card: BoardCard, to: LeadStatus, reason?: string) {
     if (card.status === to) return;
@@ -173,6 +190,7 @@ export default function PipelinePage() {
           <option value="60">Score ≥ 60</option>
           <option value="80">Score ≥ 80</option>
         </select>
+        <SavedViews params={params} setParams={(p) => setParams(p)} canShare={isStaff} />
         <Button
           variant="secondary"
           title="Les leads filtrés, au format Excel"
@@ -225,7 +243,27 @@ export default function PipelinePage() {
       ) : board.isLoading ? (
         <Loading />
       ) : view === "list" ? (
-        <LeadList columns={columns} statuses={statuses} onMove={move} busy={board.isFetching} />
+        <>
+          {isStaff && visibleSelection.length > 0 && (
+            <BulkBar
+              selected={visibleSelection}
+              cards={columns.flatMap((c) => c.cards)}
+              statuses={statuses}
+              users={(users.data?.items ?? [])
+                .filter((u) => u.is_active && u.role !== "COMMERCIAL")
+                .map((u) => ({ id: u.id, label: u.full_name || u.email }))}
+              onClear={() => setSelected(new Set())}
+            />
+          )}
+          <LeadList
+            columns={columns}
+            statuses={statuses}
+            onMove={move}
+            busy={board.isFetching}
+            selected={isStaff ? selected : undefined}
+            onSelect={select}
+          />
+        </>
       ) : (
         <div className="flex flex-1 gap-2 overflow-x-auto p-3" data-testid="kanban" aria-busy={board.isFetching}>
           {columns.map((col) => (
@@ -238,6 +276,7 @@ export default function PipelinePage() {
               onMove={move}
               dragging={dragging}
               onDrag={setDragging}
+              totals={col}
             />
           ))}
         </div>
