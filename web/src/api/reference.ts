@@ -4,13 +4,17 @@ import { api, withQuery } from "./client";
 import type { components } from "./schema";
 import type { ParcelFeature, SearchItem, UserCreate, UserOut, UserPage, UserUpdate } from "./types";
 
-/** Communes and parcels matching a text (from 2 characters). */
+/** Communes, parcels and (with a geocoder) addresses matching a text (from 2 characters);
+ * `warnings` says when the addresses could not be searched. */
 export function useSearch(q: string) {
   const term = q.trim();
   return useQuery({
     queryKey: ["search", term],
     queryFn: ({ signal }) =>
-      api<{ items: SearchItem[] }>(withQuery("/api/reference/search", { q: term }), { signal }),
+      api<{ items: SearchItem[]; warnings?: { code: string; message: string }[] }>(
+        withQuery("/api/reference/search", { q: term }),
+        { signal },
+      ),
     enabled: term.length >= 2,
     staleTime: 60_000,
   });

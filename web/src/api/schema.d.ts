@@ -1398,7 +1398,10 @@ export interface paths {
         };
         /**
          * Search
-         * @description Find communes (by name or INSEE code) and parcels (by id prefix or reference).
+         * @description Find communes (by name or INSEE code) and parcels (by id prefix or reference), then
+         *     addresses from the geocoder when one is configured (``LFS_GEOCODER__BASE_URL``, at most
+         *     ``LFS_GEOCODER__LIMIT`` more hits). A geocoder that fails or times out adds a warning
+         *     instead of the addresses: the search still answers.
          */
         get: operations["search_api_reference_search_get"];
         put?: never;
@@ -1509,6 +1512,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/reference/basemaps": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Basemaps
+         * @description The basemaps the map offers under the data layers (raster XYZ/WMTS templates: the IGN
+         *     Géoplateforme's Plan IGN and orthophotos by default, Mapbox's with a public token) and the
+         *     one shown at opening; an empty list when none is configured.
+         */
+        get: operations["list_basemaps_api_reference_basemaps_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/reference/map-layers": {
         parameters: {
             query?: never;
@@ -1523,6 +1548,68 @@ export interface paths {
         get: operations["list_map_layers_api_reference_map_layers_get"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/parcels/constraints": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Selection Constraints
+         * @description Protected zones and PLU zones the selection touches, the nearest poste source, the active
+         *     leads already holding its parcels and its total area; "données absentes" where a layer has no
+         *     data for it. A 422 lists the parcel ids that do not exist.
+         */
+        post: operations["selection_constraints_api_parcels_constraints_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/parcels/export.geojson": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Export Selection Geojson
+         * @description The selected parcels as a GeoJSON FeatureCollection (for QGIS).
+         */
+        post: operations["export_selection_geojson_api_parcels_export_geojson_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/parcels/export.kml": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Export Selection Kml
+         * @description The selected parcels as KML placemarks (for Google Earth), named by their reference.
+         */
+        post: operations["export_selection_kml_api_parcels_export_kml_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1817,6 +1904,50 @@ export interface components {
         AssignIn: {
             /** Assignee Id */
             assignee_id: number | null;
+        };
+        /**
+         * Basemap
+         * @description A basemap under the data layers: raster tiles from an XYZ/WMTS URL template.
+         */
+        Basemap: {
+            /** Key */
+            key: string;
+            /**
+             * Label
+             * @description French name in the switcher (Plan, Photo…)
+             */
+            label: string;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "plan" | "photo";
+            /**
+             * Type
+             * @constant
+             */
+            type: "raster";
+            /**
+             * Url
+             * @description Tile URL template with {z}, {x}, {y}
+             */
+            url: string;
+            /** Tile Size */
+            tile_size: number;
+            /** Max Zoom */
+            max_zoom: number;
+            /** Attribution */
+            attribution: string;
+        };
+        /**
+         * BasemapList
+         * @description The basemaps offered (empty: none configured) and the one shown at opening.
+         */
+        BasemapList: {
+            /** Items */
+            items: components["schemas"]["Basemap"][];
+            /** Default */
+            default: string | null;
         };
         /**
          * BatchFilters
@@ -2235,6 +2366,12 @@ export interface components {
              * @default 50
              */
             max_north_share: number | null;
+            /**
+             * Min Specific Yield
+             * @description Smallest specific yield (kWh/kWc/an) at the site's centroid: the PVGIS answer cached for its 0.05° cell, else the offline estimate (labelled); DOMAIN.md: ≥ 1,100
+             * @default 1100
+             */
+            min_specific_yield: number | null;
         };
         /**
          * CriterionInfo
@@ -2423,6 +2560,23 @@ export interface components {
          */
         EnvZoneType: "natura2000_zsc" | "natura2000_zps" | "znieff1" | "znieff2" | "parc_national_coeur" | "parc_national_adhesion" | "pnr" | "rnn" | "rnr" | "reserve_biologique" | "appb" | "ramsar" | "site_classe" | "zone_humide" | "ppri_rouge" | "foret" | "friche" | "zone_acceleration";
         /**
+         * EnvZones
+         * @description Protected zones touched.
+         */
+        EnvZones: {
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "covered" | "partial" | "absent";
+            /** Covered Pct */
+            covered_pct: number;
+            /** Message */
+            message?: string | null;
+            /** Items */
+            items: components["schemas"]["ZoneTouched"][];
+        };
+        /**
          * FieldError
          * @description One invalid field of a request.
          */
@@ -2545,6 +2699,22 @@ export interface components {
              * @description PostGIS version (ADMIN only).
              */
             postgis?: string | null;
+        };
+        /**
+         * HoldingLead
+         * @description An active lead (visible to the caller) that already holds parcels of the selection.
+         */
+        HoldingLead: {
+            /** Id */
+            id: number;
+            /** Internal Name */
+            internal_name: string;
+            /** Name */
+            name?: string | null;
+            /** Status */
+            status: string;
+            /** Parcel Ids */
+            parcel_ids: string[];
         };
         /**
          * ImportOut
@@ -3185,6 +3355,29 @@ export interface components {
             coordinates: number[][][][];
         };
         /**
+         * NearestPoste
+         * @description The nearest poste source to a point inside the selection (ellipsoidal distance).
+         */
+        NearestPoste: {
+            /** Id */
+            id: number;
+            /** Code */
+            code?: string | null;
+            /** Name */
+            name?: string | null;
+            /** Operator */
+            operator?: string | null;
+            /**
+             * Voltage Kv
+             * @description e.g. "63/20"
+             */
+            voltage_kv?: string | null;
+            /** Capacity Available Mw */
+            capacity_available_mw?: number | null;
+            /** Distance M */
+            distance_m: number;
+        };
+        /**
          * NotificationKind
          * @description Why someone is told: a lead was assigned to them, a lead they created or are assigned to
          *     changed status, they were mentioned in a comment.
@@ -3379,6 +3572,20 @@ export interface components {
             hidden_leads: number;
         };
         /**
+         * ParcelSelection
+         * @description Parcels selected on the map (cadastral ids, 14 characters).
+         * @example {
+         *       "parcel_ids": [
+         *         "69114000AA0030",
+         *         "69114000AA0022"
+         *       ]
+         *     }
+         */
+        ParcelSelection: {
+            /** Parcel Ids */
+            parcel_ids: string[];
+        };
+        /**
          * PartOut
          * @description One part of an enrichment: partial when some data could not be had, with the reasons.
          */
@@ -3517,6 +3724,39 @@ export interface components {
              * @default 0
              */
             mwc_known: number;
+        };
+        /**
+         * PluTouched
+         * @description A PLU zone under the selection, its overlap summed per (type, label, commune).
+         */
+        PluTouched: {
+            /** Zone Type */
+            zone_type: string;
+            /** Label */
+            label: string;
+            /** Commune Insee */
+            commune_insee?: string | null;
+            /** Overlap M2 */
+            overlap_m2: number;
+            /** Share */
+            share: number;
+        };
+        /**
+         * PluZones
+         * @description PLU zones touched, largest first.
+         */
+        PluZones: {
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "covered" | "partial" | "absent";
+            /** Covered Pct */
+            covered_pct: number;
+            /** Message */
+            message?: string | null;
+            /** Items */
+            items: components["schemas"]["PluTouched"][];
         };
         /**
          * PolygonGeometry
@@ -3816,14 +4056,14 @@ export interface components {
         };
         /**
          * SearchHit
-         * @description A commune or a parcel matching the search, with where to zoom.
+         * @description A commune, a parcel or an address matching the search, with where to zoom.
          */
         SearchHit: {
             /**
              * Kind
              * @enum {string}
              */
-            kind: "commune" | "parcel";
+            kind: "commune" | "parcel" | "address";
             /** Id */
             id: string;
             /** Label */
@@ -3840,14 +4080,84 @@ export interface components {
             center: number[];
             /** Source */
             source: string;
+            /**
+             * Score
+             * @description Address: the geocoder's score (0–1)
+             */
+            score?: number | null;
+            /**
+             * Type
+             * @description Address: housenumber, street, locality or municipality
+             */
+            type?: string | null;
+            /** City */
+            city?: string | null;
+            /** Postcode */
+            postcode?: string | null;
+            /**
+             * Citycode
+             * @description Address: INSEE code of its commune
+             */
+            citycode?: string | null;
+            /**
+             * Context
+             * @description Address: département, région
+             */
+            context?: string | null;
         };
         /**
          * SearchResult
-         * @description Search hits: communes first, then parcels.
+         * @description Search hits: communes first, then parcels, then addresses (when a geocoder is set).
          */
         SearchResult: {
             /** Items */
             items: components["schemas"]["SearchHit"][];
+            /** Warnings */
+            warnings?: components["schemas"]["SearchWarning"][];
+        };
+        /**
+         * SearchWarning
+         * @description A part of the search that could not answer (the other hits are still given).
+         */
+        SearchWarning: {
+            /**
+             * Code
+             * @enum {string}
+             */
+            code: "geocoder.unavailable" | "geocoder.timeout";
+            /**
+             * Message
+             * @description In French, for the user
+             */
+            message: string;
+        };
+        /**
+         * SelectionConstraints
+         * @description What a selection touches before it becomes a lead.
+         */
+        SelectionConstraints: {
+            /** Parcel Count */
+            parcel_count: number;
+            /**
+             * Area M2
+             * @description Total measured area of the parcels (m², ellipsoid)
+             */
+            area_m2: number;
+            /**
+             * Contenance M2
+             * @description Total declared contenance (m²); null when a parcel has none
+             */
+            contenance_m2: number | null;
+            env_zones: components["schemas"]["EnvZones"];
+            urban_zones: components["schemas"]["PluZones"];
+            substations: components["schemas"]["Substations"];
+            /** Leads */
+            leads: components["schemas"]["HoldingLead"][];
+            /**
+             * Hidden Leads
+             * @description Active leads holding parcels the caller may not see
+             */
+            hidden_leads: number;
         };
         /**
          * SiteOut
@@ -4028,6 +4338,24 @@ export interface components {
             seconds: number;
             /** Reason */
             reason?: string | null;
+        };
+        /**
+         * Substations
+         * @description The nearest poste source within the enrichment's radius (null: none in it).
+         */
+        Substations: {
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "covered" | "partial" | "absent";
+            /** Covered Pct */
+            covered_pct: number;
+            /** Message */
+            message?: string | null;
+            /** Radius M */
+            radius_m: number;
+            nearest: components["schemas"]["NearestPoste"] | null;
         };
         /**
          * TerritoryIn
@@ -4251,6 +4579,30 @@ export interface components {
         Weekly: {
             /** Weeks */
             weeks: components["schemas"]["WeekPoint"][];
+        };
+        /**
+         * ZoneTouched
+         * @description A protected zone under the selection (more than 1 m²).
+         */
+        ZoneTouched: {
+            /** Zone Type */
+            zone_type: string;
+            /**
+             * Label
+             * @description French name of the zone type (never the code alone)
+             */
+            label: string;
+            /** Code */
+            code?: string | null;
+            /** Name */
+            name?: string | null;
+            /** Overlap M2 */
+            overlap_m2: number;
+            /**
+             * Share
+             * @description Share of the selection's area inside the zone (0–1)
+             */
+            share: number;
         };
         /**
          * DocumentOut
@@ -10065,9 +10417,9 @@ export interface operations {
     search_api_reference_search_get: {
         parameters: {
             query: {
-                /** @description Commune name prefix, INSEE code, parcel id prefix or cadastral reference (AN 63, 0A0285, 69114 AN 63) */
+                /** @description Commune name prefix, INSEE code, parcel id prefix, cadastral reference (AN 63, 0A0285, 69114 AN 63) or an address (with a geocoder configured) */
                 q: string;
-                /** @description Maximum hits */
+                /** @description Maximum communes and parcels */
                 limit?: number;
             };
             header?: never;
@@ -10403,6 +10755,53 @@ export interface operations {
             };
         };
     };
+    list_basemaps_api_reference_basemaps_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BasemapList"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     list_map_layers_api_reference_map_layers_get: {
         parameters: {
             query?: never;
@@ -10432,6 +10831,271 @@ export interface operations {
             };
             /** @description Forbidden */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    selection_constraints_api_parcels_constraints_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ParcelSelection"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SelectionConstraints"];
+                };
+            };
+            /** @description Bad request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Payload too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    export_selection_geojson_api_parcels_export_geojson_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ParcelSelection"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                    "application/geo+json": unknown;
+                    "application/vnd.google-earth.kml+xml": unknown;
+                };
+            };
+            /** @description Bad request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Payload too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown parcel ids (listed in `missing`) or a malformed body */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    export_selection_kml_api_parcels_export_kml_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ParcelSelection"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                    "application/geo+json": unknown;
+                    "application/vnd.google-earth.kml+xml": unknown;
+                };
+            };
+            /** @description Bad request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Payload too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown parcel ids (listed in `missing`) or a malformed body */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -128,11 +128,14 @@ export interface LeadCreate {
 }
 
 export interface SearchItem {
-  kind: "commune" | "parcel";
+  kind: "commune" | "parcel" | "address";
   id: string;
   label: string;
   bbox: [number, number, number, number];
   center: [number, number];
+  /** An address (the geocoder's): housenumber, street, locality or municipality. */
+  type?: string | null;
+  city?: string | null;
 }
 
 export interface ParcelFeature {

@@ -1,9 +1,12 @@
-// Search a commune (name or INSEE code) or a parcel (id or cadastral reference: "AN 63",
-// "69114 AN 63"); choosing a result flies the map there (a parcel also joins the selection).
+// Search a commune (name or INSEE code), a parcel (id or cadastral reference: "AN 63",
+// "69114 AN 63") or an address (the server's geocoder, when configured); choosing a result flies
+// the map there (a parcel also joins the selection). A geocoder that failed is said in French.
 import { useEffect, useState } from "react";
 import { Search } from "lucide-react";
 import { useSearch } from "../../api/reference";
 import type { SearchItem } from "../../api/types";
+
+const KIND_LABEL: Record<SearchItem["kind"], string> = { commune: "commune", parcel: "parcelle", address: "adresse" };
 
 /** A combobox over GET /api/reference/search. */
 export default function SearchBox({ onPick }: { onPick: (item: SearchItem) => void }) {
@@ -17,6 +20,7 @@ export default function SearchBox({ onPick }: { onPick: (item: SearchItem) => vo
   }, [text]);
   const { data, isFetching, error } = useSearch(debounced);
   const items = data?.items ?? [];
+  const warnings = data?.warnings ?? [];
 
   function pick(item: SearchItem) {
     onPick(item);
@@ -32,8 +36,8 @@ export default function SearchBox({ onPick }: { onPick: (item: SearchItem) => vo
         role="combobox"
         aria-expanded={open && items.length > 0}
         aria-controls="search-results"
-        aria-label="Rechercher une commune ou une parcelle"
-        placeholder="Commune, code INSEE ou parcelle (69114 AN 63)…"
+        aria-label="Rechercher une commune, une parcelle ou une adresse"
+        placeholder="Commune, parcelle (69114 AN 63) ou adresse…"
         value={text}
         onChange={(e) => {
           setText(e.target.value);
@@ -60,6 +64,11 @@ export default function SearchBox({ onPick }: { onPick: (item: SearchItem) => vo
         >
           {isFetching && items.length === 0 && <li className="px-3 py-2 text-slate-400">Recherche…</li>}
           {error && <li className="px-3 py-2 text-red-600">Recherche indisponible</li>}
+          {warnings.map((w) => (
+            <li key={w.code} role="presentation" className="px-3 py-1.5 text-xs text-amber-800" data-testid="search-warning">
+              {w.message}
+            </li>
+          ))}
           {!isFetching && !error && items.length === 0 && (
             <li className="px-3 py-2 text-slate-400">Aucun résultat</li>
           )}
@@ -75,7 +84,7 @@ export default function SearchBox({ onPick }: { onPick: (item: SearchItem) => vo
               className={`cursor-pointer px-3 py-2 ${i === active ? "bg-sky-50" : "hover:bg-slate-50"}`}
             >
               <span className="mr-2 rounded bg-slate-100 px-1.5 py-0.5 text-[10px] uppercase text-slate-500">
-                {item.kind === "commune" ? "commune" : "parcelle"}
+                {KIND_LABEL[item.kind]}
               </span>
               {item.label}
             </li>

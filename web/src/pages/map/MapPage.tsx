@@ -1,11 +1,17 @@
-// Map explorer: our vector tiles, layer switcher, parcel facts, multi-selection and lead creation.
+// Map explorer: our vector tiles over a basemap, layer switcher, parcel facts, selection (click,
+// Shift+click, Shift+drag box, lasso), measures, the selection's constraints and lead creation.
 import { useEffect, useRef, useState } from "react";
 import { useNavigate, useSearchParams } from "react-router-dom";
-import { useQuery } from "@tanstack/react-query";
 import maplibregl from "maplibre-gl";
-import { api } from "../../api/client";
 import { useCoverageMasks, useMapLayers } from "../../api/reference";
+import { useBasemaps } from "../../api/selection";
+import type { Basemap } from "../../api/selection";
+import { BASEMAP_ID, applyBasemap } from "../../components/map/basemap";
+import BasemapSwitcher from "../../components/map/BasemapSwitcher";
 import Legend from "../../components/map/Legend";
+import MapToolbar from "../../components/map/MapToolbar";
+import { useMapTools } from "../../components/map/useMapTools";
+import type { Caught } from "../../components/map/useMapTools";
 import SearchBox from "../../components/map/SearchBox";
 import { defaultLayers, styleLayersOf } from "../../components/map/style";
 import type { LayerKey, MapLayerDef } from "../../components/map/style";
@@ -17,22 +23,20 @@ import type { LeadStatus } from "../../api/types";
 import { formatView, parseView } from "./mapUrl";
 import SelectionPanel from "./SelectionPanel";
 
-interface WebConfig {
-  mapbox_token?: string | null;
-}
-
-/** The page: waits for the web config (optional Mapbox token) and the server's map layers, then
- * shows the map. */
+/** The page: waits for the basemaps (GET /api/reference/basemaps: IGN by default, Mapbox's
+ * with a public token) and the server's map layers, then shows the map. */
 export default function MapPage() {
-  const config = useQuery({
-    queryKey: ["web-config"],
-    queryFn: () => api<WebConfig>("/api/web/config"),
-    staleTime: Infinity,
-    retry: false,
-  });
+  const basemaps = useBasemaps();
   const mapLayers = useMapLayers();
-  if (config.isLoading || mapLayers.isLoading) return <Loading label="Chargement de la carte…" />;
-  return <Explorer mapboxToken={config.data?.mapbox_token ?? null} defs={mapLayers.data?.items ?? []} />;
+  if (basemaps.isLoading || mapLayers.isLoading) return <Loading label="Chargement de la carte…" />;
+  return (
+    <Explorer
+      basemaps={basemaps.data?.items ?? []}
+      basemapDefault={basemaps.data?.default ?? null}
+      basemapsFailed={basemaps.isError}
+      defs={mapLayers.data?.items ?? []}
+    />
+  );
 }
 
 /** A diagonal hatch (slate, 12 px) for the "données absentes" masks. */
@@ -51,12 +55,23 @@ function escapeHtml(s: unknown): string {
   return String(s ?? "").replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
-function Explorer({ mapboxToken, defs }: { mapboxToken: string | null; defs: MapLayerDef[] }) {
+function Explorer({
+  basemaps,
+  basemapDefault,
+  basemapsFailed,
+  defs,
+}: {
+  basemaps: Basemap[];
+  basemapDefault: string | null;
+  basemapsFailed: boolean;
+  defs: MapLayerDef[];
+}) {
   const [params, setParams] = useSearchParams();
   const navigate = useNavigate();
   const initial = useRef(parseView(params, defs.map((d) => d.name), defaultLayers(defs))).current;
   const container = useRef<HTMLDivElement>(null);
-  const map = useMap(container, { center: [initial.lon, initial.lat], zoom: initial.zoom, mapboxToken }, true);
+  // The basemap is ours to switch (./basemap.ts): the style itself carries none.
+  const map = useMap(container, { center: [initial.lon, initial.lat], zoom: initial.zoom, mapboxToken: null }, true);
   const [layers, setLayers] = useState<LayerKey[]>(initial.layers);
   const [zoom, setZoom] = useState(initial.zoom);
   const [selected, setSelected] = useState<string[]>([]);
@@ -67,6 +82,44 @@ function Explorer({ mapboxToken, defs }: { mapboxToken: string | null; defs: Map
   const selectedRef = useRef<Set<string>>(new Set());
   const layersRef = useRef(layers);
   layersRef.current = layers;
+  // Each selected parcel's area from its tile (m²): the running total before the server answers.
+  const areasRef = useRef<Map<string, number>>(new Map());
+
+  // The basemap: the server's default at opening, then the switcher's choice; tiles failing are
+  // said discreetly (the data layers still work).
+  const [basemap, setBasemap] = useState<string | null>(
+    basemaps.some((b) => b.key === basemapDefault) ? basemapDefault : null,
+  );
+  const [basemapFailed, setBasemapFailed] = useState(false);
+  useEffect(() => {
+    if (!map) return;
+    setBasemapFailed(false);
+    applyBasemap(map, basemaps.find((b) => b.key === basemap) ?? null);
+    let errors = 0;
+    const onError = (e: { sourceId?: string }) => {
+      if (e.sourceId === BASEMAP_ID && ++errors >= 2) setBasemapFailed(true);
+    };
+    map.on("error", onError);
+    return () => {
+      map.off("error", onError);
+    };
+  }, [map, basemap, basemaps]);
+
+  // Box (Shift + drag) and lasso selections add to the selection.
+  const tools = useMapTools(map, (caught: Caught[]) => {
+    if (!map) return;
+    for (const c of caught) {
+      if (c.area_m2 !== null) areasRef.current.set(c.id, c.area_m2);
+      if (selectedRef.current.has(c.id)) continue;
+      selectedRef.current.add(c.id);
+      map.setFeatureState({ source: "parcels", sourceLayer: "parcels", id: c.id }, { selected: true });
+    }
+    if (caught.length) {
+      setSelected([...selectedRef.current]);
+      setFocused(caught[caught.length - 1].id);
+    }
+  });
+  const toolsBusy = tools.busy;
 
   // Layer visibility follows the switcher.
   useEffect(() => {
@@ -160,6 +213,7 @@ function Explorer({ mapboxToken, defs }: { mapboxToken: string | null; defs: Map
       map.setFeatureState({ source: "parcels", sourceLayer: "parcels", id }, { selected: on });
 
     const onClick = (e: maplibregl.MapMouseEvent) => {
+      if (toolsBusy.current) return; // a lasso or a measure owns the clicks
       const hits = map.queryRenderedFeatures(e.point, {
         layers: ["leads-fill", "leads-cluster", "substations-circle", "parcels-fill"].filter((l) => map.getLayer(l)),
       });
@@ -199,6 +253,8 @@ function Explorer({ mapboxToken, defs }: { mapboxToken: string | null; defs: Map
       }
       if (!parcel) return;
       const id = String(parcel.properties.id);
+      const area = Number(parcel.properties.area_m2);
+      if (Number.isFinite(area)) areasRef.current.set(id, area);
       const sel = selectedRef.current;
       if (e.originalEvent.shiftKey) {
         if (sel.has(id)) {
@@ -232,7 +288,7 @@ function Explorer({ mapboxToken, defs }: { mapboxToken: string | null; defs: Map
         map.off("mouseleave", l, leave);
       });
     };
-  }, [map, navigate]);
+  }, [map, navigate, toolsBusy]);
 
   function clearSelection() {
     if (map) {
@@ -274,6 +330,11 @@ function Explorer({ mapboxToken, defs }: { mapboxToken: string | null; defs: Map
         <SearchBox
           onPick={(item) => {
             if (!map) return;
+            if (item.kind === "address") {
+              // A point: a street number close up, a street or a place a little wider.
+              map.flyTo({ center: item.center, zoom: item.type === "housenumber" ? 17.5 : 15.5, duration: 600 });
+              return;
+            }
             const [minx, miny, maxx, maxy] = item.bbox;
             map.fitBounds(
               [
@@ -285,6 +346,39 @@ function Explorer({ mapboxToken, defs }: { mapboxToken: string | null; defs: Map
             // A parcel found by its id joins the selection: creating a lead works from the keyboard.
             if (item.kind === "parcel") addToSelection(item.id);
           }}
+        />
+      </div>
+      {tools.box && (
+        <div
+          aria-hidden
+          data-testid="selection-box"
+          className="pointer-events-none absolute z-10 border-2 border-amber-500 bg-amber-300/20"
+          style={{
+            left: Math.min(tools.box[0][0], tools.box[1][0]),
+            top: Math.min(tools.box[0][1], tools.box[1][1]),
+            width: Math.abs(tools.box[1][0] - tools.box[0][0]),
+            height: Math.abs(tools.box[1][1] - tools.box[0][1]),
+          }}
+        />
+      )}
+      {tools.lasso && (
+        <svg aria-hidden className="pointer-events-none absolute inset-0 z-10 h-full w-full">
+          <polygon
+            points={tools.lasso.map((p) => p.join(",")).join(" ")}
+            fill="rgba(252, 211, 77, 0.2)"
+            stroke="#f59e0b"
+            strokeWidth={2}
+            strokeDasharray="6 3"
+          />
+        </svg>
+      )}
+      <div className="absolute left-3 top-16 z-10">
+        <MapToolbar
+          tool={tools.tool}
+          onTool={tools.setTool}
+          points={tools.points}
+          finished={tools.finished}
+          onClear={tools.clearMeasure}
         />
       </div>
       <div className="absolute bottom-8 left-3 z-10 flex flex-col items-start gap-2">
@@ -308,6 +402,15 @@ function Explorer({ mapboxToken, defs }: { mapboxToken: string | null; defs: Map
             }
           />
         )}
+        {(!narrow || legendOpen) && (
+          <BasemapSwitcher
+            basemaps={basemaps}
+            value={basemap}
+            onChange={setBasemap}
+            failed={basemapFailed}
+            unavailable={basemapsFailed}
+          />
+        )}
       </div>
       {zoom < 13 && layers.includes("parcels") && (
         <p className="absolute left-1/2 top-3 z-10 -translate-x-1/2 rounded bg-slate-900/80 px-3 py-1 text-xs text-white">
@@ -318,6 +421,7 @@ function Explorer({ mapboxToken, defs }: { mapboxToken: string | null; defs: Map
       )}
       <SelectionPanel
         selected={selected}
+        areas={areasRef.current}
         focused={focused}
         onFocus={setFocused}
         onRemove={removeFromSelection}

@@ -12,6 +12,21 @@ import type { LeadStatus } from "../../api/types";
 type ParcelLead = { id: number; internal_name: string; name?: string | null; status: string };
 type TakenBy = { id: number; internal_name: string; status: string; parcel_ids: string[] };
 import { num, surface } from "../../lib/format";
+import { useConstraints } from "../../api/selection";
+import { formatHectares } from "../../components/map/geo";
+import SelectionConstraints from "./SelectionConstraints";
+
+/** The selection's total area (m²): the tiles' areas as soon as every parcel's is known, else
+ * the server's sum (POST /api/parcels/constraints); null while neither is known. */
+export function selectionArea(
+  selected: string[],
+  areas: ReadonlyMap<string, number>,
+  server?: { parcel_count: number; area_m2: number } | null,
+): number | null {
+  if (selected.every((id) => areas.has(id))) return selected.reduce((s, id) => s + (areas.get(id) ?? 0), 0);
+  if (server && server.parcel_count === selected.length) return server.area_m2;
+  return null;
+}
 
 function ParcelFacts({ id }: { id: string }) {
   const { data, isLoading, error } = useParcel(id);
@@ -50,6 +65,7 @@ function ParcelFacts({ id }: { id: string }) {
 /** Selection and lead creation. */
 export default function SelectionPanel({
   selected,
+  areas = new Map(),
   focused,
   onFocus,
   onRemove,
@@ -57,6 +73,7 @@ export default function SelectionPanel({
   onCreated,
 }: {
   selected: string[];
+  areas?: ReadonlyMap<string, number>;
   focused: string | null;
   onFocus: (id: string) => void;
   onRemove: (id: string) => void;
@@ -64,6 +81,8 @@ export default function SelectionPanel({
   onCreated: (leadId: number) => void;
 }) {
   const create = useCreateLead();
+  const constraints = useConstraints(selected);
+  const total = selectionArea(selected, areas, constraints.data);
   const [name, setName] = useState("");
   // A 409 lead.parcels_taken: the leads that hold the parcels; creating anyway needs a reason.
   const [taken, setTaken] = useState<TakenBy[] | null>(null);
@@ -90,6 +109,9 @@ export default function SelectionPanel({
       <header className="flex items-center justify-between border-b px-3 py-2">
         <h2 className="text-sm font-semibold">
           {selected.length} parcelle{selected.length > 1 ? "s" : ""} sélectionnée{selected.length > 1 ? "s" : ""}
+          <span className="block text-xs font-normal text-slate-700" data-testid="selection-total">
+            Surface totale : {total === null ? "…" : formatHectares(total)}
+          </span>
         </h2>
         <button type="button" onClick={onClear} aria-label="Vider la sélection" className="rounded p-1 hover:bg-slate-100">
           <X className="h-4 w-4" />
@@ -109,6 +131,7 @@ export default function SelectionPanel({
             </li>
           ))}
         </ul>
+        <SelectionConstraints ids={selected} />
       </div>
       <form
         className="space-y-2 border-t p-3"
