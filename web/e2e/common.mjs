@@ -85,11 +85,22 @@ export function harness(tag, { subdir = "", fullPage = false } = {}) {
     await page.waitForURL(/\/login/, { timeout: STEP_TIMEOUT });
   }
 
-  /** The API through the page's own session (same token as the app). */
+  /** An access token of the page's session: its httpOnly cookie exchanged as the app does it
+   * (under the app's Web Lock: each cookie is used once). The app's own token is in memory. */
+  async function pageToken(page) {
+    return page.evaluate(async () => {
+      const send = () => fetch("/api/auth/session", { method: "POST", credentials: "same-origin" });
+      const res = navigator.locks ? await navigator.locks.request("lfs-session-refresh", send) : await send();
+      if (!res.ok) throw new Error(`no session in this page (HTTP ${res.status})`);
+      return (await res.json()).access_token;
+    });
+  }
+
+  /** The API through the page's own session (a token of the same session as the app's). */
   async function apiCall(page, method, path, body) {
+    const token = await pageToken(page);
     return page.evaluate(
-      async ({ method, path, body }) => {
-        const token = sessionStorage.getItem("lfs.token");
+      async ({ method, path, body, token }) => {
         const res = await fetch(path, {
           method,
           headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
@@ -97,7 +108,7 @@ export function harness(tag, { subdir = "", fullPage = false } = {}) {
         });
         return { status: res.status, body: await res.json().catch(() => null) };
       },
-      { method, path, body },
+      { method, path, body, token },
     );
   }
 
@@ -133,5 +144,5 @@ export function harness(tag, { subdir = "", fullPage = false } = {}) {
     }
   }
 
-  return { finish, openBrowser, BASE, PASSWORD, USERS, ARTIFACTS, STEP_TIMEOUT, figures, profile, log, check, shot, axe, login, logout, apiCall };
+  return { finish, openBrowser, BASE, PASSWORD, USERS, ARTIFACTS, STEP_TIMEOUT, figures, profile, log, check, shot, axe, login, logout, apiCall, pageToken };
 }

@@ -4,7 +4,7 @@
 import { join } from "node:path";
 import { harness } from "./common.mjs";
 
-const { finish, openBrowser, BASE, USERS, ARTIFACTS, STEP_TIMEOUT, figures, profile, log, check, shot, axe, login, logout, apiCall } =
+const { finish, openBrowser, BASE, USERS, ARTIFACTS, STEP_TIMEOUT, figures, profile, log, check, shot, axe, login, logout, apiCall, pageToken } =
   harness("e2e");
 // Software WebGL on a shared machine: map steps get more time (the figures are reported apart).
 const MAP_TIMEOUT = 60_000;
@@ -345,11 +345,12 @@ try {
   const pdfOut = await pdfRes.json();
   await page.getByText(/Dossier PDF généré/).first().waitFor();
   await page.getByTestId("documents").locator("li").nth(1).waitFor();
-  const pdfHead = await page.evaluate(async (url) => {
-    const r = await fetch(url, { headers: { Authorization: `Bearer ${sessionStorage.getItem("lfs.token")}` } });
+  const pdfToken = await pageToken(page);
+  const pdfHead = await page.evaluate(async ({ url, token }) => {
+    const r = await fetch(url, { headers: { Authorization: `Bearer ${token}` } });
     const b = new Uint8Array(await r.arrayBuffer());
     return { status: r.status, magic: String.fromCharCode(...b.slice(0, 5)), size: b.length };
-  }, pdfOut.download_url);
+  }, { url: pdfOut.download_url, token: pdfToken });
   check(pdfHead.status === 200 && pdfHead.magic === "%PDF-", `the PDF downloads (${JSON.stringify(pdfHead)})`);
   figures.pdf_bytes = pdfHead.size;
   await shot(page, "07-lead-pdf", "Lead detail as MANAGER: Prêt client, the generated PDF dossier in the documents");

@@ -17,11 +17,19 @@ const AdminPage = lazy(() => import("./pages/admin/AdminPage"));
 const ProspectionPage = lazy(() => import("./pages/prospection/ProspectionPage"));
 
 function RequireAuth({ children, roles }: { children: ReactNode; roles?: Role[] }) {
-  const { user, hasRole } = useAuth();
+  const { user, hasRole, ready } = useAuth();
   const location = useLocation();
+  // The session cookie is being exchanged for a token: the page asked for, not the login.
+  if (!user && !ready) return <Loading />;
   if (!user) return <Navigate to="/login" replace state={{ from: location.pathname + location.search }} />;
   if (roles && !hasRole(...roles)) return <Navigate to="/dashboard" replace />;
   return <>{children}</>;
+}
+
+/** The login page once the session cookie was tried (it then says why a session ended). */
+function AfterRestore({ children }: { children: ReactNode }) {
+  const { ready } = useAuth();
+  return ready ? <>{children}</> : <Loading />;
 }
 
 /** Home by role: OPS prospect on the map, COMMERCIAL sell from the pipeline. */
@@ -36,7 +44,14 @@ export default function App() {
   return (
     <Suspense fallback={<Loading />}>
       <Routes>
-        <Route path="/login" element={<LoginPage />} />
+        <Route
+          path="/login"
+          element={
+            <AfterRestore>
+              <LoginPage />
+            </AfterRestore>
+          }
+        />
         <Route
           element={
             <RequireAuth>

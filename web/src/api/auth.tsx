@@ -1,19 +1,20 @@
-// Who is logged in. The token lives in memory and in sessionStorage: it survives a reload of the
-// tab but not closing it. A new tab of the app (Ctrl+click, a pasted URL) asks the open ones for
-// theirs over a BroadcastChannel, so the session lasts as long as one tab of it is open; a
-// logout in one tab ends it in all (docs/web.md, "Session").
+// Who is logged in. The access token lives in memory only; the session itself is an httpOnly
+// cookie the page cannot read (POST /api/auth/login sets it, POST /api/auth/session turns it into
+// a new access token). A reload, a new tab (Ctrl+click, a pasted URL), even after every tab was
+// closed, gets its token from the cookie before the first page renders; the tabs tell each other
+// over a BroadcastChannel when one logs in (the others take the session) or out (all end).
+// docs/web.md, "Session"; docs/security.md, "Web sessions".
 import { createContext, useCallback, useContext, useEffect, useMemo, useState } from "react";
 import type { ReactNode } from "react";
 import { useQueryClient } from "@tanstack/react-query";
-import { api, getToken, noteSessionEnd, onTokenChange, setToken } from "./client";
+import { ApiError, USER_KEY, api, getToken, noteSessionEnd, onTokenChange, refreshSession, setToken, startSession } from "./client";
 import type { Role, TokenOut, UserOut } from "./types";
-
-const TOKEN_KEY = "lfs.token";
-const USER_KEY = "lfs.user";
 
 interface AuthValue {
   user: UserOut | null;
   token: string | null;
+  /** False while the session cookie is being exchanged for a token (first render only). */
+  ready: boolean;
   login: (email: string, password: string) => Promise<UserOut>;
   logout: () => Promise<void>;
   hasRole: (...roles: Role[]) => boolean;
@@ -21,42 +22,29 @@ interface AuthValue {
 
 const AuthContext = createContext<AuthValue | null>(null);
 
-function readStored(): { token: string | null; user: UserOut | null } {
+function readUser(): UserOut | null {
   try {
-    const token = sessionStorage.getItem(TOKEN_KEY);
     const user = sessionStorage.getItem(USER_KEY);
-    return { token, user: token && user ? (JSON.parse(user) as UserOut) : null };
+    return user ? (JSON.parse(user) as UserOut) : null;
   } catch {
-    return { token: null, user: null };
+    return null;
   }
 }
 
-type SessionMessage =
-  | { type: "ask" }
-  | { type: "share"; token: string; user: UserOut }
-  | { type: "logout" };
+type SessionMessage = { type: "login" } | { type: "logout" };
 
 let channel: BroadcastChannel | null = null;
+let restoring: Promise<void> | null = null;
 
-function keep(token: string, user: UserOut): void {
-  sessionStorage.setItem(TOKEN_KEY, token);
-  sessionStorage.setItem(USER_KEY, JSON.stringify(user));
-}
-
-/** The tabs' channel: answers a new tab's question with this tab's session, takes a session
- * offered while this tab has none, ends this tab's session when another logs out. */
+/** The tabs' channel: a login elsewhere logs this tab in too (from the shared cookie), a logout
+ * elsewhere ends this tab's session. Tokens never travel on it. */
 function bus(): BroadcastChannel | null {
   if (channel || typeof BroadcastChannel === "undefined") return channel;
   channel = new BroadcastChannel("lfs-session");
   channel.onmessage = (e: MessageEvent<SessionMessage>) => {
     const msg = e.data;
-    if (msg?.type === "ask") {
-      const { token, user } = readStored();
-      if (token && user && getToken() === token) channel?.postMessage({ type: "share", token, user } satisfies SessionMessage);
-    } else if (msg?.type === "share" && !getToken() && typeof msg.token === "string" && msg.user) {
-      performance.mark?.("lfs:session-shared"); // the browser suite reports the wait
-      keep(msg.token, msg.user);
-      setToken(msg.token);
+    if (msg?.type === "login" && !getToken()) {
+      void restoreSession();
     } else if (msg?.type === "logout" && getToken()) {
       noteSessionEnd("Vous vous êtes déconnecté dans un autre onglet.");
       setToken(null);
@@ -70,59 +58,82 @@ function tell(msg: SessionMessage): void {
   bus()?.postMessage(msg);
 }
 
-/** Restore this tab's session before the first render (deep links work after a reload); with
- * none, ask the app's other open tabs for theirs (the answer arrives within milliseconds and
- * logs this tab in; the login page meanwhile sends it on to the page asked for). */
-export function restoreSession(): void {
-  const { token } = readStored();
-  if (token) setToken(token);
+/** Get this tab's access token from the session cookie before the first render (a deep link
+ * lands on its page, not on the login). With no session, nothing is said; a session that ended
+ * (expired, revoked, password changed, account deactivated) is said on the login page. */
+export function restoreSession(): Promise<void> {
   bus();
-  if (!token) {
-    performance.mark?.("lfs:session-asked");
-    tell({ type: "ask" });
-  }
+  if (getToken()) return Promise.resolve();
+  if (!restoring) performance.mark?.("lfs:session-asked"); // the browser suites report the wait
+  restoring ??= refreshSession()
+    .then((out) => {
+      performance.mark?.("lfs:session-shared");
+      startSession(out.access_token, out.user);
+    })
+    .catch((err: unknown) => {
+      if (err instanceof ApiError && err.status === 401 && err.code !== "auth.required") noteSessionEnd(err.message);
+      try {
+        sessionStorage.removeItem(USER_KEY);
+      } catch {
+        // nothing stored
+      }
+    })
+    .finally(() => {
+      restoring = null;
+    });
+  return restoring;
 }
 
 /** Provides the current user, login and logout. */
 export function AuthProvider({ children }: { children: ReactNode }) {
   const queryClient = useQueryClient();
   const [token, setTokenState] = useState<string | null>(getToken());
-  const [user, setUser] = useState<UserOut | null>(() => (getToken() ? readStored().user : null));
+  const [user, setUser] = useState<UserOut | null>(() => (getToken() ? readUser() : null));
+  const [ready, setReady] = useState(() => restoring === null);
 
   useEffect(() => {
     const changed = (t: string | null) => {
       setTokenState(t);
       if (t) {
-        const stored = readStored();
-        if (stored.token === t && stored.user) setUser(stored.user);
+        const stored = readUser();
+        if (stored) setUser(stored);
       } else {
         setUser(null);
-        sessionStorage.removeItem(TOKEN_KEY);
-        sessionStorage.removeItem(USER_KEY);
+        try {
+          sessionStorage.removeItem(USER_KEY);
+        } catch {
+          // nothing stored
+        }
         queryClient.clear();
       }
     };
     const stop = onTokenChange(changed);
-    // A session another tab shared between the first render and this subscription.
+    // A session restored between the first render and this subscription.
     const now = getToken();
     if (now) changed(now);
-    return stop;
+    let live = true;
+    if (restoring) void restoring.then(() => live && setReady(true));
+    else setReady(true);
+    return () => {
+      live = false;
+      stop();
+    };
   }, [queryClient]);
 
   const login = useCallback(async (email: string, password: string) => {
     const out = await api<TokenOut>("/api/auth/login", { method: "POST", body: { email, password } });
-    keep(out.access_token, out.user);
+    startSession(out.access_token, out.user);
     setUser(out.user);
-    setToken(out.access_token);
-    tell({ type: "share", token: out.access_token, user: out.user });
+    tell({ type: "login" });
     return out.user;
   }, []);
 
   const logout = useCallback(async () => {
     try {
-      if (getToken()) await api("/api/auth/logout", { method: "POST" });
+      // Ends the cookie session and revokes this access token (and its tile tokens).
+      await api("/api/auth/session", { method: "DELETE" });
     } catch {
-      // The token may already be expired or revoked: forgetting it locally is what matters.
+      // The server may be unreachable: forgetting the token locally is what matters here.
     }
     tell({ type: "logout" });
     setToken(null);
@@ -132,11 +143,12 @@ export function AuthProvider({ children }: { children: ReactNode }) {
     () => ({
       user,
       token,
+      ready,
       login,
       logout,
       hasRole: (...roles: Role[]) => !!user && roles.includes(user.role as Role),
     }),
-    [user, token, login, logout],
+    [user, token, ready, login, logout],
   );
   return <AuthContext.Provider value={value}>{children}</AuthContext.Provider>;
 }

@@ -1,4 +1,5 @@
-// The one HTTP client of the app: bearer token, problem+json errors, 401 → back to login.
+// The one HTTP client of the app: bearer token (in memory), problem+json errors, an expired token
+// renewed from the session cookie, a session that ended → back to the login page saying why.
 import { problemMessage } from "../lib/problems";
 
 export class ApiError extends Error {
@@ -50,6 +51,57 @@ export function takeSessionEnd(): string | null {
   return reason;
 }
 
+/** End the session in this tab, saying why on the login page. */
+export function endSession(reason: string): void {
+  noteSessionEnd(reason);
+  setToken(null);
+}
+
+/** The user of the session, kept in sessionStorage for the first render after a reload (the
+ * access token itself lives in memory only: a reload gets a new one from the session cookie). */
+export const USER_KEY = "lfs.user";
+
+/** Start (or renew) the session: the access token in memory, the user for the provider. */
+export function startSession(token: string, user: unknown): void {
+  try {
+    sessionStorage.setItem(USER_KEY, JSON.stringify(user));
+  } catch {
+    // Storage refused (private mode): the provider keeps the user in its state anyway.
+  }
+  setToken(token);
+}
+
+export interface SessionOut {
+  access_token: string;
+  user: Record<string, unknown>;
+}
+
+const SESSION_PATH = "/api/auth/session";
+let refreshing: Promise<SessionOut> | null = null;
+
+/** A new access token from the httpOnly session cookie (POST /api/auth/session). One refresh
+ * at a time in this tab, and across the app's tabs through a Web Lock: each cookie is used once
+ * (the server revokes a session whose used cookie comes back), so two tabs must not send the
+ * same one; the second waits and sends the cookie the first one got. */
+export function refreshSession(): Promise<SessionOut> {
+  refreshing ??= (async () => {
+    const send = () =>
+      fetch(SESSION_PATH, { method: "POST", credentials: "same-origin", headers: { Accept: "application/json" } });
+    let res: Response;
+    try {
+      const locks = typeof navigator !== "undefined" ? navigator.locks : undefined;
+      res = locks ? await locks.request("lfs-session-refresh", send) : await send();
+    } catch {
+      throw new ApiError(0, { title: "Réseau", detail: "Le serveur ne répond pas." });
+    }
+    if (!res.ok) throw await parseError(res);
+    return (await res.json()) as SessionOut;
+  })().finally(() => {
+    refreshing = null;
+  });
+  return refreshing;
+}
+
 /** Called when the token changes (login, logout, 401). */
 export function onTokenChange(listener: TokenListener): () => void {
   listeners.add(listener);
@@ -99,9 +151,10 @@ export async function api<T>(path: string, opts: RequestOptions = {}): Promise<T
 }
 
 /** Send a request and return the raw Response (after error handling). */
-export async function apiResponse(path: string, opts: RequestOptions = {}): Promise<Response> {
+export async function apiResponse(path: string, opts: RequestOptions = {}, retried = false): Promise<Response> {
   const headers: Record<string, string> = { Accept: "application/json", ...opts.headers };
-  if (currentToken) headers.Authorization = `Bearer ${currentToken}`;
+  const sent = currentToken;
+  if (sent) headers.Authorization = `Bearer ${sent}`;
   let body: BodyInit | undefined = opts.raw;
   if (opts.body !== undefined) {
     headers["Content-Type"] = "application/json";
@@ -116,10 +169,24 @@ export async function apiResponse(path: string, opts: RequestOptions = {}): Prom
   }
   if (!res.ok) {
     const error = await parseError(res);
-    // An expired or revoked token: forget it, the router sends the user back to the login page.
-    if (res.status === 401 && currentToken && !path.startsWith("/api/auth/login")) {
-      noteSessionEnd(error.message);
-      setToken(null);
+    if (res.status === 401 && sent && !path.startsWith("/api/auth/login") && !path.startsWith(SESSION_PATH)) {
+      // Another request renewed the token meanwhile: try again with the new one.
+      if (!retried && currentToken && currentToken !== sent) return apiResponse(path, opts, true);
+      // An expired access token: the session cookie gets a new one, then the request goes again.
+      if (!retried && error.code === "auth.session_expired" && currentToken === sent) {
+        try {
+          const out = await refreshSession();
+          startSession(out.access_token, out.user);
+          return apiResponse(path, opts, true);
+        } catch (err) {
+          // The session itself is over: say why (expired, revoked, password changed, disabled).
+          if (currentToken === sent) endSession(err instanceof ApiError && err.status === 401 ? err.message : error.message);
+          throw error;
+        }
+      }
+      // Revoked, password changed, account deactivated: the session is over, the router sends
+      // the user back to the login page, which says why.
+      if (currentToken === sent) endSession(error.message);
     }
     throw error;
   }
@@ -149,10 +216,7 @@ export function uploadWithProgress<T>(
       }
       if (xhr.status >= 200 && xhr.status < 300) resolve(body as T);
       else {
-        if (xhr.status === 401 && currentToken) {
-          noteSessionEnd(new ApiError(401, body).message);
-          setToken(null);
-        }
+        if (xhr.status === 401 && currentToken) endSession(new ApiError(401, body).message);
         reject(new ApiError(xhr.status, body));
       }
     };
