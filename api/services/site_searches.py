@@ -285,6 +285,10 @@ def _timed_out(exc: BaseException) -> bool:
     return isinstance(exc, DBAPIError) and getattr(exc.orig, "sqlstate", None) == "57014"
 
 
+class ChunkBusy(Exception):
+    """Another worker still holds the chunk: the task is retried later (procrastinate)."""
+
+
 class _Abandoned(Exception):
     """The run was cancelled (or failed) while a chunk ran: the chunk's work is rolled back."""
 
@@ -312,7 +316,7 @@ async def run_chunk(
     judged, the clusters reaching another chunk set aside, its sites assembled, scored and
     staged — committed only if the run is still going (checked under the run's row lock, so a
     cancellation never leaves a chunk's sites behind). The worker that finishes the last chunk
-    merges the run. What happened: done | skipped | busy | failed."""
+    merges the run. What happened: done | skipped | failed."""
     async with sessions() as session, session.begin():
         status = await session.scalar(
             text(
@@ -329,17 +333,32 @@ async def run_chunk(
         async with sessions() as session, session.begin():
             conn = await session.connection()
             await _timeout(conn, settings)
-            chunk = (
-                await conn.execute(
-                    text(
-                        "SELECT communes, status FROM site_search_chunks "
-                        "WHERE run_id = :r AND idx = :i FOR UPDATE SKIP LOCKED"
-                    ),
-                    {"r": run_id, "i": idx},
-                )
-            ).one_or_none()
+            # Another worker holding this chunk (a task re-queued while its first worker was
+            # still alive, or killed with its transaction not yet rolled back): wait for it, up
+            # to half the statement limit, then find the chunk done (it committed: only the
+            # merge may be left) or pending (it rolled back: do it). Skipping a locked chunk
+            # lost it when the holder was a killed worker's backend.
+            await conn.execute(
+                text("SELECT set_config('lock_timeout', :v, true)"),
+                {"v": str(max(settings.site_finder.statement_timeout_ms // 2, 100))},
+            )
+            try:
+                chunk = (
+                    await conn.execute(
+                        text(
+                            "SELECT communes, status FROM site_search_chunks "
+                            "WHERE run_id = :r AND idx = :i FOR UPDATE"
+                        ),
+                        {"r": run_id, "i": idx},
+                    )
+                ).one_or_none()
+            except DBAPIError as exc:
+                if getattr(exc.orig, "sqlstate", None) != "55P03":
+                    raise
+                raise ChunkBusy(f"chunk {idx} of run {run_id} is still held") from exc
+            await conn.execute(text("SELECT set_config('lock_timeout', '0', true)"))
             if chunk is None:
-                return "busy"  # another worker has it (a retried task)
+                return "skipped"  # the run was deleted
             if chunk.status != "pending":
                 raise _Abandoned  # done by an earlier attempt: only the merge may be left
             run = (
@@ -399,6 +418,11 @@ async def run_chunk(
             )
     except _Abandoned:
         outcome = "skipped"
+    except ChunkBusy:
+        if not last_attempt:
+            raise
+        await fail_run(sessions, run_id, f"chunk {idx} held by another worker for too long")
+        return "failed"
     except (DBAPIError, InvalidInput) as exc:
         timeout = isinstance(exc, DBAPIError) and (getattr(exc.orig, "sqlstate", None) == "57014")
         if isinstance(exc, DBAPIError) and not timeout and not last_attempt:
