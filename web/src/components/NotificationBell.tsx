@@ -64,7 +64,6 @@ export default function NotificationBell() {
       <button
         ref={button}
         type="button"
-        aria-label={title}
         title={title}
         aria-expanded={open}
         aria-controls="notifications-panel"
@@ -73,9 +72,12 @@ export default function NotificationBell() {
         className="relative flex items-center gap-1.5 rounded px-2 py-1 text-xs text-slate-200 hover:bg-slate-800 focus:outline-none focus-visible:ring-2 focus-visible:ring-brand-400"
       >
         <Bell className="h-4 w-4 shrink-0" aria-hidden />
+        {/* The name read out is the visible text and the count: "Notifications : 2 non lues". */}
         <span className="sr-only sm:not-sr-only">Notifications</span>
+        <span className="sr-only">{title.slice("Notifications".length)}</span>
         {unread > 0 && (
           <span
+            aria-hidden
             data-testid="notification-count"
             className="absolute -top-1 left-4 min-w-[1.1rem] rounded-full bg-rose-600 px-1 text-center text-[0.65rem] font-bold leading-4 text-white"
           >
