@@ -30,6 +30,8 @@ EXPECTED_TABLES = {
     "imports",
     "revoked_tokens",
     "lead_status_history",
+    "notifications",
+    "saved_views",
 }
 
 
