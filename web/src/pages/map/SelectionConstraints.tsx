@@ -115,7 +115,7 @@ export default function SelectionConstraints({ ids }: { ids: string[] }) {
           type="button"
           aria-expanded={open}
           onClick={() => setOpen((o) => !o)}
-          className="text-sm font-semibold text-slate-800 hover:underline"
+          className="text-left text-sm font-semibold text-slate-800 hover:underline"
         >
           Contraintes de la sélection
         </button>
