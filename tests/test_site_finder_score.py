@@ -264,3 +264,16 @@ async def test_minimum_yield_out_of_range_is_422(
     r = await client.post("/api/site-searches", json=body, headers=h)
     assert r.status_code == 422, r.text
     assert r.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_defaults_list_the_yield_and_the_site_score_criteria(
+    client: Any, auth_headers: Any
+) -> None:
+    h = await auth_headers(Role.OPS)
+    r = await client.get("/api/site-searches/defaults", headers=h)
+    assert r.status_code == 200, r.text
+    assert r.json()["criteria"]["min_specific_yield"] == 1_100
+    items = r.json()["score_criteria"]
+    assert [i["key"] for i in items] == [*W, "terrain"]
+    assert {i["key"]: i["weight"] for i in items} == {**W, "terrain": W_TERRAIN}
+    assert items[-1]["label"] == "Relief (pente et exposition)"

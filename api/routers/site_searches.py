@@ -24,7 +24,9 @@ from api.schemas.site_searches import (
 )
 from api.services import site_exports as exports
 from api.services import site_searches as svc
+from api.services.enrichment import enrichment_config
 from api.services.leads_geometry import driver_connection
+from enrichment.criteria import describe, site_criteria
 from geo.errors import Conflict
 from geo.models import EnvZoneType, UrbanZoneType
 
@@ -58,6 +60,10 @@ class SearchDefaults(BaseModel):
     max_departements: int = Field(3, description="Most départements in a territory")
     max_ranks: int = Field(50, description="Most sites turned into leads in one request")
     max_results: int = Field(description="Most sites a run keeps (LFS_SITE_FINDER__MAX_RESULTS)")
+    score_criteria: list[dict[str, Any]] = Field(
+        description="What a site's score is made of, in order: the leads' criteria registry "
+        "(GET /api/reference/criteria) and the site-only ones (terrain), with their weights"
+    )
 
 
 @router.get("/defaults", response_model=SearchDefaults)
@@ -69,6 +75,11 @@ async def search_defaults(viewer: ViewerDep, settings: SettingsDep) -> SearchDef
         zone_types=[t.value for t in EnvZoneType],
         plu_types=[t.value for t in UrbanZoneType],
         max_results=settings.site_finder.max_results,
+        score_criteria=describe(
+            {k: c.weight for k, c in site_criteria().items()}
+            | enrichment_config(settings).score.weights,
+            site_criteria(),
+        ),
     )
 
 

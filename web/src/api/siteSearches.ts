@@ -3,6 +3,7 @@
 // API's runs become background jobs: a run's start answers 201/200 (finished) or 202 (poll it).
 import { useQuery } from "@tanstack/react-query";
 import { api, apiResponse, withQuery } from "./client";
+import type { CriterionInfo } from "./reference";
 import type { Geometry } from "./types";
 
 export interface Territory {
@@ -32,6 +33,8 @@ export interface SearchDefaults {
   max_departements: number;
   max_ranks: number;
   max_results: number;
+  /** What a site's score is made of: the leads' criteria and the site-only ones (terrain). */
+  score_criteria?: CriterionInfo[];
 }
 
 export interface SiteSearch {

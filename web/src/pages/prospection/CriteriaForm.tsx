@@ -151,6 +151,24 @@ export default function CriteriaForm({
             sans limite
           </Check>
         </Field>
+        <Field
+          id={`${uid}-yield`}
+          label="Productible min."
+          unit="kWh/kWc/an"
+          error={errors.min_specific_yield}
+          hint="PVGIS (maille de 0,05°) ou estimation hors ligne"
+        >
+          <DecimalInput
+            id={`${uid}-yield`}
+            value={form.min_specific_yield}
+            disabled={!form.yield_on}
+            error={errors.min_specific_yield}
+            onChange={(v) => set("min_specific_yield", v)}
+          />
+          <Check checked={!form.yield_on} onChange={(v) => set("yield_on", !v)}>
+            sans minimum
+          </Check>
+        </Field>
         <Field id={`${uid}-gap`} label="Écart max. entre parcelles d'un site" unit="m" error={errors.gap_m} hint="un chemin, un fossé">
           <DecimalInput id={`${uid}-gap`} value={form.gap_m} error={errors.gap_m} onChange={(v) => set("gap_m", v)} />
         </Field>

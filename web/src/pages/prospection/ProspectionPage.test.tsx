@@ -21,6 +21,7 @@ const CRITERIA = {
   exclude_active_leads: true,
   max_slope_pct: 15,
   max_north_share: 50,
+  min_specific_yield: 1100,
 };
 const DEFAULTS = {
   criteria: CRITERIA,
@@ -30,6 +31,10 @@ const DEFAULTS = {
   max_departements: 3,
   max_ranks: 50,
   max_results: 200,
+  score_criteria: [
+    { key: "grid", label: "Réseau (distance et capacité)", weight: 30 },
+    { key: "terrain", label: "Relief (pente et exposition)", weight: 10 },
+  ],
 };
 const SEARCH = {
   id: 3,
@@ -71,7 +76,10 @@ const site = (rank: number, score: number, ha: number) => ({
       north_share: { verdict: "absent", reason: "Exposition nord : données absentes pour cette zone" },
     },
     terrain: null,
-    breakdown: { grid: { weight: 30, points: 45.3, value: 0.75, reason: "Poste AMPERE", data: "real" } },
+    breakdown: {
+      grid: { weight: 30, points: 45.3, value: 0.75, reason: "Poste AMPERE", data: "real" },
+      terrain: { weight: 10, points: 4.5, value: 0.5, reason: "Relief : données absentes", data: "missing" },
+    },
   },
   lead_id: null,
   geometry: null,
@@ -182,9 +190,13 @@ describe("ProspectionPage", () => {
     const off = within(north.parentElement!).getByRole("checkbox", { name: "sans limite" });
     fireEvent.click(off);
     expect(north).toBeDisabled();
+    // The minimum specific yield, in kWh/kWc/an, from the server's default.
+    const sun = screen.getByLabelText(/^Productible min\. \(kWh\/kWc\/an\)$/);
+    expect(sun).toHaveValue("1100");
+    fireEvent.change(sun, { target: { value: "1150" } });
     fireEvent.click(screen.getByRole("button", { name: /Lancer la recherche/ }));
     await waitFor(() => expect(sent).not.toBeNull());
-    expect(sent!.criteria).toMatchObject({ max_slope_pct: 7.5, max_north_share: null });
+    expect(sent!.criteria).toMatchObject({ max_slope_pct: 7.5, max_north_share: null, min_specific_yield: 1150 });
   });
 
   it("says what removed the most when the terrain removed every site", async () => {
@@ -249,9 +261,10 @@ describe("ProspectionPage", () => {
     expect(within(card).getByText("Exposition nord")).toBeInTheDocument();
     expect(within(card).getByText("Exposition nord : données absentes pour cette zone")).toBeInTheDocument();
     expect(within(card).getByText("Terrain").nextElementSibling).toHaveTextContent("données absentes");
-    // The breakdown's label is the server's criteria registry's, not a copy.
+    // The breakdown's labels are the server's (the site's score criteria: the registry's and the
+    // site-only terrain), not a copy.
     expect(await within(card).findByText("Réseau (distance et capacité)")).toBeInTheDocument();
-    expect(calls).toContain("GET /api/reference/criteria");
+    expect(within(card).getByText("Relief (pente et exposition)")).toBeInTheDocument();
   }, 15_000);
 
   it("takes a synchronous answer (201) as the finished run, without polling it", async () => {

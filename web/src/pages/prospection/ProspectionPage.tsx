@@ -554,7 +554,9 @@ function Prospection({
 
           {outcome && <LeadsResult outcome={outcome} />}
 
-          <div ref={cardRef}>{focusedSite && <SiteCard site={focusedSite} onClose={() => setFocused(null)} />}</div>
+          <div ref={cardRef}>{focusedSite && (
+              <SiteCard site={focusedSite} onClose={() => setFocused(null)} scoreCriteria={defaults.score_criteria} />
+            )}</div>
         </section>
       </div>
     </div>

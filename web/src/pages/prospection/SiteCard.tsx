@@ -4,6 +4,7 @@
 import { Link } from "react-router-dom";
 import { X } from "lucide-react";
 import { useCriteria } from "../../api/reference";
+import type { CriterionInfo } from "../../api/reference";
 import type { Site } from "../../api/siteSearches";
 import { Card, Facts } from "../../components/ui";
 import { distance, num, surface } from "../../lib/format";
@@ -19,12 +20,21 @@ const VERDICT_STYLE: Record<string, string> = {
 
 const DATA_LABEL: Record<string, string> = { estimated: "estimé", missing: "données absentes" };
 
-export default function SiteCard({ site, onClose }: { site: Site; onClose: () => void }) {
+export default function SiteCard({
+  site,
+  onClose,
+  scoreCriteria,
+}: {
+  site: Site;
+  onClose: () => void;
+  /** The site's score criteria (GET …/defaults: the registry's and the site-only terrain). */
+  scoreCriteria?: CriterionInfo[];
+}) {
   const f = site.facts;
   const { poste, note } = posteOf(site);
   const verdicts = Object.entries(f.verdicts ?? {});
   const registry = useCriteria();
-  const breakdown = orderedCriteria(f.breakdown ?? {}, registry.data?.items);
+  const breakdown = orderedCriteria(f.breakdown ?? {}, scoreCriteria ?? registry.data?.items);
   return (
     <Card
       title={`Site n° ${site.rank} — score ${num(site.score, 1)}/100`}

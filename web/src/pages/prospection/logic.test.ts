@@ -39,6 +39,7 @@ const DEFAULTS: SearchCriteria = {
   exclude_active_leads: true,
   max_slope_pct: 15,
   max_north_share: 50,
+  min_specific_yield: 1100,
 };
 const ZONES = ["natura2000_zsc", "rnn", "appb", "zone_humide", "friche"];
 
@@ -169,6 +170,29 @@ describe("the criteria form", () => {
     expect(criteriaFromForm({ ...form, max_slope_pct: "0", max_north_share: "100" }).errors).toEqual({});
     // Switched off, a bad value is not the search's: no error.
     expect(criteriaFromForm({ ...form, slope_on: false, max_slope_pct: "abc" }).errors).toEqual({});
+  });
+
+  it("shows the minimum specific yield in kWh/kWc/an, reads French decimals, 500–2 000, off as null", () => {
+    const form = formFromCriteria(DEFAULTS, ZONES);
+    expect(form).toMatchObject({ yield_on: true, min_specific_yield: "1100" });
+    const typed = criteriaFromForm({ ...form, min_specific_yield: "1150,5" });
+    expect(typed.errors).toEqual({});
+    expect(typed.criteria.min_specific_yield).toBe(1150.5);
+    expect(criteriaFromForm({ ...form, min_specific_yield: "400" }).errors).toEqual({
+      min_specific_yield: "Entre 500 et 2\u202f000",
+    });
+    expect(criteriaFromForm({ ...form, min_specific_yield: "beaucoup" }).errors).toEqual({
+      min_specific_yield: "Saisir un nombre",
+    });
+    const off = criteriaFromForm({ ...form, yield_on: false, min_specific_yield: "abc" });
+    expect(off.errors).toEqual({});
+    expect(off.criteria.min_specific_yield).toBeNull();
+    // A search saved before the criterion gets the server's default.
+    const { min_specific_yield: _y, ...old } = DEFAULTS;
+    expect(formFromCriteria(old, ZONES, { ...DEFAULTS, min_specific_yield: 1200 })).toMatchObject({
+      yield_on: true,
+      min_specific_yield: "1200",
+    });
   });
 
   it("applies the server's defaults to a search saved before the terrain criteria", () => {

@@ -23,9 +23,13 @@ export function formatDecimal(n: number | null | undefined): string {
 
 // ---------------------------------------------------------------- the criteria form
 
-/** The criteria with the terrain ones (docs/site-finder.md); optional: a search saved before them
- * has neither, and the server's defaults then apply. */
-export type SearchCriteria = Criteria & { max_slope_pct?: number | null; max_north_share?: number | null };
+/** The criteria with the terrain and yield ones (docs/site-finder.md); optional: a search saved
+ * before them has none, and the server's defaults then apply. */
+export type SearchCriteria = Criteria & {
+  max_slope_pct?: number | null;
+  max_north_share?: number | null;
+  min_specific_yield?: number | null;
+};
 
 export interface CriteriaForm {
   gap_m: string;
@@ -45,6 +49,8 @@ export interface CriteriaForm {
   max_slope_pct: string;
   north_on: boolean;
   max_north_share: string;
+  yield_on: boolean;
+  min_specific_yield: string;
 }
 
 /** The buffer a zone type gets when ticked without one of its own (the default of the others). */
@@ -82,6 +88,8 @@ export function formFromCriteria(c: SearchCriteria, zoneTypes: string[], default
     max_slope_pct: formatDecimal(c.max_slope_pct ?? fallback.max_slope_pct ?? 15),
     north_on: c.max_north_share !== null,
     max_north_share: formatDecimal(c.max_north_share ?? fallback.max_north_share ?? 50),
+    yield_on: c.min_specific_yield !== null,
+    min_specific_yield: formatDecimal(c.min_specific_yield ?? fallback.min_specific_yield ?? 1100),
   };
 }
 
@@ -122,6 +130,7 @@ export function criteriaFromForm(f: CriteriaForm): { criteria: SearchCriteria; e
   }
   const maxSlope = f.slope_on ? bounded(errors, "max_slope_pct", f.max_slope_pct, 0, 100) : null;
   const maxNorth = f.north_on ? bounded(errors, "max_north_share", f.max_north_share, 0, 100) : null;
+  const minYield = f.yield_on ? bounded(errors, "min_specific_yield", f.min_specific_yield, 500, 2000) : null;
   const labels = f.plu_labels
     .split(/[\s,;]+/)
     .map((s) => s.trim())
@@ -143,6 +152,7 @@ export function criteriaFromForm(f: CriteriaForm): { criteria: SearchCriteria; e
       exclude_active_leads: f.exclude_active_leads,
       max_slope_pct: maxSlope,
       max_north_share: maxNorth,
+      min_specific_yield: minYield,
     },
     errors,
   };
@@ -295,6 +305,7 @@ export const VERDICT_CRITERION: Record<string, string> = {
   active_leads: "Leads en cours",
   slope: "Pente",
   north_share: "Exposition nord",
+  yield: "Productible",
 };
 
 /** The run's counts in French, in the order a run applies them. */
@@ -306,6 +317,7 @@ export const COUNT_LABEL: [string, string][] = [
   ["removed_min_buildable_area", "sites sous la surface minimale"],
   ["removed_poste_distance", "sites sans poste source assez proche"],
   ["removed_poste_capacity", "sites sans capacité suffisante au poste"],
+  ["removed_yield", "sites sous le productible minimal"],
   ["removed_slope", "sites trop pentus"],
   ["removed_north_share", "sites trop exposés au nord"],
   ["sites_kept", "sites retenus"],
@@ -319,6 +331,7 @@ export function mainReasons(counts: Record<string, number> | null | undefined): 
     ["removed_min_buildable_area", "sites sous la surface minimale : la baisser"],
     ["removed_poste_distance", "sites sans poste source assez proche : allonger la distance"],
     ["removed_poste_capacity", "sites sans capacité suffisante au poste : « peu importe » ou un seuil en MW"],
+    ["removed_yield", "sites sous le productible minimal : le baisser"],
     ["removed_slope", "sites trop pentus : relever la pente maximale"],
     ["removed_north_share", "sites trop exposés au nord : relever la part exposée au nord admise"],
     ["parcels_plu_not_allowed", "parcelles refusées par le PLU : admettre d'autres zones"],
