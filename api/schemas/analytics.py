@@ -106,9 +106,27 @@ class OpsThroughput(BaseModel):
     assigned_now: int
 
 
+class ReviewerRow(BaseModel):
+    """The QA decisions of one MANAGER/ADMIN over the period."""
+
+    user_id: int
+    full_name: str
+    role: str
+    decisions: int = Field(description="Moves out of IN_REVIEW made by this person")
+    approved: int = Field(description="… to CLIENT_READY")
+    sent_back: int = Field(description="… back to QUALIFIED")
+    rejected: int = Field(description="… to REJECTED or ARCHIVED")
+    approval_rate: float | None = Field(description="approved / decisions (None without any)")
+    median_review_days: float | None = Field(
+        description="Median time the decided leads spent in IN_REVIEW (days)"
+    )
+
+
 class Throughput(BaseModel):
-    """Per-OPS throughput over the last ``days`` days."""
+    """The team over the period (``from``/``to``, else the last ``days`` days)."""
 
     days: int
-    since: str
+    since: str = Field(description="Start of the period (RFC 3339)")
+    until: str | None = Field(None, description="End of the period (excluded), None for now")
     users: list[OpsThroughput]
+    reviews: list[ReviewerRow] = Field(description="QA decisions per MANAGER/ADMIN")

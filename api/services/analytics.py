@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import asyncio
 import math
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Column, ColumnElement, Float, cast, func, literal_column, select
+from sqlalchemy import Column, ColumnElement, Float, and_, cast, func, literal_column, or_, select
 from sqlalchemy.dialects.postgresql import array
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 from sqlalchemy.sql import visitors
 from sqlalchemy.sql.util import find_tables
 
@@ -49,14 +51,67 @@ def _on_facts(element: Any, **_options: Any) -> Any:
     return None
 
 
-def fact_clauses(viewer: Viewer, f: LeadFilters) -> list[ColumnElement[bool]] | None:
-    """:func:`filter_clauses` on lead_stage_facts' copy of the lead columns (same names), or
+@dataclass(frozen=True)
+class Scope:
+    """The analytics' own filters, beside the list's (:class:`LeadFilters`).
+
+    ``start``/``end``: the period, [start, end) in UTC. The lead figures (funnel, scores,
+    departments) count the leads *created* in it; the history figures (weekly moves, time per
+    stage, the team's moves and reviews) count what *happened* in it. ``person``: the leads of
+    one user, assigned to them or created by them.
+    """
+
+    start: datetime | None = None
+    end: datetime | None = None
+    person: int | None = None
+
+    def key(self) -> tuple[object, ...]:
+        """A cache-key fragment (plain values: its repr is the same in every process)."""
+        return (
+            self.start.isoformat() if self.start else None,
+            self.end.isoformat() if self.end else None,
+            self.person,
+        )
+
+
+ALL = Scope()
+
+
+def lead_clauses(
+    viewer: Viewer, f: LeadFilters, scope: Scope = ALL, *, created_in_period: bool = False
+) -> list[ColumnElement[bool]]:
+    """:func:`filter_clauses`, the person, and with ``created_in_period`` the leads created in
+    the period."""
+    clauses = filter_clauses(viewer, f)
+    if scope.person is not None:
+        clauses.append(or_(Lead.assignee_id == scope.person, Lead.created_by_id == scope.person))
+    if created_in_period:
+        if scope.start is not None:
+            clauses.append(Lead.created_at >= scope.start)
+        if scope.end is not None:
+            clauses.append(Lead.created_at < scope.end)
+    return clauses
+
+
+def _in_period(column: Any, scope: Scope) -> list[ColumnElement[bool]]:
+    out: list[ColumnElement[bool]] = []
+    if scope.start is not None:
+        out.append(column >= scope.start)
+    if scope.end is not None:
+        out.append(column < scope.end)
+    return out
+
+
+def fact_clauses(
+    viewer: Viewer, f: LeadFilters, scope: Scope = ALL
+) -> list[ColumnElement[bool]] | None:
+    """:func:`lead_clauses` on lead_stage_facts' copy of the lead columns (same names), or
     None when one of them needs a column or expression of ``leads`` that isn't copied."""
     if f.bbox or f.q:
         return None
     try:
         clauses = [
-            visitors.replacement_traverse(c, {}, _on_facts) for c in filter_clauses(viewer, f)
+            visitors.replacement_traverse(c, {}, _on_facts) for c in lead_clauses(viewer, f, scope)
         ]
     except _NotCopied:
         return None
@@ -65,10 +120,14 @@ def fact_clauses(viewer: Viewer, f: LeadFilters) -> list[ColumnElement[bool]] | 
     return clauses
 
 
-async def funnel(session: AsyncSession, viewer: Viewer, f: LeadFilters) -> dict[str, Any]:
-    """Count per status; conversion k→k+1 = leads at or beyond k+1 / leads at or beyond k."""
+async def funnel(
+    session: AsyncSession, viewer: Viewer, f: LeadFilters, scope: Scope = ALL
+) -> dict[str, Any]:
+    """Count per status; conversion k→k+1 = leads at or beyond k+1 / leads at or beyond k.
+    Every lead is counted once: the main path's stages, then rejected and archived."""
+    where = lead_clauses(viewer, f, scope, created_in_period=True)
     rows = await session.execute(
-        select(Lead.status, func.count()).where(*filter_clauses(viewer, f)).group_by(Lead.status)
+        select(Lead.status, func.count()).where(*where).group_by(Lead.status)
     )
     counts = {s.value: 0 for s in S}
     for status, n in rows:
@@ -101,33 +160,43 @@ def _week(col: Any) -> Any:
     return func.date_trunc("week", col)
 
 
+def _monday(day: datetime) -> datetime:
+    start = day.astimezone(UTC).date()
+    return datetime(start.year, start.month, start.day, tzinfo=UTC) - timedelta(
+        days=start.weekday()
+    )
+
+
 async def weekly(
     session: AsyncSession,
     viewer: Viewer,
     f: LeadFilters,
     weeks: int,
+    scope: Scope = ALL,
     *,
     other: AsyncSession | None = None,
 ) -> dict[str, Any]:
-    """Leads created, qualified and sold per ISO week (Monday), the last ``weeks`` weeks. With
-    ``other``, the moves are counted on it while the creations are counted on ``session``."""
+    """Leads created, qualified and sold per ISO week (Monday): the weeks of the period, else
+    the last ``weeks`` weeks. With ``other``, the moves are counted on it while the creations
+    are counted on ``session``."""
     now = datetime.now(UTC)
-    start = (now - timedelta(weeks=weeks - 1)).date()
-    start_dt = datetime(start.year, start.month, start.day, tzinfo=UTC) - timedelta(
-        days=start.weekday()
-    )
-    where = filter_clauses(viewer, f)
+    last = min(scope.end, now) if scope.end is not None else now
+    first = scope.start if scope.start is not None else last - timedelta(weeks=weeks - 1)
+    start_dt = _monday(first)
+    since = max(start_dt, scope.start) if scope.start is not None else start_dt
+    period = Scope(since, scope.end, scope.person)
+    where = lead_clauses(viewer, f, scope)
     created_q = (
         select(_week(Lead.created_at).label("w"), func.count())
-        .where(*where, Lead.created_at >= start_dt)
+        .where(*where, *_in_period(Lead.created_at, period))
         .group_by(literal_column("w"))
     )
     moving = [S.QUALIFIED.value, S.SOLD.value]
-    on_facts = fact_clauses(viewer, f)
+    on_facts = fact_clauses(viewer, f, scope)
     if on_facts is not None:
         moved_q = (
             select(_week(F.entered_at).label("w"), F.stay_status, func.count(F.lead_id.distinct()))
-            .where(*on_facts, F.stay_status.in_(moving), F.entered_at >= start_dt)
+            .where(*on_facts, F.stay_status.in_(moving), *_in_period(F.entered_at, period))
             .group_by(literal_column("w"), F.stay_status)
         )
     else:
@@ -141,7 +210,7 @@ async def weekly(
             .where(
                 *where,
                 LeadStatusHistory.status.in_(moving),
-                LeadStatusHistory.entered_at >= start_dt,
+                *_in_period(LeadStatusHistory.entered_at, period),
             )
             .group_by(literal_column("w"), LeadStatusHistory.status)
         )
@@ -151,11 +220,10 @@ async def weekly(
     else:
         created, moved = await asyncio.gather(session.execute(created_q), other.execute(moved_q))
     series: dict[str, dict[str, int]] = {}
-    for i in range(weeks + 1):
-        day = (start_dt + timedelta(weeks=i)).date()
-        if day > now.date():
-            break
-        series[day.isoformat()] = {"created": 0, "qualified": 0, "sold": 0}
+    day = start_dt
+    while day <= last and len(series) <= 530:  # a period of up to ten years
+        series[day.date().isoformat()] = {"created": 0, "qualified": 0, "sold": 0}
+        day += timedelta(weeks=1)
     for w, n in created:
         series.setdefault(w.date().isoformat(), {"created": 0, "qualified": 0, "sold": 0})
         series[w.date().isoformat()]["created"] = n
@@ -178,7 +246,9 @@ def _decade_start(i: int) -> float:
 _DECADE_STARTS = [_decade_start(i) for i in range(10)]
 
 
-async def scores(session: AsyncSession, viewer: Viewer, f: LeadFilters) -> dict[str, Any]:
+async def scores(
+    session: AsyncSession, viewer: Viewer, f: LeadFilters, scope: Scope = ALL
+) -> dict[str, Any]:
     """Average, quartiles and a 10-point histogram of quality scores (scored leads only).
 
     One pass. Bucket ``least(floor(score / 10), 9)``, counted as "score >= the bucket's first
@@ -195,7 +265,7 @@ async def scores(session: AsyncSession, viewer: Viewer, f: LeadFilters) -> dict[
                 func.avg(Lead.completeness),
                 func.count(),
                 *at_least,
-            ).where(*filter_clauses(viewer, f))
+            ).where(*lead_clauses(viewer, f, scope, created_in_period=True))
         )
     ).one()
     # at_least[i]: scores in bucket i or above (NaN sorts above all: bucket 9, as least() puts it).
@@ -212,7 +282,9 @@ async def scores(session: AsyncSession, viewer: Viewer, f: LeadFilters) -> dict[
     }
 
 
-async def departments(session: AsyncSession, viewer: Viewer, f: LeadFilters) -> dict[str, Any]:
+async def departments(
+    session: AsyncSession, viewer: Viewer, f: LeadFilters, scope: Scope = ALL
+) -> dict[str, Any]:
     """Per department: leads, sold, average score and total surface (ha)."""
     rows = await session.execute(
         select(
@@ -223,7 +295,7 @@ async def departments(session: AsyncSession, viewer: Viewer, f: LeadFilters) -> 
             func.avg(Lead.quality_score),
             func.sum(Lead.area_m2),
         )
-        .where(*filter_clauses(viewer, f))
+        .where(*lead_clauses(viewer, f, scope, created_in_period=True))
         .group_by(Lead.department)
         .order_by(func.count().desc(), Lead.department)
     )
@@ -248,8 +320,10 @@ _FIRST_HALF = (S.NEW, S.QUALIFIED, S.CLIENT_READY, S.REJECTED)
 _STAGE_HALVES = (_FIRST_HALF, tuple(s for s in S if s not in _FIRST_HALF))  # every status once
 
 
-def _stage_times_query(viewer: Viewer, f: LeadFilters, statuses: tuple[LeadStatus, ...]) -> Any:
-    on_facts = fact_clauses(viewer, f)
+def _stage_times_query(
+    viewer: Viewer, f: LeadFilters, statuses: tuple[LeadStatus, ...], scope: Scope = ALL
+) -> Any:
+    on_facts = fact_clauses(viewer, f, scope)
     values = [s.value for s in statuses]
     if on_facts is not None:
         # One ordered index-only scan (stay_status, days): each group arrives sorted.
@@ -261,7 +335,7 @@ def _stage_times_query(viewer: Viewer, f: LeadFilters, statuses: tuple[LeadStatu
                 func.percentile_cont(array([0.5, 0.9])).within_group(F.days),
                 func.count().filter(F.days.is_(None)),
             )
-            .where(*on_facts, F.stay_status.in_(values))
+            .where(*on_facts, F.stay_status.in_(values), *_in_period(F.entered_at, scope))
             .group_by(F.stay_status)
         )
     h = LeadStatusHistory
@@ -274,28 +348,36 @@ def _stage_times_query(viewer: Viewer, f: LeadFilters, statuses: tuple[LeadStatu
             func.count().filter(h.left_at.is_(None)),
         )
         .join(Lead, Lead.id == h.lead_id)
-        .where(*filter_clauses(viewer, f), h.status.in_(values))
+        .where(
+            *lead_clauses(viewer, f, scope), h.status.in_(values), *_in_period(h.entered_at, scope)
+        )
         .group_by(h.status)
     )
 
 
 async def stage_times(
-    session: AsyncSession, viewer: Viewer, f: LeadFilters, *, other: AsyncSession | None = None
+    session: AsyncSession,
+    viewer: Viewer,
+    f: LeadFilters,
+    scope: Scope = ALL,
+    *,
+    other: AsyncSession | None = None,
 ) -> dict[str, Any]:
-    """Time spent per status (days): median and P90 of finished stays, and how many are open.
-    With ``other``, half the statuses are computed on it at the same time."""
+    """Time spent per status (days): median and P90 of finished stays, and how many are open
+    (stays entered in the period). With ``other``, half the statuses are computed on it at the
+    same time."""
     if other is None:
-        results = [await session.execute(_stage_times_query(viewer, f, tuple(S)))]
+        results = [await session.execute(_stage_times_query(viewer, f, tuple(S), scope))]
     else:
         results = list(
             await asyncio.gather(
-                session.execute(_stage_times_query(viewer, f, _STAGE_HALVES[0])),
-                other.execute(_stage_times_query(viewer, f, _STAGE_HALVES[1])),
+                session.execute(_stage_times_query(viewer, f, _STAGE_HALVES[0], scope)),
+                other.execute(_stage_times_query(viewer, f, _STAGE_HALVES[1], scope)),
             )
         )
     rows = [(st, n, *(p or (None, None)), open_) for r in results for st, n, p, open_ in r]
     by_status = {LeadStatus(r[0]).value: r for r in rows}
-    out = []
+    out: list[dict[str, Any]] = []
     for status in S:
         r = by_status.get(status.value)
         out.append(
@@ -320,12 +402,14 @@ _MOVES = {
 
 
 async def throughput(
-    session: AsyncSession, viewer: Viewer, f: LeadFilters, days: int
+    session: AsyncSession, viewer: Viewer, f: LeadFilters, days: int, scope: Scope = ALL
 ) -> dict[str, Any]:
-    """Per OPS user over the last ``days``: leads created, enriched, qualified, submitted."""
-    since = datetime.now(UTC) - timedelta(days=days)
-    where = filter_clauses(viewer, f)
-    on_facts = fact_clauses(viewer, f)
+    """The team over the period (else the last ``days``): per OPS user the leads created,
+    enriched, qualified, submitted and rejected; per MANAGER/ADMIN the QA decisions."""
+    since = scope.start if scope.start is not None else datetime.now(UTC) - timedelta(days=days)
+    period = Scope(since, scope.end, scope.person)
+    where = lead_clauses(viewer, f, scope)
+    on_facts = fact_clauses(viewer, f, scope)
     moved = [s.value for s in _MOVES.values()]
     if on_facts is not None:
         moves_q = (
@@ -333,7 +417,7 @@ async def throughput(
                 F.changed_by_id,
                 *(func.count().filter(F.stay_status == s.value) for s in _MOVES.values()),
             )
-            .where(*on_facts, F.stay_status.in_(moved), F.entered_at >= since)
+            .where(*on_facts, F.stay_status.in_(moved), *_in_period(F.entered_at, period))
             .group_by(F.changed_by_id)
         )
     else:
@@ -344,7 +428,7 @@ async def throughput(
                 *(func.count().filter(h.status == s.value) for s in _MOVES.values()),
             )
             .join(Lead, Lead.id == h.lead_id)
-            .where(*where, h.status.in_(moved), h.entered_at >= since)
+            .where(*where, h.status.in_(moved), *_in_period(h.entered_at, period))
             .group_by(h.changed_by_id)
         )
     moves = {uid: counts for uid, *counts in await session.execute(moves_q)}
@@ -353,7 +437,7 @@ async def throughput(
         (
             await session.execute(
                 select(Lead.created_by_id, func.count())
-                .where(*where, Lead.created_at >= since)
+                .where(*where, *_in_period(Lead.created_at, period))
                 .group_by(Lead.created_by_id)
             )
         ).all()
@@ -382,4 +466,73 @@ async def throughput(
             }
         )
     users.sort(key=lambda u: (-u["qualified"], u["user_id"]))
-    return {"days": days, "since": since.isoformat(), "users": users}
+    return {
+        "days": days,
+        "since": since.isoformat(),
+        "until": scope.end.isoformat() if scope.end is not None else None,
+        "users": users,
+        "reviews": await reviews(session, viewer, f, period),
+    }
+
+
+async def reviews(
+    session: AsyncSession, viewer: Viewer, f: LeadFilters, scope: Scope
+) -> list[dict[str, Any]]:
+    """The QA decisions made in the period, per MANAGER/ADMIN (anyone who decided, and every
+    active manager): a decision is the move that ends an IN_REVIEW stay — approved (Prêt
+    client), sent back (Qualifié), rejected or archived; its time is that stay's length."""
+    review = aliased(LeadStatusHistory)
+    decision = aliased(LeadStatusHistory)
+    days = cast(func.extract("epoch", review.left_at - review.entered_at), Float) / 86400.0
+    rows = await session.execute(
+        select(
+            decision.changed_by_id,
+            func.count(),
+            func.count().filter(decision.status == S.CLIENT_READY.value),
+            func.count().filter(decision.status == S.QUALIFIED.value),
+            func.count().filter(decision.status.in_([S.REJECTED.value, S.ARCHIVED.value])),
+            func.percentile_cont(0.5).within_group(days),
+        )
+        .select_from(review)
+        .join(
+            decision,
+            and_(decision.lead_id == review.lead_id, decision.entered_at == review.left_at),
+        )
+        .join(Lead, Lead.id == review.lead_id)
+        .where(
+            *lead_clauses(viewer, f, scope),
+            review.status == S.IN_REVIEW.value,
+            review.left_at.is_not(None),
+            # The same instant twice: on the review too, so fewer stays reach the join.
+            *_in_period(review.left_at, scope),
+            *_in_period(decision.entered_at, scope),
+        )
+        .group_by(decision.changed_by_id)
+    )
+    by_user = {uid: rest for uid, *rest in rows}
+    staff = await session.execute(
+        select(User.id, User.full_name, User.role).where(
+            or_(
+                User.id.in_([u for u in by_user if u is not None]),
+                and_(User.role == Role.MANAGER.value, User.is_active),
+            )
+        )
+    )
+    out: list[dict[str, Any]] = []
+    for uid, name, role in staff:
+        n, approved, returned, closed, median = by_user.get(uid, (0, 0, 0, 0, None))
+        out.append(
+            {
+                "user_id": uid,
+                "full_name": name,
+                "role": Role(role).value,
+                "decisions": n,
+                "approved": approved,
+                "sent_back": returned,
+                "rejected": closed,
+                "approval_rate": round(approved / n, 4) if n else None,
+                "median_review_days": round(float(median), 3) if median is not None else None,
+            }
+        )
+    out.sort(key=lambda u: (-u["decisions"], u["user_id"]))
+    return out
