@@ -36,7 +36,7 @@ export default function SearchBox({ onPick }: { onPick: (item: SearchItem) => vo
         role="combobox"
         aria-expanded={open && items.length > 0}
         aria-controls="search-results"
-        aria-label="Rechercher une commune, une parcelle ou une adresse"
+        aria-label="Rechercher une commune ou une parcelle, ou une adresse"
         placeholder="Commune, parcelle (69114 AN 63) ou adresse…"
         value={text}
         onChange={(e) => {
