@@ -208,3 +208,29 @@ async def test_bulk_assign_notifies_each_assignee(client, people) -> None:
     got = await mine(client, people, "ops3")
     assert got["unread"] == before + 2
     assert {n["lead_id"] for n in got["items"][:2]} == {x["id"] for x in leads}
+
+
+async def test_a_lead_made_for_someone_else_notifies_them(client, people) -> None:
+    before = (await mine(client, people, "ops3"))["total"]
+    r = await client.post(
+        "/api/leads",
+        json={
+            "geometry": square(4.9, 45.75),
+            "commune_insee": "69114",
+            "name": "Pour Jean",
+            "assignee_id": people["ops3"][0].id,
+        },
+        headers=people["manager"][1],
+    )
+    assert r.status_code == 201, r.text
+    got = await mine(client, people, "ops3")
+    assert got["total"] == before + 1
+    assert (got["items"][0]["kind"], got["items"][0]["lead_id"]) == (
+        "assigned_to_me",
+        r.json()["id"],
+    )
+    # Made for oneself (OPS): nobody is told.
+    lead = await new_lead(client, people)
+    assert not [
+        n for n in (await mine(client, people, "ops"))["items"] if n["lead_id"] == lead["id"]
+    ]

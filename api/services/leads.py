@@ -285,7 +285,17 @@ async def create_lead_on(
         orjson.dumps(activity).decode(),
     )
     assert row is not None
+    if assignee_id is not None and assignee_id != viewer.user_id:
+        # Made for someone else (a manager, the site finder): they are told, in this transaction.
+        await conn.execute(
+            _NOTIFY_ASSIGNED, assignee_id, ASSIGNED_TO_ME.value, row["id"], viewer.user_id
+        )
     return CreatedLead(row["id"], row["internal_name"])
+
+
+_NOTIFY_ASSIGNED = (
+    "INSERT INTO notifications (recipient_id, kind, lead_id, actor_id) VALUES ($1, $2, $3, $4)"
+)
 
 
 _EDITABLE = ("name", "notes", "is_public", "commune_insee")
