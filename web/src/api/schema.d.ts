@@ -1150,7 +1150,8 @@ export interface paths {
         };
         /**
          * Funnel
-         * @description Leads per status and conversion between stages.
+         * @description Leads (created in the period) per status and conversion between stages; rejected and
+         *     archived ones counted apart, so every lead is accounted for.
          */
         get: operations["funnel_api_analytics_funnel_get"];
         put?: never;
@@ -1170,7 +1171,8 @@ export interface paths {
         };
         /**
          * Weekly
-         * @description Leads created, qualified and sold per week.
+         * @description Leads created, qualified and sold per week (the weeks of the period, else the last
+         *     ``weeks``).
          */
         get: operations["weekly_api_analytics_weekly_get"];
         put?: never;
@@ -1190,7 +1192,7 @@ export interface paths {
         };
         /**
          * Scores
-         * @description Average, median and distribution of quality scores.
+         * @description Average, median and distribution of quality scores (leads created in the period).
          */
         get: operations["scores_api_analytics_scores_get"];
         put?: never;
@@ -1210,7 +1212,7 @@ export interface paths {
         };
         /**
          * Departments
-         * @description Leads, sales, score and surface per department.
+         * @description Leads, sales, score and surface per department (leads created in the period).
          */
         get: operations["departments_api_analytics_departments_get"];
         put?: never;
@@ -1230,7 +1232,7 @@ export interface paths {
         };
         /**
          * Stage Times
-         * @description Median and P90 time spent per status.
+         * @description Median and P90 time spent per status (stays entered in the period).
          */
         get: operations["stage_times_api_analytics_stage_times_get"];
         put?: never;
@@ -1250,7 +1252,8 @@ export interface paths {
         };
         /**
          * Throughput
-         * @description Per-OPS throughput over a period (MANAGER/ADMIN).
+         * @description The team over the period (MANAGER/ADMIN): per OPS user their moves, per MANAGER/ADMIN
+         *     their QA decisions (count, approval rate, median time to review).
          */
         get: operations["throughput_api_analytics_throughput_get"];
         put?: never;
@@ -3827,6 +3830,48 @@ export interface components {
             };
         };
         /**
+         * ReviewerRow
+         * @description The QA decisions of one MANAGER/ADMIN over the period.
+         */
+        ReviewerRow: {
+            /** User Id */
+            user_id: number;
+            /** Full Name */
+            full_name: string;
+            /** Role */
+            role: string;
+            /**
+             * Decisions
+             * @description Moves out of IN_REVIEW made by this person
+             */
+            decisions: number;
+            /**
+             * Approved
+             * @description … to CLIENT_READY
+             */
+            approved: number;
+            /**
+             * Sent Back
+             * @description … back to QUALIFIED
+             */
+            sent_back: number;
+            /**
+             * Rejected
+             * @description … to REJECTED or ARCHIVED
+             */
+            rejected: number;
+            /**
+             * Approval Rate
+             * @description approved / decisions (None without any)
+             */
+            approval_rate: number | null;
+            /**
+             * Median Review Days
+             * @description Median time the decided leads spent in IN_REVIEW (days)
+             */
+            median_review_days: number | null;
+        };
+        /**
          * Role
          * @description The four roles of the product.
          * @enum {string}
@@ -4385,15 +4430,28 @@ export interface components {
         };
         /**
          * Throughput
-         * @description Per-OPS throughput over the last ``days`` days.
+         * @description The team over the period (``from``/``to``, else the last ``days`` days).
          */
         Throughput: {
             /** Days */
             days: number;
-            /** Since */
+            /**
+             * Since
+             * @description Start of the period (RFC 3339)
+             */
             since: string;
+            /**
+             * Until
+             * @description End of the period (excluded), None for now
+             */
+            until?: string | null;
             /** Users */
             users: components["schemas"]["OpsThroughput"][];
+            /**
+             * Reviews
+             * @description QA decisions per MANAGER/ADMIN
+             */
+            reviews: components["schemas"]["ReviewerRow"][];
         };
         /**
          * TileTokenOut
@@ -9257,6 +9315,12 @@ export interface operations {
                 created_to?: string;
                 /** @description Text in name/commune/notes (one line, no control characters) */
                 q?: string;
+                /** @description First day of the period (Paris time), included */
+                from?: string;
+                /** @description Last day of the period (Paris time), included */
+                to?: string;
+                /** @description Only the leads assigned to or created by this user */
+                person?: number;
             };
             header?: never;
             path?: never;
@@ -9314,7 +9378,7 @@ export interface operations {
     weekly_api_analytics_weekly_get: {
         parameters: {
             query?: {
-                /** @description How many weeks back */
+                /** @description How many weeks back (without a period) */
                 weeks?: number;
                 /** @description Statuses (repeatable); ARCHIVED only when listed */
                 status?: components["schemas"]["LeadStatus"][];
@@ -9336,6 +9400,12 @@ export interface operations {
                 created_to?: string;
                 /** @description Text in name/commune/notes (one line, no control characters) */
                 q?: string;
+                /** @description First day of the period (Paris time), included */
+                from?: string;
+                /** @description Last day of the period (Paris time), included */
+                to?: string;
+                /** @description Only the leads assigned to or created by this user */
+                person?: number;
             };
             header?: never;
             path?: never;
@@ -9413,6 +9483,12 @@ export interface operations {
                 created_to?: string;
                 /** @description Text in name/commune/notes (one line, no control characters) */
                 q?: string;
+                /** @description First day of the period (Paris time), included */
+                from?: string;
+                /** @description Last day of the period (Paris time), included */
+                to?: string;
+                /** @description Only the leads assigned to or created by this user */
+                person?: number;
             };
             header?: never;
             path?: never;
@@ -9490,6 +9566,12 @@ export interface operations {
                 created_to?: string;
                 /** @description Text in name/commune/notes (one line, no control characters) */
                 q?: string;
+                /** @description First day of the period (Paris time), included */
+                from?: string;
+                /** @description Last day of the period (Paris time), included */
+                to?: string;
+                /** @description Only the leads assigned to or created by this user */
+                person?: number;
             };
             header?: never;
             path?: never;
@@ -9567,6 +9649,12 @@ export interface operations {
                 created_to?: string;
                 /** @description Text in name/commune/notes (one line, no control characters) */
                 q?: string;
+                /** @description First day of the period (Paris time), included */
+                from?: string;
+                /** @description Last day of the period (Paris time), included */
+                to?: string;
+                /** @description Only the leads assigned to or created by this user */
+                person?: number;
             };
             header?: never;
             path?: never;
@@ -9624,7 +9712,7 @@ export interface operations {
     throughput_api_analytics_throughput_get: {
         parameters: {
             query?: {
-                /** @description Period, in days */
+                /** @description Period, in days (without from) */
                 days?: number;
                 /** @description Statuses (repeatable); ARCHIVED only when listed */
                 status?: components["schemas"]["LeadStatus"][];
@@ -9646,6 +9734,12 @@ export interface operations {
                 created_to?: string;
                 /** @description Text in name/commune/notes (one line, no control characters) */
                 q?: string;
+                /** @description First day of the period (Paris time), included */
+                from?: string;
+                /** @description Last day of the period (Paris time), included */
+                to?: string;
+                /** @description Only the leads assigned to or created by this user */
+                person?: number;
             };
             header?: never;
             path?: never;
