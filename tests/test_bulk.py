@@ -178,3 +178,22 @@ async def test_column_totals(client, people, db_url) -> None:
     assert (new["mwc_total"], new["mwc_known"]) == (2.5, 1)
     enriched = next(c for c in r.json()["columns"] if c["status"] == "ENRICHED")
     assert (enriched["count"], enriched["area_m2_total"], enriched["mwc_total"]) == (0, 0, None)
+
+
+async def test_board_sorted_like_the_list(client, people, db_url) -> None:
+    h = people[Role.MANAGER][1]
+    a, b = await new_lead(client, people), await new_lead(client, people)
+    with psycopg.connect(sync_url(db_url), autocommit=True) as conn:
+        conn.execute("UPDATE leads SET department = '02' WHERE id = ANY(%s)", ([a["id"], b["id"]],))
+        conn.execute("UPDATE leads SET quality_score = 80 WHERE id = %s", (a["id"],))
+        conn.execute("UPDATE leads SET quality_score = 20 WHERE id = %s", (b["id"],))
+
+    async def order(sort: str) -> list[int]:
+        r = await client.get("/api/pipeline", params={"department": "02", "sort": sort}, headers=h)
+        assert r.status_code == 200, r.text
+        return [c["id"] for c in r.json()["columns"][0]["cards"]]
+
+    assert await order("-quality_score") == [a["id"], b["id"]]
+    assert await order("quality_score") == [b["id"], a["id"]]
+    bad = await client.get("/api/pipeline", params={"sort": "password"}, headers=h)
+    assert_problem(bad, 422)

@@ -14,7 +14,7 @@ from api.routers import bulk, notifications, saved_views
 from api.schemas.pipeline import Pipeline, PipelineCard, PipelineColumn
 from api.schemas.strict import UserId
 from api.schemas.text import SINGLE_LINE
-from api.services.leads_query import LeadFilters, filter_clauses
+from api.services.leads_query import LeadFilters, SortKey, filter_clauses, order_by
 from geo.models import Lead, LeadStatus, LeadTechnical, Role, User
 from geo.pipeline import LeadFacts, allowed_moves
 from geo.visibility import COMMERCIAL_STATUSES
@@ -53,6 +53,9 @@ async def pipeline(
         Annotated[str, StringConstraints(min_length=1, max_length=100), SINGLE_LINE] | None,
         Query(description="Text in name/commune/notes, as the lead list's q"),
     ] = None,
+    sort: Annotated[
+        SortKey, Query(description="Order of each column's cards, as the lead list's sort")
+    ] = "-updated_at",
 ) -> Pipeline:
     """Per status, the number of leads and the most recently updated cards, each card with the
     moves the caller may make on it now."""
@@ -111,7 +114,7 @@ async def pipeline(
                 )
                 .outerjoin(User, User.id == Lead.assignee_id)
                 .where(and_(*where), Lead.status == status.value)
-                .order_by(Lead.updated_at.desc(), Lead.id.desc())
+                .order_by(*order_by(sort))
                 .limit(per_status)
             )
             cards = [
