@@ -234,7 +234,7 @@ export interface ColumnTotals {
  */
 export function usePipelineBoard(
   statuses: LeadStatus[],
-  filters: { assignee_id?: string; department?: string; score_min?: string; q?: string },
+  filters: { assignee_id?: string; department?: string; score_min?: string; q?: string; sort?: string },
   perStatus = 50,
 ) {
   return useQuery({
@@ -247,6 +247,7 @@ export function usePipelineBoard(
           department: filters.department,
           score_min: filters.score_min,
           q: filters.q,
+          sort: filters.sort,
           per_status: perStatus,
           include_archived: statuses.includes("ARCHIVED"),
         }),

@@ -4098,6 +4098,13 @@ export interface components {
              * @description Most sites a run keeps (LFS_SITE_FINDER__MAX_RESULTS)
              */
             max_results: number;
+            /**
+             * Score Criteria
+             * @description What a site's score is made of, in order: the leads' criteria registry (GET /api/reference/criteria) and the site-only ones (terrain), with their weights
+             */
+            score_criteria: {
+                [key: string]: unknown;
+            }[];
         };
         /**
          * SearchHit
@@ -9238,6 +9245,8 @@ export interface operations {
                 score_min?: number;
                 /** @description Text in name/commune/notes, as the lead list's q */
                 q?: string;
+                /** @description Order of each column's cards, as the lead list's sort */
+                sort?: "created_at" | "-created_at" | "updated_at" | "-updated_at" | "quality_score" | "-quality_score" | "area_m2" | "-area_m2" | "status_changed_at" | "-status_changed_at" | "internal_name" | "-internal_name";
             };
             header?: never;
             path?: never;

@@ -17,6 +17,16 @@ import LeadList from "./LeadList";
 import SavedViews from "./SavedViews";
 import { DEPARTMENT, filterHref, useNarrow } from "./filters";
 
+/** The orders of the cards (the list's sort keys; "" is the server's default, latest change). */
+export const SORTS: [string, string][] = [
+  ["", "Tri : dernière modification"],
+  ["-created_at", "Tri : plus récents"],
+  ["-quality_score", "Tri : meilleur score"],
+  ["-area_m2", "Tri : plus grande surface"],
+  ["status_changed_at", "Tri : plus longtemps dans le statut"],
+  ["internal_name", "Tri : référence"],
+];
+
 /** The Kanban board. */
 export default function PipelinePage() {
   const { user, hasRole } = useAuth();
@@ -46,6 +56,7 @@ export default function PipelinePage() {
     department: params.get("department") ?? undefined,
     score_min: params.get("score_min") ?? undefined,
     q: params.get("q") ?? undefined,
+    sort: params.get("sort") ?? undefined,
   };
   const board = usePipelineBoard(statuses, filters);
 
@@ -189,6 +200,18 @@ export default function PipelinePage() {
           <option value="40">Score ≥ 40</option>
           <option value="60">Score ≥ 60</option>
           <option value="80">Score ≥ 80</option>
+        </select>
+        <select
+          aria-label="Trier les leads"
+          value={params.get("sort") ?? ""}
+          onChange={(e) => setFilter("sort", e.target.value)}
+          className="rounded-md border border-slate-300 px-2 py-1 text-sm"
+        >
+          {SORTS.map(([value, label]) => (
+            <option key={value} value={value}>
+              {label}
+            </option>
+          ))}
         </select>
         <SavedViews params={params} setParams={(p) => setParams(p)} canShare={isStaff} />
         <Button

@@ -1,4 +1,4 @@
-// Saved views of the pipeline: the URL's filters under a name, mine and the team's; picking one
+// Saved views of the pipeline: the URL's filters and sort under a name, mine and the team's; picking one
 // puts its filters back in the URL (list and Kanban alike).
 import { useState } from "react";
 import toast from "react-hot-toast";
@@ -10,7 +10,7 @@ import Modal from "../../components/Modal";
 import { Button, errorMessage } from "../../components/ui";
 
 /** The URL keys a view keeps. */
-const KEYS = ["q", "assignee", "department", "score_min", "view", "archived"] as const;
+const KEYS = ["q", "assignee", "department", "score_min", "sort", "view", "archived"] as const;
 
 /** The saved-view filters of the page's URL. */
 export function viewFromParams(params: URLSearchParams): ViewFilters {
@@ -23,6 +23,8 @@ export function viewFromParams(params: URLSearchParams): ViewFilters {
   if (dept) f.department = dept;
   const score = params.get("score_min");
   if (score && Number.isFinite(Number(score))) f.score_min = Number(score);
+  const sort = params.get("sort");
+  if (sort) f.sort = sort as ViewFilters["sort"];
   const view = params.get("view");
   if (view === "board" || view === "list") f.view = view;
   if (params.get("archived") === "1") f.archived = true;
@@ -37,6 +39,7 @@ export function paramsFromView(filters: Record<string, unknown>, current: URLSea
   if (typeof filters.assignee === "number") next.set("assignee", String(filters.assignee));
   if (typeof filters.department === "string") next.set("department", filters.department);
   if (typeof filters.score_min === "number") next.set("score_min", String(filters.score_min));
+  if (typeof filters.sort === "string") next.set("sort", filters.sort);
   if (filters.view === "board" || filters.view === "list") next.set("view", filters.view);
   if (filters.archived === true) next.set("archived", "1");
   return next;

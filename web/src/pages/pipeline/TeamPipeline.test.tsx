@@ -220,11 +220,32 @@ describe("bulk actions", () => {
   });
 });
 
+describe("sort", () => {
+  it("sorts the cards through the URL, sent to the server", async () => {
+    server();
+    renderPage("/pipeline?view=list");
+    await screen.findByTestId("lead-list");
+    fireEvent.change(screen.getByLabelText("Trier les leads"), { target: { value: "-quality_score" } });
+    await waitFor(() => expect(location).toBe("?view=list&sort=-quality_score"));
+    await waitFor(() => expect(calls.some((c) => c.url.startsWith("/api/pipeline") && c.url.includes("sort=-quality_score"))).toBe(true));
+  });
+});
+
 describe("saved views", () => {
   it("maps the URL to a view's filters and back", () => {
-    const params = new URLSearchParams("q=lyon&assignee=7&department=69&score_min=60&view=list&archived=1&other=x");
+    const params = new URLSearchParams(
+      "q=lyon&assignee=7&department=69&score_min=60&sort=-area_m2&view=list&archived=1&other=x",
+    );
     const f = viewFromParams(params);
-    expect(f).toEqual({ q: "lyon", assignee: 7, department: "69", score_min: 60, view: "list", archived: true });
+    expect(f).toEqual({
+      q: "lyon",
+      assignee: 7,
+      department: "69",
+      score_min: 60,
+      sort: "-area_m2",
+      view: "list",
+      archived: true,
+    });
     expect(paramsFromView({ department: "01" }, params).toString()).toBe("other=x&department=01");
   });
 
