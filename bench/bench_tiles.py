@@ -520,18 +520,22 @@ def per_zoom(args: argparse.Namespace, bounds: tuple[float, float, float, float]
 
 
 def _timed(c: httpx.Client, method: str, path: str, ok: int, **kw: object) -> tuple[float, dict]:
-    """Seconds of one request (asserting its status) and its JSON body."""
+    """Seconds of one request (asserting its status; a 503, the statement timeout, is
+    counted: ``timeouts`` in the body) and its JSON body."""
     t0 = time.perf_counter()
     r = c.request(method, path, **kw)  # type: ignore[arg-type]
     elapsed = time.perf_counter() - t0
+    if r.status_code == 503 and method == "GET":
+        print(f"[scale] {path}: 503 after {elapsed:.1f}s ({r.json().get('detail')})", flush=True)
+        return elapsed, {"timeouts": 1, "links": []}
     if r.status_code != ok:
         raise SystemExit(f"{method} {path}: {r.status_code} {r.text[:300]}")
     return elapsed, r.json()
 
 
 def scale_probe(db: str, n: int) -> dict:
-    """What the scale runner asks of one database: tiles per zoom, commune centres for bbox
-    pages, groups of 1-3 touching parcels for lead creation (seeded, the same on every run)."""
+    """What the scale runner asks of one database: tiles per zoom, n commune centres for bbox
+    pages, n groups of 1-3 touching parcels for lead creation (seeded, the same on every run)."""
     rnd = random.Random(22)
     bounds = extent(db)
     with psycopg.connect(admin_url(db)) as conn:
@@ -539,34 +543,51 @@ def scale_probe(db: str, n: int) -> dict:
         parcels = conn.execute(
             "SELECT reltuples::bigint FROM pg_class WHERE oid = 'parcels'::regclass"
         ).fetchone()[0]
+        spots = conn.execute(
+            "SELECT ST_X(c), ST_Y(c) FROM (SELECT ST_PointOnSurface(geom) c FROM parcels "
+            "ORDER BY md5(id) LIMIT 3000) s"
+        ).fetchall()
         centres = conn.execute(
             "SELECT ST_X(c), ST_Y(c) FROM (SELECT ST_PointOnSurface(geom) c FROM communes "
             "ORDER BY md5(insee) LIMIT %s) s",
             (n,),
         ).fetchall()
+        # Parcels far from every lead (a parcel already in a lead is a 409 without
+        # allow_duplicate): oversampled, then the first n groups clear of leads.
         groups = conn.execute(
-            """SELECT (SELECT array_agg(id) FROM (
-                         SELECT q.id FROM parcels q WHERE q.geom && p.geom
-                         ORDER BY q.id = p.id DESC, q.id LIMIT 1 + abs(hashtext(p.id)) %% 3) g)
-               FROM (SELECT id, geom FROM parcels ORDER BY md5(id) LIMIT %s) p""",
-            (n,),
+            """SELECT g.ids FROM (
+                 SELECT p.id, (SELECT array_agg(id) FROM (
+                          SELECT q.id FROM parcels q WHERE q.geom && p.geom
+                          ORDER BY q.id = p.id DESC, q.id LIMIT 1 + abs(hashtext(p.id)) %% 3) s
+                        ) AS ids, p.geom
+                 FROM (SELECT id, geom FROM parcels ORDER BY md5(id) LIMIT %s) p) g
+               WHERE NOT EXISTS (SELECT 1 FROM parcels q JOIN leads l ON l.geom && q.geom
+                                 WHERE q.id = ANY(g.ids))
+               ORDER BY md5(g.id) LIMIT %s""",
+            (n * 20, n),
         ).fetchall()
     return {
         "bounds": bounds,
         "parcels": int(parcels),
         "centres": [(float(x), float(y)) for x, y in centres],
         "groups": [list(g[0]) for g in groups],
+        # The tile under each of 3,000 random parcels (like for like whatever the extent's
+        # empty corners: every tile holds parcels), shuffled.
         "tiles": {
             z: rnd.sample(
-                [("parcels", *t) for t in tiles_in(bounds, range(z, z + 1))],
-                min(3000, len(tiles_in(bounds, range(z, z + 1)))),
+                ts := sorted(
+                    {("parcels", z, t.x, t.y) for t in (TMS.tile(x, y, z) for x, y in spots)}
+                ),
+                len(ts),
             )
             for z in (14, 15)
         },
     }
 
 
-def scale_round(base: str, token: str, probe: dict, db: str, args: argparse.Namespace) -> dict:
+def scale_round(
+    base: str, token: str, probe: dict, db: str, args: argparse.Namespace, r: int
+) -> dict:
     """One round of the per-request figures on one database; returns name -> seconds list or
     wrk/floor results."""
     out: dict = {}
@@ -590,7 +611,7 @@ def scale_round(base: str, token: str, probe: dict, db: str, args: argparse.Name
             for k in range(3)
         ]
         pages: list[float] = []
-        for x, y in probe["centres"]:
+        for x, y in probe["centres"][r :: args.runs]:
             url: str | None = f"{items}?limit=100&bbox={x - 0.01},{y - 0.01},{x + 0.01},{y + 0.01}"
             for _ in range(5):  # the first page, then next links
                 if url is None:
@@ -601,7 +622,7 @@ def scale_round(base: str, token: str, probe: dict, db: str, args: argparse.Name
         out["ogc bbox pages"] = pages
         out["lead by parcels"] = [
             _timed(cl, "POST", "/api/leads", 201, json={"parcel_ids": g, "name": "bench scale"})[0]
-            for g in probe["groups"]
+            for g in probe["groups"][r :: args.runs]  # new parcels each round
         ]
     return out
 
@@ -617,7 +638,9 @@ def scale(args: argparse.Namespace) -> None:
     for src, db in clones.items():
         t0 = time.perf_counter()
         prepare_db(src, db)
-        probes[src] = scale_probe(db, args.scale_samples)
+        with psycopg.connect(admin_url(db)) as conn:  # the leads of an earlier --scale run
+            conn.execute("DELETE FROM leads WHERE name = 'bench scale'")
+        probes[src] = scale_probe(db, args.scale_samples * args.runs)
         with psycopg.connect(admin_url(db)) as conn:
             manager = conn.execute("SELECT id FROM users WHERE email = 'bench-manager@lfs'")
             tokens[src] = create_token(
@@ -637,7 +660,7 @@ def scale(args: argparse.Namespace) -> None:
         for r in range(args.runs):
             for src, db in clones.items():
                 load = os.getloadavg()[0]
-                res = scale_round(servers[src].url, tokens[src], probes[src], db, args)
+                res = scale_round(servers[src].url, tokens[src], probes[src], db, args, r)
                 for k, v in res.items():
                     results[src].setdefault(k, []).append(v)
                 print(f"[scale] round {r + 1} {src} done (load {load:.1f})", flush=True)
