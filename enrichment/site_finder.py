@@ -632,7 +632,8 @@ async def assemble_sites(
     if rows:
         for f in (
             await conn.execute(
-                text(load_sql("site_facts")), {"keys": [r["site_key"] for r in rows]}
+                text(load_sql("site_facts")),
+                {"keys": [r["site_key"] for r in rows], "excluded": list(criteria.excluded_zones)},
             )
         ).mappings():
             facts.setdefault(f["site_key"], []).append(dict(f))

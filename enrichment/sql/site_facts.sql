@@ -1,48 +1,32 @@
 -- Site finder, the score's facts of the kept sites :keys (at most max_results), one row per
--- site and fact: 'env' — each protected zone over the site's buildable area (the parcels minus
--- the excluded zones with their buffers), its overlap measured on the ellipsoid; 'plu' — the
+-- site and fact: 'env' — each protected zone over the site's parcels but the types the run
+-- excludes (cut from its buildable area), its overlap measured on the ellipsoid; 'plu' — the
 -- PLU zone under a point of each parcel's surface (as the PLU criterion judges a parcel),
 -- summed by zone over the parcels' areas, 'absent' for the parcels outside the PLU layer's
--- coverage. Each zone is clipped to the site's box before it is projected: a national park is
--- never projected whole.
+-- coverage.
 WITH layer AS (
     SELECT EXISTS (SELECT 1 FROM urban_zones) AS plu_loaded,
            EXISTS (SELECT 1 FROM imports WHERE status = 'succeeded' AND layer = 'urban_zones')
                AS plu_tracked
 ), site AS (
-    SELECT s.site_key, s.parcel_ids,
-           CASE WHEN ST_IsValid(b.g93) THEN b.g93
-                ELSE ST_CollectionExtract(ST_MakeValid(b.g93), 3) END AS b93
+    SELECT s.site_key, s.parcel_ids, s.geom, s.area_m2
     FROM sf_sites AS s
-    CROSS JOIN LATERAL (
-        SELECT coalesce(s.buildable_g93, ST_Transform(s.geom, 2154)) AS g93
-    ) AS b
     WHERE s.site_key = ANY(CAST(:keys AS text[]))
-), boxed AS (
-    SELECT site.*, ST_Transform(ST_Envelope(b93), 4326) AS box,
-           ST_Area(ST_Transform(b93, 4326)::geography) AS b_m2
-    FROM site
-    WHERE NOT ST_IsEmpty(b93)
 ), env AS (
-    SELECT b.site_key, CAST(z.zone_type AS text) AS zone_type, z.code, z.name,
-           ST_Area(ST_Transform(ST_Intersection(c.g93, b.b93), 4326)::geography) AS m2,
-           b.b_m2 AS total_m2
-    FROM boxed AS b
-    JOIN env_zones AS z ON z.geom && b.box
-    CROSS JOIN LATERAL (
-        SELECT ST_Transform(ST_Intersection(z.geom, b.box), 2154) AS g93
-    ) AS c0
-    CROSS JOIN LATERAL (
-        SELECT CASE WHEN ST_IsValid(c0.g93) THEN c0.g93
-                    ELSE ST_CollectionExtract(ST_MakeValid(c0.g93), 3) END AS g93
-    ) AS c
-    WHERE ST_Intersects(c.g93, b.b93)
+    -- As a lead's overlaps (env_overlaps.sql): the intersection with the site's parcels on the
+    -- ellipsoid. The excluded types are left out: they were cut from the buildable area with
+    -- their buffers (facts.excluded_zones), they don't exclude the rest.
+    SELECT s.site_key, CAST(z.zone_type AS text) AS zone_type, z.code, z.name,
+           ST_Area(ST_Intersection(z.geom, s.geom)::geography) AS m2, s.area_m2 AS total_m2
+    FROM site AS s
+    JOIN env_zones AS z ON z.geom && s.geom AND ST_Intersects(z.geom, s.geom)
+    WHERE NOT CAST(z.zone_type AS text) = ANY(CAST(:excluded AS text[]))
 ), parcel AS (
     SELECT s.site_key, p.area_m2, ST_PointOnSurface(p.geom) AS pos
     FROM site AS s
     CROSS JOIN LATERAL unnest(s.parcel_ids) AS u(pid)
     JOIN parcels AS p ON p.id = u.pid
-), plu AS (
+), plu AS MATERIALIZED (
     SELECT pa.site_key, pa.area_m2,
            CASE WHEN NOT layer.plu_loaded THEN true
                 WHEN layer.plu_tracked AND NOT EXISTS (
