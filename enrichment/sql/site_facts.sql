@@ -17,7 +17,11 @@ WITH layer AS (
     -- ellipsoid. The excluded types are left out: they were cut from the buildable area with
     -- their buffers (facts.excluded_zones), they don't exclude the rest.
     SELECT s.site_key, CAST(z.zone_type AS text) AS zone_type, z.code, z.name,
-           ST_Area(ST_Intersection(z.geom, s.geom)::geography) AS m2, s.area_m2 AS total_m2
+           -- A zone around the whole site (the common case: a ZNIEFF II, a PNR) needs no overlay.
+           CASE WHEN ST_CoveredBy(s.geom, z.geom) THEN s.area_m2
+                ELSE ST_Area(ST_Intersection(z.geom, s.geom)::geography)
+           END AS m2,
+           s.area_m2 AS total_m2
     FROM site AS s
     JOIN env_zones AS z ON z.geom && s.geom AND ST_Intersects(z.geom, s.geom)
     WHERE NOT CAST(z.zone_type AS text) = ANY(CAST(:excluded AS text[]))
