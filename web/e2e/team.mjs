@@ -35,7 +35,7 @@ try {
     leads.push(r.body);
   }
   await page.goto(`${BASE}/leads/${leads[0].id}`);
-  const box = page.getByRole("combobox", { name: "Nouveau commentaire" });
+  const box = page.getByRole("textbox", { name: "Nouveau commentaire" });
   await box.click();
   await box.pressSequentially("Peux-tu valider le foncier @Mar", { delay: 15 });
   const option = page.getByRole("option", { name: /Marc Manager/ });

@@ -76,9 +76,9 @@ export default function MentionBox({
         placeholder={placeholder}
         rows={2}
         value={value}
-        role="combobox"
+        // A multi-line textbox that suggests (ARIA allows no combobox role on a textarea): the
+        // suggestions are its list, the highlighted one its active descendant.
         aria-autocomplete="list"
-        aria-expanded={open}
         aria-controls={listId}
         aria-activedescendant={open ? `${listId}-${current}` : undefined}
         onChange={(e) => {
