@@ -88,7 +88,8 @@ request = function()
   local d = 0.001 + math.random() * 0.003
   local body = string.format(
     '{"geometry": {"type": "Polygon", "coordinates": '
-    .. '[[[%%f,%%f],[%%f,%%f],[%%f,%%f],[%%f,%%f],[%%f,%%f]]]}, "name": "bench"}',
+    .. '[[[%%f,%%f],[%%f,%%f],[%%f,%%f],[%%f,%%f],[%%f,%%f]]]}, "name": "bench", '
+    .. '"allow_duplicate": true, "duplicate_reason": "bench: random squares overlap"}',
     x, y, x + d, y, x + d, y + d, x, y + d, x, y)
   return wrk.format("POST", "/api/leads", headers, body)
 end

@@ -164,7 +164,13 @@ def seed(base: str, admin: str, ops_id: int | None) -> None:
     h = {"Authorization": f"Bearer {admin}"}
     bodies: list[dict[str, object]] = [
         {"parcel_ids": [DEMO_PARCEL], "name": "fuzz parcel"},
-        {"geometry": {"type": "Polygon", "coordinates": [DEMO_SQUARE]}, "is_public": True},
+        {
+            "geometry": {"type": "Polygon", "coordinates": [DEMO_SQUARE]},
+            "is_public": True,
+            # Over the parcel lead above: a declared duplicate (else 409 lead.overlaps).
+            "allow_duplicate": True,
+            "duplicate_reason": "fuzz seed",
+        },
         {"point": {"lat": 45.9757, "lon": 4.6538}, "name": "fuzz point", "assignee_id": ops_id},
     ]
     for body in bodies:

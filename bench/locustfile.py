@@ -184,7 +184,13 @@ class Ops(Person):
         r = self.client.post(
             "/api/leads",
             headers=self.auth,
-            json={"geometry": {"type": "Polygon", "coordinates": [ring]}, "name": "Prospection"},
+            json={
+                "geometry": {"type": "Polygon", "coordinates": [ring]},
+                "name": "Prospection",
+                # Random squares overlap other leads: declared duplicates (else 409 lead.overlaps).
+                "allow_duplicate": True,
+                "duplicate_reason": "load test",
+            },
             name="/api/leads (create)",
         )
         if r.ok:

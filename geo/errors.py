@@ -54,6 +54,8 @@ CODES: dict[str, str] = {
     "transition.needs_score": "Entering QUALIFIED needs a quality score.",
     "lead.parcels_taken": "A parcel is already in an active lead (see other_leads); "
     "send allow_duplicate with a duplicate_reason to proceed.",
+    "lead.overlaps": "A drawn outline overlaps an active lead by more than 5 % of the smaller "
+    "area (see other_leads); send allow_duplicate with a duplicate_reason to proceed.",
     # imports
     "import.failed": "A file that can't be imported; nothing was written.",
 }

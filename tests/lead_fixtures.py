@@ -98,6 +98,11 @@ LEAD_TABLES = (
 )
 
 
+# A lead drawn where another active one is: a declared duplicate (else 409 lead.overlaps, or
+# lead.parcels_taken for parcels; tests/test_drawn_duplicates.py, tests/test_pipeline_api.py).
+DUP: dict[str, Any] = {"allow_duplicate": True, "duplicate_reason": "test"}
+
+
 def square(lon: float, lat: float, d: float = 0.002) -> dict[str, Any]:
     """A GeoJSON square polygon of side ``d`` degrees from (lon, lat)."""
     ring = [[lon, lat], [lon + d, lat], [lon + d, lat + d], [lon, lat + d], [lon, lat]]

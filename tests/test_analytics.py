@@ -15,7 +15,7 @@ from api.services.leads_query import LeadFilters
 from geo.models import LeadStatus, Role
 from geo.visibility import Viewer
 from tests.conftest import assert_problem, login
-from tests.lead_fixtures import sync_url
+from tests.lead_fixtures import DUP, sync_url
 
 NOW = datetime.now(UTC)
 # (status, department, score, created days ago, assigned to the OPS user?)
@@ -265,7 +265,7 @@ async def test_cache_served_then_invalidated_by_a_write(client, ctx, db_url) -> 
         "type": "Polygon",
         "coordinates": [[[4.6, 45.9], [4.602, 45.9], [4.602, 45.902], [4.6, 45.902], [4.6, 45.9]]],
     }
-    r = await client.post("/api/leads", json={"geometry": square}, headers=h)
+    r = await client.post("/api/leads", json={**DUP, "geometry": square}, headers=h)
     assert r.status_code == 201
     # Stale-while-revalidate: the recent answer is served, marked, while it is recomputed...
     r = await client.get("/api/analytics/funnel", headers=h)
@@ -305,7 +305,7 @@ async def test_strict_cache_recomputes_after_a_write(settings, tmp_path, db_url)
                 ],
             }
             assert (
-                await c.post("/api/leads", json={"geometry": square}, headers=h)
+                await c.post("/api/leads", json={**DUP, "geometry": square}, headers=h)
             ).status_code == 201
             r = await c.get("/api/analytics/funnel", headers=h)
             assert "x-data-stale" not in r.headers

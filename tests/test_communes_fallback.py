@@ -12,7 +12,7 @@ from shapely.geometry import shape
 from geo.models import Role
 from tests.conftest import DATA, read_json
 from tests.importing import run_import
-from tests.lead_fixtures import cadastre
+from tests.lead_fixtures import DUP, cadastre
 
 RHONE = DATA / "communes-69-rhone.geojson.gz"
 OUTLINE_69114 = DATA / "commune-69114-synthetic.geojson"
@@ -42,11 +42,11 @@ def _parcel_inside_69159() -> str:
 async def test_commune_insee_when_no_land_data_is_loaded(client, ops) -> None:
     geom = cadastre()["69114000AA0030"]["geometry"]
     r = await client.post(
-        "/api/leads", json={"geometry": geom, "commune_insee": "69114"}, headers=ops
+        "/api/leads", json={**DUP, "geometry": geom, "commune_insee": "69114"}, headers=ops
     )
     assert r.status_code == 201, r.text
     assert (r.json()["commune_insee"], r.json()["department"]) == ("69114", "69")
-    r = await client.post("/api/leads", json={"geometry": geom}, headers=ops)
+    r = await client.post("/api/leads", json={**DUP, "geometry": geom}, headers=ops)
     assert r.status_code == 201, r.text
     assert r.json()["commune_insee"] is None  # unknown, not guessed
 
@@ -58,7 +58,7 @@ async def test_equal_overlaps_go_to_the_newest_outline_everywhere(
     await run_import(state, "communes", OUTLINE_69114, source="synthetic")
     pid = _parcel_inside_69159()
     geom = cadastre()[pid]["geometry"]
-    r = await client.post("/api/leads", json={"geometry": geom}, headers=ops)
+    r = await client.post("/api/leads", json={**DUP, "geometry": geom}, headers=ops)
     assert r.status_code == 201, r.text
     lead = r.json()
     assert lead["commune_insee"] == "69114"  # imported after 69159: the newer vintage

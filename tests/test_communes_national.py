@@ -131,7 +131,8 @@ async def test_parcels_of_a_commune_without_outline(client, ops, communes, db_ur
     assert body["internal_name"].startswith("69-114-")
     # A polygon drawn over the same parcels (no parcel ids given) is on land too.
     geom = cadastre()[ids[0]]["geometry"]
-    r = await client.post("/api/leads", json={"geometry": geom}, headers=ops)
+    dup = {"allow_duplicate": True, "duplicate_reason": "test"}  # the parcels' lead is there
+    r = await client.post("/api/leads", json={"geometry": geom, **dup}, headers=ops)
     assert r.status_code == 201, r.text
     assert r.json()["commune_insee"] == "69114"
     assert r.json()["area_m2"] == pytest.approx(area_l93(geom), rel=0.005)
@@ -174,7 +175,9 @@ async def test_enrich_in_two_far_departements(client, auth_headers, state, commu
     for insee in ("29019", "67482"):
         inner = communes[insee].representative_point()
         square = _square(inner.x, inner.y, 150.0)
-        r = await client.post("/api/leads", json={"geometry": _wgs84(square)}, headers=admin)
+        # Where the earlier tests drew theirs: a declared duplicate.
+        dup = {"allow_duplicate": True, "duplicate_reason": "test"}
+        r = await client.post("/api/leads", json={"geometry": _wgs84(square), **dup}, headers=admin)
         assert r.status_code == 201, r.text
         lead = r.json()
         assert lead["commune_insee"] == insee

@@ -22,7 +22,7 @@ from api.app import create_app
 from api.services import exports as exports_service
 from geo.models import Role
 from tests.conftest import assert_problem
-from tests.lead_fixtures import sync_url
+from tests.lead_fixtures import DUP, sync_url
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +46,7 @@ async def ctx(client, db_url, make_user, auth_headers):
         }
         r = await client.post(
             "/api/leads",
-            json={"geometry": square, "name": name, "commune_insee": "69114"},
+            json={**DUP, "geometry": square, "name": name, "commune_insee": "69114"},
             headers=people[Role.OPS][1],
         )
         assert r.status_code == 201, r.text

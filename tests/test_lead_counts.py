@@ -50,6 +50,9 @@ async def made(client: Any, people: dict[str, Any]) -> list[dict[str, Any]]:
             "name": f"Comptage {i}",
             "commune_insee": "69114" if i % 2 else "01053",
             "is_public": i % 3 == 0,
+            # Made again for each test, at the same spots: declared duplicates.
+            "allow_duplicate": True,
+            "duplicate_reason": "test",
         }
         r = await client.post("/api/leads", json=body, headers=people["manager"][1])
         assert r.status_code == 201, r.text

@@ -115,7 +115,11 @@ async def test_self_intersection_refused_or_repaired(client, ops, db_url) -> Non
     body = assert_problem(r, 422)
     assert "Self-intersection" in body["detail"]
     assert count_rows(db_url, *LEAD_TABLES) == before
-    r = await client.post("/api/leads", json={"geometry": BOWTIE, "repair": True}, headers=ops)
+    # Over this module's other drawn leads: a declared duplicate (tests/test_drawn_duplicates.py).
+    dup = {"allow_duplicate": True, "duplicate_reason": "test"}
+    r = await client.post(
+        "/api/leads", json={"geometry": BOWTIE, "repair": True, **dup}, headers=ops
+    )
     assert r.status_code == 201, r.text
     repaired = make_valid(shape(BOWTIE))
     assert r.json()["area_m2"] == pytest.approx(area_l93(mapping(repaired)), rel=0.005)
@@ -184,7 +188,8 @@ async def test_commune_layer_derives_commune_and_refuses_sea(client, ops, db_url
     # From now on the communes layer has rows (this test runs last in the module).
     load_communes(db_url)
     geom = cadastre()[P1]["geometry"]
-    r = await client.post("/api/leads", json={"geometry": geom}, headers=ops)
+    dup = {"allow_duplicate": True, "duplicate_reason": "test"}  # P1 is in earlier leads
+    r = await client.post("/api/leads", json={"geometry": geom, **dup}, headers=ops)
     assert r.status_code == 201, r.text
     # 69114 merged after 2018: the COG-2018 layer has its land in 69159 (largest overlap).
     communes = {
@@ -209,7 +214,13 @@ async def test_positions_of_two_and_three_dimensions_in_one_ring(client, ops, re
     ring = [[4.6512, 45.9768], [4.6543, 45.9763, 210.0], [4.6538, 45.9751], [4.6512, 45.9768, 5.0]]
     r = await client.post(
         "/api/leads",
-        json={"geometry": {"type": "Polygon", "coordinates": [ring]}, "repair": repair},
+        json={
+            "geometry": {"type": "Polygon", "coordinates": [ring]},
+            "repair": repair,
+            # Both runs draw the same ring: the second is a declared duplicate.
+            "allow_duplicate": True,
+            "duplicate_reason": "test",
+        },
         headers=ops,
     )
     assert r.status_code in (201, 422), r.text

@@ -17,7 +17,7 @@ from asgi_lifespan import LifespanManager
 from api.app import create_app
 from geo.models import Role
 from tests.conftest import assert_problem, login, make_settings
-from tests.lead_fixtures import LEAD_TABLES, cadastre, count_rows, load_communes, load_parcels
+from tests.lead_fixtures import DUP, LEAD_TABLES, cadastre, count_rows, load_communes, load_parcels
 
 P1 = "69114000AA0030"
 # The outside probe's triangle near 69114, and its many-rings MultiPolygon (overlapping rings:
@@ -58,7 +58,7 @@ async def ops(auth_headers) -> dict[str, str]:
 async def test_many_rings_refused_before_sql(client, ops, loaded, db_url) -> None:
     before = count_rows(db_url, *LEAD_TABLES)
     started = time.monotonic()
-    r = await client.post("/api/leads", json={"geometry": many_rings(2, 1000)}, headers=ops)
+    r = await client.post("/api/leads", json={**DUP, "geometry": many_rings(2, 1000)}, headers=ops)
     body = assert_problem(r, 422)
     assert body["limit"] == "max_rings" and body["max"] == 500
     assert "2000 rings" in str(body["detail"])
@@ -67,26 +67,26 @@ async def test_many_rings_refused_before_sql(client, ops, loaded, db_url) -> Non
 
 
 async def test_too_many_vertices_and_polygons(client, ops, loaded) -> None:
-    r = await client.post("/api/leads", json={"geometry": polygon_of(25_000)}, headers=ops)
+    r = await client.post("/api/leads", json={**DUP, "geometry": polygon_of(25_000)}, headers=ops)
     body = assert_problem(r, 422)
     assert body["limit"] == "max_vertices" and body["max"] == 20_000
     square = [[4.65, 45.97], [4.651, 45.97], [4.651, 45.971], [4.65, 45.971], [4.65, 45.97]]
     parts = {"type": "MultiPolygon", "coordinates": [[square]] * 501}
     body = assert_problem(
-        await client.post("/api/leads", json={"geometry": parts}, headers=ops), 422
+        await client.post("/api/leads", json={**DUP, "geometry": parts}, headers=ops), 422
     )
     assert body["limit"] == "max_polygons"
 
 
 async def test_vertex_limit_allows_a_large_real_lead(client, ops, loaded) -> None:
     """19,999 vertices (a detailed outline) is still a lead."""
-    r = await client.post("/api/leads", json={"geometry": polygon_of(19_998)}, headers=ops)
+    r = await client.post("/api/leads", json={**DUP, "geometry": polygon_of(19_998)}, headers=ops)
     assert r.status_code == 201, r.text
 
 
 async def test_patch_geometry_checked_the_same_way(client, ops, loaded) -> None:
     geom = cadastre()[P1]["geometry"]
-    lead = (await client.post("/api/leads", json={"geometry": geom}, headers=ops)).json()
+    lead = (await client.post("/api/leads", json={**DUP, "geometry": geom}, headers=ops)).json()
     r = await client.patch(
         f"/api/leads/{lead['id']}", json={"geometry": many_rings(2, 1000)}, headers=ops
     )
@@ -110,9 +110,13 @@ async def test_deactivated_token_is_401_before_any_geometry_work(
             [[4.65, 45.97], [4.66, 45.98], [4.66, 45.97], [4.65, 45.98], [4.65, 45.97]]
         ],
     }
-    assert_problem(await client.post("/api/leads", json={"geometry": bowtie}, headers=headers), 401)
+    assert_problem(
+        await client.post("/api/leads", json={**DUP, "geometry": bowtie}, headers=headers), 401
+    )
     started = time.monotonic()
-    r = await client.post("/api/leads", json={"geometry": many_rings(2, 400)}, headers=headers)
+    r = await client.post(
+        "/api/leads", json={**DUP, "geometry": many_rings(2, 400)}, headers=headers
+    )
     assert_problem(r, 401)
     assert time.monotonic() - started < 2
 
@@ -152,7 +156,7 @@ async def test_streamed_body_over_the_cap_is_413(client, ops) -> None:
 
 async def test_upload_with_many_form_fields_refused(client, ops, loaded) -> None:
     geom = cadastre()[P1]["geometry"]
-    lead = (await client.post("/api/leads", json={"geometry": geom}, headers=ops)).json()
+    lead = (await client.post("/api/leads", json={**DUP, "geometry": geom}, headers=ops)).json()
     fields = {f"f{i}": "x" for i in range(100_000)}
     r = await client.post(
         f"/api/leads/{lead['id']}/documents",
@@ -167,7 +171,7 @@ async def test_upload_with_many_form_fields_refused(client, ops, loaded) -> None
 async def test_upload_cap_is_the_upload_limit_not_the_json_one(client, ops, loaded) -> None:
     """A 3 MB document is over the JSON cap but within the upload limit: accepted."""
     geom = cadastre()[P1]["geometry"]
-    lead = (await client.post("/api/leads", json={"geometry": geom}, headers=ops)).json()
+    lead = (await client.post("/api/leads", json={**DUP, "geometry": geom}, headers=ops)).json()
     pdf = b"%PDF-1.4\n" + b"0" * (3 * 1024 * 1024) + b"\n%%EOF\n"
     r = await client.post(
         f"/api/leads/{lead['id']}/documents",
@@ -196,12 +200,12 @@ async def test_statement_timeout_bounds_every_request(strict, make_user, loaded,
     user = await make_user(Role.OPS)
     headers = {"Authorization": f"Bearer {await login(strict, user.email)}"}
     geom = cadastre()[P1]["geometry"]
-    lead = (await strict.post("/api/leads", json={"geometry": geom}, headers=headers)).json()
+    lead = (await strict.post("/api/leads", json={**DUP, "geometry": geom}, headers=headers)).json()
     url = db_url.replace("postgresql+asyncpg://", "postgresql://")
     with psycopg.connect(url) as blocker:
         blocker.execute("LOCK TABLE leads IN EXCLUSIVE MODE")
         started = time.monotonic()
-        r = await strict.post("/api/leads", json={"geometry": geom}, headers=headers)
+        r = await strict.post("/api/leads", json={**DUP, "geometry": geom}, headers=headers)
         assert_problem(r, 503)
         assert r.headers["retry-after"]
         r = await strict.patch(f"/api/leads/{lead['id']}", json={"name": "x"}, headers=headers)
@@ -232,9 +236,11 @@ def tangle(vertices: int) -> dict[str, Any]:
 
 async def test_tangled_ring_refused_without_makevalid(client, ops, loaded) -> None:
     started = time.monotonic()
-    r = await client.post("/api/leads", json={"geometry": tangle(300)}, headers=ops)
+    r = await client.post("/api/leads", json={**DUP, "geometry": tangle(300)}, headers=ops)
     assert "Self-intersection" in str(assert_problem(r, 422)["detail"])
-    r = await client.post("/api/leads", json={"geometry": tangle(300), "repair": True}, headers=ops)
+    r = await client.post(
+        "/api/leads", json={**DUP, "geometry": tangle(300), "repair": True}, headers=ops
+    )
     assert assert_problem(r, 422)["limit"] == "max_repair_crossings"
     assert time.monotonic() - started < 2
 
@@ -247,7 +253,9 @@ async def test_a_few_crossings_are_still_repaired(client, ops, loaded) -> None:
             [[4.65, 45.97], [4.66, 45.98], [4.66, 45.97], [4.65, 45.98], [4.65, 45.97]]
         ],
     }
-    r = await client.post("/api/leads", json={"geometry": bowtie, "repair": True}, headers=ops)
+    r = await client.post(
+        "/api/leads", json={**DUP, "geometry": bowtie, "repair": True}, headers=ops
+    )
     assert r.status_code == 201, r.text
 
 

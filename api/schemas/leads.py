@@ -89,7 +89,8 @@ class LeadCreate(BaseModel):
     allow_duplicate: bool = Field(
         False,
         description="Create the lead even though a parcel is already in an active lead "
-        "(otherwise 409 lead.parcels_taken); needs duplicate_reason, logged in the activity",
+        "(otherwise 409 lead.parcels_taken), or a drawn outline overlaps one (otherwise 409 "
+        "lead.overlaps); needs duplicate_reason, logged in the activity",
     )
     duplicate_reason: Annotated[str, StringConstraints(max_length=2000), MULTI_LINE] | None = None
 

@@ -127,6 +127,65 @@ GROUP BY l.id ORDER BY l.id
 """
 
 
+# A drawn outline is a duplicate when it shares more than this part of its own area, or of an
+# active lead's, with that lead: drawing by hand along a neighbour's edge leaves slivers, which
+# are no duplicate; a drawing inside a lead, or around one, is.
+DRAWN_OVERLAP_SHARE = 0.05
+# The drawn creations serialise on this key, and with the parcel creations on the keys of the
+# parcels they cover (the same as _LOCK_PARCELS'), so two overlapping drawings made at the same
+# time see each other.
+_LOCK_DRAWN = """
+SELECT count(pg_advisory_xact_lock(k))
+FROM (SELECT hashtextextended('leads:drawn', 0) AS k
+      UNION
+      SELECT hashtextextended('parcel:' || p.id, 0) FROM parcels AS p
+      WHERE p.geom && ST_GeomFromEWKB($1) AND ST_Intersects(p.geom, ST_GeomFromEWKB($1))
+      ORDER BY 1) AS keys
+"""
+# The active leads a drawn outline overlaps by more than $3 of the smaller of the two areas.
+_OVERLAPPED = """
+WITH g AS (SELECT ST_GeomFromEWKB($1) AS geom),
+hits AS (
+    SELECT l.id, l.internal_name, l.status,
+           ST_Area(ST_Intersection(l.geom, g.geom)::geography) AS shared_m2,
+           least(ST_Area(l.geom::geography), ST_Area(g.geom::geography)) AS smaller_m2
+    FROM g JOIN leads AS l ON l.geom && g.geom AND l.status = ANY($2::text[])
+                          AND ST_Intersects(l.geom, g.geom)
+)
+SELECT id, internal_name, status, shared_m2, shared_m2 / nullif(smaller_m2, 0) AS share
+FROM hits WHERE shared_m2 > $3 * smaller_m2
+ORDER BY id
+"""
+
+
+async def _check_outline_free(conn: Conn, body: LeadCreate, ewkb: bytes) -> list[int]:
+    """409 ``lead.overlaps`` naming the active leads a drawn outline overlaps (more than
+    :data:`DRAWN_OVERLAP_SHARE` of the smaller area), unless the request allows the duplicate
+    (with its reason); the ids of those leads."""
+    await conn.fetchval(_LOCK_DRAWN, ewkb)
+    open_statuses = sorted(s.value for s in OPEN_STATUSES)
+    rows = await conn.fetch(_OVERLAPPED, ewkb, open_statuses, DRAWN_OVERLAP_SHARE)
+    if rows and not body.allow_duplicate:
+        others = [
+            {
+                "id": r["id"],
+                "internal_name": r["internal_name"],
+                "status": r["status"],
+                "shared_m2": round(float(r["shared_m2"]), 1),
+                "share": round(float(r["share"]), 4),
+            }
+            for r in rows
+        ]
+        names = ", ".join(o["internal_name"] for o in others)
+        raise Conflict(
+            f"Le contour recouvre un lead actif ({names}) : envoyez allow_duplicate avec un "
+            "duplicate_reason pour créer ce lead quand même",
+            code="lead.overlaps",
+            other_leads=others,
+        )
+    return [r["id"] for r in rows]
+
+
 async def _check_parcels_free(conn: Conn, body: LeadCreate, parcel_ids: list[str]) -> list[int]:
     """409 ``lead.parcels_taken`` naming the active leads that hold one of ``parcel_ids``,
     unless the request allows the duplicate (with its reason); the ids of those leads."""
@@ -255,7 +314,10 @@ async def create_lead_on(
         await _check_assignee(conn, assignee_id)
     insee, commune_name, dept = await _commune(conn, placed, body.commune_insee)
     parcel_ids = [p["id"] for p in placed.parcels] or None
-    duplicates = await _check_parcels_free(conn, body, parcel_ids or [])
+    if body.geometry is not None:
+        duplicates = await _check_outline_free(conn, body, placed.ewkb)
+    else:
+        duplicates = await _check_parcels_free(conn, body, parcel_ids or [])
     activity: dict[str, Any] = {
         "status": LeadStatus.NEW.value,
         "source": body.source.value,

@@ -2935,7 +2935,7 @@ export interface components {
             assignee_id?: number | null;
             /**
              * Allow Duplicate
-             * @description Create the lead even though a parcel is already in an active lead (otherwise 409 lead.parcels_taken); needs duplicate_reason, logged in the activity
+             * @description Create the lead even though a parcel is already in an active lead (otherwise 409 lead.parcels_taken), or a drawn outline overlaps one (otherwise 409 lead.overlaps); needs duplicate_reason, logged in the activity
              * @default false
              */
             allow_duplicate: boolean;
@@ -3794,7 +3794,7 @@ export interface components {
              * @description Stable machine code of the problem (docs/api.md, 'Error codes')
              * @enum {string}
              */
-            code: "auth.account_disabled" | "auth.bad_credentials" | "auth.forbidden" | "auth.password_changed" | "auth.required" | "auth.session_expired" | "auth.session_revoked" | "auth.wrong_current_password" | "http.error" | "http.method_not_allowed" | "http.not_acceptable" | "http.not_found" | "import.failed" | "lead.not_assigned" | "lead.not_found" | "lead.parcels_taken" | "request.bad" | "request.invalid" | "request.malformed_json" | "request.rate_limited" | "resource.conflict" | "resource.not_found" | "resource.stale" | "server.error" | "service.not_ready" | "service.timeout" | "service.unavailable" | "transition.needs_enrichment" | "transition.needs_score" | "transition.reason_required" | "transition.refused" | "transition.role_refused" | "upload.too_large" | "upload.unsupported_type" | "user.email_taken" | "user.not_found" | "user.self_demotion";
+            code: "auth.account_disabled" | "auth.bad_credentials" | "auth.forbidden" | "auth.password_changed" | "auth.required" | "auth.session_expired" | "auth.session_revoked" | "auth.wrong_current_password" | "http.error" | "http.method_not_allowed" | "http.not_acceptable" | "http.not_found" | "import.failed" | "lead.not_assigned" | "lead.not_found" | "lead.overlaps" | "lead.parcels_taken" | "request.bad" | "request.invalid" | "request.malformed_json" | "request.rate_limited" | "resource.conflict" | "resource.not_found" | "resource.stale" | "server.error" | "service.not_ready" | "service.timeout" | "service.unavailable" | "transition.needs_enrichment" | "transition.needs_score" | "transition.reason_required" | "transition.refused" | "transition.role_refused" | "upload.too_large" | "upload.unsupported_type" | "user.email_taken" | "user.not_found" | "user.self_demotion";
             /**
              * Detail
              * @default null

@@ -111,6 +111,11 @@ export const PROBLEM_MESSAGES: Record<string, Message> = {
     const names = others.map((o) => o.internal_name).filter(Boolean).join(", ");
     return `Une parcelle est déjà dans un lead actif${names ? ` (${names})` : ""} : confirmez le doublon en donnant un motif.`;
   },
+  "lead.overlaps": (p) => {
+    const others = (p.other_leads as { internal_name?: string }[] | undefined) ?? [];
+    const names = others.map((o) => o.internal_name).filter(Boolean).join(", ");
+    return `Le contour dessiné recouvre un lead actif${names ? ` (${names})` : ""} : confirmez le doublon en donnant un motif.`;
+  },
   "import.failed": "Le fichier n'a pas pu être importé ; rien n'a été enregistré.",
 };
 
