@@ -116,7 +116,15 @@ async def test_search_by_cadastral_reference(client, auth_headers, loaded, state
                 r[0] for r in await s.execute(text("EXPLAIN " + sql.text), {**params, **extra})
             )
             assert "Seq Scan on parcels" not in plan, plan
-            assert "ix_parcels_commune_section" in plan or "parcels_pkey" in plan, plan
+            assert any(
+                ix in plan
+                for ix in ("ix_parcels_section_numero", "ix_parcels_commune_section", "pk_parcels")
+            ), plan
+        # Nationally, one probe of the (section, numero) index (migration 0027).
+        plan = "\n".join(
+            r[0] for r in await s.execute(text("EXPLAIN " + _PARCELS_BY_REF.text), params)
+        )
+        assert "ix_parcels_section_numero" in plan, plan
 
 
 async def test_parcel_feature(client, auth_headers, loaded) -> None:

@@ -126,20 +126,14 @@ _PARCELS_BY_REF_IN_COMMUNE = text(
         WHERE p.commune = :commune AND {_REF_MATCH}
         ORDER BY p.id LIMIT :limit"""
 )
-# In any commune: a loose index scan over the distinct communes of the (commune, section)
-# index, then one index probe per commune -- never a sequential scan of the parcels.
+# In any commune: the (section, numero) index (migration 0027), one probe per spelling; the
+# hits are gathered before they are sorted, so the planner never walks the primary key in id
+# order hoping to meet them (0.1-1.5 ms on 1 M parcels; the probe per commune of the
+# (commune, section) index it replaced took 10.7 ms for 324 communes, ~100x that nationally).
 _PARCELS_BY_REF = text(
-    f"""WITH RECURSIVE cs(c) AS (
-            SELECT min(commune) FROM parcels
-            UNION ALL
-            SELECT (SELECT min(commune) FROM parcels WHERE commune > cs.c)
-              FROM cs WHERE cs.c IS NOT NULL)
-        SELECT hit.* FROM cs CROSS JOIN LATERAL (
-            SELECT {_REF_COLUMNS} FROM parcels p
-             WHERE p.commune = cs.c AND {_REF_MATCH}
-             ORDER BY p.id) AS hit
-        WHERE cs.c IS NOT NULL
-        LIMIT :limit"""
+    f"""WITH hit AS MATERIALIZED (SELECT p.id FROM parcels p WHERE {_REF_MATCH}),
+        first AS (SELECT id FROM hit ORDER BY id LIMIT :limit)
+        SELECT {_REF_COLUMNS} FROM first JOIN parcels p ON p.id = first.id ORDER BY p.id"""
 )
 
 
