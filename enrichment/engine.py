@@ -46,6 +46,7 @@ from geo.models import (
     LeadTechnical,
     Role,
 )
+from geo.notify import status_changed
 from geo.pipeline import check_may_change, check_transition
 
 # Advisory-lock namespace ("EN" in the high bits) + lead id: one lock per lead.
@@ -415,6 +416,8 @@ async def _enter_enriched(session: AsyncSession, leads: list[Lead], actor: Actor
             before={"status": previous.value},
             after={"status": LeadStatus.ENRICHED.value},
         )
+        # The lead's creator and assignee are told it moved (not the one who ran it).
+        await status_changed(session, lead, previous.value, actor.user_id)
 
 
 def _rows(

@@ -14,6 +14,7 @@ from sqlalchemy.orm import aliased
 from api.schemas.team import MentionCandidate, NotificationOut
 from geo.errors import NotFound
 from geo.models import Lead, Notification, NotificationKind, Role, User
+from geo.notify import add_notifications, status_changed
 from geo.visibility import COMMERCIAL_STATUSES, Viewer, lead_visibility
 
 
@@ -27,32 +28,14 @@ async def notify(
 ) -> list[int]:
     """Add one notification per distinct recipient, the actor left out (the caller's
     transaction); the recipients notified."""
-    ids = [r for r in dict.fromkeys(recipients) if r is not None and r != actor_id]
-    for recipient in ids:
-        session.add(
-            Notification(
-                recipient_id=recipient,
-                kind=kind,
-                lead_id=lead_id,
-                actor_id=actor_id,
-                data=data or {},
-            )
-        )
-    return ids
+    return await add_notifications(session, recipients, kind, lead_id, actor_id, data)
 
 
 async def notify_status_changed(
     session: AsyncSession, lead: Lead, previous: str, actor_id: int | None
 ) -> None:
     """A lead changed status: its creator and its assignee are told."""
-    await notify(
-        session,
-        (lead.created_by_id, lead.assignee_id),
-        NotificationKind.STATUS_CHANGED,
-        lead.id,
-        actor_id,
-        {"from": previous, "to": lead.status.value},
-    )
+    await status_changed(session, lead, previous, actor_id)
 
 
 def may_see(user_id: int, role: Role, lead: Lead) -> bool:
