@@ -413,3 +413,42 @@ async def test_password_hashing_runs_one_at_a_time() -> None:
     assert most == users.HASHING.n == 1
     assert loop_thread not in threads
     assert ticks >= 10  # ~0.3 s of hashing: the loop went on ticking beside it
+
+
+async def test_login_holds_no_connection_while_hashing_and_rehash_keeps_a_new_password(
+    make_user: UserFactory, state: AppState, monkeypatch
+) -> None:
+    """The hash check runs outside any transaction (a queue of logins holds no pooled
+    connection), and the rehash only replaces the hash it checked: a password changed while the
+    login was hashing stays changed."""
+    from api.security import hash_password
+    from api.services import users
+
+    user = await make_user(Role.OPS)
+    older = hash_password(PASSWORD, rounds=11)
+    changed = hash_password("Un-tout-autre-mot-2026", rounds=10)
+    async with state.sessions() as s:
+        await s.execute(update(User).where(User.id == user.id).values(password_hash=older))
+        await s.commit()
+    seen: list[bool] = []
+    real_verify, real_hash = users._verify, users._hash
+
+    async def verify(password: str, hashed: str) -> bool:
+        seen.append(session.in_transaction())
+        return await real_verify(password, hashed)
+
+    async def hash_while_changed(password: str, rounds: int) -> str:
+        async with state.sessions() as other:  # an ADMIN's reset, meanwhile
+            await other.execute(
+                update(User).where(User.id == user.id).values(password_hash=changed)
+            )
+            await other.commit()
+        return await real_hash(password, rounds)
+
+    monkeypatch.setattr(users, "_verify", verify)
+    monkeypatch.setattr(users, "_hash", hash_while_changed)
+    async with state.sessions() as session:
+        await users.authenticate_password(session, user.email, PASSWORD, 10)
+        await session.commit()
+    assert seen == [False]
+    assert await _stored_hash(state, user.id) == changed

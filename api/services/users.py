@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from datetime import UTC, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.security import (
@@ -71,8 +71,13 @@ async def authenticate_password(
 ) -> User:
     """The active user with these credentials; one error for every failure (no enumeration).
     A password stored at another bcrypt cost than ``bcrypt_rounds`` is stored again at it
-    (caller commits): the cost setting reaches every account at its next login."""
+    (caller commits): the cost setting reaches every account at its next login. The session's
+    read transaction is committed before the hash check (the caller's changes come after)."""
     user = await get_by_email(session, email)
+    # The check waits for its hashing slot and takes tens of milliseconds: the read's
+    # transaction ends first, so a queue of logins holds no pooled connection (under a login
+    # burst on a loaded machine they held them all, and every other route timed out).
+    await session.commit()
     if user is not None:
         hashed = user.password_hash
     else:
@@ -83,8 +88,14 @@ async def authenticate_password(
     if not user.is_active:
         # Said only to whoever knows the password: it tells nothing to someone guessing.
         raise NotAuthenticated("this account is deactivated", code="auth.account_disabled")
-    if needs_rehash(password, user.password_hash, bcrypt_rounds):
-        user.password_hash = await _hash(password, bcrypt_rounds)
+    if needs_rehash(password, hashed, bcrypt_rounds):
+        rehashed = await _hash(password, bcrypt_rounds)
+        # Only over the hash that was checked: a password changed meanwhile stays changed.
+        await session.execute(
+            update(User)
+            .where(User.id == user.id, User.password_hash == hashed)
+            .values(password_hash=rehashed)
+        )
     user.last_login_at = datetime.now(UTC)
     return user
 
