@@ -117,14 +117,16 @@ async def test_two_processes_share_limits_leads_tokens_and_answers(
         assert (await ca.get("/api/analytics/funnel", headers=ha)).json() == funnel_b
 
         # 3. A lead created through A: in B's next list page, next tile and next analytics.
-        tile = TMS.tile(4.8351, 45.7641, 14)
+        # Each backend's run its own place (one database for both runs; overlaps are refused).
+        lon, lat = (4.835, 45.764) if backend == "postgresql" else (4.875, 45.744)
+        tile = TMS.tile(lon + 0.001, lat + 0.001, 14)
         tile_url = f"/tiles/leads/14/{tile.x}/{tile.y}.mvt"
         before = await cb.get(tile_url, headers=ha)
         assert before.status_code in (200, 204)
         page_before = (await cb.get("/api/leads", headers=ha)).json()
         r = await ca.post(
             "/api/leads",
-            json={"geometry": square(4.835, 45.764), "name": f"MP {backend}"},
+            json={"geometry": square(lon, lat), "name": f"MP {backend}"},
             headers=ha,
         )
         assert r.status_code == 201, r.text

@@ -306,3 +306,23 @@ async def test_analytics_cache_computes_when_redis_is_down() -> None:
     await cache.put(("count",), 1, 5)  # not stored, not raised
     assert calls == 2 and cache.misses == 2
     await down.aclose()
+
+
+async def test_a_cancelled_operation_leaves_the_pool_sound(
+    engine: AsyncEngine, db_url: str
+) -> None:
+    """A request cancelled while its counter waits (a client gone) neither breaks the next
+    operations nor leaves a connection mid-statement in the pool."""
+    store = PostgresState(engine)
+    await store.hit("cancel:k", 60)
+    with psycopg.connect(db_url) as locker:
+        locker.execute("SELECT 1 FROM shared_counters WHERE key = 'cancel:k' FOR UPDATE")
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(store.hit("cancel:k", 60), 0.3)
+        locker.rollback()
+    # Every connection of the pool serves again (none is left "another operation in progress").
+    counts = [(await store.hit("cancel:k", 60)).count for _ in range(engine.pool.size() + 2)]
+    assert counts == sorted(set(counts)) and counts[0] >= 2
+    # The cancelled statement may still complete on the server once the lock is gone: counted
+    # once at most, like any request that reached the limiter.
+    assert counts[-1] - 1 in (len(counts), len(counts) + 1)
