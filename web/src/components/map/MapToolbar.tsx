@@ -35,8 +35,8 @@ export default function MapToolbar({
   const measuring = tool === "measure-line" || tool === "measure-area";
   const m = measureOf(tool, points);
   return (
-    <div className="flex flex-col items-start gap-1.5" data-testid="map-tools">
-      <div role="toolbar" aria-label="Outils de la carte" className="flex gap-1 rounded-lg bg-white/95 p-1 shadow-lg">
+    <div className="pointer-events-none flex flex-col items-start gap-1.5" data-testid="map-tools">
+      <div role="toolbar" aria-label="Outils de la carte" className="pointer-events-auto flex gap-1 rounded-lg bg-white/95 p-1 shadow-lg">
         {TOOLS.map(({ tool: t, label, Icon }) => (
           <button
             key={t}
@@ -55,7 +55,7 @@ export default function MapToolbar({
       </div>
       <p className="rounded bg-slate-900/80 px-2 py-0.5 text-xs text-white">{HINTS[tool]}</p>
       {measuring && (
-        <div className="rounded-lg bg-white/95 px-3 py-2 text-sm shadow-lg" role="status" aria-live="polite" data-testid="measure-result">
+        <div className="pointer-events-auto rounded-lg bg-white/95 px-3 py-2 text-sm shadow-lg" role="status" aria-live="polite" data-testid="measure-result">
           {tool === "measure-line" ? (
             <span>
               Distance : <strong>{formatLength(m.length_m)}</strong>

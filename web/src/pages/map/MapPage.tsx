@@ -326,7 +326,9 @@ function Explorer({
           <Loading label="Chargement de la carte…" />
         </div>
       )}
-      <div className="absolute left-3 top-3 z-10 flex items-start gap-2">
+      {/* Clicks pass through the row's empty parts to MapLibre's own top-left control under it. */}
+      <div className="pointer-events-none absolute left-3 top-3 z-10 flex items-start gap-2">
+        <div className="pointer-events-auto">
         <SearchBox
           onPick={(item) => {
             if (!map) return;
@@ -347,6 +349,18 @@ function Explorer({
             if (item.kind === "parcel") addToSelection(item.id);
           }}
         />
+        </div>
+        {/* Beside the search box (MapLibre's own top-left control sits under it); drawing tools
+            are for a mouse: hidden on a phone, where the map is for looking. */}
+        <div className="hidden md:block">
+          <MapToolbar
+            tool={tools.tool}
+            onTool={tools.setTool}
+            points={tools.points}
+            finished={tools.finished}
+            onClear={tools.clearMeasure}
+          />
+        </div>
       </div>
       {tools.box && (
         <div
@@ -372,15 +386,6 @@ function Explorer({
           />
         </svg>
       )}
-      <div className="absolute left-3 top-16 z-10">
-        <MapToolbar
-          tool={tools.tool}
-          onTool={tools.setTool}
-          points={tools.points}
-          finished={tools.finished}
-          onClear={tools.clearMeasure}
-        />
-      </div>
       <div className="absolute bottom-8 left-3 z-10 flex flex-col items-start gap-2">
         {narrow && (
           <button
@@ -413,7 +418,7 @@ function Explorer({
         )}
       </div>
       {zoom < 13 && layers.includes("parcels") && (
-        <p className="absolute left-1/2 top-3 z-10 -translate-x-1/2 rounded bg-slate-900/80 px-3 py-1 text-xs text-white">
+        <p className="absolute left-1/2 top-16 z-10 -translate-x-1/2 rounded bg-slate-900/80 px-3 py-1 text-xs text-white">
           {zoom < 10
             ? "Zoomez (≥ 10) pour voir les grandes parcelles"
             : "Grandes parcelles seulement (≥ 2 ha, ≥ 5 ha au zoom 10) : zoomez (≥ 13) pour toutes"}
