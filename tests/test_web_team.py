@@ -49,7 +49,13 @@ async def test_web_team(settings: Settings, db_url: str) -> None:  # noqa: F811
     finally:
         server.stop()
     axe = figures["axe"]
-    assert set(axe) >= {"mention-completion", "notifications-open", "bulk-bar", "kanban-totals"}
+    assert set(axe) >= {
+        "mention-completion",
+        "notifications-open",
+        "bulk-bar",
+        "kanban-totals",
+        "team-390",
+    }
     assert all(v["serious_or_critical"] == 0 for v in axe.values()), axe
     assert figures["bulk_assigned"] == 3
     assert figures["unread_after"] == figures["unread_before"] - 1

@@ -1,7 +1,8 @@
 // The pipeline as a team uses it (issue 20), in Debian's Chromium against the real API with the
 // demo data: OPS mentions the manager in a comment (completion with the mouse), the manager sees
 // the bell's count, opens the notification (it lands on the lead and is read), then selects three
-// rows of the list (click, shift-click) and assigns them at once; axe-core on the new UI.
+// rows of the list (click, shift-click) and assigns them at once; a 390 px pass; axe-core on the
+// new UI.
 // Usage: node e2e/team.mjs <base-url>   (E2E_USERS, E2E_PASSWORD, E2E_PARCELS)
 // Prints one JSON line of figures at the end; exits non-zero on the first failed step.
 import { join } from "node:path";
@@ -116,6 +117,20 @@ try {
   await page.getByTestId("totals-NEW").waitFor();
   figures.kanban_totals_new = (await page.getByTestId("totals-NEW").textContent()).trim();
   await axe(page, "kanban-totals");
+
+  // 4. The same on a 390×844 phone: the list (the default there) with a row selected and the
+  //    bell open, nothing wider than the screen.
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.goto(`${BASE}/pipeline`);
+  await page.getByTestId("lead-list").waitFor();
+  await row(ours[3]).click();
+  await page.getByTestId("bulk-bar").waitFor();
+  await bell.click();
+  await page.getByRole("region", { name: "Notifications" }).waitFor();
+  const { doc, width } = await page.evaluate(() => ({ doc: document.documentElement.scrollWidth, width: window.innerWidth }));
+  check(doc <= width + 1, `390 px: the page is ${doc} px wide`);
+  await axe(page, "team-390");
+  await shot(page, "05-team-390", "A phone: the list with a row selected (bulk bar) and the bell open");
   check(pageErrors.length === 0, `no page errors (${pageErrors.join(" | ")})`);
   log("team scenario passed");
   figures.ok = true;

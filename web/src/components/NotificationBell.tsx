@@ -93,13 +93,13 @@ export default function NotificationBell() {
           aria-label="Notifications"
           className="fixed bottom-4 left-16 z-40 w-80 max-w-[calc(100vw-5rem)] rounded-lg border border-slate-200 bg-white text-slate-800 shadow-xl sm:left-52"
         >
-          <div className="flex items-center justify-between border-b border-slate-200 px-3 py-2">
-            <h2 className="text-sm font-semibold">Notifications</h2>
+          <div className="flex items-center justify-between gap-2 border-b border-slate-200 px-3 py-2">
+            <h2 className="shrink-0 text-sm font-semibold">Notifications</h2>
             <button
               type="button"
               disabled={unread === 0 || readAll.isPending}
               onClick={() => readAll.mutate()}
-              className="rounded px-1 text-xs text-sky-800 underline-offset-2 hover:underline disabled:text-slate-500 disabled:no-underline"
+              className="min-w-0 rounded px-1 text-right text-xs text-sky-800 underline-offset-2 hover:underline disabled:text-slate-500 disabled:no-underline"
             >
               Tout marquer comme lu
             </button>
