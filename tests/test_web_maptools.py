@@ -62,6 +62,13 @@ def settings(
             "sources": [
                 {"key": "plan", "label": "Plan", "kind": "plan", "url": tiles.template("plan")},
                 {"key": "photo", "label": "Photo", "kind": "photo", "url": tiles.template("photo")},
+                # Tiles that fail (the stand-in's 404): the map must say so, data layers kept.
+                {
+                    "key": "broken",
+                    "label": "Photo 2",
+                    "kind": "photo",
+                    "url": f"{tiles.url}/missing/{{z}}/{{x}}/{{y}}.txt",
+                },
             ],
             "default": "plan",
         },

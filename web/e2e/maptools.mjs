@@ -81,7 +81,7 @@ try {
 
   // 1. The basemap: the server's default ("Plan") from the stand-in, under the data layers.
   const switcher = page.getByTestId("basemap-switcher");
-  check((await switcher.getByRole("radio", { name: "Plan" }).getAttribute("aria-checked")) === "true", "Plan is on at opening");
+  check((await switcher.getByRole("radio", { name: "Plan", exact: true }).getAttribute("aria-checked")) === "true", "Plan is on at opening");
   const order = await page.evaluate(() => window.__lfsMap.getStyle().layers.map((l) => l.id));
   check(order[0] === "background" && order[1] === "basemap", `basemap right above the background (${order.slice(0, 3)})`);
   check(tileRequests.some((p) => p.startsWith("/plan/")), `plan tiles asked of the stand-in (${tileRequests.slice(0, 3)})`);
@@ -208,12 +208,19 @@ try {
 
   // 8. Switch the basemap: Photo asks the stand-in for photo tiles; Aucun removes it.
   const before = tileRequests.length;
-  await switcher.getByRole("radio", { name: "Photo" }).click();
+  await switcher.getByRole("radio", { name: "Photo", exact: true }).click();
   await waitMapIdle(page);
   check(tileRequests.slice(before).some((p) => p.startsWith("/photo/")), "photo tiles asked of the stand-in");
   figures.photo_tiles = tileRequests.filter((p) => p.startsWith("/photo/")).length;
   await shot(page, "maptools-04-photo", "Basemap switched to Photo (stand-in tiles)");
+  // Tiles that fail (the stand-in answers 404): a discreet French notice, the data layers stay.
+  await switcher.getByRole("radio", { name: "Photo 2" }).click();
+  await page.getByTestId("basemap-failed").waitFor({ timeout: 30_000 });
+  check(/Fond de carte indisponible/.test(await page.getByTestId("basemap-failed").textContent()), "the failing basemap is said");
+  check(await page.evaluate(() => window.__lfsMap.queryRenderedFeatures({ layers: ["parcels-fill"] }).length > 0), "parcels still drawn");
+  await shot(page, "maptools-05-basemap-failed", "A basemap whose tiles fail: the notice under the switcher, the data layers drawn");
   await switcher.getByRole("radio", { name: "Aucun" }).click();
+  check((await page.getByTestId("basemap-failed").count()) === 0, "Aucun: no failure notice");
   check(!(await page.evaluate(() => !!window.__lfsMap.getLayer("basemap"))), "Aucun: no basemap layer");
   check(await page.evaluate(() => !!window.__lfsMap.getLayer("parcels-fill")), "the data layers stay");
   await axe(page, "map-no-basemap");
