@@ -198,6 +198,36 @@ try {
   await axe(page, "map-measure");
   await page.getByRole("button", { name: "Mesurer une distance" }).click();
 
+  // Measure an area: a triangle clicked, Enter; the spherical area of its three points.
+  await page.getByRole("button", { name: "Mesurer une surface" }).click();
+  const tri = [
+    [W * 0.3, H * 0.3],
+    [W * 0.6, H * 0.3],
+    [W * 0.45, H * 0.75],
+  ];
+  for (const p of tri) await page.mouse.click(...at(p));
+  await page.keyboard.press("Enter");
+  await result.getByText("terminé").waitFor();
+  const wantArea = await page.evaluate((pts) => {
+    const m = window.__lfsMap;
+    const ll = pts.map((p) => m.unproject(p));
+    const rad = (d) => (d * Math.PI) / 180;
+    let sum = 0;
+    for (let i = 0; i < ll.length; i++) {
+      const [l, mid, u] = [ll[i], ll[(i + 1) % ll.length], ll[(i + 2) % ll.length]];
+      sum += (rad(u.lng) - rad(l.lng)) * Math.sin(rad(mid.lat));
+    }
+    return Math.abs((sum * 6378137 * 6378137) / 2);
+  }, tri);
+  const areaShown = norm(await result.textContent());
+  const am = /Surface : ([\d ,]+) (m²|ha|km²)/.exec(areaShown);
+  check(am, `an area shown: ${areaShown}`);
+  const unit = { "m²": 1, ha: 10_000, "km²": 1_000_000 }[am[2]];
+  const areaM2 = Number(am[1].replace(/ /g, "").replace(",", ".")) * unit;
+  check(Math.abs(areaM2 - wantArea) <= Math.max(1, wantArea * 0.01), `measured ${areaShown} vs ${Math.round(wantArea)} m²`);
+  figures.measure_area = { shown: areaShown, expected_m2: Math.round(wantArea) };
+  await page.getByRole("button", { name: "Mesurer une surface" }).click();
+
   // 7. An address from the geocoder stand-in: the search box lists it as "adresse".
   const search = page.getByRole("combobox", { name: /adresse/ });
   await search.fill("place de la mairie");
