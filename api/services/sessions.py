@@ -50,14 +50,19 @@ async def _issue(
     return token, expires
 
 
-async def open_session(session: AsyncSession, user: User, ttl: timedelta) -> tuple[str, datetime]:
-    """A new family's first refresh token and its expiry (the caller commits). The user's expired
-    tokens are deleted on the way: a family lives no longer than its last token."""
+async def _purge(session: AsyncSession, user_id: int) -> None:
+    """Delete the user's expired tokens: a family lives no longer than its last token."""
     await session.execute(
         delete(RefreshToken).where(
-            RefreshToken.user_id == user.id, RefreshToken.expires_at < func.now()
+            RefreshToken.user_id == user_id, RefreshToken.expires_at < func.now()
         )
     )
+
+
+async def open_session(session: AsyncSession, user: User, ttl: timedelta) -> tuple[str, datetime]:
+    """A new family's first refresh token and its expiry (the caller commits); the user's
+    expired tokens are deleted on the way."""
+    await _purge(session, user.id)
     return await _issue(session, user, uuid.uuid4().hex, ttl)
 
 
@@ -117,6 +122,7 @@ async def rotate(session: AsyncSession, token: str, ttl: timedelta) -> tuple[Use
     if row.expires_at <= datetime.now(UTC):
         await _refuse(session, None, "session expired", "auth.session_expired")
     row.used_at = datetime.now(UTC)
+    await _purge(session, user.id)
     new, expires = await _issue(session, user, family, ttl)
     await session.commit()
     return user, new, expires
