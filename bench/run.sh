@@ -25,7 +25,7 @@ if [ "${1:-}" = scale ]; then
     $PY bench/bench_import.py --file "$geo" --into "$db"
   done
   echo "== Site finder over département 42, 2 workers (interleaved 1 M / 10 M)"
-  base=$(scripts/pg.sh url)
+  base=${DATABASE_URL:-$(scripts/pg.sh url)}
   for db in lfs_bench_tiles lfs_bench_10m_tiles lfs_bench_tiles lfs_bench_10m_tiles; do
     echo "-- $db"
     BENCH_DATABASE_URL="${base%/*}/$db" $PY -m bench.bench_site_finder --departements 42 \
