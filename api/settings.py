@@ -9,9 +9,16 @@ import os
 import secrets
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import AliasChoices, BaseModel, Field, SecretStr, model_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    Field,
+    SecretStr,
+    StringConstraints,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 log = logging.getLogger(__name__)
@@ -197,11 +204,21 @@ class BasemapSource(BaseModel):
     key: str = Field(pattern=r"^[a-z0-9_-]{1,32}$", description="Stable identifier (URL state).")
     label: str = Field(min_length=1, max_length=40, description="French name in the switcher.")
     kind: Literal["plan", "photo"] = Field(description="Plan (a map) or Photo (aerial imagery).")
-    type: Literal["raster"] = Field(
-        "raster", description="raster: an XYZ template ({z}/{x}/{y}, a WMTS GetTile KVP URL too)."
+    type: Literal["raster", "style"] = Field(
+        "raster",
+        description="raster: an XYZ template ({z}/{x}/{y}, a WMTS GetTile KVP URL too); style: "
+        "the URL of a MapLibre/Mapbox GL style JSON (vector tiles), drawn under our layers.",
     )
     url: str = Field(
-        pattern=r"^https?://", description="Tile URL template with {z}, {x} and {y} placeholders."
+        pattern=r"^https?://",
+        description="Tile URL template with {z}, {x} and {y} placeholders, or a style's URL.",
+    )
+    origins: list[Annotated[str, StringConstraints(pattern=r"^https?://[A-Za-z0-9.:\[\]-]+$")]] = (
+        Field(
+            default_factory=list,
+            description="Other origins the source loads from (a style's tiles, sprites and glyphs "
+            "when not on the style's own origin), added to the web app's CSP.",
+        )
     )
     tile_size: int = Field(256, ge=64, le=1024, description="Tile size in pixels.")
     max_zoom: int = Field(19, ge=0, le=24, description="Deepest zoom the source serves.")

@@ -129,6 +129,37 @@ def test_bad_basemap_settings_are_refused(tmp_path: Path) -> None:
             Settings(web_dist=tmp_path, basemap={"sources": [bad]})
 
 
+def test_style_basemaps_and_their_origins(tmp_path: Path) -> None:
+    style = {
+        "key": "plan-vecteur",
+        "label": "Plan vecteur",
+        "kind": "plan",
+        "type": "style",
+        "url": "https://styles.example.fr/plan/style.json",
+        "origins": ["https://tiles.example.fr", "https://fonts.example.fr:8443"],
+    }
+    s = Settings(web_dist=tmp_path, basemap={"sources": [style], "default": "plan-vecteur"})
+    assert basemap_origins(s) == [
+        "https://styles.example.fr",
+        "https://tiles.example.fr",
+        "https://fonts.example.fr:8443",
+    ]
+    csp = content_security_policy(s)
+    assert "connect-src 'self' https://styles.example.fr https://tiles.example.fr" in csp
+    # A template whose host part carries CSP syntax adds nothing to the policy.
+    evil = {
+        **style,
+        "type": "raster",
+        "url": "https://x.fr; script-src *{z}/{x}/{y}",
+        "origins": [],
+    }
+    assert basemap_origins(Settings(web_dist=tmp_path, basemap={"sources": [evil]})) == []
+    # An origin is an origin: no path, no CSP syntax smuggled in.
+    for bad in ("https://x.fr; script-src *", "https://x.fr/path", "javascript:x", "*"):
+        with pytest.raises(ValueError):
+            Settings(web_dist=tmp_path, basemap={"sources": [{**style, "origins": [bad]}]})
+
+
 async def test_basemaps_endpoint(
     client: httpx.AsyncClient, auth_headers: Any, tiles: TileStandin, settings: Settings
 ) -> None:

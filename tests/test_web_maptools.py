@@ -62,6 +62,14 @@ def settings(
             "sources": [
                 {"key": "plan", "label": "Plan", "kind": "plan", "url": tiles.template("plan")},
                 {"key": "photo", "label": "Photo", "kind": "photo", "url": tiles.template("photo")},
+                # A vector-style basemap (a style JSON whose sources and layers go under ours).
+                {
+                    "key": "style",
+                    "label": "Plan style",
+                    "kind": "plan",
+                    "type": "style",
+                    "url": f"{tiles.url}/style.json",
+                },
                 # Tiles that fail (the stand-in's 404): the map must say so, data layers kept.
                 {
                     "key": "broken",
@@ -90,6 +98,7 @@ async def test_web_map_tools(
     # The browser really asked the stand-in for both basemaps' tiles.
     assert any(h.startswith("/plan/") for h in tiles.hits), tiles.hits[:5]
     assert any(h.startswith("/photo/") for h in tiles.hits), tiles.hits[:5]
+    assert "/style.json" in tiles.hits and any(h.startswith("/styled/") for h in tiles.hits)
     assert any(q.get("q") == "place de la mairie" for q in geocoder.queries), geocoder.queries
     axe = figures["axe"]
     assert len(axe) == 3 and all(v["serious_or_critical"] == 0 for v in axe.values()), axe

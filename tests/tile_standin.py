@@ -3,11 +3,13 @@
 The basemap tests configure it through ``LFS_BASEMAP__SOURCES`` instead of the IGN Géoplateforme:
 the PNG is a valid 256×256 8-bit RGB image (pale green with a darker 1 px grid on its edges,
 written here with zlib), and every request is recorded in ``hits`` so a test sees the browser ask
-for it. Paths that are not ``z/x/y`` get a 404.
+for it. ``/style.json`` is a MapLibre style (its own background and a raster source of the same
+tiles under ``/styled/``), for the "style" basemaps. Other paths get a 404.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import struct
 import threading
@@ -56,6 +58,24 @@ class TileStandin:
     def template(self, style: str) -> str:
         return f"{self.url}/{style}/{{z}}/{{x}}/{{y}}.png"
 
+    def style(self) -> dict[str, object]:
+        """A style with a background and a raster source of the stand-in's tiles."""
+        return {
+            "version": 8,
+            "sources": {
+                "tuiles": {
+                    "type": "raster",
+                    "tiles": [self.template("styled")],
+                    "tileSize": 256,
+                    "attribution": "stand-in style",
+                }
+            },
+            "layers": [
+                {"id": "fond", "type": "background", "paint": {"background-color": "#eef2f7"}},
+                {"id": "tuiles", "type": "raster", "source": "tuiles"},
+            ],
+        }
+
     def start(self) -> TileStandin:
         standin = self
 
@@ -65,6 +85,16 @@ class TileStandin:
 
             def do_GET(self) -> None:  # noqa: N802 - http.server's name
                 path = self.path.split("?", 1)[0]
+                if path == "/style.json":
+                    standin.hits.append(path)
+                    body = json.dumps(standin.style()).encode()
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.send_header("Access-Control-Allow-Origin", "*")
+                    self.end_headers()
+                    self.wfile.write(body)
+                    return
                 if not _TILE.match(path):
                     self.send_response(404)
                     self.send_header("Content-Length", "0")

@@ -74,13 +74,15 @@ class SearchResult(BaseModel):
 
 
 class Basemap(BaseModel):
-    """A basemap under the data layers: raster tiles from an XYZ/WMTS URL template."""
+    """A basemap under the data layers: raster tiles from an XYZ/WMTS URL template, or a
+    MapLibre style (vector tiles) whose sources and layers go under ours."""
 
     key: str
     label: str = Field(description="French name in the switcher (Plan, Photo…)")
     kind: Literal["plan", "photo"]
-    type: Literal["raster"]
-    url: str = Field(description="Tile URL template with {z}, {x}, {y}")
+    type: Literal["raster", "style"]
+    url: str = Field(description="Tile URL template with {z}, {x}, {y}, or a style JSON's URL")
+    origins: list[str] = Field(description="Other origins it loads from (in the CSP)")
     tile_size: int
     max_zoom: int
     attribution: str

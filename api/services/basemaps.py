@@ -7,10 +7,13 @@ tiles. The web app's Content-Security-Policy allows exactly their origins (api/w
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import urlsplit
 
 from api.settings import BasemapSource, Settings
+
+_HOST = re.compile(r"[A-Za-z0-9.\[\]-]+(:[0-9]{1,5})?")
 
 
 def public_mapbox_token(settings: Settings) -> str | None:
@@ -65,8 +68,11 @@ def basemap_origins(settings: Settings) -> list[str]:
     """The origins the basemaps' tiles come from (scheme://host[:port]), for the CSP."""
     origins: list[str] = []
     for source in basemap_sources(settings):
-        parts = urlsplit(source.url)
-        origin = f"{parts.scheme}://{parts.netloc}"
-        if origin not in origins:
-            origins.append(origin)
+        for url in (source.url, *source.origins):
+            parts = urlsplit(url)
+            origin = f"{parts.scheme}://{parts.netloc}"
+            # Only a plain host[:port] reaches the CSP (a ";" or a space would add directives).
+            ok = parts.scheme in ("http", "https") and _HOST.fullmatch(parts.netloc)
+            if ok and origin not in origins:
+                origins.append(origin)
     return origins

@@ -243,6 +243,20 @@ try {
   check(tileRequests.slice(before).some((p) => p.startsWith("/photo/")), "photo tiles asked of the stand-in");
   figures.photo_tiles = tileRequests.filter((p) => p.startsWith("/photo/")).length;
   await shot(page, "maptools-04-photo", "Basemap switched to Photo (stand-in tiles)");
+  // A style basemap: its JSON fetched, its background and source under our layers.
+  const beforeStyle = tileRequests.length;
+  await switcher.getByRole("radio", { name: "Plan style" }).click();
+  await page.waitForFunction(() => !!window.__lfsMap.getLayer("basemap:tuiles"), null, { timeout: 30_000 });
+  await waitMapIdle(page);
+  const styled = await page.evaluate(() => window.__lfsMap.getStyle().layers.map((l) => l.id));
+  check(
+    styled.indexOf("basemap:fond") === 1 && styled.indexOf("basemap:tuiles") === 2 && styled.indexOf("parcels-fill") > 2,
+    `the style's layers right above the background, under the data (${styled.slice(0, 4)})`,
+  );
+  const afterStyle = tileRequests.slice(beforeStyle);
+  check(afterStyle.includes("/style.json") && afterStyle.some((p) => p.startsWith("/styled/")), "the style and its tiles asked of the stand-in");
+  figures.style_tiles = afterStyle.filter((p) => p.startsWith("/styled/")).length;
+
   // Tiles that fail (the stand-in answers 404): a discreet French notice, the data layers stay.
   await switcher.getByRole("radio", { name: "Photo 2" }).click();
   await page.getByTestId("basemap-failed").waitFor({ timeout: 30_000 });

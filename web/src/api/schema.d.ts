@@ -1910,7 +1910,8 @@ export interface components {
         };
         /**
          * Basemap
-         * @description A basemap under the data layers: raster tiles from an XYZ/WMTS URL template.
+         * @description A basemap under the data layers: raster tiles from an XYZ/WMTS URL template, or a
+         *     MapLibre style (vector tiles) whose sources and layers go under ours.
          */
         Basemap: {
             /** Key */
@@ -1927,14 +1928,19 @@ export interface components {
             kind: "plan" | "photo";
             /**
              * Type
-             * @constant
+             * @enum {string}
              */
-            type: "raster";
+            type: "raster" | "style";
             /**
              * Url
-             * @description Tile URL template with {z}, {x}, {y}
+             * @description Tile URL template with {z}, {x}, {y}, or a style JSON's URL
              */
             url: string;
+            /**
+             * Origins
+             * @description Other origins it loads from (in the CSP)
+             */
+            origins: string[];
             /** Tile Size */
             tile_size: number;
             /** Max Zoom */

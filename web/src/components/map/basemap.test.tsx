@@ -2,7 +2,9 @@ import { describe, expect, it, vi } from "vitest";
 import { fireEvent, render, screen } from "@testing-library/react";
 import type maplibregl from "maplibre-gl";
 import type { Basemap } from "../../api/selection";
-import { BASEMAP_ID, applyBasemap, basemapSource, layerAboveBasemap } from "./basemap";
+import { afterEach } from "vitest";
+import type { StyleSpecification } from "maplibre-gl";
+import { BASEMAP_ID, applyBasemap, basemapSource, layerAboveBasemap, loadStyleParts, showBasemap, styleParts } from "./basemap";
 import BasemapSwitcher from "./BasemapSwitcher";
 
 const PLAN: Basemap = {
@@ -14,6 +16,7 @@ const PLAN: Basemap = {
   tile_size: 256,
   max_zoom: 19,
   attribution: "Plan IGN © IGN Géoplateforme",
+  origins: [],
 };
 const PHOTO: Basemap = { ...PLAN, key: "ortho-ign", label: "Photo", kind: "photo", max_zoom: 18 };
 
@@ -31,9 +34,11 @@ function fakeMap(ids: string[]) {
       const i = before ? layers.findIndex((x) => x.id === before) : layers.length;
       layers.splice(i, 0, { id: l.id });
     }),
-    getStyle: () => ({ layers }),
+    getStyle: () => ({ layers, sources: Object.fromEntries(sources) }),
+    setGlyphs: vi.fn(),
+    setSprite: vi.fn(),
   };
-  return { map: map as unknown as maplibregl.Map, layers, sources };
+  return { map: map as unknown as maplibregl.Map, layers, sources, raw: map };
 }
 
 describe("basemap", () => {
@@ -62,6 +67,64 @@ describe("basemap", () => {
     applyBasemap(map, null);
     expect(layers.map((l) => l.id)).toEqual(["background", "communes-line", "parcels-fill"]);
     expect(sources.has(BASEMAP_ID)).toBe(false);
+  });
+});
+
+// A vector style as a style URL answers it: its own background, a vector source, a labelled
+// layer (glyphs and sprite on the style's origin).
+const STYLE: StyleSpecification = {
+  version: 8,
+  glyphs: "https://tiles.example.fr/fonts/{fontstack}/{range}.pbf",
+  sprite: "https://tiles.example.fr/sprites/plan",
+  sources: { plan: { type: "vector", tiles: ["https://tiles.example.fr/{z}/{x}/{y}.pbf"], maxzoom: 14 } },
+  layers: [
+    { id: "fond", type: "background", paint: { "background-color": "#f8f4ee" } },
+    { id: "routes", type: "line", source: "plan", "source-layer": "routes", paint: { "line-color": "#999" } },
+    { id: "noms", type: "symbol", source: "plan", "source-layer": "lieux", layout: { "text-field": ["get", "nom"] } },
+  ],
+};
+const VECTOR: Basemap = { ...PLAN, key: "plan-vecteur", label: "Plan vecteur", type: "style", url: "https://tiles.example.fr/style.json" };
+
+afterEach(() => vi.unstubAllGlobals());
+
+describe("style basemaps", () => {
+  it("renames a style's sources and layers under the basemap, keeping glyphs and sprite", () => {
+    const parts = styleParts(STYLE, "© IGN");
+    expect(Object.keys(parts.sources)).toEqual(["basemap:plan"]);
+    expect(parts.sources["basemap:plan"]).toMatchObject({ type: "vector", attribution: "© IGN" });
+    expect(parts.layers.map((l) => [l.id, "source" in l ? l.source : null])).toEqual([
+      ["basemap:fond", null],
+      ["basemap:routes", "basemap:plan"],
+      ["basemap:noms", "basemap:plan"],
+    ]);
+    expect(parts.glyphs).toBe(STYLE.glyphs);
+    expect(parts.sprite).toBe(STYLE.sprite);
+  });
+
+  it("goes under every data layer, and away when switched", () => {
+    const { map, layers, sources, raw } = fakeMap(["background", "communes-line", "parcels-fill"]);
+    showBasemap(map, styleParts(STYLE));
+    expect(layers.map((l) => l.id)).toEqual(["background", "basemap:fond", "basemap:routes", "basemap:noms", "communes-line", "parcels-fill"]);
+    expect(raw.setGlyphs).toHaveBeenCalledWith(STYLE.glyphs);
+    expect(raw.setSprite).toHaveBeenCalledWith(STYLE.sprite);
+    expect(layerAboveBasemap(layers.map((l) => l.id))).toBe("communes-line");
+    applyBasemap(map, PLAN); // a raster one instead
+    expect(layers.map((l) => l.id)).toEqual(["background", BASEMAP_ID, "communes-line", "parcels-fill"]);
+    expect([...sources.keys()]).toEqual([BASEMAP_ID]);
+  });
+
+  it("fetches the style, and refuses what is not one", async () => {
+    const fetch = vi.fn(async () => new Response(JSON.stringify(STYLE), { headers: { "content-type": "application/json" } }));
+    vi.stubGlobal("fetch", fetch);
+    const parts = await loadStyleParts(VECTOR);
+    expect(String((fetch.mock.calls[0] as unknown[])[0])).toBe(VECTOR.url);
+    expect(parts.layers).toHaveLength(3);
+    vi.stubGlobal("fetch", vi.fn(async () => new Response("<html>", { status: 200 })));
+    await expect(loadStyleParts(VECTOR)).rejects.toThrow();
+    vi.stubGlobal("fetch", vi.fn(async () => new Response("{}", { status: 404 })));
+    await expect(loadStyleParts(VECTOR)).rejects.toThrow("style 404");
+    vi.stubGlobal("fetch", vi.fn(async () => new Response(JSON.stringify({ version: 8, sources: {} }))));
+    await expect(loadStyleParts(VECTOR)).rejects.toThrow("not a style");
   });
 });
 

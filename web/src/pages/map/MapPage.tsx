@@ -6,7 +6,7 @@ import maplibregl from "maplibre-gl";
 import { useCoverageMasks, useMapLayers } from "../../api/reference";
 import { useBasemaps } from "../../api/selection";
 import type { Basemap } from "../../api/selection";
-import { BASEMAP_ID, applyBasemap } from "../../components/map/basemap";
+import { BASEMAP_ID, applyBasemap, loadStyleParts, removeBasemap, showBasemap } from "../../components/map/basemap";
 import BasemapSwitcher from "../../components/map/BasemapSwitcher";
 import Legend from "../../components/map/Legend";
 import MapToolbar from "../../components/map/MapToolbar";
@@ -94,13 +94,25 @@ function Explorer({
   useEffect(() => {
     if (!map) return;
     setBasemapFailed(false);
-    applyBasemap(map, basemaps.find((b) => b.key === basemap) ?? null);
+    const chosen = basemaps.find((b) => b.key === basemap) ?? null;
+    const abort = new AbortController();
+    if (chosen?.type === "style") {
+      // A vector style: fetched, then its sources and layers go under ours (removed meanwhile).
+      removeBasemap(map);
+      loadStyleParts(chosen, abort.signal)
+        .then((parts) => !abort.signal.aborted && showBasemap(map, parts))
+        .catch(() => !abort.signal.aborted && setBasemapFailed(true));
+    } else {
+      applyBasemap(map, chosen);
+    }
     let errors = 0;
     const onError = (e: { sourceId?: string }) => {
-      if (e.sourceId === BASEMAP_ID && ++errors >= 2) setBasemapFailed(true);
+      if (e.sourceId && (e.sourceId === BASEMAP_ID || e.sourceId.startsWith(`${BASEMAP_ID}:`)) && ++errors >= 2)
+        setBasemapFailed(true);
     };
     map.on("error", onError);
     return () => {
+      abort.abort();
       map.off("error", onError);
     };
   }, [map, basemap, basemaps]);
