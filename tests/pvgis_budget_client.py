@@ -1,7 +1,8 @@
 """One process of the shared-budget test: ``python -m tests.pvgis_budget_client``.
 
 Makes ``--calls`` PVcalc calls at once (distinct points, no cache) through a PvgisClient whose
-budget is the database's (``--shared``) or its own, and prints ``{"ok": n, "failed": n}``.
+budget is the database's (``--shared``), Redis' (``--redis URL``) or its own, and prints
+``{"ok": n, "failed": n}``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from api.settings import to_async_url
 from enrichment.config import PvgisConfig
 from enrichment.pvgis import PvgisClient, PvgisError
 from geo.db import make_engine
+from geo.shared_state import RedisState
 
 
 async def _main(args: argparse.Namespace) -> dict[str, int]:
@@ -21,7 +23,8 @@ async def _main(args: argparse.Namespace) -> dict[str, int]:
     config = PvgisConfig(
         base_url=args.url, retries=0, max_calls_per_second=args.rate, cache_precision_deg=0.01
     )
-    client = PvgisClient(config, engine=engine if args.shared else None)
+    shared = RedisState(args.redis, args.redis_prefix) if args.redis else None
+    client = PvgisClient(config, engine=engine if args.shared else None, shared=shared)
 
     async def one(i: int) -> bool:
         try:
@@ -34,6 +37,8 @@ async def _main(args: argparse.Namespace) -> dict[str, int]:
         results = await asyncio.gather(*(one(i) for i in range(args.calls)))
     finally:
         await client.aclose()
+        if shared is not None:
+            await shared.aclose()
         await engine.dispose()
     return {"ok": sum(results), "failed": args.calls - sum(results)}
 
@@ -47,6 +52,8 @@ def main() -> None:
     p.add_argument("--rate", type=float, default=25.0)
     p.add_argument("--offset", type=float, default=0.0)
     p.add_argument("--shared", action="store_true")
+    p.add_argument("--redis", help="the budget in this Redis (geo.shared_state.RedisState)")
+    p.add_argument("--redis-prefix", default="budget:")
     print(json.dumps(asyncio.run(_main(p.parse_args()))))
 
 

@@ -4,7 +4,11 @@ fixed-window counters, the versioned TTL cache, call slots; what happens when Re
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import os
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -29,7 +33,7 @@ from geo.shared_state import (
     SharedStateUnavailable,
     make_shared_state,
 )
-from tests.conftest import assert_problem, make_settings
+from tests.conftest import ROOT, assert_problem, make_settings
 from tests.redis_server import RedisServer
 from tests.server_process import free_port
 
@@ -111,10 +115,11 @@ async def test_slots_are_spaced_across_callers(store: SharedState) -> None:
     name = _key("budget")[:30]
     waits = sorted(await asyncio.gather(*(store.reserve_slot(name, 0.05) for _ in range(8))))
     assert waits[0] < 0.03
-    # Each slot 50 ms after the previous one, whoever asked.
+    # Each slot 50 ms after the previous one, whoever asked (each wait counted from its own
+    # reservation: a few ms apart, more on a loaded machine).
     for a, b in zip(waits, waits[1:], strict=False):
-        assert 0.03 < b - a < 0.07, waits
-    assert 0.3 < waits[-1] < 0.4
+        assert 0.02 < b - a <= 0.05 + 1e-6, waits
+    assert 0.25 < waits[-1] - waits[0] <= 0.35 + 1e-6
 
 
 async def test_analytics_answers_are_shared_and_versioned(store: SharedState) -> None:
@@ -206,13 +211,13 @@ async def test_pvgis_budget_on_redis_and_its_fallback(
     assert isinstance(PvgisClient(config, engine=engine).bucket, SharedBucket)
     started = time.monotonic()
     await asyncio.gather(*(c.bucket.acquire() for c in clients for _ in range(5)))
-    # 10 calls from two clients at 20/s: the 10th waits ~0.45 s (one budget, not two).
-    assert 0.4 < time.monotonic() - started < 0.9
+    # 10 calls from two clients at 20/s: the 10th waits ~0.45 s (one budget, not two: 0.2 s).
+    assert 0.4 < time.monotonic() - started < 3.0
     down = RedisState(f"redis://127.0.0.1:{free_port()}/0", "x:")
     fallback = PvgisClient(config, engine=engine, shared=down)
     started = time.monotonic()
     await asyncio.gather(*(fallback.bucket.acquire() for _ in range(5)))
-    assert 0.15 < time.monotonic() - started < 0.6  # paced by the database's slot
+    assert 0.15 < time.monotonic() - started < 3.0  # paced by the database's slot
     for c in [*clients, fallback]:
         await c.aclose()
     await state.aclose()
@@ -326,3 +331,47 @@ async def test_a_cancelled_operation_leaves_the_pool_sound(
     # The cancelled statement may still complete on the server once the lock is gone: counted
     # once at most, like any request that reached the limiter.
     assert counts[-1] - 1 in (len(counts), len(counts) + 1)
+
+
+def test_two_processes_share_the_pvgis_budget_in_redis(
+    db_url: str, redis_server: RedisServer
+) -> None:
+    """Two real processes, the budget in Redis, against a stand-in answering 429 above 30
+    calls/s: no 429, every call answered, at 25 calls/s for both together."""
+    from tests.pvgis_standin import PvgisStandin
+
+    standin = PvgisStandin(rate=30).start()
+    calls = 50
+    prefix = f"b{uuid.uuid4().hex[:6]}:"
+    args = ["--database-url", db_url, "--url", standin.url, "--calls", str(calls)]
+    # As deployed: the database too (the fallback while Redis does not answer).
+    args += ["--shared", "--redis", redis_server.url, "--redis-prefix", prefix]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    try:
+        started = time.monotonic()
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-m", "tests.pvgis_budget_client", *args, "--offset", str(k)],
+                cwd=ROOT,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for k in range(2)
+        ]
+        counts = []
+        for p in procs:
+            stdout, stderr = p.communicate(timeout=120)
+            assert p.returncode == 0, stderr
+            assert "budget from the database" not in stderr  # Redis held it throughout
+            counts.append(json.loads(stdout.strip().splitlines()[-1]))
+        elapsed = time.monotonic() - started
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+        standin.stop()
+    assert standin.too_many == 0
+    assert [c["ok"] for c in counts] == [calls, calls]
+    assert elapsed >= 2 * calls / 25 - 1.0  # 25 calls/s for both, not each
