@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from api.schemas.patch import omittable
 from api.schemas.strict import UserId
 from api.schemas.text import SINGLE_LINE
 from api.services.leads_query import SortKey
@@ -95,9 +96,9 @@ class SavedViewPatch(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: ViewName | None = None
-    filters: ViewFilters | None = None
-    shared: bool | None = None
+    name: ViewName = omittable()
+    filters: ViewFilters = omittable()
+    shared: bool = omittable()
 
 
 class SavedViewOut(BaseModel):
