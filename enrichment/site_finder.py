@@ -528,19 +528,21 @@ async def judge_parcels(
     # The joins of step 1b go from each zone to its parcels' points.
     await conn.execute(text("CREATE INDEX ON sf_picked USING gist (pos)"))
     await conn.execute(text("ANALYZE sf_picked"))
-    plu_on = criteria.plu_allowed_types is not None
-    await conn.execute(
-        text(load_sql("site_parcels")),
-        {
-            "exclude_active": criteria.exclude_active_leads,
-            "open_statuses": sorted(s.value for s in OPEN_STATUSES),
-            "plu_on": plu_on,
-            "plu_types": list(criteria.plu_allowed_types or ()),
-            "plu_labels": [x.lower() for x in criteria.plu_allowed_labels],
-            "plu_unknown_passes": criteria.plu_unknown_passes,
-        },
-    )
+    await conn.execute(text(load_sql("site_parcels")), _judging(criteria))
     return picked
+
+
+def _judging(criteria: SiteCriteria) -> dict[str, Any]:
+    """How a parcel is judged free (site_parcels.sql, and site_edges.sql for a neighbour in
+    another chunk): the same parameters for both, so both give the same verdict."""
+    return {
+        "exclude_active": criteria.exclude_active_leads,
+        "open_statuses": sorted(s.value for s in OPEN_STATUSES),
+        "plu_on": criteria.plu_allowed_types is not None,
+        "plu_types": list(criteria.plu_allowed_types or ()),
+        "plu_labels": [x.lower() for x in criteria.plu_allowed_labels],
+        "plu_unknown_passes": criteria.plu_unknown_passes,
+    }
 
 
 async def set_aside_edges(
@@ -558,6 +560,7 @@ async def set_aside_edges(
             "deg": (criteria.gap_m + 1.0) / 50_000.0,
             "others": others,
             "polygon": polygon,
+            **_judging(criteria),
         },
     )
     n = (

@@ -30,6 +30,7 @@ from api.services.site_searches import SITE_QUEUE
 from api.settings import Settings
 from enrichment.pvgis import PvgisClient
 from geo.models import Role
+from tests.conftest import make_settings
 from tests.enrichment_helpers import add_parcel, add_plu, add_poste, add_zone, ewkt, lonlat, pt
 from tests.enrichment_helpers import rect as _rect
 
@@ -82,6 +83,14 @@ async def _declare(sessions: Any, layer: str, geom: Any) -> None:
 
 
 @pytest.fixture(scope="module")
+def settings(db_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """One chunk per commune (04001 is one commune: one chunk)."""
+    return make_settings(
+        db_url, tmp_path_factory.mktemp("sfscore"), site_finder={"chunk_parcels": 1}
+    )
+
+
+@pytest.fixture(scope="module")
 async def layout(state: Any, settings: Settings) -> None:
     s = state.sessions
     keys = PvgisClient(enrichment_config(settings).pvgis)
@@ -109,6 +118,13 @@ async def layout(state: Any, settings: Settings) -> None:
                     )
     finally:
         await keys.aclose()
+    # Chunk edges: 04002's X touches (2 m) 04003's Y under an A zone (refused), and 04004's Z
+    # touches 04005's W, free (no PLU zone: RNU, admitted).
+    await add_parcel(s, "04002000AC0001", _rect(50_000, 2_000, 50_300, 2_300))
+    await add_parcel(s, "04003000AC0002", _rect(50_302, 2_000, 50_600, 2_300))
+    await add_plu(s, "plu-y", "A", "A", _rect(50_301, 1_950, 50_650, 2_350))
+    await add_parcel(s, "04004000AC0003", _rect(60_000, 2_000, 60_300, 2_300))
+    await add_parcel(s, "04005000AC0004", _rect(60_302, 2_000, 60_600, 2_300))
     everything = _rect(-5_000, -5_000, len(NAMES) * STEP + 5_000, 5_000)
     await _declare(s, "env_zones", _rect(-5_000, -5_000, 6 * STEP - 1_000, 5_000))  # not NOENV
     await _declare(s, "substations", everything)
@@ -277,3 +293,34 @@ async def test_defaults_list_the_yield_and_the_site_score_criteria(
     assert [i["key"] for i in items] == [*W, "terrain"]
     assert {i["key"]: i["weight"] for i in items} == {**W, "terrain": W_TERRAIN}
     assert items[-1]["label"] == "Relief (pente et exposition)"
+
+
+async def test_only_a_free_neighbour_sets_a_cluster_aside(
+    layout: None, client: Any, auth_headers: Any, settings: Settings
+) -> None:
+    # A neighbour in another chunk that its chunk refuses (PLU A) can't carry a site across:
+    # X is assembled in its own chunk, nothing goes to the merge; Z and W (both free) do.
+    h = await auth_headers(Role.OPS)
+    crit = {
+        "min_buildable_ha": 1,
+        "max_poste_distance_m": None,
+        "min_capacity_mw": None,
+        "min_specific_yield": None,  # Z and W lie in LOW's PVGIS cell
+    }
+    body = {"name": "edges", "territory": {"communes": ["04002", "04003", "04004", "04005"]}}
+    r = await client.post("/api/site-searches", json={**body, "criteria": crit}, headers=h)
+    assert r.status_code == 201, r.text
+    sid = r.json()["id"]
+    r = await client.post(f"/api/site-searches/{sid}/runs", json={}, headers=h)
+    assert r.status_code == 202 and r.json()["progress"]["chunks_total"] == 4, r.text
+    run_id = r.json()["id"]
+    await drain(settings)
+    run = (await client.get(f"/api/site-searches/{sid}/runs/{run_id}", headers=h)).json()
+    assert run["status"] == "succeeded", run
+    assert run["counts"]["parcels_plu_not_allowed"] == 1  # Y
+    assert run["counts"]["parcels_at_chunk_edges"] == 2, run["counts"]  # Z and W only
+    r = await client.get(f"/api/site-searches/{sid}/runs/{run_id}/sites", headers=h)
+    assert sorted(s["parcel_ids"] for s in r.json()["items"]) == [
+        ["04002000AC0001"],
+        ["04004000AC0003", "04005000AC0004"],  # one site across the border, from the merge
+    ]
