@@ -55,3 +55,6 @@ $PY bench/bench_import.py --reimport
 
 echo "== Web app: bundle sizes, cold first load, pans at z15 (bench/bench_web.py)"
 $PY bench/bench_web.py --runs 5 --pans 12
+
+echo "== Shared state: a rate-limit hit and a cached answer, PostgreSQL vs Redis (bench/bench_shared_state.py)"
+$PY bench/bench_shared_state.py
