@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import os
@@ -17,6 +18,8 @@ from shapely.geometry import box, shape
 from geo.models import Role
 from tests.conftest import assert_problem, login
 from tests.tiles_data import CADASTRE, LEAD_SPECS, create_leads, features, load_reference
+from tiles import features as ft
+from tiles.features import MAX_OFFSET
 
 
 @pytest.fixture(scope="module")
@@ -45,6 +48,28 @@ async def tokens(client, users):
 
 
 PARCELS = [f["properties"] | {"geom": shape(f["geometry"])} for f in features(CADASTRE)]
+
+
+def _cursor(value: object) -> str:
+    """A cursor as the server encodes them (base64url JSON), here with chosen content."""
+    return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
+
+
+async def _walk(client, url: str) -> tuple[list[str], list[dict]]:
+    """Every feature id met by following next links from url, and the pages."""
+    ids: list[str] = []
+    pages: list[dict] = []
+    next_url: str | None = url
+    while next_url is not None:
+        r = await client.get(next_url.replace("http://test", ""))
+        assert r.status_code == 200, r.text
+        page = r.json()
+        pages.append(page)
+        assert page["numberReturned"] == len(page["features"])
+        ids += [f["id"] for f in page["features"]]
+        next_url = next((ln["href"] for ln in page["links"] if ln["rel"] == "next"), None)
+        assert len(pages) < 1000
+    return ids, pages
 
 
 async def test_landing_conformance_collections(client, loaded) -> None:
@@ -92,12 +117,98 @@ async def test_items_paging(client, loaded) -> None:
     # A limit above the maximum is clamped (OGC API Features 1, /req/core/fc-limit-response-1).
     huge = (await client.get("/ogc/collections/parcels/items?limit=999999999")).json()
     assert huge["numberReturned"] == len(PARCELS)
-    far = (await client.get("/ogc/collections/parcels/items?offset=99999999999999999999")).json()
-    assert far["numberReturned"] == 0 and far["numberMatched"] == len(PARCELS)
+    # offset is capped (read row by row): beyond, a 400 pointing at the next links.
+    far = await client.get("/ogc/collections/parcels/items?offset=99999999999999999999")
+    assert "next links" in assert_problem(far, 400)["detail"]
+    assert_problem(await client.get(f"/ogc/collections/parcels/items?offset={MAX_OFFSET + 1}"), 400)
+    edge = (await client.get(f"/ogc/collections/parcels/items?offset={MAX_OFFSET}")).json()
+    assert edge["numberReturned"] == 0 and edge["numberMatched"] == len(PARCELS)
+    assert any(link["rel"] == "prev" for link in edge["links"])
     like = "section LIKE 'A%' AND numero = '30'"
     page = (await client.get(f"/ogc/collections/parcels/items?filter={quote(like)}")).json()
     expected = {p["id"] for p in PARCELS if p["section"].startswith("A") and p["numero"] == "30"}
     assert expected and {f["id"] for f in page["features"]} == expected
+
+
+async def test_next_links_are_keyset_cursors_that_cover_everything_once(client, loaded) -> None:
+    want = sorted(p["id"] for p in PARCELS)
+    ids, pages = await _walk(client, "/ogc/collections/parcels/items?limit=1000")
+    assert ids == want  # every feature exactly once, in key order
+    assert len(pages) == 7 and pages[-1]["numberReturned"] == len(want) - 6000
+    assert pages[0]["numberMatched"] == len(want)
+    # Later pages are cursor pages: no offset in their links, numberMatched not recounted.
+    for page in pages[1:]:
+        assert "numberMatched" not in page
+        assert all("offset=" not in ln["href"] for ln in page["links"])
+    nxt = next(ln["href"] for ln in pages[0]["links"] if ln["rel"] == "next")
+    assert "cursor=" in nxt and "limit=1000" in nxt
+    # prev of a cursor page is exactly the page before it, in ascending order.
+    prev = next(ln["href"] for ln in pages[3]["links"] if ln["rel"] == "prev")
+    back = (await client.get(prev.replace("http://test", ""))).json()
+    assert [f["id"] for f in back["features"]] == [f["id"] for f in pages[2]["features"]]
+    back_next = next(ln["href"] for ln in back["links"] if ln["rel"] == "next")
+    again = (await client.get(back_next.replace("http://test", ""))).json()
+    assert [f["id"] for f in again["features"]] == [f["id"] for f in pages[3]["features"]]
+    # The first page's prev (from the second) has no prev itself.
+    second_prev = next(ln["href"] for ln in pages[1]["links"] if ln["rel"] == "prev")
+    first = (await client.get(second_prev.replace("http://test", ""))).json()
+    assert [f["id"] for f in first["features"]] == want[:1000]
+    assert not any(ln["rel"] == "prev" for ln in first["links"])
+    # An offset page's next link switches to the cursor and continues right after it.
+    mid = (await client.get("/ogc/collections/parcels/items?limit=100&offset=250")).json()
+    assert [f["id"] for f in mid["features"]] == want[250:350]
+    cont = next(ln["href"] for ln in mid["links"] if ln["rel"] == "next")
+    cont_page = (await client.get(cont.replace("http://test", ""))).json()
+    assert [f["id"] for f in cont_page["features"]] == want[350:450]
+    # With a bbox and a filter: the filtered set, once each.
+    bbox = "4.645,45.955,4.655,45.962"
+    area = box(4.645, 45.955, 4.655, 45.962)
+    in_box = sorted(p["id"] for p in PARCELS if p["geom"].intersects(area))
+    assert 100 < len(in_box) < len(want)
+    ids, pages = await _walk(client, f"/ogc/collections/parcels/items?limit=37&bbox={bbox}")
+    assert ids == in_box and pages[0]["numberMatched"] == len(in_box)
+    assert all("bbox=" in ln["href"] for page in pages for ln in page["links"])
+    a_ids = sorted(p["id"] for p in PARCELS if p["section"] == "A")
+    section_a = quote("section = 'A'")
+    ids, _ = await _walk(client, f"/ogc/collections/parcels/items?limit=500&filter={section_a}")
+    assert ids == a_ids
+
+
+async def test_integer_keys_page_by_cursor(client, loaded) -> None:
+    everything = (await client.get("/ogc/collections/urban_zones/items?limit=1000")).json()
+    want = [f["id"] for f in everything["features"]]
+    assert want == sorted(want) and everything["numberMatched"] == len(want) == 39
+    assert not any(ln["rel"] in ("next", "prev") for ln in everything["links"])
+    ids, pages = await _walk(client, "/ogc/collections/urban_zones/items?limit=5")
+    assert ids == want and len(pages) == 8
+    huge = _cursor(["urban_zones", "a", 2**63])  # outside bigint: a 400, not a 500
+    assert_problem(await client.get(f"/ogc/collections/urban_zones/items?cursor={huge}"), 400)
+    last = _cursor(["urban_zones", "a", want[-1]])
+    tail = (await client.get(f"/ogc/collections/urban_zones/items?cursor={last}")).json()
+    assert tail["numberReturned"] == 0 and not any(ln["rel"] == "next" for ln in tail["links"])
+
+
+async def test_number_matched_is_exact_or_absent(client, loaded, monkeypatch) -> None:
+    """Counted up to COUNT_CAP rows: above it, absent (never an estimate); below, exact."""
+    monkeypatch.setattr(ft, "COUNT_CAP", 1000)
+    page = (await client.get("/ogc/collections/parcels/items?limit=10")).json()
+    assert "numberMatched" not in page and page["numberReturned"] == 10
+    b_ids = {p["id"] for p in PARCELS if p["section"] == "B"}
+    assert len(b_ids) > 1000
+    page = (await client.get("/ogc/collections/parcels/items?limit=10&section=B")).json()
+    assert "numberMatched" not in page
+    c_count = sum(1 for p in PARCELS if p["section"] == "C")
+    page = (await client.get("/ogc/collections/parcels/items?limit=10&section=C")).json()
+    assert page["numberMatched"] == c_count < 1000
+    monkeypatch.setattr(ft, "COUNT_CAP", c_count)  # exactly the cap: still exact
+    page = (await client.get("/ogc/collections/parcels/items?limit=10&section=C")).json()
+    assert page["numberMatched"] == c_count
+    monkeypatch.setattr(ft, "COUNT_CAP", c_count - 1)
+    page = (await client.get("/ogc/collections/parcels/items?limit=10&section=C")).json()
+    assert "numberMatched" not in page
+    # A page holding every match needs no count, whatever the cap.
+    page = (await client.get("/ogc/collections/parcels/items?limit=5000&section=C")).json()
+    assert page["numberMatched"] == page["numberReturned"] == c_count
 
 
 async def test_bbox_property_and_cql2_filters(client, loaded) -> None:
@@ -134,6 +245,15 @@ async def test_bbox_property_and_cql2_filters(client, loaded) -> None:
         "limit=abc",
         "limit=0",
         "offset=-1",
+        "cursor=%%%",
+        "cursor=bm9wZQ",  # base64 of "nope"
+        "cursor=" + _cursor(["communes", "a", "69114"]),  # another collection's
+        "cursor=" + _cursor(["parcels", "x", "69114000AA0001"]),
+        "cursor=" + _cursor(["parcels", "a", 5]),  # parcels' key is text
+        "cursor=" + _cursor(["parcels", "a", "69114\x00"]),
+        "cursor=" + _cursor(["parcels", "a", "9" * 201]),
+        "cursor=" + _cursor(["parcels", "a"]),
+        "cursor=" + _cursor(["parcels", "a", "69114000AA0001"]) + "&offset=10",
         "owner=Dupont",
         "filter=" + quote("owner = 'x'"),
         "filter=" + quote("contenance >"),
@@ -333,6 +453,27 @@ async def test_gdal_oapif_lists_and_counts(live_server, leads, tokens) -> None:
     assert "Feature Count: 2" in out
     out = _ogr(["-al", "-q", f"OAPIF:{live_server.url}/ogc", "leads"], header)
     assert out.count("status (String) = ") == 2 and "NEW" not in out
+
+
+@pytest.mark.slow
+async def test_gdal_pages_a_whole_collection_by_cursor(live_server, loaded, monkeypatch) -> None:
+    """GDAL follows the cursor next links: every parcel exactly once, with no numberMatched
+    (COUNT_CAP below the collection, as on a national table) and with a bbox."""
+    monkeypatch.setattr(ft, "COUNT_CAP", 1000)
+
+    def ids(extra: list[str]) -> list[str]:
+        out = _ogr(
+            ["-al", *extra, "-oo", "PAGE_SIZE=700", f"OAPIF:{live_server.url}/ogc", "parcels"]
+        )
+        return [line.split(" = ", 1)[1] for line in out.splitlines() if "id (String) = " in line]
+
+    got = ids([])
+    assert len(got) == len(set(got)) == len(PARCELS)
+    assert set(got) == {p["id"] for p in PARCELS}
+    area = box(4.645, 45.955, 4.655, 45.962)
+    in_box = {p["id"] for p in PARCELS if p["geom"].intersects(area)}
+    got = ids(["-spat", "4.645", "45.955", "4.655", "45.962"])
+    assert len(got) == len(set(got)) == len(in_box) and set(got) == in_box
 
 
 class _Requests(logging.Handler):

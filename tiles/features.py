@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -13,6 +16,13 @@ from tiles.layers import Attr, Layer
 from tiles.sql import visibility_sql
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+# ``offset`` is read (and skipped) row by row: beyond this many rows it is a 400 telling to
+# follow the ``next`` links, whose cursor is an index range scan at any depth (docs/decisions.md).
+MAX_OFFSET = 10_000
+# numberMatched is exact or absent: counted up to this many rows (LIMIT COUNT_CAP + 1), omitted
+# when more match.
+COUNT_CAP = 10_000
+_MAX_KEY_CHARS = 200
 
 
 @dataclass(frozen=True)
@@ -140,6 +150,38 @@ def build_where(
     return q
 
 
+@dataclass(frozen=True)
+class Cursor:
+    """A keyset position: features after (forward) or before ``key`` in primary-key order."""
+
+    key: int | str
+    forward: bool
+
+
+def encode_cursor(layer: Layer, key: int | str, forward: bool) -> str:
+    """The opaque ``cursor`` of a next/prev link: the collection, the direction and the key."""
+    raw = json.dumps([layer.name, "a" if forward else "b", key], separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(layer: Layer, text: str) -> Cursor:
+    """A cursor made by encode_cursor for this collection; anything else is a 400."""
+    bad = BadRequest("cursor is not valid for this collection: follow the links of a page")
+    try:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        name, direction, key = json.loads(raw)
+    except (binascii.Error, ValueError, TypeError):
+        raise bad from None
+    if name != layer.name or direction not in ("a", "b"):
+        raise bad
+    if layer.pk_type == "int":
+        if type(key) is not int or not -(2**63) <= key < 2**63:
+            raise bad
+    elif not isinstance(key, str) or len(key) > _MAX_KEY_CHARS or "\x00" in key:
+        raise bad
+    return Cursor(key, direction == "a")
+
+
 def _where_sql(q: Query) -> str:
     return " AND ".join(q.where) if q.where else "true"
 
@@ -152,21 +194,43 @@ def _feature_sql(layer: Layer) -> str:
     )
 
 
-def count_sql(q: Query) -> tuple[str, list[Any]]:
-    """numberMatched."""
-    return f"SELECT count(*) FROM {q.layer.table} t WHERE {_where_sql(q)}", list(q.params)
+def count_sql(q: Query, cap: int = COUNT_CAP) -> tuple[str, list[Any]]:
+    """numberMatched, counted up to ``cap + 1`` rows: a result above ``cap`` means "more"."""
+    params = list(q.params) + [cap + 1]
+    sql = (
+        f"SELECT count(*) FROM (SELECT 1 FROM {q.layer.table} t WHERE {_where_sql(q)} "
+        f"LIMIT ${len(params)}) s"
+    )
+    return sql, params
 
 
-def items_sql(q: Query, limit: int, offset: int) -> tuple[str, list[Any]]:
-    """(count, JSON array text) of a page of features, ordered by primary key."""
-    params = list(q.params) + [limit, offset]
-    n = len(params)
+def items_sql(
+    q: Query, limit: int, offset: int = 0, cursor: Cursor | None = None
+) -> tuple[str, list[Any]]:
+    """A page in primary-key order: (rows fetched, up to ``limit + 1``; the first ``limit`` as a
+    JSON array text; their first and last key). With a cursor, an index range scan from the key
+    (backwards for a ``prev`` cursor, the page still in ascending order); the extra row tells
+    whether there is more in that direction, without counting."""
     layer = q.layer
+    params = list(q.params)
+    where = list(q.where)
+    order = "ASC"
+    if cursor is not None:
+        params.append(cursor.key)
+        cast = "bigint" if layer.pk_type == "int" else "text"
+        where.append(f"t.{layer.pk} {'>' if cursor.forward else '<'} ${len(params)}::{cast}")
+        order = "ASC" if cursor.forward else "DESC"
+    params += [limit + 1, offset, limit]
+    n = len(params)
+    cond = " AND ".join(where) if where else "true"
+    kept = f"FILTER (WHERE t._lfs_rn <= ${n})"
     sql = (
         f"SELECT count(*), "
-        f"coalesce(json_agg({_feature_sql(layer)} ORDER BY t.{layer.pk}), '[]')::text "
-        f"FROM (SELECT * FROM {layer.table} t WHERE {_where_sql(q)} "
-        f"ORDER BY t.{layer.pk} LIMIT ${n - 1} OFFSET ${n}) t"
+        f"coalesce(json_agg({_feature_sql(layer)} ORDER BY t.{layer.pk}) {kept}, '[]')::text, "
+        f"min(t.{layer.pk}) {kept}, max(t.{layer.pk}) {kept} "
+        f"FROM (SELECT t.*, row_number() OVER (ORDER BY t.{layer.pk} {order}) AS _lfs_rn "
+        f"FROM (SELECT * FROM {layer.table} t WHERE {cond} "
+        f"ORDER BY t.{layer.pk} {order} LIMIT ${n - 2} OFFSET ${n - 1}) t) t"
     )
     return sql, params
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tiles.features import MAX_OFFSET
 from tiles.layers import LAYERS, Layer
 
 DEFAULT_LIMIT = 100
@@ -42,7 +43,16 @@ def _components(max_items: int) -> dict[str, Any]:
             {"type": "integer", "minimum": 1, "maximum": max_items, "default": DEFAULT_LIMIT},
             f"Page size (default {DEFAULT_LIMIT}; larger values are clamped to {max_items}).",
         ),
-        "offset": _param("offset", {"type": "integer", "minimum": 0, "default": 0}, "Skip."),
+        "offset": _param(
+            "offset",
+            {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET, "default": 0},
+            f"Skip (up to {MAX_OFFSET:,}; page deeper by following the next links).",
+        ),
+        "cursor": _param(
+            "cursor",
+            {"type": "string"},
+            "Opaque position from a next/prev link (keyset paging); not combined with offset.",
+        ),
         "bbox": _param(
             "bbox",
             {"type": "array", "minItems": 4, "maxItems": 6, "items": number},
@@ -69,7 +79,16 @@ def _components(max_items: int) -> dict[str, Any]:
 
 
 def _items_path(layer: Layer) -> dict[str, Any]:
-    shared = ["limit", "offset", "bbox", "datetime", "filter", "filter-lang", "filter-crs"]
+    shared = [
+        "limit",
+        "offset",
+        "cursor",
+        "bbox",
+        "datetime",
+        "filter",
+        "filter-lang",
+        "filter-crs",
+    ]
     params: list[dict[str, Any]] = [{"$ref": f"#/components/parameters/{n}"} for n in shared]
     for name in layer.queryables:
         attr = layer.attr(name)

@@ -58,6 +58,7 @@ ITEM_PARAMS = {
     "crs",
     "limit",
     "offset",
+    "cursor",
     "datetime",
     "filter",
     "filter-lang",
@@ -285,7 +286,12 @@ async def items(
     limit: Annotated[
         str | None, Query(description="Page size (default 100; larger than the maximum: clamped)")
     ] = None,
-    offset: Annotated[str | None, Query(description="Features to skip")] = None,
+    offset: Annotated[
+        str | None, Query(description=f"Features to skip (at most {ft.MAX_OFFSET:,})")
+    ] = None,
+    cursor: Annotated[
+        str | None, Query(description="Opaque keyset position, from a next/prev link")
+    ] = None,
     datetime: Annotated[str | None, Query(description="RFC 3339 instant or interval")] = None,
     filter: Annotated[
         str | None, Query(description="CQL2-text: Basic CQL2 and LIKE, BETWEEN, IN")
@@ -311,25 +317,54 @@ async def items(
             conds.append(ft.Condition(attr, "=", ft.typed(attr, value)))
     box = ft.parse_bbox(bbox) if bbox else None
     interval = ft.parse_datetime(datetime) if datetime else None
+    after = ft.decode_cursor(layer, cursor) if cursor is not None else None
+    if after is not None and skip:
+        raise BadRequest("cursor and offset cannot be combined: follow the links of a page")
+    if skip > ft.MAX_OFFSET:
+        raise BadRequest(
+            f"offset is limited to {ft.MAX_OFFSET:,}: page deeper by following the next links",
+            max_offset=ft.MAX_OFFSET,
+        )
     q = ft.build_where(layer, viewer, box, interval, conds, filter)
-    matched = int(await access.service.fetchval(*ft.count_sql(q)))
-    rows = await access.service.fetch(*ft.items_sql(q, page, skip))
-    returned, body = int(rows[0][0]), rows[0][1]
+    row = (await access.service.fetch(*ft.items_sql(q, page, skip, after)))[0]
+    fetched, body, first, last = int(row[0]), row[1], row[2], row[3]
+    returned = min(fetched, page)
+    forward = after is None or after.forward
+    # The extra row fetched tells whether there is more in the scan's direction.
+    more_after = fetched > page if forward else True
+    more_before = (after is not None or skip > 0) if forward else fetched > page
+    # numberMatched: exact or absent (never an estimate). Known without counting on a first page
+    # holding everything; else counted up to ft.COUNT_CAP rows; not repeated on cursor pages.
+    matched: int | None = None
+    if after is None:
+        if skip == 0 and not more_after:
+            matched = returned
+        else:
+            counted = int(await access.service.fetchval(*ft.count_sql(q, ft.COUNT_CAP)))
+            matched = counted if counted <= ft.COUNT_CAP else None
+    base = request.url.remove_query_params(["offset", "cursor"])
+
+    def link(rel: str, key: Any = None, is_forward: bool = True) -> dict[str, str]:
+        url = (
+            base
+            if key is None
+            else base.include_query_params(cursor=ft.encode_cursor(layer, key, is_forward))
+        )
+        return {"href": str(url.include_query_params(limit=page)), "rel": rel, "type": GEOJSON}
+
     links = [{"href": str(request.url), "rel": "self", "type": GEOJSON}]
-    if skip + returned < matched:
-        nxt = str(request.url.include_query_params(offset=skip + page, limit=page))
-        links.append({"href": nxt, "rel": "next", "type": GEOJSON})
-    if skip > 0:
-        prev = str(request.url.include_query_params(offset=max(0, skip - page), limit=page))
-        links.append({"href": prev, "rel": "prev", "type": GEOJSON})
-    head = json.dumps(
-        {
-            "type": "FeatureCollection",
-            "numberMatched": matched,
-            "numberReturned": returned,
-            "links": links,
-        }
-    )
+    if more_after:
+        links.append(link("next", last) if returned else link("next"))
+    if more_before and returned:
+        links.append(link("prev", first, is_forward=False))
+    elif skip > 0:  # an offset past the end: the offset page before it
+        prev = request.url.include_query_params(offset=max(0, skip - page), limit=page)
+        links.append({"href": str(prev), "rel": "prev", "type": GEOJSON})
+    doc: dict[str, Any] = {"type": "FeatureCollection"}
+    if matched is not None:
+        doc["numberMatched"] = matched
+    doc |= {"numberReturned": returned, "links": links}
+    head = json.dumps(doc)
     text = f'{head[:-1]}, "features": {body}}}'
     return GeoJSONResponse(text, headers=_item_headers(layer))
 
