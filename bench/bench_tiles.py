@@ -46,6 +46,8 @@ sys.path.insert(0, str(ROOT))
 
 from api.security import create_token  # noqa: E402
 from geo.models import Role  # noqa: E402
+from tiles.features import encode_cursor  # noqa: E402
+from tiles.layers import LAYERS as LAYER_REGISTRY  # noqa: E402
 
 VENV = ROOT / ".venv" / "bin"
 TMS = morecantile.tms.get("WebMercatorQuad")
@@ -547,6 +549,13 @@ def scale_probe(db: str, n: int) -> dict:
             "SELECT ST_X(c), ST_Y(c) FROM (SELECT ST_PointOnSurface(geom) c FROM parcels "
             "ORDER BY md5(id) LIMIT 3000) s"
         ).fetchall()
+        # The parcel keys at 100,000 and at 90 % in id order: where the deep next links start.
+        keys = {
+            label: conn.execute(
+                "SELECT id FROM parcels ORDER BY id OFFSET %s LIMIT 1", (at,)
+            ).fetchone()[0]
+            for label, at in (("100k", 100_000), ("90 %", int(parcels * 0.9)))
+        }
         centres = conn.execute(
             "SELECT ST_X(c), ST_Y(c) FROM (SELECT ST_PointOnSurface(geom) c FROM communes "
             "ORDER BY md5(insee) LIMIT %s) s",
@@ -569,6 +578,7 @@ def scale_probe(db: str, n: int) -> dict:
     return {
         "bounds": bounds,
         "parcels": int(parcels),
+        "keys": keys,
         "centres": [(float(x), float(y)) for x, y in centres],
         "groups": [list(g[0]) for g in groups],
         # The tile under each of 3,000 random parcels (like for like whatever the extent's
@@ -592,34 +602,50 @@ def scale_round(
     wrk/floor results."""
     out: dict = {}
     c = int(args.connections.split(",")[0])
-    for z, tiles in probe["tiles"].items():
+    parts = args.scale_parts.split(",")
+    for z, tiles in probe["tiles"].items() if "tiles" in parts else ():
         out[f"tiles z{z} ours"] = run_wrk(
             base, [ours_url(*t) for t in tiles], None, c, args.duration
         )
         out[f"tiles z{z} floor"] = floor_run(tiles, c, args.duration, db)
     h = {"Authorization": f"Bearer {token}"}
     items = "/ogc/collections/parcels/items"
-    deep = int(probe["parcels"] * 0.9)
+    parcels = LAYER_REGISTRY["parcels"]
     with httpx.Client(base_url=base, timeout=120, headers=h) as cl:
-        out["ogc first page"] = [_timed(cl, "GET", f"{items}?limit=100", 200)[0] for _ in range(5)]
-        out["ogc offset 100k"] = [
-            _timed(cl, "GET", f"{items}?limit=100&offset={100_000 + 100 * k}", 200)[0]
-            for k in range(5)
-        ]
-        out["ogc offset 90 %"] = [
-            _timed(cl, "GET", f"{items}?limit=100&offset={deep + 100 * k}", 200)[0]
-            for k in range(3)
-        ]
+        if "ogc" in parts:
+            out["ogc first page"] = [
+                _timed(cl, "GET", f"{items}?limit=100", 200)[0] for _ in range(5)
+            ]
+            out["ogc offset 10k (cap)"] = [
+                _timed(cl, "GET", f"{items}?limit=100&offset={10_000 - 100 * k}", 200)[0]
+                for k in range(5)
+            ]
+            # A next link deep in the collection (its cursor made as the server makes it), then
+            # the next links from there.
+            for label, key in probe["keys"].items():
+                cursor = encode_cursor(parcels, key, True)
+                url: str | None = f"{items}?limit=100&cursor={cursor}"
+                deep: list[float] = []
+                for _ in range(5):
+                    if url is None:
+                        break
+                    dt, body = _timed(cl, "GET", url, 200)
+                    deep.append(dt)
+                    url = next((ln["href"] for ln in body["links"] if ln["rel"] == "next"), None)
+                out[f"ogc next at {label}"] = deep
         pages: list[float] = []
-        for x, y in probe["centres"][r :: args.runs]:
-            url: str | None = f"{items}?limit=100&bbox={x - 0.01},{y - 0.01},{x + 0.01},{y + 0.01}"
+        for x, y in probe["centres"][r :: args.runs] if "ogc" in parts else ():
+            url = f"{items}?limit=100&bbox={x - 0.01},{y - 0.01},{x + 0.01},{y + 0.01}"
             for _ in range(5):  # the first page, then next links
                 if url is None:
                     break
                 dt, body = _timed(cl, "GET", url, 200)
                 pages.append(dt)
                 url = next((ln["href"] for ln in body["links"] if ln["rel"] == "next"), None)
-        out["ogc bbox pages"] = pages
+        if pages:
+            out["ogc bbox pages"] = pages
+        if "leads" not in parts:
+            return out
         out["lead by parcels"] = [
             _timed(cl, "POST", "/api/leads", 201, json={"parcel_ids": g, "name": "bench scale"})[0]
             for g in probe["groups"][r :: args.runs]  # new parcels each round
@@ -711,6 +737,9 @@ def main() -> int:
         "lfs_bench,lfs_bench_10m; uses --runs, --duration and the first of --connections",
     )
     ap.add_argument("--scale-samples", type=int, default=20, help="bbox pages and leads per round")
+    ap.add_argument(
+        "--scale-parts", default="tiles,ogc,leads", help="what --scale measures (comma-separated)"
+    )
     args = ap.parse_args()
     conns = [int(c) for c in args.connections.split(",")]
     wanted = set(args.workloads.split(","))
