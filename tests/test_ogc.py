@@ -252,6 +252,10 @@ async def test_bbox_property_and_cql2_filters(client, loaded) -> None:
         "cursor=" + _cursor(["parcels", "a", 5]),  # parcels' key is text
         "cursor=" + _cursor(["parcels", "a", "69114\x00"]),
         "cursor=" + _cursor(["parcels", "a", "9" * 201]),
+        "cursor=" + _cursor(["parcels", "a", "\ud800"]),  # not encodable as UTF-8
+        "cursor=" + _cursor([[[[["parcels"]]]]]),
+        "cursor=" + "W" * 401,
+        "cursor=" + quote("é"),
         "cursor=" + _cursor(["parcels", "a"]),
         "cursor=" + _cursor(["parcels", "a", "69114000AA0001"]) + "&offset=10",
         "owner=Dupont",
@@ -397,7 +401,11 @@ async def test_openapi_declares_limit_and_queryables(client, loaded) -> None:
     doc = r.json()
     limit = doc["components"]["parameters"]["limit"]["schema"]
     assert (limit["default"], limit["maximum"]) == (100, 10000)
+    assert doc["components"]["parameters"]["offset"]["schema"]["maximum"] == MAX_OFFSET
+    assert doc["components"]["parameters"]["cursor"]["schema"]["type"] == "string"
     params = doc["paths"]["/collections/parcels/items"]["get"]["parameters"]
+    refs = {p["$ref"].rsplit("/", 1)[1] for p in params if "$ref" in p}
+    assert {"limit", "offset", "cursor", "bbox"} <= refs
     named = {p["name"]: p for p in params if "name" in p}
     assert {"section", "contenance", "numero"} <= set(named)
     assert named["contenance"]["schema"]["type"] == "number"

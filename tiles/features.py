@@ -23,6 +23,7 @@ MAX_OFFSET = 10_000
 # when more match.
 COUNT_CAP = 10_000
 _MAX_KEY_CHARS = 200
+_MAX_CURSOR_CHARS = 400
 
 
 @dataclass(frozen=True)
@@ -167,10 +168,12 @@ def encode_cursor(layer: Layer, key: int | str, forward: bool) -> str:
 def decode_cursor(layer: Layer, text: str) -> Cursor:
     """A cursor made by encode_cursor for this collection; anything else is a 400."""
     bad = BadRequest("cursor is not valid for this collection: follow the links of a page")
+    if len(text) > _MAX_CURSOR_CHARS:  # also keeps json.loads from deep nesting
+        raise bad
     try:
         raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
         name, direction, key = json.loads(raw)
-    except (binascii.Error, ValueError, TypeError):
+    except (binascii.Error, ValueError, TypeError, RecursionError):
         raise bad from None
     if name != layer.name or direction not in ("a", "b"):
         raise bad
@@ -179,6 +182,11 @@ def decode_cursor(layer: Layer, text: str) -> Cursor:
             raise bad
     elif not isinstance(key, str) or len(key) > _MAX_KEY_CHARS or "\x00" in key:
         raise bad
+    else:
+        try:
+            key.encode()  # a lone surrogate ("\ud800" in the JSON) is no text PostgreSQL takes
+        except UnicodeEncodeError:
+            raise bad from None
     return Cursor(key, direction == "a")
 
 
