@@ -55,6 +55,10 @@ def _cursor(value: object) -> str:
     return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
 
 
+def _bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
 async def _walk(client, url: str) -> tuple[list[str], list[dict]]:
     """Every feature id met by following next links from url, and the pages."""
     ids: list[str] = []
@@ -320,6 +324,12 @@ async def test_leads_rbac_and_filters(client, leads, tokens, users) -> None:
     assert page["numberMatched"] == 4
     nxt = (await client.get(f"/ogc/collections/leads/items?token={tile}&limit=1")).json()
     assert "token=" in next(link["href"] for link in nxt["links"] if link["rel"] == "next")
+    # Cursor pages keep the caller's visibility (its parameters come before the cursor's).
+    ids_seen, _ = await _walk(client, f"/ogc/collections/leads/items?token={tile}&limit=1")
+    assert ids_seen == sorted(ids.values())
+    ops = (await client.post("/api/auth/tile-token", headers=_bearer(tokens["ops2"]))).json()
+    ids_seen, _ = await _walk(client, f"/ogc/collections/leads/items?token={ops['token']}&limit=1")
+    assert ids_seen == sorted(expected["ops2"])
 
 
 async def _ids(client, cql: str, headers: dict[str, str] | None = None) -> set[str]:
