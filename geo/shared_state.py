@@ -146,16 +146,21 @@ class PostgresState(SharedState):
         self.engine = engine
 
     async def _run(self, method: str, sql: str, *args: Any) -> Any:
-        """``method`` (fetchrow, execute) of the asyncpg connection of a pooled connection."""
-        raw = await self.engine.raw_connection()
-        try:
-            return await getattr(raw.driver_connection, method)(sql, *args)
-        except BaseException:
-            # Broken, or cancelled mid-statement: never handed to the next request.
-            raw.invalidate()
-            raise
-        finally:
-            raw.close()
+        """``method`` (fetchrow, execute) of the asyncpg connection of a pooled connection.
+
+        Checked out and returned through an :class:`AsyncConnection` (SQLAlchemy's documented way
+        to the driver connection): the pool's return and invalidation do I/O that must run in
+        its greenlet. A bare ``engine.raw_connection()`` closed from plain asyncio code broke the
+        pool under cancellations (MissingGreenlet, then QueueFull on every later return).
+        """
+        async with self.engine.connect() as conn:
+            raw = await conn.get_raw_connection()
+            try:
+                return await getattr(raw.driver_connection, method)(sql, *args)
+            except BaseException:
+                # Broken, or cancelled mid-statement: never handed to the next request.
+                await asyncio.shield(conn.invalidate())
+                raise
 
     async def hit(self, key: str, window_s: float) -> Hit:
         """See :meth:`SharedState.hit`."""
