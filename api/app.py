@@ -69,6 +69,7 @@ def build_state(settings: Settings) -> AppState:
         settings.async_database_url,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
+        pool_timeout_s=settings.db_pool_timeout_s,
         statement_timeout_ms=settings.db_statement_timeout_ms,
     )
     assert settings.crypto.keys is not None

@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import iter_route_contexts
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import compile_path
@@ -295,6 +296,24 @@ async def _pg(request: Request, exc: Exception) -> JSONResponse:
     return _database_problem(request, exc, sqlstate, lost)
 
 
+async def _pool_timeout(request: Request, exc: Exception) -> JSONResponse:
+    # Every pooled connection busy for the pool's timeout: the process is overloaded.
+    log_error(
+        log,
+        logging.WARNING,
+        f"no free database connection on {_route(request)}",
+        exc,
+        with_stack=False,
+    )
+    return problem_response(
+        503,
+        "The server is busy; try again shortly.",
+        request,
+        slug="service-unavailable",
+        headers={"Retry-After": "2"},
+    )
+
+
 async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
     log_error(log, logging.ERROR, f"unhandled error on {_route(request)}", exc)
     report_error(exc)
@@ -313,6 +332,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StaleDataError, _stale)
     app.add_exception_handler(IntegrityError, _integrity)
     app.add_exception_handler(DBAPIError, _db)
+    app.add_exception_handler(PoolTimeout, _pool_timeout)
     app.add_exception_handler(asyncpg.PostgresError, _pg)
     app.add_exception_handler(asyncpg.InterfaceError, _pg)
     app.add_exception_handler(ConnectionError, _pg)

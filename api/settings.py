@@ -399,6 +399,13 @@ class Settings(BaseSettings):
     )
     db_pool_size: int = Field(10, ge=1, description="Connections kept in the pool per process.")
     db_max_overflow: int = Field(20, ge=0, description="Extra connections under load.")
+    db_pool_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        le=60,
+        description="How long a request waits for a free pooled connection before a 503 with "
+        "Retry-After (every connection busy: the process is overloaded).",
+    )
     db_statement_timeout_ms: int = Field(
         10_000,
         ge=100,

@@ -23,6 +23,7 @@ def make_engine(
     *,
     pool_size: int = 10,
     max_overflow: int = 20,
+    pool_timeout_s: float = 10.0,
     statement_timeout_ms: int | None = None,
 ) -> AsyncEngine:
     """An asyncpg engine with a pool sized for one API process; ``statement_timeout_ms`` caps
@@ -31,6 +32,9 @@ def make_engine(
         url,
         pool_size=pool_size,
         max_overflow=max_overflow,
+        # Waiting longer than this for a connection is a 503 (api.errors), not SQLAlchemy's
+        # 30 s then a 500: a client retries sooner than a person gives up.
+        pool_timeout=pool_timeout_s,
         # No pre-ping: it costs a round trip on every checkout (measured on the lead API). A
         # connection broken by a database restart fails one request with a 503 and is discarded.
         pool_pre_ping=False,

@@ -278,3 +278,23 @@ def test_crossings_counted_independently() -> None:
     assert expected > 50
     assert count_crossings(geom, stop_after=10**9) == expected
     assert count_crossings(geom, stop_after=10) > 10  # stops early, past the bound
+
+
+async def test_no_free_pooled_connection_is_a_503(make_user, loaded, db_url, tmp_path) -> None:
+    """Every pooled connection busy for the pool's timeout: 503 with Retry-After, not a 500."""
+    user = await make_user(Role.OPS)
+    settings = make_settings(
+        db_url, tmp_path, db_pool_size=1, db_max_overflow=0, db_pool_timeout_s=0.3
+    )
+    app = create_app(settings)
+    async with LifespanManager(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+            headers = {"Authorization": f"Bearer {await login(c, user.email)}"}
+            assert (await c.get("/api/leads", headers=headers)).status_code == 200
+            engine = app.state.lfs.engine
+            async with engine.connect():  # the pool's only connection, held
+                r = await c.get("/api/leads", headers=headers)
+                assert_problem(r, 503)
+                assert r.headers["retry-after"] == "2"
+            assert (await c.get("/api/leads", headers=headers)).status_code == 200
