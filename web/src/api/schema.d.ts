@@ -3988,10 +3988,10 @@ export interface components {
          */
         SavedViewPatch: {
             /** Name */
-            name?: string | null;
-            filters?: components["schemas"]["ViewFilters"] | null;
+            name?: string;
+            filters?: components["schemas"]["ViewFilters"];
             /** Shared */
-            shared?: boolean | null;
+            shared?: boolean;
         };
         /**
          * ScoreBucket
@@ -5598,8 +5598,10 @@ export interface operations {
                 bbox?: string;
                 /** @description Page size (default 100; larger than the maximum: clamped) */
                 limit?: string;
-                /** @description Features to skip */
+                /** @description Features to skip (at most 10,000) */
                 offset?: string;
+                /** @description Opaque keyset position, from a next/prev link */
+                cursor?: string;
                 /** @description RFC 3339 instant or interval */
                 datetime?: string;
                 /** @description CQL2-text: Basic CQL2 and LIKE, BETWEEN, IN */
