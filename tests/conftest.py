@@ -28,6 +28,8 @@ from api.security import hash_password
 from api.settings import Settings, resolve_dev_secrets, to_plain_url
 from api.state import AppState
 from geo.models import Role, User
+from tests.geocoder_standin import GeocoderStandin
+from tests.tile_standin import TileStandin
 
 RUN_ID = f"lfs_t{os.getpid()}_{uuid.uuid4().hex[:6]}"
 _counter = itertools.count()
@@ -272,3 +274,19 @@ def live_server(settings: Settings) -> Iterator[LiveServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="module")
+def tiles() -> Iterator[TileStandin]:
+    """A raster tile server on loopback (the basemaps' stand-in, tests/tile_standin.py)."""
+    s = TileStandin().start()
+    yield s
+    s.stop()
+
+
+@pytest.fixture(scope="module")
+def geocoder() -> Iterator[GeocoderStandin]:
+    """A BAN-protocol geocoder on loopback (tests/geocoder_standin.py)."""
+    s = GeocoderStandin().start()
+    yield s
+    s.stop()

@@ -10,7 +10,7 @@ and when it fails, is slow or is unreachable the search still answers 200 with a
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -29,20 +29,6 @@ from tests.importing import GEODATA, run_import
 from tests.tile_standin import TileStandin
 
 COMMUNES = GEODATA / "communes-69-extract.geojson"
-
-
-@pytest.fixture(scope="module")
-def tiles() -> Iterator[TileStandin]:
-    s = TileStandin().start()
-    yield s
-    s.stop()
-
-
-@pytest.fixture(scope="module")
-def geocoder() -> Iterator[GeocoderStandin]:
-    s = GeocoderStandin().start()
-    yield s
-    s.stop()
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,6 @@ tile stand-in for the basemap's tiles; the scenario checks the rest on the page.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -28,20 +27,6 @@ from tests.test_web_e2e import (  # noqa: F401  (fixtures: the bundle, PVGIS sta
 from tests.tile_standin import TileStandin
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def tiles() -> Iterator[TileStandin]:
-    s = TileStandin().start()
-    yield s
-    s.stop()
-
-
-@pytest.fixture(scope="module")
-def geocoder() -> Iterator[GeocoderStandin]:
-    s = GeocoderStandin().start()
-    yield s
-    s.stop()
 
 
 @pytest.fixture(scope="module")
