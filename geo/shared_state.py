@@ -27,6 +27,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from geo.db import make_engine
+
 log = logging.getLogger(__name__)
 
 RETRY_AFTER_S = 5.0  # after a Redis failure, how long operations fail without trying
@@ -142,8 +144,14 @@ class PostgresState(SharedState):
                            RETURNING 1)
                 SELECT (SELECT count(*) FROM c) + (SELECT count(*) FROM k)"""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, *, owns_engine: bool = False) -> None:
         self.engine = engine
+        self.owns_engine = owns_engine
+
+    async def aclose(self) -> None:
+        """Dispose of the engine when it is the shared state's own."""
+        if self.owns_engine:
+            await self.engine.dispose()
 
     async def _run(self, method: str, sql: str, *args: Any) -> Any:
         """``method`` (fetchrow, execute) of the asyncpg connection of a pooled connection.
@@ -300,11 +308,27 @@ class RedisState(SharedState):
         await self.client.aclose(close_connection_pool=True)  # the pool is ours
 
 
+SHARED_POOL_SIZE = 4  # each operation holds a connection ~0.1 ms
+SHARED_POOL_OVERFLOW = 8
+
+
 def make_shared_state(engine: AsyncEngine, redis_url: str | None, prefix: str) -> SharedState:
-    """Redis when a URL is configured, else this database."""
+    """Redis when a URL is configured, else this database through a small pool of its own.
+
+    Its own pool, not the requests': a request holding its session's connection asks the shared
+    state (the list total, an analytics answer) for a second one; with one pool, a burst of such
+    requests held every connection and waited for another until the pool's timeout (the load
+    test at 300 people, where nothing was busy).
+    """
     if redis_url:
         return RedisState(redis_url, prefix)
-    return PostgresState(engine)
+    own = make_engine(
+        engine.url.render_as_string(hide_password=False),
+        pool_size=SHARED_POOL_SIZE,
+        max_overflow=SHARED_POOL_OVERFLOW,
+        statement_timeout_ms=2_000,
+    )
+    return PostgresState(own, owns_engine=True)
 
 
 class Throttled:

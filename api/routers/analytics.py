@@ -80,6 +80,9 @@ async def _cached(
     key holds every input of the answer: the list's filters, the period and person, the
     endpoint's own parameters and the viewer's visibility."""
     version = await leads_version(session)
+    # The answer is computed on a session of its own (it may outlive the request): hand the
+    # request's connection back first, so a request never holds one while waiting for another.
+    await session.close()
 
     async def run() -> dict[str, Any]:
         # Its own session: a background refresh outlives the request's.
