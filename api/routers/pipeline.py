@@ -10,7 +10,6 @@ from pydantic import StringConstraints
 from sqlalchemy import and_, func, select
 
 from api.deps import SessionDep, ViewerDep
-from api.routers import bulk, notifications, saved_views
 from api.schemas.pipeline import Pipeline, PipelineCard, PipelineColumn
 from api.schemas.strict import UserId
 from api.schemas.text import SINGLE_LINE
@@ -20,11 +19,6 @@ from geo.pipeline import LeadFacts, allowed_moves
 from geo.visibility import COMMERCIAL_STATUSES
 
 router = APIRouter(tags=["pipeline"])
-# The pipeline as a team uses it (issue 20), mounted with the board: bulk actions on the lead
-# list (/api/leads/bulk: no route of the leads router takes that path), notifications, saved views.
-router.include_router(bulk.router)
-router.include_router(notifications.router)
-router.include_router(saved_views.router)
 
 PIPELINE_ORDER = [
     LeadStatus.NEW,

@@ -947,6 +947,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/pipeline": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Pipeline
+         * @description Per status, the number of leads and the most recently updated cards, each card with the
+         *     moves the caller may make on it now.
+         */
+        get: operations["pipeline_api_pipeline_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/leads/bulk": {
         parameters: {
             query?: never;
@@ -1118,27 +1139,6 @@ export interface paths {
          * @description Change one of my views (another's shared view: 403).
          */
         patch: operations["update_view_api_saved_views__view_id__patch"];
-        trace?: never;
-    };
-    "/api/pipeline": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /**
-         * Pipeline
-         * @description Per status, the number of leads and the most recently updated cards, each card with the
-         *     moves the caller may make on it now.
-         */
-        get: operations["pipeline_api_pipeline_get"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
         trace?: never;
     };
     "/api/analytics/funnel": {
@@ -8492,6 +8492,77 @@ export interface operations {
             };
         };
     };
+    pipeline_api_pipeline_get: {
+        parameters: {
+            query?: {
+                /** @description Cards per status */
+                per_status?: number;
+                /** @description Only this assignee */
+                assignee_id?: number;
+                /** @description Department code */
+                department?: string;
+                /** @description Show the ARCHIVED column */
+                include_archived?: boolean;
+                /** @description Lowest score */
+                score_min?: number;
+                /** @description Text in name/commune/notes, as the lead list's q */
+                q?: string;
+                /** @description Order of each column's cards, as the lead list's sort */
+                sort?: "created_at" | "-created_at" | "updated_at" | "-updated_at" | "quality_score" | "-quality_score" | "area_m2" | "-area_m2" | "status_changed_at" | "-status_changed_at" | "internal_name" | "-internal_name";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Pipeline"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     bulk_action_api_leads_bulk_post: {
         parameters: {
             query?: never;
@@ -9211,77 +9282,6 @@ export interface operations {
             };
             /** @description Payload too large */
             413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Validation Error */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Too many requests */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-        };
-    };
-    pipeline_api_pipeline_get: {
-        parameters: {
-            query?: {
-                /** @description Cards per status */
-                per_status?: number;
-                /** @description Only this assignee */
-                assignee_id?: number;
-                /** @description Department code */
-                department?: string;
-                /** @description Show the ARCHIVED column */
-                include_archived?: boolean;
-                /** @description Lowest score */
-                score_min?: number;
-                /** @description Text in name/commune/notes, as the lead list's q */
-                q?: string;
-                /** @description Order of each column's cards, as the lead list's sort */
-                sort?: "created_at" | "-created_at" | "updated_at" | "-updated_at" | "quality_score" | "-quality_score" | "area_m2" | "-area_m2" | "status_changed_at" | "-status_changed_at" | "internal_name" | "-internal_name";
-            };
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Successful Response */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Pipeline"];
-                };
-            };
-            /** @description Not authenticated */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Forbidden */
-            403: {
                 headers: {
                     [name: string]: unknown;
                 };
