@@ -10,6 +10,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 from api.settings import to_async_url
 from enrichment.config import PvgisConfig
@@ -55,6 +59,36 @@ def main() -> None:
     p.add_argument("--redis", help="the budget in this Redis (geo.shared_state.RedisState)")
     p.add_argument("--redis-prefix", default="budget:")
     print(json.dumps(asyncio.run(_main(p.parse_args()))))
+
+
+def run_two(db_url: str, url: str, calls: int, *extra: str) -> list[tuple[dict[str, int], str]]:
+    """This client in two real processes (offsets 0 and 1) at once: each one's figures and
+    stderr; both killed if they outlive the wait."""
+    root = Path(__file__).resolve().parent.parent
+    args = ["--database-url", db_url, "--url", url, "--calls", str(calls), *extra]
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "tests.pvgis_budget_client", *args, "--offset", str(k)],
+            cwd=root,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for k in range(2)
+    ]
+    try:
+        out = []
+        for p in procs:
+            stdout, stderr = p.communicate(timeout=120)
+            assert p.returncode == 0, stderr
+            out.append((json.loads(stdout.strip().splitlines()[-1]), stderr))
+        return out
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
 
 
 if __name__ == "__main__":

@@ -3,16 +3,12 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.pvgis_budget_client import run_two
 from tests.pvgis_standin import PvgisStandin
 
 CALLS = 75  # per process: 150 calls, 6 s at 25/s shared
@@ -26,27 +22,8 @@ def standin() -> Iterator[PvgisStandin]:
 
 
 def _two_processes(db_url: str, standin: PvgisStandin, shared: bool) -> list[dict[str, int]]:
-    args = ["--database-url", db_url, "--url", standin.url, "--calls", str(CALLS)]
-    if shared:
-        args.append("--shared")
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-m", "tests.pvgis_budget_client", *args, "--offset", str(k)],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for k in range(2)
-    ]
-    out = []
-    for p in procs:
-        stdout, stderr = p.communicate(timeout=120)
-        assert p.returncode == 0, stderr
-        out.append(json.loads(stdout.strip().splitlines()[-1]))
-    return out
+    extra = ["--shared"] if shared else []
+    return [figures for figures, _ in run_two(db_url, standin.url, CALLS, *extra)]
 
 
 def test_two_processes_share_one_budget(db_url, standin) -> None:

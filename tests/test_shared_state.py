@@ -4,11 +4,7 @@ fixed-window counters, the versioned TTL cache, call slots; what happens when Re
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-import os
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -33,7 +29,7 @@ from geo.shared_state import (
     SharedStateUnavailable,
     make_shared_state,
 )
-from tests.conftest import ROOT, assert_problem, make_settings
+from tests.conftest import assert_problem, make_settings
 from tests.redis_server import RedisServer
 from tests.server_process import free_port
 
@@ -338,40 +334,23 @@ def test_two_processes_share_the_pvgis_budget_in_redis(
 ) -> None:
     """Two real processes, the budget in Redis, against a stand-in answering 429 above 30
     calls/s: no 429, every call answered, at 25 calls/s for both together."""
+    from tests.pvgis_budget_client import run_two
     from tests.pvgis_standin import PvgisStandin
 
     standin = PvgisStandin(rate=30).start()
     calls = 50
     prefix = f"b{uuid.uuid4().hex[:6]}:"
-    args = ["--database-url", db_url, "--url", standin.url, "--calls", str(calls)]
     # As deployed: the database too (the fallback while Redis does not answer).
-    args += ["--shared", "--redis", redis_server.url, "--redis-prefix", prefix]
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    extra = ["--shared", "--redis", redis_server.url, "--redis-prefix", prefix]
     try:
         started = time.monotonic()
-        procs = [
-            subprocess.Popen(
-                [sys.executable, "-m", "tests.pvgis_budget_client", *args, "--offset", str(k)],
-                cwd=ROOT,
-                env=env,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
-            for k in range(2)
-        ]
-        counts = []
-        for p in procs:
-            stdout, stderr = p.communicate(timeout=120)
-            assert p.returncode == 0, stderr
-            assert "budget from the database" not in stderr  # Redis held it throughout
-            counts.append(json.loads(stdout.strip().splitlines()[-1]))
+        results = run_two(db_url, standin.url, calls, *extra)
         elapsed = time.monotonic() - started
     finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
         standin.stop()
+    for _, stderr in results:
+        assert "budget from the database" not in stderr  # Redis held it throughout
+    counts = [figures for figures, _ in results]
     assert standin.too_many == 0
     assert [c["ok"] for c in counts] == [calls, calls]
     assert elapsed >= 2 * calls / 25 - 1.0  # 25 calls/s for both, not each

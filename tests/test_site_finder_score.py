@@ -24,15 +24,14 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from api.queue import make_queue
 from api.services.enrichment import enrichment_config
-from api.services.site_searches import SITE_QUEUE
 from api.settings import Settings
 from enrichment.pvgis import PvgisClient
 from geo.models import Role
 from tests.conftest import make_settings
 from tests.enrichment_helpers import add_parcel, add_plu, add_poste, add_zone, ewkt, lonlat, pt
 from tests.enrichment_helpers import rect as _rect
+from tests.test_site_finder import drain
 
 STEP = 12_000.0  # 12 km apart: one 0.05° cell each
 NAMES = ["BASE", "ENV", "PLU", "SUN", "ESTIMATE", "LOW", "NOENV"]
@@ -131,20 +130,6 @@ async def layout(state: Any, settings: Settings) -> None:
     await _declare(s, "urban_zones", everything)
 
 
-async def drain(settings: Settings) -> None:
-    queue = make_queue(settings, 1)
-    async with queue.open_async():
-        await queue.run_worker_async(
-            queues=[SITE_QUEUE],
-            concurrency=1,
-            wait=False,
-            install_signal_handlers=False,
-            listen_notify=False,
-            delete_jobs="successful",
-        )
-    await queue.close_context()
-
-
 # Nothing filters but what a test asks: every site is kept (the PLU is read, not checked).
 OPEN = {"min_buildable_ha": 1, "plu_allowed_types": None, "max_poste_distance_m": 5_000}
 
@@ -157,7 +142,7 @@ async def _run(client: Any, settings: Settings, h: dict[str, str], **criteria: A
     r = await client.post(f"/api/site-searches/{sid}/runs", json={}, headers=h)
     assert r.status_code == 202, r.text
     run_id = r.json()["id"]
-    await drain(settings)
+    await drain(settings, 1)
     run = (await client.get(f"/api/site-searches/{sid}/runs/{run_id}", headers=h)).json()
     assert run["status"] == "succeeded", run
     r = await client.get(f"/api/site-searches/{sid}/runs/{run_id}/sites", headers=h)
@@ -314,7 +299,7 @@ async def test_only_a_free_neighbour_sets_a_cluster_aside(
     r = await client.post(f"/api/site-searches/{sid}/runs", json={}, headers=h)
     assert r.status_code == 202 and r.json()["progress"]["chunks_total"] == 4, r.text
     run_id = r.json()["id"]
-    await drain(settings)
+    await drain(settings, 1)
     run = (await client.get(f"/api/site-searches/{sid}/runs/{run_id}", headers=h)).json()
     assert run["status"] == "succeeded", run
     assert run["counts"]["parcels_plu_not_allowed"] == 1  # Y

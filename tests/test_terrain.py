@@ -17,12 +17,11 @@ from rasterio.transform import Affine, from_origin
 from shapely.geometry import box
 
 from api.cli import main
-from api.queue import make_queue
-from api.services.site_searches import SITE_QUEUE
 from api.settings import Settings, get_settings
 from enrichment.terrain import TerrainReader, convert, mosaics, record_import
 from geo.models import Role
 from tests.enrichment_helpers import ORIGIN, add_parcel, rect
+from tests.test_site_finder import drain
 
 OX, OY = ORIGIN  # Lambert-93 metres (the Allier)
 ABSENT = "données absentes pour cette zone"
@@ -350,21 +349,6 @@ async def terrain_layout(
         await add_parcel(state.sessions, f"03001000AA{i:04d}", g)
 
 
-async def drain(settings: Settings) -> None:
-    """Run the queued chunks with a procrastinate worker in process until none is left."""
-    queue = make_queue(settings, 1)
-    async with queue.open_async():
-        await queue.run_worker_async(
-            queues=[SITE_QUEUE],
-            concurrency=1,
-            wait=False,
-            install_signal_handlers=False,
-            listen_notify=False,
-            delete_jobs="successful",
-        )
-    await queue.close_context()
-
-
 OFF = {
     "min_buildable_ha": 1,
     "max_poste_distance_m": None,
@@ -387,7 +371,7 @@ async def _run(client: Any, settings: Settings, h: dict[str, str], **criteria: A
     r = await client.post(f"/api/site-searches/{sid}/runs", json={}, headers=h)
     assert r.status_code == 202, r.text
     run_id = r.json()["id"]
-    await drain(settings)
+    await drain(settings, 1)
     run = (await client.get(f"/api/site-searches/{sid}/runs/{run_id}", headers=h)).json()
     assert run["status"] == "succeeded", run
     r = await client.get(f"/api/site-searches/{sid}/runs/{run_id}/sites", headers=h)

@@ -40,7 +40,7 @@ async def check_assignee(session: AsyncSession, assignee_id: int | None) -> None
     """422 for the whole request when the assignee can't take leads (unknown, inactive, sales):
     no lead would accept them."""
     if assignee_id is not None:
-        await leads_svc._check_assignee(await driver_connection(session), assignee_id)
+        await leads_svc.check_assignee(await driver_connection(session), assignee_id)
 
 
 async def apply_bulk(

@@ -97,7 +97,8 @@ def name_prefix(insee: str | None) -> str:
 _ASSIGNABLE = "SELECT role, is_active FROM users WHERE id = $1"
 
 
-async def _check_assignee(conn: Conn, assignee_id: int) -> None:
+async def check_assignee(conn: Conn, assignee_id: int) -> None:
+    """422 unless ``assignee_id`` is an active user who may hold leads (not COMMERCIAL)."""
     row = await conn.fetchrow(_ASSIGNABLE, assignee_id)
     if row is None or not row["is_active"] or row["role"] == Role.COMMERCIAL.value:
         raise InvalidInput(
@@ -311,7 +312,7 @@ async def create_lead_on(
             raise PermissionDenied("OPS users create leads for themselves")
         assignee_id = viewer.user_id
     elif assignee_id is not None:
-        await _check_assignee(conn, assignee_id)
+        await check_assignee(conn, assignee_id)
     insee, commune_name, dept = await _commune(conn, placed, body.commune_insee)
     parcel_ids = [p["id"] for p in placed.parcels] or None
     if body.geometry is not None:
@@ -407,7 +408,7 @@ async def assign_lead(session: AsyncSession, user: User, lead_id: int, body: Ass
     """Give the lead to a user (MANAGER/ADMIN; checked by the router)."""
     lead = await get_visible_lead(session, viewer_of(user), lead_id, for_update=True)
     if body.assignee_id is not None:
-        await _check_assignee(await driver_connection(session), body.assignee_id)
+        await check_assignee(await driver_connection(session), body.assignee_id)
     if lead.assignee_id == body.assignee_id:
         return
     before = {"assignee_id": lead.assignee_id}
