@@ -197,6 +197,32 @@ def parse_pvcalc(body: Any, inputs: dict[str, Any]) -> SunResult:
     )
 
 
+def pvcalc_params(config: PvgisConfig, lat: float, lon: float) -> dict[str, Any]:
+    """PVcalc query parameters (booleans as 0/1, PVGIS' convention); coordinates rounded to the
+    cache precision before the call (one answer per cell)."""
+    step = config.cache_precision_deg
+    p: dict[str, Any] = {
+        "lat": round(round(lat / step) * step, 6),
+        "lon": round(round(lon / step) * step, 6),
+        "peakpower": 1,
+        "loss": config.loss_pct,
+        "mountingplace": "free",
+        "optimalangles": 1,
+        "pvtechchoice": config.pvtech,
+        "outputformat": "json",
+    }
+    if config.raddatabase:
+        p["raddatabase"] = config.raddatabase
+    return p
+
+
+def pvcalc_cache_key(config: PvgisConfig, lat: float, lon: float) -> str:
+    """The cache key of a cell's answer: tool, version and every parameter."""
+    p = pvcalc_params(config, lat, lon)
+    parts = [f"{k}={p[k]}" for k in sorted(p)]
+    return f"PVcalc/{config.api_version}?" + "&".join(parts)
+
+
 class PvgisClient:
     """PVcalc calls for a free-standing plant at optimal angles, 1 kWc."""
 
@@ -231,32 +257,13 @@ class PvgisClient:
         while len(self.memo) > self.memo_size:
             self.memo.popitem(last=False)
 
-    def round_coord(self, value: float) -> float:
-        """Coordinates are rounded to the cache precision before the call (one answer per cell)."""
-        step = self.config.cache_precision_deg
-        return round(round(value / step) * step, 6)
-
     def params(self, lat: float, lon: float) -> dict[str, Any]:
-        """PVcalc query parameters (booleans as 0/1, PVGIS' convention)."""
-        p: dict[str, Any] = {
-            "lat": self.round_coord(lat),
-            "lon": self.round_coord(lon),
-            "peakpower": 1,
-            "loss": self.config.loss_pct,
-            "mountingplace": "free",
-            "optimalangles": 1,
-            "pvtechchoice": self.config.pvtech,
-            "outputformat": "json",
-        }
-        if self.config.raddatabase:
-            p["raddatabase"] = self.config.raddatabase
-        return p
+        """PVcalc query parameters (:func:`pvcalc_params`)."""
+        return pvcalc_params(self.config, lat, lon)
 
     def cache_key(self, lat: float, lon: float) -> str:
-        """The cache key: tool, version and every parameter."""
-        p = self.params(lat, lon)
-        parts = [f"{k}={p[k]}" for k in sorted(p)]
-        return f"PVcalc/{self.config.api_version}?" + "&".join(parts)
+        """The cache key (:func:`pvcalc_cache_key`)."""
+        return pvcalc_cache_key(self.config, lat, lon)
 
     async def pvcalc(self, lat: float, lon: float) -> tuple[dict[str, Any], dict[str, Any]]:
         """The raw PVcalc JSON and the parameters sent; PvgisError subclasses on failure."""

@@ -23,7 +23,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from enrichment import criteria as cr
 from enrichment.config import DEFAULT_ZONE_RULES, EnrichmentConfig, PvgisConfig
 from enrichment.estimate import estimate_sun
-from enrichment.pvgis import PvgisClient, PvgisError, SunResult, parse_pvcalc
+from enrichment.pvgis import (
+    PvgisError,
+    SunResult,
+    parse_pvcalc,
+    pvcalc_cache_key,
+    pvcalc_params,
+)
 from enrichment.score import score
 from enrichment.spatial import (
     ABSENT,
@@ -651,21 +657,12 @@ FROM sf_sites WHERE removed IS NULL
 """
 
 
-def _cell_keys(config: PvgisConfig) -> PvgisClient:
-    """The PVGIS client's cache-key maker only (no HTTP client: the site finder never calls
-    PVGIS, it reads what the enrichment cached per 0.05° cell)."""
-    keys = PvgisClient.__new__(PvgisClient)
-    keys.config = config
-    return keys
-
-
 async def site_suns(
     conn: AsyncConnection, points: dict[Any, tuple[float, float]], config: PvgisConfig
 ) -> dict[Any, dict[str, Any]]:
     """Each site's specific yield at its centroid: the PVGIS answer cached for its cell (the
     enrichment's cache, same key), else the offline estimate — labelled as such."""
-    keys = _cell_keys(config)
-    cell = {k: keys.cache_key(lat, lon) for k, (lat, lon) in points.items()}
+    cell = {k: pvcalc_cache_key(config, lat, lon) for k, (lat, lon) in points.items()}
     bodies: dict[str, Any] = {}
     if config.enabled and cell:
         rows = await conn.execute(
@@ -681,7 +678,7 @@ async def site_suns(
                 sun = parse_pvcalc(bodies[cell[k]], {})
             except PvgisError:
                 sun = None
-        p = keys.params(lat, lon)
+        p = pvcalc_params(config, lat, lon)
         if sun is not None:
             label = "PVGIS, maille de 0,05°"
         else:

@@ -26,7 +26,7 @@ from sqlalchemy import text
 
 from api.services.enrichment import enrichment_config
 from api.settings import Settings
-from enrichment.pvgis import PvgisClient
+from enrichment.pvgis import pvcalc_cache_key
 from geo.models import Role
 from tests.conftest import make_settings
 from tests.enrichment_helpers import add_parcel, add_plu, add_poste, add_zone, ewkt, lonlat, pt
@@ -92,31 +92,29 @@ def settings(db_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
 @pytest.fixture(scope="module")
 async def layout(state: Any, settings: Settings) -> None:
     s = state.sessions
-    keys = PvgisClient(enrichment_config(settings).pvgis)
-    try:
-        for i, name in enumerate(NAMES):
-            g = site_rect(i)
-            await add_parcel(s, pid(i), g)
-            await add_poste(s, f"P{i}", pt(i * STEP + 200, 1_150), 100.0)
-            zone = ("A", "A") if name == "PLU" else ("U", "Ux")
-            await add_plu(
-                s, f"plu-{i}", zone[0], zone[1], _rect(i * STEP - 50, -50, i * STEP + 450, 350)
+    pvgis = enrichment_config(settings).pvgis
+    for i, name in enumerate(NAMES):
+        g = site_rect(i)
+        await add_parcel(s, pid(i), g)
+        await add_poste(s, f"P{i}", pt(i * STEP + 200, 1_150), 100.0)
+        zone = ("A", "A") if name == "PLU" else ("U", "Ux")
+        await add_plu(
+            s, f"plu-{i}", zone[0], zone[1], _rect(i * STEP - 50, -50, i * STEP + 450, 350)
+        )
+        if name == "ENV":
+            await add_zone(
+                s, "znieff2", "ZN2-ENV", _rect(i * STEP - 100, -100, i * STEP + 500, 400)
             )
-            if name == "ENV":
-                await add_zone(
-                    s, "znieff2", "ZN2-ENV", _rect(i * STEP - 100, -100, i * STEP + 500, 400)
+        if name in YIELDS:
+            lon, lat = lonlat(g.centroid)
+            async with s() as session, session.begin():
+                await session.execute(
+                    text("INSERT INTO pvgis_cache (key, response) VALUES (:k, CAST(:b AS jsonb))"),
+                    {
+                        "k": pvcalc_cache_key(pvgis, lat, lon),
+                        "b": json.dumps(pvgis_body(YIELDS[name])),
+                    },
                 )
-            if name in YIELDS:
-                lon, lat = lonlat(g.centroid)
-                async with s() as session, session.begin():
-                    await session.execute(
-                        text(
-                            "INSERT INTO pvgis_cache (key, response) VALUES (:k, CAST(:b AS jsonb))"
-                        ),
-                        {"k": keys.cache_key(lat, lon), "b": json.dumps(pvgis_body(YIELDS[name]))},
-                    )
-    finally:
-        await keys.aclose()
     # Chunk edges: 04002's X touches (2 m) 04003's Y under an A zone (refused), and 04004's Z
     # touches 04005's W, free (no PLU zone: RNU, admitted).
     await add_parcel(s, "04002000AC0001", _rect(50_000, 2_000, 50_300, 2_300))
