@@ -133,7 +133,21 @@ export function harness(tag, { subdir = "", fullPage = false } = {}) {
 
   /** The scenario's end: the browser closed, its profile removed, the figures written to
    * `figuresFile` and printed as the last line; exit 1 after a failed step. */
-  async function finish(browser, failed, figuresFile) {
+  /** Close the browser and write the figures; on failure, the error in the figures and a
+   * screenshot of each open page (`failureShot`, then `-1`, `-2`… before the extension). */
+  async function finish(browser, failed, figuresFile, failureShot = "failure.png") {
+    if (failed) {
+      figures.ok = false;
+      figures.error = String(failed?.stack ?? failed);
+      try {
+        for (const [i, p] of browser.pages().entries()) {
+          const name = i ? failureShot.replace(/\.png$/, `-${i}.png`) : failureShot;
+          await p.screenshot({ path: join(ARTIFACTS, name), fullPage });
+        }
+      } catch {
+        // no screenshot of a dead page
+      }
+    }
     await browser.close();
     rmSync(profile, { recursive: true, force: true });
     writeFileSync(join(ARTIFACTS, figuresFile), JSON.stringify(figures, null, 2));

@@ -5,10 +5,9 @@
 // Usage: node e2e/daily.mjs <base-url>   (E2E_USERS, E2E_PASSWORD, E2E_PARCELS, E2E_DISABLED)
 // Prints one JSON line of figures at the end; exits non-zero on the first failed step.
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { harness } from "./common.mjs";
 
-const { finish, openBrowser, BASE, PASSWORD, USERS, ARTIFACTS, STEP_TIMEOUT, figures, profile, log, check, shot, axe, login, logout, apiCall } =
+const { finish, openBrowser, BASE, PASSWORD, USERS, STEP_TIMEOUT, figures, profile, log, check, shot, axe, login, logout, apiCall } =
   harness("daily", { subdir: "daily" });
 const PARCELS = JSON.parse(process.env.E2E_PARCELS ?? "[]");
 const DISABLED = process.env.E2E_DISABLED ?? "";
@@ -263,14 +262,6 @@ try {
   figures.ok = true;
 } catch (err) {
   failed = err;
-  figures.ok = false;
-  figures.error = String(err && err.stack ? err.stack : err);
-  try {
-    const pages = browser.pages();
-    for (const [i, p] of pages.entries()) await p.screenshot({ path: join(ARTIFACTS, i ? `failure-${i}.png` : "failure.png") });
-  } catch {
-    // no screenshot of a dead page
-  }
 } finally {
   await finish(browser, failed, "figures.json");
 }

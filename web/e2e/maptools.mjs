@@ -6,10 +6,9 @@
 // exported, a distance measured (checked against the haversine of the two points), an address
 // found, the basemap switched (the stand-in sees the tiles asked); axe-core on the map's states.
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { harness } from "./common.mjs";
 
-const { finish, openBrowser, BASE, ARTIFACTS, figures, log, check, shot, axe, login } = harness("maptools", {
+const { finish, openBrowser, BASE, figures, log, check, shot, axe, login } = harness("maptools", {
   subdir: "maptools",
 });
 const TILES = (process.env.E2E_TILES ?? "").replace(/\/$/, "");
@@ -274,14 +273,6 @@ try {
   log("map tools: ok");
 } catch (err) {
   failed = err;
-  figures.ok = false;
-  figures.error = String(err && err.stack ? err.stack : err);
-  try {
-    const page = browser.pages()[0];
-    if (page) await page.screenshot({ path: join(ARTIFACTS, "failure.png") });
-  } catch {
-    // no screenshot of a dead page
-  }
 } finally {
   await finish(browser, failed, "maptools-figures.json");
 }

@@ -283,14 +283,6 @@ try {
   figures.ok = true;
 } catch (err) {
   failed = err;
-  figures.ok = false;
-  figures.error = String(err && err.stack ? err.stack : err);
-  try {
-    const page = browser.pages()[0];
-    if (page) await page.screenshot({ path: join(ARTIFACTS, "prospection-failure.png"), fullPage: true });
-  } catch {
-    // no screenshot of a dead page
-  }
 } finally {
-  await finish(browser, failed, "prospection-figures.json");
+  await finish(browser, failed, "prospection-figures.json", "prospection-failure.png");
 }

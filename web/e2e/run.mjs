@@ -1,10 +1,9 @@
 // End-to-end test of the web app in Debian's Chromium, against the real API on PostGIS with the
 // demo data. Usage: node e2e/run.mjs <base-url>   (users from E2E_USERS, password E2E_PASSWORD)
 // Prints one JSON line of figures at the end; exits non-zero on the first failed step.
-import { join } from "node:path";
 import { harness } from "./common.mjs";
 
-const { finish, openBrowser, BASE, USERS, ARTIFACTS, STEP_TIMEOUT, figures, profile, log, check, shot, axe, login, logout, apiCall, pageToken } =
+const { finish, openBrowser, BASE, USERS, STEP_TIMEOUT, figures, profile, log, check, shot, axe, login, logout, apiCall, pageToken } =
   harness("e2e");
 // Software WebGL on a shared machine: map steps get more time (the figures are reported apart).
 const MAP_TIMEOUT = 60_000;
@@ -389,14 +388,6 @@ try {
   figures.ok = true;
 } catch (err) {
   failed = err;
-  figures.ok = false;
-  figures.error = String(err && err.stack ? err.stack : err);
-  try {
-    const page = browser.pages()[0];
-    if (page) await page.screenshot({ path: join(ARTIFACTS, "failure.png") });
-  } catch {
-    // no screenshot of a dead page
-  }
 } finally {
   await finish(browser, failed, "figures.json");
 }

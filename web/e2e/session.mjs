@@ -101,13 +101,6 @@ try {
   log("session scenario passed");
 } catch (err) {
   failed = err;
-  try {
-    const p = browser.pages().at(-1);
-    if (p) await p.screenshot({ path: `${process.env.E2E_ARTIFACTS ?? "."}/session/failure.png` });
-  } catch {
-    // the browser may be gone
-  }
 }
 figures.ok = !failed;
-if (failed) figures.error = String(failed?.stack ?? failed);
-await finish(browser, failed ? String(failed) : null, "session-figures.json");
+await finish(browser, failed, "session-figures.json");

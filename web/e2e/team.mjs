@@ -5,10 +5,9 @@
 // new UI.
 // Usage: node e2e/team.mjs <base-url>   (E2E_USERS, E2E_PASSWORD, E2E_PARCELS)
 // Prints one JSON line of figures at the end; exits non-zero on the first failed step.
-import { join } from "node:path";
 import { harness } from "./common.mjs";
 
-const { finish, openBrowser, BASE, USERS, ARTIFACTS, STEP_TIMEOUT, figures, log, check, shot, axe, login, logout, apiCall } =
+const { finish, openBrowser, BASE, USERS, STEP_TIMEOUT, figures, log, check, shot, axe, login, logout, apiCall } =
   harness("team", { subdir: "team" });
 const PARCELS = JSON.parse(process.env.E2E_PARCELS ?? "[]");
 
@@ -136,14 +135,6 @@ try {
   figures.ok = true;
 } catch (err) {
   failed = err;
-  figures.ok = false;
-  figures.error = String(err && err.stack ? err.stack : err);
-  try {
-    const pages = browser.pages();
-    for (const [i, p] of pages.entries()) await p.screenshot({ path: join(ARTIFACTS, i ? `failure-${i}.png` : "failure.png") });
-  } catch {
-    // no screenshot of a dead page
-  }
 } finally {
   await finish(browser, failed, "figures.json");
 }
