@@ -410,3 +410,46 @@ async def test_enrichment_outdated_only_when_outline_or_reference_changed(
     assert [(x["reason"], x["layer"]) for x in reasons] == [("reference", "env_zones")]
     mark_enriched(db_url, lid)  # enriched again since
     assert await outdated() == []
+
+
+async def test_pipeline_totals_kept_until_a_lead_write(client, people, db_url) -> None:
+    """The column totals are kept per (filters, viewer scope) with the leads-layer version, like
+    the list's total: a write through the API (which bumps it) shows at once; a change that does
+    not bump it stays unseen in the totals until the next bump, while the cards are read afresh
+    on every call."""
+    mgr = people[Role.MANAGER][1]
+    tag = f"totaux{next(_n)}x"
+    a, b = (await new_lead(client, people))["id"], (await new_lead(client, people))["id"]
+    for lid in (a, b):
+        r = await client.patch(f"/api/leads/{lid}", json={"name": tag}, headers=people[Role.OPS][1])
+        assert r.status_code == 200, r.text
+
+    async def board() -> dict[str, dict]:
+        r = await client.get("/api/pipeline", params={"q": tag}, headers=mgr)
+        assert r.status_code == 200, r.text
+        return {c["status"]: c for c in r.json()["columns"]}
+
+    first = await board()
+    assert (first["NEW"]["count"], first["REJECTED"]["count"]) == (2, 0)
+    assert first["NEW"]["mwc_total"] is None and first["NEW"]["mwc_known"] == 0
+    area_b = next(c["area_m2"] for c in first["NEW"]["cards"] if c["id"] == b)
+    # A move through the API: counts and areas follow at once.
+    assert (await move(client, people, Role.OPS, a, "REJECTED", reason="talus")).status_code == 200
+    moved = await board()
+    assert (moved["NEW"]["count"], moved["REJECTED"]["count"]) == (1, 1)
+    assert moved["NEW"]["area_m2_total"] == pytest.approx(area_b)
+    assert [c["id"] for c in moved["REJECTED"]["cards"]] == [a]
+    # Changed behind the API's back (no version bump): the kept totals are served, the cards
+    # are not kept.
+    with psycopg.connect(sync_url(db_url), autocommit=True) as conn:
+        conn.execute("INSERT INTO lead_technical (lead_id, installable_mwc) VALUES (%s, 2.5)", (b,))
+        conn.execute("UPDATE leads SET name = %s WHERE id = %s", (f"{tag} bis", b))
+    kept = await board()
+    assert kept["NEW"]["mwc_total"] is None and kept["NEW"]["mwc_known"] == 0
+    assert [c["name"] for c in kept["NEW"]["cards"]] == [f"{tag} bis"]
+    # The next lead write (any lead's) bumps the version: the totals are aggregated again.
+    with psycopg.connect(sync_url(db_url), autocommit=True) as conn:
+        conn.execute("UPDATE layer_versions SET version = version + 1 WHERE layer = 'leads'")
+    fresh = await board()
+    assert (fresh["NEW"]["mwc_total"], fresh["NEW"]["mwc_known"]) == (2.5, 1)
+    assert (fresh["NEW"]["count"], fresh["REJECTED"]["count"]) == (1, 1)
