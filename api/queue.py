@@ -17,14 +17,23 @@ import contextlib
 import logging
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, cast
 
 import procrastinate
 from procrastinate import JobContext, PsycopgConnector, RetryStrategy
 
 from api.services.enrichment import create_job, enrichment_config, record_failure
+from api.services.lead_exports import (
+    EXPORT_QUEUE,
+    EXPORT_TASK,
+    fail_export,
+    remove_expired,
+    write_export,
+)
 from api.services.site_searches import SITE_QUEUE, SITE_TASK, run_chunk
 from api.settings import Settings
+from api.storage import make_storage
 from api.supervisor import parent_gone
 from enrichment.config import EnrichmentConfig
 from enrichment.engine import Actor, enrich_lead, enrich_leads
@@ -34,6 +43,7 @@ from geo.db import make_engine, make_sessionmaker
 from geo.errors import DomainError
 from geo.models import EnrichmentJob, Role, User
 from geo.shared_state import SharedState, make_shared_state
+from reports.storage import Storage
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +64,7 @@ class WorkerContext:
     pvgis: PvgisClient
     actors: dict[int, Actor]
     shared: SharedState
+    storage: Storage
 
     @classmethod
     def build(cls, settings: Settings, concurrency: int) -> WorkerContext:
@@ -75,6 +86,7 @@ class WorkerContext:
             PvgisClient(config.pvgis, engine=engine, shared=shared),
             {},
             shared,
+            make_storage(settings.storage),
         )
 
     async def actor(self, job_id: int) -> Actor:
@@ -183,6 +195,28 @@ def make_queue(settings: Settings, concurrency: int = 1) -> procrastinate.App:
         last_attempt = (context.job.attempts if context.job else MAX_ATTEMPTS) + 1 >= MAX_ATTEMPTS
         await run_chunk(ctx.sessions, settings, run_id, idx, last_attempt=last_attempt)
 
+    @app.task(
+        name=EXPORT_TASK,
+        queue=EXPORT_QUEUE,
+        pass_context=True,
+        retry=RetryStrategy(max_attempts=MAX_ATTEMPTS, wait=2),
+    )
+    async def write_export_task(context: JobContext, export_id: int) -> None:
+        # A lead export asked through POST /api/leads/exports (api.services.lead_exports).
+        ctx = holder.get("ctx")
+        if ctx is None:
+            ctx = holder["ctx"] = WorkerContext.build(settings, concurrency)
+        last_attempt = (context.job.attempts if context.job else MAX_ATTEMPTS) + 1 >= MAX_ATTEMPTS
+        try:
+            await write_export(ctx.sessions, ctx.storage, export_id)
+        except Exception as exc:
+            if not last_attempt:
+                raise
+            log.exception("export %s failed", export_id)
+            await fail_export(ctx.sessions, export_id, exc)
+        kept = timedelta(hours=settings.leads.export_kept_h)
+        await remove_expired(ctx.sessions, ctx.storage, kept)
+
     async def close() -> None:
         ctx = holder.pop("ctx", None)
         if ctx is not None:
@@ -231,7 +265,7 @@ async def requeue_stalled(queue: procrastinate.App, seconds: float) -> int:
     """Put back the tasks of workers whose heartbeat is older than ``seconds``."""
     stalled = [
         job
-        for name in (QUEUE, SITE_QUEUE)
+        for name in (QUEUE, SITE_QUEUE, EXPORT_QUEUE)
         for job in await queue.job_manager.get_stalled_jobs(
             queue=name, seconds_since_heartbeat=seconds
         )
@@ -273,7 +307,7 @@ async def run_worker(
         guard = asyncio.create_task(watchdog())
         runner = asyncio.create_task(
             queue.run_worker_async(
-                queues=[QUEUE, SITE_QUEUE],
+                queues=[QUEUE, SITE_QUEUE, EXPORT_QUEUE],
                 concurrency=n,
                 install_signal_handlers=True,
                 update_heartbeat_interval=max(min(stalled_after / 3, 10.0), 0.5),

@@ -317,6 +317,15 @@ class LeadSettings(BaseModel):
         300.0, ge=0, description="Analytics cache lifetime (s); also dropped on any lead write."
     )
     analytics_cache_entries: int = Field(1024, ge=0, description="Analytics cache size.")
+    export_kept_h: float = Field(
+        24.0,
+        gt=0,
+        description="Hours a written lead export (POST /api/leads/exports) stays downloadable; "
+        "the worker removes older files and rows.",
+    )
+    exports_waiting_max: int = Field(
+        3, ge=1, description="Most exports one person may have queued or running (429 beyond)."
+    )
     analytics_max_stale_s: float = Field(
         30.0,
         ge=0,

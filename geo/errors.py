@@ -58,6 +58,10 @@ CODES: dict[str, str] = {
     "area (see other_leads); send allow_duplicate with a duplicate_reason to proceed.",
     # imports
     "import.failed": "A file that can't be imported; nothing was written.",
+    # lead exports written by a worker
+    "export.not_found": "No such export of the caller's, or its file expired and was removed.",
+    "export.not_ready": "The export is not written yet (or failed): poll it, then download.",
+    "export.too_many": "The caller already has exports waiting; retry once they are written.",
 }
 
 

@@ -3,12 +3,14 @@ the tests that kill it, and the processes it starts (read from /proc: Linux only
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -45,6 +47,30 @@ def settings_env(settings: Settings, **extra: str) -> dict[str, str]:
     )
     env.update(extra)
     return env
+
+
+@contextlib.contextmanager
+def worker_process(
+    settings: Settings, log: Path, concurrency: int = 1, **extra: str
+) -> Iterator[subprocess.Popen[bytes]]:
+    """``leadfactory worker`` with these test settings (same database and storage), its output in
+    ``log``; stopped on exit (SIGTERM: its running task ends first)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "api.cli", "worker", "--concurrency", str(concurrency)],
+        cwd=PROJECT_ROOT,
+        env=settings_env(settings, **extra),
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 class ServerProcess:

@@ -24,6 +24,7 @@ from geo.importers.demo import load_demo
 from geo.models import Role, User
 from tests.conftest import PASSWORD, LiveServer, make_settings
 from tests.pvgis_standin import PvgisStandin
+from tests.server_process import worker_process
 
 pytestmark = pytest.mark.slow
 
@@ -123,7 +124,10 @@ async def test_web_app_end_to_end(settings: Settings) -> None:
     await _seed(settings)
     server = LiveServer(settings).start()
     try:
-        figures = run_scenario("run.mjs", server.url, "failure.png")
+        # The worker writes the pipeline page's Excel export (POST /api/leads/exports).
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        with worker_process(settings, ARTIFACTS / "worker.log"):
+            figures = run_scenario("run.mjs", server.url, "failure.png")
     finally:
         server.stop()
     shots = {s["file"] for s in figures["screenshots"]}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Sequence
 from contextlib import aclosing
 from datetime import datetime
 from typing import Any, Literal
@@ -197,14 +197,19 @@ def export_select(viewer: Viewer, f: LeadFilters, sort: SortKey) -> Select[Any]:
     )
 
 
+RowCounter = Callable[[int], None]
+
+
 async def _batches(
-    sessions: async_sessionmaker[AsyncSession], stmt: Select[Any]
+    sessions: async_sessionmaker[AsyncSession], stmt: Select[Any], counted: RowCounter | None
 ) -> AsyncGenerator[Sequence[Any], None]:
     """The rows, ``BATCH`` at a time, through a server-side cursor: the export never holds the
-    whole answer."""
+    whole answer. ``counted`` is told the size of each batch."""
     async with sessions() as session, session.begin():
         result = await session.stream(stmt.execution_options(yield_per=BATCH))
         async for partition in result.partitions(BATCH):
+            if counted is not None:
+                counted(len(partition))
             yield partition
 
 
@@ -216,7 +221,10 @@ def _take(buf: io.StringIO) -> bytes:
 
 
 async def csv_chunks(
-    sessions: async_sessionmaker[AsyncSession], stmt: Select[Any], dialect: CsvDialect = "standard"
+    sessions: async_sessionmaker[AsyncSession],
+    stmt: Select[Any],
+    dialect: CsvDialect = "standard",
+    counted: RowCounter | None = None,
 ) -> AsyncGenerator[bytes, None]:
     """The CSV (UTF-8 with BOM for spreadsheets), a batch of rows at a time: the first chunk
     (header and first batch) once the query has answered, so that :func:`started` can turn an
@@ -241,7 +249,7 @@ async def csv_chunks(
     # batch is written in a worker thread, in order, so a large export shares the process with
     # the other requests instead of holding the event loop ~120 ms a batch (WRITING).
     sent = False
-    async with aclosing(_batches(sessions, stmt)) as batches:
+    async with aclosing(_batches(sessions, stmt, counted)) as batches:
         async for rows in batches:
             yield await WRITING.run(write, rows)
             sent = True
@@ -286,7 +294,11 @@ async def started(chunks: AsyncGenerator[bytes, None]) -> AsyncIterator[bytes]:
 NUMBER_FORMATS = {"datetime": "dd/mm/yyyy hh:mm", "float": "#,##0.00"}
 
 
-async def xlsx_bytes(sessions: async_sessionmaker[AsyncSession], stmt: Select[Any]) -> bytes:
+async def xlsx_bytes(
+    sessions: async_sessionmaker[AsyncSession],
+    stmt: Select[Any],
+    counted: RowCounter | None = None,
+) -> bytes:
     """The XLSX workbook: a bold row of French headers, coded values in French, typed number
     and date cells (times in Paris time)."""
     wb = Workbook(write_only=True)
@@ -316,7 +328,7 @@ async def xlsx_bytes(sessions: async_sessionmaker[AsyncSession], stmt: Select[An
 
     # openpyxl is CPU-bound (~0.4 ms a row): each batch goes to a worker thread, in order, so a
     # large export does not stall the event loop serving everyone else (WRITING).
-    async with aclosing(_batches(sessions, stmt)) as batches:
+    async with aclosing(_batches(sessions, stmt, counted)) as batches:
         async for rows in batches:
             await WRITING.run(append, rows)
     return await WRITING.run(save)

@@ -86,6 +86,42 @@ class LeadFilters:
             self.q,
         )
 
+    def to_json(self) -> dict[str, Any]:
+        """The filters as JSON (a lead export's row keeps them for its worker)."""
+        return {
+            "status": [s.value for s in self.status],
+            "assignee_id": self.assignee_id,
+            "score_min": self.score_min,
+            "score_max": self.score_max,
+            "department": self.department,
+            "commune": self.commune,
+            "bbox": list(self.bbox) if self.bbox else None,
+            "created_from": self.created_from.isoformat() if self.created_from else None,
+            "created_to": self.created_to.isoformat() if self.created_to else None,
+            "q": self.q,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> LeadFilters:
+        """The filters :meth:`to_json` wrote."""
+        bbox = data.get("bbox")
+        return cls(
+            status=tuple(LeadStatus(s) for s in data.get("status") or ()),
+            assignee_id=data.get("assignee_id"),
+            score_min=data.get("score_min"),
+            score_max=data.get("score_max"),
+            department=data.get("department"),
+            commune=data.get("commune"),
+            bbox=(bbox[0], bbox[1], bbox[2], bbox[3]) if bbox else None,
+            created_from=_when(data.get("created_from")),
+            created_to=_when(data.get("created_to")),
+            q=data.get("q"),
+        )
+
+
+def _when(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
 
 def _escape_like(value: str) -> str:
     return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

@@ -6,6 +6,8 @@ from geo.models.enums import (
     DataSource,
     DocumentCategory,
     EnvZoneType,
+    ExportFormat,
+    ExportStatus,
     LeadSource,
     LeadStatus,
     Role,
@@ -24,7 +26,14 @@ from geo.models.leads import (
     LeadTechnical,
 )
 from geo.models.limits import RateSlot
-from geo.models.records import ActivityLog, Comment, Document, EnrichmentJob, PvgisCache
+from geo.models.records import (
+    ActivityLog,
+    Comment,
+    Document,
+    EnrichmentJob,
+    LeadExport,
+    PvgisCache,
+)
 from geo.models.reference import (
     Commune,
     EnvZone,
@@ -59,12 +68,15 @@ __all__ = [
     "EnrichmentJob",
     "EnvZone",
     "EnvZoneType",
+    "ExportFormat",
+    "ExportStatus",
     "ImportRecord",
     "LayerCoverage",
     "LayerVersion",
     "RateSlot",
     "Lead",
     "LeadEconomic",
+    "LeadExport",
     "LeadFoncier",
     "LeadNameCounter",
     "LeadNetwork",

@@ -105,3 +105,19 @@ class DataSource(enum.StrEnum):
     OPEN_DATA = "open_data"
     SYNTHETIC = "synthetic"
     USER = "user"
+
+
+class ExportFormat(enum.StrEnum):
+    """The file a lead export is written as."""
+
+    CSV = "csv"
+    XLSX = "xlsx"
+
+
+class ExportStatus(enum.StrEnum):
+    """Where a lead export stands: asked, being written by a worker, ready to download, failed."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"

@@ -19,7 +19,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from geo.models.base import Base, Timestamps, event_time, str_enum
-from geo.models.enums import DocumentCategory
+from geo.models.enums import DocumentCategory, ExportFormat, ExportStatus, Role
 
 
 class Document(Base):
@@ -94,6 +94,36 @@ class EnrichmentJob(Base):
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = event_time()
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class LeadExport(Base):
+    """A lead export (CSV or XLSX) asked through the API and written by a worker: the web app
+    polls it, then downloads the file from storage. The filters, sort and role are those of the
+    request, so the worker selects exactly what the person could see when they asked."""
+
+    __tablename__ = "lead_exports"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+    role: Mapped[Role] = mapped_column(str_enum(Role, "lead_export_role"), nullable=False)
+    format: Mapped[ExportFormat] = mapped_column(
+        str_enum(ExportFormat, "lead_export_format"), nullable=False
+    )
+    dialect: Mapped[str] = mapped_column(String(16), nullable=False, server_default="standard")
+    sort: Mapped[str] = mapped_column(String(32), nullable=False)
+    # The list's filters (api.services.leads_query.LeadFilters.to_json).
+    filters: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
+    status: Mapped[ExportStatus] = mapped_column(
+        str_enum(ExportStatus, "lead_export_status"), nullable=False, server_default="queued"
+    )
+    rows: Mapped[int | None] = mapped_column(Integer)
+    size_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    storage_key: Mapped[str | None] = mapped_column(String(200))
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = event_time()
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (Index("ix_lead_exports_user_id_created_at", "user_id", "created_at"),)
 
 
 class PvgisCache(Base):

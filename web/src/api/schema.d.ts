@@ -44,6 +44,68 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/leads/exports": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Ask Export
+         * @description Ask for the leads the caller may see, filtered like the list, as a file a worker writes:
+         *     poll the Location until ``status`` is done, then download ``file_url``. The filters and the
+         *     visibility are those of now; the file is kept ``LFS_LEADS__EXPORT_KEPT_H`` hours.
+         */
+        post: operations["ask_export_api_leads_exports_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/leads/exports/{export_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Export
+         * @description One of the caller's exports: where it stands, and its file's URL once written.
+         */
+        get: operations["get_export_api_leads_exports__export_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/leads/exports/{export_id}/file": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Download Export
+         * @description The written file of one of the caller's exports (streamed from the storage).
+         */
+        get: operations["download_export_api_leads_exports__export_id__file_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/tiles/style.json": {
         parameters: {
             query?: never;
@@ -2586,6 +2648,72 @@ export interface components {
             items: components["schemas"]["ZoneTouched"][];
         };
         /**
+         * ExportFormat
+         * @description The file a lead export is written as.
+         * @enum {string}
+         */
+        ExportFormat: "csv" | "xlsx";
+        /**
+         * ExportOut
+         * @description A lead export: queued, running, done (its file downloadable until ``expires_at``) or
+         *     failed (``error`` says why).
+         */
+        ExportOut: {
+            /** Id */
+            id: number;
+            format: components["schemas"]["ExportFormat"];
+            /**
+             * Dialect
+             * @description The CSV's dialect (csv only).
+             * @enum {string}
+             */
+            dialect: "standard" | "fr";
+            status: components["schemas"]["ExportStatus"];
+            /**
+             * Rows
+             * @description Leads written, once done.
+             */
+            rows: number | null;
+            /**
+             * Size Bytes
+             * @description The file's size, once done.
+             */
+            size_bytes: number | null;
+            /**
+             * Filename
+             * @description The file's name (Content-Disposition of the download).
+             */
+            filename: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Finished At */
+            finished_at: string | null;
+            /**
+             * Expires At
+             * @description When the file and this record are removed.
+             */
+            expires_at: string | null;
+            /**
+             * Error
+             * @description Why it failed (status failed).
+             */
+            error: string | null;
+            /**
+             * File Url
+             * @description Where to download the file, once done.
+             */
+            file_url: string | null;
+        };
+        /**
+         * ExportStatus
+         * @description Where a lead export stands: asked, being written by a worker, ready to download, failed.
+         * @enum {string}
+         */
+        ExportStatus: "queued" | "running" | "done" | "failed";
+        /**
          * FieldError
          * @description One invalid field of a request.
          */
@@ -3800,7 +3928,7 @@ export interface components {
              * @description Stable machine code of the problem (docs/api.md, 'Error codes')
              * @enum {string}
              */
-            code: "auth.account_disabled" | "auth.bad_credentials" | "auth.forbidden" | "auth.password_changed" | "auth.required" | "auth.session_expired" | "auth.session_revoked" | "auth.wrong_current_password" | "http.error" | "http.method_not_allowed" | "http.not_acceptable" | "http.not_found" | "import.failed" | "lead.not_assigned" | "lead.not_found" | "lead.overlaps" | "lead.parcels_taken" | "request.bad" | "request.invalid" | "request.malformed_json" | "request.rate_limited" | "resource.conflict" | "resource.not_found" | "resource.stale" | "server.error" | "service.not_ready" | "service.timeout" | "service.unavailable" | "transition.needs_enrichment" | "transition.needs_score" | "transition.reason_required" | "transition.refused" | "transition.role_refused" | "upload.too_large" | "upload.unsupported_type" | "user.email_taken" | "user.not_found" | "user.self_demotion";
+            code: "auth.account_disabled" | "auth.bad_credentials" | "auth.forbidden" | "auth.password_changed" | "auth.required" | "auth.session_expired" | "auth.session_revoked" | "auth.wrong_current_password" | "export.not_found" | "export.not_ready" | "export.too_many" | "http.error" | "http.method_not_allowed" | "http.not_acceptable" | "http.not_found" | "import.failed" | "lead.not_assigned" | "lead.not_found" | "lead.overlaps" | "lead.parcels_taken" | "request.bad" | "request.invalid" | "request.malformed_json" | "request.rate_limited" | "resource.conflict" | "resource.not_found" | "resource.stale" | "server.error" | "service.not_ready" | "service.timeout" | "service.unavailable" | "transition.needs_enrichment" | "transition.needs_score" | "transition.reason_required" | "transition.refused" | "transition.role_refused" | "upload.too_large" | "upload.unsupported_type" | "user.email_taken" | "user.not_found" | "user.self_demotion";
             /**
              * Detail
              * @default null
@@ -4869,6 +4997,244 @@ export interface operations {
             };
             /** @description Forbidden */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    ask_export_api_leads_exports_post: {
+        parameters: {
+            query: {
+                /** @description csv or xlsx (Excel workbook) */
+                format: components["schemas"]["ExportFormat"];
+                /** @description Sort key; '-' for descending */
+                sort?: "created_at" | "-created_at" | "updated_at" | "-updated_at" | "quality_score" | "-quality_score" | "area_m2" | "-area_m2" | "status_changed_at" | "-status_changed_at" | "internal_name" | "-internal_name";
+                /** @description standard: commas, machine headers, ISO 8601 UTC; fr: for French Excel — semicolons, French headers and labels, Paris time, decimal commas */
+                dialect?: "standard" | "fr";
+                /** @description Statuses (repeatable); ARCHIVED only when listed */
+                status?: components["schemas"]["LeadStatus"][];
+                /** @description Assigned user id */
+                assignee_id?: number;
+                /** @description Lowest score (not above score_max: 422) */
+                score_min?: number;
+                /** @description Highest score */
+                score_max?: number;
+                /** @description Department code */
+                department?: string;
+                /** @description Commune INSEE code */
+                commune?: string;
+                /** @description minlon,minlat,maxlon,maxlat (WGS84; two opposite corners) */
+                bbox?: string;
+                /** @description Created at or after (RFC 3339) */
+                created_from?: string;
+                /** @description Created before (RFC 3339) */
+                created_to?: string;
+                /** @description Text in name/commune/notes (one line, no control characters) */
+                q?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExportOut"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many of the caller's exports still being written */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_export_api_leads_exports__export_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Export id */
+                export_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExportOut"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    download_export_api_leads_exports__export_id__file_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Export id */
+                export_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The written file */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": unknown;
+                    "text/csv": unknown;
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not written yet, or failed (code export.not_ready) */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -117,6 +117,9 @@ export const PROBLEM_MESSAGES: Record<string, Message> = {
     return `Le contour dessiné recouvre un lead actif${names ? ` (${names})` : ""} : confirmez le doublon en donnant un motif.`;
   },
   "import.failed": "Le fichier n'a pas pu être importé ; rien n'a été enregistré.",
+  "export.not_found": "Cet export n'existe pas ou a expiré : relancez-le.",
+  "export.not_ready": "L'export n'est pas encore prêt.",
+  "export.too_many": "Vous avez déjà des exports en préparation : attendez qu'ils soient prêts.",
 };
 
 /** French fallbacks by HTTP status, for a problem without a known code. */

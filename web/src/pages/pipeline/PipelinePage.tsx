@@ -4,7 +4,7 @@ import { useSearchParams } from "react-router-dom";
 import toast from "react-hot-toast";
 import { Columns3, Download, List } from "lucide-react";
 import { useAuth } from "../../api/auth";
-import { downloadFile, withQuery } from "../../api/client";
+import { exportLeads } from "../../api/exports";
 import { usePipelineBoard, useTransition } from "../../api/leads";
 import { useUsers } from "../../api/reference";
 import type { BoardCard, LeadStatus, Role } from "../../api/types";
@@ -28,6 +28,17 @@ export const SORTS: [string, string][] = [
 ];
 
 /** The Kanban board. */
+/** An export written by the server's worker: a toast while it is prepared, then the download. */
+function startExport(format: "csv" | "xlsx", params: Record<string, unknown>): void {
+  toast
+    .promise(exportLeads(format, params), {
+      loading: "Export en préparation…",
+      success: (job) => `Export prêt : ${job.rows ?? 0} lead${(job.rows ?? 0) > 1 ? "s" : ""}`,
+      error: (err) => `Export impossible : ${errorMessage(err)}`,
+    })
+    .catch(() => undefined); // said by the toast
+}
+
 export default function PipelinePage() {
   const { user, hasRole } = useAuth();
   const [params, setParams] = useSearchParams();
@@ -217,22 +228,14 @@ export default function PipelinePage() {
         <Button
           variant="secondary"
           title="Les leads filtrés, au format Excel"
-          onClick={() =>
-            downloadFile(withQuery("/api/leads/export.xlsx", exportParams), "leads.xlsx").catch((err) =>
-              toast.error(`Export impossible : ${errorMessage(err)}`),
-            )
-          }
+          onClick={() => startExport("xlsx", exportParams)}
         >
           <Download className="h-4 w-4" aria-hidden /> Exporter
         </Button>
         <Button
           variant="secondary"
           title="Les leads filtrés en CSV pour Excel en français (séparateur point-virgule)"
-          onClick={() =>
-            downloadFile(withQuery("/api/leads/export.csv", { ...exportParams, dialect: "fr" }), "leads.csv").catch(
-              (err) => toast.error(`Export impossible : ${errorMessage(err)}`),
-            )
-          }
+          onClick={() => startExport("csv", { ...exportParams, dialect: "fr" })}
         >
           <Download className="h-4 w-4" aria-hidden /> CSV (;)
         </Button>
