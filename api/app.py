@@ -168,12 +168,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Last route: the web app and its client-side routing fallback (non-server paths).
     web_app.mount_web(app, settings)
     # Tiles are gzipped once by the tile service (cached so) and carry their own Vary: the
-    # middleware would add a second Accept-Encoding to it on identity responses.
+    # middleware would add a second Accept-Encoding to it on identity responses. A workbook is
+    # a zip already: compressing it again cost ~18 ms a megabyte (5.2 MB: 95 ms) for 0.5 %.
     app.add_middleware(
         GZipMiddleware,
         minimum_size=GZIP_MINIMUM_SIZE,
         compresslevel=GZIP_LEVEL,
-        exclude_content_types=(*DEFAULT_EXCLUDED_CONTENT_TYPES, tiles_router.MVT),
+        exclude_content_types=(
+            *DEFAULT_EXCLUDED_CONTENT_TYPES,
+            tiles_router.MVT,
+            exports_router.XLSX,
+        ),
     )
     app.add_middleware(
         CredentialedOriginsCORS,

@@ -103,8 +103,10 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(db: str, port: int, workers: int, tmp: Path) -> subprocess.Popen[bytes]:
-    """uvicorn serving the app on 127.0.0.1 against the bench database."""
+def start_server(
+    db: str, port: int, workers: int, tmp: Path, extra_env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    """uvicorn serving the app on 127.0.0.1 against the bench database (files under ``tmp``)."""
     key = base64.b64encode(secrets.token_bytes(32)).decode()
     env = {
         **os.environ,
@@ -116,6 +118,8 @@ def start_server(db: str, port: int, workers: int, tmp: Path) -> subprocess.Pope
         "LFS_RATE_LIMIT__API_PER_MINUTE": "0",
         "LFS_RATE_LIMIT__LOGIN_PER_MINUTE": "0",
         "LFS_WEB_DIST": str(tmp / "no-web"),
+        "LFS_STORAGE__LOCAL_DIR": str(tmp / "files"),
+        **(extra_env or {}),
     }
     cmd = [
         str(ROOT / ".venv/bin/leadfactory"),

@@ -54,16 +54,31 @@ def users_by_role(db: str) -> dict[str, list[str]]:
     return out
 
 
+# The seeded database has 5 sales accounts for up to 100 simulated sales people: the per-person
+# cap on exports being written (3 by default) is one account's many people here, not one person.
+SERVER_ENV = {"LFS_LEADS__EXPORTS_WAITING_MAX": "100"}
+
+
 def start_worker(db: str, tmp: Path) -> subprocess.Popen[bytes]:
-    """One enrichment worker on the bench database (PVGIS unreachable: estimates)."""
+    """One worker on the bench database: enrichment (PVGIS unreachable: estimates) and the
+    exports, written to the server's storage; its log in ``tmp/worker.log``."""
     env = {
         **os.environ,
+        **SERVER_ENV,
         "DATABASE_URL": server_url(db),
         "LFS_DATA_DIR": str(tmp),
+        "LFS_STORAGE__LOCAL_DIR": str(tmp / "files"),
         "LFS_PVGIS__BASE_URL": "http://127.0.0.1:9/api",
         "LFS_PVGIS__RETRIES": "0",
     }
-    return subprocess.Popen([str(ROOT / ".venv/bin/leadfactory"), "worker"], cwd=ROOT, env=env)
+    log = open(tmp / "worker.log", "wb")  # noqa: SIM115 (closed with the process)
+    return subprocess.Popen(
+        [str(ROOT / ".venv/bin/leadfactory"), "worker"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
 
 
 def _cpu_seconds(proc: psutil.Process) -> float:
@@ -179,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="lfs-load-") as tmp_name:
         tmp = Path(tmp_name)
         port = free_port()
-        server = start_server(DB_NAME, port, args.workers, tmp)
+        server = start_server(DB_NAME, port, args.workers, tmp, SERVER_ENV)
         worker = start_worker(DB_NAME, tmp)
         try:
             for people in [int(x) for x in args.users.split(",")]:
@@ -212,9 +227,12 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _holds(rows: list[dict]) -> bool:
-    total = sum(r["requests"] for r in rows)
-    failed = sum(r["failures"] for r in rows)
-    return bool(rows) and failed <= 0.01 * total and all(r["p95"] < P95_TARGET_MS for r in rows)
+    """Every route's P95 under the target, under 1 % failed. A background job's time (type
+    JOB: an export from asked to written) is printed, not a route: nobody waits on one request."""
+    routes = [r for r in rows if not r["route"].startswith("JOB ")]
+    total = sum(r["requests"] for r in routes)
+    failed = sum(r["failures"] for r in routes)
+    return bool(routes) and failed <= 0.01 * total and all(r["p95"] < P95_TARGET_MS for r in routes)
 
 
 def _print(people: int, rows: list[dict], cpu: dict[str, float]) -> None:

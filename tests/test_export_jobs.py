@@ -105,6 +105,7 @@ async def test_workbook_same_cells_as_in_request(client, state, storage, people,
     await svc.write_export(state.sessions, storage, body["id"])
     r = await client.get(f"/api/leads/exports/{body['id']}/file", headers=headers)
     assert r.headers["content-type"] == svc.XLSX
+    assert "content-encoding" not in r.headers  # a zip already: not gzipped again
     in_request = await client.get(
         "/api/leads/export.xlsx", params={"q": "Export", "sort": "created_at"}, headers=headers
     )
