@@ -433,6 +433,9 @@ async def test_pipeline_totals_kept_until_a_lead_write(client, people, db_url) -
     assert (first["NEW"]["count"], first["REJECTED"]["count"]) == (2, 0)
     assert first["NEW"]["mwc_total"] is None and first["NEW"]["mwc_known"] == 0
     area_b = next(c["area_m2"] for c in first["NEW"]["cards"] if c["id"] == b)
+    # Kept per viewer scope: another OPS, who sees neither lead, is not served these totals.
+    r = await client.get("/api/pipeline", params={"q": tag}, headers=people["ops2"][1])
+    assert sum(c["count"] for c in r.json()["columns"]) == 0
     # A move through the API: counts and areas follow at once.
     assert (await move(client, people, Role.OPS, a, "REJECTED", reason="talus")).status_code == 200
     moved = await board()
@@ -453,3 +456,12 @@ async def test_pipeline_totals_kept_until_a_lead_write(client, people, db_url) -
     fresh = await board()
     assert (fresh["NEW"]["mwc_total"], fresh["NEW"]["mwc_known"]) == (2.5, 1)
     assert (fresh["NEW"]["count"], fresh["REJECTED"]["count"]) == (1, 1)
+    # No cards asked: the columns still carry their totals.
+    r = await client.get("/api/pipeline", params={"q": tag, "per_status": 0}, headers=mgr)
+    bare = {c["status"]: c for c in r.json()["columns"]}
+    assert all(c["cards"] == [] for c in bare.values()) and r.json()["cards_per_status"] == 0
+    assert (bare["NEW"]["count"], bare["NEW"]["mwc_total"], bare["REJECTED"]["count"]) == (
+        1,
+        2.5,
+        1,
+    )
