@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
 from dataclasses import dataclass
 from datetime import timedelta
@@ -294,6 +295,9 @@ async def run_worker(
     """Run a worker until it is told to stop (SIGINT/SIGTERM), or ``parent_pid`` is gone."""
     n = concurrency or settings.enrichment.worker_concurrency
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per PVGIS call is noise
+    if settings.enrichment.worker_nice:
+        # Background work yields the CPU to people's requests (docs/decisions.md, issue 18).
+        os.nice(settings.enrichment.worker_nice)
     stalled_after = settings.enrichment.stalled_after_s
     queue = make_queue(settings, n)
     async with queue.open_async():

@@ -155,6 +155,14 @@ class EnrichmentSettings(BaseModel):
         "'Aucun poste dans un rayon de … km dans les données chargées'.",
     )
     worker_concurrency: int = Field(8, ge=1, le=64, description="Tasks a worker runs at once.")
+    worker_nice: int = Field(
+        10,
+        ge=0,
+        le=19,
+        description="CPU niceness of a worker process (enrichment, exports, site finder): on "
+        "cores shared with the API and PostgreSQL, background work takes what people's "
+        "requests leave (0: the same priority).",
+    )
     task_chunk: int = Field(50, ge=1, le=1000, description="Leads per queued task.")
     stalled_after_s: float = Field(
         30.0, gt=0, description="A job whose worker sent no heartbeat for this long is retried."

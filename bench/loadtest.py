@@ -178,24 +178,28 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--arrivals", type=float, default=2.0, help="people arriving per second")
     ap.add_argument("--workers", type=int, default=1, help="API processes")
     ap.add_argument("--leads", type=int, default=100_000)
+    ap.add_argument("--db", default=DB_NAME, help="the seeded database (bench/seed_leads.py)")
     ap.add_argument("--json", type=Path, help="also write the figures here")
     args = ap.parse_args(argv)
-    seed(DB_NAME, args.leads, force=False)
-    with psycopg.connect(server_url(DB_NAME)) as conn:
+    seed(args.db, args.leads, force=False)
+    with psycopg.connect(server_url(args.db), autocommit=True) as conn:
+        # Each run writes leads (creations, moves, enrichment): start every run from the
+        # visibility map autovacuum keeps (migration 0030), not from the last run's leftovers.
+        conn.execute("VACUUM (ANALYZE)")
         max_lead = conn.execute("SELECT max(id) FROM leads").fetchone()[0]  # type: ignore[index]
     env = {
         **os.environ,
         "LFS_LOAD_PASSWORD": PASSWORD,
         "LFS_LOAD_MAX_LEAD": str(max_lead),
-        "LFS_LOAD_USERS": json.dumps(users_by_role(DB_NAME)),
+        "LFS_LOAD_USERS": json.dumps(users_by_role(args.db)),
     }
     results: dict[int, list[dict]] = {}
     cpus: dict[int, dict[str, float]] = {}
     with tempfile.TemporaryDirectory(prefix="lfs-load-") as tmp_name:
         tmp = Path(tmp_name)
         port = free_port()
-        server = start_server(DB_NAME, port, args.workers, tmp, SERVER_ENV)
-        worker = start_worker(DB_NAME, tmp)
+        server = start_server(args.db, port, args.workers, tmp, SERVER_ENV)
+        worker = start_worker(args.db, tmp)
         try:
             for people in [int(x) for x in args.users.split(",")]:
                 rows, cpu = run_step(

@@ -283,9 +283,17 @@ class Sales(Person):
         else:
             params.update(format="csv", dialect="fr")
         asked = time.monotonic()
-        r = self.client.post(
-            f"/api/leads/exports?{urlencode(params)}", headers=self.auth, name="/api/leads/exports"
-        )
+        with self.client.post(
+            f"/api/leads/exports?{urlencode(params)}",
+            headers=self.auth,
+            name="/api/leads/exports",
+            catch_response=True,
+        ) as r:
+            if r.status_code in (404, 405):  # a version before the exports queue (the "before")
+                r.success()
+                fmt = params.pop("format")
+                self.get(f"/api/leads/export.{fmt}", f"/api/leads/export.{fmt}", params=params)
+                return
         if not r.ok:
             return
         job = r.json()

@@ -88,7 +88,14 @@ async def test_asked_polled_downloaded_same_bytes_as_in_request(
     assert r.status_code == 200
     assert r.headers["content-type"] == "text/csv; charset=utf-8"
     assert done["filename"] in r.headers["content-disposition"]
-    assert done["size_bytes"] == len(r.content)  # (sent gzipped: text, and httpx accepts it)
+    # Stored gzipped by the worker, sent as stored to a client taking gzip (httpx does)...
+    assert r.headers["content-encoding"] == "gzip" and "Accept-Encoding" in r.headers["vary"]
+    assert done["size_bytes"] == len(r.content)
+    # ...and unzipped for one that does not.
+    plain = await client.get(done["file_url"], headers={**headers, "Accept-Encoding": "identity"})
+    assert "content-encoding" not in plain.headers
+    assert int(plain.headers["content-length"]) == done["size_bytes"]
+    assert plain.content == r.content
     in_request = await client.get(
         "/api/leads/export.csv",
         params={k: v for k, v in params.items() if k != "format"},

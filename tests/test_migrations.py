@@ -103,3 +103,19 @@ def test_every_geometry_has_a_gist_index(empty_db: str) -> None:
         "ix_activity_log_lead_id_created_at",
     ):
         assert name in all_indexes
+
+
+def test_lead_tables_vacuumed_after_one_percent_changed(empty_db: str) -> None:
+    """The counts read covering indexes only while the visibility map is fresh (migration 0030)."""
+    command.upgrade(_cfg(empty_db), "head")
+    with psycopg.connect(empty_db) as conn:
+        options = dict(
+            conn.execute(
+                "SELECT relname, reloptions FROM pg_class WHERE relname = ANY(%s)",
+                (["leads", "lead_technical", "lead_stage_facts"],),
+            ).fetchall()
+        )
+    assert len(options) == 3
+    for table, opts in options.items():
+        assert "autovacuum_vacuum_scale_factor=0.01" in (opts or []), table
+        assert "autovacuum_vacuum_insert_scale_factor=0.01" in (opts or []), table

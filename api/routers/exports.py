@@ -8,7 +8,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from api.deps import SessionDep, StateDep, ViewerDep
@@ -162,9 +162,14 @@ async def get_export(
     },
 )
 async def download_export(
-    export_id: ExportId, viewer: ViewerDep, session: SessionDep, storage: StorageDep
+    export_id: ExportId,
+    viewer: ViewerDep,
+    session: SessionDep,
+    storage: StorageDep,
+    request: Request,
 ) -> StreamingResponse:
-    """The written file of one of the caller's exports (streamed from the storage)."""
+    """The written file of one of the caller's exports (streamed from the storage; a CSV is
+    stored gzipped and sent so to clients that accept gzip)."""
     export = await svc.get_export(session, viewer, export_id)
     key = svc.ready_file(export)
     media_type, filename = svc.CONTENT_TYPES[export.format], svc.filename_of(export)
@@ -178,12 +183,17 @@ async def download_export(
         ) from exc
     except Exception as exc:
         raise ServiceUnavailable("the file storage is unavailable, try again later") from exc
-    return StreamingResponse(
-        chunks,
-        media_type=media_type,
-        headers={
-            "Content-Disposition": content_disposition(filename),
-            "Content-Length": str(size),
-            "X-Content-Type-Options": "nosniff",
-        },
-    )
+    headers = {
+        "Content-Disposition": content_disposition(filename),
+        "X-Content-Type-Options": "nosniff",
+    }
+    if not key.endswith(".gz"):
+        headers["Content-Length"] = str(size)
+    elif "gzip" in request.headers.get("accept-encoding", ""):
+        headers["Content-Encoding"] = "gzip"  # the stored bytes as they are
+        headers["Vary"] = "Accept-Encoding"
+    else:
+        chunks = svc.gunzipped(chunks)
+        headers["Content-Length"] = str(size)
+        headers["Vary"] = "Accept-Encoding"
+    return StreamingResponse(chunks, media_type=media_type, headers=headers)
