@@ -48,6 +48,11 @@ DEPARTMENTS = ["15", "17", "27", "69"]
 SORTS = ["-created_at", "-quality_score", "area_m2", "-updated_at"]
 # Prospecting areas (lon, lat) in the seeded départements.
 CENTRES = [(2.45, 45.03), (-0.63, 45.75), (1.15, 49.1), (4.65, 45.97)]
+# LFS_LOAD_LEGACY=1: the people of a version before issue 18's work (the "before" figures, run
+# with PYTHONPATH pointing at a checkout of it and bench/loadtest.py --db on its own seeded
+# database): its lead creation takes no declared duplicates, its exports are the in-request
+# routes, its CSV has no dialect.
+LEGACY = os.environ.get("LFS_LOAD_LEGACY") == "1"
 # Requests made while arriving: their figures are the ramp's (see _steady_state).
 RAMP_ROUTES = {"/api/auth/login", "/api/auth/tile-token"}
 
@@ -193,8 +198,7 @@ class Ops(Person):
                 "geometry": {"type": "Polygon", "coordinates": [ring]},
                 "name": "Prospection",
                 # Random squares overlap other leads: declared duplicates (else 409 lead.overlaps).
-                "allow_duplicate": True,
-                "duplicate_reason": "load test",
+                **({} if LEGACY else {"allow_duplicate": True, "duplicate_reason": "load test"}),
             },
             name="/api/leads (create)",
         )
@@ -209,7 +213,12 @@ class Ops(Person):
         r = self.get(f"/api/leads/{lead_id}", "/api/leads/{id}")
         allowed = r.json().get("allowed_transitions", []) if r.ok else []
         targets = [s for s in allowed if s not in ("REJECTED", "ARCHIVED")]
-        if targets:
+        if not targets and r.ok and r.json().get("status") == "NEW":
+            # Not enriched yet, so it can't move on: the lead page's "Enrichir" (this lead, now).
+            self.client.post(
+                f"/api/enrichment/{lead_id}", headers=self.auth, name="/api/enrichment/{id}"
+            )
+        elif targets:
             self.client.post(
                 f"/api/leads/{lead_id}/transition",
                 headers=self.auth | {"If-Match": r.headers.get("etag", "")},
@@ -283,17 +292,14 @@ class Sales(Person):
         else:
             params.update(format="csv", dialect="fr")
         asked = time.monotonic()
-        with self.client.post(
-            f"/api/leads/exports?{urlencode(params)}",
-            headers=self.auth,
-            name="/api/leads/exports",
-            catch_response=True,
-        ) as r:
-            if r.status_code in (404, 405):  # a version before the exports queue (the "before")
-                r.success()
-                fmt = params.pop("format")
-                self.get(f"/api/leads/export.{fmt}", f"/api/leads/export.{fmt}", params=params)
-                return
+        if LEGACY:  # the in-request routes, the CSV without a dialect
+            fmt = params.pop("format")
+            params.pop("dialect", None)
+            self.get(f"/api/leads/export.{fmt}", f"/api/leads/export.{fmt}", params=params)
+            return
+        r = self.client.post(
+            f"/api/leads/exports?{urlencode(params)}", headers=self.auth, name="/api/leads/exports"
+        )
         if not r.ok:
             return
         job = r.json()
