@@ -176,18 +176,26 @@ async def write_export(
             # compressed a sales person's 3-5 MB CSV on its event loop at each download.
             path = await anyio.to_thread.run_sync(_gzip, path)
         await anyio.to_thread.run_sync(storage.put_file, key, path, CONTENT_TYPES[export.format])
+    await _finish(
+        sessions,
+        export_id,
+        status=ExportStatus.DONE,
+        rows=rows,
+        size_bytes=size,
+        storage_key=key,
+        error=None,
+    )
+
+
+async def _finish(
+    sessions: async_sessionmaker[AsyncSession], export_id: int, **values: Any
+) -> None:
+    """Write an export's outcome (done or failed) with its end time."""
     async with sessions() as session, session.begin():
         await session.execute(
             update(LeadExport)
             .where(LeadExport.id == export_id)
-            .values(
-                status=ExportStatus.DONE,
-                rows=rows,
-                size_bytes=size,
-                storage_key=key,
-                error=None,
-                finished_at=datetime.now(UTC),
-            )
+            .values(**values, finished_at=datetime.now(UTC))
         )
 
 
@@ -202,16 +210,8 @@ async def fail_export(
     sessions: async_sessionmaker[AsyncSession], export_id: int, exc: BaseException
 ) -> None:
     """Mark an export failed after its last attempt, with the error's class (no user value)."""
-    async with sessions() as session, session.begin():
-        await session.execute(
-            update(LeadExport)
-            .where(LeadExport.id == export_id)
-            .values(
-                status=ExportStatus.FAILED,
-                error=f"the export could not be written ({type(exc).__name__})",
-                finished_at=datetime.now(UTC),
-            )
-        )
+    error = f"the export could not be written ({type(exc).__name__})"
+    await _finish(sessions, export_id, status=ExportStatus.FAILED, error=error)
 
 
 async def remove_expired(
