@@ -16,6 +16,7 @@ import pytest
 from api.settings import Settings
 from tests.conftest import LiveServer
 from tests.lead_fixtures import sync_url
+from tests.server_process import worker_process
 from tests.test_web_e2e import (  # noqa: F401  (fixtures: the bundle, PVGIS stand-in, settings)
     ARTIFACTS,
     CHROMIUM,
@@ -56,13 +57,16 @@ async def test_web_daily(settings: Settings, db_url: str) -> None:  # noqa: F811
     assert len(parcels) >= 2, parcels
     server = LiveServer(settings).start()
     try:
-        figures = run_scenario(
-            "daily.mjs",
-            server.url,
-            "daily/failure.png",
-            E2E_PARCELS=json.dumps(parcels),
-            E2E_DISABLED=DISABLED,
-        )
+        # The worker writes the pipeline page's CSV (POST /api/leads/exports).
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        with worker_process(settings, ARTIFACTS / "daily-worker.log"):
+            figures = run_scenario(
+                "daily.mjs",
+                server.url,
+                "daily/failure.png",
+                E2E_PARCELS=json.dumps(parcels),
+                E2E_DISABLED=DISABLED,
+            )
     finally:
         server.stop()
     axe = figures["axe"]
