@@ -159,10 +159,21 @@ async def enrich_chunk(
         await record_failure(ctx.sessions, job_id, lead_id, exc.detail)
 
 
+def is_last_attempt(context: JobContext) -> bool:
+    """Whether a failure of this run of the task is final (no retry left)."""
+    return (context.job.attempts if context.job else MAX_ATTEMPTS) + 1 >= MAX_ATTEMPTS
+
+
 def make_queue(settings: Settings, concurrency: int = 1) -> procrastinate.App:
-    """The procrastinate app with the enrichment task registered."""
+    """The procrastinate app with its tasks registered: enrichment, site finder chunks, exports."""
     app = procrastinate.App(connector=PsycopgConnector(conninfo=settings.sync_database_url))
     holder: dict[str, WorkerContext] = {}
+
+    def worker_context() -> WorkerContext:
+        """The worker's engine, clients and storage, built by its first task."""
+        if "ctx" not in holder:
+            holder["ctx"] = WorkerContext.build(settings, concurrency)
+        return holder["ctx"]
 
     @app.task(
         name=TASK,
@@ -171,10 +182,7 @@ def make_queue(settings: Settings, concurrency: int = 1) -> procrastinate.App:
         retry=RetryStrategy(max_attempts=MAX_ATTEMPTS, wait=2),
     )
     async def enrich_leads_task(context: JobContext, job_id: int, lead_ids: list[int]) -> None:
-        ctx = holder.get("ctx")
-        if ctx is None:
-            ctx = holder["ctx"] = WorkerContext.build(settings, concurrency)
-        last_attempt = (context.job.attempts if context.job else MAX_ATTEMPTS) + 1 >= MAX_ATTEMPTS
+        ctx, last_attempt = worker_context(), is_last_attempt(context)
         started, outcome = time.perf_counter(), "error"
         try:
             await enrich_chunk(ctx, job_id, lead_ids, last_attempt)
@@ -190,10 +198,7 @@ def make_queue(settings: Settings, concurrency: int = 1) -> procrastinate.App:
     )
     async def site_run_chunk_task(context: JobContext, run_id: int, idx: int) -> None:
         # A chunk of a site finder run (api.services.site_searches.run_chunk; issue 17).
-        ctx = holder.get("ctx")
-        if ctx is None:
-            ctx = holder["ctx"] = WorkerContext.build(settings, concurrency)
-        last_attempt = (context.job.attempts if context.job else MAX_ATTEMPTS) + 1 >= MAX_ATTEMPTS
+        ctx, last_attempt = worker_context(), is_last_attempt(context)
         await run_chunk(ctx.sessions, settings, run_id, idx, last_attempt=last_attempt)
 
     @app.task(
@@ -204,10 +209,7 @@ def make_queue(settings: Settings, concurrency: int = 1) -> procrastinate.App:
     )
     async def write_export_task(context: JobContext, export_id: int) -> None:
         # A lead export asked through POST /api/leads/exports (api.services.lead_exports).
-        ctx = holder.get("ctx")
-        if ctx is None:
-            ctx = holder["ctx"] = WorkerContext.build(settings, concurrency)
-        last_attempt = (context.job.attempts if context.job else MAX_ATTEMPTS) + 1 >= MAX_ATTEMPTS
+        ctx, last_attempt = worker_context(), is_last_attempt(context)
         try:
             await write_export(ctx.sessions, ctx.storage, export_id)
         except Exception as exc:

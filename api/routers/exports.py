@@ -29,7 +29,7 @@ from api.services.exports import (
 from api.services.leads_query import SortKey
 from api.storage import StorageDep
 from geo.errors import NotFound, ServiceUnavailable
-from geo.models import ExportFormat, LeadExport
+from geo.models import ExportFormat, ExportStatus, LeadExport
 from reports.storage import StorageMissing
 
 router = APIRouter(prefix="/leads", tags=["exports"])
@@ -90,7 +90,7 @@ async def export_xlsx(
 
 def export_out(export: LeadExport, kept_h: float) -> ExportOut:
     """The API view of an export row."""
-    done = export.storage_key is not None and export.status.value == "done"
+    done = export.status is ExportStatus.DONE
     return ExportOut(
         id=export.id,
         format=export.format,

@@ -16,8 +16,14 @@ from api.schemas.pipeline import Pipeline, PipelineCard, PipelineColumn
 from api.schemas.strict import UserId
 from api.schemas.text import SINGLE_LINE
 from api.services.analytics_cache import AnalyticsCache
-from api.services.leads_query import LeadFilters, SortKey, filter_clauses, order_by
-from geo.models import LayerVersion, Lead, LeadStatus, LeadTechnical, Role, User
+from api.services.leads_query import (
+    LeadFilters,
+    SortKey,
+    filter_clauses,
+    leads_version,
+    order_by,
+)
+from geo.models import Lead, LeadStatus, LeadTechnical, Role, User
 from geo.pipeline import LeadFacts, allowed_moves
 from geo.visibility import COMMERCIAL_STATUSES, Viewer
 
@@ -162,9 +168,8 @@ def _cards_select(
         .limit(per_status)
         .lateral("cards")
     )
-    version = select(LayerVersion.version).where(LayerVersion.layer == "leads").scalar_subquery()
     return (
-        select(column.c.column_status, *cards.c, version.label("leads_version"))
+        select(column.c.column_status, *cards.c, leads_version().label("leads_version"))
         .select_from(column.outerjoin(cards, true()))
         .order_by(column.c.position, cards.c.rank)
     )
@@ -187,22 +192,23 @@ async def _totals(
     when a write moved that version. Aggregated after the cards: a write in between leaves the
     cards' (older) version on newer totals, which the next call aggregates again.
     """
-    key = ("pipeline", filters.key(), viewer.scope)
-    known = await cache.peek(key)
-    if known is not None and known[0] == version:
-        return dict(known[1])
-    result = await session.execute(
-        select(
-            Lead.status,
-            func.count().label("count"),
-            func.coalesce(func.sum(Lead.area_m2), 0.0).label("area_m2"),
-            func.sum(LeadTechnical.installable_mwc).label("mwc"),
-            func.count(LeadTechnical.installable_mwc).label("with_mwc"),
+
+    async def aggregate() -> dict[str, list[Any]]:
+        result = await session.execute(
+            select(
+                Lead.status,
+                func.count().label("count"),
+                func.coalesce(func.sum(Lead.area_m2), 0.0).label("area_m2"),
+                func.sum(LeadTechnical.installable_mwc).label("mwc"),
+                func.count(LeadTechnical.installable_mwc).label("with_mwc"),
+            )
+            .outerjoin(LeadTechnical, LeadTechnical.lead_id == Lead.id)
+            .where(*where)
+            .group_by(Lead.status)
         )
-        .outerjoin(LeadTechnical, LeadTechnical.lead_id == Lead.id)
-        .where(*where)
-        .group_by(Lead.status)
+        return {r.status: [r.count, float(r.area_m2), r.mwc, r.with_mwc] for r in result}
+
+    totals: dict[str, list[Any]] = await cache.get(
+        ("pipeline", filters.key(), viewer.scope), version, aggregate
     )
-    totals = {r.status: [r.count, float(r.area_m2), r.mwc, r.with_mwc] for r in result}
-    await cache.put(key, version, totals)
     return totals

@@ -8,7 +8,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Select, Text, cast, func, literal_column, select
+from sqlalchemy import (
+    ColumnElement,
+    ScalarSelect,
+    Select,
+    Text,
+    cast,
+    func,
+    literal_column,
+    select,
+)
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import FromClause
@@ -237,8 +246,13 @@ def page_select(
         )
         .scalar_subquery()
     )
-    version = select(LayerVersion.version).where(LayerVersion.layer == "leads").scalar_subquery()
-    return select(cast(items, Text).label("items"), version.label("version"))
+    return select(cast(items, Text).label("items"), leads_version().label("version"))
+
+
+def leads_version() -> ScalarSelect[Any]:
+    """The leads-layer version (bumped in the transaction of every lead write), to read in the
+    same statement — the same snapshot — as what a cached total goes with."""
+    return select(LayerVersion.version).where(LayerVersion.layer == "leads").scalar_subquery()
 
 
 async def lead_json(session: AsyncSession, viewer: Viewer, lead_id: int) -> tuple[bytes, int]:
@@ -279,16 +293,14 @@ async def list_page(
     row = (
         await session.execute(page_select(viewer, filters, sort, (page - 1) * page_size, page_size))
     ).one()
-    version = int(row.version or 0)
-    key = ("count", filters.key(), viewer.scope)
-    known = await cache.peek(key)
-    if known is not None and known[0] == version:
-        total = int(known[1])
-    else:
+
+    async def count() -> int:
         # Counted after the page: a write in between leaves the page's (older) version on a
         # newer count, which the next page counts again (never a stale total kept as current).
         where = filter_clauses(viewer, filters)
-        total = int(await session.scalar(select(func.count()).select_from(Lead).where(*where)) or 0)
-        await cache.put(key, version, total)
+        return int(await session.scalar(select(func.count()).select_from(Lead).where(*where)) or 0)
+
+    key = ("count", filters.key(), viewer.scope)
+    total = int(await cache.get(key, int(row.version or 0), count))
     tail = f',"total":{total},"page":{page},"page_size":{page_size}}}'
     return ('{"items":' + (row.items or "[]") + tail).encode()
